@@ -1,0 +1,432 @@
+import { EventEmitter } from 'node:events';
+import {
+  AbortedError,
+  ClosedError,
+  CollectiveMismatchError,
+  InvalidArgumentError,
+  PeerFailedError,
+  ProtocolError,
+  RollcallError,
+  type PeerFailureReason,
+} from '../errors.js';
+import { BarrierRun, DirectAllgatherRun, DirectAllreduceRun, DirectBroadcastRun, DirectReduceScatterRun } from './algorithms/direct.js';
+import { ChainBroadcastRun, RingRun } from './algorithms/ring.js';
+import { segStart, type CollectiveRun, type RunContext, type RunSignature } from './algorithms/collective-run.js';
+import { DTYPE_BY_CODE, REDUCE_BY_CODE, bytesPer, dtypeOf, type DType, type NumericArray, type ReduceOp } from './dtype.js';
+import { FrameType, OpKind, type FrameHeader } from './frame.js';
+import { PointToPoint } from './p2p.js';
+import { Peer, PeerState, type PeerHandler } from './peer.js';
+import { encodeJson } from './handshake.js';
+import { z } from 'zod';
+
+export enum CommState {
+  Ready = 'ready',
+  /** A peer failed or the caller aborted: every pending and later operation rejects. */
+  Broken = 'broken',
+  Closed = 'closed',
+}
+
+export interface CommTuning {
+  /** A peer silent this long while we wait on it is declared failed. Default 10 s. */
+  timeoutMs: number;
+  /** Idle links send a PING this often so a silent peer can be told from a busy one. */
+  heartbeatMs: number;
+  /** Buffers up to this size use the one-round direct algorithms; above, the ring. */
+  smallBytes: number;
+  /** Pipelining unit of the ring and chain algorithms. */
+  chunkBytes: number;
+  /** Largest frame a peer may send us. */
+  maxFrameBytes: number;
+}
+
+export const DEFAULT_TUNING: CommTuning = {
+  timeoutMs: 10_000,
+  heartbeatMs: 1_000,
+  smallBytes: 64 * 1024,
+  chunkBytes: 256 * 1024,
+  maxFrameBytes: 64 * 1024 * 1024,
+};
+
+export interface OpOptions {
+  signal?: AbortSignal;
+}
+
+export interface CommEvents {
+  broken: [err: RollcallError];
+  closed: [];
+}
+
+interface EarlyFrame {
+  h: FrameHeader;
+  payload: Uint8Array;
+  from: number;
+}
+
+const AbortPayload = z.object({ code: z.string(), message: z.string(), failed: z.array(z.number().int().nonnegative()), reason: z.string() });
+
+/**
+ * A communicator for one generation of a group: `world` ranks of job `job`. It is fail-stop:
+ * the first failure (a peer lost, a mismatch, an abort) breaks it for good, every pending and
+ * later operation rejects with that typed error, and the other ranks are told why. Recovery
+ * means building a new communicator for a new generation, which is the proxy's job.
+ */
+export class Communicator extends EventEmitter<CommEvents> {
+  state = CommState.Ready;
+  private failure: RollcallError | undefined;
+  private seq = 0;
+  /** Serialises collectives: they must run one at a time, in call order, on every rank. */
+  private tail: Promise<unknown> = Promise.resolve();
+  private current: CollectiveRun | undefined;
+  /** Collective frames that arrived for a collective we have not started yet. */
+  private readonly early = new Map<number, EarlyFrame[]>();
+  /** Sequence number of the collective that started last, -1 before the first. */
+  private lastStarted = -1;
+  /** Ranks that closed their communicator cleanly; the next operation fails on them. */
+  private readonly departed = new Set<number>();
+  private readonly p2p: PointToPoint;
+  private readonly ctx: RunContext;
+  private readonly livenessTimer: NodeJS.Timeout;
+  private lastTick = Date.now();
+
+  constructor(
+    readonly job: string,
+    readonly generation: number,
+    readonly rank: number,
+    readonly world: number,
+    private readonly peers: Map<number, Peer>,
+    readonly tuning: CommTuning,
+  ) {
+    super();
+    const handler: PeerHandler = {
+      frame: (peer, h, p) => this.onFrame(peer, h, p),
+      lost: (peer, err) => this.onPeerLost(peer, err),
+    };
+    for (const p of peers.values()) p.attach(handler);
+    const chunkElems = (d: DType): number => Math.max(1, Math.floor(tuning.chunkBytes / bytesPer(d)));
+    this.ctx = {
+      rank,
+      world,
+      chunkElems,
+      sendData: (to, h, payload, onFlushed) => this.peerFor(to).send(FrameType.Data, h, payload, onFlushed),
+    };
+    this.p2p = new PointToPoint({
+      rank,
+      chunkElems,
+      sendP2P: (to, h, payload, onFlushed) => this.peerFor(to).send(FrameType.P2P, h, payload, onFlushed),
+    });
+    this.livenessTimer = setInterval(() => this.checkLiveness(), Math.max(1, Math.min(tuning.heartbeatMs, tuning.timeoutMs / 4)));
+    this.livenessTimer.unref();
+  }
+
+  /** The error that broke this communicator, if any. */
+  get error(): RollcallError | undefined {
+    return this.failure;
+  }
+
+  /** In-place allreduce. Resolves with `buf`, which then holds the result on every rank. */
+  allreduce<T extends NumericArray>(buf: T, op: ReduceOp = 'sum', opts: OpOptions = {}): Promise<T> {
+    const dtype = dtypeOf(buf);
+    checkOp(op);
+    const sig = this.sig(OpKind.Allreduce, dtype, op, buf.length, 0);
+    const ring = buf.byteLength > this.tuning.smallBytes && this.world > 1;
+    return this.run(sig, opts, () =>
+      ring ? new RingRun(this.ctx, sig, buf, { reduce: op, gather: true }) : new DirectAllreduceRun(this.ctx, sig, buf, op),
+    ).then(() => buf);
+  }
+
+  /** In-place broadcast of `buf` from `root` to every rank. */
+  broadcast<T extends NumericArray>(buf: T, root = 0, opts: OpOptions = {}): Promise<T> {
+    const dtype = dtypeOf(buf);
+    this.checkRank(root, 'root');
+    const sig = this.sig(OpKind.Broadcast, dtype, undefined, buf.length, root);
+    const chain = buf.byteLength > this.tuning.smallBytes;
+    return this.run(sig, opts, () =>
+      chain ? new ChainBroadcastRun(this.ctx, sig, buf, root) : new DirectBroadcastRun(this.ctx, sig, buf, root),
+    ).then(() => buf);
+  }
+
+  /** Gathers every rank's `input` into `output` (length world × input.length), in rank order. */
+  allgather<T extends NumericArray>(input: T, output?: T, opts: OpOptions = {}): Promise<T> {
+    const dtype = dtypeOf(input);
+    const n = input.length;
+    const out = output ?? (new (input.constructor as new (len: number) => T)(n * this.world));
+    if (dtypeOf(out) !== dtype || out.length !== n * this.world) {
+      throw new InvalidArgumentError(`allgather output must be a ${dtype} array of ${n * this.world} elements (world ${this.world} × ${n})`, { rank: this.rank });
+    }
+    const sig = this.sig(OpKind.Allgather, dtype, undefined, n, 0);
+    const ring = out.byteLength > this.tuning.smallBytes && this.world > 1;
+    return this.run(sig, opts, () => {
+      if (!ring) return new DirectAllgatherRun(this.ctx, sig, input, out);
+      out.set(input, this.rank * n);
+      return new RingRun(this.ctx, { ...sig }, out, { reduce: undefined, gather: true });
+    }).then(() => out);
+  }
+
+  /**
+   * Reduces `buf` across ranks and leaves this rank's segment of the result in place: segment r
+   * is [floor(r·n/world), floor((r+1)·n/world)). Resolves with a view of that segment.
+   */
+  reduceScatter<T extends NumericArray>(buf: T, op: ReduceOp = 'sum', opts: OpOptions = {}): Promise<T> {
+    const dtype = dtypeOf(buf);
+    checkOp(op);
+    const sig = this.sig(OpKind.ReduceScatter, dtype, op, buf.length, 0);
+    const ring = buf.byteLength > this.tuning.smallBytes && this.world > 1;
+    return this.run(sig, opts, () =>
+      ring ? new RingRun(this.ctx, sig, buf, { reduce: op, gather: false }) : new DirectReduceScatterRun(this.ctx, sig, buf, op),
+    ).then(() => this.segmentOf(buf, this.rank));
+  }
+
+  /** This rank's segment of a reduce-scatter result: a view, not a copy. */
+  segmentOf<T extends NumericArray>(buf: T, rank: number): T {
+    return buf.subarray(segStart(rank, buf.length, this.world), segStart(rank + 1, buf.length, this.world)) as T;
+  }
+
+  barrier(opts: OpOptions = {}): Promise<void> {
+    const sig = this.sig(OpKind.Barrier, 'int32', undefined, 0, 0);
+    return this.run(sig, opts, () => new BarrierRun(this.ctx, sig));
+  }
+
+  /** Sends `buf` to rank `to`. Resolves once the data no longer needs `buf`. */
+  send(buf: NumericArray, to: number, opts: OpOptions & { tag?: number } = {}): Promise<void> {
+    const dtype = dtypeOf(buf);
+    this.checkRank(to, 'destination');
+    this.checkDeparted();
+    return this.guard(opts, () => this.p2p.send(buf, dtype, to, opts.tag ?? 0));
+  }
+
+  /** Receives the next message from rank `from` into `buf`; its length, dtype and tag must match. */
+  recv<T extends NumericArray>(buf: T, from: number, opts: OpOptions & { tag?: number } = {}): Promise<T> {
+    const dtype = dtypeOf(buf);
+    this.checkRank(from, 'source');
+    this.checkDeparted();
+    return this.guard(opts, () => this.p2p.recv(buf, dtype, from, opts.tag ?? 0)).then(() => buf);
+  }
+
+  /** Cancels everything: pending and later operations reject with AbortedError, peers are told. */
+  abort(reason = 'aborted by the caller'): void {
+    this.fail(new AbortedError(`rank ${this.rank}: ${reason}`, { rank: this.rank }), [this.rank], 'reported');
+  }
+
+  /** Closes the links gracefully. Pending operations reject with ClosedError. */
+  close(): void {
+    if (this.state === CommState.Closed) return;
+    const wasReady = this.state === CommState.Ready;
+    this.state = CommState.Closed;
+    clearInterval(this.livenessTimer);
+    const err = this.failure ?? new ClosedError(`communicator of rank ${this.rank} was closed`, { rank: this.rank });
+    this.current?.fail(err);
+    this.p2p.failAll(err);
+    for (const p of this.peers.values()) {
+      if (wasReady) p.bye();
+      else p.destroy();
+    }
+    this.emit('closed');
+  }
+
+  // ---- internals ----
+
+  private sig(kind: OpKind, dtype: DType, redop: ReduceOp | undefined, count: number, tag: number): RunSignature {
+    return { seq: this.seq++, kind, dtype, redop, count, tag };
+  }
+
+  private checkRank(r: number, what: string): void {
+    if (!Number.isInteger(r) || r < 0 || r >= this.world) {
+      throw new InvalidArgumentError(`${what} rank ${r} is out of range for world size ${this.world}`, { rank: this.rank });
+    }
+    if (what !== 'root' && r === this.rank) throw new InvalidArgumentError(`${what} rank ${r} is this rank itself`, { rank: this.rank });
+  }
+
+  private peerFor(rank: number): Peer {
+    const p = this.peers.get(rank);
+    if (!p) throw new ProtocolError(`no link to rank ${rank}`, { rank });
+    return p;
+  }
+
+  private guard<T>(opts: OpOptions, work: () => Promise<T>): Promise<T> {
+    if (this.failure) return Promise.reject(this.failure);
+    if (this.state === CommState.Closed) return Promise.reject(new ClosedError(`communicator of rank ${this.rank} is closed`, { rank: this.rank }));
+    const signal = opts.signal;
+    if (signal?.aborted) {
+      this.abort('operation signal aborted');
+      return Promise.reject(this.failure!);
+    }
+    const onAbort = (): void => this.abort('operation signal aborted');
+    signal?.addEventListener('abort', onAbort, { once: true });
+    let p: Promise<T>;
+    try {
+      p = work();
+    } catch (e) {
+      p = Promise.reject(e);
+    }
+    return p.finally(() => signal?.removeEventListener('abort', onAbort));
+  }
+
+  private run(sig: RunSignature, opts: OpOptions, make: () => CollectiveRun): Promise<void> {
+    const start = async (): Promise<void> => {
+      this.checkDeparted();
+      if (this.failure) throw this.failure;
+      if (this.state === CommState.Closed) throw new ClosedError(`communicator of rank ${this.rank} is closed`, { rank: this.rank });
+      const run = make();
+      this.current = run;
+      this.lastStarted = sig.seq;
+      try {
+        run.begin();
+        const queued = this.early.get(sig.seq) ?? [];
+        this.early.delete(sig.seq);
+        for (const f of queued) this.deliver(run, f);
+        await run.promise;
+      } finally {
+        if (this.current === run) this.current = undefined;
+      }
+    };
+    const p = this.tail.then(() => this.guard(opts, start));
+    this.tail = p.catch(() => undefined);
+    return p;
+  }
+
+  private onFrame(peer: Peer, h: FrameHeader, payload: Uint8Array): void {
+    if (this.state !== CommState.Ready) return;
+    try {
+      if (h.type === FrameType.Abort) return this.onRemoteAbort(peer, payload);
+      if (h.type === FrameType.P2P) return this.p2p.onFrame(peer.rank, h, payload);
+      const run = this.current;
+      if (run && h.seq === run.sig.seq) return this.dispatch(run, h, payload, peer.rank);
+      // A peer may run ahead by several collectives; keep its frames until we get there.
+      if (h.seq > this.lastStarted) {
+        const list = this.early.get(h.seq) ?? [];
+        this.early.set(h.seq, list);
+        list.push({ h, payload, from: peer.rank });
+        return;
+      }
+      throw new ProtocolError(`rank ${peer.rank} sent a frame for collective #${h.seq}, which is already finished here`, { rank: peer.rank });
+    } catch (e) {
+      this.fail(asRollcall(e, peer.rank), [peer.rank], 'reported');
+    }
+  }
+
+  private deliver(run: CollectiveRun, f: EarlyFrame): void {
+    try {
+      this.dispatch(run, f.h, f.payload, f.from);
+    } catch (e) {
+      this.fail(asRollcall(e, f.from), [f.from], 'reported');
+    }
+  }
+
+  private checkDeparted(): void {
+    if (this.departed.size > 0 && this.state === CommState.Ready) {
+      const gone = [...this.departed];
+      this.fail(new PeerFailedError(gone, 'closed', this.rank, 'the peer closed its communicator'), gone, 'closed');
+    }
+  }
+
+  private dispatch(run: CollectiveRun, h: FrameHeader, payload: Uint8Array, from: number): void {
+    const s = run.sig;
+    const dt = DTYPE_BY_CODE.get(h.dtype);
+    const ro = h.redop === 0 ? undefined : REDUCE_BY_CODE.get(h.redop);
+    if (h.kind !== s.kind || dt !== s.dtype || ro !== s.redop || h.count !== s.count || h.tag !== s.tag) {
+      const theirs = describeCall(h.kind, dt ?? `dtype#${h.dtype}`, ro, h.count, h.tag);
+      const ours = describeCall(s.kind, s.dtype, s.redop, s.count, s.tag);
+      throw new CollectiveMismatchError(
+        `collective #${s.seq}: rank ${from} called ${theirs} but rank ${this.rank} called ${ours}`,
+        { rank: from },
+      );
+    }
+    run.onFrame(from, h, payload);
+  }
+
+  private onRemoteAbort(peer: Peer, payload: Uint8Array): void {
+    let a: z.infer<typeof AbortPayload>;
+    try {
+      a = AbortPayload.parse(JSON.parse(Buffer.from(payload).toString('utf8')));
+    } catch {
+      throw new ProtocolError(`rank ${peer.rank} sent a malformed ABORT frame`, { rank: peer.rank });
+    }
+    const err =
+      a.code === 'ERR_COLLECTIVE_MISMATCH'
+        ? new CollectiveMismatchError(`reported by rank ${peer.rank}: ${a.message}`, { rank: peer.rank })
+        : new PeerFailedError(a.failed, 'reported', peer.rank, a.message);
+    // Don't echo an ABORT back: the reporter already told everyone.
+    this.fail(err, a.failed, 'reported', false);
+  }
+
+  private onPeerLost(peer: Peer, err: Error | undefined): void {
+    if (this.state !== CommState.Ready) return;
+    if (peer.state === PeerState.Departed) {
+      // A clean goodbye only matters if we still need that rank.
+      if (this.current || this.p2p.waitingOn().includes(peer.rank)) {
+        this.fail(new PeerFailedError([peer.rank], 'closed', this.rank, 'the peer closed its communicator'), [peer.rank], 'closed');
+      } else {
+        this.departed.add(peer.rank);
+      }
+      return;
+    }
+    if (err instanceof RollcallError && !(err instanceof PeerFailedError)) {
+      this.fail(err, [peer.rank], 'reported');
+      return;
+    }
+    const reason: PeerFailureReason = (err as NodeJS.ErrnoException | undefined)?.code === 'ECONNRESET' ? 'reset' : 'closed';
+    this.fail(new PeerFailedError([peer.rank], reason, this.rank, err?.message, { cause: err }), [peer.rank], reason);
+  }
+
+  private checkLiveness(): void {
+    const now = Date.now();
+    const interval = Math.min(this.tuning.heartbeatMs, this.tuning.timeoutMs / 4);
+    const late = now - this.lastTick > 3 * interval;
+    this.lastTick = now;
+    if (this.state !== CommState.Ready) return;
+    for (const p of this.peers.values()) {
+      if (p.state === PeerState.Ready && now - p.lastSent >= this.tuning.heartbeatMs) p.send(FrameType.Ping, {});
+    }
+    // If our own event loop was blocked, incoming bytes are still waiting in socket buffers:
+    // judging peers by lastHeard now would blame them for our stall.
+    if (late) {
+      for (const p of this.peers.values()) p.lastHeard = Math.max(p.lastHeard, now - interval);
+      return;
+    }
+    const waiting = new Set([...(this.current?.waitingOn() ?? []), ...this.p2p.waitingOn()]);
+    if (waiting.size === 0) return;
+    const silent = [...this.peers.values()].filter((p) => p.state === PeerState.Ready && now - p.lastHeard > this.tuning.timeoutMs).map((p) => p.rank);
+    if (silent.length > 0) {
+      this.fail(
+        new PeerFailedError(silent, 'timeout', this.rank, `no frame or heartbeat for over ${this.tuning.timeoutMs} ms`),
+        silent,
+        'timeout',
+      );
+    }
+  }
+
+  /** The single failure path: record, reject everything, tell the others, drop the links. */
+  private fail(err: RollcallError, failed: number[], reason: PeerFailureReason, notify = true): void {
+    if (this.state !== CommState.Ready) return;
+    this.state = CommState.Broken;
+    this.failure = err;
+    clearInterval(this.livenessTimer);
+    this.current?.fail(err);
+    this.p2p.failAll(err);
+    const payload = encodeJson({ code: err.code, message: err.message, failed, reason });
+    for (const p of this.peers.values()) {
+      if (p.state !== PeerState.Ready) continue;
+      if (notify && !failed.includes(p.rank)) {
+        p.send(FrameType.Abort, {}, payload);
+        p.conn.end();
+      } else {
+        p.destroy();
+      }
+    }
+    this.emit('broken', err);
+  }
+}
+
+function checkOp(op: ReduceOp): void {
+  if (!['sum', 'avg', 'min', 'max', 'prod'].includes(op)) throw new InvalidArgumentError(`unknown reduce op "${String(op)}"; use sum, avg, min, max or prod`);
+}
+
+function describeCall(kind: OpKind, dtype: string, redop: string | undefined, count: number, tag: number): string {
+  const name = OpKind[kind] ?? `op#${kind}`;
+  return `${name}(${count} × ${dtype}${redop ? `, ${redop}` : ''}${kind === OpKind.Broadcast ? `, root ${tag}` : ''})`;
+}
+
+function asRollcall(e: unknown, rank: number): RollcallError {
+  if (e instanceof RollcallError) return e;
+  return new ProtocolError(`while handling a frame from rank ${rank}: ${(e as Error)?.message ?? String(e)}`, { rank, cause: e });
+}

@@ -1,0 +1,117 @@
+import { ProtocolError } from '../errors.js';
+
+/**
+ * Wire format. Every frame is a fixed 32-byte little-endian header followed by a payload.
+ *
+ *   0  u16 magic 0x5243 ("RC")     2  u8 version       3  u8 type
+ *   4  u32 payload length          8  u32 seq          12 u32 step
+ *   16 u32 offset (elements)       20 u8 op kind       21 u8 dtype
+ *   22 u8 reduce op                23 u8 flags         24 u32 count (elements)
+ *   28 u32 tag
+ *
+ * Every data frame repeats the collective's kind, dtype, reduce op and count, so a rank whose
+ * call differs from its peers' is caught on the first frame, before anything is reduced.
+ */
+export const MAGIC = 0x5243;
+export const PROTOCOL_VERSION = 1;
+export const HEADER_BYTES = 32;
+
+export enum FrameType {
+  Hello = 1,
+  HelloAck = 2,
+  Auth = 3,
+  Ready = 4,
+  Reject = 5,
+  Data = 6,
+  P2P = 7,
+  Ping = 8,
+  Abort = 9,
+  Bye = 10,
+}
+const MAX_TYPE = FrameType.Bye;
+
+export enum OpKind {
+  None = 0,
+  Allreduce = 1,
+  Broadcast = 2,
+  Allgather = 3,
+  ReduceScatter = 4,
+  Barrier = 5,
+  Send = 6,
+}
+
+export interface FrameHeader {
+  type: FrameType;
+  length: number;
+  seq: number;
+  step: number;
+  offset: number;
+  kind: OpKind;
+  dtype: number;
+  redop: number;
+  flags: number;
+  count: number;
+  tag: number;
+}
+
+export const EMPTY_HEADER: Omit<FrameHeader, 'type' | 'length'> = {
+  seq: 0,
+  step: 0,
+  offset: 0,
+  kind: OpKind.None,
+  dtype: 0,
+  redop: 0,
+  flags: 0,
+  count: 0,
+  tag: 0,
+};
+
+export function encodeHeader(h: FrameHeader): Buffer {
+  const b = Buffer.allocUnsafe(HEADER_BYTES);
+  b.writeUInt16LE(MAGIC, 0);
+  b.writeUInt8(PROTOCOL_VERSION, 2);
+  b.writeUInt8(h.type, 3);
+  b.writeUInt32LE(h.length, 4);
+  b.writeUInt32LE(h.seq >>> 0, 8);
+  b.writeUInt32LE(h.step, 12);
+  b.writeUInt32LE(h.offset, 16);
+  b.writeUInt8(h.kind, 20);
+  b.writeUInt8(h.dtype, 21);
+  b.writeUInt8(h.redop, 22);
+  b.writeUInt8(h.flags, 23);
+  b.writeUInt32LE(h.count, 24);
+  b.writeUInt32LE(h.tag >>> 0, 28);
+  return b;
+}
+
+/** Parses and checks a header; `maxPayload` bounds what a peer can make us allocate. */
+export function decodeHeader(b: Uint8Array, maxPayload: number, from: string): FrameHeader {
+  const v = new DataView(b.buffer, b.byteOffset, HEADER_BYTES);
+  const magic = v.getUint16(0, true);
+  if (magic !== MAGIC) {
+    throw new ProtocolError(`${from}: bad frame magic 0x${magic.toString(16)} (not a Rollcall peer, or a corrupt stream)`);
+  }
+  const version = v.getUint8(2);
+  if (version !== PROTOCOL_VERSION) {
+    throw new ProtocolError(`${from}: peer speaks protocol version ${version}, this node speaks ${PROTOCOL_VERSION}`);
+  }
+  const type = v.getUint8(3);
+  if (type < 1 || type > MAX_TYPE) throw new ProtocolError(`${from}: unknown frame type ${type}`);
+  const length = v.getUint32(4, true);
+  if (length > maxPayload) {
+    throw new ProtocolError(`${from}: frame of ${length} bytes exceeds the limit of ${maxPayload} bytes`);
+  }
+  return {
+    type,
+    length,
+    seq: v.getUint32(8, true),
+    step: v.getUint32(12, true),
+    offset: v.getUint32(16, true),
+    kind: v.getUint8(20),
+    dtype: v.getUint8(21),
+    redop: v.getUint8(22),
+    flags: v.getUint8(23),
+    count: v.getUint32(24, true),
+    tag: v.getUint32(28, true),
+  };
+}

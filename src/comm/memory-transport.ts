@@ -1,0 +1,146 @@
+import { TimeoutError } from '../errors.js';
+import type { Deadline } from '../util/deadline.js';
+import type { Conn, Listener, Transport } from './transport.js';
+
+export interface MemoryTransportOptions {
+  /** Split every write into pieces of at most this many bytes, to exercise frame reassembly. */
+  maxChunk?: number;
+}
+
+/**
+ * An in-process transport for tests. Delivery is asynchronous and ordered, writes are copied
+ * (so `onFlushed` means what it means on TCP), and every connection can be paused (a silent
+ * peer), reset or fed raw bytes.
+ */
+export class MemoryTransport implements Transport {
+  private static nextPort = 1;
+  private readonly listeners = new Map<string, (conn: Conn) => void>();
+  /** Every connection end this transport created, so tests can inject faults into them. */
+  readonly conns: MemoryConn[] = [];
+
+  constructor(private readonly opts: MemoryTransportOptions = {}) {}
+
+  listen(onConn: (conn: Conn) => void): Promise<Listener> {
+    const address = `mem://${MemoryTransport.nextPort++}`;
+    this.listeners.set(address, onConn);
+    return Promise.resolve({ address, close: () => this.listeners.delete(address) });
+  }
+
+  dial(address: string, _deadline: Deadline): Promise<Conn> {
+    const onConn = this.listeners.get(address);
+    if (!onConn) return Promise.reject(new TimeoutError(`connect to ${address}: nothing listens there`));
+    const a = new MemoryConn(`${address}/client`, this.opts);
+    const b = new MemoryConn(address, this.opts);
+    a.other = b;
+    b.other = a;
+    this.conns.push(a, b);
+    setImmediate(() => onConn(b));
+    return Promise.resolve(a);
+  }
+}
+
+export class MemoryConn implements Conn {
+  other!: MemoryConn;
+  private onData: ((chunk: Uint8Array) => void) | undefined;
+  private onClose: ((err: Error | undefined) => void) | undefined;
+  private readonly inbox: Uint8Array[] = [];
+  private paused = false;
+  private closed = false;
+  private scheduled = false;
+
+  constructor(
+    readonly remote: string,
+    private readonly opts: MemoryTransportOptions,
+  ) {}
+
+  write(chunks: readonly Uint8Array[], onFlushed?: (err?: Error) => void): void {
+    if (this.closed) {
+      setImmediate(() => onFlushed?.(new Error('write after close')));
+      return;
+    }
+    let total = 0;
+    for (const c of chunks) total += c.byteLength;
+    const copy = new Uint8Array(total);
+    let at = 0;
+    for (const c of chunks) {
+      copy.set(c, at);
+      at += c.byteLength;
+    }
+    this.other.deliver(copy);
+    if (onFlushed) setImmediate(onFlushed);
+  }
+
+  /** Bytes as if they came off the wire from the other end: for malformed-input tests. */
+  injectRaw(bytes: Uint8Array): void {
+    this.deliver(bytes.slice());
+  }
+
+  start(onData: (chunk: Uint8Array) => void, onClose: (err: Error | undefined) => void): void {
+    this.onData = onData;
+    this.onClose = onClose;
+    this.schedule();
+  }
+
+  /** Stop delivering what the other end sends (it looks silent, like a SIGSTOPped process). */
+  pause(): void {
+    this.paused = true;
+  }
+
+  resume(): void {
+    this.paused = false;
+    this.schedule();
+  }
+
+  end(): void {
+    this.close(undefined);
+  }
+
+  destroy(err?: Error): void {
+    this.close(err ?? new Error('connection destroyed'));
+  }
+
+  private close(err: Error | undefined): void {
+    if (this.closed) return;
+    this.closed = true;
+    const peerErr = err ? Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' }) : undefined;
+    setImmediate(() => this.other.remoteClosed(peerErr));
+    setImmediate(() => this.onClose?.(err));
+  }
+
+  private remoteClosed(err: Error | undefined): void {
+    if (this.closed) return;
+    // Data already sent arrives before the close, as on TCP.
+    this.inbox.push(new Uint8Array(0));
+    this.pendingClose = { err };
+    this.schedule();
+  }
+
+  private pendingClose: { err: Error | undefined } | undefined;
+
+  private deliver(bytes: Uint8Array): void {
+    if (this.closed) return;
+    const max = this.opts.maxChunk ?? Infinity;
+    for (let at = 0; at < bytes.byteLength; at += max) {
+      this.inbox.push(bytes.subarray(at, Math.min(bytes.byteLength, at + max)));
+    }
+    this.schedule();
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.paused || !this.onData) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      if (this.paused || this.closed) return;
+      while (this.inbox.length > 0 && !this.paused && !this.closed) {
+        const chunk = this.inbox.shift()!;
+        if (chunk.byteLength > 0) this.onData!(chunk);
+      }
+      if (this.inbox.length === 0 && this.pendingClose && !this.paused && !this.closed) {
+        const { err } = this.pendingClose;
+        this.closed = true;
+        this.onClose?.(err);
+      }
+    });
+  }
+}

@@ -1,0 +1,139 @@
+import { z } from 'zod';
+import { AuthError, InvalidArgumentError, RendezvousTimeoutError, RollcallError } from '../errors.js';
+import { waitForPrefix, type Store } from '../store/store.js';
+import { backoffMs, deadlineIn, remaining, sleep, type Deadline } from '../util/deadline.js';
+import { Communicator, DEFAULT_TUNING, type CommTuning } from './communicator.js';
+import { Peer, type GroupIdentity } from './peer.js';
+import { TcpTransport } from './tcp-transport.js';
+import type { Transport } from './transport.js';
+
+const ConfigSchema = z
+  .object({
+    job: z.string().min(1).max(256).regex(/^[\w.-]+$/, 'job id may hold letters, digits, ".", "_" and "-"'),
+    generation: z.number().int().nonnegative(),
+    rank: z.number().int().nonnegative(),
+    world: z.number().int().positive().max(4096),
+    secret: z.string().min(1, 'a job secret is required'),
+    host: z.string().optional(),
+    rendezvousTimeoutMs: z.number().int().positive().optional(),
+  })
+  .refine((c) => c.rank < c.world, { message: 'rank must be below world size', path: ['rank'] });
+
+export interface CommunicatorConfig extends z.input<typeof ConfigSchema> {
+  store: Store;
+  transport?: Transport;
+  tuning?: Partial<CommTuning>;
+  signal?: AbortSignal;
+}
+
+export function addressKey(job: string, generation: number, rank?: number): string {
+  return `rollcall/${job}/comm/${generation}/addr/${rank ?? ''}`;
+}
+
+/**
+ * Builds the communicator of one generation: publish our address in the store, wait for
+ * everyone's, then connect each pair once (the higher rank dials the lower) and authenticate.
+ * Everything happens before one deadline; a rank that never shows up is named in the error.
+ */
+export async function createCommunicator(config: CommunicatorConfig): Promise<Communicator> {
+  const parsed = ConfigSchema.safeParse(config);
+  if (!parsed.success) {
+    throw new InvalidArgumentError(`bad communicator config: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  }
+  const c = parsed.data;
+  const tuning: CommTuning = { ...DEFAULT_TUNING, ...config.tuning };
+  const deadline: Deadline = deadlineIn(c.rendezvousTimeoutMs ?? 30_000);
+  const transport = config.transport ?? new TcpTransport();
+  const me: GroupIdentity = { job: c.job, generation: c.generation, rank: c.rank, world: c.world, secret: c.secret, maxFrameBytes: tuning.maxFrameBytes };
+  const peers = new Map<number, Peer>();
+  if (c.world === 1) return new Communicator(c.job, c.generation, c.rank, c.world, peers, tuning);
+
+  const higher = Array.from({ length: c.world - c.rank - 1 }, (_, i) => c.rank + 1 + i);
+  let lastAcceptError: Error | undefined;
+  let acceptedAll!: () => void;
+  const allAccepted = new Promise<void>((res) => (acceptedAll = higher.length === 0 ? (res(), res) : res));
+  const listener = await transport.listen((conn) => {
+    Peer.accept(conn, me, deadline, (r) => r > c.rank && !peers.has(r)).then(
+      (p) => {
+        peers.set(p.rank, p);
+        if (higher.every((r) => peers.has(r))) acceptedAll();
+      },
+      (e: Error) => {
+        // A stray or unauthenticated dialer must not bring us down; remember it for the report.
+        lastAcceptError = e;
+      },
+    );
+  }, c.host);
+
+  try {
+    await config.store.put(addressKey(c.job, c.generation, c.rank), listener.address);
+    const prefix = addressKey(c.job, c.generation);
+    const addrs = await waitForPrefix(
+      config.store,
+      prefix,
+      (kvs) => {
+        const out: string[] = [];
+        for (let r = 0; r < c.world; r++) {
+          const kv = kvs.get(prefix + r);
+          if (!kv) return undefined;
+          out.push(kv.value);
+        }
+        return out;
+      },
+      deadline,
+      (kvs) => {
+        const missing = Array.from({ length: c.world }, (_, r) => r).filter((r) => !kvs.has(prefix + r));
+        return new RendezvousTimeoutError(missing, `rank ${c.rank}: rank(s) ${missing.join(',')} of generation ${c.generation} never published an address`, { rank: c.rank });
+      },
+      config.signal,
+    );
+    await Promise.all(
+      Array.from({ length: c.rank }, (_, j) => dialWithRetry(transport, addrs[j]!, me, j, deadline, config.signal).then((p) => peers.set(j, p))),
+    );
+    await raceDeadline(allAccepted, deadline, () => {
+      const missing = higher.filter((r) => !peers.has(r));
+      const why = lastAcceptError ? ` (last refused connection: ${lastAcceptError.message})` : '';
+      return new RendezvousTimeoutError(missing, `rank ${c.rank}: rank(s) ${missing.join(',')} never connected${why}`, { rank: c.rank });
+    });
+    return new Communicator(c.job, c.generation, c.rank, c.world, peers, tuning);
+  } catch (e) {
+    for (const p of peers.values()) p.destroy();
+    throw e;
+  } finally {
+    listener.close();
+  }
+}
+
+async function dialWithRetry(transport: Transport, address: string, me: GroupIdentity, to: number, deadline: Deadline, signal?: AbortSignal): Promise<Peer> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const conn = await transport.dial(address, deadline);
+      return await Peer.dial(conn, me, to, deadline);
+    } catch (e) {
+      // A refused secret will not get better by retrying; a refused connect might.
+      if (e instanceof AuthError || (e instanceof RollcallError && e.code === 'ERR_PROTOCOL')) throw e;
+      const wait = backoffMs(attempt, 10, 500);
+      if (remaining(deadline) <= wait) {
+        throw new RendezvousTimeoutError([to], `rank ${me.rank}: could not connect to rank ${to} at ${address}: ${(e as Error).message}`, { rank: me.rank, cause: e });
+      }
+      await sleep(wait, signal);
+    }
+  }
+}
+
+function raceDeadline(p: Promise<void>, deadline: Deadline, onTimeout: () => Error): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(onTimeout()), remaining(deadline));
+    t.unref();
+    p.then(
+      () => {
+        clearTimeout(t);
+        resolve();
+      },
+      (e: unknown) => {
+        clearTimeout(t);
+        reject(e);
+      },
+    );
+  });
+}

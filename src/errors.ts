@@ -1,0 +1,128 @@
+/**
+ * Every failure Rollcall reports is one of these classes. Each has a stable `code` that callers
+ * and the event log can match on, says whether retrying can help, and names the rank(s) or
+ * node it concerns. Remote conditions are mapped to these classes in one place (comm/peer.ts
+ * for wire errors, store/tcp-store-client.ts for store errors) so there is one vocabulary.
+ */
+export type ErrorCode =
+  | 'ERR_PEER_FAILED'
+  | 'ERR_ABORTED'
+  | 'ERR_CLOSED'
+  | 'ERR_COLLECTIVE_MISMATCH'
+  | 'ERR_PROTOCOL'
+  | 'ERR_AUTH'
+  | 'ERR_TIMEOUT'
+  | 'ERR_RENDEZVOUS_TIMEOUT'
+  | 'ERR_INVALID_ARGUMENT'
+  | 'ERR_STORE_UNAVAILABLE'
+  | 'ERR_LEASE_EXPIRED';
+
+export interface RollcallErrorOptions {
+  cause?: unknown;
+  rank?: number;
+  node?: number;
+}
+
+export abstract class RollcallError extends Error {
+  abstract readonly code: ErrorCode;
+  /** True when the same call may succeed if made again (for example after a reconnect). */
+  readonly retryable: boolean = false;
+  readonly rank: number | undefined;
+  readonly node: number | undefined;
+
+  constructor(message: string, opts: RollcallErrorOptions = {}) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.name = new.target.name;
+    this.rank = opts.rank;
+    this.node = opts.node;
+  }
+
+  toJSON(): Record<string, unknown> {
+    return { name: this.name, code: this.code, message: this.message, rank: this.rank, node: this.node };
+  }
+}
+
+export type PeerFailureReason = 'reset' | 'closed' | 'timeout' | 'reported';
+
+/** One or more peers of a communicator died, dropped their connection or went silent. */
+export class PeerFailedError extends RollcallError {
+  readonly code = 'ERR_PEER_FAILED' as const;
+  /** Ranks (in the communicator's generation) believed failed, ascending. */
+  readonly failedRanks: readonly number[];
+  readonly reason: PeerFailureReason;
+  /** The rank that first observed the failure (this rank, or the one that reported it). */
+  readonly detectedBy: number;
+
+  constructor(failedRanks: readonly number[], reason: PeerFailureReason, detectedBy: number, detail?: string, opts: RollcallErrorOptions = {}) {
+    const ranks = [...new Set(failedRanks)].sort((a, b) => a - b);
+    super(
+      `peer rank(s) ${ranks.join(',')} failed (${reason}, seen by rank ${detectedBy})${detail ? `: ${detail}` : ''}`,
+      { ...opts, rank: ranks[0] },
+    );
+    this.failedRanks = ranks;
+    this.reason = reason;
+    this.detectedBy = detectedBy;
+  }
+
+  override toJSON(): Record<string, unknown> {
+    return { ...super.toJSON(), failedRanks: this.failedRanks, reason: this.reason, detectedBy: this.detectedBy };
+  }
+}
+
+/** The caller aborted: `abort()` on the communicator or an AbortSignal on the operation. */
+export class AbortedError extends RollcallError {
+  readonly code = 'ERR_ABORTED' as const;
+}
+
+/** The object was closed deliberately; nothing further can be done with it. */
+export class ClosedError extends RollcallError {
+  readonly code = 'ERR_CLOSED' as const;
+}
+
+/** Ranks called different collectives, or the same one with different lengths, dtypes or ops. */
+export class CollectiveMismatchError extends RollcallError {
+  readonly code = 'ERR_COLLECTIVE_MISMATCH' as const;
+}
+
+/** A peer sent bytes that do not follow the wire protocol (bad magic, version, size, type). */
+export class ProtocolError extends RollcallError {
+  readonly code = 'ERR_PROTOCOL' as const;
+}
+
+/** A peer could not prove it holds the job's secret, or was for another job or generation. */
+export class AuthError extends RollcallError {
+  readonly code = 'ERR_AUTH' as const;
+}
+
+/** A deadline passed before the awaited thing happened. */
+export class TimeoutError extends RollcallError {
+  readonly code = 'ERR_TIMEOUT' as const;
+  override readonly retryable = true;
+}
+
+/** Not every rank of the group published its address before the rendezvous deadline. */
+export class RendezvousTimeoutError extends RollcallError {
+  readonly code = 'ERR_RENDEZVOUS_TIMEOUT' as const;
+  override readonly retryable = true;
+  readonly missingRanks: readonly number[];
+  constructor(missingRanks: readonly number[], message: string, opts: RollcallErrorOptions = {}) {
+    super(message, { ...opts, rank: missingRanks[0] });
+    this.missingRanks = missingRanks;
+  }
+}
+
+/** A caller passed something unusable: a bad option, a wrong-typed buffer, an out-of-range rank. */
+export class InvalidArgumentError extends RollcallError {
+  readonly code = 'ERR_INVALID_ARGUMENT' as const;
+}
+
+/** The store could not be reached or answered with a failure. */
+export class StoreUnavailableError extends RollcallError {
+  readonly code = 'ERR_STORE_UNAVAILABLE' as const;
+  override readonly retryable = true;
+}
+
+/** A lease ran out (or was revoked), so the keys attached to it are gone. */
+export class LeaseExpiredError extends RollcallError {
+  readonly code = 'ERR_LEASE_EXPIRED' as const;
+}

@@ -1,0 +1,9 @@
+// The public entry point. Everything not exported here is internal and may change.
+export * from './errors.js';
+export { createCommunicator, type CommunicatorConfig } from './comm/rendezvous.js';
+export { Communicator, CommState, DEFAULT_TUNING, type CommTuning, type OpOptions } from './comm/communicator.js';
+export type { DType, ReduceOp, NumericArray } from './comm/dtype.js';
+export type { Transport, Conn, Listener } from './comm/transport.js';
+export { TcpTransport } from './comm/tcp-transport.js';
+export { MemoryTransport } from './comm/memory-transport.js';
+export type { Store, KeyValue, Lease, Watcher, WatchEvent } from './store/store.js';
