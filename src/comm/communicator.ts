@@ -81,6 +81,8 @@ export class Communicator extends EventEmitter<CommEvents> {
   private readonly early = new Map<number, EarlyFrame[]>();
   /** Sequence number of the collective that started last, -1 before the first. */
   private lastStarted = -1;
+  /** Signatures of the last few collectives, to diagnose a late frame from a mismatched call. */
+  private readonly recent = new Map<number, RunSignature>();
   /** Ranks that closed their communicator cleanly; the next operation fails on them. */
   private readonly departed = new Set<number>();
   private readonly p2p: PointToPoint;
@@ -269,6 +271,8 @@ export class Communicator extends EventEmitter<CommEvents> {
       const run = make();
       this.current = run;
       this.lastStarted = sig.seq;
+      this.recent.set(sig.seq, sig);
+      this.recent.delete(sig.seq - 16);
       try {
         run.begin();
         const queued = this.early.get(sig.seq) ?? [];
@@ -298,6 +302,9 @@ export class Communicator extends EventEmitter<CommEvents> {
         list.push({ h, payload, from: peer.rank });
         return;
       }
+      // A late frame for a finished collective: if its call differed from ours, say so.
+      const past = this.recent.get(h.seq);
+      if (past) this.checkSignature(past, h, peer.rank);
       throw new ProtocolError(`rank ${peer.rank} sent a frame for collective #${h.seq}, which is already finished here`, { rank: peer.rank });
     } catch (e) {
       this.fail(asRollcall(e, peer.rank), [peer.rank], 'reported');
@@ -320,7 +327,11 @@ export class Communicator extends EventEmitter<CommEvents> {
   }
 
   private dispatch(run: CollectiveRun, h: FrameHeader, payload: Uint8Array, from: number): void {
-    const s = run.sig;
+    this.checkSignature(run.sig, h, from);
+    run.onFrame(from, h, payload);
+  }
+
+  private checkSignature(s: RunSignature, h: FrameHeader, from: number): void {
     const dt = DTYPE_BY_CODE.get(h.dtype);
     const ro = h.redop === 0 ? undefined : REDUCE_BY_CODE.get(h.redop);
     if (h.kind !== s.kind || dt !== s.dtype || ro !== s.redop || h.count !== s.count || h.tag !== s.tag) {
@@ -331,7 +342,6 @@ export class Communicator extends EventEmitter<CommEvents> {
         { rank: from },
       );
     }
-    run.onFrame(from, h, payload);
   }
 
   private onRemoteAbort(peer: Peer, payload: Uint8Array): void {

@@ -7,35 +7,69 @@ export interface MemoryTransportOptions {
   maxChunk?: number;
 }
 
+/** Where in-memory listeners are found; transports sharing one can reach each other. */
+export class MemoryNetwork {
+  private nextPort = 1;
+  private open = 0;
+  private keepAlive: NodeJS.Timeout | undefined;
+  readonly listeners = new Map<string, { owner: MemoryTransport; onConn: (conn: Conn) => void }>();
+  newAddress(): string {
+    return `mem://${this.nextPort++}`;
+  }
+
+  /** Open connections hold the process open, as sockets do, so waits behave as on TCP. */
+  track(delta: number): void {
+    this.open += delta;
+    if (this.open > 0 && !this.keepAlive) this.keepAlive = setInterval(() => undefined, 1 << 30);
+    if (this.open === 0 && this.keepAlive) {
+      clearInterval(this.keepAlive);
+      this.keepAlive = undefined;
+    }
+  }
+}
+
 /**
  * An in-process transport for tests. Delivery is asynchronous and ordered, writes are copied
- * (so `onFlushed` means what it means on TCP), and every connection can be paused (a silent
- * peer), reset or fed raw bytes.
+ * (so `onFlushed` means what it means on TCP), and a process's death (kill), a hang
+ * (silence) or raw bytes from the wire can be injected. Give each simulated process its own
+ * transport on a shared network to inject faults into one of them.
  */
 export class MemoryTransport implements Transport {
-  private static nextPort = 1;
-  private readonly listeners = new Map<string, (conn: Conn) => void>();
-  /** Every connection end this transport created, so tests can inject faults into them. */
+  /** Connection ends owned by this transport's side. */
   readonly conns: MemoryConn[] = [];
 
-  constructor(private readonly opts: MemoryTransportOptions = {}) {}
+  constructor(
+    readonly opts: MemoryTransportOptions = {},
+    readonly network = new MemoryNetwork(),
+  ) {}
 
   listen(onConn: (conn: Conn) => void): Promise<Listener> {
-    const address = `mem://${MemoryTransport.nextPort++}`;
-    this.listeners.set(address, onConn);
-    return Promise.resolve({ address, close: () => this.listeners.delete(address) });
+    const address = this.network.newAddress();
+    this.network.listeners.set(address, { owner: this, onConn });
+    return Promise.resolve({ address, close: () => this.network.listeners.delete(address) });
   }
 
   dial(address: string, _deadline: Deadline): Promise<Conn> {
-    const onConn = this.listeners.get(address);
-    if (!onConn) return Promise.reject(new TimeoutError(`connect to ${address}: nothing listens there`));
-    const a = new MemoryConn(`${address}/client`, this.opts);
-    const b = new MemoryConn(address, this.opts);
+    const l = this.network.listeners.get(address);
+    if (!l) return Promise.reject(new TimeoutError(`connect to ${address}: nothing listens there`));
+    const a = new MemoryConn(`${address}/client`, this.opts, this.network);
+    const b = new MemoryConn(address, l.owner.opts, this.network);
     a.other = b;
     b.other = a;
-    this.conns.push(a, b);
-    setImmediate(() => onConn(b));
+    this.conns.push(a);
+    l.owner.conns.push(b);
+    setImmediate(() => l.onConn(b));
     return Promise.resolve(a);
+  }
+
+  /** Like SIGKILL of the process: every connection is reset. */
+  kill(): void {
+    for (const c of this.conns) c.destroy(new Error('killed'));
+  }
+
+  /** Like SIGSTOP: nothing this side sends reaches anyone any more, connections stay open. */
+  silence(): void {
+    for (const c of this.conns) c.other.pause();
   }
 }
 
@@ -51,7 +85,10 @@ export class MemoryConn implements Conn {
   constructor(
     readonly remote: string,
     private readonly opts: MemoryTransportOptions,
-  ) {}
+    private readonly network: MemoryNetwork,
+  ) {
+    network.track(1);
+  }
 
   write(chunks: readonly Uint8Array[], onFlushed?: (err?: Error) => void): void {
     if (this.closed) {
@@ -102,6 +139,7 @@ export class MemoryConn implements Conn {
   private close(err: Error | undefined): void {
     if (this.closed) return;
     this.closed = true;
+    this.network.track(-1);
     const peerErr = err ? Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' }) : undefined;
     setImmediate(() => this.other.remoteClosed(peerErr));
     setImmediate(() => this.onClose?.(err));
@@ -139,6 +177,7 @@ export class MemoryConn implements Conn {
       if (this.inbox.length === 0 && this.pendingClose && !this.paused && !this.closed) {
         const { err } = this.pendingClose;
         this.closed = true;
+        this.network.track(-1);
         this.onClose?.(err);
       }
     });

@@ -1,0 +1,47 @@
+import { Command, InvalidArgumentError as CliArgError } from 'commander';
+import { benchAllreduce } from '../bench/allreduce.js';
+import { RollcallError } from '../errors.js';
+
+function intIn(min: number, max: number) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min || n > max) throw new CliArgError(`expected an integer from ${min} to ${max}, got "${v}"`);
+    return n;
+  };
+}
+
+function sizeList(v: string): number[] {
+  const out = v.split(',').map((s) => {
+    const m = /^(\d+)([kKmM]?)$/.exec(s.trim());
+    if (!m) throw new CliArgError(`"${s}" is not a size in bytes (e.g. 4096, 64k, 16m)`);
+    const n = Number(m[1]) * (m[2] ? (m[2].toLowerCase() === 'k' ? 1024 : 1024 * 1024) : 1);
+    if (n % 4 !== 0 || n > 1024 * 1024 * 1024) throw new CliArgError(`size ${s} must be a multiple of 4 bytes and at most 1 GiB`);
+    return n;
+  });
+  return out;
+}
+
+const program = new Command()
+  .name('rollcall')
+  .description('Keeps distributed jobs running through node faults.')
+  .showHelpAfterError();
+
+const bench = program.command('bench').description('measure Rollcall on this machine');
+
+bench
+  .command('allreduce')
+  .description('allreduce latency and bandwidth over R local processes (float32 sum)')
+  .option('--ranks <R>', 'number of rank processes', intIn(1, 64), 2)
+  .option('--sizes <list>', 'comma-separated message sizes in bytes', sizeList, sizeList('4096,65536,1048576,16777216'))
+  .option('--repeats <n>', 'timed loops per size; the median is reported', intIn(1, 100), 5)
+  .option('--timeout-ms <ms>', 'give up after this long', intIn(1000, 3_600_000), 600_000)
+  .option('--json', 'one JSON object per line', false)
+  .action(async (o: { ranks: number; sizes: number[]; repeats: number; json: boolean; timeoutMs: number }) => {
+    await benchAllreduce(o, (l) => console.log(l));
+  });
+
+program.parseAsync(process.argv).catch((e: unknown) => {
+  if (e instanceof RollcallError) console.error(`rollcall: ${e.code}: ${e.message}`);
+  else console.error(`rollcall: ${(e as Error)?.message ?? String(e)}`);
+  process.exit(1);
+});
