@@ -28,7 +28,8 @@ process.once('message', (m: Msg) => {
 
 async function run(m: Msg): Promise<void> {
   const store = await connectStore(m.store, { secret: m.secret });
-  const comm = await createCommunicator({ job: m.job, generation: 0, rank: m.rank, world: m.world, secret: m.secret, store });
+  const tuning = process.env.RC_CHUNK ? { chunkBytes: Number(process.env.RC_CHUNK) } : {};
+  const comm = await createCommunicator({ job: m.job, generation: 0, rank: m.rank, world: m.world, secret: m.secret, store, tuning });
   for (const bytes of m.sizes) {
     const a = new Float32Array(Math.floor(bytes / 4)).fill(1);
     const iters = Math.max(3, Math.min(200, Math.floor(2e8 / Math.max(bytes, 1))));

@@ -15,6 +15,7 @@ import { segStart, type CollectiveRun, type RunContext, type RunSignature } from
 import { DTYPE_BY_CODE, REDUCE_BY_CODE, bytesPer, dtypeOf, type DType, type NumericArray, type ReduceOp } from './dtype.js';
 import { FrameType, OpKind, type FrameHeader } from './frame.js';
 import { PointToPoint } from './p2p.js';
+import { BufferPool } from './buffer-pool.js';
 import { Peer, PeerState, type PeerHandler } from './peer.js';
 import { encodeJson } from './handshake.js';
 import { z } from 'zod';
@@ -86,6 +87,7 @@ export class Communicator extends EventEmitter<CommEvents> {
   /** Ranks that closed their communicator cleanly; the next operation fails on them. */
   private readonly departed = new Set<number>();
   private readonly p2p: PointToPoint;
+  private readonly pool = new BufferPool();
   private readonly ctx: RunContext;
   private readonly livenessTimer: NodeJS.Timeout;
   private lastTick = Date.now();
@@ -277,7 +279,10 @@ export class Communicator extends EventEmitter<CommEvents> {
         run.begin();
         const queued = this.early.get(sig.seq) ?? [];
         this.early.delete(sig.seq);
-        for (const f of queued) this.deliver(run, f);
+        for (const f of queued) {
+          this.deliver(run, f);
+          this.pool.release(f.payload);
+        }
         await run.promise;
       } finally {
         if (this.current === run) this.current = undefined;
@@ -299,7 +304,8 @@ export class Communicator extends EventEmitter<CommEvents> {
       if (h.seq > this.lastStarted) {
         const list = this.early.get(h.seq) ?? [];
         this.early.set(h.seq, list);
-        list.push({ h, payload, from: peer.rank });
+        // The decoder reuses payload memory once we return, so an early frame keeps a copy.
+        list.push({ h, payload: this.pool.copy(payload), from: peer.rank });
         return;
       }
       // A late frame for a finished collective: if its call differed from ours, say so.

@@ -80,7 +80,7 @@ export class PointToPoint {
     if (!queue || queue.length === 0) {
       const early = this.early.get(from) ?? [];
       this.early.set(from, early);
-      early.push({ h, payload });
+      early.push({ h, payload: payload.slice() });
       return;
     }
     this.deliver(from, h, payload);

@@ -29,7 +29,8 @@ abstract class DirectRun extends CollectiveRun {
   onFrame(from: number, _h: FrameHeader, payload: Uint8Array): void {
     if (!this.sources.includes(from) || this.got.has(from)) throw this.badFrame(from, 'unexpected or duplicate frame');
     this.checkLength(from, payload, this.expectElems);
-    this.got.set(from, payload);
+    // Kept until every contribution is in; the decoder reuses the memory, so copy (small by design).
+    this.got.set(from, payload.slice());
     this.frameDone();
   }
 
