@@ -52,6 +52,8 @@ export class PeerFailedError extends RollcallError {
   readonly reason: PeerFailureReason;
   /** The rank that first observed the failure (this rank, or the one that reported it). */
   readonly detectedBy: number;
+  /** What the detector saw, without the summary ("no frame or heartbeat for over 1000 ms"). */
+  readonly detail: string | undefined;
 
   constructor(failedRanks: readonly number[], reason: PeerFailureReason, detectedBy: number, detail?: string, opts: RollcallErrorOptions = {}) {
     const ranks = [...new Set(failedRanks)].sort((a, b) => a - b);
@@ -60,6 +62,7 @@ export class PeerFailedError extends RollcallError {
       { ...opts, rank: ranks[0] },
     );
     this.failedRanks = ranks;
+    this.detail = detail;
     this.reason = reason;
     this.detectedBy = detectedBy;
   }

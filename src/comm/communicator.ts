@@ -63,7 +63,14 @@ interface EarlyFrame {
   from: number;
 }
 
-const AbortPayload = z.object({ code: z.string(), message: z.string(), failed: z.array(z.number().int().nonnegative()), reason: z.string() });
+const AbortPayload = z.object({
+  code: z.string(),
+  message: z.string(),
+  detail: z.string().optional(),
+  failed: z.array(z.number().int().nonnegative()),
+  reason: z.string(),
+  detectedBy: z.number().int().optional(),
+});
 
 /**
  * A communicator for one generation of a group: `world` ranks of job `job`. It is fail-stop:
@@ -111,12 +118,12 @@ export class Communicator extends EventEmitter<CommEvents> {
       rank,
       world,
       chunkElems,
-      sendData: (to, h, payload, onFlushed) => this.peerFor(to).send(FrameType.Data, h, payload, onFlushed),
+      sendData: (to, h, payload, onFlushed) => this.peerFor(to).send(FrameType.Data, h, payload, this.flushed(to, onFlushed)),
     };
     this.p2p = new PointToPoint({
       rank,
       chunkElems,
-      sendP2P: (to, h, payload, onFlushed) => this.peerFor(to).send(FrameType.P2P, h, payload, onFlushed),
+      sendP2P: (to, h, payload, onFlushed) => this.peerFor(to).send(FrameType.P2P, h, payload, this.flushed(to, onFlushed)),
     });
     this.livenessTimer = setInterval(() => this.checkLiveness(), Math.max(1, Math.min(tuning.heartbeatMs, tuning.timeoutMs / 4)));
     this.livenessTimer.unref();
@@ -231,6 +238,15 @@ export class Communicator extends EventEmitter<CommEvents> {
 
   private sig(kind: OpKind, dtype: DType, redop: ReduceOp | undefined, count: number, tag: number): RunSignature {
     return { seq: this.seq++, kind, dtype, redop, count, tag };
+  }
+
+  /** A write that fails means the link is gone: that is a peer failure, reported as one. */
+  private flushed(to: number, onFlushed: (err?: Error) => void): (err?: Error) => void {
+    return (err) => {
+      if (!err) return onFlushed();
+      this.fail(new PeerFailedError([to], 'reset', this.rank, `write failed: ${err.message}`, { cause: err }), [to], 'reset');
+      onFlushed(this.failure ?? err);
+    };
   }
 
   private checkRank(r: number, what: string): void {
@@ -357,12 +373,14 @@ export class Communicator extends EventEmitter<CommEvents> {
     } catch {
       throw new ProtocolError(`rank ${peer.rank} sent a malformed ABORT frame`, { rank: peer.rank });
     }
+    const reason = (['reset', 'closed', 'timeout'] as const).find((r) => r === a.reason) ?? 'reported';
     const err =
       a.code === 'ERR_COLLECTIVE_MISMATCH'
         ? new CollectiveMismatchError(`reported by rank ${peer.rank}: ${a.message}`, { rank: peer.rank })
-        : new PeerFailedError(a.failed, 'reported', peer.rank, a.message);
-    // Don't echo an ABORT back: the reporter already told everyone.
-    this.fail(err, a.failed, 'reported', false);
+        : new PeerFailedError(a.failed, reason, a.detectedBy ?? peer.rank, `${a.detail ?? a.message} (relayed by rank ${peer.rank})`);
+    // Passing the report on is harmless (duplicates are ignored) and beats a race: without
+    // it, a rank could see our links drop before the reporter's ABORT and blame us.
+    this.fail(err, a.failed, 'reported');
   }
 
   private onPeerLost(peer: Peer, err: Error | undefined): void {
@@ -411,23 +429,23 @@ export class Communicator extends EventEmitter<CommEvents> {
     }
   }
 
-  /** The single failure path: record, reject everything, tell the others, drop the links. */
-  private fail(err: RollcallError, failed: number[], reason: PeerFailureReason, notify = true): void {
+  /**
+   * The single failure path: record, reject everything, tell the others why, drop the links.
+   * Ranks believed dead or misbehaving get no final word; everyone else gets an ABORT.
+   */
+  private fail(err: RollcallError, failed: number[], _reason: PeerFailureReason): void {
     if (this.state !== CommState.Ready) return;
     this.state = CommState.Broken;
     this.failure = err;
     clearInterval(this.livenessTimer);
     this.current?.fail(err);
     this.p2p.failAll(err);
-    const payload = encodeJson({ code: err.code, message: err.message, failed, reason });
+    const dead = err instanceof PeerFailedError || err instanceof ProtocolError ? failed : [];
+    const pf = err instanceof PeerFailedError ? err : undefined;
+    const payload = encodeJson({ code: err.code, message: err.message, detail: pf?.detail, failed, reason: pf?.reason ?? 'error', detectedBy: pf?.detectedBy ?? this.rank });
     for (const p of this.peers.values()) {
-      if (p.state !== PeerState.Ready) continue;
-      if (notify && !failed.includes(p.rank)) {
-        p.send(FrameType.Abort, {}, payload);
-        p.conn.end();
-      } else {
-        p.destroy();
-      }
+      if (dead.includes(p.rank)) p.destroy();
+      else p.sendFinal(FrameType.Abort, payload);
     }
     this.emit('broken', err);
   }

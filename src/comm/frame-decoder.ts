@@ -1,77 +1,113 @@
-import { HEADER_BYTES, decodeHeader, type FrameHeader } from './frame.js';
+import { HEADER_BYTES, decodeHeader, padOf, type FrameHeader } from './frame.js';
 
 export type FrameSink = (header: FrameHeader, payload: Uint8Array) => void;
 
 /**
- * Turns a byte stream into frames. A payload is handed out as a view into the received chunk
- * when it lies wholly inside it and is 8-byte aligned (so typed-array views work); otherwise
- * it is assembled in a buffer that is reused for the next frame. Either way the payload is
- * valid only during the sink call: a consumer that keeps it must copy it. Reuse matters: a
- * fresh allocation per frame spent a third of the ring's time in the garbage collector.
+ * Turns a byte stream into frames, reading into memory it owns.
+ *
+ * Transports that can read into caller memory (TCP sockets with `onread`) ask `readBuffer()`
+ * where to put the next bytes and report `filled(n)`; others hand over chunks with `data()`,
+ * which are copied in. Either way every frame ends up contiguous in one linear buffer. Frames
+ * are padded to 8 bytes on the wire and the buffer keeps stream offsets and buffer offsets
+ * congruent mod 8, so every payload can be viewed as a Float64Array/Float32Array in place:
+ * no per-frame allocation and no copy. A payload is valid only during the sink call.
+ *
+ * A frame larger than the buffer gets a buffer of its own, and reads go straight into it.
  */
 export class FrameDecoder {
-  private header: FrameHeader | undefined;
-  private readonly headerBuf = new Uint8Array(HEADER_BYTES);
-  private headerFill = 0;
-  private payload: Uint8Array | undefined;
-  private payloadFill = 0;
-  private assembly = new Uint8Array(0);
+  private buf: Uint8Array;
+  private start = 0;
+  private end = 0;
+  /** Padding of a big frame still to be skipped. */
+  private skip = 0;
+  private big: { h: FrameHeader; payload: Uint8Array; fill: number } | undefined;
 
   constructor(
     private readonly maxPayload: number,
     private readonly from: string,
     private readonly sink: FrameSink,
-  ) {}
+    capacity = 2 * 1024 * 1024,
+  ) {
+    this.buf = new Uint8Array(capacity);
+  }
 
-  /** Throws ProtocolError on a bad header; the caller must then drop the connection. */
-  push(chunk: Uint8Array): void {
+  /** Where the next bytes should land. Never empty. */
+  readBuffer(): Uint8Array {
+    if (this.big) return this.big.payload.subarray(this.big.fill);
+    if (this.start === this.end) this.start = this.end = 0;
+    else if (this.buf.byteLength - this.end < 64 * 1024) this.compact();
+    return this.buf.subarray(this.end);
+  }
+
+  /** `n` bytes were written at the start of the last readBuffer(). Throws ProtocolError. */
+  filled(n: number): void {
+    const big = this.big;
+    if (big) {
+      big.fill += n;
+      if (big.fill === big.payload.byteLength) {
+        this.big = undefined;
+        this.skip = padOf(big.payload.byteLength);
+        this.sink(big.h, big.payload);
+      }
+      return;
+    }
+    this.end += n;
+    this.parse();
+  }
+
+  /** Chunk-mode input: copies into the linear buffer, then parses. */
+  data(chunk: Uint8Array): void {
     let pos = 0;
-    const end = chunk.byteLength;
-    while (pos < end) {
-      if (this.header === undefined) {
-        if (this.headerFill === 0 && end - pos >= HEADER_BYTES) {
-          this.header = decodeHeader(chunk.subarray(pos, pos + HEADER_BYTES), this.maxPayload, this.from);
-          pos += HEADER_BYTES;
-        } else {
-          const take = Math.min(HEADER_BYTES - this.headerFill, end - pos);
-          this.headerBuf.set(chunk.subarray(pos, pos + take), this.headerFill);
-          this.headerFill += take;
-          pos += take;
-          if (this.headerFill < HEADER_BYTES) return;
-          this.headerFill = 0;
-          this.header = decodeHeader(this.headerBuf, this.maxPayload, this.from);
-        }
-        const len = this.header.length;
-        if (len === 0) {
-          this.emit(new Uint8Array(0));
-          continue;
-        }
-        const abs = chunk.byteOffset + pos;
-        if (end - pos >= len && abs % 8 === 0) {
-          const view = chunk.subarray(pos, pos + len);
-          pos += len;
-          this.emit(view);
-          continue;
-        }
-        if (this.assembly.byteLength < len) this.assembly = new Uint8Array(Math.max(len, this.assembly.byteLength * 2));
-        this.payload = this.assembly.subarray(0, len);
-        this.payloadFill = 0;
-      }
-      const payload = this.payload!;
-      const take = Math.min(payload.byteLength - this.payloadFill, end - pos);
-      payload.set(chunk.subarray(pos, pos + take), this.payloadFill);
-      this.payloadFill += take;
-      pos += take;
-      if (this.payloadFill === payload.byteLength) {
-        this.payload = undefined;
-        this.emit(payload);
-      }
+    while (pos < chunk.byteLength) {
+      const target = this.readBuffer();
+      const k = Math.min(target.byteLength, chunk.byteLength - pos);
+      target.set(chunk.subarray(pos, pos + k));
+      pos += k;
+      this.filled(k);
     }
   }
 
-  private emit(payload: Uint8Array): void {
-    const h = this.header!;
-    this.header = undefined;
-    this.sink(h, payload);
+  private parse(): void {
+    for (;;) {
+      if (this.skip > 0) {
+        const k = Math.min(this.skip, this.end - this.start);
+        this.skip -= k;
+        this.start += k;
+        if (this.skip > 0) return;
+      }
+      const avail = this.end - this.start;
+      if (avail < HEADER_BYTES) return;
+      const h = decodeHeader(this.buf.subarray(this.start, this.start + HEADER_BYTES), this.maxPayload, this.from);
+      const total = HEADER_BYTES + h.length + padOf(h.length);
+      if (total > this.buf.byteLength) {
+        // Too big for the shared buffer: move what has arrived into its own buffer.
+        const payload = new Uint8Array(h.length);
+        const have = Math.min(avail - HEADER_BYTES, h.length);
+        payload.set(this.buf.subarray(this.start + HEADER_BYTES, this.start + HEADER_BYTES + have));
+        this.start += HEADER_BYTES + have;
+        if (have === h.length) {
+          this.skip = padOf(h.length);
+          this.sink(h, payload);
+          continue;
+        }
+        this.big = { h, payload, fill: have };
+        return;
+      }
+      if (avail < total) {
+        if (this.buf.byteLength - this.start < total) this.compact();
+        return;
+      }
+      const at = this.start + HEADER_BYTES;
+      this.start += total;
+      this.sink(h, this.buf.subarray(at, at + h.length));
+    }
+  }
+
+  /** Moves unparsed bytes to the front. `start` is always at a frame boundary, 8-aligned. */
+  private compact(): void {
+    if (this.start === 0) return;
+    this.buf.copyWithin(0, this.start, this.end);
+    this.end -= this.start;
+    this.start = 0;
   }
 }

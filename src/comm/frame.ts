@@ -9,12 +9,21 @@ import { ProtocolError } from '../errors.js';
  *   22 u8 reduce op                23 u8 flags         24 u32 count (elements)
  *   28 u32 tag
  *
+ * The payload is followed by zero padding to a multiple of 8 bytes (not counted in the length),
+ * so every header and payload starts 8-aligned in the stream and can be viewed in place.
+ *
  * Every data frame repeats the collective's kind, dtype, reduce op and count, so a rank whose
  * call differs from its peers' is caught on the first frame, before anything is reduced.
  */
 export const MAGIC = 0x5243;
 export const PROTOCOL_VERSION = 1;
 export const HEADER_BYTES = 32;
+
+export function padOf(length: number): number {
+  return (8 - (length % 8)) % 8;
+}
+
+export const PADDING = new Uint8Array(8);
 
 export enum FrameType {
   Hello = 1,

@@ -1,6 +1,6 @@
 import { TimeoutError } from '../errors.js';
 import type { Deadline } from '../util/deadline.js';
-import type { Conn, Listener, Transport } from './transport.js';
+import type { Conn, ConnReader, Listener, Transport } from './transport.js';
 
 export interface MemoryTransportOptions {
   /** Split every write into pieces of at most this many bytes, to exercise frame reassembly. */
@@ -75,8 +75,7 @@ export class MemoryTransport implements Transport {
 
 export class MemoryConn implements Conn {
   other!: MemoryConn;
-  private onData: ((chunk: Uint8Array) => void) | undefined;
-  private onClose: ((err: Error | undefined) => void) | undefined;
+  private reader: ConnReader | undefined;
   private readonly inbox: Uint8Array[] = [];
   private paused = false;
   private closed = false;
@@ -112,9 +111,8 @@ export class MemoryConn implements Conn {
     this.deliver(bytes.slice());
   }
 
-  start(onData: (chunk: Uint8Array) => void, onClose: (err: Error | undefined) => void): void {
-    this.onData = onData;
-    this.onClose = onClose;
+  start(reader: ConnReader): void {
+    this.reader = reader;
     this.schedule();
   }
 
@@ -142,7 +140,7 @@ export class MemoryConn implements Conn {
     this.network.track(-1);
     const peerErr = err ? Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' }) : undefined;
     setImmediate(() => this.other.remoteClosed(peerErr));
-    setImmediate(() => this.onClose?.(err));
+    setImmediate(() => this.reader?.closed(err));
   }
 
   private remoteClosed(err: Error | undefined): void {
@@ -165,20 +163,20 @@ export class MemoryConn implements Conn {
   }
 
   private schedule(): void {
-    if (this.scheduled || this.paused || !this.onData) return;
+    if (this.scheduled || this.paused || !this.reader) return;
     this.scheduled = true;
     setImmediate(() => {
       this.scheduled = false;
       if (this.paused || this.closed) return;
       while (this.inbox.length > 0 && !this.paused && !this.closed) {
         const chunk = this.inbox.shift()!;
-        if (chunk.byteLength > 0) this.onData!(chunk);
+        if (chunk.byteLength > 0) this.reader!.data(chunk);
       }
       if (this.inbox.length === 0 && this.pendingClose && !this.paused && !this.closed) {
         const { err } = this.pendingClose;
         this.closed = true;
         this.network.track(-1);
-        this.onClose?.(err);
+        this.reader?.closed(err);
       }
     });
   }

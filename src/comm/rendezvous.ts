@@ -3,7 +3,8 @@ import { AuthError, InvalidArgumentError, RendezvousTimeoutError, RollcallError 
 import { waitForPrefix, type Store } from '../store/store.js';
 import { backoffMs, deadlineIn, remaining, sleep, type Deadline } from '../util/deadline.js';
 import { Communicator, DEFAULT_TUNING, type CommTuning } from './communicator.js';
-import { Peer, type GroupIdentity } from './peer.js';
+import { Link, type GroupIdentity } from './link.js';
+import { Peer } from './peer.js';
 import { TcpTransport } from './tcp-transport.js';
 import type { Transport } from './transport.js';
 
@@ -45,18 +46,27 @@ export async function createCommunicator(config: CommunicatorConfig): Promise<Co
   const deadline: Deadline = deadlineIn(c.rendezvousTimeoutMs ?? 30_000);
   const transport = config.transport ?? new TcpTransport();
   const me: GroupIdentity = { job: c.job, generation: c.generation, rank: c.rank, world: c.world, secret: c.secret, maxFrameBytes: tuning.maxFrameBytes };
-  const peers = new Map<number, Peer>();
-  if (c.world === 1) return new Communicator(c.job, c.generation, c.rank, c.world, peers, tuning);
+  if (c.world === 1) return new Communicator(c.job, c.generation, c.rank, c.world, new Map(), tuning);
 
-  const higher = Array.from({ length: c.world - c.rank - 1 }, (_, i) => c.rank + 1 + i);
+  // Every rank dials every other (the link it reads from) and accepts every other's dial
+  // (the link it writes to): see tcp-transport.ts.
+  const others = Array.from({ length: c.world }, (_, r) => r).filter((r) => r !== c.rank);
+  const rx = new Map<number, Link>();
+  const tx = new Map<number, Link>();
   let lastAcceptError: Error | undefined;
+  // Links that finish their handshake after we gave up must not linger and hold the process.
+  let settled = false;
+  const keep = (m: Map<number, Link>, l: Link): void => {
+    if (settled) l.destroy(new Error('rendezvous already over'));
+    else m.set(l.rank, l);
+  };
   let acceptedAll!: () => void;
-  const allAccepted = new Promise<void>((res) => (acceptedAll = higher.length === 0 ? (res(), res) : res));
+  const allAccepted = new Promise<void>((res) => (acceptedAll = res));
   const listener = await transport.listen((conn) => {
-    Peer.accept(conn, me, deadline, (r) => r > c.rank && !peers.has(r)).then(
-      (p) => {
-        peers.set(p.rank, p);
-        if (higher.every((r) => peers.has(r))) acceptedAll();
+    Link.accept(conn, me, deadline, (r) => r !== c.rank && !tx.has(r)).then(
+      (l) => {
+        keep(tx, l);
+        if (tx.size === others.length) acceptedAll();
       },
       (e: Error) => {
         // A stray or unauthenticated dialer must not bring us down; remember it for the report.
@@ -87,28 +97,28 @@ export async function createCommunicator(config: CommunicatorConfig): Promise<Co
       },
       config.signal,
     );
-    await Promise.all(
-      Array.from({ length: c.rank }, (_, j) => dialWithRetry(transport, addrs[j]!, me, j, deadline, config.signal).then((p) => peers.set(j, p))),
-    );
+    await Promise.all(others.map((j) => dialWithRetry(transport, addrs[j]!, me, j, deadline, config.signal).then((l) => keep(rx, l))));
     await raceDeadline(allAccepted, deadline, () => {
-      const missing = higher.filter((r) => !peers.has(r));
+      const missing = others.filter((r) => !tx.has(r));
       const why = lastAcceptError ? ` (last refused connection: ${lastAcceptError.message})` : '';
       return new RendezvousTimeoutError(missing, `rank ${c.rank}: rank(s) ${missing.join(',')} never connected${why}`, { rank: c.rank });
     });
+    const peers = new Map(others.map((r) => [r, new Peer(r, rx.get(r)!, tx.get(r)!)]));
     return new Communicator(c.job, c.generation, c.rank, c.world, peers, tuning);
   } catch (e) {
-    for (const p of peers.values()) p.destroy();
+    for (const l of [...rx.values(), ...tx.values()]) l.destroy(new Error('rendezvous failed'));
     throw e;
   } finally {
+    settled = true;
     listener.close();
   }
 }
 
-async function dialWithRetry(transport: Transport, address: string, me: GroupIdentity, to: number, deadline: Deadline, signal?: AbortSignal): Promise<Peer> {
+async function dialWithRetry(transport: Transport, address: string, me: GroupIdentity, to: number, deadline: Deadline, signal?: AbortSignal): Promise<Link> {
   for (let attempt = 0; ; attempt++) {
     try {
       const conn = await transport.dial(address, deadline);
-      return await Peer.dial(conn, me, to, deadline);
+      return await Link.dial(conn, me, to, deadline);
     } catch (e) {
       // A refused secret will not get better by retrying; a refused connect might.
       if (e instanceof AuthError || (e instanceof RollcallError && e.code === 'ERR_PROTOCOL')) throw e;

@@ -13,12 +13,23 @@ export interface Conn {
    * reference the caller's memory (handed to the kernel, or copied), or with an error.
    */
   write(chunks: readonly Uint8Array[], onFlushed?: (err?: Error) => void): void;
-  /** Registers the single data and close handlers; data may start flowing right after. */
-  start(onData: (chunk: Uint8Array) => void, onClose: (err: Error | undefined) => void): void;
+  /** Registers the single reader; data may start flowing right after. */
+  start(reader: ConnReader): void;
   /** Half-closes after queued writes flush (graceful). */
   end(): void;
   /** Tears down at once; the peer sees a reset. */
   destroy(err?: Error): void;
+}
+
+/**
+ * Receives a connection's bytes. Transports that can read into caller memory use
+ * readBuffer()/filled() and copy nothing; the others pass chunks to data().
+ */
+export interface ConnReader {
+  data(chunk: Uint8Array): void;
+  readBuffer(): Uint8Array;
+  filled(n: number): void;
+  closed(err: Error | undefined): void;
 }
 
 export interface Listener {

@@ -1,0 +1,266 @@
+import { AuthError, ProtocolError, TimeoutError, type RollcallError } from '../errors.js';
+import { remaining, type Deadline } from '../util/deadline.js';
+import { FrameDecoder } from './frame-decoder.js';
+import { EMPTY_HEADER, FrameType, PADDING, encodeHeader, padOf, type FrameHeader } from './frame.js';
+import {
+  AuthSchema,
+  HelloAckSchema,
+  HelloSchema,
+  RejectSchema,
+  authFailure,
+  decodeJson,
+  encodeJson,
+  handshakeMac,
+  macMatches,
+  newNonce,
+  type Hello,
+} from './handshake.js';
+import type { Conn } from './transport.js';
+
+export enum LinkState {
+  Handshaking = 'handshaking',
+  Ready = 'ready',
+  /** The remote said goodbye (BYE) and closed cleanly. */
+  Departed = 'departed',
+  Failed = 'failed',
+}
+
+/** What a ready link reports upward. */
+export interface LinkHandler {
+  frame(h: FrameHeader, payload: Uint8Array): void;
+  /** The connection is gone or unusable; `err` says why (reset, protocol error...), undefined after a BYE. */
+  lost(err: RollcallError | Error | undefined): void;
+}
+
+export interface GroupIdentity {
+  job: string;
+  generation: number;
+  rank: number;
+  world: number;
+  secret: string;
+  maxFrameBytes: number;
+}
+
+/** Read buffer of a link we receive on; links we only send on need just the handshake. */
+const RX_BUFFER = 2 * 1024 * 1024;
+const TX_BUFFER = 16 * 1024;
+
+/**
+ * One authenticated connection to one rank: framing, the handshake and liveness bookkeeping.
+ * The dialer proves itself first; both sides prove they hold the job secret.
+ */
+export class Link {
+  state = LinkState.Handshaking;
+  rank = -1;
+  lastHeard = Date.now();
+  lastSent = Date.now();
+  private handler: LinkHandler | undefined;
+  private handshakeStep: ((h: FrameHeader, p: Uint8Array) => void) | undefined;
+  private handshakeFail: ((e: Error) => void) | undefined;
+  /** Set when we refuse the peer: close gracefully so our REJECT frame reaches it. */
+  private rejecting = false;
+
+  private constructor(
+    readonly conn: Conn,
+    private readonly me: GroupIdentity,
+    bufferBytes: number,
+  ) {
+    const decoder = new FrameDecoder(me.maxFrameBytes, `peer ${conn.remote}`, (h, p) => this.onFrame(h, p), bufferBytes);
+    const guarded = (f: () => void): void => {
+      this.lastHeard = Date.now();
+      try {
+        f();
+      } catch (e) {
+        this.fail(e as Error);
+      }
+    };
+    conn.start({
+      data: (chunk) => guarded(() => decoder.data(chunk)),
+      readBuffer: () => decoder.readBuffer(),
+      filled: (n) => guarded(() => decoder.filled(n)),
+      closed: (err) => this.fail(err ?? new Error('connection closed by peer')),
+    });
+  }
+
+  get label(): string {
+    return this.rank >= 0 ? `rank ${this.rank}` : `peer ${this.conn.remote}`;
+  }
+
+  /**
+   * Frames can arrive between the end of our handshake and the moment the communicator
+   * attaches (a peer that finished rendezvous first starts its collective at once): they are
+   * kept and handed over here, never dropped.
+   */
+  attach(handler: LinkHandler): void {
+    this.handler = handler;
+    for (const f of this.held.splice(0)) handler.frame(f.h, f.payload);
+    if (this.heldLoss) handler.lost(this.heldLoss.err);
+  }
+
+  private readonly held: { h: FrameHeader; payload: Uint8Array }[] = [];
+  private heldLoss: { err: Error | undefined } | undefined;
+
+  private deliver(h: FrameHeader, p: Uint8Array): void {
+    if (this.handler) this.handler.frame(h, p);
+    else this.held.push({ h, payload: p.slice() });
+  }
+
+  private reportLoss(err: Error | undefined): void {
+    if (this.handler) this.handler.lost(err);
+    else this.heldLoss = { err };
+  }
+
+  send(type: FrameType, h: Partial<FrameHeader>, payload?: Uint8Array, onFlushed?: (err?: Error) => void): void {
+    const len = payload?.byteLength ?? 0;
+    const header = encodeHeader({ ...EMPTY_HEADER, ...h, type, length: len });
+    this.lastSent = Date.now();
+    const pad = padOf(len);
+    if (len === 0) this.conn.write([header], onFlushed);
+    else if (pad === 0) this.conn.write([header, payload!], onFlushed);
+    else this.conn.write([header, payload!, PADDING.subarray(0, pad)], onFlushed);
+  }
+
+  /** Graceful goodbye: tells the peer this is a deliberate close, not a crash. */
+  bye(): void {
+    if (this.state !== LinkState.Ready) return;
+    this.send(FrameType.Bye, {});
+    this.state = LinkState.Departed;
+    this.conn.end();
+  }
+
+  destroy(err?: Error): void {
+    if (this.state === LinkState.Failed) return;
+    this.state = LinkState.Failed;
+    this.conn.destroy(err);
+  }
+
+  private onFrame(h: FrameHeader, p: Uint8Array): void {
+    if (this.handshakeStep) {
+      this.handshakeStep(h, p);
+      return;
+    }
+    if (h.type === FrameType.Ping) return;
+    if (h.type === FrameType.Bye) {
+      this.state = LinkState.Departed;
+      this.reportLoss(undefined);
+      return;
+    }
+    if (h.type === FrameType.Data || h.type === FrameType.P2P || h.type === FrameType.Abort) {
+      this.deliver(h, p);
+      return;
+    }
+    throw new ProtocolError(`${this.label}: unexpected ${FrameType[h.type]} frame after the handshake`, { rank: this.rank });
+  }
+
+  private fail(err: Error): void {
+    const wasReady = this.state === LinkState.Ready || this.state === LinkState.Departed;
+    const departed = this.state === LinkState.Departed;
+    if (this.state === LinkState.Failed) return;
+    this.state = LinkState.Failed;
+    if (this.rejecting) this.conn.end();
+    else this.conn.destroy(err);
+    if (this.handshakeFail) this.handshakeFail(err);
+    else if (wasReady && !departed) this.reportLoss(err);
+  }
+
+  private handshake<T>(deadline: Deadline, run: (resolve: (v: T) => void) => (h: FrameHeader, p: Uint8Array) => void): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(
+        () => this.fail(new TimeoutError(`handshake with ${this.label} (${this.conn.remote}) did not finish by the deadline`)),
+        remaining(deadline),
+      );
+      timer.unref();
+      const done = (): void => {
+        clearTimeout(timer);
+        this.handshakeStep = undefined;
+        this.handshakeFail = undefined;
+      };
+      this.handshakeFail = (e) => {
+        done();
+        reject(e);
+      };
+      const step = run((v) => {
+        done();
+        this.state = LinkState.Ready;
+        resolve(v);
+      });
+      this.handshakeStep = (h, p) => {
+        try {
+          if (h.type === FrameType.Reject) {
+            const r = decodeJson(RejectSchema, p, 'REJECT', this.label);
+            throw r.code === 'ERR_AUTH'
+              ? new AuthError(`${this.label} refused the handshake: ${r.message}`, { rank: this.rank })
+              : new ProtocolError(`${this.label} refused the handshake: ${r.message}`, { rank: this.rank });
+          }
+          step(h, p);
+        } catch (e) {
+          this.fail(e as Error);
+        }
+      };
+    });
+  }
+
+  private reject(err: RollcallError): never {
+    this.rejecting = true;
+    this.send(FrameType.Reject, {}, encodeJson({ code: err.code, message: err.message }));
+    throw err;
+  }
+
+  /** Dial side: we are `me.rank`, they must be `to`. */
+  static dial(conn: Conn, me: GroupIdentity, to: number, deadline: Deadline): Promise<Link> {
+    const peer = new Link(conn, me, RX_BUFFER);
+    peer.rank = to;
+    const hello: Hello = { job: me.job, generation: me.generation, from: me.rank, to, world: me.world, nonce: newNonce() };
+    const p = peer.handshake<Link>(deadline, (resolve) => {
+      let sentAuth = false;
+      return (h, payload) => {
+        if (!sentAuth && h.type === FrameType.HelloAck) {
+          const ack = decodeJson(HelloAckSchema, payload, 'HELLO_ACK', peer.label);
+          if (!macMatches(handshakeMac(me.secret, 'acceptor', hello, ack.nonce), ack.mac)) throw authFailure(peer.label);
+          peer.send(FrameType.Auth, {}, encodeJson({ mac: handshakeMac(me.secret, 'dialer', hello, ack.nonce) }));
+          sentAuth = true;
+        } else if (sentAuth && h.type === FrameType.Ready) {
+          resolve(peer);
+        } else {
+          throw new ProtocolError(`${peer.label}: unexpected ${FrameType[h.type] ?? h.type} frame during the handshake`);
+        }
+      };
+    });
+    peer.send(FrameType.Hello, {}, encodeJson(hello));
+    return p;
+  }
+
+  /** Accept side: learns who dialed, checks it belongs to this job and generation. */
+  static accept(conn: Conn, me: GroupIdentity, deadline: Deadline, isWanted: (rank: number) => boolean): Promise<Link> {
+    const peer = new Link(conn, me, TX_BUFFER);
+    return peer.handshake<Link>(deadline, (resolve) => {
+      let hello: Hello | undefined;
+      let nonce = '';
+      return (h, payload) => {
+        if (!hello && h.type === FrameType.Hello) {
+          const got = decodeJson(HelloSchema, payload, 'HELLO', peer.label);
+          if (got.job !== me.job) peer.reject(new AuthError(`dialer is for job "${got.job}", this is job "${me.job}"`));
+          if (got.generation !== me.generation) {
+            peer.reject(new AuthError(`dialer is in generation ${got.generation}, this communicator is generation ${me.generation}`));
+          }
+          if (got.to !== me.rank || got.world !== me.world || got.from >= me.world || !isWanted(got.from)) {
+            peer.reject(new ProtocolError(`unexpected dialer: rank ${got.from} of ${got.world} asking for rank ${got.to}; this is rank ${me.rank} of ${me.world}`));
+          }
+          hello = got;
+          peer.rank = got.from;
+          nonce = newNonce();
+          peer.send(FrameType.HelloAck, {}, encodeJson({ nonce, mac: handshakeMac(me.secret, 'acceptor', got, nonce) }));
+        } else if (hello && h.type === FrameType.Auth) {
+          const auth = decodeJson(AuthSchema, payload, 'AUTH', peer.label);
+          if (!macMatches(handshakeMac(me.secret, 'dialer', hello, nonce), auth.mac)) {
+            peer.reject(new AuthError(`rank ${hello.from}: handshake MAC does not match; the dialer does not hold this job's secret`, { rank: hello.from }));
+          }
+          peer.send(FrameType.Ready, {});
+          resolve(peer);
+        } else {
+          throw new ProtocolError(`${peer.label}: unexpected ${FrameType[h.type] ?? h.type} frame during the handshake`);
+        }
+      };
+    });
+  }
+}
