@@ -3,8 +3,8 @@ import { connectStore } from '../store/tcp-store-client.js';
 
 /**
  * One rank of `rollcall bench allreduce`, forked by the parent with its settings in env.
- * The timing loop is the same as the anchors' (2 warm-up calls, barrier, `iters` back-to-back
- * calls, barrier), so the figures compare like for like.
+ * The timing loop is the anchors' (barrier, `iters` back-to-back calls, barrier, with the
+ * same `iters`), so the figures compare like for like; only the warm-up is longer (see below).
  */
 interface Msg {
   store: string;
@@ -14,6 +14,7 @@ interface Msg {
   world: number;
   sizes: number[];
   repeats: number;
+  spinUs: number;
 }
 
 process.once('message', (m: Msg) => {
@@ -28,14 +29,19 @@ process.once('message', (m: Msg) => {
 
 async function run(m: Msg): Promise<void> {
   const store = await connectStore(m.store, { secret: m.secret });
-  const tuning = process.env.RC_CHUNK ? { chunkBytes: Number(process.env.RC_CHUNK) } : {};
+  const tuning = { spinUs: m.spinUs };
   const comm = await createCommunicator({ job: m.job, generation: 0, rank: m.rank, world: m.world, secret: m.secret, store, tuning });
   for (const bytes of m.sizes) {
     const a = new Float32Array(Math.floor(bytes / 4)).fill(1);
     const iters = Math.max(3, Math.min(200, Math.floor(2e8 / Math.max(bytes, 1))));
     const samples: number[] = [];
+    // V8 optimises the hot path only after thousands of calls, and a training job runs warm,
+    // so measure warm: many calls before the first size, then up to 0.5 GB of traffic per
+    // size (the ring path is new code). The same count on every rank keeps calls in step.
+    const warmup = Math.max(2, Math.min(bytes === m.sizes[0] ? 20_000 : 2_000, Math.floor(5e8 / Math.max(bytes, 1))));
+    for (let i = 0; i < warmup; i++) await comm.allreduce(a, 'sum');
+    a.fill(1);
     for (let rep = 0; rep < m.repeats; rep++) {
-      for (let i = 0; i < 2; i++) await comm.allreduce(a, 'sum');
       await comm.barrier();
       const t0 = process.hrtime.bigint();
       for (let i = 0; i < iters; i++) await comm.allreduce(a, 'sum');

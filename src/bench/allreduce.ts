@@ -10,6 +10,7 @@ export interface AllreduceBenchOptions {
   repeats: number;
   json: boolean;
   timeoutMs: number;
+  spinUs: number;
 }
 
 export interface AllreduceResult {
@@ -58,7 +59,7 @@ export async function benchAllreduce(o: AllreduceBenchOptions, out: (line: strin
             resolve();
           }
         });
-        c.send({ store: server.address, secret, job, rank, world: o.ranks, sizes: o.sizes, repeats: o.repeats });
+        c.send({ store: server.address, secret, job, rank, world: o.ranks, sizes: o.sizes, repeats: o.repeats, spinUs: o.spinUs });
       });
     });
   } finally {

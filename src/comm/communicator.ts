@@ -38,6 +38,13 @@ export interface CommTuning {
   chunkBytes: number;
   /** Largest frame a peer may send us. */
   maxFrameBytes: number;
+  /**
+   * Busy-poll the event loop for up to this long while a collective waits, instead of
+   * sleeping in epoll: it cut 4 KiB allreduce latency by about a third here, at the price of
+   * a busy core. Off by default, because under Rollcall the proxy shares cores with the
+   * program's compute; worth turning on when ranks have cores to themselves.
+   */
+  spinUs: number;
 }
 
 export const DEFAULT_TUNING: CommTuning = {
@@ -46,6 +53,7 @@ export const DEFAULT_TUNING: CommTuning = {
   smallBytes: 64 * 1024,
   chunkBytes: 256 * 1024,
   maxFrameBytes: 64 * 1024 * 1024,
+  spinUs: 0,
 };
 
 export interface OpOptions {
@@ -293,6 +301,7 @@ export class Communicator extends EventEmitter<CommEvents> {
       this.recent.delete(sig.seq - 16);
       try {
         run.begin();
+        if (this.tuning.spinUs > 0) spinWhile(run, this.tuning.spinUs);
         const queued = this.early.get(sig.seq) ?? [];
         this.early.delete(sig.seq);
         for (const f of queued) {
@@ -449,6 +458,15 @@ export class Communicator extends EventEmitter<CommEvents> {
     }
     this.emit('broken', err);
   }
+}
+
+/** setImmediate makes each loop turn poll with a zero timeout, so wake-ups are not delayed. */
+function spinWhile(run: CollectiveRun, us: number): void {
+  const until = process.hrtime.bigint() + BigInt(Math.round(us * 1000));
+  const spin = (): void => {
+    if (!run.settled && process.hrtime.bigint() < until) setImmediate(spin);
+  };
+  setImmediate(spin);
 }
 
 function checkOp(op: ReduceOp): void {
