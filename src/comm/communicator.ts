@@ -50,7 +50,7 @@ export interface CommTuning {
 export const DEFAULT_TUNING: CommTuning = {
   timeoutMs: 10_000,
   heartbeatMs: 1_000,
-  smallBytes: 64 * 1024,
+  smallBytes: 32 * 1024,
   chunkBytes: 256 * 1024,
   maxFrameBytes: 64 * 1024 * 1024,
   spinUs: 0,
@@ -126,6 +126,7 @@ export class Communicator extends EventEmitter<CommEvents> {
       rank,
       world,
       chunkElems,
+      pool: this.pool,
       sendData: (to, h, payload, onFlushed) => this.peerFor(to).send(FrameType.Data, h, payload, this.flushed(to, onFlushed)),
     };
     this.p2p = new PointToPoint({

@@ -1,6 +1,7 @@
 import { ProtocolError } from '../../errors.js';
 import { DTYPE_CODE, REDUCE_CODE, bytesPer, type DType, type NumericArray, type ReduceOp } from '../dtype.js';
 import { OpKind, type FrameHeader } from '../frame.js';
+import type { BufferPool } from '../buffer-pool.js';
 
 /** What a running collective needs from its communicator. */
 export interface RunContext {
@@ -9,6 +10,8 @@ export interface RunContext {
   /** Elements per pipelined chunk for this dtype. */
   chunkElems(dtype: DType): number;
   sendData(to: number, h: Partial<FrameHeader>, payload: Uint8Array, onFlushed: (err?: Error) => void): void;
+  /** Scratch memory that outlives a call would only feed the garbage collector. */
+  readonly pool: BufferPool;
 }
 
 export interface RunSignature {
