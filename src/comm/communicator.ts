@@ -210,7 +210,7 @@ export class Communicator extends EventEmitter<CommEvents> {
   send(buf: NumericArray, to: number, opts: OpOptions & { tag?: number } = {}): Promise<void> {
     const dtype = dtypeOf(buf);
     this.checkRank(to, 'destination');
-    this.checkDeparted();
+    if (this.departed.has(to)) this.failDeparted([to]);
     return this.guard(opts, () => this.p2p.send(buf, dtype, to, opts.tag ?? 0));
   }
 
@@ -218,8 +218,9 @@ export class Communicator extends EventEmitter<CommEvents> {
   recv<T extends NumericArray>(buf: T, from: number, opts: OpOptions & { tag?: number } = {}): Promise<T> {
     const dtype = dtypeOf(buf);
     this.checkRank(from, 'source');
+    const p = this.guard(opts, () => this.p2p.recv(buf, dtype, from, opts.tag ?? 0)).then(() => buf);
     this.checkDeparted();
-    return this.guard(opts, () => this.p2p.recv(buf, dtype, from, opts.tag ?? 0)).then(() => buf);
+    return p;
   }
 
   /** Cancels everything: pending and later operations reject with AbortedError, peers are told. */
@@ -292,7 +293,6 @@ export class Communicator extends EventEmitter<CommEvents> {
 
   private run(sig: RunSignature, opts: OpOptions, make: () => CollectiveRun): Promise<void> {
     const start = async (): Promise<void> => {
-      this.checkDeparted();
       if (this.failure) throw this.failure;
       if (this.state === CommState.Closed) throw new ClosedError(`communicator of rank ${this.rank} is closed`, { rank: this.rank });
       const run = make();
@@ -309,6 +309,7 @@ export class Communicator extends EventEmitter<CommEvents> {
           this.deliver(run, f);
           this.pool.release(f.payload);
         }
+        this.checkDeparted();
         await run.promise;
       } finally {
         if (this.current === run) this.current = undefined;
@@ -351,11 +352,19 @@ export class Communicator extends EventEmitter<CommEvents> {
     }
   }
 
+  /**
+   * A rank that said BYE has sent everything it ever will (BYE travels after its data), so an
+   * operation still waiting on it can never finish: fail it now rather than at the timeout.
+   */
   private checkDeparted(): void {
-    if (this.departed.size > 0 && this.state === CommState.Ready) {
-      const gone = [...this.departed];
-      this.fail(new PeerFailedError(gone, 'closed', this.rank, 'the peer closed its communicator'), gone, 'closed');
-    }
+    if (this.departed.size === 0 || this.state !== CommState.Ready) return;
+    const needed = [...(this.current?.waitingOn() ?? []), ...this.p2p.waitingOn()];
+    const gone = [...new Set(needed.filter((r) => this.departed.has(r)))];
+    if (gone.length > 0) this.failDeparted(gone);
+  }
+
+  private failDeparted(gone: number[]): void {
+    this.fail(new PeerFailedError(gone, 'closed', this.rank, 'the peer closed its communicator'), gone, 'closed');
   }
 
   private dispatch(run: CollectiveRun, h: FrameHeader, payload: Uint8Array, from: number): void {
@@ -396,12 +405,8 @@ export class Communicator extends EventEmitter<CommEvents> {
   private onPeerLost(peer: Peer, err: Error | undefined): void {
     if (this.state !== CommState.Ready) return;
     if (peer.state === PeerState.Departed) {
-      // A clean goodbye only matters if we still need that rank.
-      if (this.current || this.p2p.waitingOn().includes(peer.rank)) {
-        this.fail(new PeerFailedError([peer.rank], 'closed', this.rank, 'the peer closed its communicator'), [peer.rank], 'closed');
-      } else {
-        this.departed.add(peer.rank);
-      }
+      this.departed.add(peer.rank);
+      this.checkDeparted();
       return;
     }
     if (err instanceof RollcallError && !(err instanceof PeerFailedError)) {

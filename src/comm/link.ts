@@ -51,6 +51,8 @@ const TX_BUFFER = 16 * 1024;
  */
 export class Link {
   state = LinkState.Handshaking;
+  /** The remote closed with a FIN rather than a reset or an error. */
+  endedCleanly = false;
   rank = -1;
   lastHeard = Date.now();
   lastSent = Date.now();
@@ -78,7 +80,10 @@ export class Link {
       data: (chunk) => guarded(() => decoder.data(chunk)),
       readBuffer: () => decoder.readBuffer(),
       filled: (n) => guarded(() => decoder.filled(n)),
-      closed: (err) => this.fail(err ?? new Error('connection closed by peer')),
+      closed: (err) => {
+        this.endedCleanly = err === undefined;
+        this.fail(err ?? new Error('connection closed by peer'));
+      },
     });
   }
 

@@ -55,7 +55,12 @@ export class Peer {
         if (h.type === FrameType.Abort) handler.frame(this, h, p);
         else lost(new ProtocolError(`rank ${this.rank}: ${FrameType[h.type]} frame on a send-only link`, { rank: this.rank }));
       },
-      lost,
+      // A clean FIN on the link we only send on carries no news of its own: the remote closes it
+      // when it says goodbye on our receive link, and a crash closes the receive link too.
+      // Only the receive link is ordered with the data, so only it decides.
+      lost: (err) => {
+        if (!this.tx.endedCleanly) lost(err);
+      },
     });
   }
 
@@ -78,12 +83,15 @@ export class Peer {
     }
   }
 
-  /** A clean goodbye, on both links for the same reason as sendFinal(). */
+  /**
+   * A clean goodbye. BYE goes only where the data goes (tx), so it cannot overtake the last
+   * frames of a collective; the other link is just closed.
+   */
   bye(): void {
     if (this.state !== PeerState.Ready) return;
     this.state = PeerState.Departed;
     this.tx.bye();
-    this.rx.bye();
+    this.rx.conn.end();
   }
 
   destroy(): void {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { AbortedError, CommState, PeerFailedError } from '../../src/index.js';
+import { AbortedError, CommState, PeerFailedError, TcpTransport } from '../../src/index.js';
 import { SMALL_TUNING, closeAll, makeGroup } from '../helpers/group.js';
 
 const FAST = { ...SMALL_TUNING, timeoutMs: 300, heartbeatMs: 50 };
@@ -99,6 +99,25 @@ describe('peer failure', () => {
       assert.ok(err instanceof PeerFailedError);
       assert.deepEqual(err.failedRanks, [1]);
     } finally {
+      closeAll(comms);
+    }
+  });
+
+  it('a clean close after the last collective leaves the others intact and is noticed at their next call', async () => {
+    // Over TCP, with real write completions. (The race this guards, a BYE processed while the
+    // last frames sat queued, showed only with separate processes: see the e2e suite.)
+    for (let round = 0; round < 20; round++) {
+      const { comms } = await makeGroup(4, { tuning: FAST, transport: new TcpTransport() });
+      const work = comms.map(async (c, r) => {
+        await c.allreduce(new Float32Array(500), 'sum');
+        await c.barrier();
+        if (r === 0) c.close();
+      });
+      const results = await Promise.all(work.map((p) => settle(p)));
+      for (const { err } of results) assert.equal(err, undefined, `round ${round}: ${String(err)}`);
+      // The departed rank is noticed when it is next needed.
+      const next = await settle(comms[1]!.barrier());
+      assert.ok(next.err instanceof PeerFailedError && next.err.reason === 'closed', String(next.err));
       closeAll(comms);
     }
   });

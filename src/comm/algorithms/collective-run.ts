@@ -70,6 +70,11 @@ export abstract class CollectiveRun {
     this.maybeComplete();
   }
 
+  /** True while frames are still expected: a run only waiting on its own sends needs no one. */
+  get expecting(): boolean {
+    return this.framesLeft > 0;
+  }
+
   protected expectFrames(n: number): void {
     this.framesLeft += n;
   }

@@ -94,7 +94,7 @@ export class RingRun extends CollectiveRun {
   }
 
   waitingOn(): number[] {
-    return [this.left];
+    return this.expecting ? [this.left] : [];
   }
 }
 
@@ -144,6 +144,6 @@ export class ChainBroadcastRun extends CollectiveRun {
   }
 
   waitingOn(): number[] {
-    return this.pos === 0 ? [] : [this.left];
+    return this.pos === 0 || !this.expecting ? [] : [this.left];
   }
 }
