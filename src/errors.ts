@@ -15,7 +15,10 @@ export type ErrorCode =
   | 'ERR_RENDEZVOUS_TIMEOUT'
   | 'ERR_INVALID_ARGUMENT'
   | 'ERR_STORE_UNAVAILABLE'
-  | 'ERR_LEASE_EXPIRED';
+  | 'ERR_LEASE_EXPIRED'
+  | 'ERR_JOB_FAILED'
+  | 'ERR_ALREADY_EXISTS'
+  | 'ERR_CORRUPT_RECORD';
 
 export interface RollcallErrorOptions {
   cause?: unknown;
@@ -128,4 +131,46 @@ export class StoreUnavailableError extends RollcallError {
 /** A lease ran out (or was revoked), so the keys attached to it are gone. */
 export class LeaseExpiredError extends RollcallError {
   readonly code = 'ERR_LEASE_EXPIRED' as const;
+}
+
+/**
+ * The job cannot go on (too few nodes left for its minimum). Every FMS that touches the
+ * membership after that sees this, because the terminal record stays in the store.
+ */
+export class JobFailedError extends RollcallError {
+  readonly code = 'ERR_JOB_FAILED' as const;
+  readonly job: string;
+  readonly reason: string;
+  /** Generation of the terminal record. */
+  readonly generation: number;
+  constructor(job: string, reason: string, generation: number, opts: RollcallErrorOptions = {}) {
+    super(`job ${job} failed at generation ${generation}: ${reason}`, opts);
+    this.job = job;
+    this.reason = reason;
+    this.generation = generation;
+  }
+
+  override toJSON(): Record<string, unknown> {
+    return { ...super.toJSON(), job: this.job, reason: this.reason, generation: this.generation };
+  }
+}
+
+/** Something that must be created once (a job's membership) was already created by someone else. */
+export class AlreadyExistsError extends RollcallError {
+  readonly code = 'ERR_ALREADY_EXISTS' as const;
+  readonly key: string;
+  constructor(key: string, message: string, opts: RollcallErrorOptions = {}) {
+    super(message, opts);
+    this.key = key;
+  }
+}
+
+/** A record in the store does not parse or breaks its invariants; it is left untouched. */
+export class CorruptRecordError extends RollcallError {
+  readonly code = 'ERR_CORRUPT_RECORD' as const;
+  readonly key: string;
+  constructor(key: string, message: string, opts: RollcallErrorOptions = {}) {
+    super(message, opts);
+    this.key = key;
+  }
 }

@@ -82,8 +82,10 @@ class TcpConn implements Conn {
   }
 
   destroy(err?: Error): void {
-    // resetAndDestroy sends RST so the peer learns at once, instead of waiting for a FIN.
-    if (err && typeof this.socket.resetAndDestroy === 'function') this.socket.resetAndDestroy();
+    // resetAndDestroy sends RST so the peer learns at once, instead of waiting for a FIN. Not
+    // after end(): libuv cannot reset a socket that was shut down, and the handle then never
+    // closed here, spinning a core and holding the process open.
+    if (err && !this.socket.writableEnded && typeof this.socket.resetAndDestroy === 'function') this.socket.resetAndDestroy();
     else this.socket.destroy();
   }
 }

@@ -1,0 +1,153 @@
+import { EventEmitter } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { dtypeOf, type NumericArray, type ReduceOp } from '../comm/dtype.js';
+import { AbortedError, ClosedError, PeerFailedError, RollcallError, TimeoutError } from '../errors.js';
+import type { FromProxy, ProxyConnect, ProxyOp, SerializedError, SharedView } from './protocol.js';
+
+const WORKER = fileURLToPath(new URL('./proxy-worker.js', import.meta.url));
+
+export enum ProxyState {
+  Starting = 'starting',
+  Ready = 'ready',
+  Broken = 'broken',
+  Closed = 'closed',
+}
+
+/** Rebuilds a typed error that crossed the thread boundary, so callers can match on it. */
+export function revive(e: SerializedError): RollcallError {
+  if (e.code === 'ERR_PEER_FAILED') return new PeerFailedError(e.failedRanks ?? [], 'reported', e.rank ?? -1, e.message);
+  if (e.code === 'ERR_ABORTED') return new AbortedError(e.message, { rank: e.rank });
+  return Object.assign(new ClosedError(e.message, { rank: e.rank }), { name: e.name });
+}
+
+/** A typed array whose memory the proxy can use directly (no copy across the thread boundary). */
+export function sharedArray<T extends NumericArray>(ctor: new (buf: SharedArrayBuffer, offset: number, length: number) => T, length: number, bytesPer: number): T {
+  return new ctor(new SharedArrayBuffer(length * bytesPer), 0, length);
+}
+
+/**
+ * The program's side of one proxy generation. Operations on arrays that live in a
+ * SharedArrayBuffer are zero-copy; other arrays are staged through shared memory and copied
+ * back, which costs two memcpys.
+ */
+export class ProxyHandle extends EventEmitter<{ broken: [RollcallError] }> {
+  state = ProxyState.Starting;
+  private nextId = 1;
+  private readonly pending = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
+
+  private constructor(private readonly worker: Worker) {
+    super();
+    worker.on('message', (m: FromProxy) => this.onMessage(m));
+    worker.on('error', (e) => this.breakWith(new ClosedError(`proxy thread crashed: ${e.message}`)));
+    worker.on('exit', () => this.breakWith(new ClosedError('proxy thread exited')));
+  }
+
+  /** Starts a proxy thread and waits until its communicator is ready, or the deadline. */
+  static launch(connect: Omit<ProxyConnect, 'type'>, timeoutMs: number): Promise<{ proxy: ProxyHandle; ms: number }> {
+    const worker = new Worker(WORKER);
+    const proxy = new ProxyHandle(worker);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        void worker.terminate();
+        reject(new TimeoutError(`proxy for generation ${connect.generation} was not ready within ${timeoutMs} ms`, { rank: connect.rank }));
+      }, timeoutMs);
+      const onMessage = (m: FromProxy): void => {
+        if (m.type === 'ready') {
+          clearTimeout(timer);
+          worker.off('message', onMessage);
+          proxy.state = ProxyState.Ready;
+          resolve({ proxy, ms: m.ms });
+        } else if (m.type === 'connect_failed') {
+          clearTimeout(timer);
+          void worker.terminate();
+          reject(revive(m.error));
+        }
+      };
+      worker.on('message', onMessage);
+      worker.postMessage({ type: 'connect', ...connect } satisfies ProxyConnect);
+    });
+  }
+
+  allreduce<T extends NumericArray>(buf: T, redop: ReduceOp = 'sum'): Promise<T> {
+    return this.staged(buf, (v) => ({ type: 'op', id: 0, op: 'allreduce', buf: v, redop }));
+  }
+
+  broadcast<T extends NumericArray>(buf: T, root = 0): Promise<T> {
+    return this.staged(buf, (v) => ({ type: 'op', id: 0, op: 'broadcast', buf: v, root }));
+  }
+
+  barrier(): Promise<void> {
+    return this.call({ type: 'op', id: 0, op: 'barrier' });
+  }
+
+  send<T extends NumericArray>(buf: T, peer: number, tag = 0): Promise<T> {
+    return this.staged(buf, (v) => ({ type: 'op', id: 0, op: 'send', buf: v, peer, tag }));
+  }
+
+  recv<T extends NumericArray>(buf: T, peer: number, tag = 0): Promise<T> {
+    return this.staged(buf, (v) => ({ type: 'op', id: 0, op: 'recv', buf: v, peer, tag }));
+  }
+
+  /** Ends the thread at once: a relaunch must not wait for a proxy stuck on a dead peer. */
+  async terminate(): Promise<void> {
+    this.breakWith(new ClosedError('proxy terminated'), ProxyState.Closed);
+    await this.worker.terminate();
+  }
+
+  private async staged<T extends NumericArray>(buf: T, make: (v: SharedView) => ProxyOp): Promise<T> {
+    const dtype = dtypeOf(buf);
+    if (buf.buffer instanceof SharedArrayBuffer) {
+      await this.call(make({ sab: buf.buffer, byteOffset: buf.byteOffset, length: buf.length, dtype }));
+      return buf;
+    }
+    // One staging area, grown as needed: a fresh SharedArrayBuffer per call cost more than the
+    // collective itself at 4 MiB. Calls are serialised per proxy, so one area is the usual case;
+    // overlapping calls (send and recv together) each take their own.
+    const sab = this.takeStaging(buf.byteLength);
+    try {
+      new Uint8Array(sab, 0, buf.byteLength).set(new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength));
+      await this.call(make({ sab, byteOffset: 0, length: buf.length, dtype }));
+      new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength).set(new Uint8Array(sab, 0, buf.byteLength));
+    } finally {
+      this.staging.push(sab);
+    }
+    return buf;
+  }
+
+  private readonly staging: SharedArrayBuffer[] = [];
+
+  private takeStaging(bytes: number): SharedArrayBuffer {
+    const i = this.staging.findIndex((s) => s.byteLength >= bytes);
+    if (i >= 0) return this.staging.splice(i, 1)[0]!;
+    return new SharedArrayBuffer(Math.max(bytes, 4096));
+  }
+
+  private call(m: ProxyOp): Promise<void> {
+    if (this.state !== ProxyState.Ready) return Promise.reject(new ClosedError(`proxy is ${this.state}`));
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.worker.postMessage({ ...m, id });
+    });
+  }
+
+  private onMessage(m: FromProxy): void {
+    if (m.type === 'done' || m.type === 'failed') {
+      const p = this.pending.get(m.id);
+      this.pending.delete(m.id);
+      if (m.type === 'done') p?.resolve();
+      else p?.reject(revive(m.error));
+    } else if (m.type === 'broken') {
+      this.breakWith(revive(m.error));
+    }
+  }
+
+  private breakWith(err: RollcallError, state = ProxyState.Broken): void {
+    if (this.state === ProxyState.Broken || this.state === ProxyState.Closed) return;
+    this.state = state;
+    for (const p of this.pending.values()) p.reject(err);
+    this.pending.clear();
+    if (state === ProxyState.Broken) this.emit('broken', err);
+  }
+}
