@@ -7,3 +7,6 @@ export type { Transport, Conn, Listener } from './comm/transport.js';
 export { TcpTransport } from './comm/tcp-transport.js';
 export { MemoryTransport } from './comm/memory-transport.js';
 export type { Store, KeyValue, Lease, Watcher, WatchEvent } from './store/store.js';
+export { connectStore, type ConnectStoreOptions } from './store/tcp-store-client.js';
+export { startStoreServer } from './store/tcp-store-server.js';
+export { MemoryStore } from './store/memory-store.js';
