@@ -225,7 +225,7 @@ export class Communicator extends EventEmitter<CommEvents> {
 
   /** Cancels everything: pending and later operations reject with AbortedError, peers are told. */
   abort(reason = 'aborted by the caller'): void {
-    this.fail(new AbortedError(`rank ${this.rank}: ${reason}`, { rank: this.rank }), [this.rank], 'reported');
+    this.fail(new AbortedError(`rank ${this.rank}: ${reason}`, { rank: this.rank }), [this.rank]);
   }
 
   /** Closes the links gracefully. Pending operations reject with ClosedError. */
@@ -254,7 +254,7 @@ export class Communicator extends EventEmitter<CommEvents> {
   private flushed(to: number, onFlushed: (err?: Error) => void): (err?: Error) => void {
     return (err) => {
       if (!err) return onFlushed();
-      this.fail(new PeerFailedError([to], 'reset', this.rank, `write failed: ${err.message}`, { cause: err }), [to], 'reset');
+      this.fail(new PeerFailedError([to], 'reset', this.rank, `write failed: ${err.message}`, { cause: err }), [to]);
       onFlushed(this.failure ?? err);
     };
   }
@@ -340,7 +340,7 @@ export class Communicator extends EventEmitter<CommEvents> {
       if (past) this.checkSignature(past, h, peer.rank);
       throw new ProtocolError(`rank ${peer.rank} sent a frame for collective #${h.seq}, which is already finished here`, { rank: peer.rank });
     } catch (e) {
-      this.fail(asRollcall(e, peer.rank), [peer.rank], 'reported');
+      this.fail(asRollcall(e, peer.rank), [peer.rank]);
     }
   }
 
@@ -348,7 +348,7 @@ export class Communicator extends EventEmitter<CommEvents> {
     try {
       this.dispatch(run, f.h, f.payload, f.from);
     } catch (e) {
-      this.fail(asRollcall(e, f.from), [f.from], 'reported');
+      this.fail(asRollcall(e, f.from), [f.from]);
     }
   }
 
@@ -364,7 +364,7 @@ export class Communicator extends EventEmitter<CommEvents> {
   }
 
   private failDeparted(gone: number[]): void {
-    this.fail(new PeerFailedError(gone, 'closed', this.rank, 'the peer closed its communicator'), gone, 'closed');
+    this.fail(new PeerFailedError(gone, 'closed', this.rank, 'the peer closed its communicator'), gone);
   }
 
   private dispatch(run: CollectiveRun, h: FrameHeader, payload: Uint8Array, from: number): void {
@@ -399,7 +399,7 @@ export class Communicator extends EventEmitter<CommEvents> {
         : new PeerFailedError(a.failed, reason, a.detectedBy ?? peer.rank, `${a.detail ?? a.message} (relayed by rank ${peer.rank})`);
     // Passing the report on is harmless (duplicates are ignored) and beats a race: without
     // it, a rank could see our links drop before the reporter's ABORT and blame us.
-    this.fail(err, a.failed, 'reported');
+    this.fail(err, a.failed);
   }
 
   private onPeerLost(peer: Peer, err: Error | undefined): void {
@@ -410,11 +410,11 @@ export class Communicator extends EventEmitter<CommEvents> {
       return;
     }
     if (err instanceof RollcallError && !(err instanceof PeerFailedError)) {
-      this.fail(err, [peer.rank], 'reported');
+      this.fail(err, [peer.rank]);
       return;
     }
     const reason: PeerFailureReason = (err as NodeJS.ErrnoException | undefined)?.code === 'ECONNRESET' ? 'reset' : 'closed';
-    this.fail(new PeerFailedError([peer.rank], reason, this.rank, err?.message, { cause: err }), [peer.rank], reason);
+    this.fail(new PeerFailedError([peer.rank], reason, this.rank, err?.message, { cause: err }), [peer.rank]);
   }
 
   private checkLiveness(): void {
@@ -439,7 +439,6 @@ export class Communicator extends EventEmitter<CommEvents> {
       this.fail(
         new PeerFailedError(silent, 'timeout', this.rank, `no frame or heartbeat for over ${this.tuning.timeoutMs} ms`),
         silent,
-        'timeout',
       );
     }
   }
@@ -448,7 +447,7 @@ export class Communicator extends EventEmitter<CommEvents> {
    * The single failure path: record, reject everything, tell the others why, drop the links.
    * Ranks believed dead or misbehaving get no final word; everyone else gets an ABORT.
    */
-  private fail(err: RollcallError, failed: number[], _reason: PeerFailureReason): void {
+  private fail(err: RollcallError, failed: number[]): void {
     if (this.state !== CommState.Ready) return;
     this.state = CommState.Broken;
     this.failure = err;
