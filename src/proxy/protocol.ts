@@ -33,9 +33,17 @@ export interface SharedView {
   dtype: DType;
 }
 
-export type ToProxy = ProxyConnect | ProxyOp | { type: 'close' };
+/** Warm-up before any generation is known: load modules, connect to the store. */
+export interface ProxyPrepare {
+  type: 'prepare';
+  store: string;
+  secret: string;
+}
+
+export type ToProxy = ProxyPrepare | ProxyConnect | ProxyOp | { type: 'close' };
 
 export type FromProxy =
+  | { type: 'prepared' }
   | { type: 'ready'; generation: number; rank: number; world: number; ms: number }
   | { type: 'done'; id: number }
   | { type: 'failed'; id: number; error: SerializedError }

@@ -3,12 +3,14 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { dtypeOf, type NumericArray, type ReduceOp } from '../comm/dtype.js';
 import { AbortedError, ClosedError, PeerFailedError, RollcallError, TimeoutError } from '../errors.js';
-import type { FromProxy, ProxyConnect, ProxyOp, SerializedError, SharedView } from './protocol.js';
+import type { FromProxy, ProxyConnect, ProxyOp, SerializedError, SharedView, ToProxy } from './protocol.js';
 
 const WORKER = fileURLToPath(new URL('./proxy-worker.js', import.meta.url));
 
 export enum ProxyState {
   Starting = 'starting',
+  /** Thread running, store connected, no generation yet: a relaunch only pays the rendezvous. */
+  Standby = 'standby',
   Ready = 'ready',
   Broken = 'broken',
   Closed = 'closed',
@@ -44,28 +46,60 @@ export class ProxyHandle extends EventEmitter<{ broken: [RollcallError] }> {
   }
 
   /** Starts a proxy thread and waits until its communicator is ready, or the deadline. */
-  static launch(connect: Omit<ProxyConnect, 'type'>, timeoutMs: number): Promise<{ proxy: ProxyHandle; ms: number }> {
-    const worker = new Worker(WORKER);
-    const proxy = new ProxyHandle(worker);
+  static async launch(connect: Omit<ProxyConnect, 'type'>, timeoutMs: number): Promise<{ proxy: ProxyHandle; ms: number }> {
+    const deadline = Date.now() + timeoutMs;
+    const proxy = await ProxyHandle.standby(connect.store, connect.secret, timeoutMs);
+    const ms = await proxy.activate(connect, Math.max(1, deadline - Date.now()));
+    return { proxy, ms };
+  }
+
+  /**
+   * Starts a proxy thread ahead of need: modules loaded, store connected. Starting a thread
+   * and loading the library took most of a relaunch (see docs/architecture.md), so an FMS keeps
+   * one standby proxy and activates it when the membership changes.
+   */
+  static standby(store: string, secret: string, timeoutMs: number): Promise<ProxyHandle> {
+    const proxy = new ProxyHandle(new Worker(WORKER));
+    return proxy.request({ type: 'prepare', store, secret }, 'prepared', timeoutMs, 'proxy did not start').then(() => {
+      proxy.state = ProxyState.Standby;
+      return proxy;
+    });
+  }
+
+  /** Joins a generation; resolves with the rendezvous time in ms. */
+  activate(connect: Omit<ProxyConnect, 'type'>, timeoutMs: number): Promise<number> {
+    if (this.state !== ProxyState.Standby) return Promise.reject(new ClosedError(`proxy is ${this.state}, not standby`));
+    this.state = ProxyState.Starting;
+    return this.request({ type: 'connect', ...connect }, 'ready', timeoutMs, `proxy for generation ${connect.generation} was not ready`, connect.rank).then((m) => {
+      this.state = ProxyState.Ready;
+      return m.type === 'ready' ? m.ms : 0;
+    });
+  }
+
+  private request(msg: ToProxy, want: 'prepared' | 'ready', timeoutMs: number, what: string, rank?: number): Promise<FromProxy> {
+    const worker = this.worker;
     return new Promise((resolve, reject) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        worker.off('message', onMessage);
+      };
       const timer = setTimeout(() => {
+        done();
         void worker.terminate();
-        reject(new TimeoutError(`proxy for generation ${connect.generation} was not ready within ${timeoutMs} ms`, { rank: connect.rank }));
+        reject(new TimeoutError(`${what} within ${timeoutMs} ms`, { rank }));
       }, timeoutMs);
       const onMessage = (m: FromProxy): void => {
-        if (m.type === 'ready') {
-          clearTimeout(timer);
-          worker.off('message', onMessage);
-          proxy.state = ProxyState.Ready;
-          resolve({ proxy, ms: m.ms });
+        if (m.type === want) {
+          done();
+          resolve(m);
         } else if (m.type === 'connect_failed') {
-          clearTimeout(timer);
+          done();
           void worker.terminate();
           reject(revive(m.error));
         }
       };
       worker.on('message', onMessage);
-      worker.postMessage({ type: 'connect', ...connect } satisfies ProxyConnect);
+      worker.postMessage(msg);
     });
   }
 

@@ -20,12 +20,23 @@ let store: Store | undefined;
 
 const post = (m: FromProxy): void => port.postMessage(m);
 
+/** One store connection per proxy, made at prepare time if the proxy was started in advance. */
+let storeReady: Promise<Store> | undefined;
+const storeFor = (address: string, secret: string): Promise<Store> => {
+  storeReady ??= connectStore(address, { secret }).then((s) => (store = s));
+  return storeReady;
+};
+
 port.on('message', (m: ToProxy) => {
-  if (m.type === 'connect') {
+  if (m.type === 'prepare') {
+    storeFor(m.store, m.secret).then(
+      () => post({ type: 'prepared' }),
+      (e: unknown) => post({ type: 'connect_failed', error: serialize(e) }),
+    );
+  } else if (m.type === 'connect') {
     const t0 = Date.now();
-    connectStore(m.store, { secret: m.secret })
+    storeFor(m.store, m.secret)
       .then((s) => {
-        store = s;
         return createCommunicator({
           job: m.job,
           generation: m.generation,

@@ -73,6 +73,22 @@ describe('communication proxy (worker thread)', () => {
     }
   });
 
+  it('a standby proxy, started before it is needed, joins a generation when activated', async () => {
+    const job = `proxy-${process.pid}-${jobNo++}`;
+    const spares = await Promise.all([0, 1].map(() => ProxyHandle.standby(server.address, secret, 10_000)));
+    try {
+      for (const p of spares) assert.equal(p.state, ProxyState.Standby);
+      await assert.rejects(spares[0]!.barrier(), /standby/);
+      await Promise.all(spares.map((p, rank) => p.activate({ store: server.address, secret, job, generation: 3, rank, world: 2 }, 10_000)));
+      const bufs = spares.map((_, r) => Float32Array.of(r + 0.5));
+      await Promise.all(spares.map((p, r) => p.allreduce(bufs[r]!, 'sum')));
+      for (const b of bufs) assert.equal(b[0], 2);
+      await assert.rejects(spares[0]!.activate({ store: server.address, secret, job, generation: 4, rank: 0, world: 2 }, 1000), /not standby/);
+    } finally {
+      await Promise.all(spares.map((p) => p.terminate()));
+    }
+  });
+
   it('a proxy that cannot meet its peers fails by the deadline, not never', async () => {
     const job = `proxy-${process.pid}-${jobNo++}`;
     await assert.rejects(
