@@ -220,6 +220,8 @@ async function killScenario(t: TestContext, mode: RankConfig['mode']): Promise<v
       errs.some(({ rank, err }) => err.detectedBy === rank),
       `no survivor detected the death itself: ${JSON.stringify(errs)}`,
     );
+    // The survivors can report before this process has seen the victim's exit: wait for it.
+    await c.waitUntil('the killed rank to exit', 5_000, () => c.ranks[victim]!.exit !== undefined);
     assert.equal(c.ranks[victim]!.exit?.signal, 'SIGKILL');
   });
 }
