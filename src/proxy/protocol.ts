@@ -57,4 +57,7 @@ export interface SerializedError {
   message: string;
   failedRanks?: readonly number[];
   rank?: number;
+  reason?: string;
+  detectedBy?: number;
+  detail?: string;
 }

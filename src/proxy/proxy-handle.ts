@@ -2,7 +2,19 @@ import { EventEmitter } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { dtypeOf, type NumericArray, type ReduceOp } from '../comm/dtype.js';
-import { AbortedError, ClosedError, PeerFailedError, RollcallError, TimeoutError } from '../errors.js';
+import {
+  AbortedError,
+  AuthError,
+  ClosedError,
+  CollectiveMismatchError,
+  InvalidArgumentError,
+  PeerFailedError,
+  ProtocolError,
+  RendezvousTimeoutError,
+  RollcallError,
+  StoreUnavailableError,
+  TimeoutError,
+} from '../errors.js';
 import type { FromProxy, ProxyConnect, ProxyOp, SerializedError, SharedView, ToProxy } from './protocol.js';
 
 const WORKER = fileURLToPath(new URL('./proxy-worker.js', import.meta.url));
@@ -18,9 +30,31 @@ export enum ProxyState {
 
 /** Rebuilds a typed error that crossed the thread boundary, so callers can match on it. */
 export function revive(e: SerializedError): RollcallError {
-  if (e.code === 'ERR_PEER_FAILED') return new PeerFailedError(e.failedRanks ?? [], 'reported', e.rank ?? -1, e.message);
-  if (e.code === 'ERR_ABORTED') return new AbortedError(e.message, { rank: e.rank });
-  return Object.assign(new ClosedError(e.message, { rank: e.rank }), { name: e.name });
+  const opts = { rank: e.rank };
+  switch (e.code) {
+    case 'ERR_PEER_FAILED': {
+      const reason = (['reset', 'closed', 'timeout', 'reported'] as const).find((r) => r === e.reason) ?? 'reported';
+      return new PeerFailedError(e.failedRanks ?? [], reason, e.detectedBy ?? -1, e.detail ?? e.message);
+    }
+    case 'ERR_ABORTED':
+      return new AbortedError(e.message, opts);
+    case 'ERR_COLLECTIVE_MISMATCH':
+      return new CollectiveMismatchError(e.message, opts);
+    case 'ERR_PROTOCOL':
+      return new ProtocolError(e.message, opts);
+    case 'ERR_AUTH':
+      return new AuthError(e.message, opts);
+    case 'ERR_TIMEOUT':
+      return new TimeoutError(e.message, opts);
+    case 'ERR_RENDEZVOUS_TIMEOUT':
+      return new RendezvousTimeoutError(e.rank === undefined ? [] : [e.rank], e.message, opts);
+    case 'ERR_INVALID_ARGUMENT':
+      return new InvalidArgumentError(e.message, opts);
+    case 'ERR_STORE_UNAVAILABLE':
+      return new StoreUnavailableError(e.message, opts);
+    default:
+      return new ClosedError(`proxy failed: ${e.name}: ${e.message}`, opts);
+  }
 }
 
 /** A typed array whose memory the proxy can use directly (no copy across the thread boundary). */

@@ -2,7 +2,7 @@ import { parentPort } from 'node:worker_threads';
 import type { Communicator } from '../comm/communicator.js';
 import { viewOf, type NumericArray } from '../comm/dtype.js';
 import { createCommunicator } from '../comm/rendezvous.js';
-import { RollcallError } from '../errors.js';
+import { PeerFailedError, RollcallError } from '../errors.js';
 import type { Store } from '../store/store.js';
 import { connectStore } from '../store/tcp-store-client.js';
 import type { FromProxy, ProxyOp, SharedView, ToProxy, SerializedError } from './protocol.js';
@@ -97,7 +97,16 @@ async function run(m: ProxyOp): Promise<void> {
 function serialize(e: unknown): SerializedError {
   if (e instanceof RollcallError) {
     const j = e.toJSON() as Record<string, unknown>;
-    return { name: e.name, code: e.code, message: e.message, failedRanks: j.failedRanks as number[] | undefined, rank: e.rank };
+    return {
+      name: e.name,
+      code: e.code,
+      message: e.message,
+      rank: e.rank,
+      failedRanks: j.failedRanks as number[] | undefined,
+      reason: j.reason as string | undefined,
+      detectedBy: j.detectedBy as number | undefined,
+      detail: e instanceof PeerFailedError ? e.detail : undefined,
+    };
   }
   const err = e as Error;
   return { name: err?.name ?? 'Error', code: 'ERR_INTERNAL', message: err?.message ?? String(e) };

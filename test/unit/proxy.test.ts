@@ -55,6 +55,8 @@ describe('communication proxy (worker thread)', () => {
     for (const e of await Promise.all(pending)) {
       assert.ok(e instanceof PeerFailedError, `got ${String(e)}`);
       assert.deepEqual(e.failedRanks, [2]);
+      // The cause survives the thread boundary, not just the code.
+      assert.ok(['reset', 'closed'].includes(e.reason), e.reason);
     }
     await Promise.all(broken);
     for (const p of gen0.slice(0, 2)) assert.equal(p.state, ProxyState.Broken);
