@@ -18,7 +18,8 @@ export type ErrorCode =
   | 'ERR_LEASE_EXPIRED'
   | 'ERR_JOB_FAILED'
   | 'ERR_ALREADY_EXISTS'
-  | 'ERR_CORRUPT_RECORD';
+  | 'ERR_CORRUPT_RECORD'
+  | 'ERR_MEMBERSHIP_CHANGED';
 
 export interface RollcallErrorOptions {
   cause?: unknown;
@@ -172,5 +173,26 @@ export class CorruptRecordError extends RollcallError {
   constructor(key: string, message: string, opts: RollcallErrorOptions = {}) {
     super(message, opts);
     this.key = key;
+  }
+}
+
+/**
+ * The job's membership changed under the program (a fault was recovered). Raised once per change,
+ * by the first operation the program makes (or had pending) after it, so that every member learns
+ * of the change at the same point of its loop and can resynchronise its state before going on.
+ */
+export class MembershipChangedError extends RollcallError {
+  readonly code = 'ERR_MEMBERSHIP_CHANGED' as const;
+  override readonly retryable = true;
+  readonly generation: number;
+  readonly world: number;
+  constructor(generation: number, rank: number, world: number, opts: RollcallErrorOptions = {}) {
+    super(`membership changed: now generation ${generation}, rank ${rank} of ${world}`, { ...opts, rank });
+    this.generation = generation;
+    this.world = world;
+  }
+
+  override toJSON(): Record<string, unknown> {
+    return { ...super.toJSON(), generation: this.generation, world: this.world };
   }
 }

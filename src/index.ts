@@ -10,3 +10,4 @@ export type { Store, KeyValue, Lease, Watcher, WatchEvent } from './store/store.
 export { connectStore, type ConnectStoreOptions } from './store/tcp-store-client.js';
 export { startStoreServer } from './store/tcp-store-server.js';
 export { MemoryStore } from './store/memory-store.js';
+export { connect, Job, JobState, type ConnectOptions } from './sdk/job.js';

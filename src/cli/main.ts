@@ -1,6 +1,8 @@
 import { Command, InvalidArgumentError as CliArgError } from 'commander';
 import { benchAllreduce } from '../bench/allreduce.js';
 import { RollcallError } from '../errors.js';
+import { launch } from '../launch/launcher.js';
+import { resolveLaunchOptions } from '../launch/launch-options.js';
 
 function intIn(min: number, max: number) {
   return (v: string): number => {
@@ -39,6 +41,32 @@ bench
   .option('--json', 'one JSON object per line', false)
   .action(async (o: { ranks: number; sizes: number[]; repeats: number; json: boolean; timeoutMs: number; spinUs: number }) => {
     await benchAllreduce(o, (l) => console.log(l));
+  });
+
+program
+  .command('launch')
+  .description('run a job on this machine: an FMS and a program per node, recovering from faults')
+  .usage('--nodes N [options] -- <program command...>')
+  .requiredOption('--nodes <N>', 'nodes (programs) in the job', intIn(1, 64))
+  .option('--spares <S>', 'warm spare nodes, brought in on a fault', intIn(0, 64), 0)
+  .option('--min-nodes <M>', 'stop the job if fewer members than this remain', intIn(1, 64))
+  .option('--on-fault <mode>', 'replace (default with spares) | shrink (default without) | restart (the torchrun baseline)')
+  .option('--events <file>', 'write the event log (JSON lines) to this file')
+  .option('--heartbeat-ms <H>', 'heartbeat interval of FMSes and programs', intIn(10, 60_000), 200)
+  .option('--fault-timeout-ms <T>', 'silence after which a node or program is declared failed (default 3 x heartbeat)', intIn(20, 600_000))
+  .option('--chaos <spec>', 'inject faults, e.g. kill:node=2@step=30,stop:node=1@t=5s,kill-node:node=3@step=50,kill:random@every=10s')
+  .option('--job <id>', 'job id (default: random)')
+  .option('--quiet', 'no progress lines on stderr', false)
+  .argument('<command...>', 'the program to run on every node')
+  .action(async (command: string[], o: Record<string, unknown>) => {
+    const opts = resolveLaunchOptions({ ...o, command } as Parameters<typeof resolveLaunchOptions>[0]);
+    const stop = new AbortController();
+    const onSignal = (sig: NodeJS.Signals): void => stop.abort(`stopped by ${sig}`);
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+    const r = await launch(opts, { log: (l) => console.error(`[rollcall] ${l}`), stopSignal: stop.signal });
+    if (r.outcome === 'completed') console.log(JSON.stringify({ result: r.result ?? null }));
+    process.exitCode = r.exitCode;
   });
 
 program.parseAsync(process.argv).catch((e: unknown) => {

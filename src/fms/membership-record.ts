@@ -9,7 +9,8 @@ import { CorruptRecordError, InvalidArgumentError } from '../errors.js';
 
 const NodeId = z.number().int().nonnegative();
 
-export const MembershipPolicySchema = z.enum(['replace', 'shrink']);
+/** What a fault does to the membership; `restart` also restarts every program (the torchrun baseline). */
+export const MembershipPolicySchema = z.enum(['replace', 'shrink', 'restart']);
 export type MembershipPolicy = z.infer<typeof MembershipPolicySchema>;
 
 export const MembershipRecordSchema = z
@@ -106,7 +107,7 @@ export function nextMembership(record: MembershipRecord, failedNodes: readonly n
   const added: number[] = [];
   for (const n of record.members) {
     if (!lost.has(n)) members.push(n);
-    else if (record.policy === 'replace' && spares.length > 0) {
+    else if (record.policy !== 'shrink' && spares.length > 0) {
       const s = spares.shift() as number;
       members.push(s);
       added.push(s);
@@ -126,4 +127,22 @@ export function nextMembership(record: MembershipRecord, failedNodes: readonly n
       `${members.length} member(s) would remain, below minNodes ${record.minNodes}`;
   }
   return { record: next, changed: { removed: lostMembers, added }, write: true, bumped: true };
+}
+
+/**
+ * `restart` after a program fault on a node that is itself still there: the same members in a
+ * new generation, every program started afresh. Keyed on the generation the fault was seen in,
+ * so that every FMS proposing the same restart produces one bump, not one each.
+ */
+export function restartMembership(record: MembershipRecord, observedGeneration: number): MembershipTransition {
+  if (record.state === 'failed' || record.generation !== observedGeneration) {
+    return { record, changed: { removed: [], added: [] }, write: false, bumped: false };
+  }
+  return { record: { ...record, generation: record.generation + 1 }, changed: { removed: [], added: [] }, write: true, bumped: true };
+}
+
+/** The terminal record for a job that cannot go on (a program bug, a shutdown). */
+export function failedMembership(record: MembershipRecord, reason: string): MembershipTransition {
+  if (record.state === 'failed') return { record, changed: { removed: [], added: [] }, write: false, bumped: false };
+  return { record: { ...record, generation: record.generation + 1, state: 'failed', reason }, changed: { removed: [], added: [] }, write: true, bumped: true };
 }

@@ -10,8 +10,11 @@ import {
 import type { KeyValue, Store, Watcher } from '../store/store.js';
 import { backoffMs, remaining, sleep, withDeadline, type Deadline } from '../util/deadline.js';
 import {
+  failedMembership,
   nextMembership,
   parseMembership,
+  restartMembership,
+  type MembershipTransition,
   type MembershipChange,
   type MembershipPolicy,
   type MembershipRecord,
@@ -154,16 +157,44 @@ export interface ApplyFaultResult {
  * the terminal record is written first so every other FMS hits the same error.
  */
 export async function applyFault(store: Store, job: string, failedNodes: readonly number[], opts: ApplyFaultOptions): Promise<ApplyFaultResult> {
+  return transition(store, job, `applyFault(${job})`, (r) => nextMembership(r, failedNodes), opts);
+}
+
+/** Proposes a `restart` of every program after a program fault seen in `observedGeneration`. */
+export async function applyRestart(store: Store, job: string, observedGeneration: number, opts: ApplyFaultOptions): Promise<ApplyFaultResult> {
+  return transition(store, job, `applyRestart(${job})`, (r) => restartMembership(r, observedGeneration), opts);
+}
+
+/**
+ * Ends the job: writes the terminal record (unless it is already there) so every FMS and the
+ * launcher stop on the same reason. Returns the terminal record.
+ */
+export async function failJob(store: Store, job: string, reason: string, opts: ApplyFaultOptions): Promise<MembershipRecord> {
+  try {
+    return (await transition(store, job, `failJob(${job})`, (r) => failedMembership(r, reason), opts)).record;
+  } catch (e) {
+    if (e instanceof JobFailedError) return (await readMembership(store, job)) as MembershipRecord;
+    throw e;
+  }
+}
+
+/** Read, compute with a pure rule, compare-and-set; retried with backoff while others win. */
+async function transition(
+  store: Store,
+  job: string,
+  what: string,
+  rule: (r: MembershipRecord) => MembershipTransition,
+  opts: ApplyFaultOptions,
+): Promise<ApplyFaultResult> {
   const key = membershipKey(job);
-  const call = <T>(p: Promise<T>, what: string): Promise<T> =>
-    withDeadline(p, opts.deadline, `applyFault(${job}): ${what}`, { signal: opts.signal });
+  const call = <T>(p: Promise<T>, step: string): Promise<T> => withDeadline(p, opts.deadline, `${what}: ${step}`, { signal: opts.signal });
 
   for (let attempt = 0; ; attempt++) {
     const kv = await call(store.get(key), 'read membership');
     if (kv === undefined) throw new InvalidArgumentError(`job ${job} has no membership record at ${key}`);
     const current = parseMembership(key, kv.value);
     if (current.state === 'failed') throw new JobFailedError(job, current.reason ?? 'unknown', current.generation);
-    const t = nextMembership(current, failedNodes);
+    const t = rule(current);
     if (!t.write) return { record: current, changed: t.changed, bumped: false };
 
     const res = await call(store.compareAndSet(key, kv.modRevision, JSON.stringify(t.record)), 'write membership');
@@ -175,7 +206,7 @@ export async function applyFault(store: Store, job: string, failedNodes: readonl
     // proposers does not collide again in lockstep; the re-read decides whether we still have
     // anything to add.
     const wait = Math.min(backoffMs(attempt, 2, 100), remaining(opts.deadline));
-    if (wait <= 0) throw new TimeoutError(`applyFault(${job}): deadline passed after ${attempt + 1} conflicting write(s)`);
+    if (wait <= 0) throw new TimeoutError(`${what}: deadline passed after ${attempt + 1} conflicting write(s)`);
     await sleep(wait, opts.signal);
   }
 }

@@ -47,7 +47,7 @@ export function revive(e: SerializedError): RollcallError {
     case 'ERR_TIMEOUT':
       return new TimeoutError(e.message, opts);
     case 'ERR_RENDEZVOUS_TIMEOUT':
-      return new RendezvousTimeoutError(e.rank === undefined ? [] : [e.rank], e.message, opts);
+      return new RendezvousTimeoutError(e.missingRanks ?? (e.rank === undefined ? [] : [e.rank]), e.message, opts);
     case 'ERR_INVALID_ARGUMENT':
       return new InvalidArgumentError(e.message, opts);
     case 'ERR_STORE_UNAVAILABLE':

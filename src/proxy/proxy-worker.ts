@@ -2,10 +2,9 @@ import { parentPort } from 'node:worker_threads';
 import type { Communicator } from '../comm/communicator.js';
 import { viewOf, type NumericArray } from '../comm/dtype.js';
 import { createCommunicator } from '../comm/rendezvous.js';
-import { PeerFailedError, RollcallError } from '../errors.js';
 import type { Store } from '../store/store.js';
 import { connectStore } from '../store/tcp-store-client.js';
-import type { FromProxy, ProxyOp, SharedView, ToProxy, SerializedError } from './protocol.js';
+import { serializeError as serialize, type FromProxy, type ProxyOp, type SharedView, type ToProxy } from './protocol.js';
 
 /**
  * The communication proxy: a worker thread that owns one communicator for one generation.
@@ -92,22 +91,4 @@ async function run(m: ProxyOp): Promise<void> {
       await comm.recv(view(m.buf), m.peer, { tag: m.tag });
       return;
   }
-}
-
-function serialize(e: unknown): SerializedError {
-  if (e instanceof RollcallError) {
-    const j = e.toJSON() as Record<string, unknown>;
-    return {
-      name: e.name,
-      code: e.code,
-      message: e.message,
-      rank: e.rank,
-      failedRanks: j.failedRanks as number[] | undefined,
-      reason: j.reason as string | undefined,
-      detectedBy: j.detectedBy as number | undefined,
-      detail: e instanceof PeerFailedError ? e.detail : undefined,
-    };
-  }
-  const err = e as Error;
-  return { name: err?.name ?? 'Error', code: 'ERR_INTERNAL', message: err?.message ?? String(e) };
 }

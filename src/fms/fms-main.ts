@@ -1,0 +1,41 @@
+import { Fms, type FmsConfig } from './fms.js';
+import type { FromFms, ToFms } from '../launch/fms-messages.js';
+
+/**
+ * Entry point of an FMS process, started by the launcher with an IPC channel. The launcher sends
+ * the configuration (secrets never go on a command line, where `ps` would show them); the FMS
+ * reports events back. If the launcher goes away, so does this node: nothing is left running.
+ */
+const send = (m: FromFms): void => {
+  if (process.connected) process.send?.(m);
+};
+
+let fms: Fms | undefined;
+
+async function shutdown(code: number): Promise<never> {
+  await fms?.stop().catch(() => undefined);
+  process.exit(code);
+}
+
+process.on('message', (m: ToFms) => {
+  if (m.type === 'start' && !fms) {
+    const cfg: FmsConfig = m.config;
+    fms = new Fms(cfg, {
+      event: (e) => send({ type: 'event', event: e }),
+      progress: (node, step) => send({ type: 'progress', node, step }),
+      finished: (o) => send({ type: 'finished', ...o }),
+    });
+    fms.start().then(
+      () => send({ type: 'ready', node: cfg.node }),
+      (e: unknown) => {
+        send({ type: 'event', event: { ts: Date.now(), event: 'fms_error', node: cfg.node, message: `FMS could not start: ${(e as Error).message}` } });
+        void shutdown(1);
+      },
+    );
+  } else if (m.type === 'stop') {
+    void shutdown(0);
+  }
+});
+process.on('disconnect', () => void shutdown(0));
+process.on('SIGTERM', () => void shutdown(0));
+process.on('SIGINT', () => void shutdown(0));

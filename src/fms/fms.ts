@@ -1,0 +1,396 @@
+import { JobFailedError, TimeoutError } from '../errors.js';
+import { serializeError } from '../proxy/protocol.js';
+import type { FromProgram } from '../sdk/ipc.js';
+import type { Store, Watcher } from '../store/store.js';
+import { waitForPrefix } from '../store/store.js';
+import { connectStore } from '../store/tcp-store-client.js';
+import { realClock, type Clock } from './clock.js';
+import { openDatagramEndpoint, type Datagram, type DatagramEndpoint, type FaultCause } from './datagram.js';
+import { HeartbeatMonitor } from './failure-detector.js';
+import { applyFault, applyRestart, failJob, membershipUpdatedEvent, watchMembership, type MembershipRecord, type MembershipPolicy } from './membership.js';
+import { ProgramProcess, type ProgramExit } from './program-process.js';
+
+export interface FmsConfig {
+  job: string;
+  node: number;
+  secret: string;
+  /** Store address (host:port). */
+  store: string;
+  command: string[];
+  /** Every node of the job, members and spares. */
+  nodes: number[];
+  policy: MembershipPolicy;
+  heartbeatMs: number;
+  /** Silence after which a node or program is declared failed. */
+  faultTimeoutMs: number;
+  rendezvousTimeoutMs: number;
+  recoveryTimeoutMs: number;
+  commTimeoutMs: number;
+  startTimeoutMs: number;
+}
+
+export enum FmsState {
+  Starting = 'starting',
+  Spare = 'spare',
+  Running = 'running',
+  Recovering = 'recovering',
+  /** This node was declared failed; it has left the job. */
+  Fenced = 'fenced',
+  Done = 'done',
+  Stopped = 'stopped',
+}
+
+/** One event-log line; `ts` is set where the thing happened, not where it is written. */
+export interface FmsEvent {
+  event: string;
+  ts: number;
+  [field: string]: unknown;
+}
+
+export interface FmsHooks {
+  event(e: FmsEvent): void;
+  progress(node: number, step: number): void;
+  /** The node's program finished successfully, or the node has left the job. */
+  finished(outcome: { node: number; state: FmsState; result?: unknown }): void;
+}
+
+const fmsKey = (job: string, node: number): string => `rollcall/${job}/fms/${node}`;
+
+/**
+ * The fault management service of one node. It supervises its own program (exit, heartbeat
+ * thread), watches every other FMS by heartbeat datagrams, and on a fault: tells the other FMSes,
+ * idles its program, writes the next membership (compare-and-set; any FMS may win) and, for every
+ * new generation, has the program relaunch its communication proxy. It never restarts the
+ * program, except in `restart` mode, which exists as the baseline to compare against.
+ */
+export class Fms {
+  state = FmsState.Starting;
+  private store!: Store;
+  private endpoint!: DatagramEndpoint;
+  private watcher: Watcher | undefined;
+  private program: ProgramProcess | undefined;
+  private programConnected = false;
+  private record: MembershipRecord | undefined;
+  private peers = new Map<number, string>();
+  private beatTimer: NodeJS.Timeout | undefined;
+  private readonly peerMonitor: HeartbeatMonitor;
+  private programMonitor: HeartbeatMonitor | undefined;
+  /** Generation whose failure we already idled the program for. */
+  private idledFor = -1;
+  /** Generation the program was last told to join. */
+  private sentGeneration = -1;
+  private result: { value: unknown } | undefined;
+  private readonly declared = new Set<string>();
+  private stopping = false;
+
+  constructor(
+    private readonly cfg: FmsConfig,
+    private readonly hooks: FmsHooks,
+    private readonly clock: Clock = realClock,
+  ) {
+    this.peerMonitor = new HeartbeatMonitor({
+      clock,
+      intervalMs: cfg.heartbeatMs,
+      maxSilenceMs: cfg.faultTimeoutMs,
+      onSuspect: (n, info) => void this.declareFault([n], 'heartbeat', `FMS of node ${n} silent for ${Math.round(info.silenceMs)} ms (${info.reason})`),
+    });
+  }
+
+  private emit(event: string, fields: Record<string, unknown> = {}, ts = Date.now()): void {
+    this.hooks.event({ ts, event, node: this.cfg.node, ...fields });
+  }
+
+  async start(): Promise<void> {
+    const { job, node, secret } = this.cfg;
+    this.store = await connectStore(this.cfg.store, { secret });
+    this.endpoint = await openDatagramEndpoint({ job, secret, onDatagram: (d) => this.onDatagram(d) });
+    await this.store.put(fmsKey(job, node), this.endpoint.address);
+    this.startProgram();
+    const others = this.cfg.nodes.filter((n) => n !== node);
+    const kvs = await waitForPrefix(
+      this.store,
+      `rollcall/${job}/fms/`,
+      (list) => (others.every((n) => list.has(fmsKey(job, n))) ? [...list.values()] : undefined),
+      Date.now() + this.cfg.startTimeoutMs,
+      (list) => new TimeoutError(`node ${node}: FMS of node(s) ${others.filter((n) => !list.has(fmsKey(job, n))).join(',')} did not register within ${this.cfg.startTimeoutMs} ms`),
+    );
+    for (const kv of kvs) {
+      const n = Number(kv.key.slice(kv.key.lastIndexOf('/') + 1));
+      if (n !== node) this.peers.set(n, kv.value);
+    }
+    for (const n of this.peers.keys()) this.peerMonitor.watch(n);
+    this.peerMonitor.start();
+    this.beat();
+    this.beatTimer = setInterval(() => this.beat(), this.cfg.heartbeatMs);
+    this.beatTimer.unref();
+    this.watcher = await watchMembership(this.store, job, (ev) => {
+      if (ev.kind === 'record') this.onRecord(ev.record);
+      else if (ev.ended) this.emit('fms_error', { message: ev.error.message });
+    });
+  }
+
+  private beat(): void {
+    for (const [n, addr] of this.peers) if (!this.record?.failed.includes(n)) this.endpoint.send(addr, { type: 'heartbeat', node: this.cfg.node });
+  }
+
+  // ---- the program ----
+
+  private startProgram(): void {
+    const env = { ...process.env, ROLLCALL_JOB: this.cfg.job, ROLLCALL_NODE: String(this.cfg.node) };
+    const p = new ProgramProcess(this.cfg.command, env);
+    this.program = p;
+    this.programConnected = false;
+    this.result = undefined;
+    const startTimer = setTimeout(() => {
+      if (this.program === p && !this.programConnected && p.running) {
+        p.kill('SIGKILL');
+        void this.programBug(`program on node ${this.cfg.node} did not connect within ${this.cfg.startTimeoutMs} ms (does it call connect()?)`);
+      }
+    }, this.cfg.startTimeoutMs);
+    startTimer.unref();
+    p.on('message', (m) => this.onProgramMessage(p, m));
+    p.on('bad', (why) => this.emit('program_error', { message: why }));
+    p.on('exit', (exit) => {
+      clearTimeout(startTimer);
+      this.onProgramExit(p, exit);
+    });
+  }
+
+  private onProgramMessage(p: ProgramProcess, m: FromProgram): void {
+    if (p !== this.program) return;
+    switch (m.type) {
+      case 'hello': {
+        const c = this.cfg;
+        this.programConnected = true;
+        p.send({
+          type: 'config',
+          job: c.job,
+          node: c.node,
+          store: c.store,
+          secret: c.secret,
+          fms: this.endpoint.address,
+          heartbeatMs: c.heartbeatMs,
+          rendezvousTimeoutMs: c.rendezvousTimeoutMs,
+          recoveryTimeoutMs: c.recoveryTimeoutMs,
+          commTimeoutMs: c.commTimeoutMs,
+        });
+        this.emit('program_started', { pid: p.pid, generation: this.record?.generation ?? 0 });
+        this.watchProgram(p);
+        this.sendGeneration();
+        return;
+      }
+      case 'warm':
+        this.emit('program_warm', { pid: p.pid });
+        return;
+      case 'proxy_ready':
+        this.emit(m.generation === 0 || this.cfg.policy === 'restart' ? 'proxy_started' : 'proxy_relaunched', { generation: m.generation, ms: m.ms });
+        if (m.generation === this.record?.generation && this.state === FmsState.Recovering) this.state = FmsState.Running;
+        return;
+      case 'resumed':
+        if (m.generation > 0) this.emit('program_resumed', { generation: m.generation, pid: p.pid }, m.ts);
+        return;
+      case 'proxy_broken':
+        this.onProxyBroken(m.generation, m.error);
+        return;
+      case 'progress':
+        this.hooks.progress(this.cfg.node, m.step);
+        return;
+      case 'result':
+        this.result = { value: m.value };
+        return;
+    }
+  }
+
+  /** Heartbeats from the program's own thread: silence means a hung (stopped, frozen) process. */
+  private watchProgram(p: ProgramProcess): void {
+    this.programMonitor?.stop();
+    const mon = new HeartbeatMonitor({
+      clock: this.clock,
+      intervalMs: this.cfg.heartbeatMs,
+      maxSilenceMs: this.cfg.faultTimeoutMs,
+      onSuspect: (_n, info) => {
+        if (this.program !== p || !p.running) return;
+        // Fenced before anything else: a hung program that wakes up later must not act in a
+        // generation that has moved on without it.
+        p.kill('SIGKILL');
+        void this.declareFault([this.cfg.node], 'heartbeat', `program pid ${p.pid} silent for ${Math.round(info.silenceMs)} ms`, true);
+      },
+    });
+    this.programMonitor = mon;
+    mon.watch(this.cfg.node);
+    mon.start();
+  }
+
+  private onProgramExit(p: ProgramProcess, exit: ProgramExit): void {
+    if (p !== this.program) return;
+    this.programMonitor?.stop();
+    if (exit.expected || this.stopping) return;
+    if (exit.signal !== null) {
+      void this.declareFault([this.cfg.node], 'exit', `program pid ${p.pid} killed by ${exit.signal}`, true);
+    } else if (exit.code === 0) {
+      this.state = FmsState.Done;
+      this.emit('program_completed', { pid: p.pid, result: this.result?.value ?? null });
+      this.hooks.finished({ node: this.cfg.node, state: this.state, result: this.result?.value ?? null });
+    } else {
+      // Exiting with an error code is the program's own decision: a bug, not a node fault.
+      // Relaunching it would only repeat the bug, so the job ends with the reason.
+      this.emit('program_failed', { pid: p.pid, code: exit.code });
+      void this.programBug(`program on node ${this.cfg.node} exited with code ${exit.code} (a failure of the program itself, not a node fault)`);
+    }
+  }
+
+  private async programBug(reason: string): Promise<void> {
+    try {
+      await failJob(this.store, this.cfg.job, reason, { deadline: Date.now() + 10_000 });
+    } catch (e) {
+      this.emit('fms_error', { message: `could not record the job's failure: ${(e as Error).message}` });
+    }
+  }
+
+  // ---- faults ----
+
+  /**
+   * A proxy saw a peer fail (reset, silence) or could not rendezvous. The failed node's own FMS
+   * usually reports first (it sees its program exit within milliseconds), so we wait one
+   * heartbeat interval before blaming the node ourselves.
+   */
+  private onProxyBroken(generation: number, error: { failedRanks?: readonly number[]; missingRanks?: readonly number[]; message: string }): void {
+    const record = this.record;
+    if (!record || generation !== record.generation) return;
+    const ranks = error.failedRanks ?? error.missingRanks ?? [];
+    const nodes = ranks.map((r) => record.members[r]).filter((n): n is number => n !== undefined && n !== this.cfg.node);
+    this.emit('proxy_broken', { generation, failed: nodes, message: error.message });
+    this.idleProgram(generation);
+    if (nodes.length === 0) return;
+    const t = setTimeout(() => {
+      if (this.record?.generation === generation) void this.declareFault(nodes, 'connection', error.message);
+    }, this.cfg.heartbeatMs);
+    t.unref();
+  }
+
+  private onDatagram(d: Datagram): void {
+    if (d.type === 'heartbeat') this.peerMonitor.heartbeat(d.node);
+    else if (d.type === 'program_heartbeat') {
+      if (d.node === this.cfg.node && d.pid === this.program?.pid) this.programMonitor?.heartbeat(d.node);
+    } else if (d.type === 'fault') this.onFaultNotice(d);
+  }
+
+  private onFaultNotice(d: Extract<Datagram, { type: 'fault' }>): void {
+    const record = this.record;
+    if (!record || d.generation < record.generation) return;
+    if (d.failed.some((n) => record.members.includes(n))) this.idleProgram(d.generation);
+    // The detector may die before it writes the membership; so we propose the same change
+    // ourselves if it has not appeared shortly. The compare-and-set makes it happen once.
+    const t = setTimeout(() => {
+      if (this.record && this.record.generation <= d.generation) void this.propose(d.failed, d.cause, d.by === d.failed[0] && d.failed.length === 1, d.generation);
+    }, this.cfg.heartbeatMs / 2);
+    t.unref();
+  }
+
+  /**
+   * @param ownProgram the fault is this node's program (exit or hang), not the node itself: in
+   * `restart` mode the node stays and every program is restarted.
+   */
+  private async declareFault(failed: number[], cause: FaultCause, detail: string, ownProgram = false): Promise<void> {
+    const record = this.record;
+    if (!record || this.stopping) return;
+    const fresh = failed.filter((n) => (record.members.includes(n) || record.spares.includes(n)) && !this.declared.has(`${record.generation}:${n}`));
+    if (fresh.length === 0) return;
+    for (const n of fresh) this.declared.add(`${record.generation}:${n}`);
+    this.emit('fault_detected', { by: this.cfg.node, failed: fresh, cause, generation: record.generation, detail });
+    const to: number[] = [];
+    for (const [n, addr] of this.peers) {
+      if (fresh.includes(n) || record.failed.includes(n)) continue;
+      this.endpoint.send(addr, { type: 'fault', by: this.cfg.node, failed: fresh, cause, generation: record.generation });
+      to.push(n);
+    }
+    this.emit('fault_notified', { by: this.cfg.node, failed: fresh, to });
+    if (fresh.some((n) => record.members.includes(n)) && !fresh.includes(this.cfg.node)) this.idleProgram(record.generation);
+    await this.propose(fresh, cause, ownProgram, record.generation);
+  }
+
+  private async propose(failed: number[], cause: FaultCause, programFault: boolean, generation: number): Promise<void> {
+    const opts = { deadline: Date.now() + this.cfg.rendezvousTimeoutMs };
+    try {
+      const res =
+        this.cfg.policy === 'restart' && programFault
+          ? await applyRestart(this.store, this.cfg.job, generation, opts)
+          : await applyFault(this.store, this.cfg.job, failed, opts);
+      if (res.bumped) this.emit('membership_updated', { ...membershipUpdatedEvent(res), by: this.cfg.node, cause });
+    } catch (e) {
+      if (e instanceof JobFailedError) return; // the launcher reports it from the record
+      this.emit('fms_error', { message: `could not update the membership: ${(e as Error).message}` });
+    }
+  }
+
+  private idleProgram(generation: number): void {
+    if (this.idledFor >= generation || this.record?.members.includes(this.cfg.node) !== true) return;
+    this.idledFor = generation;
+    this.state = FmsState.Recovering;
+    if (this.programConnected) this.program?.send({ type: 'idle', generation });
+    this.emit('program_idle', { generation });
+  }
+
+  // ---- membership ----
+
+  private onRecord(record: MembershipRecord): void {
+    const prev = this.record;
+    if (prev && record.generation < prev.generation) return;
+    this.record = record;
+    for (const n of record.failed) this.peerMonitor.unwatch(n);
+    if (record.state === 'failed') {
+      this.state = FmsState.Stopped;
+      return;
+    }
+    const me = this.cfg.node;
+    if (record.failed.includes(me)) {
+      if (this.state !== FmsState.Fenced) {
+        this.state = FmsState.Fenced;
+        this.program?.kill('SIGKILL');
+        this.emit('node_fenced', { generation: record.generation });
+        this.hooks.finished({ node: me, state: this.state });
+      }
+      return;
+    }
+    if (!record.members.includes(me)) {
+      this.state = FmsState.Spare;
+      return;
+    }
+    if (prev && record.generation > prev.generation) {
+      this.idleProgram(prev.generation);
+      if (this.cfg.policy === 'restart' && this.program) {
+        // The baseline: tear the program down and start it again, as torchrun does.
+        this.program.kill('SIGKILL');
+        this.startProgram();
+        return;
+      }
+    }
+    if (this.state !== FmsState.Done) this.state = prev ? FmsState.Recovering : FmsState.Running;
+    this.sendGeneration();
+  }
+
+  private sendGeneration(): void {
+    const record = this.record;
+    if (!record || !this.programConnected || record.state !== 'running' || record.generation <= this.sentGeneration) return;
+    const rank = record.members.indexOf(this.cfg.node);
+    if (rank < 0) return;
+    this.sentGeneration = record.generation;
+    this.program?.send({ type: 'generation', generation: record.generation, rank, world: record.members.length });
+  }
+
+  /** Ends the program (SIGTERM, then SIGKILL) and everything of ours. */
+  async stop(graceMs = 2000): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    this.state = FmsState.Stopped;
+    this.peerMonitor.stop();
+    this.programMonitor?.stop();
+    if (this.beatTimer) clearInterval(this.beatTimer);
+    this.watcher?.close();
+    await this.program?.stop(graceMs);
+    this.endpoint?.close();
+    await this.store?.close().catch(() => undefined);
+  }
+}
+
+export { serializeError };

@@ -1,0 +1,89 @@
+import { z } from 'zod';
+import { InvalidArgumentError } from '../errors.js';
+import { parseChaos, type ChaosAction } from '../fms/chaos.js';
+import { MembershipPolicySchema, type MembershipPolicy } from '../fms/membership.js';
+
+/** Everything `rollcall launch` accepts, checked in one place so a bad flag never starts a process. */
+export const LaunchOptionsSchema = z
+  .object({
+    nodes: z.number().int().min(1).max(64),
+    spares: z.number().int().min(0).max(64).default(0),
+    minNodes: z.number().int().min(1).optional(),
+    onFault: MembershipPolicySchema.optional(),
+    events: z.string().min(1).optional(),
+    heartbeatMs: z.number().int().min(10).max(60_000).default(200),
+    faultTimeoutMs: z.number().int().min(20).max(600_000).optional(),
+    chaos: z.string().optional(),
+    command: z.array(z.string()).min(1, 'no program command given (put it after --, e.g. rollcall launch --nodes 2 -- node train.js)'),
+    job: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'job id: 1-64 letters, digits, dot, dash or underscore').optional(),
+    /** How long a program may take to start and connect, and any rendezvous to complete. */
+    startTimeoutMs: z.number().int().min(100).default(30_000),
+    quiet: z.boolean().default(false),
+  })
+  .superRefine((o, ctx) => {
+    if (o.minNodes !== undefined && o.minNodes > o.nodes) ctx.addIssue({ code: 'custom', path: ['minNodes'], message: `--min-nodes ${o.minNodes} is more than --nodes ${o.nodes}` });
+    const fault = o.faultTimeoutMs ?? 3 * o.heartbeatMs;
+    if (fault < 2 * o.heartbeatMs) {
+      ctx.addIssue({ code: 'custom', path: ['faultTimeoutMs'], message: `--fault-timeout-ms ${fault} must be at least twice --heartbeat-ms ${o.heartbeatMs}: one late heartbeat is not a fault` });
+    }
+    if (o.onFault === 'replace' && o.spares === 0) ctx.addIssue({ code: 'custom', path: ['onFault'], message: '--on-fault replace needs at least one spare (--spares)' });
+  });
+
+export type LaunchInput = z.input<typeof LaunchOptionsSchema>;
+
+export interface LaunchOptions {
+  nodes: number;
+  spares: number;
+  minNodes: number;
+  policy: MembershipPolicy;
+  events: string | undefined;
+  heartbeatMs: number;
+  faultTimeoutMs: number;
+  chaos: ChaosAction[];
+  command: string[];
+  job: string | undefined;
+  startTimeoutMs: number;
+  quiet: boolean;
+}
+
+const FLAG: Record<string, string> = {
+  nodes: '--nodes',
+  spares: '--spares',
+  minNodes: '--min-nodes',
+  onFault: '--on-fault',
+  events: '--events',
+  heartbeatMs: '--heartbeat-ms',
+  faultTimeoutMs: '--fault-timeout-ms',
+  chaos: '--chaos',
+  command: 'command',
+  job: '--job',
+};
+
+/** Validates and fills defaults; throws InvalidArgumentError naming the flag. */
+export function resolveLaunchOptions(input: LaunchInput): LaunchOptions {
+  const r = LaunchOptionsSchema.safeParse(input);
+  if (!r.success) {
+    const msg = r.error.issues.map((i) => `${FLAG[String(i.path[0])] ?? String(i.path[0] ?? 'options')}: ${i.message}`).join('; ');
+    throw new InvalidArgumentError(msg);
+  }
+  const o = r.data;
+  const chaos = o.chaos === undefined ? [] : parseChaos(o.chaos);
+  const all = o.nodes + o.spares;
+  for (const a of chaos) {
+    if (a.target !== 'random' && a.target.node >= all) throw new InvalidArgumentError(`--chaos: "${a.spec}" names node ${a.target.node}, but the job has nodes 0..${all - 1}`);
+  }
+  return {
+    nodes: o.nodes,
+    spares: o.spares,
+    minNodes: o.minNodes ?? 1,
+    policy: o.onFault ?? (o.spares > 0 ? 'replace' : 'shrink'),
+    events: o.events,
+    heartbeatMs: o.heartbeatMs,
+    faultTimeoutMs: o.faultTimeoutMs ?? 3 * o.heartbeatMs,
+    chaos,
+    command: o.command,
+    job: o.job,
+    startTimeoutMs: o.startTimeoutMs,
+    quiet: o.quiet,
+  };
+}

@@ -1,0 +1,253 @@
+import { fork, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { realClock } from '../fms/clock.js';
+import { ChaosScheduler, type ChaosFire } from '../fms/chaos.js';
+import type { FmsConfig, FmsEvent } from '../fms/fms.js';
+import { initMembership, watchMembership, type MembershipRecord } from '../fms/membership.js';
+import type { Store, Watcher } from '../store/store.js';
+import { connectStore } from '../store/tcp-store-client.js';
+import { startStoreServer, type StoreServer } from '../store/tcp-store-server.js';
+import { EventLog } from './event-log.js';
+import type { FromFms, ToFms } from './fms-messages.js';
+import type { LaunchOptions } from './launch-options.js';
+import { RecoveryTracker } from './recovery-tracker.js';
+
+const FMS_MAIN = fileURLToPath(new URL('../fms/fms-main.js', import.meta.url));
+
+export type JobOutcome = 'completed' | 'failed' | 'stopped';
+
+export interface LaunchResult {
+  outcome: JobOutcome;
+  exitCode: number;
+  reason?: string;
+  /** What rank 0 of the last generation reported. */
+  result?: unknown;
+  results: Record<number, unknown>;
+  events: FmsEvent[];
+}
+
+export interface LaunchHooks {
+  onEvent?(e: FmsEvent): void;
+  /** Human-readable progress lines (stderr in the CLI). */
+  log?(line: string): void;
+  /** Resolves the launch as stopped; the CLI wires SIGINT/SIGTERM here. */
+  stopSignal?: AbortSignal;
+}
+
+interface NodeProc {
+  fms: ChildProcess;
+  programPid?: number;
+  exited: boolean;
+}
+
+const STOP_GRACE_MS = 2000;
+
+/**
+ * Runs one job on this machine: the embedded store (the job's runtime environment), one FMS
+ * process per node (each in its own process group, with its program inside), the chaos
+ * schedule, and the event log. Resolves when the job completes, fails or is stopped, after every
+ * process of the job has exited.
+ */
+export async function launch(opts: LaunchOptions, hooks: LaunchHooks = {}): Promise<LaunchResult> {
+  const job = opts.job ?? `job-${randomBytes(4).toString('hex')}`;
+  const secret = randomBytes(32).toString('hex');
+  const say = (line: string): void => {
+    if (!opts.quiet) hooks.log?.(line);
+  };
+  const log = new EventLog(opts.events, hooks.onEvent);
+  const emit = (event: string, fields: Record<string, unknown> = {}, ts = Date.now()): void => log.write({ ts, event, ...fields });
+
+  const server: StoreServer = await startStoreServer({ secret });
+  const store: Store = await connectStore(server.address, { secret });
+  const nodes = Array.from({ length: opts.nodes }, (_, i) => i);
+  const spares = Array.from({ length: opts.spares }, (_, i) => opts.nodes + i);
+  let record: MembershipRecord = await initMembership(store, job, { nodes, spares, minNodes: opts.minNodes, policy: opts.policy });
+  emit('job_started', { job, nodes, spares, policy: opts.policy, minNodes: opts.minNodes, heartbeatMs: opts.heartbeatMs, faultTimeoutMs: opts.faultTimeoutMs, command: opts.command });
+  say(`job ${job}: ${opts.nodes} node(s), ${opts.spares} spare(s), on fault: ${opts.policy}`);
+
+  const procs = new Map<number, NodeProc>();
+  const results = new Map<number, unknown>();
+  const tracker = new RecoveryTracker();
+  let finishing = false;
+  let resolveDone!: (r: { outcome: JobOutcome; reason?: string }) => void;
+  const done = new Promise<{ outcome: JobOutcome; reason?: string }>((r) => (resolveDone = r));
+  const finish = (outcome: JobOutcome, reason?: string): void => {
+    if (finishing) return;
+    finishing = true;
+    resolveDone({ outcome, reason });
+  };
+
+  const onEvent = (e: FmsEvent): void => {
+    log.write(e);
+    const rec = tracker.observe(e, record);
+    if (rec) {
+      emit('recovered', { ...rec });
+      say(`recovered: generation ${rec.generation} running ${rec.ms} ms after the fault`);
+    }
+    describe(e, say);
+    if (e.event === 'program_started' && typeof e.node === 'number' && typeof e.pid === 'number') {
+      const p = procs.get(e.node);
+      if (p) p.programPid = e.pid;
+    }
+  };
+
+  const checkCompleted = (): void => {
+    if (record.state === 'running' && record.members.length > 0 && record.members.every((n) => results.has(n))) finish('completed');
+  };
+
+  const chaos = new ChaosScheduler(opts.chaos, {
+    clock: realClock,
+    targets: () => record.members.filter((n) => procs.get(n)?.exited === false),
+    onFire: (f) => inject(f),
+    onError: (e) => say(`chaos: ${(e as Error).message}`),
+  });
+
+  const inject = (f: ChaosFire): void => {
+    const p = procs.get(f.node);
+    if (!p || p.exited) return;
+    const ts = Date.now();
+    if (f.action.kind === 'kill-node') {
+      killGroup(p.fms, 'SIGKILL');
+    } else {
+      if (p.programPid === undefined) return;
+      try {
+        process.kill(p.programPid, f.action.kind === 'kill' ? 'SIGKILL' : 'SIGSTOP');
+      } catch {
+        return; // already gone
+      }
+    }
+    emit('fault_injected', { kind: f.action.kind, node: f.node, pid: f.action.kind === 'kill-node' ? p.fms.pid : p.programPid, spec: f.action.spec }, ts);
+    tracker.injected(ts, record.generation);
+  };
+
+  for (const node of [...nodes, ...spares]) {
+    const config: FmsConfig = {
+      job,
+      node,
+      secret,
+      store: server.address,
+      command: opts.command,
+      nodes: [...nodes, ...spares],
+      policy: opts.policy,
+      heartbeatMs: opts.heartbeatMs,
+      faultTimeoutMs: opts.faultTimeoutMs,
+      rendezvousTimeoutMs: Math.max(2000, 4 * opts.faultTimeoutMs),
+      recoveryTimeoutMs: Math.max(opts.startTimeoutMs, 10 * opts.faultTimeoutMs),
+      commTimeoutMs: Math.max(10_000, 4 * opts.faultTimeoutMs),
+      startTimeoutMs: opts.startTimeoutMs,
+    };
+    // Its own process group: `kill-node` and the final clean-up kill the FMS and its program
+    // together with one signal.
+    const fms = fork(FMS_MAIN, [], { detached: true, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const proc: NodeProc = { fms, exited: false };
+    procs.set(node, proc);
+    fms.on('message', (m: FromFms) => {
+      if (m.type === 'event') onEvent(m.event);
+      else if (m.type === 'progress') chaos.onStep(m.node, m.step);
+      else if (m.type === 'finished' && m.state === 'done') {
+        results.set(m.node, m.result);
+        checkCompleted();
+      }
+    });
+    fms.on('exit', (code, signal) => {
+      proc.exited = true;
+      if (finishing) return;
+      emit('fms_exited', { node, code, signal });
+      if ([...procs.values()].every((p) => p.exited)) finish('failed', 'every node is gone');
+    });
+    fms.send({ type: 'start', config } satisfies ToFms);
+  }
+
+  const watcher: Watcher = await watchMembership(store, job, (ev) => {
+    if (ev.kind !== 'record') return;
+    if (ev.record.generation < record.generation) return;
+    record = ev.record;
+    if (record.state === 'failed') finish('failed', record.reason ?? 'unknown');
+    else checkCompleted();
+  });
+  chaos.start();
+  const onStop = (): void => finish('stopped', String(hooks.stopSignal?.reason ?? 'stopped'));
+  if (hooks.stopSignal?.aborted) onStop();
+  hooks.stopSignal?.addEventListener('abort', onStop, { once: true });
+
+  const end = await done;
+  chaos.stop();
+  hooks.stopSignal?.removeEventListener('abort', onStop);
+  watcher.close();
+  const result = results.get(record.members[0] ?? -1);
+  if (end.outcome === 'completed') {
+    emit('job_completed', { generation: record.generation, result, results: Object.fromEntries(results) });
+    say(`job completed at generation ${record.generation}`);
+  } else {
+    emit('job_failed', { generation: record.generation, reason: end.reason, outcome: end.outcome });
+    say(`job ${end.outcome}: ${end.reason}`);
+  }
+  await shutdown(procs);
+  await store.close().catch(() => undefined);
+  await server.close();
+  log.close();
+  return {
+    outcome: end.outcome,
+    exitCode: end.outcome === 'completed' ? 0 : end.outcome === 'stopped' ? 130 : 1,
+    reason: end.reason,
+    result,
+    results: Object.fromEntries(results),
+    events: log.events,
+  };
+}
+
+function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+  if (child.pid === undefined) return;
+  try {
+    process.kill(-child.pid, signal);
+  } catch {
+    // The group is already gone.
+  }
+}
+
+/** Asks every FMS to stop its program and exit, then kills whatever is left, group by group. */
+async function shutdown(procs: Map<number, NodeProc>): Promise<void> {
+  const live = [...procs.values()].filter((p) => !p.exited);
+  for (const p of live) {
+    if (p.fms.connected) p.fms.send({ type: 'stop' } satisfies ToFms);
+  }
+  await Promise.all(
+    live.map(
+      (p) =>
+        new Promise<void>((resolve) => {
+          if (p.exited) return resolve();
+          const t = setTimeout(() => killGroup(p.fms, 'SIGKILL'), STOP_GRACE_MS + 1000);
+          p.fms.once('exit', () => {
+            clearTimeout(t);
+            resolve();
+          });
+        }),
+    ),
+  );
+  // The FMS is gone; its group may still hold a program that ignored SIGTERM.
+  for (const p of procs.values()) killGroup(p.fms, 'SIGKILL');
+}
+
+function describe(e: FmsEvent, say: (l: string) => void): void {
+  const f = e as Record<string, unknown>;
+  const list = (v: unknown): string => (Array.isArray(v) ? v.join(',') : String(v));
+  switch (e.event) {
+    case 'fault_injected':
+      say(`chaos: ${String(f.kind)} node ${String(f.node)} (${String(f.spec)})`);
+      break;
+    case 'fault_detected':
+      say(`node ${String(f.by)} detected a fault of node(s) ${list(f.failed)} (${String(f.cause)}): ${String(f.detail)}`);
+      break;
+    case 'membership_updated':
+      say(`generation ${String(f.generation)}: members ${list(f.members)}${list(f.removed) ? `, removed ${list(f.removed)}` : ''}${list(f.added) ? `, added ${list(f.added)}` : ''}`);
+      break;
+    case 'program_failed':
+      say(`node ${String(f.node)}: program exited with code ${String(f.code)}`);
+      break;
+    case 'fms_error':
+    case 'program_error':
+      say(`node ${String(f.node)}: ${String(f.message)}`);
+      break;
+  }
+}

@@ -1,0 +1,29 @@
+import { createSocket } from 'node:dgram';
+import { workerData } from 'node:worker_threads';
+import { encodeDatagram } from '../fms/datagram.js';
+
+/**
+ * Runs in its own thread inside the program process and tells the node's FMS that the process
+ * is alive. A thread, not the program's main loop: a training step that computes for a second
+ * without yielding is busy, not hung, and must not be mistaken for a fault. A stopped or dead
+ * process stops every thread, so SIGSTOP and crashes are still seen.
+ */
+interface HeartbeatConfig {
+  job: string;
+  secret: string;
+  node: number;
+  pid: number;
+  fms: string;
+  intervalMs: number;
+}
+
+const cfg = workerData as HeartbeatConfig;
+const sock = createSocket('udp4');
+const i = cfg.fms.lastIndexOf(':');
+const host = cfg.fms.slice(0, i);
+const port = Number(cfg.fms.slice(i + 1));
+const packet = encodeDatagram(cfg.job, cfg.secret, { type: 'program_heartbeat', node: cfg.node, pid: cfg.pid });
+const beat = (): void => sock.send(packet, port, host, () => undefined);
+sock.on('error', () => undefined);
+beat();
+setInterval(beat, cfg.intervalMs);

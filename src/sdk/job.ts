@@ -1,0 +1,280 @@
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import type { NumericArray, ReduceOp } from '../comm/dtype.js';
+import {
+  AbortedError,
+  ClosedError,
+  InvalidArgumentError,
+  MembershipChangedError,
+  PeerFailedError,
+  RollcallError,
+  TimeoutError,
+} from '../errors.js';
+import { serializeError } from '../proxy/protocol.js';
+import { ProxyHandle, ProxyState } from '../proxy/proxy-handle.js';
+import { FromProgramSchema, IPC_VERSION, ToProgramSchema, type FromProgram, type ToProgram } from './ipc.js';
+
+const HEARTBEAT_THREAD = fileURLToPath(new URL('./heartbeat-thread.js', import.meta.url));
+
+export enum JobState {
+  /** Started as a spare, or between start and the first generation. */
+  Waiting = 'waiting',
+  Running = 'running',
+  /** A fault is being recovered: operations wait for the next generation. */
+  Idle = 'idle',
+  Closed = 'closed',
+}
+
+type Config = Extract<ToProgram, { type: 'config' }>;
+
+export interface ConnectOptions {
+  /** How long to wait for the FMS's configuration (default 30 s). */
+  timeoutMs?: number;
+}
+
+/**
+ * Joins the job this process was started in by `rollcall launch`. Resolves once the program is a
+ * member of a generation: at once for a first member, and only when it is brought in for a spare.
+ */
+export async function connect(opts: ConnectOptions = {}): Promise<Job> {
+  if (typeof process.send !== 'function') {
+    throw new InvalidArgumentError('no Rollcall FMS to talk to: start this program with `rollcall launch -- <command>`');
+  }
+  const config = await new Promise<Config>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      process.off('message', onMessage);
+      reject(new TimeoutError(`no configuration from the FMS within ${opts.timeoutMs ?? 30_000} ms`));
+    }, opts.timeoutMs ?? 30_000);
+    const onMessage = (raw: unknown): void => {
+      const m = ToProgramSchema.safeParse(raw);
+      if (m.success && m.data.type === 'config') {
+        clearTimeout(timer);
+        process.off('message', onMessage);
+        resolve(m.data);
+      }
+    };
+    process.on('message', onMessage);
+    send({ type: 'hello', pid: process.pid, version: IPC_VERSION });
+  });
+  const job = new Job(config);
+  await job.started;
+  return job;
+}
+
+function send(m: FromProgram): void {
+  // A closed channel means the FMS is gone; the 'disconnect' handler ends the process.
+  if (process.connected) process.send?.(FromProgramSchema.parse(m));
+}
+
+/**
+ * The program's view of the job: its rank, world size and generation, and the collectives, each
+ * carried out by the node's communication proxy. During a recovery, operations wait (the program
+ * is idle); when the membership has changed, the first operation afterwards rejects with
+ * MembershipChangedError so the program can resynchronise, then operations go on.
+ */
+export class Job {
+  readonly job: string;
+  readonly node: number;
+  state = JobState.Waiting;
+  generation = -1;
+  rank = -1;
+  world = 0;
+
+  /** Resolves when the first generation is joined. */
+  readonly started: Promise<void>;
+  private resolveStarted!: () => void;
+  private proxy: ProxyHandle | undefined;
+  private standby: Promise<ProxyHandle> | undefined;
+  /** Newest generation the FMS asked for; a slower switch to an older one gives up. */
+  private target = -1;
+  /** Generation the program has been told about (by MembershipChangedError or by connect()). */
+  private acked = -1;
+  private reportedResume = -1;
+  private waiters: (() => void)[] = [];
+  private readonly heartbeat: Worker;
+
+  constructor(private readonly config: Config) {
+    this.job = config.job;
+    this.node = config.node;
+    this.started = new Promise((resolve) => (this.resolveStarted = resolve));
+    this.heartbeat = new Worker(HEARTBEAT_THREAD, {
+      workerData: { job: config.job, secret: config.secret, node: config.node, pid: process.pid, fms: config.fms, intervalMs: config.heartbeatMs },
+    });
+    this.heartbeat.unref();
+    process.on('message', (raw: unknown) => this.onMessage(raw));
+    // Without its FMS this node is gone from the job; lingering would leave an orphan.
+    process.on('disconnect', () => process.exit(70));
+    // The channel must not keep a finished program alive.
+    (process.channel as { unref?: () => void } | undefined)?.unref?.();
+    this.refillStandby(() => send({ type: 'warm' }));
+  }
+
+  /** Reports the program's progress (its step): shown live and used by `--chaos ...@step=N`. */
+  progress(step: number): void {
+    if (!Number.isInteger(step) || step < 0) throw new InvalidArgumentError(`step must be a non-negative integer, got ${step}`);
+    send({ type: 'progress', step });
+  }
+
+  /** The program's result, logged in `job_completed`; call it once, before exiting. */
+  result(value: unknown): void {
+    send({ type: 'result', value: JSON.parse(JSON.stringify(value ?? null)) as unknown });
+  }
+
+  allreduce<T extends NumericArray>(buf: T, op: ReduceOp = 'sum'): Promise<T> {
+    return this.op((p) => p.allreduce(buf, op));
+  }
+
+  broadcast<T extends NumericArray>(buf: T, root = 0): Promise<T> {
+    return this.op((p) => p.broadcast(buf, root));
+  }
+
+  barrier(): Promise<void> {
+    return this.op((p) => p.barrier());
+  }
+
+  send<T extends NumericArray>(buf: T, peer: number, tag = 0): Promise<T> {
+    return this.op((p) => p.send(buf, peer, tag));
+  }
+
+  recv<T extends NumericArray>(buf: T, peer: number, tag = 0): Promise<T> {
+    return this.op((p) => p.recv(buf, peer, tag));
+  }
+
+  /** Ends the program's part in the job; the process can then exit. */
+  async close(): Promise<void> {
+    if (this.state === JobState.Closed) return;
+    this.state = JobState.Closed;
+    this.wake();
+    const proxies = [this.proxy, await this.standby?.catch(() => undefined)];
+    this.proxy = undefined;
+    this.standby = undefined;
+    await Promise.all(proxies.map((p) => p?.terminate()));
+    await this.heartbeat.terminate();
+  }
+
+  private async op<T>(run: (p: ProxyHandle) => Promise<T>): Promise<T> {
+    for (;;) {
+      if (this.state === JobState.Closed) throw new ClosedError('job is closed', { node: this.node });
+      if (this.state !== JobState.Running) await this.waitRunning();
+      if (this.acked !== this.generation) {
+        this.acked = this.generation;
+        throw new MembershipChangedError(this.generation, this.rank, this.world, { node: this.node });
+      }
+      const proxy = this.proxy as ProxyHandle;
+      const generation = this.generation;
+      if (this.reportedResume < generation) {
+        this.reportedResume = generation;
+        send({ type: 'resumed', generation, ts: Date.now() });
+      }
+      try {
+        return await run(proxy);
+      } catch (e) {
+        // A fault under this operation: the proxy died or its communicator broke. That is the
+        // FMS's business; the program waits for the next generation instead of failing.
+        const lost = proxy !== this.proxy || proxy.state === ProxyState.Broken || proxy.state === ProxyState.Closed;
+        if (e instanceof PeerFailedError || (e instanceof ClosedError && lost)) {
+          if (proxy === this.proxy) this.onBroken(generation, e);
+          continue;
+        }
+        throw e;
+      }
+    }
+  }
+
+  private waitRunning(): Promise<void> {
+    const ms = this.config.recoveryTimeoutMs;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiters = this.waiters.filter((w) => w !== done);
+        reject(new TimeoutError(`node ${this.node}: no recovery within ${ms} ms`, { node: this.node }));
+      }, ms);
+      timer.unref();
+      const done = (): void => {
+        clearTimeout(timer);
+        if (this.state === JobState.Closed) reject(new ClosedError('job is closed', { node: this.node }));
+        else resolve();
+      };
+      this.waiters.push(done);
+    });
+  }
+
+  private wake(): void {
+    const w = this.waiters;
+    this.waiters = [];
+    for (const f of w) f();
+  }
+
+  private onMessage(raw: unknown): void {
+    const parsed = ToProgramSchema.safeParse(raw);
+    if (!parsed.success) return;
+    const m = parsed.data;
+    if (m.type === 'idle') this.enterIdle();
+    else if (m.type === 'generation') void this.switchTo(m.generation, m.rank, m.world);
+  }
+
+  private enterIdle(): void {
+    if (this.state === JobState.Closed) return;
+    if (this.state === JobState.Running) this.state = JobState.Idle;
+    // Ended at once: operations stuck on a dead or stopped peer return now, not at the
+    // communicator's timeout, and wait for the new generation instead.
+    const p = this.proxy;
+    this.proxy = undefined;
+    void p?.terminate();
+  }
+
+  private onBroken(generation: number, err: RollcallError): void {
+    if (generation !== this.generation || this.state === JobState.Closed) return;
+    this.enterIdle();
+    send({ type: 'proxy_broken', generation, error: serializeError(err) });
+  }
+
+  private async switchTo(generation: number, rank: number, world: number): Promise<void> {
+    if (generation <= this.target || this.state === JobState.Closed) return;
+    this.target = generation;
+    this.enterIdle();
+    let proxy: ProxyHandle | undefined;
+    try {
+      proxy = await this.takeStandby();
+      if (this.target !== generation) return void proxy.terminate();
+      const c = this.config;
+      const ms = await proxy.activate(
+        { store: c.store, secret: c.secret, job: c.job, generation, rank, world, rendezvousTimeoutMs: c.rendezvousTimeoutMs, tuning: { timeoutMs: c.commTimeoutMs } },
+        c.rendezvousTimeoutMs + 1000,
+      );
+      if (this.target !== generation || (this.state as JobState) === JobState.Closed) return void proxy.terminate();
+      this.proxy = proxy;
+      proxy.on('broken', (err) => this.onBroken(generation, err));
+      this.generation = generation;
+      this.rank = rank;
+      this.world = world;
+      if (this.acked < 0) this.acked = generation;
+      this.state = JobState.Running;
+      send({ type: 'proxy_ready', generation, ms });
+      this.wake();
+      this.resolveStarted();
+      this.refillStandby();
+    } catch (e) {
+      void proxy?.terminate();
+      if (this.target === generation && !(e instanceof AbortedError)) send({ type: 'proxy_broken', generation, error: serializeError(e) });
+    }
+  }
+
+  private takeStandby(): Promise<ProxyHandle> {
+    const s = this.standby ?? this.startStandby();
+    this.standby = undefined;
+    return s;
+  }
+
+  private startStandby(): Promise<ProxyHandle> {
+    return ProxyHandle.standby(this.config.store, this.config.secret, this.config.rendezvousTimeoutMs);
+  }
+
+  private refillStandby(then?: () => void): void {
+    if (this.standby || this.state === JobState.Closed) return;
+    const s = this.startStandby();
+    this.standby = s;
+    s.then(then, () => {
+      if (this.standby === s) this.standby = undefined;
+    });
+  }
+}
