@@ -1,4 +1,4 @@
-import { Fms, type FmsConfig } from './fms.js';
+import { Fms, FmsState, type FmsConfig } from './fms.js';
 import type { FromFms, ToFms } from '../launch/fms-messages.js';
 
 /**
@@ -23,7 +23,11 @@ process.on('message', (m: ToFms) => {
     fms = new Fms(cfg, {
       event: (e) => send({ type: 'event', event: e }),
       progress: (node, step) => send({ type: 'progress', node, step }),
-      finished: (o) => send({ type: 'finished', ...o }),
+      finished: (o) => {
+        send({ type: 'finished', ...o });
+        // A fenced node has left the job; its FMS has nothing left to do.
+        if (o.state === FmsState.Fenced) void shutdown(0);
+      },
     });
     fms.start().then(
       () => send({ type: 'ready', node: cfg.node }),

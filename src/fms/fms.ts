@@ -277,7 +277,7 @@ export class Fms {
 
   private onFaultNotice(d: Extract<Datagram, { type: 'fault' }>): void {
     const record = this.record;
-    if (!record || d.generation < record.generation) return;
+    if (!record || d.generation < record.generation || this.state === FmsState.Fenced) return;
     if (d.failed.some((n) => record.members.includes(n))) this.idleProgram(d.generation);
     // The detector may die before it writes the membership; so we propose the same change
     // ourselves if it has not appeared shortly. The compare-and-set makes it happen once.
@@ -293,7 +293,7 @@ export class Fms {
    */
   private async declareFault(failed: number[], cause: FaultCause, detail: string, ownProgram = false): Promise<void> {
     const record = this.record;
-    if (!record || this.stopping) return;
+    if (!record || this.stopping || this.state === FmsState.Fenced || record.failed.includes(this.cfg.node)) return;
     const fresh = failed.filter((n) => (record.members.includes(n) || record.spares.includes(n)) && !this.declared.has(`${record.generation}:${n}`));
     if (fresh.length === 0) return;
     for (const n of fresh) this.declared.add(`${record.generation}:${n}`);
@@ -345,7 +345,10 @@ export class Fms {
     const me = this.cfg.node;
     if (record.failed.includes(me)) {
       if (this.state !== FmsState.Fenced) {
+        // Out of the job for good: a node that was declared failed must not judge the others
+        // (they stop heartbeating it, so it would see them all as silent: a split brain).
         this.state = FmsState.Fenced;
+        this.silence();
         this.program?.kill('SIGKILL');
         this.emit('node_fenced', { generation: record.generation });
         this.hooks.finished({ node: me, state: this.state });
@@ -378,14 +381,20 @@ export class Fms {
     this.program?.send({ type: 'generation', generation: record.generation, rank, world: record.members.length });
   }
 
+  /** Stops every judgement and heartbeat of ours. */
+  private silence(): void {
+    this.peerMonitor.stop();
+    this.programMonitor?.stop();
+    if (this.beatTimer) clearInterval(this.beatTimer);
+    this.beatTimer = undefined;
+  }
+
   /** Ends the program (SIGTERM, then SIGKILL) and everything of ours. */
   async stop(graceMs = 2000): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
     this.state = FmsState.Stopped;
-    this.peerMonitor.stop();
-    this.programMonitor?.stop();
-    if (this.beatTimer) clearInterval(this.beatTimer);
+    this.silence();
     this.watcher?.close();
     await this.program?.stop(graceMs);
     this.endpoint?.close();
