@@ -8,7 +8,7 @@ import { connect } from '../sdk/job.js';
  * membership is caught. After a membership change the members agree on the step to go on from
  * (the furthest any of them reached) before continuing.
  *
- *   node steps-program.js [--steps N] [--step-ms MS] [--exit-code-at STEP:CODE]
+ *   node steps-program.js [--steps N] [--step-ms MS] [--exit-code-at STEP:CODE] [--die-at-generation NODE:G]
  */
 const { values } = parseArgs({
   options: {
@@ -16,14 +16,22 @@ const { values } = parseArgs({
     'step-ms': { type: 'string', default: '5' },
     'exit-code-at': { type: 'string' },
     elements: { type: 'string', default: '1024' },
+    // Test hook for "a second fault during a recovery": this node kills itself the moment it
+    // learns of generation G, before the recovery to G has finished everywhere.
+    'die-at-generation': { type: 'string' },
   },
 });
 const steps = Number(values.steps);
 const stepMs = Number(values['step-ms']);
 const elements = Number(values.elements);
+const [dieNode, dieGeneration] = (values['die-at-generation'] ?? '-1:-1').split(':').map(Number) as [number, number];
 const [bugStep, bugCode] = (values['exit-code-at'] ?? '-1:0').split(':').map(Number) as [number, number];
 
 const job = await connect();
+const dieNow = (generation: number): void => {
+  if (job.node === dieNode && generation === dieGeneration) process.kill(process.pid, 'SIGKILL');
+};
+dieNow(job.generation);
 let step = 0;
 let checksum = 0;
 let needSync = true;
@@ -56,6 +64,7 @@ while (steps === 0 || step < steps) {
     if (stepMs > 0) await new Promise((res) => setTimeout(res, stepMs));
   } catch (e) {
     if (e instanceof MembershipChangedError) {
+      dieNow(e.generation);
       needSync = true;
       continue;
     }

@@ -70,6 +70,10 @@ program
   });
 
 program.parseAsync(process.argv).catch((e: unknown) => {
+  if (e instanceof RollcallError && e.code === 'ERR_INVALID_ARGUMENT') {
+    console.error(`rollcall: ${e.message}`);
+    process.exit(2);
+  }
   if (e instanceof RollcallError) console.error(`rollcall: ${e.code}: ${e.message}`);
   else console.error(`rollcall: ${(e as Error)?.message ?? String(e)}`);
   process.exit(1);

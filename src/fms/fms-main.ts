@@ -12,8 +12,24 @@ const send = (m: FromFms): void => {
 
 let fms: Fms | undefined;
 
-async function shutdown(code: number): Promise<never> {
+/** Resolves once every message sent so far has been handed to the launcher (they go in order). */
+function flush(): Promise<void> {
+  if (!process.connected) return Promise.resolve();
+  return new Promise((resolve) => {
+    const t = setTimeout(resolve, 1000);
+    process.send?.({ type: 'flush' } satisfies FromFms, undefined, {}, () => {
+      clearTimeout(t);
+      resolve();
+    });
+  });
+}
+
+let exiting = false;
+async function shutdown(code: number): Promise<void> {
+  if (exiting) return;
+  exiting = true;
   await fms?.stop().catch(() => undefined);
+  await flush();
   process.exit(code);
 }
 

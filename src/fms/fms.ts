@@ -70,6 +70,7 @@ export class Fms {
   private watcher: Watcher | undefined;
   private program: ProgramProcess | undefined;
   private programConnected = false;
+  private programBeating = false;
   private record: MembershipRecord | undefined;
   private peers = new Map<number, string>();
   private beatTimer: NodeJS.Timeout | undefined;
@@ -82,6 +83,7 @@ export class Fms {
   private result: { value: unknown } | undefined;
   private readonly declared = new Set<string>();
   private stopping = false;
+  private readonly inflight = new Set<Promise<void>>();
 
   constructor(
     private readonly cfg: FmsConfig,
@@ -140,9 +142,10 @@ export class Fms {
     const p = new ProgramProcess(this.cfg.command, env);
     this.program = p;
     this.programConnected = false;
+    this.programBeating = false;
     this.result = undefined;
     const startTimer = setTimeout(() => {
-      if (this.program === p && !this.programConnected && p.running) {
+      if (this.program === p && (!this.programConnected || !this.programBeating) && p.running) {
         p.kill('SIGKILL');
         void this.programBug(`program on node ${this.cfg.node} did not connect within ${this.cfg.startTimeoutMs} ms (does it call connect()?)`);
       }
@@ -174,7 +177,7 @@ export class Fms {
           recoveryTimeoutMs: c.recoveryTimeoutMs,
           commTimeoutMs: c.commTimeoutMs,
         });
-        this.emit('program_started', { pid: p.pid, generation: this.record?.generation ?? 0 });
+        this.emit('program_started', { pid: p.pid, fmsPid: process.pid, generation: this.record?.generation ?? 0 });
         this.watchProgram(p);
         this.sendGeneration();
         return;
@@ -198,6 +201,20 @@ export class Fms {
       case 'result':
         this.result = { value: m.value };
         return;
+      case 'closing': {
+        // Its heartbeats stop now; silence from here on is an exit in progress, not a hang. But
+        // it must actually exit: one that hangs on the way out is ended, keeping its result.
+        this.programMonitor?.stop();
+        const t = setTimeout(() => {
+          if (this.program === p && p.running) {
+            this.emit('program_error', { message: `program pid ${p.pid} did not exit within ${this.cfg.startTimeoutMs} ms of closing; killed` });
+            p.kill('SIGKILL');
+            this.finishProgram(p);
+          }
+        }, this.cfg.startTimeoutMs);
+        t.unref();
+        return;
+      }
     }
   }
 
@@ -217,7 +234,8 @@ export class Fms {
       },
     });
     this.programMonitor = mon;
-    mon.watch(this.cfg.node);
+    // Judged from its first heartbeat on: starting a thread can take a while on a loaded machine,
+    // and a program that never gets that far is caught by the start timeout instead.
     mon.start();
   }
 
@@ -228,15 +246,20 @@ export class Fms {
     if (exit.signal !== null) {
       void this.declareFault([this.cfg.node], 'exit', `program pid ${p.pid} killed by ${exit.signal}`, true);
     } else if (exit.code === 0) {
-      this.state = FmsState.Done;
-      this.emit('program_completed', { pid: p.pid, result: this.result?.value ?? null });
-      this.hooks.finished({ node: this.cfg.node, state: this.state, result: this.result?.value ?? null });
+      this.finishProgram(p);
     } else {
       // Exiting with an error code is the program's own decision: a bug, not a node fault.
       // Relaunching it would only repeat the bug, so the job ends with the reason.
       this.emit('program_failed', { pid: p.pid, code: exit.code });
       void this.programBug(`program on node ${this.cfg.node} exited with code ${exit.code} (a failure of the program itself, not a node fault)`);
     }
+  }
+
+  private finishProgram(p: ProgramProcess): void {
+    if (this.state === FmsState.Done) return;
+    this.state = FmsState.Done;
+    this.emit('program_completed', { pid: p.pid, result: this.result?.value ?? null });
+    this.hooks.finished({ node: this.cfg.node, state: this.state, result: this.result?.value ?? null });
   }
 
   private async programBug(reason: string): Promise<void> {
@@ -271,7 +294,11 @@ export class Fms {
   private onDatagram(d: Datagram): void {
     if (d.type === 'heartbeat') this.peerMonitor.heartbeat(d.node);
     else if (d.type === 'program_heartbeat') {
-      if (d.node === this.cfg.node && d.pid === this.program?.pid) this.programMonitor?.heartbeat(d.node);
+      if (d.node === this.cfg.node && d.pid === this.program?.pid && this.programMonitor) {
+        this.programBeating = true;
+        this.programMonitor.watch(d.node);
+        this.programMonitor.heartbeat(d.node);
+      }
     } else if (d.type === 'fault') this.onFaultNotice(d);
   }
 
@@ -309,7 +336,15 @@ export class Fms {
     await this.propose(fresh, cause, ownProgram, record.generation);
   }
 
-  private async propose(failed: number[], cause: FaultCause, programFault: boolean, generation: number): Promise<void> {
+  private propose(failed: number[], cause: FaultCause, programFault: boolean, generation: number): Promise<void> {
+    // Tracked so that stop() lets a proposal in flight finish and report, even when its own
+    // write is what fenced this node.
+    const p = this.proposeNow(failed, cause, programFault, generation).finally(() => this.inflight.delete(p));
+    this.inflight.add(p);
+    return p;
+  }
+
+  private async proposeNow(failed: number[], cause: FaultCause, programFault: boolean, generation: number): Promise<void> {
     const opts = { deadline: Date.now() + this.cfg.rendezvousTimeoutMs };
     try {
       const res =
@@ -396,6 +431,7 @@ export class Fms {
     this.state = FmsState.Stopped;
     this.silence();
     this.watcher?.close();
+    await Promise.all([...this.inflight]);
     await this.program?.stop(graceMs);
     this.endpoint?.close();
     await this.store?.close().catch(() => undefined);

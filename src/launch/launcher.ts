@@ -1,5 +1,6 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { constants } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { realClock } from '../fms/clock.js';
 import { ChaosScheduler, type ChaosFire } from '../fms/chaos.js';
@@ -189,12 +190,19 @@ export async function launch(opts: LaunchOptions, hooks: LaunchHooks = {}): Prom
   log.close();
   return {
     outcome: end.outcome,
-    exitCode: end.outcome === 'completed' ? 0 : end.outcome === 'stopped' ? 130 : 1,
+    exitCode: end.outcome === 'completed' ? 0 : end.outcome === 'stopped' ? stoppedExitCode(hooks.stopSignal?.reason) : 1,
     reason: end.reason,
     result,
     results: Object.fromEntries(results),
     events: log.events,
   };
+}
+
+/** 128 + the signal number, as shells report a process ended by that signal. */
+function stoppedExitCode(reason: unknown): number {
+  const m = /SIG[A-Z]+/.exec(String(reason));
+  const n = m ? constants.signals[m[0] as keyof typeof constants.signals] : undefined;
+  return typeof n === 'number' ? 128 + n : 130;
 }
 
 function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {

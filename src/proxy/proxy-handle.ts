@@ -116,7 +116,14 @@ export class ProxyHandle extends EventEmitter<{ broken: [RollcallError] }> {
       const done = (): void => {
         clearTimeout(timer);
         worker.off('message', onMessage);
+        worker.off('exit', onExit);
       };
+      // Terminated while waiting (a newer generation superseded this one): fail now, not at the timeout.
+      const onExit = (): void => {
+        done();
+        reject(new ClosedError(`${what}: proxy thread ended`, { rank }));
+      };
+      worker.on('exit', onExit);
       const timer = setTimeout(() => {
         done();
         void worker.terminate();

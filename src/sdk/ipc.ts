@@ -53,6 +53,8 @@ export const FromProgramSchema = z.discriminatedUnion('type', [
   /** The program issued its first operation in `generation`, at `ts` (ms since the epoch). */
   z.object({ type: z.literal('resumed'), generation: Int, ts: z.number() }),
   z.object({ type: z.literal('progress'), step: Int.nonnegative() }),
+  /** The program is closing its job: its heartbeats stop, and it should exit soon. */
+  z.object({ type: z.literal('closing') }),
   /** The program's final result, reported just before it exits successfully. */
   z.object({ type: z.literal('result'), value: z.unknown() }),
 ]);

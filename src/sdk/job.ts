@@ -84,6 +84,8 @@ export class Job {
   readonly started: Promise<void>;
   private resolveStarted!: () => void;
   private proxy: ProxyHandle | undefined;
+  /** A proxy joining a generation; ended at once if a newer generation or close() overtakes it. */
+  private activating: ProxyHandle | undefined;
   private standby: Promise<ProxyHandle> | undefined;
   /** Newest generation the FMS asked for; a slower switch to an older one gives up. */
   private target = -1;
@@ -144,8 +146,11 @@ export class Job {
   async close(): Promise<void> {
     if (this.state === JobState.Closed) return;
     this.state = JobState.Closed;
+    send({ type: 'closing' });
     this.wake();
-    const proxies = [this.proxy, await this.standby?.catch(() => undefined)];
+    const activating = this.activating;
+    this.activating = undefined;
+    const proxies = [this.proxy, activating, await this.standby?.catch(() => undefined)];
     this.proxy = undefined;
     this.standby = undefined;
     await Promise.all(proxies.map((p) => p?.terminate()));
@@ -232,15 +237,20 @@ export class Job {
     if (generation <= this.target || this.state === JobState.Closed) return;
     this.target = generation;
     this.enterIdle();
+    const superseded = this.activating;
+    this.activating = undefined;
+    void superseded?.terminate();
     let proxy: ProxyHandle | undefined;
     try {
       proxy = await this.takeStandby();
-      if (this.target !== generation) return void proxy.terminate();
+      if (this.target !== generation || (this.state as JobState) === JobState.Closed) return void proxy.terminate();
+      this.activating = proxy;
       const c = this.config;
       const ms = await proxy.activate(
         { store: c.store, secret: c.secret, job: c.job, generation, rank, world, rendezvousTimeoutMs: c.rendezvousTimeoutMs, tuning: { timeoutMs: c.commTimeoutMs } },
         c.rendezvousTimeoutMs + 1000,
       );
+      if (this.activating === proxy) this.activating = undefined;
       if (this.target !== generation || (this.state as JobState) === JobState.Closed) return void proxy.terminate();
       this.proxy = proxy;
       proxy.on('broken', (err) => this.onBroken(generation, err));
@@ -254,6 +264,7 @@ export class Job {
       this.resolveStarted();
       this.refillStandby();
     } catch (e) {
+      if (this.activating === proxy) this.activating = undefined;
       void proxy?.terminate();
       if (this.target === generation && !(e instanceof AbortedError)) send({ type: 'proxy_broken', generation, error: serializeError(e) });
     }

@@ -1,0 +1,108 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROLLCALL = fileURLToPath(new URL('../../../bin/rollcall.js', import.meta.url));
+export const STEPS_PROGRAM = fileURLToPath(new URL('../../src/bench/steps-program.js', import.meta.url));
+
+export type Ev = { ts: number; event: string; [k: string]: unknown };
+
+export interface JobRun {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  out: string;
+  err: string;
+  events: Ev[];
+}
+
+export function readEvents(path: string): Ev[] {
+  let text = '';
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch {
+    return [];
+  }
+  return text
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => JSON.parse(l) as Ev);
+}
+
+/**
+ * Runs `rollcall launch` as a real process with an event log. `during` may act on the running
+ * launcher (send it a signal) once `waitFor` says the log has reached the right point.
+ */
+export async function runJob(
+  args: string[],
+  opts: { timeoutMs?: number; waitFor?: (evs: Ev[]) => boolean; during?: (pid: number) => void } = {},
+): Promise<JobRun> {
+  const events = join(mkdtempSync(join(tmpdir(), 'rollcall-test-')), 'events.jsonl');
+  const child = spawn(process.execPath, [ROLLCALL, 'launch', '--events', events, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const timeoutMs = opts.timeoutMs ?? 60_000;
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    child.kill('SIGKILL');
+  }, timeoutMs);
+  let poll: NodeJS.Timeout | undefined;
+  if (opts.waitFor && opts.during) {
+    const { waitFor, during } = opts;
+    poll = setInterval(() => {
+      if (waitFor(readEvents(events))) {
+        clearInterval(poll);
+        during(child.pid as number);
+      }
+    }, 20);
+  }
+  const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.on('exit', (c, s) => resolve([c, s])));
+  clearTimeout(timer);
+  if (poll) clearInterval(poll);
+  if (timedOut) throw new Error(`launcher did not finish within ${timeoutMs} ms\n${err}`);
+  return { code, signal, out, err, events: readEvents(events) };
+}
+
+/** Alive and not a zombie (a container's init may never reap orphans). */
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+/** Every program and FMS process the job ever started. */
+export function jobPids(events: Ev[]): number[] {
+  const pids = new Set<number>();
+  for (const e of events) {
+    if (e.event === 'program_started') {
+      pids.add(e.pid as number);
+      pids.add(e.fmsPid as number);
+    }
+  }
+  return [...pids];
+}
+
+export const of = (events: Ev[], name: string): Ev[] => events.filter((e) => e.event === name);
+export const first = (events: Ev[], name: string, pred: (e: Ev) => boolean = () => true): Ev | undefined => events.find((e) => e.event === name && pred(e));
+
+/** Waits (polling, with a deadline) until none of `pids` is alive; returns those still alive. */
+export async function waitAllDead(pids: number[], timeoutMs: number): Promise<number[]> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const alive = pids.filter(isAlive);
+    if (alive.length === 0 || Date.now() > until) return alive;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
