@@ -1,5 +1,6 @@
 import { Command, InvalidArgumentError as CliArgError } from 'commander';
 import { benchAllreduce } from '../bench/allreduce.js';
+import { benchRecovery } from '../bench/recovery.js';
 import { RollcallError } from '../errors.js';
 import { launch } from '../launch/launcher.js';
 import { resolveLaunchOptions } from '../launch/launch-options.js';
@@ -41,6 +42,26 @@ bench
   .option('--json', 'one JSON object per line', false)
   .action(async (o: { ranks: number; sizes: number[]; repeats: number; json: boolean; timeoutMs: number; spinUs: number }) => {
     await benchAllreduce(o, (l) => console.log(l));
+  });
+
+bench
+  .command('recovery')
+  .description('time from a fault to every surviving program running again, per mode and fault kind')
+  .option('--samples <n>', 'faults (one job each) per mode and kind; the median is reported', intIn(1, 100), 5)
+  .option('--modes <list>', 'comma-separated: replace, shrink, restart', (v: string) => v.split(',').map((s) => s.trim()), ['replace', 'shrink', 'restart'])
+  .option('--faults <list>', 'comma-separated: kill (SIGKILL), stop (SIGSTOP hang)', (v: string) => v.split(',').map((s) => s.trim()), ['kill', 'stop'])
+  .option('--nodes <N>', 'nodes per job', intIn(2, 16), 4)
+  .option('--spares <S>', 'spares per job', intIn(1, 16), 1)
+  .option('--heartbeat-ms <H>', 'heartbeat interval', intIn(10, 10_000), 200)
+  .option('--load-ms <ms>', 'then run a fault-free job this long with every core busy and count false detections (0: skip)', intIn(0, 600_000), 0)
+  .option('--json', 'one JSON object per line', false)
+  .action(async (o: { samples: number; modes: string[]; faults: string[]; nodes: number; spares: number; heartbeatMs: number; loadMs: number; json: boolean }) => {
+    for (const m of o.modes) if (!['replace', 'shrink', 'restart'].includes(m)) throw new CliArgError(`--modes: unknown mode "${m}" (replace, shrink, restart)`);
+    for (const f of o.faults) if (!['kill', 'stop'].includes(f)) throw new CliArgError(`--faults: unknown fault "${f}" (kill, stop)`);
+    await benchRecovery(
+      { ...o, modes: o.modes as ('replace' | 'shrink' | 'restart')[], faults: o.faults as ('kill' | 'stop')[] },
+      (l) => console.log(l),
+    );
   });
 
 program

@@ -30,6 +30,8 @@ export interface LaunchResult {
 
 export interface LaunchHooks {
   onEvent?(e: FmsEvent): void;
+  /** A program reported its step. */
+  onProgress?(node: number, step: number): void;
   /** Human-readable progress lines (stderr in the CLI). */
   log?(line: string): void;
   /** Resolves the launch as stopped; the CLI wires SIGINT/SIGTERM here. */
@@ -145,7 +147,10 @@ export async function launch(opts: LaunchOptions, hooks: LaunchHooks = {}): Prom
     procs.set(node, proc);
     fms.on('message', (m: FromFms) => {
       if (m.type === 'event') onEvent(m.event);
-      else if (m.type === 'progress') chaos.onStep(m.node, m.step);
+      else if (m.type === 'progress') {
+        chaos.onStep(m.node, m.step);
+        hooks.onProgress?.(m.node, m.step);
+      }
       else if (m.type === 'finished' && m.state === 'done') {
         results.set(m.node, m.result);
         checkCompleted();
