@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
 import { describe, it } from 'node:test';
-import { STEPS_PROGRAM, first, isAlive, jobPids, of, runJob, waitAllDead, type Ev, type JobRun } from '../helpers/job.js';
+import { ROLLCALL, STEPS_PROGRAM, first, isAlive, jobPids, of, runJob, waitAllDead, type Ev, type JobRun } from '../helpers/job.js';
 
 /**
  * `rollcall launch` end to end: real launcher, FMS and program processes, faults injected with
@@ -14,15 +15,15 @@ function assertNoOrphans(run: JobRun): void {
   assert.deepEqual(alive, [], `processes left behind: ${alive.join(',')}`);
 }
 
-function assertCompleted(run: JobRun, world: number): void {
+function assertCompleted(run: JobRun, world: number, steps = STEPS): void {
   assert.equal(run.code, 0, run.err);
   const done = first(run.events, 'job_completed');
   assert.ok(done, 'job_completed logged');
   const result = done.result as { steps: number; world: number; checksum: number };
-  assert.equal(result.steps, STEPS);
+  assert.equal(result.steps, steps);
   assert.equal(result.world, world);
   for (const [node, r] of Object.entries(done.results as Record<string, { steps: number; checksum: number }>)) {
-    assert.equal(r.steps, STEPS, `node ${node}`);
+    assert.equal(r.steps, steps, `node ${node}`);
     assert.equal(r.checksum, result.checksum, `node ${node} agrees on the checksum`);
   }
   assert.deepEqual(JSON.parse(run.out.trim()), { result });
@@ -198,4 +199,31 @@ describe('rollcall launch: robustness', { timeout: 240_000 }, () => {
     // Each FMS sees its launcher's channel close and takes its program down with it.
     assert.deepEqual(await waitAllDead(pids, 10_000), []);
   });
+});
+
+describe('rollcall launch: false alarms and bad flags', { timeout: 120_000 }, () => {
+  it('no fault is detected while every core is busy with other work', async () => {
+    const busy = Array.from({ length: 4 }, () => spawn(process.execPath, ['-e', 'for(;;){}'], { stdio: 'ignore' }));
+    try {
+      const run = await runJob(['--nodes', '3', '--spares', '1', '--', process.execPath, STEPS_PROGRAM, '--steps', '300', '--step-ms', '5']);
+      assertCompleted(run, 3, 300);
+      assert.deepEqual(of(run.events, 'fault_detected'), []);
+    } finally {
+      for (const b of busy) b.kill('SIGKILL');
+    }
+  });
+
+  for (const [args, message] of [
+    [['--nodes', '0', '--', 'node', 'x.js'], /--nodes/],
+    [['--nodes', '2', '--on-fault', 'replace', '--', 'node', 'x.js'], /needs at least one spare/],
+    [['--nodes', '2', '--chaos', 'kill:node=9@step=1', '--', 'node', 'x.js'], /names node 9/],
+    [['--nodes', '2', '--on-fault', 'sometimes', '--', 'node', 'x.js'], /--on-fault/],
+    [['--nodes', '2'], /missing required argument 'command'/],
+  ] as const) {
+    it(`refuses ${args.join(' ')} before starting anything`, () => {
+      const r = spawnSync(process.execPath, [ROLLCALL, 'launch', ...args], { encoding: 'utf8', timeout: 30_000 });
+      assert.notEqual(r.status, 0);
+      assert.match(r.stderr, message);
+    });
+  }
 });
