@@ -4,6 +4,7 @@
 // No collective runs; this isolates the program <-> proxy hop. Run after `npm run build`:
 //   node bench/proxy-thread-vs-process.mjs
 import { fork } from 'node:child_process';
+import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 
 const role = process.argv[2];
