@@ -125,6 +125,26 @@ describe('rollcall launch: recovery from each kind of fault in each mode', { tim
     assertSamePrograms(run.events, [0, 2]);
     assertNoOrphans(run);
   });
+
+  it('shrink, whole node killed: dropped, the others go on in their processes', async () => {
+    const run = await runJob(['--nodes', '3', '--on-fault', 'shrink', '--chaos', 'kill-node:node=2@step=20', ...program()]);
+    assertCompleted(run, 2);
+    const detected = first(run.events, 'fault_detected');
+    assert.ok(detected && detected.by !== 2);
+    assertRecovery(run, 2, detected.cause as string, [0, 1]);
+    assertSamePrograms(run.events, [0, 1]);
+    assertNoOrphans(run);
+  });
+
+  it('restart, whole node killed: dropped, and every remaining program started again', async () => {
+    const run = await runJob(['--nodes', '3', '--on-fault', 'restart', '--chaos', 'kill-node:node=0@step=20', ...program()]);
+    assertCompleted(run, 2);
+    const detected = first(run.events, 'fault_detected');
+    assert.ok(detected && detected.by !== 0);
+    assertRecovery(run, 0, detected.cause as string, [1, 2]);
+    for (const n of [1, 2]) assert.equal(of(run.events, 'program_started').filter((e) => e.node === n).length, 2, `node ${n} restarted`);
+    assertNoOrphans(run);
+  });
 });
 
 describe('rollcall launch: robustness', { timeout: 240_000 }, () => {
