@@ -19,7 +19,9 @@ export type ErrorCode =
   | 'ERR_JOB_FAILED'
   | 'ERR_ALREADY_EXISTS'
   | 'ERR_CORRUPT_RECORD'
-  | 'ERR_MEMBERSHIP_CHANGED';
+  | 'ERR_MEMBERSHIP_CHANGED'
+  | 'ERR_CORRUPT_STATE'
+  | 'ERR_NO_COMMON_STATE';
 
 export interface RollcallErrorOptions {
   cause?: unknown;
@@ -195,4 +197,20 @@ export class MembershipChangedError extends RollcallError {
   override toJSON(): Record<string, unknown> {
     return { ...super.toJSON(), generation: this.generation, world: this.world };
   }
+}
+
+/** A stored state version (file, replica) failed its checks: truncated, wrong format, bad checksum. */
+export class CorruptStateError extends RollcallError {
+  readonly code = 'ERR_CORRUPT_STATE' as const;
+  /** The file or peer the bad copy came from. */
+  readonly source: string;
+  constructor(source: string, message: string, opts: RollcallErrorOptions = {}) {
+    super(message, opts);
+    this.source = source;
+  }
+}
+
+/** After a fault, no version is held intact (or fetchable) by every member: nothing to roll back to. */
+export class NoCommonStateError extends RollcallError {
+  readonly code = 'ERR_NO_COMMON_STATE' as const;
 }

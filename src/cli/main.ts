@@ -77,6 +77,9 @@ program
   .option('--fault-timeout-ms <T>', 'silence after which a node or program is declared failed (default 3 x heartbeat)', intIn(20, 600_000))
   .option('--chaos <spec>', 'inject faults, e.g. kill:node=2@step=30,stop:node=1@t=5s,kill-node:node=3@step=50,kill:random@every=10s')
   .option('--job <id>', 'job id (default: random)')
+  .option('--state-dir <dir>', 'where nodes persist committed state versions (default: a temporary directory)')
+  .option('--keep <K>', 'committed versions each node keeps', intIn(1, 100), 3)
+  .option('--resume <dir>', 'continue a stopped job from the newest common state in this state directory')
   .option('--quiet', 'no progress lines on stderr', false)
   .argument('<command...>', 'the program to run on every node')
   .action(async (command: string[], o: Record<string, unknown>) => {

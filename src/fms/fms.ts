@@ -7,7 +7,7 @@ import { connectStore } from '../store/tcp-store-client.js';
 import { realClock, type Clock } from './clock.js';
 import { openDatagramEndpoint, type Datagram, type DatagramEndpoint, type FaultCause } from './datagram.js';
 import { HeartbeatMonitor } from './failure-detector.js';
-import { applyFault, applyRestart, failJob, membershipUpdatedEvent, watchMembership, type MembershipRecord, type MembershipPolicy } from './membership.js';
+import { applyFault, applyRestart, failJob, membershipUpdatedEvent, slotOf, watchMembership, type MembershipRecord, type MembershipPolicy } from './membership.js';
 import { ProgramProcess, type ProgramExit } from './program-process.js';
 
 export interface FmsConfig {
@@ -27,6 +27,8 @@ export interface FmsConfig {
   recoveryTimeoutMs: number;
   commTimeoutMs: number;
   startTimeoutMs: number;
+  stateDir: string;
+  keep: number;
 }
 
 export enum FmsState {
@@ -176,6 +178,8 @@ export class Fms {
           rendezvousTimeoutMs: c.rendezvousTimeoutMs,
           recoveryTimeoutMs: c.recoveryTimeoutMs,
           commTimeoutMs: c.commTimeoutMs,
+          stateDir: c.stateDir,
+          keep: c.keep,
         });
         this.emit('program_started', { pid: p.pid, fmsPid: process.pid, generation: this.record?.generation ?? 0 });
         this.watchProgram(p);
@@ -190,7 +194,12 @@ export class Fms {
         if (m.generation === this.record?.generation && this.state === FmsState.Recovering) this.state = FmsState.Running;
         return;
       case 'resumed':
-        if (m.generation > 0) this.emit('program_resumed', { generation: m.generation, pid: p.pid }, m.ts);
+        if (m.generation > 0) {
+          this.emit('program_resumed', { generation: m.generation, pid: p.pid, ...(m.stepsRedone === undefined ? {} : { steps_redone: m.stepsRedone }) }, m.ts);
+        }
+        return;
+      case 'event':
+        this.emit(m.event, m.fields);
         return;
       case 'proxy_broken':
         this.onProxyBroken(m.generation, m.error);
@@ -266,7 +275,7 @@ export class Fms {
     try {
       await failJob(this.store, this.cfg.job, reason, { deadline: Date.now() + 10_000 });
     } catch (e) {
-      this.emit('fms_error', { message: `could not record the job's failure: ${(e as Error).message}` });
+      if (!this.stopping) this.emit('fms_error', { message: `could not record the job's failure: ${(e as Error).message}` });
     }
   }
 
@@ -413,7 +422,7 @@ export class Fms {
     const rank = record.members.indexOf(this.cfg.node);
     if (rank < 0) return;
     this.sentGeneration = record.generation;
-    this.program?.send({ type: 'generation', generation: record.generation, rank, world: record.members.length });
+    this.program?.send({ type: 'generation', generation: record.generation, rank, world: record.members.length, members: record.members, slot: slotOf(record, this.cfg.node) });
   }
 
   /** Stops every judgement and heartbeat of ours. */

@@ -25,6 +25,11 @@ export const MembershipRecordSchema = z
     policy: MembershipPolicySchema,
     state: z.enum(['running', 'failed']),
     reason: z.string().optional(),
+    /**
+     * Whose state a node holds, for nodes that hold someone else's: a spare brought in for a
+     * failed node takes over that node's slot (and so its committed versions). Absent: its own.
+     */
+    slots: z.record(z.string(), NodeId).optional(),
   })
   .superRefine((r, ctx) => {
     const seen = new Set<number>();
@@ -71,6 +76,11 @@ export function parseMembership(key: string, value: string): MembershipRecord {
   return parsed.data;
 }
 
+/** The slot (whose committed state) a node holds. */
+export function slotOf(record: MembershipRecord, node: number): number {
+  return record.slots?.[String(node)] ?? node;
+}
+
 /** The node's rank in this generation, or undefined if it is not a member. */
 export function rankOf(record: MembershipRecord, node: number): number | undefined {
   const i = record.members.indexOf(node);
@@ -105,12 +115,14 @@ export function nextMembership(record: MembershipRecord, failedNodes: readonly n
   const spares = record.spares.filter((n) => !lost.has(n));
   const members: number[] = [];
   const added: number[] = [];
+  const slots = { ...(record.slots ?? {}) };
   for (const n of record.members) {
     if (!lost.has(n)) members.push(n);
     else if (record.policy !== 'shrink' && spares.length > 0) {
       const s = spares.shift() as number;
       members.push(s);
       added.push(s);
+      slots[String(s)] = slotOf(record, n);
     }
   }
   const failed = [...record.failed, ...lostMembers, ...lostSpares];
@@ -119,7 +131,7 @@ export function nextMembership(record: MembershipRecord, failedNodes: readonly n
     return { record: { ...record, spares, failed }, changed: { removed: [], added: [] }, write: true, bumped: false };
   }
 
-  const next: MembershipRecord = { ...record, generation: record.generation + 1, members, spares, failed };
+  const next: MembershipRecord = { ...record, generation: record.generation + 1, members, spares, failed, ...(added.length > 0 ? { slots } : {}) };
   if (members.length < record.minNodes) {
     next.state = 'failed';
     next.reason =

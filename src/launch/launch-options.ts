@@ -1,3 +1,5 @@
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { z } from 'zod';
 import { InvalidArgumentError } from '../errors.js';
 import { parseChaos, type ChaosAction } from '../fms/chaos.js';
@@ -19,12 +21,23 @@ export const LaunchOptionsSchema = z
     /** How long a program may take to start and connect, and any rendezvous to complete. */
     startTimeoutMs: z.number().int().min(100).default(30_000),
     quiet: z.boolean().default(false),
+    /** Where nodes persist their committed versions (default: a new temporary directory). */
+    stateDir: z.string().min(1).optional(),
+    keep: z.number().int().min(1).max(100).default(3),
+    /** Continue a stopped job from the newest common state in this directory. */
+    resume: z.string().min(1).optional(),
   })
   .superRefine((o, ctx) => {
     if (o.minNodes !== undefined && o.minNodes > o.nodes) ctx.addIssue({ code: 'custom', path: ['minNodes'], message: `--min-nodes ${o.minNodes} is more than --nodes ${o.nodes}` });
     const fault = o.faultTimeoutMs ?? 3 * o.heartbeatMs;
     if (fault < 2 * o.heartbeatMs) {
       ctx.addIssue({ code: 'custom', path: ['faultTimeoutMs'], message: `--fault-timeout-ms ${fault} must be at least twice --heartbeat-ms ${o.heartbeatMs}: one late heartbeat is not a fault` });
+    }
+    if (o.resume !== undefined && o.stateDir !== undefined && o.resume !== o.stateDir) {
+      ctx.addIssue({ code: 'custom', path: ['resume'], message: '--resume DIR already names the state directory; drop --state-dir or make them equal' });
+    }
+    if (o.resume !== undefined && !hasVersions(o.resume)) {
+      ctx.addIssue({ code: 'custom', path: ['resume'], message: `${o.resume} holds no committed state (expected slot-N/vNNN.rcs files from an earlier run)` });
     }
     if (o.onFault === 'replace' && o.spares === 0) ctx.addIssue({ code: 'custom', path: ['onFault'], message: '--on-fault replace needs at least one spare (--spares)' });
   });
@@ -44,6 +57,18 @@ export interface LaunchOptions {
   job: string | undefined;
   startTimeoutMs: number;
   quiet: boolean;
+  /** Undefined: a temporary directory, made by the launcher. */
+  stateDir: string | undefined;
+  keep: number;
+  resume: boolean;
+}
+
+function hasVersions(dir: string): boolean {
+  try {
+    return readdirSync(dir).some((d) => /^slot-\d+$/.test(d) && readdirSync(join(dir, d)).some((f) => /^v\d+\.rcs$/.test(f)));
+  } catch {
+    return false;
+  }
 }
 
 const FLAG: Record<string, string> = {
@@ -57,6 +82,9 @@ const FLAG: Record<string, string> = {
   chaos: '--chaos',
   command: 'command',
   job: '--job',
+  stateDir: '--state-dir',
+  keep: '--keep',
+  resume: '--resume',
 };
 
 /** Validates and fills defaults; throws InvalidArgumentError naming the flag. */
@@ -85,5 +113,8 @@ export function resolveLaunchOptions(input: LaunchInput): LaunchOptions {
     job: o.job,
     startTimeoutMs: o.startTimeoutMs,
     quiet: o.quiet,
+    stateDir: o.resume ?? o.stateDir,
+    keep: o.keep,
+    resume: o.resume !== undefined,
   };
 }

@@ -1,6 +1,8 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { constants } from 'node:os';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { constants, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { realClock } from '../fms/clock.js';
 import { ChaosScheduler, type ChaosFire } from '../fms/chaos.js';
@@ -61,12 +63,26 @@ export async function launch(opts: LaunchOptions, hooks: LaunchHooks = {}): Prom
   const log = new EventLog(opts.events, hooks.onEvent);
   const emit = (event: string, fields: Record<string, unknown> = {}, ts = Date.now()): void => log.write({ ts, event, ...fields });
 
+  const tempState = opts.stateDir === undefined;
+  const stateDir = opts.stateDir ?? (await mkdtemp(join(tmpdir(), `rollcall-${job}-`)));
   const server: StoreServer = await startStoreServer({ secret });
   const store: Store = await connectStore(server.address, { secret });
   const nodes = Array.from({ length: opts.nodes }, (_, i) => i);
   const spares = Array.from({ length: opts.spares }, (_, i) => opts.nodes + i);
   let record: MembershipRecord = await initMembership(store, job, { nodes, spares, minNodes: opts.minNodes, policy: opts.policy });
-  emit('job_started', { job, nodes, spares, policy: opts.policy, minNodes: opts.minNodes, heartbeatMs: opts.heartbeatMs, faultTimeoutMs: opts.faultTimeoutMs, command: opts.command });
+  emit('job_started', {
+    job,
+    nodes,
+    spares,
+    policy: opts.policy,
+    minNodes: opts.minNodes,
+    heartbeatMs: opts.heartbeatMs,
+    faultTimeoutMs: opts.faultTimeoutMs,
+    command: opts.command,
+    stateDir,
+    keep: opts.keep,
+    resume: opts.resume,
+  });
   say(`job ${job}: ${opts.nodes} node(s), ${opts.spares} spare(s), on fault: ${opts.policy}`);
 
   const procs = new Map<number, NodeProc>();
@@ -139,6 +155,8 @@ export async function launch(opts: LaunchOptions, hooks: LaunchHooks = {}): Prom
       recoveryTimeoutMs: Math.max(opts.startTimeoutMs, 10 * opts.faultTimeoutMs),
       commTimeoutMs: Math.max(10_000, 4 * opts.faultTimeoutMs),
       startTimeoutMs: opts.startTimeoutMs,
+      stateDir,
+      keep: opts.keep,
     };
     // Its own process group: `kill-node` and the final clean-up kill the FMS and its program
     // together with one signal.
@@ -193,6 +211,8 @@ export async function launch(opts: LaunchOptions, hooks: LaunchHooks = {}): Prom
   await store.close().catch(() => undefined);
   await server.close();
   log.close();
+  if (end.outcome === 'completed' && tempState) await rm(stateDir, { recursive: true, force: true });
+  else if (end.outcome !== 'completed') say(`committed state kept in ${stateDir}; continue with --resume ${stateDir}`);
   return {
     outcome: end.outcome,
     exitCode: end.outcome === 'completed' ? 0 : end.outcome === 'stopped' ? stoppedExitCode(hooks.stopSignal?.reason) : 1,

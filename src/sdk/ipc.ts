@@ -35,9 +35,21 @@ export const ToProgramSchema = z.discriminatedUnion('type', [
     rendezvousTimeoutMs: z.number().positive(),
     recoveryTimeoutMs: z.number().positive(),
     commTimeoutMs: z.number().positive(),
+    /** Where committed versions are persisted, and how many each node keeps. */
+    stateDir: z.string(),
+    keep: z.number().int().positive(),
   }),
   /** Join this generation: relaunch the proxy for it. */
-  z.object({ type: z.literal('generation'), generation: Int.nonnegative(), rank: Int.nonnegative(), world: Int.positive() }),
+  z.object({
+    type: z.literal('generation'),
+    generation: Int.nonnegative(),
+    rank: Int.nonnegative(),
+    world: Int.positive(),
+    /** Node ids in rank order. */
+    members: z.array(NodeId),
+    /** Whose state this node holds: its own node id, or the slot of the node it replaced. */
+    slot: NodeId,
+  }),
   /** A fault is being recovered: hold operations until the next generation. */
   z.object({ type: z.literal('idle'), generation: Int.nonnegative() }),
 ]);
@@ -51,7 +63,9 @@ export const FromProgramSchema = z.discriminatedUnion('type', [
   /** The proxy could not join, or its communicator broke, in `generation`. */
   z.object({ type: z.literal('proxy_broken'), generation: Int, error: SerializedErrorSchema }),
   /** The program issued its first operation in `generation`, at `ts` (ms since the epoch). */
-  z.object({ type: z.literal('resumed'), generation: Int, ts: z.number() }),
+  z.object({ type: z.literal('resumed'), generation: Int, ts: z.number(), stepsRedone: Int.nonnegative().optional() }),
+  /** A state event (common_state_selected, state_corrupt, ...) for the event log. */
+  z.object({ type: z.literal('event'), event: z.string().regex(/^[a-z_]+$/), fields: z.record(z.string(), z.unknown()) }),
   z.object({ type: z.literal('progress'), step: Int.nonnegative() }),
   /** The program is closing its job: its heartbeats stop, and it should exit soon. */
   z.object({ type: z.literal('closing') }),

@@ -13,6 +13,7 @@ import {
 import { serializeError } from '../proxy/protocol.js';
 import { ProxyHandle, ProxyState } from '../proxy/proxy-handle.js';
 import { FromProgramSchema, IPC_VERSION, ToProgramSchema, type FromProgram, type ToProgram } from './ipc.js';
+import { Keeper, State, type StateEntry, type StateHost } from './state.js';
 
 const HEARTBEAT_THREAD = fileURLToPath(new URL('./heartbeat-thread.js', import.meta.url));
 
@@ -79,6 +80,10 @@ export class Job {
   generation = -1;
   rank = -1;
   world = 0;
+  /** Node ids in rank order, in this generation. */
+  members: number[] = [];
+  /** Whose state this node holds (see the glossary's "slot"): its own id, or the replaced node's. */
+  slot = -1;
 
   /** Resolves when the first generation is joined. */
   readonly started: Promise<void>;
@@ -92,6 +97,9 @@ export class Job {
   /** Generation the program has been told about (by MembershipChangedError or by connect()). */
   private acked = -1;
   private reportedResume = -1;
+  /** With registered state the program resumes after the rollback, which reports it itself. */
+  private manualResume = false;
+  private keeper: Keeper | undefined;
   private waiters: (() => void)[] = [];
   private readonly heartbeat: Worker;
 
@@ -108,6 +116,7 @@ export class Job {
     process.on('disconnect', () => process.exit(70));
     // The channel must not keep a finished program alive.
     (process.channel as { unref?: () => void } | undefined)?.unref?.();
+    this.startKeeper();
     this.refillStandby(() => send({ type: 'warm' }));
   }
 
@@ -142,6 +151,71 @@ export class Job {
     return this.op((p) => p.recv(buf, peer, tag));
   }
 
+  /**
+   * Registers the program's state: typed arrays and JSON values. Commit it at consistent points
+   * with `state.commit()`; `run()` rolls every member back to the newest common version after a
+   * fault.
+   */
+  registerState<T extends Record<string, StateEntry>>(values: T): State<T> {
+    return new State(values, this.stateHost(), this.startKeeper());
+  }
+
+  /** Started with the job, like the standby proxy: a spare must not pay for it when it joins. */
+  private startKeeper(): Keeper {
+    const c = this.config;
+    this.keeper ??= new Keeper(
+      { job: c.job, secret: c.secret, node: c.node, store: c.store, stateDir: c.stateDir, keep: c.keep },
+      (event, fields) => send({ type: 'event', event, fields }),
+    );
+    return this.keeper;
+  }
+
+  /**
+   * Runs the program's loop, in the spirit of Horovod's elastic.run but in place: on a
+   * membership change every member rolls back to the newest common version and the loop is
+   * entered again, in the same process. The loop should continue from `state.step`.
+   */
+  async run<T extends Record<string, StateEntry>>(state: State<T>, loop: (state: State<T>) => Promise<void>): Promise<void> {
+    this.manualResume = true;
+    for (;;) {
+      try {
+        await state.sync();
+        await loop(state);
+        return;
+      } catch (e) {
+        if (!(e instanceof MembershipChangedError)) throw e;
+      }
+    }
+  }
+
+  private stateHost(): StateHost {
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
+    const job = this;
+    return {
+      get node() {
+        return job.node;
+      },
+      get generation() {
+        return job.generation;
+      },
+      get rank() {
+        return job.rank;
+      },
+      get slot() {
+        return job.slot;
+      },
+      get buddy() {
+        return job.world > 1 ? job.members[(job.rank + 1) % job.world] : undefined;
+      },
+      allreduce: (buf, op) => job.allreduce(buf, op),
+      report: (event, fields) => send({ type: 'event', event, fields }),
+      resumed: (generation, stepsRedone) => {
+        job.reportedResume = generation;
+        send({ type: 'resumed', generation, ts: Date.now(), stepsRedone });
+      },
+    };
+  }
+
   /** Ends the program's part in the job; the process can then exit. */
   async close(): Promise<void> {
     if (this.state === JobState.Closed) return;
@@ -154,6 +228,7 @@ export class Job {
     this.proxy = undefined;
     this.standby = undefined;
     await Promise.all(proxies.map((p) => p?.terminate()));
+    await this.keeper?.terminate();
     await this.heartbeat.terminate();
   }
 
@@ -167,7 +242,7 @@ export class Job {
       }
       const proxy = this.proxy as ProxyHandle;
       const generation = this.generation;
-      if (this.reportedResume < generation) {
+      if (this.reportedResume < generation && !this.manualResume) {
         this.reportedResume = generation;
         send({ type: 'resumed', generation, ts: Date.now() });
       }
@@ -214,7 +289,7 @@ export class Job {
     if (!parsed.success) return;
     const m = parsed.data;
     if (m.type === 'idle') this.enterIdle();
-    else if (m.type === 'generation') void this.switchTo(m.generation, m.rank, m.world);
+    else if (m.type === 'generation') void this.switchTo(m.generation, m.rank, m.world, m.members, m.slot);
   }
 
   private enterIdle(): void {
@@ -233,7 +308,7 @@ export class Job {
     send({ type: 'proxy_broken', generation, error: serializeError(err) });
   }
 
-  private async switchTo(generation: number, rank: number, world: number): Promise<void> {
+  private async switchTo(generation: number, rank: number, world: number, members: number[], slot: number): Promise<void> {
     if (generation <= this.target || this.state === JobState.Closed) return;
     this.target = generation;
     this.enterIdle();
@@ -257,6 +332,8 @@ export class Job {
       this.generation = generation;
       this.rank = rank;
       this.world = world;
+      this.members = members;
+      this.slot = slot;
       if (this.acked < 0) this.acked = generation;
       this.state = JobState.Running;
       send({ type: 'proxy_ready', generation, ms });

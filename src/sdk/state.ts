@@ -1,0 +1,202 @@
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { InvalidArgumentError, NoCommonStateError, TimeoutError } from '../errors.js';
+import type { FromKeeper, ToKeeper } from '../state/keeper-protocol.js';
+import type { EntryKind, EntryMeta, StateVersion } from '../state/version-format.js';
+
+const KEEPER = fileURLToPath(new URL('../state/keeper-thread.js', import.meta.url));
+
+export type JsonValue = null | boolean | number | string | JsonValue[] | { [k: string]: JsonValue };
+export type StateEntry = Float32Array | Float64Array | Int32Array | JsonValue;
+
+/** Versions looked at when choosing the common one: far more than any node keeps. */
+const WINDOW = 64;
+const KEEPER_TIMEOUT_MS = 30_000;
+
+function kindOf(v: StateEntry): EntryKind {
+  if (v instanceof Float32Array) return 'float32';
+  if (v instanceof Float64Array) return 'float64';
+  if (v instanceof Int32Array) return 'int32';
+  if (ArrayBuffer.isView(v)) throw new InvalidArgumentError(`state entries may be Float32Array, Float64Array, Int32Array or JSON values, not ${v.constructor.name}`);
+  return 'json';
+}
+
+/** What the state needs from the job: kept narrow so the selection logic is easy to follow. */
+export interface StateHost {
+  readonly node: number;
+  readonly generation: number;
+  readonly rank: number;
+  readonly slot: number;
+  readonly buddy: number | undefined;
+  allreduce<T extends Float64Array | Int32Array>(buf: T, op: 'max' | 'min'): Promise<T>;
+  report(event: string, fields: Record<string, unknown>): void;
+  resumed(generation: number, stepsRedone: number): void;
+}
+
+export interface KeeperOptions {
+  job: string;
+  secret: string;
+  node: number;
+  store: string;
+  stateDir: string;
+  keep: number;
+}
+
+/** The program's side of the keeper thread. */
+export class Keeper {
+  private readonly worker: Worker;
+  private nextId = 1;
+  private readonly pending = new Map<number, (m: Extract<FromKeeper, { type: 'reply' }>) => void>();
+  readonly ready: Promise<void>;
+  /** Versions the keeper has persisted and replicated (for tests and the overhead benchmark). */
+  stored = -1;
+
+  constructor(opts: KeeperOptions, onEvent: (event: string, fields: Record<string, unknown>) => void) {
+    this.worker = new Worker(KEEPER);
+    this.worker.unref();
+    this.ready = new Promise((resolve, reject) => {
+      this.worker.once('error', reject);
+      this.worker.on('message', (m: FromKeeper) => {
+        if (m.type === 'ready') resolve();
+        else if (m.type === 'reply') {
+          const p = this.pending.get(m.id);
+          this.pending.delete(m.id);
+          p?.(m);
+        } else if (m.type === 'event') onEvent(m.event, m.fields);
+        else if (m.type === 'stored') this.stored = Math.max(this.stored, m.version);
+      });
+    });
+    this.post({ type: 'init', ...opts });
+  }
+
+  post(m: ToKeeper, transfer?: never[]): void {
+    this.worker.postMessage(m, transfer);
+  }
+
+  request(m: { type: 'list' | 'fetch' | 'truncate'; slot: number; version?: number; after?: number }): Promise<Extract<FromKeeper, { type: 'reply' }>> {
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new TimeoutError(`state keeper did not answer ${m.type} within ${KEEPER_TIMEOUT_MS} ms`));
+      }, KEEPER_TIMEOUT_MS);
+      this.pending.set(id, (r) => {
+        clearTimeout(timer);
+        if (r.error) reject(new Error(r.error));
+        else resolve(r);
+      });
+      this.post({ ...m, id } as ToKeeper);
+    });
+  }
+
+  terminate(): Promise<number> {
+    return this.worker.terminate();
+  }
+}
+
+/**
+ * The program's registered state: typed arrays (restored in place, so references stay valid)
+ * and JSON values (replaced in `values`), plus the step. `commit()` copies it into a new version
+ * and returns at once; checksums, the state directory and the replica are the keeper's work.
+ */
+export class State<T extends Record<string, StateEntry>> {
+  step = 0;
+  /** The last version committed or restored; -1 before the first. */
+  version = -1;
+  /** The furthest step this program has reached, across rollbacks: what a fault costs is measured from it. */
+  private furthest = 0;
+  private readonly names: string[];
+
+  constructor(
+    readonly values: T,
+    private readonly host: StateHost,
+    private readonly keeper: Keeper,
+  ) {
+    this.names = Object.keys(values);
+    if (this.names.length === 0) throw new InvalidArgumentError('state needs at least one entry');
+    for (const n of this.names) kindOf(values[n] as StateEntry);
+  }
+
+  /** Makes a new version of the state as it is now. Costs one copy of it. */
+  commit(): number {
+    if (!Number.isInteger(this.step) || this.step < 0) throw new InvalidArgumentError(`state.step must be a non-negative integer, got ${this.step}`);
+    const entries: EntryMeta[] = [];
+    const data: Uint8Array[] = [];
+    for (const name of this.names) {
+      const v = this.values[name] as StateEntry;
+      const kind = kindOf(v);
+      const src = kind === 'json' ? Buffer.from(JSON.stringify(v)) : new Uint8Array((v as Float32Array).buffer, (v as Float32Array).byteOffset, (v as Float32Array).byteLength);
+      const copy = new Uint8Array(new SharedArrayBuffer(src.byteLength));
+      copy.set(src);
+      entries.push({ name, kind, bytes: src.byteLength, crc: 0 });
+      data.push(copy);
+    }
+    this.version += 1;
+    this.furthest = Math.max(this.furthest, this.step);
+    this.keeper.post({ type: 'commit', meta: { slot: this.host.slot, version: this.version, step: this.step, entries }, data });
+    return this.version;
+  }
+
+  /**
+   * After a membership change (and at the start): agree with every member on the newest version
+   * all of them hold or can fetch intact, and restore it. Every member must call it at the same
+   * point; `Job.run()` does.
+   */
+  async sync(): Promise<void> {
+    const host = this.host;
+    await this.keeper.ready;
+    this.keeper.post({ type: 'topology', slot: host.slot, buddy: host.buddy });
+    this.furthest = Math.max(this.furthest, this.step);
+    const avail = (await this.keeper.request({ type: 'list', slot: host.slot })).versions ?? [];
+    const top = avail.reduce((m, a) => Math.max(m, a.version), -1);
+    const agg = await host.allreduce(new Float64Array([top, this.furthest]), 'max');
+    const vmax = agg[0] as number;
+    const furthest = agg[1] as number;
+    if (vmax < 0) {
+      // Nobody has committed anything: this is the start. The initial state is version 0.
+      this.commit();
+      this.finish(0, furthest);
+      return;
+    }
+    const mask = new Int32Array(WINDOW);
+    for (const a of avail) if (vmax - a.version < WINDOW) mask[vmax - a.version] = 1;
+    const common = await host.allreduce(mask, 'min');
+    const i = common.indexOf(1);
+    if (i < 0) {
+      throw new NoCommonStateError(
+        `generation ${host.generation}: no version of the state is held intact by every member (newest anywhere: ${vmax}; this node's slot ${host.slot} has ${avail.map((a) => a.version).join(',') || 'none'})`,
+        { node: host.node, rank: host.rank },
+      );
+    }
+    const version = vmax - i;
+    const r = await this.keeper.request({ type: 'fetch', slot: host.slot, version });
+    this.restore(r.version as StateVersion);
+    await this.keeper.request({ type: 'truncate', slot: host.slot, after: version });
+    if (host.rank === 0) host.report('common_state_selected', { generation: host.generation, version, step: this.step });
+    this.finish(furthest - this.step, furthest);
+  }
+
+  private finish(stepsRedone: number, furthest: number): void {
+    this.furthest = furthest;
+    this.host.resumed(this.host.generation, stepsRedone);
+  }
+
+  private restore(v: StateVersion): void {
+    v.meta.entries.forEach((e, i) => {
+      const bytes = v.data[i] as Uint8Array;
+      if (!this.names.includes(e.name)) throw new InvalidArgumentError(`stored version ${v.meta.version} has entry "${e.name}", which this program does not register`);
+      const cur = this.values[e.name] as StateEntry;
+      if (e.kind === 'json') {
+        (this.values as Record<string, StateEntry>)[e.name] = JSON.parse(Buffer.from(bytes).toString('utf8')) as JsonValue;
+        return;
+      }
+      const arr = cur as Float32Array;
+      if (kindOf(cur) !== e.kind || arr.byteLength !== e.bytes) {
+        throw new InvalidArgumentError(`stored entry "${e.name}" is ${e.kind}[${e.bytes} bytes], the program's is ${kindOf(cur)}[${arr.byteLength} bytes]`);
+      }
+      new Uint8Array(arr.buffer, arr.byteOffset, arr.byteLength).set(bytes);
+    });
+    this.step = v.meta.step;
+    this.version = v.meta.version;
+  }
+}

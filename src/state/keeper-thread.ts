@@ -1,0 +1,373 @@
+import { mkdir, open, readFile, readdir, rename, unlink } from 'node:fs/promises';
+import { createServer, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { parentPort } from 'node:worker_threads';
+import type { Store } from '../store/store.js';
+import { connectStore } from '../store/tcp-store-client.js';
+import { frame, KeeperClient, keeperToken, MessageReader, tokenOk, type WireMessage } from './keeper-wire.js';
+import type { FromKeeper, KeeperInit, ToKeeper } from './keeper-protocol.js';
+import { checksum, corruptEntries, decodeVersion, encodeVersion, VersionMetaSchema, type StateVersion } from './version-format.js';
+
+/**
+ * The state keeper: a thread in the program's process that owns the committed versions. It
+ * checksums each commit (off the program's thread: a commit costs the program one memcpy),
+ * keeps the newest K per slot in memory, writes them to the state directory (atomic rename),
+ * pushes each to the next node's keeper as a replica, and answers other keepers' requests for
+ * the versions it holds. It dies with the program, as the node's memory would.
+ */
+const port = parentPort;
+if (!port) throw new Error('keeper-thread must run as a worker thread');
+const post = (m: FromKeeper): void => port.postMessage(m);
+
+const REMOTE_TIMEOUT_MS = 3000;
+
+let cfg: KeeperInit;
+let store: Store;
+let token: string;
+let slot = -1;
+let buddy: number | undefined;
+const memory = new Map<number, Map<number, StateVersion>>();
+const clients = new Map<number, KeeperClient>();
+/** Where fetchable copies of a slot's versions were found by the last listing. */
+const sources = new Map<number, Map<number, string[]>>();
+
+const slotDir = (s: number): string => join(cfg.stateDir, `slot-${s}`);
+const fileOf = (s: number, v: number): string => join(slotDir(s), `v${String(v).padStart(12, '0')}.rcs`);
+const keeperKey = (node: number): string => `rollcall/${cfg.job}/keeper/${node}`;
+
+function held(s: number): Map<number, StateVersion> {
+  let m = memory.get(s);
+  if (!m) memory.set(s, (m = new Map()));
+  return m;
+}
+
+function remember(s: number, v: StateVersion): void {
+  const m = held(s);
+  m.set(v.meta.version, v);
+  const sorted = [...m.keys()].sort((a, b) => b - a);
+  for (const old of sorted.slice(cfg.keep)) m.delete(old);
+}
+
+function corrupt(s: number, version: number, source: string, message: string): void {
+  post({ type: 'event', event: 'state_corrupt', fields: { slot: s, version, source, message } });
+}
+
+/** Memory copies of a slot, re-verified now; a corrupt one is reported and dropped. */
+function intactInMemory(s: number): Map<number, StateVersion> {
+  const m = held(s);
+  for (const [v, sv] of m) {
+    const bad = corruptEntries(sv);
+    if (bad.length > 0) {
+      corrupt(s, v, 'memory', `entries ${bad.join(',')} fail their checksum`);
+      m.delete(v);
+    }
+  }
+  return m;
+}
+
+async function peers(): Promise<Map<number, KeeperClient>> {
+  const { kvs } = await store.list(`rollcall/${cfg.job}/keeper/`);
+  for (const kv of kvs) {
+    const node = Number(kv.key.slice(kv.key.lastIndexOf('/') + 1));
+    if (node === cfg.node) continue;
+    const c = clients.get(node);
+    if (!c || c.address !== kv.value) {
+      c?.close();
+      clients.set(node, new KeeperClient(kv.value, token));
+    }
+  }
+  return clients;
+}
+
+// ---- commits: checksum, keep, persist, replicate ----
+
+function commit(v: StateVersion): void {
+  v.meta.entries.forEach((e, i) => (e.crc = checksum(v.data[i] as Uint8Array)));
+  remember(v.meta.slot, v);
+  post({ type: 'committed', version: v.meta.version });
+  toDisk.offer(v);
+  toBuddy.offer(v);
+}
+
+/**
+ * Background work on the newest version only: when commits come faster than the disk or the
+ * buddy can take them, the versions in between are skipped rather than queued without bound.
+ * The program is never held up; the cost is that the newest stored copy may lag by a version
+ * or two, which is why each node keeps K versions in memory.
+ */
+class Newest {
+  private next: StateVersion | undefined;
+  private busy = false;
+  constructor(private readonly work: (v: StateVersion) => Promise<boolean>, private readonly what: 'persisted' | 'replicated') {}
+
+  offer(v: StateVersion): void {
+    this.next = v;
+    if (!this.busy) void this.drain();
+  }
+
+  private async drain(): Promise<void> {
+    this.busy = true;
+    while (this.next) {
+      const v = this.next;
+      this.next = undefined;
+      if (!held(v.meta.slot).has(v.meta.version)) continue; // rolled back meanwhile
+      const ok = await this.work(v).catch(() => false);
+      post({ type: 'stored', version: v.meta.version, [this.what]: ok } as FromKeeper);
+    }
+    this.busy = false;
+  }
+
+  async idle(): Promise<void> {
+    while (this.busy) await new Promise((r) => setTimeout(r, 1));
+  }
+}
+
+const toDisk = new Newest((v) => persist(v), 'persisted');
+const toBuddy = new Newest((v) => replicate(v), 'replicated');
+
+async function persist(v: StateVersion): Promise<boolean> {
+  const { slot: s, version } = v.meta;
+  try {
+    await mkdir(slotDir(s), { recursive: true });
+    const path = fileOf(s, version);
+    const tmp = `${path}.tmp-${process.pid}`;
+    const fh = await open(tmp, 'w');
+    try {
+      await fh.writeFile(encodeVersion(v));
+      await fh.datasync();
+    } finally {
+      await fh.close();
+    }
+    // rename is atomic: a reader sees the old set of files or the new one, never half a file.
+    await rename(tmp, path);
+    const files = (await readdir(slotDir(s))).filter((f) => f.endsWith('.rcs')).sort();
+    for (const f of files.slice(0, Math.max(0, files.length - cfg.keep))) await unlink(join(slotDir(s), f)).catch(() => undefined);
+    return true;
+  } catch (e) {
+    post({ type: 'event', event: 'state_error', fields: { slot: s, version, message: `could not persist: ${(e as Error).message}` } });
+    return false;
+  }
+}
+
+async function replicate(v: StateVersion): Promise<boolean> {
+  if (buddy === undefined || buddy === cfg.node) return false;
+  try {
+    let c = clients.get(buddy);
+    if (!c) c = (await peers()).get(buddy);
+    if (!c) return false;
+    const need = await c.request({ op: 'push', meta: v.meta }, undefined, REMOTE_TIMEOUT_MS);
+    const idx = (need.head.need as number[] | undefined) ?? [];
+    if (idx.length === 0) return true;
+    const body = Buffer.concat(idx.map((i) => v.data[i] as Uint8Array));
+    await c.request({ op: 'push_data', slot: v.meta.slot, version: v.meta.version }, body, REMOTE_TIMEOUT_MS);
+    return true;
+  } catch {
+    return false; // the buddy is gone or busy; the version still has its disk copy
+  }
+}
+
+// ---- finding and fetching versions ----
+
+async function list(s: number): Promise<{ version: number; step: number }[]> {
+  const found = new Map<number, { step: number; from: string[] }>();
+  for (const [v, sv] of intactInMemory(s)) found.set(v, { step: sv.meta.step, from: ['memory'] });
+  // Our own newest versions are in memory; other copies can only be as new. A node without
+  // any (a spare taking over a slot, a resumed job) looks everywhere else.
+  if (found.size === 0) {
+    const remote = [...(await peers()).entries()].map(async ([node, c]) => {
+      try {
+        const r = await c.request({ op: 'list', slot: s }, undefined, REMOTE_TIMEOUT_MS);
+        for (const e of (r.head.versions as { version: number; step: number }[] | undefined) ?? []) {
+          const f = found.get(e.version) ?? { step: e.step, from: [] };
+          f.from.push(`node:${node}`);
+          found.set(e.version, f);
+        }
+      } catch {
+        // an unreachable keeper holds nothing we can use
+      }
+    });
+    const [, disk] = await Promise.all([Promise.all(remote), listDisk(s)]);
+    for (const { version, step } of disk) {
+      const f = found.get(version) ?? { step, from: [] };
+      f.from.push('disk');
+      found.set(version, f);
+    }
+  }
+  sources.set(s, new Map([...found].map(([v, f]) => [v, f.from])));
+  return [...found].map(([version, f]) => ({ version, step: f.step })).sort((a, b) => a.version - b.version);
+}
+
+async function listDisk(s: number): Promise<{ version: number; step: number }[]> {
+  let files: string[];
+  try {
+    files = (await readdir(slotDir(s))).filter((f) => /^v\d+\.rcs$/.test(f));
+  } catch {
+    return [];
+  }
+  const out: { version: number; step: number }[] = [];
+  for (const f of files) {
+    const path = join(slotDir(s), f);
+    try {
+      const v = decodeVersion(await readFile(path), path);
+      out.push({ version: v.meta.version, step: v.meta.step });
+    } catch (e) {
+      corrupt(s, Number(f.slice(1, -4)), path, (e as Error).message);
+    }
+  }
+  return out;
+}
+
+async function fetch(s: number, version: number): Promise<StateVersion> {
+  const own = intactInMemory(s).get(version);
+  if (own) return own;
+  for (const from of sources.get(s)?.get(version) ?? ['disk']) {
+    try {
+      let v: StateVersion;
+      if (from === 'disk') {
+        v = decodeVersion(await readFile(fileOf(s, version)), fileOf(s, version));
+      } else {
+        const c = (await peers()).get(Number(from.slice(5)));
+        if (!c) continue;
+        const r = await c.request({ op: 'get', slot: s, version }, undefined, REMOTE_TIMEOUT_MS);
+        if (r.head.ok !== true) continue;
+        v = decodeVersion(r.body, `version ${version} of slot ${s} from ${from}`);
+      }
+      remember(s, v);
+      return v;
+    } catch (e) {
+      corrupt(s, version, from, (e as Error).message);
+    }
+  }
+  throw new Error(`version ${version} of slot ${s} is not held intact anywhere`);
+}
+
+async function truncate(s: number, after: number): Promise<void> {
+  for (const v of [...held(s).keys()]) if (v > after) held(s).delete(v);
+  // A resumed job must not find versions of a future that was rolled back.
+  await toDisk.idle();
+  try {
+    for (const f of await readdir(slotDir(s))) {
+      const m = /^v(\d+)\.rcs$/.exec(f);
+      if (m && Number(m[1]) > after) await unlink(join(slotDir(s), f)).catch(() => undefined);
+    }
+  } catch {
+    // no directory yet
+  }
+}
+
+// ---- serving other keepers ----
+
+function serve(sock: Socket): void {
+  const reader = new MessageReader();
+  let authed = false;
+  let pending: { meta: StateVersion['meta']; have: (Uint8Array | undefined)[] } | undefined;
+  const reply = (head: Record<string, unknown>, body?: Uint8Array): void => {
+    for (const b of frame(head, body)) sock.write(b);
+  };
+  const handle = (m: WireMessage): void => {
+    const h = m.head;
+    if (!authed) {
+      if (h.op === 'auth' && tokenOk(token, h.token)) authed = true;
+      else sock.destroy();
+      return;
+    }
+    if (h.op === 'list') {
+      reply({ versions: [...intactInMemory(Number(h.slot)).values()].map((v) => ({ version: v.meta.version, step: v.meta.step })) });
+    } else if (h.op === 'get') {
+      const v = intactInMemory(Number(h.slot)).get(Number(h.version));
+      reply({ ok: v !== undefined }, v ? encodeVersion(v) : undefined);
+    } else if (h.op === 'push') {
+      const parsed = VersionMetaSchema.safeParse(h.meta);
+      if (!parsed.success) return void sock.destroy();
+      const meta = parsed.data;
+      // Entries we already hold byte for byte (same size and CRC) are not sent again.
+      const have = meta.entries.map((e) => findEntry(e.bytes, e.crc));
+      pending = { meta, have };
+      reply({ need: have.flatMap((d, i) => (d ? [] : [i])) });
+    } else if (h.op === 'push_data' && pending) {
+      const { meta, have } = pending;
+      pending = undefined;
+      let at = 0;
+      const data = have.map((d, i) => {
+        if (d) return d;
+        const n = (meta.entries[i] as { bytes: number }).bytes;
+        const copy = new Uint8Array(new SharedArrayBuffer(n));
+        copy.set(m.body.subarray(at, at + n));
+        at += n;
+        return copy;
+      });
+      const v = { meta, data };
+      if (corruptEntries(v).length === 0) remember(meta.slot, v);
+      reply({ ok: true });
+    } else {
+      sock.destroy();
+    }
+  };
+  sock.on('data', (d: Buffer) => {
+    try {
+      reader.push(d, handle);
+    } catch {
+      sock.destroy();
+    }
+  });
+  sock.on('error', () => undefined);
+}
+
+function findEntry(bytes: number, crc: number): Uint8Array | undefined {
+  for (const m of memory.values()) {
+    for (const v of m.values()) {
+      const i = v.meta.entries.findIndex((e) => e.bytes === bytes && e.crc === crc);
+      if (i >= 0) return v.data[i];
+    }
+  }
+  return undefined;
+}
+
+// ---- the program's requests ----
+
+port.on('message', (m: ToKeeper) => {
+  switch (m.type) {
+    case 'init':
+      void init(m);
+      return;
+    case 'topology':
+      slot = m.slot;
+      buddy = m.buddy;
+      return;
+    case 'commit':
+      commit({ meta: m.meta, data: m.data });
+      return;
+    case 'list':
+      list(m.slot).then(
+        (versions) => post({ type: 'reply', id: m.id, versions }),
+        (e: unknown) => post({ type: 'reply', id: m.id, error: (e as Error).message }),
+      );
+      return;
+    case 'fetch':
+      fetch(m.slot, m.version).then(
+        (v) => post({ type: 'reply', id: m.id, version: { meta: v.meta, data: v.data } }),
+        (e: unknown) => post({ type: 'reply', id: m.id, error: (e as Error).message }),
+      );
+      return;
+    case 'truncate':
+      truncate(m.slot, m.after).then(
+        () => post({ type: 'reply', id: m.id }),
+        (e: unknown) => post({ type: 'reply', id: m.id, error: (e as Error).message }),
+      );
+      return;
+  }
+});
+
+async function init(m: KeeperInit): Promise<void> {
+  cfg = m;
+  token = keeperToken(m.secret, m.job);
+  const server = createServer(serve);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  server.unref();
+  const a = server.address() as { address: string; port: number };
+  const address = `${a.address}:${a.port}`;
+  store = await connectStore(m.store, { secret: m.secret });
+  await store.put(keeperKey(m.node), address);
+  post({ type: 'ready', address });
+  void slot;
+}
