@@ -209,10 +209,7 @@ export class Job {
       },
       allreduce: (buf, op) => job.allreduce(buf, op),
       report: (event, fields) => send({ type: 'event', event, fields }),
-      resumed: (generation, stepsRedone) => {
-        job.reportedResume = generation;
-        send({ type: 'resumed', generation, ts: Date.now(), stepsRedone });
-      },
+      resumed: (generation, stepsRedone) => job.onResumed(generation, stepsRedone),
     };
   }
 
@@ -242,10 +239,7 @@ export class Job {
       }
       const proxy = this.proxy as ProxyHandle;
       const generation = this.generation;
-      if (this.reportedResume < generation && !this.manualResume) {
-        this.reportedResume = generation;
-        send({ type: 'resumed', generation, ts: Date.now() });
-      }
+      if (this.reportedResume < generation && !this.manualResume) this.onResumed(generation);
       try {
         return await run(proxy);
       } catch (e) {
@@ -339,7 +333,6 @@ export class Job {
       send({ type: 'proxy_ready', generation, ms });
       this.wake();
       this.resolveStarted();
-      this.refillStandby();
     } catch (e) {
       if (this.activating === proxy) this.activating = undefined;
       void proxy?.terminate();
@@ -355,6 +348,14 @@ export class Job {
 
   private startStandby(): Promise<ProxyHandle> {
     return ProxyHandle.standby(this.config.store, this.config.secret, this.config.rendezvousTimeoutMs);
+  }
+
+  private onResumed(generation: number, stepsRedone?: number): void {
+    this.reportedResume = generation;
+    send({ type: 'resumed', generation, ts: Date.now(), stepsRedone });
+    // The next standby proxy is started only now: starting a thread costs ~85 ms of CPU, which
+    // on a small machine would otherwise be taken from the recovery itself.
+    setImmediate(() => this.refillStandby());
   }
 
   private refillStandby(then?: () => void): void {

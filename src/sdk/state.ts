@@ -171,9 +171,12 @@ export class State<T extends Record<string, StateEntry>> {
     const version = vmax - i;
     const r = await this.keeper.request({ type: 'fetch', slot: host.slot, version });
     this.restore(r.version as StateVersion);
-    await this.keeper.request({ type: 'truncate', slot: host.slot, after: version });
+    // Not awaited: the keeper handles messages in order, so later commits land after it, and
+    // the program resumes without waiting for the disk.
+    this.keeper.request({ type: 'truncate', slot: host.slot, after: version }).catch((e: unknown) => host.report('state_error', { message: (e as Error).message }));
     if (host.rank === 0) host.report('common_state_selected', { generation: host.generation, version, step: this.step });
-    this.finish(furthest - this.step, furthest);
+    // After a resume nothing was reached beyond the restored step: nothing is redone.
+    this.finish(Math.max(0, furthest - this.step), Math.max(furthest, this.step));
   }
 
   private finish(stepsRedone: number, furthest: number): void {

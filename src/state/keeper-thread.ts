@@ -248,7 +248,8 @@ async function truncate(s: number, after: number): Promise<void> {
   try {
     for (const f of await readdir(slotDir(s))) {
       const m = /^v(\d+)\.rcs$/.exec(f);
-      if (m && Number(m[1]) > after) await unlink(join(slotDir(s), f)).catch(() => undefined);
+      // A version in memory was committed after the rollback (the program did not wait for us).
+      if (m && Number(m[1]) > after && !held(s).has(Number(m[1]))) await unlink(join(slotDir(s), f)).catch(() => undefined);
     }
   } catch {
     // no directory yet

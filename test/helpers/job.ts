@@ -106,3 +106,5 @@ export async function waitAllDead(pids: number[], timeoutMs: number): Promise<nu
     await new Promise((r) => setTimeout(r, 20));
   }
 }
+
+export const TRAIN_PROGRAM = fileURLToPath(new URL('../../src/bench/train-program.js', import.meta.url));

@@ -1,0 +1,133 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { before, describe, it } from 'node:test';
+import { TRAIN_PROGRAM, first, of, runJob, type JobRun } from '../helpers/job.js';
+
+/**
+ * Versioned state and rollback, end to end: real processes, real SIGKILL/SIGSTOP, the state
+ * directory on disk. The reference for every run is the digest of the same job without faults:
+ * replace mode must reproduce it bit for bit.
+ */
+const STEPS = 60;
+const train = (...extra: string[]): string[] => ['--', process.execPath, TRAIN_PROGRAM, '--steps', String(STEPS), ...extra];
+
+interface Result {
+  steps: number;
+  digest: string;
+  world: number;
+}
+
+function completed(run: JobRun): Result {
+  assert.equal(run.code, 0, run.err);
+  const done = first(run.events, 'job_completed');
+  assert.ok(done, 'job completed');
+  const results = Object.values(done.results as Record<string, Result>);
+  for (const r of results) assert.equal(r.digest, (done.result as Result).digest, 'every member ends with the same weights');
+  return done.result as Result;
+}
+
+function newestFile(dir: string, slot: number): { path: string; version: number } {
+  const files = readdirSync(join(dir, `slot-${slot}`)).filter((f) => /^v\d+\.rcs$/.test(f)).sort();
+  const f = files.at(-1) as string;
+  return { path: join(dir, `slot-${slot}`, f), version: Number(f.slice(1, -4)) };
+}
+
+describe('state: rollback to the newest common version', { timeout: 300_000 }, () => {
+  let reference: Result;
+
+  before(async () => {
+    reference = completed(await runJob(['--nodes', '3', '--spares', '2', ...train()]));
+    assert.equal(reference.steps, STEPS);
+  });
+
+  for (const kind of ['kill', 'stop'] as const) {
+    it(`replace, program ${kind === 'kill' ? 'killed' : 'hung'}: the result is bit-identical to the run without faults`, async () => {
+      const run = await runJob(['--nodes', '3', '--spares', '2', '--chaos', `${kind}:node=1@step=25`, ...train()]);
+      assert.deepEqual(completed(run), reference);
+      const selected = first(run.events, 'common_state_selected', (e) => (e.generation as number) >= 1);
+      assert.ok(selected, 'common state selected');
+      assert.ok((selected.version as number) >= 25 - 3 && (selected.version as number) <= STEPS, `version ${String(selected.version)}`);
+      assert.equal(selected.step, selected.version, 'one commit per step');
+      for (const r of of(run.events, 'program_resumed')) assert.equal(typeof r.steps_redone, 'number');
+    });
+  }
+
+  it('a node killed together with the buddy holding its replica: its state comes from disk', async () => {
+    // Node 2 is rank 1's buddy (rank 2 holds the replicas of rank 1).
+    const run = await runJob(['--nodes', '3', '--spares', '2', '--chaos', 'kill:node=1@step=25,kill:node=2@step=25', ...train()]);
+    assert.deepEqual(completed(run), reference);
+    assert.ok(first(run.events, 'common_state_selected', (e) => (e.generation as number) >= 1));
+  });
+
+  it('a node killed in the middle of a commit: an older common version is chosen', async () => {
+    const run = await runJob(['--nodes', '3', '--spares', '2', ...train('--die-in-commit', '1:30')]);
+    assert.deepEqual(completed(run), reference);
+    const selected = first(run.events, 'common_state_selected', (e) => (e.generation as number) >= 1);
+    assert.ok(selected && (selected.version as number) <= 30, `version ${String(selected?.version)}`);
+  });
+
+  it('shrink: the survivors roll back and finish with one node fewer', async () => {
+    const run = await runJob(['--nodes', '3', '--on-fault', 'shrink', '--chaos', 'kill:node=2@step=25', ...train()]);
+    const r = completed(run);
+    assert.equal(r.steps, STEPS);
+    assert.equal(r.world, 2);
+  });
+});
+
+describe('state: resume after a full stop', { timeout: 300_000 }, () => {
+  let reference: Result;
+  before(async () => {
+    reference = completed(await runJob(['--nodes', '2', ...train()]));
+  });
+
+  async function stopMidway(dir: string): Promise<JobRun> {
+    return runJob(['--nodes', '2', '--state-dir', dir, ...train('--step-ms', '20')], {
+      waitFor: (evs) => evs.filter((e) => e.event === 'program_resumed' || e.event === 'proxy_started').length >= 2 && progressOf(dir) >= 20,
+      during: (pid) => process.kill(pid, 'SIGTERM'),
+    });
+  }
+
+  it('continues from the newest common version on disk, with the same result', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rollcall-resume-'));
+    const stopped = await stopMidway(dir);
+    assert.equal(stopped.code, 143);
+    const newest = Math.min(newestFile(dir, 0).version, newestFile(dir, 1).version);
+    const run = await runJob(['--nodes', '2', '--resume', dir, ...train()]);
+    assert.deepEqual(completed(run), reference);
+    const selected = first(run.events, 'common_state_selected');
+    assert.equal(selected?.version, newest, 'the newest version both slots hold');
+    assert.equal(selected?.step, newest);
+  });
+
+  for (const damage of ['truncate', 'corrupt'] as const) {
+    it(`a ${damage === 'truncate' ? 'truncated' : 'corrupted'} newest version is skipped for the one before`, async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'rollcall-resume-'));
+      await stopMidway(dir);
+      const bad = newestFile(dir, 1);
+      const other = newestFile(dir, 0).version;
+      if (damage === 'truncate') truncateSync(bad.path, 100);
+      else {
+        const bytes = readFileSync(bad.path);
+        bytes[bytes.length - 8] = (bytes[bytes.length - 8] as number) ^ 0xff;
+        writeFileSync(bad.path, bytes);
+      }
+      const run = await runJob(['--nodes', '2', '--resume', dir, ...train()]);
+      assert.deepEqual(completed(run), reference);
+      const corrupt = first(run.events, 'state_corrupt', (e) => e.slot === 1 && e.version === bad.version);
+      assert.ok(corrupt, 'the damaged copy is reported');
+      const selected = first(run.events, 'common_state_selected');
+      assert.equal(selected?.version, Math.min(bad.version - 1, other));
+    });
+  }
+});
+
+/** Steps reached, as far as the state directory shows (the newest version of slot 0). */
+function progressOf(dir: string): number {
+  try {
+    return newestFile(dir, 0).version;
+  } catch {
+    return 0;
+  }
+}
