@@ -1,6 +1,7 @@
 import { Command, InvalidArgumentError as CliArgError } from 'commander';
 import { benchAllreduce } from '../bench/allreduce.js';
 import { benchRecovery } from '../bench/recovery.js';
+import { benchState } from '../bench/state-overhead.js';
 import { RollcallError } from '../errors.js';
 import { launch } from '../launch/launcher.js';
 import { resolveLaunchOptions } from '../launch/launch-options.js';
@@ -64,6 +65,20 @@ bench
     );
   });
 
+bench
+  .command('state')
+  .description('step time of an allreduce + commit loop under Rollcall against the bare library, and the cost of a commit')
+  .option('--ranks <R>', 'processes', intIn(1, 16), 2)
+  .option('--bytes <B>', 'gradient and state size', (v: string) => sizeList(v)[0] as number, 4 << 20)
+  .option('--steps <n>', 'timed steps per run', intIn(10, 100_000), 200)
+  .option('--rounds <n>', 'bare/Rollcall runs, alternating', intIn(1, 20), 3)
+  .option('--persist-every <N>', 'as for launch', intIn(1, 1_000_000), 10)
+  .option('--replicate-every-ms <ms>', 'as for launch', intIn(0, 3_600_000), 0)
+  .option('--json', 'one JSON object', false)
+  .action(async (o: { ranks: number; bytes: number; steps: number; rounds: number; json: boolean; persistEvery: number; replicateEveryMs: number }) => {
+    await benchState(o, (l) => console.log(l));
+  });
+
 program
   .command('launch')
   .description('run a job on this machine: an FMS and a program per node, recovering from faults')
@@ -79,6 +94,8 @@ program
   .option('--job <id>', 'job id (default: random)')
   .option('--state-dir <dir>', 'where nodes persist committed state versions (default: a temporary directory)')
   .option('--keep <K>', 'committed versions each node keeps', intIn(1, 100), 3)
+  .option('--persist-every <N>', 'write every Nth version to the state directory (the same versions on every node)', intIn(1, 1_000_000), 10)
+  .option('--replicate-every-ms <ms>', "push the newest version to the next node's memory at most this often (0: every version)", intIn(0, 3_600_000), 0)
   .option('--resume <dir>', 'continue a stopped job from the newest common state in this state directory')
   .option('--quiet', 'no progress lines on stderr', false)
   .argument('<command...>', 'the program to run on every node')

@@ -29,6 +29,8 @@ export interface FmsConfig {
   startTimeoutMs: number;
   stateDir: string;
   keep: number;
+  persistEvery: number;
+  replicateEveryMs: number;
 }
 
 export enum FmsState {
@@ -180,6 +182,8 @@ export class Fms {
           commTimeoutMs: c.commTimeoutMs,
           stateDir: c.stateDir,
           keep: c.keep,
+          persistEvery: c.persistEvery,
+          replicateEveryMs: c.replicateEveryMs,
         });
         this.emit('program_started', { pid: p.pid, fmsPid: process.pid, generation: this.record?.generation ?? 0 });
         this.watchProgram(p);

@@ -24,6 +24,8 @@ export const LaunchOptionsSchema = z
     /** Where nodes persist their committed versions (default: a new temporary directory). */
     stateDir: z.string().min(1).optional(),
     keep: z.number().int().min(1).max(100).default(3),
+    persistEvery: z.number().int().min(1).max(1_000_000).default(10),
+    replicateEveryMs: z.number().int().min(0).max(3_600_000).default(0),
     /** Continue a stopped job from the newest common state in this directory. */
     resume: z.string().min(1).optional(),
   })
@@ -60,6 +62,8 @@ export interface LaunchOptions {
   /** Undefined: a temporary directory, made by the launcher. */
   stateDir: string | undefined;
   keep: number;
+  persistEvery: number;
+  replicateEveryMs: number;
   resume: boolean;
 }
 
@@ -84,6 +88,8 @@ const FLAG: Record<string, string> = {
   job: '--job',
   stateDir: '--state-dir',
   keep: '--keep',
+  persistEvery: '--persist-every',
+  replicateEveryMs: '--replicate-every-ms',
   resume: '--resume',
 };
 
@@ -115,6 +121,8 @@ export function resolveLaunchOptions(input: LaunchInput): LaunchOptions {
     quiet: o.quiet,
     stateDir: o.resume ?? o.stateDir,
     keep: o.keep,
+    persistEvery: o.persistEvery,
+    replicateEveryMs: o.replicateEveryMs,
     resume: o.resume !== undefined,
   };
 }

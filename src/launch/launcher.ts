@@ -157,6 +157,8 @@ export async function launch(opts: LaunchOptions, hooks: LaunchHooks = {}): Prom
       startTimeoutMs: opts.startTimeoutMs,
       stateDir,
       keep: opts.keep,
+      persistEvery: opts.persistEvery,
+      replicateEveryMs: opts.replicateEveryMs,
     };
     // Its own process group: `kill-node` and the final clean-up kill the FMS and its program
     // together with one signal.

@@ -38,6 +38,8 @@ export const ToProgramSchema = z.discriminatedUnion('type', [
     /** Where committed versions are persisted, and how many each node keeps. */
     stateDir: z.string(),
     keep: z.number().int().positive(),
+    persistEvery: z.number().int().nonnegative(),
+    replicateEveryMs: z.number().int().nonnegative(),
   }),
   /** Join this generation: relaunch the proxy for it. */
   z.object({

@@ -164,7 +164,7 @@ export class Job {
   private startKeeper(): Keeper {
     const c = this.config;
     this.keeper ??= new Keeper(
-      { job: c.job, secret: c.secret, node: c.node, store: c.store, stateDir: c.stateDir, keep: c.keep },
+      { job: c.job, secret: c.secret, node: c.node, store: c.store, stateDir: c.stateDir, keep: c.keep, persistEvery: c.persistEvery, replicateEveryMs: c.replicateEveryMs },
       (event, fields) => send({ type: 'event', event, fields }),
     );
     return this.keeper;

@@ -40,6 +40,8 @@ export interface KeeperOptions {
   store: string;
   stateDir: string;
   keep: number;
+  persistEvery: number;
+  replicateEveryMs: number;
 }
 
 /** The program's side of the keeper thread. */
@@ -64,9 +66,23 @@ export class Keeper {
           p?.(m);
         } else if (m.type === 'event') onEvent(m.event, m.fields);
         else if (m.type === 'stored') this.stored = Math.max(this.stored, m.version);
+        else if (m.type === 'release') for (const b of m.buffers) this.pool(b.byteLength).push(b);
       });
     });
     this.post({ type: 'init', ...opts });
+  }
+
+  private readonly free = new Map<number, Uint8Array[]>();
+
+  private pool(bytes: number): Uint8Array[] {
+    let p = this.free.get(bytes);
+    if (!p) this.free.set(bytes, (p = []));
+    return p;
+  }
+
+  /** A snapshot buffer of this size: a released one if any, else a new one. */
+  take(bytes: number): Uint8Array {
+    return this.pool(bytes).pop() ?? new Uint8Array(new SharedArrayBuffer(bytes));
   }
 
   post(m: ToKeeper, transfer?: never[]): void {
@@ -126,7 +142,7 @@ export class State<T extends Record<string, StateEntry>> {
       const v = this.values[name] as StateEntry;
       const kind = kindOf(v);
       const src = kind === 'json' ? Buffer.from(JSON.stringify(v)) : new Uint8Array((v as Float32Array).buffer, (v as Float32Array).byteOffset, (v as Float32Array).byteLength);
-      const copy = new Uint8Array(new SharedArrayBuffer(src.byteLength));
+      const copy = this.keeper.take(src.byteLength);
       copy.set(src);
       entries.push({ name, kind, bytes: src.byteLength, crc: 0 });
       data.push(copy);

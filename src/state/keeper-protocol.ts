@@ -9,6 +9,10 @@ export interface KeeperInit {
   store: string;
   stateDir: string;
   keep: number;
+  /** Write every Nth version to disk. */
+  persistEvery: number;
+  /** Push a version to the buddy at most this often (the newest one wins); 0 pushes every one. */
+  replicateEveryMs: number;
 }
 
 export type ToKeeper =
@@ -27,4 +31,6 @@ export type FromKeeper =
   | { type: 'committed'; version: number }
   | { type: 'stored'; version: number; persisted?: boolean; replicated?: boolean }
   | { type: 'reply'; id: number; versions?: { version: number; step: number }[]; version?: StateVersion; error?: string }
-  | { type: 'event'; event: string; fields: Record<string, unknown> };
+  | { type: 'event'; event: string; fields: Record<string, unknown> }
+  /** Snapshot buffers nothing holds any more: the program may reuse them for later commits. */
+  | { type: 'release'; buffers: Uint8Array[] };

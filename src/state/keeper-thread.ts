@@ -6,7 +6,7 @@ import type { Store } from '../store/store.js';
 import { connectStore } from '../store/tcp-store-client.js';
 import { frame, KeeperClient, keeperToken, MessageReader, tokenOk, type WireMessage } from './keeper-wire.js';
 import type { FromKeeper, KeeperInit, ToKeeper } from './keeper-protocol.js';
-import { checksum, corruptEntries, decodeVersion, encodeVersion, VersionMetaSchema, type StateVersion } from './version-format.js';
+import { checksum, corruptEntries, decodeVersion, encodeVersion, encodeVersionParts, VersionMetaSchema, type StateVersion } from './version-format.js';
 
 /**
  * The state keeper: a thread in the program's process that owns the committed versions. It
@@ -41,11 +41,47 @@ function held(s: number): Map<number, StateVersion> {
   return m;
 }
 
+/**
+ * Snapshot buffers of our own commits go back to the program for reuse once nothing holds
+ * them: allocating a fresh 4 MiB SharedArrayBuffer per commit cost ten times the copy itself.
+ * A buffer is held by a version in memory (ours, or a replica that deduplicated against it)
+ * and by background work in flight.
+ */
+const pins = new Map<Uint8Array, number>();
+const owned = new WeakSet<Uint8Array>();
+
+function pin(v: StateVersion): void {
+  for (const d of v.data) pins.set(d, (pins.get(d) ?? 0) + 1);
+}
+
+function unpin(v: StateVersion): void {
+  const free: Uint8Array[] = [];
+  for (const d of v.data) {
+    const n = (pins.get(d) ?? 1) - 1;
+    if (n > 0) pins.set(d, n);
+    else {
+      pins.delete(d);
+      if (owned.has(d)) free.push(d);
+    }
+  }
+  if (free.length > 0) post({ type: 'release', buffers: free });
+}
+
+function forget(s: number, version: number): void {
+  const m = held(s);
+  const v = m.get(version);
+  if (!v) return;
+  m.delete(version);
+  unpin(v);
+}
+
 function remember(s: number, v: StateVersion): void {
   const m = held(s);
+  forget(s, v.meta.version);
   m.set(v.meta.version, v);
+  pin(v);
   const sorted = [...m.keys()].sort((a, b) => b - a);
-  for (const old of sorted.slice(cfg.keep)) m.delete(old);
+  for (const old of sorted.slice(cfg.keep)) forget(s, old);
 }
 
 function corrupt(s: number, version: number, source: string, message: string): void {
@@ -53,13 +89,31 @@ function corrupt(s: number, version: number, source: string, message: string): v
 }
 
 /** Memory copies of a slot, re-verified now; a corrupt one is reported and dropped. */
+/**
+ * Checksums are computed when a version is first copied anywhere (disk, replica) or listed in a
+ * recovery, not at commit: on a machine whose cores are all busy, a CRC of every version costs
+ * step time even on this thread, and most versions are superseded before anyone reads them.
+ */
+const sealed = new WeakSet<StateVersion>();
+function seal(v: StateVersion): StateVersion {
+  if (!sealed.has(v)) {
+    v.meta.entries.forEach((e, i) => (e.crc = checksum(v.data[i] as Uint8Array)));
+    sealed.add(v);
+  }
+  return v;
+}
+
 function intactInMemory(s: number): Map<number, StateVersion> {
   const m = held(s);
   for (const [v, sv] of m) {
+    if (!sealed.has(sv)) {
+      seal(sv); // the original: intact by definition
+      continue;
+    }
     const bad = corruptEntries(sv);
     if (bad.length > 0) {
       corrupt(s, v, 'memory', `entries ${bad.join(',')} fail their checksum`);
-      m.delete(v);
+      forget(s, v);
     }
   }
   return m;
@@ -82,8 +136,15 @@ async function peers(): Promise<Map<number, KeeperClient>> {
 // ---- commits: checksum, keep, persist, replicate ----
 
 function commit(v: StateVersion): void {
-  v.meta.entries.forEach((e, i) => (e.crc = checksum(v.data[i] as Uint8Array)));
+  for (const d of v.data) owned.add(d);
   remember(v.meta.slot, v);
+  for (let i = commitWaiters.length - 1; i >= 0; i--) {
+    const w = commitWaiters[i] as { version: number; run: () => void };
+    if (w.version <= v.meta.version) {
+      commitWaiters.splice(i, 1);
+      w.run();
+    }
+  }
   post({ type: 'committed', version: v.meta.version });
   toDisk.offer(v);
   toBuddy.offer(v);
@@ -98,21 +159,35 @@ function commit(v: StateVersion): void {
 class Newest {
   private next: StateVersion | undefined;
   private busy = false;
-  constructor(private readonly work: (v: StateVersion) => Promise<boolean>, private readonly what: 'persisted' | 'replicated') {}
+  private lastStart = -Infinity;
+  constructor(
+    private readonly work: (v: StateVersion) => Promise<boolean>,
+    private readonly what: 'persisted' | 'replicated',
+    /** At most one piece of work per this many ms; the newest version offered meanwhile wins. */
+    private readonly everyMs: () => number,
+  ) {}
 
   offer(v: StateVersion): void {
+    if (this.next) unpin(this.next);
     this.next = v;
+    pin(v);
     if (!this.busy) void this.drain();
   }
 
   private async drain(): Promise<void> {
     this.busy = true;
-    while (this.next) {
+    for (;;) {
+      const wait = this.lastStart + this.everyMs() - Date.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
       const v = this.next;
+      if (!v) break;
       this.next = undefined;
-      if (!held(v.meta.slot).has(v.meta.version)) continue; // rolled back meanwhile
-      const ok = await this.work(v).catch(() => false);
-      post({ type: 'stored', version: v.meta.version, [this.what]: ok } as FromKeeper);
+      if (held(v.meta.slot).has(v.meta.version)) {
+        this.lastStart = Date.now();
+        const ok = await this.work(v).catch(() => false);
+        post({ type: 'stored', version: v.meta.version, [this.what]: ok } as FromKeeper);
+      }
+      unpin(v);
     }
     this.busy = false;
   }
@@ -122,8 +197,43 @@ class Newest {
   }
 }
 
-const toDisk = new Newest((v) => persist(v), 'persisted');
-const toBuddy = new Newest((v) => replicate(v), 'replicated');
+/**
+ * Disk copies are made of every Nth version, the same versions on every node, so that after a
+ * full stop the nodes' files have versions in common. They are queued, not coalesced, for the
+ * same reason; only more than K waiting drops the oldest.
+ */
+class Aligned {
+  private readonly queue: StateVersion[] = [];
+  private busy = false;
+
+  offer(v: StateVersion): void {
+    if (v.meta.version % cfg.persistEvery !== 0) return;
+    pin(v);
+    this.queue.push(v);
+    while (this.queue.length > cfg.keep) unpin(this.queue.shift() as StateVersion);
+    if (!this.busy) void this.drain();
+  }
+
+  private async drain(): Promise<void> {
+    this.busy = true;
+    for (let v = this.queue.shift(); v; v = this.queue.shift()) {
+      if (held(v.meta.slot).has(v.meta.version)) {
+        const ok = await persist(seal(v));
+        post({ type: 'stored', version: v.meta.version, persisted: ok });
+      }
+      unpin(v);
+    }
+    this.busy = false;
+  }
+
+  async idle(): Promise<void> {
+    while (this.busy) await new Promise((r) => setTimeout(r, 1));
+  }
+}
+
+const toDisk = new Aligned();
+const toBuddy = new Newest((v) => replicate(seal(v)), 'replicated', () => cfg.replicateEveryMs);
+void toBuddy;
 
 async function persist(v: StateVersion): Promise<boolean> {
   const { slot: s, version } = v.meta;
@@ -133,7 +243,8 @@ async function persist(v: StateVersion): Promise<boolean> {
     const tmp = `${path}.tmp-${process.pid}`;
     const fh = await open(tmp, 'w');
     try {
-      await fh.writeFile(encodeVersion(v));
+      // Gathered, not concatenated: no copy of the state just to write it.
+      await fh.writev(encodeVersionParts(v));
       await fh.datasync();
     } finally {
       await fh.close();
@@ -171,9 +282,17 @@ async function replicate(v: StateVersion): Promise<boolean> {
 async function list(s: number): Promise<{ version: number; step: number }[]> {
   const found = new Map<number, { step: number; from: string[] }>();
   for (const [v, sv] of intactInMemory(s)) found.set(v, { step: sv.meta.step, from: ['memory'] });
-  // Our own newest versions are in memory; other copies can only be as new. A node without
-  // any (a spare taking over a slot, a resumed job) looks everywhere else.
-  if (found.size === 0) {
+  // Our own newest versions are in memory, and replicas are never newer; but when a slot must
+  // come from disk elsewhere (a node lost with its buddy), the common version may be older
+  // than what memory keeps, so the disk copies are listed too.
+  const inMemory = found.size > 0;
+  if (inMemory) {
+    for (const { version, step } of await listDisk(s)) {
+      const f = found.get(version) ?? { step, from: [] };
+      f.from.push('disk');
+      found.set(version, f);
+    }
+  } else {
     const remote = [...(await peers()).entries()].map(async ([node, c]) => {
       try {
         const r = await c.request({ op: 'list', slot: s }, undefined, REMOTE_TIMEOUT_MS);
@@ -232,6 +351,7 @@ async function fetch(s: number, version: number): Promise<StateVersion> {
         if (r.head.ok !== true) continue;
         v = decodeVersion(r.body, `version ${version} of slot ${s} from ${from}`);
       }
+      sealed.add(v);
       remember(s, v);
       return v;
     } catch (e) {
@@ -242,7 +362,7 @@ async function fetch(s: number, version: number): Promise<StateVersion> {
 }
 
 async function truncate(s: number, after: number): Promise<void> {
-  for (const v of [...held(s).keys()]) if (v > after) held(s).delete(v);
+  for (const v of [...held(s).keys()]) if (v > after) forget(s, v);
   // A resumed job must not find versions of a future that was rolled back.
   await toDisk.idle();
   try {
@@ -262,8 +382,12 @@ function serve(sock: Socket): void {
   const reader = new MessageReader();
   let authed = false;
   let pending: { meta: StateVersion['meta']; have: (Uint8Array | undefined)[] } | undefined;
+  // Small request/reply exchanges: Nagle plus delayed ACKs would add ~40 ms to each.
+  sock.setNoDelay(true);
   const reply = (head: Record<string, unknown>, body?: Uint8Array): void => {
+    sock.cork();
     for (const b of frame(head, body)) sock.write(b);
+    sock.uncork();
   };
   const handle = (m: WireMessage): void => {
     const h = m.head;
@@ -281,10 +405,22 @@ function serve(sock: Socket): void {
       const parsed = VersionMetaSchema.safeParse(h.meta);
       if (!parsed.success) return void sock.destroy();
       const meta = parsed.data;
-      // Entries we already hold byte for byte (same size and CRC) are not sent again.
-      const have = meta.entries.map((e) => findEntry(e.bytes, e.crc));
-      pending = { meta, have };
-      reply({ need: have.flatMap((d, i) => (d ? [] : [i])) });
+      // Entries we already hold byte for byte (same size and CRC) are not sent again: in a
+      // data-parallel job our own commit of the same version has the same weights. Ranks move
+      // in step, so if ours has not arrived yet it is usually a moment away: wait briefly.
+      const answer = (): void => {
+        const have = meta.entries.map((e) => findEntry(e.bytes, e.crc));
+        const need = have.flatMap((d, i) => (d ? [] : [i]));
+        if (need.length === 0) {
+          // Nothing to send: the replica is made of what we hold already.
+          const v = { meta, data: have as Uint8Array[] };
+          sealed.add(v);
+          remember(meta.slot, v);
+        } else pending = { meta, have };
+        reply({ need });
+      };
+      if (slot >= 0 && ownNewest() < meta.version) afterOwnCommit(meta.version, DEDUP_WAIT_MS, answer);
+      else answer();
     } else if (h.op === 'push_data' && pending) {
       const { meta, have } = pending;
       pending = undefined;
@@ -298,7 +434,10 @@ function serve(sock: Socket): void {
         return copy;
       });
       const v = { meta, data };
-      if (corruptEntries(v).length === 0) remember(meta.slot, v);
+      if (corruptEntries(v).length === 0) {
+        sealed.add(v);
+        remember(meta.slot, v);
+      }
       reply({ ok: true });
     } else {
       sock.destroy();
@@ -314,9 +453,31 @@ function serve(sock: Socket): void {
   sock.on('error', () => undefined);
 }
 
+const DEDUP_WAIT_MS = 50;
+const commitWaiters: { version: number; run: () => void }[] = [];
+
+function ownNewest(): number {
+  return Math.max(-1, ...held(slot).keys());
+}
+
+/** Runs `run` once our own commit reaches `version`, or after `ms`, whichever comes first. */
+function afterOwnCommit(version: number, ms: number, run: () => void): void {
+  let done = false;
+  const once = (): void => {
+    if (done) return;
+    done = true;
+    clearTimeout(t);
+    run();
+  };
+  const t = setTimeout(once, ms);
+  commitWaiters.push({ version, run: once });
+}
+
 function findEntry(bytes: number, crc: number): Uint8Array | undefined {
   for (const m of memory.values()) {
     for (const v of m.values()) {
+      if (!v.meta.entries.some((e) => e.bytes === bytes)) continue;
+      seal(v);
       const i = v.meta.entries.findIndex((e) => e.bytes === bytes && e.crc === crc);
       if (i >= 0) return v.data[i];
     }

@@ -100,7 +100,9 @@ export class KeeperClient {
         if (m instanceof Error) reject(m);
         else resolve(m);
       };
+      sock.cork();
       for (const b of frame(head, body)) sock.write(b);
+      sock.uncork();
     });
   }
 
@@ -118,7 +120,9 @@ export class KeeperClient {
         clearTimeout(timer);
         this.sock = sock;
         this.reader = new MessageReader();
+        sock.cork();
         for (const b of frame({ op: 'auth', token: this.token })) sock.write(b);
+        sock.uncork();
         resolve(sock);
       });
       sock.on('data', (d: Buffer) => {

@@ -58,22 +58,27 @@ export function corruptEntries(v: StateVersion): string[] {
 
 const pad8 = (n: number): number => (n + 7) & ~7;
 
-export function encodeVersion(v: StateVersion): Buffer {
+/** The encoded version as pieces (header, then each payload and its padding), for writev. */
+export function encodeVersionParts(v: StateVersion): Uint8Array[] {
   const header = Buffer.from(JSON.stringify(v.meta));
-  const head = 12 + header.length + 4;
-  const total = pad8(head) + v.data.reduce((s, d) => s + pad8(d.byteLength), 0);
-  const out = Buffer.alloc(total);
-  out.writeUInt32LE(MAGIC, 0);
-  out.writeUInt32LE(STATE_FORMAT_VERSION, 4);
-  out.writeUInt32LE(header.length, 8);
-  header.copy(out, 12);
-  out.writeUInt32LE(crc32(header), 12 + header.length);
-  let at = pad8(head);
+  const head = Buffer.alloc(pad8(12 + header.length + 4));
+  head.writeUInt32LE(MAGIC, 0);
+  head.writeUInt32LE(STATE_FORMAT_VERSION, 4);
+  head.writeUInt32LE(header.length, 8);
+  header.copy(head, 12);
+  head.writeUInt32LE(crc32(header), 12 + header.length);
+  const parts: Uint8Array[] = [head];
+  const zeros = new Uint8Array(8);
   for (const d of v.data) {
-    out.set(d, at);
-    at += pad8(d.byteLength);
+    parts.push(d);
+    const padding = pad8(d.byteLength) - d.byteLength;
+    if (padding > 0) parts.push(zeros.subarray(0, padding));
   }
-  return out;
+  return parts;
+}
+
+export function encodeVersion(v: StateVersion): Buffer {
+  return Buffer.concat(encodeVersionParts(v));
 }
 
 /**

@@ -1,0 +1,87 @@
+import { parseArgs } from 'node:util';
+import { createCommunicator } from '../comm/rendezvous.js';
+import { connect } from '../sdk/job.js';
+import { connectStore } from '../store/tcp-store-client.js';
+import { median } from '../util/stats.js';
+
+/**
+ * The loop of `rollcall bench state`: each step computes a gradient from the weights,
+ * allreduces it (4 MiB by default), updates the weights and, under Rollcall, commits. `--mode
+ * bare` runs the same loop on the communication library alone (forked by the bench, settings
+ * over IPC); `--mode rollcall` runs it as a Rollcall program (proxy, heartbeats, keeper, commits).
+ */
+const { values } = parseArgs({
+  options: {
+    mode: { type: 'string', default: 'rollcall' },
+    bytes: { type: 'string', default: String(4 << 20) },
+    steps: { type: 'string', default: '200' },
+    warmup: { type: 'string', default: '50' },
+  },
+});
+const n = Number(values.bytes) / 4;
+const steps = Number(values.steps);
+const warmup = Number(values.warmup);
+
+const weights = new Float32Array(new SharedArrayBuffer(n * 4)).fill(0.5);
+const grad = new Float32Array(new SharedArrayBuffer(n * 4));
+
+async function loop(allreduce: (g: Float32Array) => Promise<unknown>, commit: () => void): Promise<{ stepUs: number; commitUs: number }> {
+  const stepTimes: number[] = [];
+  const commitTimes: number[] = [];
+  for (let s = 0; s < warmup + steps; s++) {
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < n; i++) grad[i] = (weights[i] as number) * 1e-3;
+    await allreduce(grad);
+    for (let i = 0; i < n; i++) weights[i] = (weights[i] as number) - 0.01 * (grad[i] as number);
+    const t1 = process.hrtime.bigint();
+    commit();
+    const t2 = process.hrtime.bigint();
+    if (s >= warmup) {
+      stepTimes.push(Number(t2 - t0) / 1e3);
+      commitTimes.push(Number(t2 - t1) / 1e3);
+    }
+  }
+  return { stepUs: median(stepTimes), commitUs: median(commitTimes) };
+}
+
+function memcpyUs(): number {
+  const dst = new Uint8Array(new SharedArrayBuffer(n * 4));
+  const src = new Uint8Array(weights.buffer);
+  const t: number[] = [];
+  for (let i = 0; i < 50; i++) {
+    const t0 = process.hrtime.bigint();
+    dst.set(src);
+    t.push(Number(process.hrtime.bigint() - t0) / 1e3);
+  }
+  return median(t);
+}
+
+if (values.mode === 'bare') {
+  process.once('message', (m: { store: string; secret: string; job: string; rank: number; world: number }) => {
+    void (async () => {
+      const store = await connectStore(m.store, { secret: m.secret });
+      const comm = await createCommunicator({ ...m, generation: 0, store });
+      const r = await loop((g) => comm.allreduce(g, 'avg'), () => undefined);
+      process.send?.({ rank: m.rank, ...r });
+      comm.close();
+      await store.close();
+      process.exit(0);
+    })();
+  });
+} else {
+  const job = await connect();
+  const state = job.registerState({ weights });
+  let r = { stepUs: 0, commitUs: 0 };
+  const commits = values.mode !== 'rollcall-no-commit';
+  await job.run(state, async (s) => {
+    r = await loop(
+      (g) => job.allreduce(g, 'avg'),
+      () => {
+        s.step += 1;
+        if (commits) s.commit();
+      },
+    );
+  });
+  job.result({ ...r, memcpyUs: memcpyUs() });
+  await job.close();
+}

@@ -1,0 +1,92 @@
+import { fork } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { resolveLaunchOptions } from '../launch/launch-options.js';
+import { launch } from '../launch/launcher.js';
+import { startStoreServer } from '../store/tcp-store-server.js';
+import { median } from '../util/stats.js';
+
+const PROGRAM = fileURLToPath(new URL('./state-overhead-program.js', import.meta.url));
+
+export interface StateBenchOptions {
+  ranks: number;
+  bytes: number;
+  steps: number;
+  rounds: number;
+  json: boolean;
+  persistEvery: number;
+  replicateEveryMs: number;
+}
+
+/**
+ * Step time of the same loop on the bare library and under Rollcall (proxy, heartbeats, a
+ * commit per step), alternating the two `rounds` times so machine noise hits both alike.
+ */
+export async function benchState(o: StateBenchOptions, out: (line: string) => void): Promise<void> {
+  const bare: number[] = [];
+  const rc: number[] = [];
+  const commits: number[] = [];
+  const memcpys: number[] = [];
+  const args = ['--bytes', String(o.bytes), '--steps', String(o.steps)];
+  for (let i = 0; i < o.rounds; i++) {
+    bare.push(await runBare(o, args));
+    const r = await runRollcall(o, args);
+    rc.push(r.stepUs);
+    commits.push(r.commitUs);
+    memcpys.push(r.memcpyUs);
+  }
+  const row = {
+    ranks: o.ranks,
+    bytes: o.bytes,
+    persist_every: o.persistEvery,
+    replicate_every_ms: o.replicateEveryMs,
+    bare_step_us: Math.round(median(bare)),
+    rollcall_step_us: Math.round(median(rc)),
+    overhead_pct: +((median(rc) / median(bare) - 1) * 100).toFixed(1),
+    commit_us: +median(commits).toFixed(1),
+    memcpy_us: +median(memcpys).toFixed(1),
+    bare_samples_us: bare.map(Math.round),
+    rollcall_samples_us: rc.map(Math.round),
+  };
+  if (o.json) out(JSON.stringify(row));
+  else {
+    out(`${o.ranks} ranks, ${o.bytes} bytes, ${o.steps} steps, ${o.rounds} rounds, persist every ${o.persistEvery} versions, replicate every ${o.replicateEveryMs} ms (medians of per-step medians)`);
+    out(`  bare library     ${row.bare_step_us} us/step   (${row.bare_samples_us.join(' ')})`);
+    out(`  under Rollcall   ${row.rollcall_step_us} us/step   (${row.rollcall_samples_us.join(' ')})   overhead ${row.overhead_pct}%`);
+    out(`  commit           ${row.commit_us} us   (memcpy of the same state: ${row.memcpy_us} us)`);
+  }
+}
+
+async function runBare(o: StateBenchOptions, args: string[]): Promise<number> {
+  const secret = randomBytes(16).toString('hex');
+  const server = await startStoreServer({ secret });
+  const job = `state-bare-${randomBytes(3).toString('hex')}`;
+  try {
+    const results = await Promise.all(
+      Array.from({ length: o.ranks }, (_, rank) => {
+        const c = fork(PROGRAM, ['--mode', 'bare', ...args], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+        c.send({ store: server.address, secret, job, rank, world: o.ranks });
+        return new Promise<number>((resolve, reject) => {
+          c.once('message', (m: { stepUs: number }) => resolve(m.stepUs));
+          c.once('exit', (code) => reject(new Error(`bare rank ${rank} exited with ${code}`)));
+        });
+      }),
+    );
+    return results[0] as number;
+  } finally {
+    await server.close();
+  }
+}
+
+async function runRollcall(o: StateBenchOptions, args: string[]): Promise<{ stepUs: number; commitUs: number; memcpyUs: number }> {
+  const opts = resolveLaunchOptions({
+    nodes: o.ranks,
+    command: [process.execPath, PROGRAM, '--mode', process.env.ROLLCALL_BENCH_MODE ?? 'rollcall', ...args],
+    quiet: true,
+    persistEvery: o.persistEvery,
+    replicateEveryMs: o.replicateEveryMs,
+  });
+  const r = await launch(opts);
+  if (r.outcome !== 'completed') throw new Error(`state bench job ${r.outcome}: ${r.reason}`);
+  return r.result as { stepUs: number; commitUs: number; memcpyUs: number };
+}
