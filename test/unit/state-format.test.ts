@@ -1,0 +1,62 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { CorruptStateError } from '../../src/errors.js';
+import { checksum, corruptEntries, decodeVersion, encodeVersion, type StateVersion } from '../../src/state/version-format.js';
+
+function version(): StateVersion {
+  const w = new Uint8Array(new Float32Array([1.5, -2, 3.25]).buffer);
+  const j = Buffer.from(JSON.stringify({ position: 7 }));
+  const odd = new Uint8Array([1, 2, 3, 4, 5]); // not a multiple of 8: exercises the padding
+  return {
+    meta: {
+      slot: 2,
+      version: 41,
+      step: 41,
+      entries: [
+        { name: 'weights', kind: 'float32', bytes: w.byteLength, crc: checksum(w) },
+        { name: 'data', kind: 'json', bytes: j.byteLength, crc: checksum(j) },
+        { name: 'odd', kind: 'int32', bytes: odd.byteLength, crc: checksum(odd) },
+      ],
+    },
+    data: [w, new Uint8Array(j), odd],
+  };
+}
+
+describe('state version format', () => {
+  it('round-trips, payloads in shared memory', () => {
+    const v = version();
+    const back = decodeVersion(encodeVersion(v), 'mem');
+    assert.deepEqual(back.meta, v.meta);
+    back.data.forEach((d, i) => {
+      assert.ok(d.buffer instanceof SharedArrayBuffer);
+      assert.deepEqual([...d], [...(v.data[i] as Uint8Array)]);
+    });
+    assert.deepEqual(corruptEntries(back), []);
+  });
+
+  it('names the entry whose bytes changed in memory', () => {
+    const v = version();
+    const w = v.data[0] as Uint8Array;
+    w[1] = (w[1] as number) ^ 0x10;
+    assert.deepEqual(corruptEntries(v), ['weights']);
+  });
+
+  const damaged: [string, (b: Buffer) => Buffer, RegExp][] = [
+    ['empty', () => Buffer.alloc(0), /truncated \(0 bytes/],
+    ['bad magic', (b) => Buffer.concat([Buffer.from('XXXX'), b.subarray(4)]), /bad magic/],
+    ['newer format', (b) => ((b = Buffer.from(b)), b.writeUInt32LE(9, 4), b), /format version 9/],
+    ['header flipped', (b) => ((b = Buffer.from(b)), (b[14] = (b[14] as number) ^ 1), b), /header checksum/],
+    ['cut in the header', (b) => b.subarray(0, 30), /truncated header/],
+    ['cut in a payload', (b) => b.subarray(0, b.length - 12), /truncated in entry/],
+    ['payload flipped', (b) => ((b = Buffer.from(b)), (b[b.length - 8] = (b[b.length - 8] as number) ^ 0xff), b), /checksum mismatch/],
+  ];
+  for (const [what, damage, message] of damaged) {
+    it(`refuses a copy with ${what}`, () => {
+      const bytes = damage(encodeVersion(version()));
+      assert.throws(
+        () => decodeVersion(bytes, '/state/slot-2/v41.rcs'),
+        (e: unknown) => e instanceof CorruptStateError && e.source === '/state/slot-2/v41.rcs' && message.test(e.message),
+      );
+    });
+  }
+});
