@@ -2,6 +2,7 @@ import { Command, InvalidArgumentError as CliArgError } from 'commander';
 import { benchAllreduce } from '../bench/allreduce.js';
 import { benchRecovery } from '../bench/recovery.js';
 import { benchState } from '../bench/state-overhead.js';
+import { runDemo } from '../demo/demo.js';
 import { RollcallError } from '../errors.js';
 import { launch } from '../launch/launcher.js';
 import { resolveLaunchOptions } from '../launch/launch-options.js';
@@ -77,6 +78,22 @@ bench
   .option('--json', 'one JSON object', false)
   .action(async (o: { ranks: number; bytes: number; steps: number; rounds: number; json: boolean; persistEvery: number; replicateEveryMs: number }) => {
     await benchState(o, (l) => console.log(l));
+  });
+
+program
+  .command('demo')
+  .description('the main job: Fashion-MNIST training on 4 nodes + 1 spare, a crash half-way, and the recovery, live')
+  .option('--nodes <N>', 'nodes', intIn(2, 16), 4)
+  .option('--spares <S>', 'warm spares', intIn(1, 16), 1)
+  .option('--steps <n>', 'training steps', intIn(10, 1_000_000), 600)
+  .option('--crash-at <step>', 'kill node 2\'s program at this step (0: no fault; default: half-way)', intIn(0, 1_000_000))
+  .option('--synthetic', 'use the generated data set even if Fashion-MNIST is installed', false)
+  .option('--verify', 'run the job again without the fault and compare the final digests', false)
+  .option('--events <file>', 'write the event log (JSON lines) to this file')
+  .option('--json', 'print the summary as one JSON object', false)
+  .action(async (o: { nodes: number; spares: number; steps: number; crashAt?: number; synthetic: boolean; verify: boolean; events?: string; json: boolean }) => {
+    const s = await runDemo({ ...o, crashAt: o.crashAt ?? Math.floor(o.steps / 2), events: o.events }, (l) => console.log(l), process.stderr);
+    if (s.match === false) process.exitCode = 1;
   });
 
 program

@@ -1,0 +1,126 @@
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { FmsEvent } from '../fms/fms.js';
+import { resolveLaunchOptions } from '../launch/launch-options.js';
+import { launch, type LaunchResult } from '../launch/launcher.js';
+import { ProgressView } from './progress-view.js';
+
+const PROGRAM = fileURLToPath(new URL('../../examples/fashion-mnist/main.js', import.meta.url));
+const DATA_DIR = '/usr/share/datasets/fashion-mnist';
+
+export interface DemoOptions {
+  nodes: number;
+  spares: number;
+  steps: number;
+  /** Step at which node 2's program is killed; 0: no fault. */
+  crashAt: number;
+  synthetic: boolean;
+  verify: boolean;
+  events: string | undefined;
+  json: boolean;
+}
+
+export interface DemoSummary {
+  nodes: number;
+  spares: number;
+  steps: number;
+  accuracy: number;
+  faults: number;
+  recoveries: { generation: number; ms: number; steps_redone: number }[];
+  digest: string;
+  fault_free_digest: string | null;
+  match: boolean | null;
+  synthetic: boolean;
+  seconds: number;
+}
+
+interface TrainResult {
+  steps: number;
+  accuracy: number;
+  digest: string;
+}
+
+/**
+ * The main job: Fashion-MNIST training on 4 nodes and a warm spare, a crash injected half-way,
+ * and the recovery shown as it happens. With --verify the same job runs again without the
+ * fault, and the two final digests must be equal (replace mode is bit-identical).
+ */
+export async function runDemo(o: DemoOptions, out: (line: string) => void, err: NodeJS.WriteStream): Promise<DemoSummary> {
+  const haveData = existsSync(`${DATA_DIR}/train-images-idx3-ubyte.gz`);
+  const synthetic = o.synthetic || !haveData;
+  if (!o.json && !haveData && !o.synthetic) err.write(`Fashion-MNIST not found in ${DATA_DIR} (Debian package dataset-fashion-mnist): using the synthetic data set\n`);
+  const program = [process.execPath, PROGRAM, '--steps', String(o.steps), ...(synthetic ? ['--synthetic'] : [])];
+  const crashAt = Math.min(o.crashAt, o.steps - 1);
+  const t0 = Date.now();
+  const view = new ProgressView(err, o.steps, !o.json);
+  view.say(`training Fashion-MNIST${synthetic ? ' (synthetic)' : ''} on ${o.nodes} nodes + ${o.spares} spare, ${o.steps} steps${crashAt > 0 ? `; node 2 will crash at step ${crashAt}` : ''}`);
+  const run = await launch(
+    resolveLaunchOptions({
+      nodes: o.nodes,
+      spares: o.spares,
+      events: o.events,
+      chaos: crashAt > 0 ? `kill:node=${Math.min(2, o.nodes - 1)}@step=${crashAt}` : undefined,
+      command: program,
+      quiet: true,
+    }),
+    { onEvent: (e) => view.event(e), onProgress: (_n, step) => view.progress(step) },
+  );
+  view.done();
+  const result = expectCompleted(run, 'the demo job');
+  const seconds = (Date.now() - t0) / 1000;
+
+  let faultFree: TrainResult | undefined;
+  if (o.verify) {
+    view.say('verifying: the same job again, without the fault...');
+    const check = new ProgressView(err, o.steps, !o.json);
+    const ref = await launch(resolveLaunchOptions({ nodes: o.nodes, spares: o.spares, command: program, quiet: true }), { onProgress: (_n, s) => check.progress(s) });
+    check.done();
+    faultFree = expectCompleted(ref, 'the fault-free job');
+  }
+
+  const summary: DemoSummary = {
+    nodes: o.nodes,
+    spares: o.spares,
+    steps: result.steps,
+    accuracy: result.accuracy,
+    faults: run.events.filter((e) => e.event === 'fault_detected').length,
+    recoveries: recoveriesOf(run.events),
+    digest: result.digest,
+    fault_free_digest: faultFree?.digest ?? null,
+    match: faultFree ? faultFree.digest === result.digest : null,
+    synthetic,
+    seconds,
+  };
+  if (o.json) out(JSON.stringify(summary));
+  else for (const l of describe(summary)) out(l);
+  return summary;
+}
+
+function expectCompleted(r: LaunchResult, what: string): TrainResult {
+  if (r.outcome !== 'completed') throw new Error(`${what} did not complete (${r.outcome}): ${r.reason}`);
+  return r.result as TrainResult;
+}
+
+function recoveriesOf(events: FmsEvent[]): DemoSummary['recoveries'] {
+  return events
+    .filter((e) => e.event === 'recovered')
+    .map((e) => {
+      const g = e.generation as number;
+      const redone = events.filter((r) => r.event === 'program_resumed' && r.generation === g).map((r) => (r.steps_redone as number | undefined) ?? 0);
+      return { generation: g, ms: e.ms as number, steps_redone: Math.max(0, ...redone) };
+    });
+}
+
+function describe(s: DemoSummary): string[] {
+  const lines = [
+    '',
+    `  steps           ${s.steps}`,
+    `  test accuracy   ${(s.accuracy * 100).toFixed(1)} %${s.synthetic ? ' (synthetic data)' : ''}`,
+    `  faults          ${s.faults}`,
+  ];
+  for (const r of s.recoveries) lines.push(`  recovery        generation ${r.generation}: ${r.ms} ms, ${r.steps_redone} step(s) redone`);
+  lines.push(`  final digest    ${s.digest}`);
+  if (s.match !== null) lines.push(`  fault-free run  ${s.fault_free_digest}: ${s.match ? 'identical, bit for bit' : 'DIFFERENT'}`);
+  lines.push(`  wall time       ${s.seconds.toFixed(1)} s`);
+  return lines;
+}
