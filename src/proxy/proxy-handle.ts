@@ -164,6 +164,21 @@ export class ProxyHandle extends EventEmitter<{ broken: [RollcallError] }> {
     return this.staged(buf, (v) => ({ type: 'op', id: 0, op: 'recv', buf: v, peer, tag }));
   }
 
+  /**
+   * Ends the proxy at the end of the job: the communicator says BYE after its last data, so peers
+   * still finishing see a departure, not a reset that their FMS would take for a fault. A
+   * thread that lingers past graceMs is terminated.
+   */
+  async close(graceMs = 1000): Promise<void> {
+    if (this.state !== ProxyState.Ready) return this.terminate();
+    const exited = new Promise<void>((r) => this.worker.once('exit', () => r()));
+    this.worker.postMessage({ type: 'close' });
+    const t = setTimeout(() => void this.worker.terminate(), graceMs);
+    await exited;
+    clearTimeout(t);
+    this.breakWith(new ClosedError('proxy closed'), ProxyState.Closed);
+  }
+
   /** Ends the thread at once: a relaunch must not wait for a proxy stuck on a dead peer. */
   async terminate(): Promise<void> {
     this.breakWith(new ClosedError('proxy terminated'), ProxyState.Closed);

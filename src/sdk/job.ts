@@ -221,10 +221,11 @@ export class Job {
     this.wake();
     const activating = this.activating;
     this.activating = undefined;
-    const proxies = [this.proxy, activating, await this.standby?.catch(() => undefined)];
+    const active = this.proxy;
+    const proxies = [activating, await this.standby?.catch(() => undefined)];
     this.proxy = undefined;
     this.standby = undefined;
-    await Promise.all(proxies.map((p) => p?.terminate()));
+    await Promise.all([active?.close(), ...proxies.map((p) => p?.terminate())]);
     await this.keeper?.terminate();
     await this.heartbeat.terminate();
   }

@@ -1,0 +1,56 @@
+import assert from 'node:assert/strict';
+import { before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { first, runJob, type JobRun } from '../helpers/job.js';
+
+/**
+ * examples/tfjs end to end: TensorFlow.js (wasm) training on 3 nodes and a spare, with the
+ * synthetic data set so it needs no download and stays short. The momentum optimiser's state
+ * is restored exactly, so a run with a fault must end with the same weights as one without.
+ */
+const PROGRAM = fileURLToPath(new URL('../../examples/tfjs/main.js', import.meta.url));
+const STEPS = 40;
+const KILL_AT = 20;
+const JOB_MS = 180_000;
+const job = (...chaos: string[]): string[] => ['--nodes', '3', '--spares', '1', ...chaos, '--', process.execPath, PROGRAM, '--synthetic', '--steps', String(STEPS), '--batch', '32'];
+
+interface Result {
+  steps: number;
+  accuracy: number;
+  digest: string;
+  world: number;
+}
+
+function completed(run: JobRun): Result {
+  assert.equal(run.code, 0, run.err);
+  const done = first(run.events, 'job_completed');
+  assert.ok(done, 'job completed');
+  const result = done.result as Result;
+  for (const r of Object.values(done.results as Record<string, Result>)) assert.equal(r.digest, result.digest, 'every member ends with the same weights');
+  assert.equal(result.steps, STEPS);
+  assert.match(result.digest, /^[0-9a-f]{16}$/);
+  return result;
+}
+
+describe('examples/tfjs: TensorFlow.js data-parallel training', { timeout: 600_000 }, () => {
+  let reference: Result;
+
+  before(async () => {
+    reference = completed(await runJob(job(), { timeoutMs: JOB_MS }));
+  });
+
+  it('learns: accuracy far above chance (0.1)', () => {
+    assert.ok(reference.accuracy > 0.6, `accuracy ${reference.accuracy}`);
+  });
+
+  it('a node killed mid-run: rolled back to a common version, and the same weights bit for bit', async () => {
+    const run = await runJob(job('--chaos', `kill:node=1@step=${KILL_AT}`), { timeoutMs: JOB_MS });
+    const result = completed(run);
+    const selected = first(run.events, 'common_state_selected', (e) => (e.generation as number) >= 1);
+    assert.ok(selected, 'common state selected after the fault');
+    const step = selected.step as number;
+    assert.ok(step <= KILL_AT && step >= KILL_AT - 3, `rolled back to step ${step}`);
+    assert.equal(result.digest, reference.digest);
+    assert.equal(result.accuracy, reference.accuracy);
+  });
+});
