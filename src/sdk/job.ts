@@ -231,10 +231,14 @@ export class Job {
   }
 
   private async op<T>(run: (p: ProxyHandle) => Promise<T>): Promise<T> {
+    // An operation belongs to the generation it was issued in. Carried over a membership change
+    // (several sends and receives pending at once), a receive would take a message meant for
+    // a later one; so every operation issued before the change fails, not only the first.
+    const issuedIn = this.generation;
     for (;;) {
       if (this.state === JobState.Closed) throw new ClosedError('job is closed', { node: this.node });
       if (this.state !== JobState.Running) await this.waitRunning();
-      if (this.acked !== this.generation) {
+      if (this.acked !== this.generation || (issuedIn >= 0 && issuedIn !== this.generation)) {
         this.acked = this.generation;
         throw new MembershipChangedError(this.generation, this.rank, this.world, { node: this.node });
       }
