@@ -59,6 +59,8 @@ export interface FmsHooks {
 }
 
 const fmsKey = (job: string, node: number): string => `rollcall/${job}/fms/${node}`;
+/** Written when a node's program has finished its work: its departure is not a fault. */
+const doneKey = (job: string, node: number): string => `rollcall/${job}/done/${node}`;
 
 /**
  * The fault management service of one node. It supervises its own program (exit, heartbeat
@@ -271,6 +273,7 @@ export class Fms {
   private finishProgram(p: ProgramProcess): void {
     if (this.state === FmsState.Done) return;
     this.state = FmsState.Done;
+    void this.store.put(doneKey(this.cfg.job, this.cfg.node), String(p.pid)).catch(() => undefined);
     this.emit('program_completed', { pid: p.pid, result: this.result?.value ?? null });
     this.hooks.finished({ node: this.cfg.node, state: this.state, result: this.result?.value ?? null });
   }
@@ -299,9 +302,18 @@ export class Fms {
     this.idleProgram(generation);
     if (nodes.length === 0) return;
     const t = setTimeout(() => {
-      if (this.record?.generation === generation) void this.declareFault(nodes, 'connection', error.message);
+      if (this.record?.generation !== generation) return;
+      void this.stillRunning(nodes).then((running) => {
+        if (running.length > 0 && this.record?.generation === generation) void this.declareFault(running, 'connection', error.message);
+      });
     }, this.cfg.heartbeatMs);
     t.unref();
+  }
+
+  /** The nodes whose programs have not finished: a finished one closing its links is no fault. */
+  private async stillRunning(nodes: number[]): Promise<number[]> {
+    const done = await Promise.all(nodes.map((n) => this.store.get(doneKey(this.cfg.job, n)).then((kv) => kv !== undefined, () => false)));
+    return nodes.filter((_, i) => !done[i]);
   }
 
   private onDatagram(d: Datagram): void {
