@@ -220,6 +220,7 @@ export class Fms {
         // Its heartbeats stop now; silence from here on is an exit in progress, not a hang. But
         // it must actually exit: one that hangs on the way out is ended, keeping its result.
         this.programMonitor?.stop();
+        void this.store.put(doneKey(this.cfg.job, this.cfg.node), String(p.pid)).catch(() => undefined);
         const t = setTimeout(() => {
           if (this.program === p && p.running) {
             this.emit('program_error', { message: `program pid ${p.pid} did not exit within ${this.cfg.startTimeoutMs} ms of closing; killed` });
