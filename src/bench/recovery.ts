@@ -7,6 +7,7 @@ import { launch } from '../launch/launcher.js';
 import { median } from '../util/stats.js';
 
 const STEPS_PROGRAM = fileURLToPath(new URL('./steps-program.js', import.meta.url));
+const TRAIN_PROGRAM = fileURLToPath(new URL('./train-program.js', import.meta.url));
 
 export type FaultKind = 'kill' | 'stop';
 
@@ -20,12 +21,15 @@ export interface RecoveryBenchOptions {
   json: boolean;
   /** Also run a fault-free job this long with every core busy, counting false detections. */
   loadMs: number;
+  /** Run the training loop with registered state: the recovery includes the rollback. */
+  state: boolean;
 }
 
 export interface RecoveryResult {
   mode: MembershipPolicy;
   fault: FaultKind;
   nodes: number;
+  state: boolean;
   median_ms: number;
   samples_ms: number[];
 }
@@ -40,12 +44,12 @@ const SAMPLE_TIMEOUT_MS = 60_000;
  */
 export async function benchRecovery(o: RecoveryBenchOptions, out: (line: string) => void): Promise<RecoveryResult[]> {
   const results: RecoveryResult[] = [];
-  if (!o.json) out(`${'mode'.padEnd(8)} ${'fault'.padEnd(6)} ${'median ms'.padStart(10)}  samples (ms)   [${o.nodes} nodes, ${o.spares} spare(s), heartbeat ${o.heartbeatMs} ms]`);
+  if (!o.json) out(`${'mode'.padEnd(8)} ${'fault'.padEnd(6)} ${'median ms'.padStart(10)}  samples (ms)   [${o.nodes} nodes, ${o.spares} spare(s), heartbeat ${o.heartbeatMs} ms${o.state ? ', with state rollback' : ''}]`);
   for (const mode of o.modes) {
     for (const fault of o.faults) {
       const samples: number[] = [];
       for (let i = 0; i < o.samples; i++) samples.push(await oneRecovery(o, mode, fault, i % o.nodes));
-      const r: RecoveryResult = { mode, fault, nodes: o.nodes, median_ms: median(samples), samples_ms: samples };
+      const r: RecoveryResult = { mode, fault, nodes: o.nodes, state: o.state, median_ms: median(samples), samples_ms: samples };
       results.push(r);
       out(o.json ? JSON.stringify(r) : `${mode.padEnd(8)} ${fault.padEnd(6)} ${r.median_ms.toFixed(0).padStart(10)}  ${samples.join(' ')}`);
     }
@@ -57,7 +61,9 @@ export async function benchRecovery(o: RecoveryBenchOptions, out: (line: string)
   return results;
 }
 
-function programCommand(): string[] {
+function programCommand(o: RecoveryBenchOptions): string[] {
+  // The training loop commits 256 KiB of weights every step; it stops when the bench stops it.
+  if (o.state) return [process.execPath, TRAIN_PROGRAM, '--steps', '1000000', '--elements', '65536', '--step-ms', '5'];
   return [process.execPath, STEPS_PROGRAM, '--steps', '0', '--step-ms', '5'];
 }
 
@@ -68,7 +74,7 @@ async function oneRecovery(o: RecoveryBenchOptions, mode: MembershipPolicy, faul
     onFault: mode,
     heartbeatMs: o.heartbeatMs,
     chaos: `${fault}:node=${node}@step=30`,
-    command: programCommand(),
+    command: programCommand(o),
     quiet: true,
   });
   const stop = new AbortController();
@@ -96,7 +102,7 @@ function busyProcesses(n: number): ChildProcess[] {
 async function falseDetectionsUnderLoad(o: RecoveryBenchOptions): Promise<{ fault: 'none'; busy_processes: number; duration_ms: number; steps: number; false_detections: number; heartbeat_ms: number }> {
   const busy = busyProcesses(4);
   try {
-    const opts = resolveLaunchOptions({ nodes: o.nodes, spares: o.spares, heartbeatMs: o.heartbeatMs, command: programCommand(), quiet: true });
+    const opts = resolveLaunchOptions({ nodes: o.nodes, spares: o.spares, heartbeatMs: o.heartbeatMs, command: programCommand(o), quiet: true });
     const stop = new AbortController();
     let steps = 0;
     let started = 0;

@@ -56,8 +56,9 @@ bench
   .option('--spares <S>', 'spares per job', intIn(1, 16), 1)
   .option('--heartbeat-ms <H>', 'heartbeat interval', intIn(10, 10_000), 200)
   .option('--load-ms <ms>', 'then run a fault-free job this long with every core busy and count false detections (0: skip)', intIn(0, 600_000), 0)
+  .option('--state', 'run a training loop that commits its state every step: the recovery includes the rollback', false)
   .option('--json', 'one JSON object per line', false)
-  .action(async (o: { samples: number; modes: string[]; faults: string[]; nodes: number; spares: number; heartbeatMs: number; loadMs: number; json: boolean }) => {
+  .action(async (o: { samples: number; modes: string[]; faults: string[]; nodes: number; spares: number; heartbeatMs: number; loadMs: number; state: boolean; json: boolean }) => {
     for (const m of o.modes) if (!['replace', 'shrink', 'restart'].includes(m)) throw new CliArgError(`--modes: unknown mode "${m}" (replace, shrink, restart)`);
     for (const f of o.faults) if (!['kill', 'stop'].includes(f)) throw new CliArgError(`--faults: unknown fault "${f}" (kill, stop)`);
     await benchRecovery(
