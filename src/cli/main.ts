@@ -87,7 +87,7 @@ program
   .option('--nodes <N>', 'nodes', intIn(2, 16), 4)
   .option('--spares <S>', 'warm spares', intIn(1, 16), 1)
   .option('--steps <n>', 'training steps (default: two epochs of Fashion-MNIST, or 600 steps of the synthetic set)', intIn(10, 1_000_000))
-  .option('--crash-at <step>', 'kill node 2\'s program at this step (0: no fault; default: half-way)', intIn(0, 1_000_000))
+  .option('--crash-at <step>', 'kill node 2\'s program at this step (0: no fault; default: 40 % of the way)', intIn(0, 1_000_000))
   .option('--synthetic', 'use the generated data set even if Fashion-MNIST is installed', false)
   .option('--verify', 'run the job again without the fault and compare the final digests', false)
   .option('--events <file>', 'write the event log (JSON lines) to this file')

@@ -53,7 +53,9 @@ export async function runDemo(o: DemoOptions, out: (line: string) => void, err: 
   // 128 samples per step with 4 nodes: 936 steps are two epochs of the 60 000 images.
   const steps = o.steps ?? (synthetic ? 600 : 2 * Math.floor(60_000 / (32 * o.nodes)));
   const program = [process.execPath, PROGRAM, '--steps', String(steps), ...(synthetic ? ['--synthetic', '--train-size', '20000'] : [])];
-  const crashAt = Math.min(o.crashAt ?? Math.floor(steps / 2), steps - 1);
+  // Not half-way: that is an epoch end, where the programs evaluate, and the recovery would
+  // wait for the evaluation to finish before anyone reaches its next operation.
+  const crashAt = Math.min(o.crashAt ?? Math.floor(steps * 0.4), steps - 1);
   const t0 = Date.now();
   const view = new ProgressView(err, steps, !o.json);
   view.say(`training Fashion-MNIST${synthetic ? ' (synthetic)' : ''} on ${o.nodes} nodes + ${o.spares} spare, ${steps} steps${crashAt > 0 ? `; node 2 will crash at step ${crashAt}` : ''}`);
