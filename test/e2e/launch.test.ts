@@ -198,7 +198,8 @@ describe('rollcall launch: robustness', { timeout: 240_000 }, () => {
   for (const sig of ['SIGTERM', 'SIGINT'] as const) {
     it(`${sig} to the launcher shuts every process down`, async () => {
       const run = await runJob(['--nodes', '2', '--spares', '1', ...program('--steps', '0')], {
-        waitFor: (evs) => of(evs, 'program_resumed').length + of(evs, 'proxy_started').length >= 2,
+        // Every program started (the spare's too), and the members running.
+        waitFor: (evs) => of(evs, 'program_started').length >= 3 && of(evs, 'proxy_started').length >= 2,
         during: (pid) => process.kill(pid, sig),
       });
       assert.equal(run.code, sig === 'SIGTERM' ? 143 : 130);
@@ -210,7 +211,7 @@ describe('rollcall launch: robustness', { timeout: 240_000 }, () => {
 
   it('SIGKILL of the launcher still leaves no process behind', async () => {
     const run = await runJob(['--nodes', '2', '--spares', '1', ...program('--steps', '0')], {
-      waitFor: (evs) => of(evs, 'proxy_started').length >= 2,
+      waitFor: (evs) => of(evs, 'program_started').length >= 3 && of(evs, 'proxy_started').length >= 2,
       during: (pid) => process.kill(pid, 'SIGKILL'),
     });
     assert.equal(run.signal, 'SIGKILL');
