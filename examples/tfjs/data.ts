@@ -1,6 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { gunzipSync } from 'node:zlib';
+import { loadFashionMnist as loadIdx, mulberry32 } from '../fashion-mnist/data.js';
 
 export const PIXELS = 784;
 export const CLASSES = 10;
@@ -13,40 +11,13 @@ export interface DataSet {
   count: number;
 }
 
-/** mulberry32: tiny, and the same numbers in every process, which is all the data needs. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The same seeded PRNG as the plain-TypeScript example, so both generate the same numbers. */
+export const prng = mulberry32;
 
-function readIdx(path: string, magic: number): { dims: number[]; bytes: Uint8Array } {
-  const buf = gunzipSync(readFileSync(path));
-  if (buf.readUInt32BE(0) !== magic) throw new Error(`${path}: not an IDX file of the expected kind (magic ${buf.readUInt32BE(0).toString(16)})`);
-  const nd = magic & 0xff;
-  const dims = Array.from({ length: nd }, (_, i) => buf.readUInt32BE(4 + 4 * i));
-  return { dims, bytes: new Uint8Array(buf.buffer, buf.byteOffset + 4 + 4 * nd, dims.reduce((a, b) => a * b, 1)) };
-}
-
-function idxSet(dir: string, prefix: 'train' | 't10k', limit: number): DataSet {
-  const img = readIdx(join(dir, `${prefix}-images-idx3-ubyte.gz`), 0x803);
-  const lab = readIdx(join(dir, `${prefix}-labels-idx1-ubyte.gz`), 0x801);
-  if (img.dims[1] !== 28 || img.dims[2] !== 28 || img.dims[0] !== lab.dims[0]) throw new Error(`${dir}: ${prefix} images and labels do not match`);
-  const count = Math.min(limit, img.dims[0] as number);
-  return { images: img.bytes.subarray(0, count * PIXELS), labels: lab.bytes.subarray(0, count), count };
-}
-
+/** The files are read and checked by the plain-TypeScript example's IDX reader. */
 export function loadFashionMnist(dir: string, trainSize: number): { train: DataSet; test: DataSet } {
-  const missing = ['train-images-idx3', 'train-labels-idx1', 't10k-images-idx3', 't10k-labels-idx1'].map((f) => join(dir, `${f}-ubyte.gz`)).filter((p) => !existsSync(p));
-  if (missing.length > 0) {
-    throw new Error(`Fashion-MNIST not found (${missing.join(', ')}): install the Debian package dataset-fashion-mnist, point --data at the IDX files, or run with --synthetic`);
-  }
-  return { train: idxSet(dir, 'train', trainSize), test: idxSet(dir, 't10k', Infinity) };
+  const d = loadIdx(dir, trainSize);
+  return { train: d.train, test: d.test };
 }
 
 /**

@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { InvalidArgumentError, NoCommonStateError, TimeoutError } from '../errors.js';
-import type { FromKeeper, ToKeeper } from '../state/keeper-protocol.js';
+import type { FromKeeper, KeeperInit, ToKeeper } from '../state/keeper-protocol.js';
 import type { EntryKind, EntryMeta, StateVersion } from '../state/version-format.js';
 
 const KEEPER = fileURLToPath(new URL('../state/keeper-thread.js', import.meta.url));
@@ -33,16 +33,7 @@ export interface StateHost {
   resumed(generation: number, stepsRedone: number): void;
 }
 
-export interface KeeperOptions {
-  job: string;
-  secret: string;
-  node: number;
-  store: string;
-  stateDir: string;
-  keep: number;
-  persistEvery: number;
-  replicateEveryMs: number;
-}
+export type KeeperOptions = Omit<KeeperInit, 'type'>;
 
 /** The program's side of the keeper thread. */
 export class Keeper {

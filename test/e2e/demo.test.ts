@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { describe, it } from 'node:test';
+import type { DemoSummary } from '../../src/demo/demo.js';
 import { ROLLCALL } from '../helpers/job.js';
 
 /** `rollcall demo`, the README's main job, end to end: a crash, the recovery, and --verify. */
@@ -15,17 +16,7 @@ describe('rollcall demo', { timeout: 240_000 }, () => {
     const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
     clearTimeout(timer);
     assert.equal(code, 0, err);
-    const s = JSON.parse(out.trim()) as {
-      nodes: number;
-      spares: number;
-      steps: number;
-      accuracy: number;
-      faults: number;
-      recoveries: { generation: number; ms: number; steps_redone: number }[];
-      digest: string;
-      fault_free_digest: string;
-      match: boolean;
-    };
+    const s = JSON.parse(out.trim()) as DemoSummary;
     assert.equal(s.nodes, 4);
     assert.equal(s.spares, 1);
     assert.equal(s.steps, 120);
@@ -34,6 +25,7 @@ describe('rollcall demo', { timeout: 240_000 }, () => {
     assert.ok((s.recoveries[0]?.ms ?? 0) > 0);
     assert.equal(s.match, true);
     assert.equal(s.digest, s.fault_free_digest);
+    assert.equal(s.synthetic, true);
     assert.ok(s.accuracy > 0.5, `accuracy ${s.accuracy}`);
   });
 });

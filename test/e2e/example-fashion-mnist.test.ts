@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { before, describe, it } from 'node:test';
-import { first, runJob, type JobRun } from '../helpers/job.js';
+import { first, runJob, type JobRun, completedResults } from '../helpers/job.js';
 
 /**
  * The Fashion-MNIST example as users run it: real processes under `rollcall launch`. Synthetic
@@ -21,11 +21,8 @@ interface Result {
 }
 
 function completed(run: JobRun): Result {
-  assert.equal(run.code, 0, run.err);
-  const done = first(run.events, 'job_completed');
-  assert.ok(done, 'job completed');
-  const result = done.result as Result;
-  for (const r of Object.values(done.results as Record<string, Result>)) assert.equal(r.digest, result.digest, 'every member ends with the same weights');
+  const { result, results } = completedResults<Result>(run);
+  for (const r of Object.values(results)) assert.equal(r.digest, result.digest, 'every member ends with the same weights');
   return result;
 }
 

@@ -3,7 +3,7 @@ import { mkdtempSync, readdirSync, readFileSync, truncateSync, writeFileSync } f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
-import { TRAIN_PROGRAM, first, of, runJob, type JobRun } from '../helpers/job.js';
+import { TRAIN_PROGRAM, first, of, runJob, type JobRun, completedResults } from '../helpers/job.js';
 
 /**
  * Versioned state and rollback, end to end: real processes, real SIGKILL/SIGSTOP, the state
@@ -20,12 +20,9 @@ interface Result {
 }
 
 function completed(run: JobRun): Result {
-  assert.equal(run.code, 0, run.err);
-  const done = first(run.events, 'job_completed');
-  assert.ok(done, 'job completed');
-  const results = Object.values(done.results as Record<string, Result>);
-  for (const r of results) assert.equal(r.digest, (done.result as Result).digest, 'every member ends with the same weights');
-  return done.result as Result;
+  const { result, results } = completedResults<Result>(run);
+  for (const r of Object.values(results)) assert.equal(r.digest, result.digest, 'every member ends with the same weights');
+  return result;
 }
 
 function versionsOnDisk(dir: string, slot: number): number[] {

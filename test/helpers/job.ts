@@ -108,3 +108,11 @@ export async function waitAllDead(pids: number[], timeoutMs: number): Promise<nu
 }
 
 export const TRAIN_PROGRAM = fileURLToPath(new URL('../../src/bench/train-program.js', import.meta.url));
+
+/** Asserts the job completed and returns rank 0's result and every member's, by node. */
+export function completedResults<T>(run: JobRun): { result: T; results: Record<string, T> } {
+  if (run.code !== 0) throw new Error(`job exited with ${run.code}\n${run.err}`);
+  const done = first(run.events, 'job_completed');
+  if (!done) throw new Error(`no job_completed in the event log\n${run.err}`);
+  return { result: done.result as T, results: done.results as Record<string, T> };
+}
