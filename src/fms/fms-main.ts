@@ -48,7 +48,8 @@ process.on('message', (m: ToFms) => {
     fms.start().then(
       () => send({ type: 'ready', node: cfg.node }),
       (e: unknown) => {
-        send({ type: 'event', event: { ts: Date.now(), event: 'fms_error', node: cfg.node, message: `FMS could not start: ${(e as Error).message}` } });
+        // Torn down while starting (the job already ended): nothing to report.
+        if (!exiting) send({ type: 'event', event: { ts: Date.now(), event: 'fms_error', node: cfg.node, message: `FMS could not start: ${(e as Error).message}` } });
         void shutdown(1);
       },
     );

@@ -67,7 +67,8 @@ export interface LaunchOptions {
   resume: boolean;
 }
 
-function hasVersions(dir: string): boolean {
+/** Whether `dir` holds committed versions of some slot (what --resume needs). */
+export function hasVersions(dir: string): boolean {
   try {
     return readdirSync(dir).some((d) => /^slot-\d+$/.test(d) && readdirSync(join(dir, d)).some((f) => /^v\d+\.rcs$/.test(f)));
   } catch {

@@ -12,6 +12,7 @@ import type { Store, Watcher } from '../store/store.js';
 import { connectStore } from '../store/tcp-store-client.js';
 import { startStoreServer, type StoreServer } from '../store/tcp-store-server.js';
 import { EventLog } from './event-log.js';
+import { hasVersions } from './launch-options.js';
 import type { FromFms, ToFms } from './fms-messages.js';
 import type { LaunchOptions } from './launch-options.js';
 import { RecoveryTracker } from './recovery-tracker.js';
@@ -213,8 +214,9 @@ export async function launch(opts: LaunchOptions, hooks: LaunchHooks = {}): Prom
   await store.close().catch(() => undefined);
   await server.close();
   log.close();
-  if (end.outcome === 'completed' && tempState) await rm(stateDir, { recursive: true, force: true });
-  else if (end.outcome !== 'completed') say(`committed state kept in ${stateDir}; continue with --resume ${stateDir}`);
+  const kept = end.outcome !== 'completed' && hasVersions(stateDir);
+  if (kept) say(`committed state kept in ${stateDir}; continue with --resume ${stateDir}`);
+  else if (tempState) await rm(stateDir, { recursive: true, force: true });
   return {
     outcome: end.outcome,
     exitCode: end.outcome === 'completed' ? 0 : end.outcome === 'stopped' ? stoppedExitCode(hooks.stopSignal?.reason) : 1,
