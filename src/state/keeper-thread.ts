@@ -151,8 +151,8 @@ function commit(v: StateVersion): void {
 }
 
 /**
- * Background work on the newest version only: when commits come faster than the disk or the
- * buddy can take them, the versions in between are skipped rather than queued without bound.
+ * Replication works on the newest version only: when commits come faster than the buddy can
+ * take them, the versions in between are skipped rather than queued without bound.
  * The program is never held up; the cost is that the newest stored copy may lag by a version
  * or two, which is why each node keeps K versions in memory.
  */
@@ -162,7 +162,6 @@ class Newest {
   private lastStart = -Infinity;
   constructor(
     private readonly work: (v: StateVersion) => Promise<boolean>,
-    private readonly what: 'persisted' | 'replicated',
     /** At most one piece of work per this many ms; the newest version offered meanwhile wins. */
     private readonly everyMs: () => number,
   ) {}
@@ -185,7 +184,7 @@ class Newest {
       if (held(v.meta.slot).has(v.meta.version)) {
         this.lastStart = Date.now();
         const ok = await this.work(v).catch(() => false);
-        post({ type: 'stored', version: v.meta.version, [this.what]: ok } as FromKeeper);
+        post({ type: 'stored', version: v.meta.version, replicated: ok });
       }
       unpin(v);
     }
@@ -232,8 +231,7 @@ class Aligned {
 }
 
 const toDisk = new Aligned();
-const toBuddy = new Newest((v) => replicate(seal(v)), 'replicated', () => cfg.replicateEveryMs);
-void toBuddy;
+const toBuddy = new Newest((v) => replicate(seal(v)), () => cfg.replicateEveryMs);
 
 async function persist(v: StateVersion): Promise<boolean> {
   const { slot: s, version } = v.meta;
@@ -531,5 +529,4 @@ async function init(m: KeeperInit): Promise<void> {
   store = await connectStore(m.store, { secret: m.secret });
   await store.put(keeperKey(m.node), address);
   post({ type: 'ready', address });
-  void slot;
 }
