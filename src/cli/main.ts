@@ -1,4 +1,4 @@
-import { Command, InvalidArgumentError as CliArgError } from 'commander';
+import { Command, CommanderError, InvalidArgumentError as CliArgError } from 'commander';
 import { benchAllreduce } from '../bench/allreduce.js';
 import { benchRecovery } from '../bench/recovery.js';
 import { benchState } from '../bench/state-overhead.js';
@@ -29,7 +29,9 @@ function sizeList(v: string): number[] {
 const program = new Command()
   .name('rollcall')
   .description('Keeps distributed jobs running through node faults.')
-  .showHelpAfterError();
+  .showHelpAfterError()
+  // Usage errors exit 2, as the flags validated by zod do; commander has printed the message.
+  .exitOverride();
 
 const bench = program.command('bench').description('measure Rollcall on this machine');
 
@@ -83,7 +85,7 @@ bench
 
 program
   .command('demo')
-  .description('the main job: Fashion-MNIST training on 4 nodes + 1 spare, a crash half-way, and the recovery, live')
+  .description('the main job: Fashion-MNIST training on 4 nodes + 1 spare, a crash, and the recovery, live')
   .option('--nodes <N>', 'nodes', intIn(2, 16), 4)
   .option('--spares <S>', 'warm spares', intIn(1, 16), 1)
   .option('--steps <n>', 'training steps (default: two epochs of Fashion-MNIST, or 600 steps of the synthetic set)', intIn(10, 1_000_000))
@@ -129,6 +131,7 @@ program
   });
 
 program.parseAsync(process.argv).catch((e: unknown) => {
+  if (e instanceof CommanderError) process.exit(e.exitCode === 0 ? 0 : 2);
   if (e instanceof RollcallError && e.code === 'ERR_INVALID_ARGUMENT') {
     console.error(`rollcall: ${e.message}`);
     process.exit(2);

@@ -98,7 +98,12 @@ const FLAG: Record<string, string> = {
 export function resolveLaunchOptions(input: LaunchInput): LaunchOptions {
   const r = LaunchOptionsSchema.safeParse(input);
   if (!r.success) {
-    const msg = r.error.issues.map((i) => `${FLAG[String(i.path[0])] ?? String(i.path[0] ?? 'options')}: ${i.message}`).join('; ');
+    const msg = r.error.issues
+      .map((i) => {
+        const flag = FLAG[String(i.path[0])] ?? String(i.path[0] ?? 'options');
+        return i.message.includes(flag) ? i.message : `${flag}: ${i.message}`;
+      })
+      .join('; ');
     throw new InvalidArgumentError(msg);
   }
   const o = r.data;
