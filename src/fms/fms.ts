@@ -1,5 +1,4 @@
 import { JobFailedError, TimeoutError } from '../errors.js';
-import { serializeError } from '../proxy/protocol.js';
 import type { FromProgram } from '../sdk/ipc.js';
 import type { Store, Watcher } from '../store/store.js';
 import { waitForPrefix } from '../store/store.js';
@@ -463,5 +462,3 @@ export class Fms {
     await this.store?.close().catch(() => undefined);
   }
 }
-
-export { serializeError };

@@ -41,8 +41,6 @@ export class Keeper {
   private nextId = 1;
   private readonly pending = new Map<number, (m: Extract<FromKeeper, { type: 'reply' }>) => void>();
   readonly ready: Promise<void>;
-  /** Versions the keeper has persisted and replicated (for tests and the overhead benchmark). */
-  stored = -1;
 
   constructor(opts: KeeperOptions, onEvent: (event: string, fields: Record<string, unknown>) => void) {
     this.worker = new Worker(KEEPER);
@@ -56,7 +54,6 @@ export class Keeper {
           this.pending.delete(m.id);
           p?.(m);
         } else if (m.type === 'event') onEvent(m.event, m.fields);
-        else if (m.type === 'stored') this.stored = Math.max(this.stored, m.version);
         else if (m.type === 'release') for (const b of m.buffers) this.pool(b.byteLength).push(b);
       });
     });
@@ -76,8 +73,8 @@ export class Keeper {
     return this.pool(bytes).pop() ?? new Uint8Array(new SharedArrayBuffer(bytes));
   }
 
-  post(m: ToKeeper, transfer?: never[]): void {
-    this.worker.postMessage(m, transfer);
+  post(m: ToKeeper): void {
+    this.worker.postMessage(m);
   }
 
   request(m: { type: 'list' | 'fetch' | 'truncate'; slot: number; version?: number; after?: number }): Promise<Extract<FromKeeper, { type: 'reply' }>> {

@@ -28,8 +28,6 @@ export type ToKeeper =
 
 export type FromKeeper =
   | { type: 'ready'; address: string }
-  | { type: 'committed'; version: number }
-  | { type: 'stored'; version: number; persisted?: boolean; replicated?: boolean }
   | { type: 'reply'; id: number; versions?: { version: number; step: number }[]; version?: StateVersion; error?: string }
   | { type: 'event'; event: string; fields: Record<string, unknown> }
   /** Snapshot buffers nothing holds any more: the program may reuse them for later commits. */

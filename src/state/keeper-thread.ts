@@ -145,7 +145,6 @@ function commit(v: StateVersion): void {
       w.run();
     }
   }
-  post({ type: 'committed', version: v.meta.version });
   toDisk.offer(v);
   toBuddy.offer(v);
 }
@@ -183,16 +182,11 @@ class Newest {
       this.next = undefined;
       if (held(v.meta.slot).has(v.meta.version)) {
         this.lastStart = Date.now();
-        const ok = await this.work(v).catch(() => false);
-        post({ type: 'stored', version: v.meta.version, replicated: ok });
+        await this.work(v).catch(() => false);
       }
       unpin(v);
     }
     this.busy = false;
-  }
-
-  async idle(): Promise<void> {
-    while (this.busy) await new Promise((r) => setTimeout(r, 1));
   }
 }
 
@@ -203,30 +197,28 @@ class Newest {
  */
 class Aligned {
   private readonly queue: StateVersion[] = [];
-  private busy = false;
+  private draining: Promise<void> | undefined;
 
   offer(v: StateVersion): void {
     if (v.meta.version % cfg.persistEvery !== 0) return;
     pin(v);
     this.queue.push(v);
     while (this.queue.length > cfg.keep) unpin(this.queue.shift() as StateVersion);
-    if (!this.busy) void this.drain();
+    this.draining ??= this.drain().finally(() => (this.draining = undefined));
   }
 
   private async drain(): Promise<void> {
-    this.busy = true;
     for (let v = this.queue.shift(); v; v = this.queue.shift()) {
-      if (held(v.meta.slot).has(v.meta.version)) {
-        const ok = await persist(seal(v));
-        post({ type: 'stored', version: v.meta.version, persisted: ok });
-      }
+      if (held(v.meta.slot).has(v.meta.version)) await persist(seal(v));
       unpin(v);
     }
-    this.busy = false;
   }
 
-  async idle(): Promise<void> {
-    while (this.busy) await new Promise((r) => setTimeout(r, 1));
+  /** Resolves when the queue is written, or after `ms` (a disk that hangs must not hang us). */
+  async idle(ms: number): Promise<void> {
+    let t: NodeJS.Timeout | undefined;
+    await Promise.race([this.draining, new Promise((r) => (t = setTimeout(r, ms)))]);
+    clearTimeout(t);
   }
 }
 
@@ -362,7 +354,7 @@ async function fetch(s: number, version: number): Promise<StateVersion> {
 async function truncate(s: number, after: number): Promise<void> {
   for (const v of [...held(s).keys()]) if (v > after) forget(s, v);
   // A resumed job must not find versions of a future that was rolled back.
-  await toDisk.idle();
+  await toDisk.idle(REMOTE_TIMEOUT_MS);
   try {
     for (const f of await readdir(slotDir(s))) {
       const m = /^v(\d+)\.rcs$/.exec(f);
@@ -461,14 +453,17 @@ function ownNewest(): number {
 /** Runs `run` once our own commit reaches `version`, or after `ms`, whichever comes first. */
 function afterOwnCommit(version: number, ms: number, run: () => void): void {
   let done = false;
+  const waiter = { version, run: (): void => once() };
   const once = (): void => {
     if (done) return;
     done = true;
     clearTimeout(t);
+    const i = commitWaiters.indexOf(waiter);
+    if (i >= 0) commitWaiters.splice(i, 1);
     run();
   };
   const t = setTimeout(once, ms);
-  commitWaiters.push({ version, run: once });
+  commitWaiters.push(waiter);
 }
 
 function findEntry(bytes: number, crc: number): Uint8Array | undefined {

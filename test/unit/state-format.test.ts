@@ -43,7 +43,8 @@ describe('state version format', () => {
 
   const damaged: [string, (b: Buffer) => Buffer, RegExp][] = [
     ['empty', () => Buffer.alloc(0), /truncated \(0 bytes/],
-    ['bad magic', (b) => Buffer.concat([Buffer.from('XXXX'), b.subarray(4)]), /bad magic/],
+    // A zip file's magic: some other format's bytes where ours should be.
+    ['bad magic', (b) => Buffer.concat([Buffer.from([0x50, 0x4b, 0x03, 0x04]), b.subarray(4)]), /bad magic/],
     ['newer format', (b) => ((b = Buffer.from(b)), b.writeUInt32LE(9, 4), b), /format version 9/],
     ['header flipped', (b) => ((b = Buffer.from(b)), (b[14] = (b[14] as number) ^ 1), b), /header checksum/],
     ['cut in the header', (b) => b.subarray(0, 30), /truncated header/],
