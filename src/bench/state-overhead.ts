@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { resolveLaunchOptions } from '../launch/launch-options.js';
 import { launch } from '../launch/launcher.js';
+import type { ProxyKind } from '../proxy/proxy.js';
 import { startStoreServer } from '../store/tcp-store-server.js';
 import { median } from '../util/stats.js';
 
@@ -15,7 +16,8 @@ export interface StateBenchOptions {
   rounds: number;
   json: boolean;
   persistEvery: number;
-  replicateEveryMs: number;
+  replicateEvery: number;
+  proxy: ProxyKind;
 }
 
 /**
@@ -39,7 +41,8 @@ export async function benchState(o: StateBenchOptions, out: (line: string) => vo
     ranks: o.ranks,
     bytes: o.bytes,
     persist_every: o.persistEvery,
-    replicate_every_ms: o.replicateEveryMs,
+    replicate_every: o.replicateEvery,
+    proxy: o.proxy,
     bare_step_us: Math.round(median(bare)),
     rollcall_step_us: Math.round(median(rc)),
     overhead_pct: +((median(rc) / median(bare) - 1) * 100).toFixed(1),
@@ -50,7 +53,7 @@ export async function benchState(o: StateBenchOptions, out: (line: string) => vo
   };
   if (o.json) out(JSON.stringify(row));
   else {
-    out(`${o.ranks} ranks, ${o.bytes} bytes, ${o.steps} steps, ${o.rounds} rounds, persist every ${o.persistEvery} versions, replicate every ${o.replicateEveryMs} ms (medians of per-step medians)`);
+    out(`${o.ranks} ranks, ${o.bytes} bytes, ${o.steps} steps, ${o.rounds} rounds, persist every ${o.persistEvery} versions, replicate every ${o.replicateEvery} versions, proxy ${o.proxy} (per-step means, median of the rounds)`);
     out(`  bare library     ${row.bare_step_us} us/step   (${row.bare_samples_us.join(' ')})`);
     out(`  under Rollcall   ${row.rollcall_step_us} us/step   (${row.rollcall_samples_us.join(' ')})   overhead ${row.overhead_pct}%`);
     out(`  commit           ${row.commit_us} us   (memcpy of the same state: ${row.memcpy_us} us)`);
@@ -84,7 +87,8 @@ async function runRollcall(o: StateBenchOptions, args: string[]): Promise<{ step
     command: [process.execPath, PROGRAM, '--mode', process.env.ROLLCALL_BENCH_MODE ?? 'rollcall', ...args],
     quiet: true,
     persistEvery: o.persistEvery,
-    replicateEveryMs: o.replicateEveryMs,
+    replicateEvery: o.replicateEvery,
+    proxy: o.proxy,
   });
   const r = await launch(opts);
   if (r.outcome !== 'completed') throw new Error(`state bench job ${r.outcome}: ${r.reason}`);

@@ -9,6 +9,7 @@ import { connect } from '../sdk/job.js';
  * (the furthest any of them reached) before continuing.
  *
  *   node steps-program.js [--steps N] [--step-ms MS] [--exit-code-at STEP:CODE] [--die-at-generation NODE:G]
+ *                         [--block-at NODE:STEP:MS]
  */
 const { values } = parseArgs({
   options: {
@@ -19,6 +20,9 @@ const { values } = parseArgs({
     // Test hook for "a second fault during a recovery": this node kills itself the moment it
     // learns of generation G, before the recovery to G has finished everywhere.
     'die-at-generation': { type: 'string' },
+    // Test hook for "a long compute step is not a fault": this node's thread is busy for MS
+    // (no event loop turns) at STEP, while the others wait for it in the next allreduce.
+    'block-at': { type: 'string' },
   },
 });
 const steps = Number(values.steps);
@@ -26,6 +30,7 @@ const stepMs = Number(values['step-ms']);
 const elements = Number(values.elements);
 const [dieNode, dieGeneration] = (values['die-at-generation'] ?? '-1:-1').split(':').map(Number) as [number, number];
 const [bugStep, bugCode] = (values['exit-code-at'] ?? '-1:0').split(':').map(Number) as [number, number];
+const [blockNode, blockStep, blockMs] = (values['block-at'] ?? '-1:-1:0').split(':').map(Number) as [number, number, number];
 
 const job = await connect();
 const dieNow = (generation: number): void => {
@@ -55,6 +60,10 @@ while (steps === 0 || step < steps) {
       continue;
     }
     if (step === bugStep) process.exit(bugCode);
+    if (step === blockStep && job.node === blockNode) {
+      const until = Date.now() + blockMs;
+      while (Date.now() < until);
+    }
     ones.fill(1);
     const r = await job.allreduce(ones);
     if (r[0] !== job.world || r[elements - 1] !== job.world) throw new Error(`step ${step}: allreduce gave ${r[0]}, expected world size ${job.world}`);

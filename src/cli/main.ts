@@ -1,17 +1,26 @@
 import { Command, CommanderError, InvalidArgumentError as CliArgError } from 'commander';
 import { benchAllreduce } from '../bench/allreduce.js';
 import { benchRecovery } from '../bench/recovery.js';
-import { benchState } from '../bench/state-overhead.js';
+import { benchState, type StateBenchOptions } from '../bench/state-overhead.js';
 import { runDemo } from '../demo/demo.js';
 import { RollcallError } from '../errors.js';
 import { launch } from '../launch/launcher.js';
 import { resolveLaunchOptions } from '../launch/launch-options.js';
+import { PROXY_KINDS } from '../proxy/proxy.js';
 
 function intIn(min: number, max: number) {
   return (v: string): number => {
     const n = Number(v);
     if (!Number.isInteger(n) || n < min || n > max) throw new CliArgError(`expected an integer from ${min} to ${max}, got "${v}"`);
     return n;
+  };
+}
+
+function oneOf<T extends string>(values: readonly T[]) {
+  return (v: string): T => {
+    const t = values.find((x) => x === v);
+    if (t === undefined) throw new CliArgError(`expected one of ${values.join(', ')}, got "${v}"`);
+    return t;
   };
 }
 
@@ -76,10 +85,11 @@ bench
   .option('--bytes <B>', 'gradient and state size', (v: string) => sizeList(v)[0] as number, 4 << 20)
   .option('--steps <n>', 'timed steps per run', intIn(10, 100_000), 200)
   .option('--rounds <n>', 'bare/Rollcall runs, alternating', intIn(1, 20), 3)
-  .option('--persist-every <N>', 'as for launch', intIn(1, 1_000_000), 10)
-  .option('--replicate-every-ms <ms>', 'as for launch', intIn(0, 3_600_000), 0)
+  .option('--persist-every <N>', 'as for launch', intIn(1, 1_000_000), 100)
+  .option('--replicate-every <N>', 'as for launch', intIn(1, 1_000_000), 10)
+  .option('--proxy <where>', 'as for launch: inline | thread', oneOf(PROXY_KINDS), 'inline')
   .option('--json', 'one JSON object', false)
-  .action(async (o: { ranks: number; bytes: number; steps: number; rounds: number; json: boolean; persistEvery: number; replicateEveryMs: number }) => {
+  .action(async (o: StateBenchOptions) => {
     await benchState(o, (l) => console.log(l));
   });
 
@@ -114,8 +124,9 @@ program
   .option('--job <id>', 'job id (default: random)')
   .option('--state-dir <dir>', 'where nodes persist committed state versions (default: a temporary directory)')
   .option('--keep <K>', 'committed versions each node keeps', intIn(1, 100), 3)
-  .option('--persist-every <N>', 'write every Nth version to the state directory (the same versions on every node)', intIn(1, 1_000_000), 10)
-  .option('--replicate-every-ms <ms>', "push the newest version to the next node's memory at most this often (0: every version)", intIn(0, 3_600_000), 0)
+  .option('--replicate-every <N>', "copy every Nth version to the next node's memory (the same versions on every node)", intIn(1, 1_000_000), 10)
+  .option('--persist-every <N>', 'write every Nth version to the state directory (the same versions on every node)', intIn(1, 1_000_000), 100)
+  .option('--proxy <where>', "where each node's communication proxy runs: inline (on the program's thread) | thread (a worker thread)", 'inline')
   .option('--resume <dir>', 'continue a stopped job from the newest common state in this state directory')
   .option('--quiet', 'no progress lines on stderr', false)
   .argument('<command...>', 'the program to run on every node')

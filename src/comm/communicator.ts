@@ -228,6 +228,21 @@ export class Communicator extends EventEmitter<CommEvents> {
     this.fail(new AbortedError(`rank ${this.rank}: ${reason}`, { rank: this.rank }), [this.rank]);
   }
 
+  /**
+   * Drops every link at once with no final word, as a crash would. For a proxy being replaced:
+   * a goodbye or ABORT queued behind a stopped peer's full socket would hold the process open.
+   */
+  destroy(reason = 'destroyed'): void {
+    if (this.state === CommState.Ready) {
+      this.state = CommState.Closed;
+      clearInterval(this.livenessTimer);
+      const err = new ClosedError(`communicator of rank ${this.rank} ${reason}`, { rank: this.rank });
+      this.current?.fail(err);
+      this.p2p.failAll(err);
+    }
+    for (const p of this.peers.values()) p.destroy();
+  }
+
   /** Closes the links gracefully. Pending operations reject with ClosedError. */
   close(): void {
     if (this.state === CommState.Closed) return;

@@ -8,6 +8,7 @@ import { openDatagramEndpoint, type Datagram, type DatagramEndpoint, type FaultC
 import { HeartbeatMonitor } from './failure-detector.js';
 import { applyFault, applyRestart, failJob, membershipUpdatedEvent, slotOf, watchMembership, type MembershipRecord, type MembershipPolicy } from './membership.js';
 import { ProgramProcess, type ProgramExit } from './program-process.js';
+import type { ProxyKind } from '../proxy/proxy.js';
 
 export interface FmsConfig {
   job: string;
@@ -29,7 +30,8 @@ export interface FmsConfig {
   stateDir: string;
   keep: number;
   persistEvery: number;
-  replicateEveryMs: number;
+  replicateEvery: number;
+  proxy: ProxyKind;
 }
 
 export enum FmsState {
@@ -184,7 +186,8 @@ export class Fms {
           stateDir: c.stateDir,
           keep: c.keep,
           persistEvery: c.persistEvery,
-          replicateEveryMs: c.replicateEveryMs,
+          replicateEvery: c.replicateEvery,
+          proxy: c.proxy,
         });
         this.emit('program_started', { pid: p.pid, fmsPid: process.pid, generation: this.record?.generation ?? 0 });
         this.watchProgram(p);

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { InvalidArgumentError } from '../errors.js';
 import { parseChaos, type ChaosAction } from '../fms/chaos.js';
 import { MembershipPolicySchema, type MembershipPolicy } from '../fms/membership.js';
+import { PROXY_KINDS, type ProxyKind } from '../proxy/proxy.js';
 
 /** Everything `rollcall launch` accepts, checked in one place so a bad flag never starts a process. */
 export const LaunchOptionsSchema = z
@@ -24,8 +25,9 @@ export const LaunchOptionsSchema = z
     /** Where nodes persist their committed versions (default: a new temporary directory). */
     stateDir: z.string().min(1).optional(),
     keep: z.number().int().min(1).max(100).default(3),
-    persistEvery: z.number().int().min(1).max(1_000_000).default(10),
-    replicateEveryMs: z.number().int().min(0).max(3_600_000).default(0),
+    persistEvery: z.number().int().min(1).max(1_000_000).default(100),
+    replicateEvery: z.number().int().min(1).max(1_000_000).default(10),
+    proxy: z.enum(PROXY_KINDS as [ProxyKind, ...ProxyKind[]], { message: 'use inline or thread' }).default('inline'),
     /** Continue a stopped job from the newest common state in this directory. */
     resume: z.string().min(1).optional(),
   })
@@ -63,7 +65,8 @@ export interface LaunchOptions {
   stateDir: string | undefined;
   keep: number;
   persistEvery: number;
-  replicateEveryMs: number;
+  replicateEvery: number;
+  proxy: ProxyKind;
   resume: boolean;
 }
 
@@ -90,7 +93,8 @@ const FLAG: Record<string, string> = {
   stateDir: '--state-dir',
   keep: '--keep',
   persistEvery: '--persist-every',
-  replicateEveryMs: '--replicate-every-ms',
+  replicateEvery: '--replicate-every',
+  proxy: '--proxy',
   resume: '--resume',
 };
 
@@ -128,7 +132,8 @@ export function resolveLaunchOptions(input: LaunchInput): LaunchOptions {
     stateDir: o.resume ?? o.stateDir,
     keep: o.keep,
     persistEvery: o.persistEvery,
-    replicateEveryMs: o.replicateEveryMs,
+    replicateEvery: o.replicateEvery,
+    proxy: o.proxy,
     resume: o.resume !== undefined,
   };
 }

@@ -159,7 +159,8 @@ export async function launch(opts: LaunchOptions, hooks: LaunchHooks = {}): Prom
       stateDir,
       keep: opts.keep,
       persistEvery: opts.persistEvery,
-      replicateEveryMs: opts.replicateEveryMs,
+      replicateEvery: opts.replicateEvery,
+      proxy: opts.proxy,
     };
     // Its own process group: `kill-node` and the final clean-up kill the FMS and its program
     // together with one signal.

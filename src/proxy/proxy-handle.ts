@@ -16,17 +16,11 @@ import {
   TimeoutError,
 } from '../errors.js';
 import type { FromProxy, ProxyConnect, ProxyOp, SerializedError, SharedView, ToProxy } from './protocol.js';
+import { ProxyState, type CommProxy } from './proxy.js';
+
+export { ProxyState };
 
 const WORKER = fileURLToPath(new URL('./proxy-worker.js', import.meta.url));
-
-export enum ProxyState {
-  Starting = 'starting',
-  /** Thread running, store connected, no generation yet: a relaunch only pays the rendezvous. */
-  Standby = 'standby',
-  Ready = 'ready',
-  Broken = 'broken',
-  Closed = 'closed',
-}
 
 /** Rebuilds a typed error that crossed the thread boundary, so callers can match on it. */
 export function revive(e: SerializedError): RollcallError {
@@ -67,7 +61,7 @@ export function sharedArray<T extends NumericArray>(ctor: new (buf: SharedArrayB
  * SharedArrayBuffer are zero-copy; other arrays are staged through shared memory and copied
  * back, which costs two memcpys.
  */
-export class ProxyHandle extends EventEmitter<{ broken: [RollcallError] }> {
+export class ProxyHandle extends EventEmitter<{ broken: [RollcallError] }> implements CommProxy {
   state = ProxyState.Starting;
   private nextId = 1;
   private readonly pending = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
@@ -77,14 +71,6 @@ export class ProxyHandle extends EventEmitter<{ broken: [RollcallError] }> {
     worker.on('message', (m: FromProxy) => this.onMessage(m));
     worker.on('error', (e) => this.breakWith(new ClosedError(`proxy thread crashed: ${e.message}`)));
     worker.on('exit', () => this.breakWith(new ClosedError('proxy thread exited')));
-  }
-
-  /** Starts a proxy thread and waits until its communicator is ready, or the deadline. */
-  static async launch(connect: Omit<ProxyConnect, 'type'>, timeoutMs: number): Promise<{ proxy: ProxyHandle; ms: number }> {
-    const deadline = Date.now() + timeoutMs;
-    const proxy = await ProxyHandle.standby(connect.store, connect.secret, timeoutMs);
-    const ms = await proxy.activate(connect, Math.max(1, deadline - Date.now()));
-    return { proxy, ms };
   }
 
   /**

@@ -39,7 +39,8 @@ export const ToProgramSchema = z.discriminatedUnion('type', [
     stateDir: z.string(),
     keep: z.number().int().positive(),
     persistEvery: z.number().int().nonnegative(),
-    replicateEveryMs: z.number().int().nonnegative(),
+    replicateEvery: z.number().int().positive(),
+    proxy: z.enum(['inline', 'thread']),
   }),
   /** Join this generation: relaunch the proxy for it. */
   z.object({

@@ -11,7 +11,9 @@ import {
   TimeoutError,
 } from '../errors.js';
 import { serializeError } from '../proxy/protocol.js';
-import { ProxyHandle, ProxyState } from '../proxy/proxy-handle.js';
+import { InlineProxy } from '../proxy/inline-proxy.js';
+import { ProxyHandle } from '../proxy/proxy-handle.js';
+import { ProxyState, type CommProxy } from '../proxy/proxy.js';
 import { FromProgramSchema, IPC_VERSION, ToProgramSchema, type FromProgram, type ToProgram } from './ipc.js';
 import { Keeper, State, type StateEntry, type StateHost } from './state.js';
 
@@ -88,10 +90,10 @@ export class Job {
   /** Resolves when the first generation is joined. */
   readonly started: Promise<void>;
   private resolveStarted!: () => void;
-  private proxy: ProxyHandle | undefined;
+  private proxy: CommProxy | undefined;
   /** A proxy joining a generation; ended at once if a newer generation or close() overtakes it. */
-  private activating: ProxyHandle | undefined;
-  private standby: Promise<ProxyHandle> | undefined;
+  private activating: CommProxy | undefined;
+  private standby: Promise<CommProxy> | undefined;
   /** Newest generation the FMS asked for; a slower switch to an older one gives up. */
   private target = -1;
   /** Generation the program has been told about (by MembershipChangedError or by connect()). */
@@ -164,7 +166,7 @@ export class Job {
   private startKeeper(): Keeper {
     const c = this.config;
     this.keeper ??= new Keeper(
-      { job: c.job, secret: c.secret, node: c.node, store: c.store, stateDir: c.stateDir, keep: c.keep, persistEvery: c.persistEvery, replicateEveryMs: c.replicateEveryMs },
+      { job: c.job, secret: c.secret, node: c.node, store: c.store, stateDir: c.stateDir, keep: c.keep, persistEvery: c.persistEvery, replicateEvery: c.replicateEvery },
       (event, fields) => send({ type: 'event', event, fields }),
     );
     return this.keeper;
@@ -230,7 +232,7 @@ export class Job {
     await this.heartbeat.terminate();
   }
 
-  private async op<T>(run: (p: ProxyHandle) => Promise<T>): Promise<T> {
+  private async op<T>(run: (p: CommProxy) => Promise<T>): Promise<T> {
     // An operation belongs to the generation it was issued in. Carried over a membership change
     // (several sends and receives pending at once), a receive would take a message meant for
     // a later one; so every operation issued before the change fails, not only the first.
@@ -242,7 +244,7 @@ export class Job {
         this.acked = this.generation;
         throw new MembershipChangedError(this.generation, this.rank, this.world, { node: this.node });
       }
-      const proxy = this.proxy as ProxyHandle;
+      const proxy = this.proxy as CommProxy;
       const generation = this.generation;
       if (this.reportedResume < generation && !this.manualResume) this.onResumed(generation);
       try {
@@ -314,14 +316,14 @@ export class Job {
     const superseded = this.activating;
     this.activating = undefined;
     void superseded?.terminate();
-    let proxy: ProxyHandle | undefined;
+    let proxy: CommProxy | undefined;
     try {
       proxy = await this.takeStandby();
       if (this.target !== generation || (this.state as JobState) === JobState.Closed) return void proxy.terminate();
       this.activating = proxy;
       const c = this.config;
       const ms = await proxy.activate(
-        { store: c.store, secret: c.secret, job: c.job, generation, rank, world, rendezvousTimeoutMs: c.rendezvousTimeoutMs, tuning: { timeoutMs: c.commTimeoutMs } },
+        { store: c.store, secret: c.secret, job: c.job, generation, rank, world, rendezvousTimeoutMs: c.rendezvousTimeoutMs, tuning: { timeoutMs: this.commTimeoutMs() } },
         c.rendezvousTimeoutMs + 1000,
       );
       if (this.activating === proxy) this.activating = undefined;
@@ -345,14 +347,26 @@ export class Job {
     }
   }
 
-  private takeStandby(): Promise<ProxyHandle> {
+  /**
+   * An inline proxy cannot answer its peers' pings while the program computes, so a long step
+   * (an evaluation on one rank, say) would look like silence to ranks waiting on it. Liveness
+   * is the FMS's job in both modes, judged from the program's own heartbeat thread; the
+   * communicator's silence timeout only backs it up where it cannot misfire. A wait on a
+   * stopped peer still ends: its FMS is declared failed and this proxy is terminated.
+   */
+  private commTimeoutMs(): number {
+    return this.config.proxy === 'inline' ? 2 ** 31 - 1 : this.config.commTimeoutMs;
+  }
+
+  private takeStandby(): Promise<CommProxy> {
     const s = this.standby ?? this.startStandby();
     this.standby = undefined;
     return s;
   }
 
-  private startStandby(): Promise<ProxyHandle> {
-    return ProxyHandle.standby(this.config.store, this.config.secret, this.config.rendezvousTimeoutMs);
+  private startStandby(): Promise<CommProxy> {
+    const c = this.config;
+    return c.proxy === 'inline' ? InlineProxy.standby(c.store, c.secret, c.rendezvousTimeoutMs) : ProxyHandle.standby(c.store, c.secret, c.rendezvousTimeoutMs);
   }
 
   private onResumed(generation: number, stepsRedone?: number): void {

@@ -11,8 +11,8 @@ export interface KeeperInit {
   keep: number;
   /** Write every Nth version to disk. */
   persistEvery: number;
-  /** Push a version to the buddy at most this often (the newest one wins); 0 pushes every one. */
-  replicateEveryMs: number;
+  /** Push every Nth version to the buddy's memory (the same versions on every node). */
+  replicateEvery: number;
 }
 
 export type ToKeeper =

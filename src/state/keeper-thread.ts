@@ -75,14 +75,23 @@ function forget(s: number, version: number): void {
   unpin(v);
 }
 
+/**
+ * The K newest versions, and the two newest replicated ones: when a node is lost with its
+ * memory, the newest version its buddy received is the one every member must still hold (the
+ * newer of the two may be in flight when the fault comes).
+ */
 function remember(s: number, v: StateVersion): void {
   const m = held(s);
   forget(s, v.meta.version);
   m.set(v.meta.version, v);
   pin(v);
   const sorted = [...m.keys()].sort((a, b) => b - a);
-  for (const old of sorted.slice(cfg.keep)) forget(s, old);
+  const kept = new Set(sorted.slice(0, cfg.keep));
+  for (const r of sorted.filter(isReplicated).slice(0, 2)) kept.add(r);
+  for (const old of sorted) if (!kept.has(old)) forget(s, old);
 }
+
+const isReplicated = (version: number): boolean => version % cfg.replicateEvery === 0;
 
 function corrupt(s: number, version: number, source: string, message: string): void {
   post({ type: 'event', event: 'state_corrupt', fields: { slot: s, version, source, message } });
@@ -146,24 +155,20 @@ function commit(v: StateVersion): void {
     }
   }
   toDisk.offer(v);
-  toBuddy.offer(v);
+  if (isReplicated(v.meta.version)) toBuddy.offer(v);
 }
 
 /**
- * Replication works on the newest version only: when commits come faster than the buddy can
- * take them, the versions in between are skipped rather than queued without bound.
- * The program is never held up; the cost is that the newest stored copy may lag by a version
- * or two, which is why each node keeps K versions in memory.
+ * Replicas are made of every Nth version, the same versions on every node, so that a replaced
+ * node's buddy holds a version the other members hold too. Only the newest offered waits: when
+ * the buddy cannot keep up, versions in between are skipped rather than queued without bound.
+ * Every Nth and not every version, because each replica costs a checksum of the state on a
+ * core the training shares (docs/benchmarks.md).
  */
 class Newest {
   private next: StateVersion | undefined;
   private busy = false;
-  private lastStart = -Infinity;
-  constructor(
-    private readonly work: (v: StateVersion) => Promise<boolean>,
-    /** At most one piece of work per this many ms; the newest version offered meanwhile wins. */
-    private readonly everyMs: () => number,
-  ) {}
+  constructor(private readonly work: (v: StateVersion) => Promise<boolean>) {}
 
   offer(v: StateVersion): void {
     if (this.next) unpin(this.next);
@@ -175,15 +180,10 @@ class Newest {
   private async drain(): Promise<void> {
     this.busy = true;
     for (;;) {
-      const wait = this.lastStart + this.everyMs() - Date.now();
-      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
       const v = this.next;
       if (!v) break;
       this.next = undefined;
-      if (held(v.meta.slot).has(v.meta.version)) {
-        this.lastStart = Date.now();
-        await this.work(v).catch(() => false);
-      }
+      if (held(v.meta.slot).has(v.meta.version)) await this.work(v).catch(() => false);
       unpin(v);
     }
     this.busy = false;
@@ -223,7 +223,7 @@ class Aligned {
 }
 
 const toDisk = new Aligned();
-const toBuddy = new Newest((v) => replicate(seal(v)), () => cfg.replicateEveryMs);
+const toBuddy = new Newest((v) => replicate(seal(v)));
 
 async function persist(v: StateVersion): Promise<boolean> {
   const { slot: s, version } = v.meta;
@@ -399,7 +399,7 @@ function serve(sock: Socket): void {
       // data-parallel job our own commit of the same version has the same weights. Ranks move
       // in step, so if ours has not arrived yet it is usually a moment away: wait briefly.
       const answer = (): void => {
-        const have = meta.entries.map((e) => findEntry(e.bytes, e.crc));
+        const have = meta.entries.map((e) => findEntry(meta.version, e.bytes, e.crc));
         const need = have.flatMap((d, i) => (d ? [] : [i]));
         if (need.length === 0) {
           // Nothing to send: the replica is made of what we hold already.
@@ -466,11 +466,19 @@ function afterOwnCommit(version: number, ms: number, run: () => void): void {
   commitWaiters.push(waiter);
 }
 
-function findEntry(bytes: number, crc: number): Uint8Array | undefined {
+/** Our own copy of the same version is the likely match, and the only one worth a checksum. */
+function findEntry(version: number, bytes: number, crc: number): Uint8Array | undefined {
+  const own = slot >= 0 ? held(slot).get(version) : undefined;
+  if (own) {
+    seal(own);
+    const i = own.meta.entries.findIndex((e) => e.bytes === bytes && e.crc === crc);
+    if (i >= 0) return own.data[i];
+  }
   for (const m of memory.values()) {
     for (const v of m.values()) {
-      if (!v.meta.entries.some((e) => e.bytes === bytes)) continue;
-      seal(v);
+      // Only checksums we have already: computing one per held version to find a match cost
+      // more than the transfer it might save.
+      if (!sealed.has(v)) continue;
       const i = v.meta.entries.findIndex((e) => e.bytes === bytes && e.crc === crc);
       if (i >= 0) return v.data[i];
     }

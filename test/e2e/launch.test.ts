@@ -67,22 +67,33 @@ function assertSamePrograms(ev: Ev[], survivors: number[]): void {
 }
 
 describe('rollcall launch: recovery from each kind of fault in each mode', { timeout: 240_000 }, () => {
-  it('replace, program killed: the spare takes its rank, survivors keep their pid', async () => {
-    const run = await runJob(['--nodes', '3', '--spares', '1', '--chaos', 'kill:node=1@step=20', ...program()]);
-    assertCompleted(run, 3);
-    assertRecovery(run, 1, 'exit', [0, 3, 2]);
-    assertSamePrograms(run.events, [0, 2]);
-    assert.deepEqual(first(run.events, 'membership_updated')?.added, [3]);
-    assert.ok(first(run.events, 'node_fenced', (e) => e.node === 1));
-    assertNoOrphans(run);
-  });
+  for (const proxy of ['inline', 'thread'] as const) {
+    it(`replace, program killed: the spare takes its rank, survivors keep their pid (proxy ${proxy})`, async () => {
+      const run = await runJob(['--nodes', '3', '--spares', '1', '--proxy', proxy, '--chaos', 'kill:node=1@step=20', ...program()]);
+      assertCompleted(run, 3);
+      assertRecovery(run, 1, 'exit', [0, 3, 2]);
+      assertSamePrograms(run.events, [0, 2]);
+      assert.deepEqual(first(run.events, 'membership_updated')?.added, [3]);
+      assert.ok(first(run.events, 'node_fenced', (e) => e.node === 1));
+      assertNoOrphans(run);
+    });
 
-  it('replace, program hung (SIGSTOP): found by heartbeat and replaced', async () => {
-    const run = await runJob(['--nodes', '3', '--spares', '1', '--chaos', 'stop:node=2@step=20', ...program()]);
-    assertCompleted(run, 3);
-    assertRecovery(run, 2, 'heartbeat', [0, 1, 3]);
-    assertSamePrograms(run.events, [0, 1]);
-    assertNoOrphans(run);
+    it(`replace, program hung (SIGSTOP): found by heartbeat and replaced (proxy ${proxy})`, async () => {
+      const run = await runJob(['--nodes', '3', '--spares', '1', '--proxy', proxy, '--chaos', 'stop:node=2@step=20', ...program()]);
+      assertCompleted(run, 3);
+      assertRecovery(run, 2, 'heartbeat', [0, 1, 3]);
+      assertSamePrograms(run.events, [0, 1]);
+      assertNoOrphans(run);
+    });
+  }
+
+  it('a program busy for longer than the communicator timeout (10 s) is not a fault', async () => {
+    // An inline proxy answers no pings while its program computes; the ranks waiting on it must
+    // not take that silence for a fault. The program's heartbeat thread keeps its FMS informed.
+    const run = await runJob(['--nodes', '2', '--heartbeat-ms', '100', ...program('--steps', '20', '--block-at', '0:10:11000')]);
+    assertCompleted(run, 2, 20);
+    assert.equal(of(run.events, 'fault_detected').length, 0, 'no fault was detected');
+    assert.equal(of(run.events, 'proxy_broken').length, 0, 'no communicator broke');
   });
 
   it('shrink, program killed: the job goes on with one node fewer', async () => {

@@ -105,7 +105,8 @@ describe('state: resume after a full stop', { timeout: 300_000 }, () => {
   });
 
   async function stopMidway(dir: string): Promise<JobRun> {
-    return runJob(['--nodes', '2', '--state-dir', dir, ...train('--step-ms', '20')], {
+    // Every 10th version on disk (the default is every 100th), so that a short job leaves several.
+    return runJob(['--nodes', '2', '--state-dir', dir, '--persist-every', '10', ...train('--step-ms', '20')], {
       waitFor: (evs) => evs.filter((e) => e.event === 'program_resumed' || e.event === 'proxy_started').length >= 2 && progressOf(dir) >= 30,
       during: (pid) => process.kill(pid, 'SIGTERM'),
     });

@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { ProxyHandle, ProxyState, sharedArray } from '../../src/proxy/proxy-handle.js';
+import { InlineProxy } from '../../src/proxy/inline-proxy.js';
+import { ProxyHandle, sharedArray } from '../../src/proxy/proxy-handle.js';
+import { ProxyState, type CommProxy, type ProxyKind } from '../../src/proxy/proxy.js';
+import type { ProxyConnect } from '../../src/proxy/protocol.js';
 import { startStoreServer } from '../../src/store/tcp-store-server.js';
 import { PeerFailedError } from '../../src/errors.js';
 
@@ -16,16 +19,25 @@ after(async () => {
   await server.close();
 });
 
-async function launchAll(world: number, generation: number, job: string, timeoutMs = 10_000): Promise<ProxyHandle[]> {
-  const res = await Promise.all(
-    Array.from({ length: world }, (_, rank) =>
-      ProxyHandle.launch({ store: server.address, secret, job, generation, rank, world, tuning: { timeoutMs: 2000, heartbeatMs: 100 } }, timeoutMs),
-    ),
-  );
-  return res.map((r) => r.proxy);
+const standby = (kind: ProxyKind, timeoutMs = 10_000): Promise<CommProxy> =>
+  kind === 'inline' ? InlineProxy.standby(server.address, secret, timeoutMs) : ProxyHandle.standby(server.address, secret, timeoutMs);
+
+async function launch(kind: ProxyKind, connect: Omit<ProxyConnect, 'type'>, timeoutMs: number): Promise<CommProxy> {
+  const p = await standby(kind, timeoutMs);
+  await p.activate(connect, timeoutMs);
+  return p;
 }
 
-describe('communication proxy (worker thread)', () => {
+for (const kind of ['thread', 'inline'] as const) {
+async function launchAll(world: number, generation: number, job: string, timeoutMs = 10_000): Promise<CommProxy[]> {
+  return Promise.all(
+    Array.from({ length: world }, (_, rank) =>
+      launch(kind, { store: server.address, secret, job, generation, rank, world, tuning: { timeoutMs: 2000, heartbeatMs: 100 } }, timeoutMs),
+    ),
+  );
+}
+
+describe(`communication proxy (${kind})`, () => {
   it('runs collectives in the program’s shared memory, zero-copy, and staged for plain arrays', async () => {
     const job = `proxy-${process.pid}-${jobNo++}`;
     const proxies = await launchAll(3, 0, job);
@@ -55,7 +67,8 @@ describe('communication proxy (worker thread)', () => {
     for (const e of await Promise.all(pending)) {
       assert.ok(e instanceof PeerFailedError, `got ${String(e)}`);
       assert.deepEqual(e.failedRanks, [2]);
-      // The cause survives the thread boundary, not just the code.
+      // The cause survives the thread boundary, not just the code. An inline proxy that is
+      // terminated drops its links at once, as a crash would.
       assert.ok(['reset', 'closed'].includes(e.reason), e.reason);
     }
     await Promise.all(broken);
@@ -77,7 +90,7 @@ describe('communication proxy (worker thread)', () => {
 
   it('a standby proxy, started before it is needed, joins a generation when activated', async () => {
     const job = `proxy-${process.pid}-${jobNo++}`;
-    const spares = await Promise.all([0, 1].map(() => ProxyHandle.standby(server.address, secret, 10_000)));
+    const spares = await Promise.all([0, 1].map(() => standby(kind)));
     try {
       for (const p of spares) assert.equal(p.state, ProxyState.Standby);
       await assert.rejects(spares[0]!.barrier(), /standby/);
@@ -94,8 +107,9 @@ describe('communication proxy (worker thread)', () => {
   it('a proxy that cannot meet its peers fails by the deadline, not never', async () => {
     const job = `proxy-${process.pid}-${jobNo++}`;
     await assert.rejects(
-      ProxyHandle.launch({ store: server.address, secret, job, generation: 0, rank: 0, world: 2, rendezvousTimeoutMs: 300 }, 5000),
+      launch(kind, { store: server.address, secret, job, generation: 0, rank: 0, world: 2, rendezvousTimeoutMs: 300 }, 5000),
       (e: Error) => /never published|never connected|not ready/.test(e.message),
     );
   });
 });
+}

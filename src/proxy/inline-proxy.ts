@@ -1,0 +1,120 @@
+import { EventEmitter } from 'node:events';
+import type { Communicator } from '../comm/communicator.js';
+import type { NumericArray, ReduceOp } from '../comm/dtype.js';
+import { createCommunicator } from '../comm/rendezvous.js';
+import { ClosedError, TimeoutError, type RollcallError } from '../errors.js';
+import type { Store } from '../store/store.js';
+import { connectStore } from '../store/tcp-store-client.js';
+import type { ProxyConnect } from './protocol.js';
+import { ProxyState, type CommProxy } from './proxy.js';
+
+/**
+ * The communication proxy run on the program's own thread. An operation is a direct call on the
+ * communicator, with no message to another thread: measured, that hand-off cost ~1 ms per 4 MiB
+ * allreduce on 2 cores (docs/benchmarks.md). The proxy stays disposable: a relaunch destroys this
+ * communicator and builds the next generation's, and the program keeps its pid and its memory.
+ */
+export class InlineProxy extends EventEmitter<{ broken: [RollcallError] }> implements CommProxy {
+  state = ProxyState.Starting;
+  private comm: Communicator | undefined;
+  private readonly abort = new AbortController();
+
+  private constructor(private readonly store: Store) {
+    super();
+  }
+
+  /** Connects to the store ahead of need, so a relaunch pays only the rendezvous. */
+  static async standby(store: string, secret: string, timeoutMs: number): Promise<InlineProxy> {
+    const s = await connectStore(store, { secret, requestTimeoutMs: timeoutMs });
+    const p = new InlineProxy(s);
+    p.state = ProxyState.Standby;
+    return p;
+  }
+
+  async activate(connect: Omit<ProxyConnect, 'type'>, timeoutMs: number): Promise<number> {
+    if (this.state !== ProxyState.Standby) throw new ClosedError(`proxy is ${this.state}, not standby`);
+    this.state = ProxyState.Starting;
+    const t0 = Date.now();
+    const made = createCommunicator({
+      job: connect.job,
+      generation: connect.generation,
+      rank: connect.rank,
+      world: connect.world,
+      secret: connect.secret,
+      store: this.store,
+      tuning: connect.tuning ?? {},
+      rendezvousTimeoutMs: Math.min(timeoutMs, connect.rendezvousTimeoutMs ?? timeoutMs),
+      signal: this.abort.signal,
+    });
+    // Terminated while joining: the communicator may still complete; it must not outlive us.
+    made.then((c) => this.state === ProxyState.Closed && c.destroy('superseded'), () => undefined);
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new TimeoutError(`proxy for generation ${connect.generation} was not ready within ${timeoutMs} ms`, { rank: connect.rank })), timeoutMs);
+    });
+    try {
+      const comm = await Promise.race([made, deadline]);
+      if (this.state !== ProxyState.Starting) {
+        comm.destroy('superseded');
+        throw new ClosedError(`proxy for generation ${connect.generation} ended while joining`, { rank: connect.rank });
+      }
+      this.comm = comm;
+      comm.on('broken', (err) => {
+        if (this.state !== ProxyState.Ready) return;
+        this.state = ProxyState.Broken;
+        this.emit('broken', err);
+      });
+      this.state = ProxyState.Ready;
+      return Date.now() - t0;
+    } catch (e) {
+      if (this.state === ProxyState.Starting) void this.terminate();
+      throw e;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  // async, so that a proxy that is not ready rejects rather than throws.
+  async allreduce<T extends NumericArray>(buf: T, redop: ReduceOp = 'sum'): Promise<T> {
+    return this.ready().allreduce(buf, redop);
+  }
+
+  async broadcast<T extends NumericArray>(buf: T, root = 0): Promise<T> {
+    return this.ready().broadcast(buf, root);
+  }
+
+  async barrier(): Promise<void> {
+    return this.ready().barrier();
+  }
+
+  async send<T extends NumericArray>(buf: T, peer: number, tag = 0): Promise<T> {
+    await this.ready().send(buf, peer, { tag });
+    return buf;
+  }
+
+  async recv<T extends NumericArray>(buf: T, peer: number, tag = 0): Promise<T> {
+    return this.ready().recv(buf, peer, { tag });
+  }
+
+  close(): Promise<void> {
+    if (this.state === ProxyState.Ready) {
+      this.state = ProxyState.Closed;
+      this.comm?.close();
+      return this.store.close();
+    }
+    return this.terminate();
+  }
+
+  terminate(): Promise<void> {
+    if (this.state === ProxyState.Closed) return Promise.resolve();
+    this.state = ProxyState.Closed;
+    this.abort.abort();
+    this.comm?.destroy('terminated: its proxy is being relaunched');
+    return this.store.close();
+  }
+
+  private ready(): Communicator {
+    if (this.state !== ProxyState.Ready || !this.comm) throw new ClosedError(`proxy is ${this.state}`);
+    return this.comm;
+  }
+}
