@@ -8,7 +8,9 @@ import { median } from '../util/stats.js';
  * The loop of `rollcall bench state`: each step computes a gradient from the weights,
  * allreduces it (4 MiB by default), updates the weights and, under Rollcall, commits. `--mode
  * bare` runs the same loop on the communication library alone (forked by the bench, settings
- * over IPC); `--mode rollcall` runs it as a Rollcall program (proxy, heartbeats, keeper, commits).
+ * over IPC); `--mode bare-copy` adds to it a plain copy of the weights per step, into one of a
+ * few rotating buffers: the least any in-memory snapshot costs; `--mode rollcall` runs it as a
+ * Rollcall program (proxy, heartbeats, keeper, commits).
  */
 const { values } = parseArgs({
   options: {
@@ -57,12 +59,18 @@ function memcpyUs(): number {
   return median(t);
 }
 
-if (values.mode === 'bare') {
+if (values.mode === 'bare' || values.mode === 'bare-copy') {
+  const snapshots = values.mode === 'bare-copy' ? Array.from({ length: 5 }, () => new Uint8Array(new SharedArrayBuffer(n * 4))) : [];
+  let next = 0;
+  const copy = (): void => {
+    const dst = snapshots[next++ % snapshots.length];
+    dst?.set(new Uint8Array(weights.buffer));
+  };
   process.once('message', (m: { store: string; secret: string; job: string; rank: number; world: number }) => {
     void (async () => {
       const store = await connectStore(m.store, { secret: m.secret });
       const comm = await createCommunicator({ ...m, generation: 0, store });
-      const r = await loop((g) => comm.allreduce(g, 'avg'), () => undefined);
+      const r = await loop((g) => comm.allreduce(g, 'avg'), copy);
       process.send?.({ rank: m.rank, ...r });
       comm.close();
       await store.close();

@@ -21,22 +21,29 @@ export interface StateBenchOptions {
 }
 
 /**
- * Step time of the same loop on the bare library and under Rollcall (proxy, heartbeats, a
- * commit per step), alternating the two `rounds` times so machine noise hits both alike.
+ * Step time of the same loop on the bare library, on the bare library plus a plain copy of the
+ * state per step, and under Rollcall (proxy, heartbeats, a commit per step), in turn `rounds`
+ * times so that machine noise hits all three alike.
  */
 export async function benchState(o: StateBenchOptions, out: (line: string) => void): Promise<void> {
   const bare: number[] = [];
+  const copied: number[] = [];
   const rc: number[] = [];
   const commits: number[] = [];
+  const copies: number[] = [];
   const memcpys: number[] = [];
   const args = ['--bytes', String(o.bytes), '--steps', String(o.steps)];
   for (let i = 0; i < o.rounds; i++) {
-    bare.push(await runBare(o, args));
+    bare.push((await runBare(o, 'bare', args)).stepUs);
+    const c = await runBare(o, 'bare-copy', args);
+    copied.push(c.stepUs);
+    copies.push(c.commitUs);
     const r = await runRollcall(o, args);
     rc.push(r.stepUs);
     commits.push(r.commitUs);
     memcpys.push(r.memcpyUs);
   }
+  const pct = (a: number[], b: number[]): number => +((median(a) / median(b) - 1) * 100).toFixed(1);
   const row = {
     ranks: o.ranks,
     bytes: o.bytes,
@@ -44,38 +51,44 @@ export async function benchState(o: StateBenchOptions, out: (line: string) => vo
     replicate_every: o.replicateEvery,
     proxy: o.proxy,
     bare_step_us: Math.round(median(bare)),
+    bare_copy_step_us: Math.round(median(copied)),
     rollcall_step_us: Math.round(median(rc)),
-    overhead_pct: +((median(rc) / median(bare) - 1) * 100).toFixed(1),
+    overhead_pct: pct(rc, bare),
+    copy_overhead_pct: pct(copied, bare),
+    overhead_beyond_copy_pct: pct(rc, copied),
     commit_us: +median(commits).toFixed(1),
+    copy_in_loop_us: +median(copies).toFixed(1),
     memcpy_us: +median(memcpys).toFixed(1),
     bare_samples_us: bare.map(Math.round),
+    bare_copy_samples_us: copied.map(Math.round),
     rollcall_samples_us: rc.map(Math.round),
   };
   if (o.json) out(JSON.stringify(row));
   else {
     out(`${o.ranks} ranks, ${o.bytes} bytes, ${o.steps} steps, ${o.rounds} rounds, persist every ${o.persistEvery} versions, replicate every ${o.replicateEvery} versions, proxy ${o.proxy} (per-step means, median of the rounds)`);
-    out(`  bare library     ${row.bare_step_us} us/step   (${row.bare_samples_us.join(' ')})`);
-    out(`  under Rollcall   ${row.rollcall_step_us} us/step   (${row.rollcall_samples_us.join(' ')})   overhead ${row.overhead_pct}%`);
-    out(`  commit           ${row.commit_us} us   (memcpy of the same state: ${row.memcpy_us} us)`);
+    out(`  bare library          ${row.bare_step_us} us/step   (${row.bare_samples_us.join(' ')})`);
+    out(`  bare + a plain copy   ${row.bare_copy_step_us} us/step   (${row.bare_copy_samples_us.join(' ')})   ${row.copy_overhead_pct}% over bare`);
+    out(`  under Rollcall        ${row.rollcall_step_us} us/step   (${row.rollcall_samples_us.join(' ')})   overhead ${row.overhead_pct}% (${row.overhead_beyond_copy_pct}% over bare + copy)`);
+    out(`  commit                ${row.commit_us} us   (the plain copy in the same loop: ${row.copy_in_loop_us} us; a memcpy into a hot buffer, alone: ${row.memcpy_us} us)`);
   }
 }
 
-async function runBare(o: StateBenchOptions, args: string[]): Promise<number> {
+async function runBare(o: StateBenchOptions, mode: 'bare' | 'bare-copy', args: string[]): Promise<{ stepUs: number; commitUs: number }> {
   const secret = randomBytes(16).toString('hex');
   const server = await startStoreServer({ secret });
   const job = `state-bare-${randomBytes(3).toString('hex')}`;
   try {
     const results = await Promise.all(
       Array.from({ length: o.ranks }, (_, rank) => {
-        const c = fork(PROGRAM, ['--mode', 'bare', ...args], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+        const c = fork(PROGRAM, ['--mode', mode, ...args], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
         c.send({ store: server.address, secret, job, rank, world: o.ranks });
-        return new Promise<number>((resolve, reject) => {
-          c.once('message', (m: { stepUs: number }) => resolve(m.stepUs));
+        return new Promise<{ stepUs: number; commitUs: number }>((resolve, reject) => {
+          c.once('message', (m: { stepUs: number; commitUs: number }) => resolve(m));
           c.once('exit', (code) => reject(new Error(`bare rank ${rank} exited with ${code}`)));
         });
       }),
     );
-    return results[0] as number;
+    return results[0] as { stepUs: number; commitUs: number };
   } finally {
     await server.close();
   }
