@@ -65,6 +65,13 @@ export interface CommEvents {
   closed: [];
 }
 
+/** A collective called but not started yet: they run one at a time, in call order. */
+interface QueuedOp {
+  sig: RunSignature;
+  make: () => CollectiveRun;
+  done: (err?: Error) => void;
+}
+
 interface EarlyFrame {
   h: FrameHeader;
   payload: Uint8Array;
@@ -90,8 +97,9 @@ export class Communicator extends EventEmitter<CommEvents> {
   state = CommState.Ready;
   private failure: RollcallError | undefined;
   private seq = 0;
-  /** Serialises collectives: they must run one at a time, in call order, on every rank. */
-  private tail: Promise<unknown> = Promise.resolve();
+  /** Collectives must run one at a time, in call order, on every rank. */
+  private readonly queue: QueuedOp[] = [];
+  private pumping = false;
   private current: CollectiveRun | undefined;
   /** Collective frames that arrived for a collective we have not started yet. */
   private readonly early = new Map<number, EarlyFrame[]>();
@@ -125,9 +133,11 @@ export class Communicator extends EventEmitter<CommEvents> {
     this.ctx = {
       rank,
       world,
+      others: Array.from({ length: world }, (_, i) => i).filter((i) => i !== rank),
       chunkElems,
       pool: this.pool,
-      sendData: (to, h, payload, onFlushed) => this.peerFor(to).send(FrameType.Data, h, payload, this.flushed(to, onFlushed)),
+      sendData: (to, fields, step, offset, payload, onFlushed) =>
+        this.peerFor(to).sendFrame(FrameType.Data, fields, step, offset, payload, this.flushed(to, onFlushed)),
     };
     this.p2p = new PointToPoint({
       rank,
@@ -149,9 +159,11 @@ export class Communicator extends EventEmitter<CommEvents> {
     checkOp(op);
     const sig = this.sig(OpKind.Allreduce, dtype, op, buf.length, 0);
     const ring = buf.byteLength > this.tuning.smallBytes && this.world > 1;
-    return this.run(sig, opts, () =>
-      ring ? new RingRun(this.ctx, sig, buf, { reduce: op, gather: true }) : new DirectAllreduceRun(this.ctx, sig, buf, op),
-    ).then(() => buf);
+    return this.run(sig, opts, () => (ring ? new RingRun(this.ctx, sig, buf, { reduce: op, gather: true }) : this.smallAllreduce(sig, buf, op)), buf);
+  }
+
+  private smallAllreduce(sig: RunSignature, buf: NumericArray, op: ReduceOp): CollectiveRun {
+    return new DirectAllreduceRun(this.ctx, sig, buf, op);
   }
 
   /** In-place broadcast of `buf` from `root` to every rank. */
@@ -160,9 +172,7 @@ export class Communicator extends EventEmitter<CommEvents> {
     this.checkRank(root, 'root');
     const sig = this.sig(OpKind.Broadcast, dtype, undefined, buf.length, root);
     const chain = buf.byteLength > this.tuning.smallBytes;
-    return this.run(sig, opts, () =>
-      chain ? new ChainBroadcastRun(this.ctx, sig, buf, root) : new DirectBroadcastRun(this.ctx, sig, buf, root),
-    ).then(() => buf);
+    return this.run(sig, opts, () => (chain ? new ChainBroadcastRun(this.ctx, sig, buf, root) : new DirectBroadcastRun(this.ctx, sig, buf, root)), buf);
   }
 
   /** Gathers every rank's `input` into `output` (length world × input.length), in rank order. */
@@ -179,7 +189,7 @@ export class Communicator extends EventEmitter<CommEvents> {
       if (!ring) return new DirectAllgatherRun(this.ctx, sig, input, out);
       out.set(input, this.rank * n);
       return new RingRun(this.ctx, { ...sig }, out, { reduce: undefined, gather: true });
-    }).then(() => out);
+    }, out);
   }
 
   /**
@@ -191,9 +201,12 @@ export class Communicator extends EventEmitter<CommEvents> {
     checkOp(op);
     const sig = this.sig(OpKind.ReduceScatter, dtype, op, buf.length, 0);
     const ring = buf.byteLength > this.tuning.smallBytes && this.world > 1;
-    return this.run(sig, opts, () =>
-      ring ? new RingRun(this.ctx, sig, buf, { reduce: op, gather: false }) : new DirectReduceScatterRun(this.ctx, sig, buf, op),
-    ).then(() => this.segmentOf(buf, this.rank));
+    return this.run(
+      sig,
+      opts,
+      () => (ring ? new RingRun(this.ctx, sig, buf, { reduce: op, gather: false }) : new DirectReduceScatterRun(this.ctx, sig, buf, op)),
+      this.segmentOf(buf, this.rank),
+    );
   }
 
   /** This rank's segment of a reduce-scatter result: a view, not a copy. */
@@ -203,7 +216,7 @@ export class Communicator extends EventEmitter<CommEvents> {
 
   barrier(opts: OpOptions = {}): Promise<void> {
     const sig = this.sig(OpKind.Barrier, 'int32', undefined, 0, 0);
-    return this.run(sig, opts, () => new BarrierRun(this.ctx, sig));
+    return this.run(sig, opts, () => new BarrierRun(this.ctx, sig), undefined);
   }
 
   /** Sends `buf` to rank `to`. Resolves once the data no longer needs `buf`. */
@@ -291,33 +304,79 @@ export class Communicator extends EventEmitter<CommEvents> {
     return p.finally(() => signal?.removeEventListener('abort', onAbort));
   }
 
-  private run(sig: RunSignature, opts: OpOptions, make: () => CollectiveRun): Promise<void> {
-    const start = async (): Promise<void> => {
-      if (this.failure) throw this.failure;
-      if (this.state === CommState.Closed) throw new ClosedError(`communicator of rank ${this.rank} is closed`, { rank: this.rank });
-      const run = make();
-      this.current = run;
-      this.lastStarted = sig.seq;
-      this.recent.set(sig.seq, sig);
-      this.recent.delete(sig.seq - 16);
-      try {
-        run.begin();
-        if (this.tuning.spinUs > 0) spinWhile(run, this.tuning.spinUs);
-        const queued = this.early.get(sig.seq) ?? [];
+  /**
+   * Queues a collective; it starts in a microtask if none is running (not synchronously, so
+   * that a close() or abort() right after the call still finds nothing sent). The returned
+   * promise is the only one made per call: no chain of promise hops per operation.
+   */
+  private run<T>(sig: RunSignature, opts: OpOptions, make: () => CollectiveRun, result: T): Promise<T> {
+    if (this.failure) return Promise.reject(this.failure);
+    if (this.state === CommState.Closed) return Promise.reject(new ClosedError(`communicator of rank ${this.rank} is closed`, { rank: this.rank }));
+    const signal = opts.signal;
+    if (signal?.aborted) {
+      this.abort('operation signal aborted');
+      return Promise.reject(this.failure!);
+    }
+    return new Promise<T>((resolve, reject) => {
+      const onAbort = (): void => this.abort('operation signal aborted');
+      signal?.addEventListener('abort', onAbort, { once: true });
+      const done = (err?: Error): void => {
+        signal?.removeEventListener('abort', onAbort);
+        if (err) reject(err);
+        else resolve(result);
+      };
+      this.queue.push({ sig, make, done });
+      if (this.queue.length === 1 && !this.current) queueMicrotask(this.pumpTask);
+    });
+  }
+
+  private readonly pumpTask = (): void => this.pump();
+
+  /** Starts queued collectives while none is running; re-entered when one settles. */
+  private pump(): void {
+    if (this.pumping) return;
+    this.pumping = true;
+    try {
+      while (!this.current && this.queue.length > 0) this.startOp(this.queue.shift()!);
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  private startOp(op: QueuedOp): void {
+    if (this.failure) return op.done(this.failure);
+    if (this.state === CommState.Closed) return op.done(new ClosedError(`communicator of rank ${this.rank} is closed`, { rank: this.rank }));
+    let run: CollectiveRun;
+    try {
+      run = op.make();
+    } catch (e) {
+      return op.done(e as Error);
+    }
+    const sig = op.sig;
+    this.current = run;
+    this.lastStarted = sig.seq;
+    this.recent.set(sig.seq, sig);
+    this.recent.delete(sig.seq - 16);
+    run.onSettled = (err) => {
+      if (this.current === run) this.current = undefined;
+      op.done(err);
+      this.pump();
+    };
+    try {
+      run.begin();
+      if (this.tuning.spinUs > 0 && !run.settled) spinWhile(run, this.tuning.spinUs);
+      const queued = this.early.get(sig.seq);
+      if (queued) {
         this.early.delete(sig.seq);
         for (const f of queued) {
           this.deliver(run, f);
           this.pool.release(f.payload);
         }
-        this.checkDeparted();
-        await run.promise;
-      } finally {
-        if (this.current === run) this.current = undefined;
       }
-    };
-    const p = this.tail.then(() => this.guard(opts, start));
-    this.tail = p.catch(() => undefined);
-    return p;
+      this.checkDeparted();
+    } catch (e) {
+      run.fail(e as Error);
+    }
   }
 
   private onFrame(peer: Peer, h: FrameHeader, payload: Uint8Array): void {
