@@ -11,6 +11,7 @@ import {
 } from '../errors.js';
 import { BarrierRun, DirectAllgatherRun, DirectAllreduceRun, DirectBroadcastRun, DirectReduceScatterRun } from './algorithms/direct.js';
 import { ChainBroadcastRun, RingRun } from './algorithms/ring.js';
+import { RecursiveDoublingRun } from './algorithms/recursive-doubling.js';
 import { segStart, type CollectiveRun, type RunContext, type RunSignature } from './algorithms/collective-run.js';
 import { DTYPE_BY_CODE, REDUCE_BY_CODE, bytesPer, dtypeOf, type DType, type NumericArray, type ReduceOp } from './dtype.js';
 import { FrameType, OpKind, type FrameHeader } from './frame.js';
@@ -163,7 +164,7 @@ export class Communicator extends EventEmitter<CommEvents> {
   }
 
   private smallAllreduce(sig: RunSignature, buf: NumericArray, op: ReduceOp): CollectiveRun {
-    return new DirectAllreduceRun(this.ctx, sig, buf, op);
+    return RecursiveDoublingRun.fits(this.world) ? new RecursiveDoublingRun(this.ctx, sig, buf, op) : new DirectAllreduceRun(this.ctx, sig, buf, op);
   }
 
   /** In-place broadcast of `buf` from `root` to every rank. */
