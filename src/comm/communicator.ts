@@ -17,6 +17,7 @@ import { DTYPE_BY_CODE, REDUCE_BY_CODE, bytesPer, dtypeOf, type DType, type Nume
 import { FrameType, OpKind, type FrameHeader } from './frame.js';
 import { PointToPoint } from './p2p.js';
 import { BufferPool } from './buffer-pool.js';
+import { Spinner } from './spinner.js';
 import { Peer, PeerState, type PeerHandler } from './peer.js';
 import { encodeJson } from './handshake.js';
 import { z } from 'zod';
@@ -40,10 +41,10 @@ export interface CommTuning {
   /** Largest frame a peer may send us. */
   maxFrameBytes: number;
   /**
-   * Busy-poll the event loop for up to this long while a collective waits, instead of
-   * sleeping in epoll: it cut 4 KiB allreduce latency by about a third here, at the price of
-   * a busy core. Off by default, because under Rollcall the proxy shares cores with the
-   * program's compute; worth turning on when ranks have cores to themselves.
+   * Busy-poll the event loop for up to this long after a collective starts, instead of
+   * sleeping in epoll: see spinner.ts. createCommunicator() picks AUTO_SPIN_US when every rank
+   * on this host can have a core to itself and the caller did not choose, else 0 (with more
+   * ranks than cores, a spinning rank takes the core another rank needs).
    */
   spinUs: number;
 }
@@ -56,6 +57,9 @@ export const DEFAULT_TUNING: CommTuning = {
   maxFrameBytes: 64 * 1024 * 1024,
   spinUs: 0,
 };
+
+/** Measured: 50 µs catches most 4 KiB replies (15-20 µs) with room for a late peer. */
+export const AUTO_SPIN_US = 50;
 
 export interface OpOptions {
   signal?: AbortSignal;
@@ -112,6 +116,7 @@ export class Communicator extends EventEmitter<CommEvents> {
   private readonly departed = new Set<number>();
   private readonly p2p: PointToPoint;
   private readonly pool = new BufferPool();
+  private readonly spinner: Spinner;
   private readonly ctx: RunContext;
   private readonly livenessTimer: NodeJS.Timeout;
   private lastTick = Date.now();
@@ -130,6 +135,7 @@ export class Communicator extends EventEmitter<CommEvents> {
       lost: (peer, err) => this.onPeerLost(peer, err),
     };
     for (const p of peers.values()) p.attach(handler);
+    this.spinner = new Spinner(tuning.spinUs);
     const chunkElems = (d: DType): number => Math.max(1, Math.floor(tuning.chunkBytes / bytesPer(d)));
     this.ctx = {
       rank,
@@ -365,7 +371,7 @@ export class Communicator extends EventEmitter<CommEvents> {
     };
     try {
       run.begin();
-      if (this.tuning.spinUs > 0 && !run.settled) spinWhile(run, this.tuning.spinUs);
+      if (!run.settled) this.spinner.watch(run);
       const queued = this.early.get(sig.seq);
       if (queued) {
         this.early.delete(sig.seq);
@@ -523,15 +529,6 @@ export class Communicator extends EventEmitter<CommEvents> {
     }
     this.emit('broken', err);
   }
-}
-
-/** setImmediate makes each loop turn poll with a zero timeout, so wake-ups are not delayed. */
-function spinWhile(run: CollectiveRun, us: number): void {
-  const until = process.hrtime.bigint() + BigInt(Math.round(us * 1000));
-  const spin = (): void => {
-    if (!run.settled && process.hrtime.bigint() < until) setImmediate(spin);
-  };
-  setImmediate(spin);
 }
 
 function checkOp(op: ReduceOp): void {
