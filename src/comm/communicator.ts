@@ -36,7 +36,11 @@ export interface CommTuning {
   heartbeatMs: number;
   /** Buffers up to this size use the one-round direct algorithms; above, the ring. */
   smallBytes: number;
-  /** Pipelining unit of the ring and chain algorithms. */
+  /**
+   * Pipelining unit of the ring and chain algorithms. Each chunk costs a frame, a write and a
+   * wake-up; 1 MiB beat 256 KiB here (2 ranks, 1 MiB: 615 -> 504 us median; 4 ranks, 16 MiB:
+   * 39 -> 36 ms), the ring of 4 still pipelines 4 chunks per segment at 16 MiB.
+   */
   chunkBytes: number;
   /** Largest frame a peer may send us. */
   maxFrameBytes: number;
@@ -53,7 +57,7 @@ export const DEFAULT_TUNING: CommTuning = {
   timeoutMs: 10_000,
   heartbeatMs: 1_000,
   smallBytes: 32 * 1024,
-  chunkBytes: 256 * 1024,
+  chunkBytes: 1024 * 1024,
   maxFrameBytes: 64 * 1024 * 1024,
   spinUs: 0,
 };
