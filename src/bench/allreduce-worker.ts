@@ -14,7 +14,8 @@ interface Msg {
   world: number;
   sizes: number[];
   repeats: number;
-  spinUs: number;
+  /** Undefined: the library's default. */
+  spinUs?: number;
 }
 
 process.once('message', (m: Msg) => {
@@ -29,7 +30,7 @@ process.once('message', (m: Msg) => {
 
 async function run(m: Msg): Promise<void> {
   const store = await connectStore(m.store, { secret: m.secret });
-  const tuning = { spinUs: m.spinUs };
+  const tuning = m.spinUs === undefined ? {} : { spinUs: m.spinUs };
   const comm = await createCommunicator({ job: m.job, generation: 0, rank: m.rank, world: m.world, secret: m.secret, store, tuning });
   for (const bytes of m.sizes) {
     const a = new Float32Array(Math.floor(bytes / 4)).fill(1);

@@ -10,7 +10,8 @@ export interface AllreduceBenchOptions {
   repeats: number;
   json: boolean;
   timeoutMs: number;
-  spinUs: number;
+  /** Undefined: the library's default. */
+  spinUs?: number;
 }
 
 export interface AllreduceResult {

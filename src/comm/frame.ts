@@ -75,22 +75,35 @@ export const EMPTY_HEADER: Omit<FrameHeader, 'type' | 'length'> = {
   tag: 0,
 };
 
-export function encodeHeader(h: FrameHeader): Buffer {
-  const b = Buffer.allocUnsafe(HEADER_BYTES);
-  b.writeUInt16LE(MAGIC, 0);
-  b.writeUInt8(PROTOCOL_VERSION, 2);
-  b.writeUInt8(h.type, 3);
-  b.writeUInt32LE(h.length, 4);
-  b.writeUInt32LE(h.seq >>> 0, 8);
-  b.writeUInt32LE(h.step, 12);
-  b.writeUInt32LE(h.offset, 16);
-  b.writeUInt8(h.kind, 20);
-  b.writeUInt8(h.dtype, 21);
-  b.writeUInt8(h.redop, 22);
-  b.writeUInt8(h.flags, 23);
-  b.writeUInt32LE(h.count, 24);
-  b.writeUInt32LE(h.tag >>> 0, 28);
+/** The fields that stay the same for every frame of one call. */
+export type FrameFields = Pick<FrameHeader, 'seq' | 'kind' | 'dtype' | 'redop' | 'count' | 'tag'>;
+
+export function encodeHeader(h: FrameHeader): Uint8Array {
+  const b = new Uint8Array(HEADER_BYTES);
+  encodeHeaderInto(b, h.type, h.length, h, h.step, h.offset);
+  b[23] = h.flags;
   return b;
+}
+
+/**
+ * Writes a header at the start of `b` from a call's fixed fields plus the per-frame ones, so
+ * the hot path builds no header object per frame.
+ */
+export function encodeHeaderInto(b: Uint8Array, type: FrameType, length: number, f: FrameFields, step: number, offset: number): void {
+  const v = new DataView(b.buffer, b.byteOffset, HEADER_BYTES);
+  v.setUint16(0, MAGIC, true);
+  v.setUint8(2, PROTOCOL_VERSION);
+  v.setUint8(3, type);
+  v.setUint32(4, length, true);
+  v.setUint32(8, f.seq >>> 0, true);
+  v.setUint32(12, step, true);
+  v.setUint32(16, offset, true);
+  v.setUint8(20, f.kind);
+  v.setUint8(21, f.dtype);
+  v.setUint8(22, f.redop);
+  v.setUint8(23, 0);
+  v.setUint32(24, f.count, true);
+  v.setUint32(28, f.tag >>> 0, true);
 }
 
 /** Parses and checks a header; `maxPayload` bounds what a peer can make us allocate. */

@@ -1,7 +1,8 @@
 import { AuthError, ProtocolError, TimeoutError, type RollcallError } from '../errors.js';
 import { remaining, type Deadline } from '../util/deadline.js';
 import { FrameDecoder } from './frame-decoder.js';
-import { EMPTY_HEADER, FrameType, PADDING, encodeHeader, padOf, type FrameHeader } from './frame.js';
+import { BufferPool } from './buffer-pool.js';
+import { EMPTY_HEADER, FrameType, HEADER_BYTES, PADDING, encodeHeaderInto, padOf, type FrameFields, type FrameHeader } from './frame.js';
 import {
   AuthSchema,
   HelloAckSchema,
@@ -44,6 +45,11 @@ export interface GroupIdentity {
 /** Read buffer of a link we receive on; links we only send on need just the handshake. */
 const RX_BUFFER = 2 * 1024 * 1024;
 const TX_BUFFER = 16 * 1024;
+/**
+ * Frames up to this payload size are copied behind their header and written as one buffer:
+ * one plain write instead of a corked writev, and the caller's memory is free at once.
+ */
+export const PACK_LIMIT = 16 * 1024;
 
 /**
  * One authenticated connection to one rank: framing, the handshake and liveness bookkeeping.
@@ -116,14 +122,38 @@ export class Link {
   }
 
   send(type: FrameType, h: Partial<FrameHeader>, payload?: Uint8Array, onFlushed?: (err?: Error) => void): void {
+    const f = { ...EMPTY_HEADER, ...h };
+    this.sendFrame(type, f, f.step, f.offset, payload, onFlushed);
+  }
+
+  /**
+   * `onFlushed` runs once `payload` is no longer referenced: at once for a packed (copied)
+   * frame, else when the transport has taken the bytes. A write that fails later still fails
+   * the link, and through it the peer.
+   */
+  sendFrame(type: FrameType, f: FrameFields, step: number, offset: number, payload: Uint8Array | undefined, onFlushed?: (err?: Error) => void): void {
     const len = payload?.byteLength ?? 0;
-    const header = encodeHeader({ ...EMPTY_HEADER, ...h, type, length: len });
-    this.lastSent = Date.now();
     const pad = padOf(len);
-    if (len === 0) this.conn.write([header], onFlushed);
-    else if (pad === 0) this.conn.write([header, payload!], onFlushed);
+    this.lastSent = Date.now();
+    if (len <= PACK_LIMIT) {
+      const frame = this.txPool.take(HEADER_BYTES + len + pad);
+      encodeHeaderInto(frame, type, len, f, step, offset);
+      if (len > 0) frame.set(payload!, HEADER_BYTES);
+      if (pad > 0) frame.fill(0, HEADER_BYTES + len);
+      this.conn.write([frame], (err) => {
+        this.txPool.release(frame);
+        if (err) this.fail(err);
+      });
+      onFlushed?.();
+      return;
+    }
+    const header = new Uint8Array(HEADER_BYTES);
+    encodeHeaderInto(header, type, len, f, step, offset);
+    if (pad === 0) this.conn.write([header, payload!], onFlushed);
     else this.conn.write([header, payload!, PADDING.subarray(0, pad)], onFlushed);
   }
+
+  private readonly txPool = new BufferPool(8);
 
   /** Graceful goodbye: tells the peer this is a deliberate close, not a crash. */
   bye(): void {

@@ -1,6 +1,6 @@
 import type { RollcallError } from '../errors.js';
 import { ProtocolError } from '../errors.js';
-import { FrameType, type FrameHeader } from './frame.js';
+import { FrameType, type FrameFields, type FrameHeader } from './frame.js';
 import { LinkState, type Link } from './link.js';
 
 export enum PeerState {
@@ -66,6 +66,10 @@ export class Peer {
 
   send(type: FrameType, h: Partial<FrameHeader>, payload?: Uint8Array, onFlushed?: (err?: Error) => void): void {
     this.tx.send(type, h, payload, onFlushed);
+  }
+
+  sendFrame(type: FrameType, f: FrameFields, step: number, offset: number, payload: Uint8Array, onFlushed: (err?: Error) => void): void {
+    this.tx.sendFrame(type, f, step, offset, payload, onFlushed);
   }
 
   /**

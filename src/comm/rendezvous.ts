@@ -2,10 +2,11 @@ import { z } from 'zod';
 import { AuthError, InvalidArgumentError, RendezvousTimeoutError, RollcallError } from '../errors.js';
 import { waitForPrefix, type Store } from '../store/store.js';
 import { backoffMs, deadlineIn, remaining, sleep, type Deadline } from '../util/deadline.js';
-import { Communicator, DEFAULT_TUNING, type CommTuning } from './communicator.js';
+import { availableParallelism } from 'node:os';
+import { AUTO_SPIN_US, Communicator, DEFAULT_TUNING, type CommTuning } from './communicator.js';
 import { Link, type GroupIdentity } from './link.js';
 import { Peer } from './peer.js';
-import { TcpTransport } from './tcp-transport.js';
+import { TcpTransport, parseHostPort } from './tcp-transport.js';
 import type { Transport } from './transport.js';
 
 const ConfigSchema = z
@@ -103,6 +104,7 @@ export async function createCommunicator(config: CommunicatorConfig): Promise<Co
       const why = lastAcceptError ? ` (last refused connection: ${lastAcceptError.message})` : '';
       return new RendezvousTimeoutError(missing, `rank ${c.rank}: rank(s) ${missing.join(',')} never connected${why}`, { rank: c.rank });
     });
+    if (config.tuning?.spinUs === undefined) tuning.spinUs = autoSpinUs(addrs, c.rank);
     const peers = new Map(others.map((r) => [r, new Peer(r, rx.get(r)!, tx.get(r)!)]));
     return new Communicator(c.job, c.generation, c.rank, c.world, peers, tuning);
   } catch (e) {
@@ -112,6 +114,18 @@ export async function createCommunicator(config: CommunicatorConfig): Promise<Co
     settled = true;
     listener.close();
   }
+}
+
+/** Spin only if this host has a core for each of its ranks (TCP addresses only). */
+function autoSpinUs(addrs: readonly string[], rank: number): number {
+  let hosts: string[];
+  try {
+    hosts = addrs.map((a) => parseHostPort(a).host);
+  } catch {
+    return 0;
+  }
+  const local = hosts.filter((h) => h === hosts[rank]).length;
+  return local <= availableParallelism() ? AUTO_SPIN_US : 0;
 }
 
 async function dialWithRetry(transport: Transport, address: string, me: GroupIdentity, to: number, deadline: Deadline, signal?: AbortSignal): Promise<Link> {

@@ -110,6 +110,31 @@ describe('determinism', () => {
   }
 });
 
+describe('determinism of recursive doubling (power-of-two worlds, small buffers)', () => {
+  for (const world of [4, 8]) {
+    it(`world ${world}: same bits on every rank and run, for inexact sums and min/max with NaN and ±0`, async () => {
+      const r = rng(world);
+      const specials = [NaN, -0, 0, Infinity, -Infinity];
+      const ins = Array.from({ length: world }, () =>
+        Float32Array.from({ length: 777 }, (_, i) => (i % 50 === 0 ? specials[Math.floor(r() * specials.length)]! : (r() - 0.5) * 1e3 * r())),
+      );
+      for (const op of ['sum', 'min', 'max', 'avg'] as const) {
+        const runOnce = async (): Promise<Float32Array[]> => {
+          const { comms } = await makeGroup(world);
+          try {
+            return await Promise.all(comms.map((c, k) => c.allreduce(ins[k]!.slice(), op)));
+          } finally {
+            closeAll(comms);
+          }
+        };
+        const a = await runOnce();
+        const b = await runOnce();
+        for (const o of [...a, ...b]) assert.ok(sameBits(o, a[0]!), `${op}: all results bit-identical`);
+      }
+    });
+  }
+});
+
 describe('other collectives', () => {
   for (const world of [1, 2, 3, 4, 7]) {
     it(`world ${world}: broadcast from every root, small and chained`, async () => {

@@ -1,15 +1,17 @@
 import { ProtocolError } from '../../errors.js';
 import { DTYPE_CODE, REDUCE_CODE, bytesPer, type DType, type NumericArray, type ReduceOp } from '../dtype.js';
-import { OpKind, type FrameHeader } from '../frame.js';
+import { OpKind, type FrameFields, type FrameHeader } from '../frame.js';
 import type { BufferPool } from '../buffer-pool.js';
 
 /** What a running collective needs from its communicator. */
 export interface RunContext {
   readonly rank: number;
   readonly world: number;
+  /** Every rank but this one, in rank order. */
+  readonly others: readonly number[];
   /** Elements per pipelined chunk for this dtype. */
   chunkElems(dtype: DType): number;
-  sendData(to: number, h: Partial<FrameHeader>, payload: Uint8Array, onFlushed: (err?: Error) => void): void;
+  sendData(to: number, fields: FrameFields, step: number, offset: number, payload: Uint8Array, onFlushed: (err?: Error) => void): void;
   /** Scratch memory that outlives a call would only feed the garbage collector. */
   readonly pool: BufferPool;
 }
@@ -31,9 +33,10 @@ export interface RunSignature {
  * caller's buffer without copying it.
  */
 export abstract class CollectiveRun {
-  readonly promise: Promise<void>;
-  private resolveFn!: () => void;
-  private rejectFn!: (e: Error) => void;
+  /** Header fields shared by every frame of this call. */
+  readonly fields: FrameFields;
+  /** Set by the communicator before begin(): called once, when the run resolves or fails. */
+  onSettled: (err?: Error) => void = () => undefined;
   private pendingWrites = 0;
   private framesLeft = 0;
   private started = false;
@@ -43,30 +46,22 @@ export abstract class CollectiveRun {
     protected readonly ctx: RunContext,
     readonly sig: RunSignature,
   ) {
-    this.promise = new Promise<void>((res, rej) => {
-      this.resolveFn = res;
-      this.rejectFn = rej;
-    });
-    // The communicator attaches its own handler; this keeps an unobserved rejection quiet.
-    this.promise.catch(() => undefined);
-  }
-
-  get headerFields(): Partial<FrameHeader> {
-    const s = this.sig;
-    return {
-      seq: s.seq,
-      kind: s.kind,
-      dtype: DTYPE_CODE[s.dtype],
-      redop: s.redop ? REDUCE_CODE[s.redop] : 0,
-      count: s.count,
-      tag: s.tag,
+    this.fields = {
+      seq: sig.seq,
+      kind: sig.kind,
+      dtype: DTYPE_CODE[sig.dtype],
+      redop: sig.redop ? REDUCE_CODE[sig.redop] : 0,
+      count: sig.count,
+      tag: sig.tag,
     };
   }
 
   /** Makes the initial sends. Subclasses set the number of frames they expect first. */
   begin(): void {
-    this.started = true;
     this.start();
+    // Only now: a send may report its flush synchronously, and must not complete the run
+    // before start() has issued every send.
+    this.started = true;
     this.maybeComplete();
   }
 
@@ -88,12 +83,14 @@ export abstract class CollectiveRun {
 
   protected send(to: number, step: number, offset: number, payload: Uint8Array): void {
     this.pendingWrites++;
-    this.ctx.sendData(to, { ...this.headerFields, step, offset }, payload, (err) => {
-      this.pendingWrites--;
-      if (err) this.fail(err);
-      else this.maybeComplete();
-    });
+    this.ctx.sendData(to, this.fields, step, offset, payload, this.flushed);
   }
+
+  private readonly flushed = (err?: Error): void => {
+    this.pendingWrites--;
+    if (err) this.fail(err);
+    else this.maybeComplete();
+  };
 
   protected frameDone(): void {
     this.framesLeft--;
@@ -103,18 +100,19 @@ export abstract class CollectiveRun {
   fail(err: Error): void {
     if (this.settled) return;
     this.settled = true;
-    this.rejectFn(err);
+    this.onSettled(err);
   }
 
   private maybeComplete(): void {
     if (this.settled || !this.started || this.framesLeft > 0 || this.pendingWrites > 0) return;
     this.settled = true;
+    let err: Error | undefined;
     try {
       this.finish();
-      this.resolveFn();
     } catch (e) {
-      this.rejectFn(e as Error);
+      err = e as Error;
     }
+    this.onSettled(err);
   }
 
   protected badFrame(from: number, what: string): ProtocolError {

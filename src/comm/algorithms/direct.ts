@@ -6,8 +6,12 @@ import { CollectiveRun, segStart, type RunContext, type RunSignature } from './c
  * Latency-optimal collectives for small buffers: every rank sends its piece straight to the
  * ranks that need it, one round, no forwarding.
  */
+const EMPTY = new Uint8Array(0);
+
 abstract class DirectRun extends CollectiveRun {
-  private readonly arrived = new Set<number>();
+  /** arrived[r] is 1 once rank r's frame is in. */
+  private readonly arrived: Uint8Array;
+  private readonly isSource: Uint8Array;
 
   constructor(
     ctx: RunContext,
@@ -16,6 +20,9 @@ abstract class DirectRun extends CollectiveRun {
     private readonly expectElems: number,
   ) {
     super(ctx, sig);
+    this.arrived = new Uint8Array(ctx.world);
+    this.isSource = new Uint8Array(ctx.world);
+    for (const r of sources) this.isSource[r] = 1;
   }
 
   protected override start(): void {
@@ -28,20 +35,16 @@ abstract class DirectRun extends CollectiveRun {
   protected abstract accept(from: number, data: NumericArray): void;
 
   onFrame(from: number, _h: FrameHeader, payload: Uint8Array): void {
-    if (!this.sources.includes(from) || this.arrived.has(from)) throw this.badFrame(from, 'unexpected or duplicate frame');
+    if (this.isSource[from] !== 1 || this.arrived[from] === 1) throw this.badFrame(from, 'unexpected or duplicate frame');
     this.checkLength(from, payload, this.expectElems);
-    this.arrived.add(from);
+    this.arrived[from] = 1;
     this.accept(from, viewOf(this.sig.dtype, payload));
     this.frameDone();
   }
 
   waitingOn(): number[] {
-    return this.sources.filter((r) => !this.arrived.has(r));
+    return this.sources.filter((r) => this.arrived[r] !== 1);
   }
-}
-
-function others(ctx: RunContext): number[] {
-  return Array.from({ length: ctx.world }, (_, i) => i).filter((i) => i !== ctx.rank);
 }
 
 /**
@@ -102,13 +105,13 @@ export class DirectAllreduceRun extends DirectRun {
     private readonly buf: NumericArray,
     op: ReduceOp,
   ) {
-    super(ctx, sig, others(ctx), buf.length);
+    super(ctx, sig, ctx.others, buf.length);
     this.fold = new OrderedFold(ctx, op, buf, sig.dtype);
   }
 
   protected sendAll(): void {
     const bytes = asBytes(this.buf);
-    for (const j of others(this.ctx)) this.send(j, 0, 0, bytes);
+    for (const j of this.ctx.others) this.send(j, 0, 0, bytes);
     this.fold.add(this.ctx.rank, this.buf, true);
   }
 
@@ -134,7 +137,7 @@ export class DirectReduceScatterRun extends DirectRun {
   ) {
     const lo = segStart(ctx.rank, buf.length, ctx.world);
     const hi = segStart(ctx.rank + 1, buf.length, ctx.world);
-    super(ctx, sig, others(ctx), hi - lo);
+    super(ctx, sig, ctx.others, hi - lo);
     this.lo = lo;
     this.fold = new OrderedFold(ctx, op, buf.subarray(lo, hi) as NumericArray, sig.dtype);
   }
@@ -142,7 +145,7 @@ export class DirectReduceScatterRun extends DirectRun {
   protected sendAll(): void {
     const n = this.buf.length;
     const w = this.ctx.world;
-    for (const j of others(this.ctx)) this.send(j, 0, 0, asBytes(this.buf, segStart(j, n, w), segStart(j + 1, n, w)));
+    for (const j of this.ctx.others) this.send(j, 0, 0, asBytes(this.buf, segStart(j, n, w), segStart(j + 1, n, w)));
     this.fold.add(this.ctx.rank, this.buf.subarray(this.lo, segStart(this.ctx.rank + 1, n, w)) as NumericArray, true);
   }
 
@@ -162,12 +165,12 @@ export class DirectAllgatherRun extends DirectRun {
     private readonly input: NumericArray,
     private readonly output: NumericArray,
   ) {
-    super(ctx, sig, others(ctx), input.length);
+    super(ctx, sig, ctx.others, input.length);
   }
 
   protected sendAll(): void {
     const bytes = asBytes(this.input);
-    for (const j of others(this.ctx)) this.send(j, 0, 0, bytes);
+    for (const j of this.ctx.others) this.send(j, 0, 0, bytes);
     this.output.set(this.input, this.ctx.rank * this.input.length);
   }
 
@@ -189,7 +192,7 @@ export class DirectBroadcastRun extends DirectRun {
   protected sendAll(): void {
     if (this.ctx.rank !== this.root) return;
     const bytes = asBytes(this.buf);
-    for (const j of others(this.ctx)) this.send(j, 0, 0, bytes);
+    for (const j of this.ctx.others) this.send(j, 0, 0, bytes);
   }
 
   protected accept(_from: number, data: NumericArray): void {
@@ -200,12 +203,11 @@ export class DirectBroadcastRun extends DirectRun {
 
 export class BarrierRun extends DirectRun {
   constructor(ctx: RunContext, sig: RunSignature) {
-    super(ctx, sig, others(ctx), 0);
+    super(ctx, sig, ctx.others, 0);
   }
 
   protected sendAll(): void {
-    const empty = new Uint8Array(0);
-    for (const j of others(this.ctx)) this.send(j, 0, 0, empty);
+    for (const j of this.ctx.others) this.send(j, 0, 0, EMPTY);
   }
 
   protected accept(): void {}

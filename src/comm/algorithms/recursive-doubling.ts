@@ -1,0 +1,89 @@
+import { asBytes, finishAvg, reduceInto, viewOf, type NumericArray, type ReduceOp } from '../dtype.js';
+import type { FrameHeader } from '../frame.js';
+import { CollectiveRun, type RunContext, type RunSignature } from './collective-run.js';
+
+/**
+ * Small allreduce for a power-of-two world of 4 or more: log2(R) rounds, one frame each way
+ * per round (round j pairs rank r with r XOR 2^j). The direct algorithm costs every rank R-1
+ * sends and R-1 wake-ups per call; with 4 ranks on 2 cores those syscalls were the whole
+ * cost. Each round combines (lower half's value) op (upper half's value), and both halves
+ * hold the same bits on every member by induction, so every rank ends with the same bits,
+ * on every run.
+ */
+export class RecursiveDoublingRun extends CollectiveRun {
+  private readonly rounds: number;
+  private round = 0;
+  /** One pooled buffer per round's result: a round's input may still be in flight. */
+  private readonly scratch: Uint8Array[] = [];
+  private acc: NumericArray;
+  /** Frames of a later round that came before ours finished: copies, indexed by round. */
+  private readonly ahead: (Uint8Array | undefined)[] = [];
+
+  constructor(
+    ctx: RunContext,
+    sig: RunSignature,
+    private readonly buf: NumericArray,
+    private readonly op: ReduceOp,
+  ) {
+    super(ctx, sig);
+    this.rounds = Math.log2(ctx.world);
+    this.acc = buf;
+  }
+
+  static fits(world: number): boolean {
+    return world >= 4 && (world & (world - 1)) === 0;
+  }
+
+  private partner(round: number): number {
+    return this.ctx.rank ^ (1 << round);
+  }
+
+  protected start(): void {
+    this.expectFrames(this.rounds);
+    this.send(this.partner(0), 0, 0, asBytes(this.acc));
+  }
+
+  onFrame(from: number, h: FrameHeader, payload: Uint8Array): void {
+    const round = h.step;
+    if (round < this.round || round >= this.rounds || from !== this.partner(round) || this.ahead[round]) {
+      throw this.badFrame(from, `unexpected frame for round ${round}`);
+    }
+    this.checkLength(from, payload, this.buf.length);
+    if (round > this.round) {
+      this.ahead[round] = this.ctx.pool.copy(payload);
+      return;
+    }
+    this.combine(payload);
+    for (let p = this.ahead[this.round]; p; p = this.ahead[this.round]) {
+      this.ahead[this.round] = undefined;
+      this.combine(p);
+      this.ctx.pool.release(p);
+    }
+  }
+
+  private combine(payload: Uint8Array): void {
+    const dtype = this.sig.dtype;
+    const theirs = viewOf(dtype, payload);
+    const bytes = this.ctx.pool.take(this.buf.byteLength);
+    this.scratch.push(bytes);
+    const next = viewOf(dtype, bytes, 0, this.buf.length);
+    const lower = this.ctx.rank < this.partner(this.round);
+    next.set(lower ? this.acc : theirs);
+    reduceInto(next, lower ? theirs : this.acc, this.op);
+    this.acc = next;
+    this.round++;
+    if (this.round < this.rounds) this.send(this.partner(this.round), this.round, 0, asBytes(next));
+    this.frameDone();
+  }
+
+  protected override finish(): void {
+    if (this.op === 'avg') finishAvg(this.acc, this.ctx.world);
+    // Every send has flushed by now, so buf may be overwritten.
+    this.buf.set(this.acc);
+    for (const b of this.scratch) this.ctx.pool.release(b);
+  }
+
+  waitingOn(): number[] {
+    return this.expecting ? [this.partner(this.round)] : [];
+  }
+}
