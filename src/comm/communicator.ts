@@ -311,14 +311,21 @@ export class Communicator extends EventEmitter<CommEvents> {
     return p;
   }
 
-  private guard<T>(opts: OpOptions, work: () => Promise<T>): Promise<T> {
-    if (this.failure) return Promise.reject(this.failure);
-    if (this.state === CommState.Closed) return Promise.reject(new ClosedError(`communicator of rank ${this.rank} is closed`, { rank: this.rank }));
-    const signal = opts.signal;
+  /** Why an operation cannot start now (broken, closed, or its signal already aborted), if so. */
+  private refusal(signal: AbortSignal | undefined): Error | undefined {
+    if (this.failure) return this.failure;
+    if (this.state === CommState.Closed) return new ClosedError(`communicator of rank ${this.rank} is closed`, { rank: this.rank });
     if (signal?.aborted) {
       this.abort('operation signal aborted');
-      return Promise.reject(this.failure!);
+      return this.failure;
     }
+    return undefined;
+  }
+
+  private guard<T>(opts: OpOptions, work: () => Promise<T>): Promise<T> {
+    const signal = opts.signal;
+    const refused = this.refusal(signal);
+    if (refused) return Promise.reject(refused);
     const onAbort = (): void => this.abort('operation signal aborted');
     signal?.addEventListener('abort', onAbort, { once: true });
     let p: Promise<T>;
@@ -336,13 +343,9 @@ export class Communicator extends EventEmitter<CommEvents> {
    * promise is the only one made per call: no chain of promise hops per operation.
    */
   private run<T>(sig: RunSignature, opts: OpOptions, make: () => CollectiveRun, result: T): Promise<T> {
-    if (this.failure) return Promise.reject(this.failure);
-    if (this.state === CommState.Closed) return Promise.reject(new ClosedError(`communicator of rank ${this.rank} is closed`, { rank: this.rank }));
     const signal = opts.signal;
-    if (signal?.aborted) {
-      this.abort('operation signal aborted');
-      return Promise.reject(this.failure!);
-    }
+    const refused = this.refusal(signal);
+    if (refused) return Promise.reject(refused);
     return new Promise<T>((resolve, reject) => {
       const onAbort = (): void => this.abort('operation signal aborted');
       signal?.addEventListener('abort', onAbort, { once: true });
