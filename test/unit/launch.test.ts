@@ -84,6 +84,11 @@ describe('launch options', () => {
     assert.equal(o.minNodes, 1);
     assert.equal(resolveLaunchOptions({ nodes: 2, command: cmd }).policy, 'shrink');
     assert.deepEqual(resolveLaunchOptions({ nodes: 2, chaos: 'kill:node=1@step=3', command: cmd }).chaos[0]?.trigger, { step: 3 });
+    // State tiers and the proxy: the figures in docs/benchmarks.md were measured with these.
+    assert.equal(o.keep, 3);
+    assert.equal(o.replicateEvery, 10);
+    assert.equal(o.persistEvery, 100);
+    assert.equal(o.proxy, 'inline');
   });
 
   for (const [input, message] of [
@@ -96,6 +101,8 @@ describe('launch options', () => {
     [{ nodes: 2, chaos: 'kill:node=5@step=3' }, /names node 5, but the job has nodes 0..1/],
     [{ nodes: 2, chaos: 'boom' }, /chaos action "boom"/],
     [{ nodes: 2, job: 'a/b' }, /--job/],
+    [{ nodes: 2, proxy: 'process' }, /--proxy: use inline or thread/],
+    [{ nodes: 2, replicateEvery: 0 }, /--replicate-every/],
   ] as const) {
     it(`rejects ${JSON.stringify(input)}`, () => {
       assert.throws(() => resolveLaunchOptions({ command: cmd, ...input } as Parameters<typeof resolveLaunchOptions>[0]), (e: unknown) => e instanceof InvalidArgumentError && message.test(e.message));
