@@ -102,8 +102,9 @@ const mem = kernels ? new Uint8Array(kernels.memory.buffer) : undefined;
 export const simdAvailable = kernels !== undefined;
 
 /**
- * dst = dst (op) src for the first `n` whole 16-byte lanes' worth of elements, in blocks.
- * Returns how many elements it did (the caller finishes the tail), 0 if it cannot.
+ * dst = dst (op) src (or the scalar, for div) over the leading elements that fill whole
+ * 16-byte lanes, in blocks. Returns how many elements it did (the caller finishes the tail),
+ * 0 if it cannot.
  */
 export function simdReduce(op: SimdOp, dst: Float32Array | Float64Array | Int32Array, src: Float32Array | Float64Array | Int32Array | undefined, scalar?: number): number {
   if (!kernels || !mem) return 0;

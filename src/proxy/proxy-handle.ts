@@ -18,8 +18,6 @@ import {
 import type { FromProxy, ProxyConnect, ProxyOp, SerializedError, SharedView, ToProxy } from './protocol.js';
 import { ProxyState, type CommProxy } from './proxy.js';
 
-export { ProxyState };
-
 const WORKER = fileURLToPath(new URL('./proxy-worker.js', import.meta.url));
 
 /** Rebuilds a typed error that crossed the thread boundary, so callers can match on it. */
@@ -75,7 +73,7 @@ export class ProxyHandle extends EventEmitter<{ broken: [RollcallError] }> imple
 
   /**
    * Starts a proxy thread ahead of need: modules loaded, store connected. Starting a thread
-   * and loading the library took most of a relaunch (see docs/architecture.md), so an FMS keeps
+   * and loading the library took most of a relaunch (see docs/architecture.md), so the SDK keeps
    * one standby proxy and activates it when the membership changes.
    */
   static standby(store: string, secret: string, timeoutMs: number): Promise<ProxyHandle> {

@@ -9,11 +9,12 @@ import type { FromKeeper, KeeperInit, ToKeeper } from './keeper-protocol.js';
 import { checksum, corruptEntries, decodeVersion, encodeVersion, encodeVersionParts, VersionMetaSchema, type StateVersion } from './version-format.js';
 
 /**
- * The state keeper: a thread in the program's process that owns the committed versions. It
- * checksums each commit (off the program's thread: a commit costs the program one memcpy),
- * keeps the newest K per slot in memory, writes them to the state directory (atomic rename),
- * pushes each to the next node's keeper as a replica, and answers other keepers' requests for
- * the versions it holds. It dies with the program, as the node's memory would.
+ * The state keeper: a thread in the program's process that owns the committed versions it is
+ * handed (every Nth at commit, the rest when a recovery asks: see Keeper in sdk/state.ts). It
+ * keeps the newest K per slot in memory, checksums the versions that leave the node, pushes
+ * every Nth to the next node's keeper as a replica, writes every Mth to the state directory
+ * (atomic rename), and answers other keepers' requests for the versions it holds. It dies with
+ * the program, as the node's memory would.
  */
 const port = parentPort;
 if (!port) throw new Error('keeper-thread must run as a worker thread');
@@ -97,7 +98,6 @@ function corrupt(s: number, version: number, source: string, message: string): v
   post({ type: 'event', event: 'state_corrupt', fields: { slot: s, version, source, message } });
 }
 
-/** Memory copies of a slot, re-verified now; a corrupt one is reported and dropped. */
 /**
  * Checksums are computed when a version is first copied anywhere (disk, replica) or listed in a
  * recovery, not at commit: on a machine whose cores are all busy, a CRC of every version costs
@@ -112,6 +112,7 @@ function seal(v: StateVersion): StateVersion {
   return v;
 }
 
+/** Memory copies of a slot, re-verified now; a corrupt one is reported and dropped. */
 function intactInMemory(s: number): Map<number, StateVersion> {
   const m = held(s);
   for (const [v, sv] of m) {
