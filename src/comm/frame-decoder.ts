@@ -34,7 +34,9 @@ export class FrameDecoder {
   /** Where the next bytes should land. Never empty. */
   readBuffer(): Uint8Array {
     if (this.big) return this.big.payload.subarray(this.big.fill);
-    if (this.start === this.end) this.start = this.end = 0;
+    // After a frame read outside the buffer, its padding comes first: place it so that it ends
+    // at an 8-aligned offset and the next payload can be viewed as a Float64Array.
+    if (this.start === this.end) this.start = this.end = (8 - (this.skip % 8)) % 8;
     else if (this.buf.byteLength - this.end < 64 * 1024) this.compact();
     return this.buf.subarray(this.end);
   }
