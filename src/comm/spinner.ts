@@ -18,13 +18,14 @@ export class Spinner {
     private readonly restCalls = 64,
   ) {}
 
-  watch(run: { readonly settled: boolean }): void {
+  /** Polls until `run` settles or `us + extraUs` have passed. */
+  watch(run: { readonly settled: boolean }, extraUs = 0): void {
     if (this.us <= 0) return;
     if (this.resting > 0) {
       this.resting--;
       return;
     }
-    const until = performance.now() + this.us / 1000;
+    const until = performance.now() + (this.us + extraUs) / 1000;
     const spin = (): void => {
       if (run.settled) {
         this.misses = 0;
