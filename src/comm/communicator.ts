@@ -12,6 +12,7 @@ import {
 import { BarrierRun, DirectAllgatherRun, DirectAllreduceRun, DirectBroadcastRun, DirectReduceScatterRun } from './algorithms/direct.js';
 import { ChainBroadcastRun, RingRun } from './algorithms/ring.js';
 import { RecursiveDoublingRun } from './algorithms/recursive-doubling.js';
+import { HalvingDoublingRun } from './algorithms/halving-doubling.js';
 import { segStart, type CollectiveRun, type RunContext, type RunSignature } from './algorithms/collective-run.js';
 import { DTYPE_BY_CODE, REDUCE_BY_CODE, bytesPer, dtypeOf, type DType, type NumericArray, type ReduceOp } from './dtype.js';
 import { FrameType, OpKind, type FrameHeader } from './frame.js';
@@ -36,6 +37,13 @@ export interface CommTuning {
   heartbeatMs: number;
   /** Buffers up to this size use the one-round direct algorithms; above, the ring. */
   smallBytes: number;
+  /**
+   * Allreduces above smallBytes and up to this size use recursive halving and doubling
+   * instead of the ring, in power-of-two worlds of 4 or more: fewer rounds, the same bytes.
+   * 4 ranks on 2 cores, medians of 3: 1 MiB 1046 µs against 1877 µs in the ring, 2 MiB 2766
+   * against 3445 µs; at 4 MiB the ring wins (its chunks pipeline): 6.9 against 12.8 ms.
+   */
+  halvingMaxBytes: number;
   /**
    * Pipelining unit of the ring and chain algorithms. Each chunk costs a frame, a write and a
    * wake-up; 1 MiB beat 256 KiB here (2 ranks, 1 MiB: 615 -> 504 us median; 4 ranks, 16 MiB:
@@ -62,6 +70,7 @@ export const DEFAULT_TUNING: CommTuning = {
   timeoutMs: 10_000,
   heartbeatMs: 1_000,
   smallBytes: 32 * 1024,
+  halvingMaxBytes: 2 * 1024 * 1024,
   chunkBytes: 1024 * 1024,
   maxFrameBytes: 64 * 1024 * 1024,
   spinUs: 0,
@@ -177,8 +186,14 @@ export class Communicator extends EventEmitter<CommEvents> {
     const dtype = dtypeOf(buf);
     checkOp(op);
     const sig = this.sig(OpKind.Allreduce, dtype, op, buf.length, 0);
-    const ring = buf.byteLength > this.tuning.smallBytes && this.world > 1;
-    return this.run(sig, opts, () => (ring ? new RingRun(this.ctx, sig, buf, { reduce: op, gather: true }) : this.smallAllreduce(sig, buf, op)), buf);
+    return this.run(sig, opts, () => this.allreduceRun(sig, buf, op), buf);
+  }
+
+  private allreduceRun(sig: RunSignature, buf: NumericArray, op: ReduceOp): CollectiveRun {
+    const bytes = buf.byteLength;
+    if (bytes <= this.tuning.smallBytes || this.world === 1) return this.smallAllreduce(sig, buf, op);
+    if (bytes <= this.tuning.halvingMaxBytes && HalvingDoublingRun.fits(this.world)) return new HalvingDoublingRun(this.ctx, sig, buf, op);
+    return new RingRun(this.ctx, sig, buf, { reduce: op, gather: true });
   }
 
   private smallAllreduce(sig: RunSignature, buf: NumericArray, op: ReduceOp): CollectiveRun {

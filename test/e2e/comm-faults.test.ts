@@ -66,7 +66,7 @@ class Cluster extends EventEmitter {
     super();
     const job = `e2e-${process.pid}-${jobCounter++}`;
     // Small ops finish ~100x faster; report progress at a similar wall-clock rate.
-    const stepEvery = mode === 'large' ? 20 : 500;
+    const stepEvery = mode === 'small' ? 500 : 20;
     for (let rank = 0; rank < WORLD; rank++) {
       const child = fork(RANK_JS, [], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
       everyChild.add(child);
@@ -265,8 +265,12 @@ describe('e2e: real rank processes, real signals', { concurrency: false }, () =>
     for (const ch of everyChild) if (ch.exitCode === null && ch.signalCode === null) ch.kill('SIGKILL');
   });
 
-  it('SIGKILL of a rank mid-allreduce (1 MiB ring): every survivor gets ERR_PEER_FAILED [2] at once', { timeout: 60_000 }, async (t) => {
+  it('SIGKILL of a rank mid-allreduce (4 MiB ring): every survivor gets ERR_PEER_FAILED [2] at once', { timeout: 60_000 }, async (t) => {
     await killScenario(t, 'large');
+  });
+
+  it('SIGKILL of a rank mid-allreduce (1 MiB halving-doubling): every survivor gets ERR_PEER_FAILED [2] at once', { timeout: 60_000 }, async (t) => {
+    await killScenario(t, 'medium');
   });
 
   it('SIGKILL of a rank mid-allreduce (1 KiB direct): every survivor gets ERR_PEER_FAILED [2] at once', { timeout: 60_000 }, async (t) => {

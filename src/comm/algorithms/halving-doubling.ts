@@ -1,0 +1,115 @@
+import { asBytes, finishAvg, reduceInto, viewOf, type NumericArray, type ReduceOp } from '../dtype.js';
+import type { FrameHeader } from '../frame.js';
+import { CollectiveRun, segStart, type RunContext, type RunSignature } from './collective-run.js';
+
+/**
+ * Medium allreduce for a power-of-two world of 4 or more (Rabenseifner's): a reduce-scatter by
+ * recursive halving, then an allgather by recursive doubling. Each rank sends the same bytes as
+ * in the ring, 2(R-1)/R of the buffer, but in 2·log2(R) rounds instead of 2(R-1). With more
+ * ranks than cores every round waits for a peer to be scheduled, so rounds, not bytes, set the
+ * time: 4 ranks on 2 cores, 1 MiB, see docs/benchmarks.md.
+ *
+ * Each segment's result is computed on one rank only, in an order fixed by the ranks' bits,
+ * and then copied to the others: every rank gets the same bits, on every run.
+ */
+export class HalvingDoublingRun extends CollectiveRun {
+  private readonly rounds: number;
+  /** Rounds done, reduce-scatter (0..k-1) then allgather (k..2k-1). */
+  private round = 0;
+  /** The range of segments this rank holds (reduced so far), [lo, hi). */
+  private lo = 0;
+  private hi: number;
+  /** Frames of a later round that came before ours finished: copies, indexed by round. */
+  private readonly ahead: (Uint8Array | undefined)[] = [];
+
+  constructor(
+    ctx: RunContext,
+    sig: RunSignature,
+    private readonly buf: NumericArray,
+    private readonly op: ReduceOp,
+  ) {
+    super(ctx, sig);
+    this.rounds = Math.log2(ctx.world);
+    this.hi = ctx.world;
+  }
+
+  static fits(world: number): boolean {
+    return world >= 4 && (world & (world - 1)) === 0;
+  }
+
+  /** Reduce-scatter round j pairs ranks R/2^(j+1) apart; allgather rounds go back up. */
+  private mask(round: number): number {
+    return round < this.rounds ? this.ctx.world >> (round + 1) : 1 << (round - this.rounds);
+  }
+
+  private partner(round: number): number {
+    return this.ctx.rank ^ this.mask(round);
+  }
+
+  private elems(lo: number, hi: number): [number, number] {
+    const n = this.buf.length;
+    const w = this.ctx.world;
+    return [segStart(lo, n, w), segStart(hi, n, w)];
+  }
+
+  /** Segments this rank sends in `round`, and the ones it receives. */
+  private ranges(round: number): { send: [number, number]; recv: [number, number] } {
+    const upper = (this.ctx.rank & this.mask(round)) !== 0;
+    const { lo, hi } = this;
+    if (round < this.rounds) {
+      const mid = (lo + hi) / 2;
+      return upper ? { send: [lo, mid], recv: [mid, hi] } : { send: [mid, hi], recv: [lo, mid] };
+    }
+    const size = hi - lo;
+    return { send: [lo, hi], recv: upper ? [lo - size, lo] : [hi, hi + size] };
+  }
+
+  protected start(): void {
+    this.expectFrames(2 * this.rounds);
+    this.sendRound();
+  }
+
+  private sendRound(): void {
+    const [a, b] = this.elems(...this.ranges(this.round).send);
+    this.send(this.partner(this.round), this.round, a, asBytes(this.buf, a, b));
+  }
+
+  onFrame(from: number, h: FrameHeader, payload: Uint8Array): void {
+    const round = h.step;
+    if (round < this.round || round >= 2 * this.rounds || from !== this.partner(round) || this.ahead[round]) {
+      throw this.badFrame(from, `unexpected frame for round ${round}`);
+    }
+    if (round > this.round) {
+      this.ahead[round] = this.ctx.pool.copy(payload);
+      return;
+    }
+    this.take(from, payload);
+    for (let p = this.ahead[this.round]; p; p = this.ahead[this.round]) {
+      this.ahead[this.round] = undefined;
+      this.take(this.partner(this.round), p);
+      this.ctx.pool.release(p);
+    }
+  }
+
+  private take(from: number, payload: Uint8Array): void {
+    const { recv } = this.ranges(this.round);
+    const [a, b] = this.elems(...recv);
+    this.checkLength(from, payload, b - a);
+    const target = this.buf.subarray(a, b) as NumericArray;
+    const theirs = viewOf(this.sig.dtype, payload);
+    if (this.round < this.rounds) reduceInto(target, theirs, this.op);
+    else target.set(theirs);
+    [this.lo, this.hi] = this.round < this.rounds ? recv : [Math.min(this.lo, recv[0]), Math.max(this.hi, recv[1])];
+    this.round++;
+    if (this.round < 2 * this.rounds) this.sendRound();
+    this.frameDone();
+  }
+
+  protected override finish(): void {
+    if (this.op === 'avg') finishAvg(this.buf, this.ctx.world);
+  }
+
+  waitingOn(): number[] {
+    return this.expecting ? [this.partner(this.round)] : [];
+  }
+}
