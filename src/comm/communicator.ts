@@ -35,7 +35,7 @@ export interface CommTuning {
   timeoutMs: number;
   /** Idle links send a PING this often so a silent peer can be told from a busy one. */
   heartbeatMs: number;
-  /** Buffers up to this size use the one-round direct algorithms; above, the ring. */
+  /** Buffers up to this size use the small-message algorithms (direct, recursive doubling); above, halving-doubling or the ring. */
   smallBytes: number;
   /**
    * Allreduces above smallBytes and up to this size use recursive halving and doubling
