@@ -27,8 +27,9 @@ export class FrameDecoder {
     private readonly from: string,
     private readonly sink: FrameSink,
     capacity = 2 * 1024 * 1024,
+    allocate: (bytes: number) => Uint8Array = (bytes) => new Uint8Array(bytes),
   ) {
-    this.buf = new Uint8Array(capacity);
+    this.buf = allocate(capacity);
   }
 
   /** Where the next bytes should land. Never empty. */

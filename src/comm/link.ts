@@ -1,5 +1,6 @@
 import { AuthError, ProtocolError, TimeoutError, type RollcallError } from '../errors.js';
 import { remaining, type Deadline } from '../util/deadline.js';
+import { receiveBuffer } from './simd.js';
 import { FrameDecoder } from './frame-decoder.js';
 import { BufferPool } from './buffer-pool.js';
 import { EMPTY_HEADER, FrameType, HEADER_BYTES, PADDING, encodeHeaderInto, padOf, type FrameFields, type FrameHeader } from './frame.js';
@@ -73,7 +74,7 @@ export class Link {
     private readonly me: GroupIdentity,
     bufferBytes: number,
   ) {
-    const decoder = new FrameDecoder(me.maxFrameBytes, `peer ${conn.remote}`, (h, p) => this.onFrame(h, p), bufferBytes);
+    const decoder = new FrameDecoder(me.maxFrameBytes, `peer ${conn.remote}`, (h, p) => this.onFrame(h, p), bufferBytes, receiveBuffer);
     const guarded = (f: () => void): void => {
       this.lastHeard = Date.now();
       try {

@@ -73,9 +73,11 @@ interface Kernels {
   fns: Map<string, (dst: number, src: number, bytes: number) => void>;
 }
 
-function build(): Kernels | undefined {
+/** Compiled modules by memory size: every link's receive buffer instantiates one (below). */
+let compiled: { pages: number; module: object }[] = [];
+
+function build(pages = Math.ceil((2 * BLOCK) / 65536)): Kernels | undefined {
   const names = Object.keys(OPCODES).filter((k) => OPCODES[k as keyof typeof OPCODES]) as (keyof typeof OPCODES)[];
-  const pages = Math.ceil((2 * BLOCK) / 65536);
   const bytes = new Uint8Array([
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
     ...section(1, [1, 0x60, 3, 0x7f, 0x7f, 0x7f, 0]),
@@ -86,7 +88,12 @@ function build(): Kernels | undefined {
   ]);
   if (!WASM) return undefined;
   try {
-    const exports = new WASM.Instance(new WASM.Module(bytes)).exports;
+    let module = compiled.find((c) => c.pages === pages)?.module;
+    if (!module) {
+      module = new WASM.Module(bytes);
+      compiled = [...compiled.slice(-3), { pages, module }];
+    }
+    const exports = new WASM.Instance(module).exports;
     return {
       memory: exports.memory as { buffer: ArrayBuffer },
       fns: new Map(names.map((n) => [n, exports[n] as (d: number, s: number, b: number) => void])),
@@ -119,6 +126,18 @@ export function simdReduce(op: SimdOp, dst: Float32Array | Float64Array | Int32A
     const splat = kind === 'f32' ? new Float32Array(mem.buffer, BLOCK, BLOCK / 4) : new Float64Array(mem.buffer, BLOCK, BLOCK / 8);
     splat.fill(scalar ?? 1);
   }
+  const arena = src ? arenas.get(src.buffer) : undefined;
+  if (arena) {
+    // The operand already lies in the arena's memory: only dst goes in and out.
+    const afn = arena.kernels.fns.get(`${op}_${kind}`) as (d: number, s: number, b: number) => void;
+    for (let at = 0; at < total; at += BLOCK) {
+      const len = Math.min(BLOCK, total - at);
+      arena.mem.set(d.subarray(at, at + len), arena.scratch);
+      afn(arena.scratch, (src as Float32Array).byteOffset + at, len);
+      d.set(arena.mem.subarray(arena.scratch, arena.scratch + len), at);
+    }
+    return total / per;
+  }
   const s = src ? new Uint8Array(src.buffer, src.byteOffset, total) : undefined;
   for (let at = 0; at < total; at += BLOCK) {
     const len = Math.min(BLOCK, total - at);
@@ -128,4 +147,29 @@ export function simdReduce(op: SimdOp, dst: Float32Array | Float64Array | Int32A
     d.set(mem.subarray(0, len), at);
   }
   return total / per;
+}
+
+interface Arena {
+  kernels: Kernels;
+  mem: Uint8Array;
+  /** Offset of the block dst is copied to. */
+  scratch: number;
+}
+const arenas = new WeakMap<ArrayBufferLike, Arena>();
+
+/**
+ * Memory for a receive buffer that the kernels can read in place: a module instance of its
+ * own, whose memory holds the buffer and a block of scratch. A payload received into it is
+ * reduced without being copied into the module first, one copy of three saved (1 MiB
+ * allreduce, alternating builds: 4 ranks 1039-1294 against 1162-1594 µs, 2 ranks about 5 %,
+ * within the noise). The memory never grows, so views of it stay valid. Plain memory when SIMD
+ * is not available or the engine refuses another wasm memory (each reserves address space).
+ */
+export function receiveBuffer(bytes: number): Uint8Array {
+  const size = Math.ceil(bytes / 16) * 16;
+  const own = kernels ? build(Math.ceil((size + BLOCK) / 65536)) : undefined;
+  if (!own) return new Uint8Array(bytes);
+  const mem = new Uint8Array(own.memory.buffer);
+  arenas.set(own.memory.buffer, { kernels: own, mem, scratch: size });
+  return mem.subarray(0, bytes);
 }

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { finishAvg, reduceInto, type NumericArray, type ReduceOp } from '../../src/comm/dtype.js';
-import { simdAvailable } from '../../src/comm/simd.js';
+import { receiveBuffer, simdAvailable } from '../../src/comm/simd.js';
 
 /** The plain definition, element by element, that the SIMD kernels must match bit for bit. */
 function reference(dst: NumericArray, src: NumericArray, op: ReduceOp): void {
@@ -68,6 +68,32 @@ describe('SIMD reduction kernels', () => {
         );
       });
     }
+  }
+
+  for (const ctor of [Float32Array, Float64Array, Int32Array] as Ctor[]) {
+    it(`sum of ${ctor.name} with the operand in a receive buffer (read in place) gives the same bits`, () => {
+      fc.assert(
+        fc.property(
+          fc.oneof(fc.integer({ min: 256, max: 600 }), fc.integer({ min: 16_000, max: 40_000 })).chain((n) =>
+            fc.tuple(fc.array(value(ctor), { minLength: n, maxLength: n }), fc.array(value(ctor), { minLength: n, maxLength: n }), fc.integer({ min: 0, max: 64 })),
+          ),
+          ([xs, ys, slot]) => {
+            // Where a payload lands: any element-aligned offset into the decoder's buffer.
+            const per = ctor.BYTES_PER_ELEMENT;
+            const mem = receiveBuffer((slot + ys.length) * per + 64);
+            const src = new ctor(mem.buffer as ArrayBuffer, mem.byteOffset + slot * per, ys.length);
+            src.set(ys);
+            const dst = make(ctor, xs, 1);
+            const expected = make(ctor, xs, 0);
+            reference(expected, make(ctor, ys, 0), 'sum');
+            reduceInto(dst, src, 'sum');
+            sameBits(dst, expected, `${ctor.name} sum, ${xs.length} elements at element ${slot}`);
+            sameBits(src, make(ctor, ys, 0), 'the operand is left as it was');
+          },
+        ),
+        { numRuns: 30 },
+      );
+    });
   }
 
   it('avg divides like the element loop, in a sub-range only', () => {
