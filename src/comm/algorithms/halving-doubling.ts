@@ -1,6 +1,6 @@
 import { asBytes, finishAvg, reduceInto, viewOf, type NumericArray, type ReduceOp } from '../dtype.js';
-import type { FrameHeader } from '../frame.js';
-import { CollectiveRun, segStart, type RunContext, type RunSignature } from './collective-run.js';
+import { segStart, type RunContext, type RunSignature } from './collective-run.js';
+import { PairwiseRoundsRun, pairwiseFits } from './pairwise-rounds.js';
 
 /**
  * Medium allreduce for a power-of-two world of 4 or more (Rabenseifner's): a reduce-scatter by
@@ -12,15 +12,12 @@ import { CollectiveRun, segStart, type RunContext, type RunSignature } from './c
  * Each segment's result is computed on one rank only, in an order fixed by the ranks' bits,
  * and then copied to the others: every rank gets the same bits, on every run.
  */
-export class HalvingDoublingRun extends CollectiveRun {
+export class HalvingDoublingRun extends PairwiseRoundsRun {
+  /** Rounds of each phase: reduce-scatter is rounds 0..k-1, allgather k..2k-1. */
   private readonly rounds: number;
-  /** Rounds done, reduce-scatter (0..k-1) then allgather (k..2k-1). */
-  private round = 0;
   /** The range of segments this rank holds (reduced so far), [lo, hi). */
   private lo = 0;
   private hi: number;
-  /** Frames of a later round that came before ours finished: copies, indexed by round. */
-  private readonly ahead: (Uint8Array | undefined)[] = [];
 
   constructor(
     ctx: RunContext,
@@ -34,7 +31,16 @@ export class HalvingDoublingRun extends CollectiveRun {
   }
 
   static fits(world: number): boolean {
-    return world >= 4 && (world & (world - 1)) === 0;
+    return pairwiseFits(world);
+  }
+
+  protected get totalRounds(): number {
+    return 2 * this.rounds;
+  }
+
+  protected expectedElems(round: number): number {
+    const [a, b] = this.elems(...this.ranges(round).recv);
+    return b - a;
   }
 
   /** Reduce-scatter round j pairs ranks R/2^(j+1) apart; allgather rounds go back up. */
@@ -42,7 +48,7 @@ export class HalvingDoublingRun extends CollectiveRun {
     return round < this.rounds ? this.ctx.world >> (round + 1) : 1 << (round - this.rounds);
   }
 
-  private partner(round: number): number {
+  protected partner(round: number): number {
     return this.ctx.rank ^ this.mask(round);
   }
 
@@ -74,27 +80,9 @@ export class HalvingDoublingRun extends CollectiveRun {
     this.send(this.partner(this.round), this.round, a, asBytes(this.buf, a, b));
   }
 
-  onFrame(from: number, h: FrameHeader, payload: Uint8Array): void {
-    const round = h.step;
-    if (round < this.round || round >= 2 * this.rounds || from !== this.partner(round) || this.ahead[round]) {
-      throw this.badFrame(from, `unexpected frame for round ${round}`);
-    }
-    if (round > this.round) {
-      this.ahead[round] = this.ctx.pool.copy(payload);
-      return;
-    }
-    this.take(from, payload);
-    for (let p = this.ahead[this.round]; p; p = this.ahead[this.round]) {
-      this.ahead[this.round] = undefined;
-      this.take(this.partner(this.round), p);
-      this.ctx.pool.release(p);
-    }
-  }
-
-  private take(from: number, payload: Uint8Array): void {
+  protected take(payload: Uint8Array): void {
     const { recv } = this.ranges(this.round);
     const [a, b] = this.elems(...recv);
-    this.checkLength(from, payload, b - a);
     const target = this.buf.subarray(a, b) as NumericArray;
     const theirs = viewOf(this.sig.dtype, payload);
     if (this.round < this.rounds) reduceInto(target, theirs, this.op);
@@ -107,9 +95,5 @@ export class HalvingDoublingRun extends CollectiveRun {
 
   protected override finish(): void {
     if (this.op === 'avg') finishAvg(this.buf, this.ctx.world);
-  }
-
-  waitingOn(): number[] {
-    return this.expecting ? [this.partner(this.round)] : [];
   }
 }

@@ -1,6 +1,6 @@
 import { asBytes, finishAvg, reduceInto, viewOf, type NumericArray, type ReduceOp } from '../dtype.js';
-import type { FrameHeader } from '../frame.js';
-import { CollectiveRun, type RunContext, type RunSignature } from './collective-run.js';
+import type { RunContext, RunSignature } from './collective-run.js';
+import { PairwiseRoundsRun, pairwiseFits } from './pairwise-rounds.js';
 
 /**
  * Small allreduce for a power-of-two world of 4 or more: log2(R) rounds, one frame each way
@@ -10,14 +10,11 @@ import { CollectiveRun, type RunContext, type RunSignature } from './collective-
  * hold the same bits on every member by induction, so every rank ends with the same bits,
  * on every run.
  */
-export class RecursiveDoublingRun extends CollectiveRun {
+export class RecursiveDoublingRun extends PairwiseRoundsRun {
   private readonly rounds: number;
-  private round = 0;
   /** One pooled buffer per round's result: a round's input may still be in flight. */
   private readonly scratch: Uint8Array[] = [];
   private acc: NumericArray;
-  /** Frames of a later round that came before ours finished: copies, indexed by round. */
-  private readonly ahead: (Uint8Array | undefined)[] = [];
 
   constructor(
     ctx: RunContext,
@@ -31,10 +28,18 @@ export class RecursiveDoublingRun extends CollectiveRun {
   }
 
   static fits(world: number): boolean {
-    return world >= 4 && (world & (world - 1)) === 0;
+    return pairwiseFits(world);
   }
 
-  private partner(round: number): number {
+  protected get totalRounds(): number {
+    return this.rounds;
+  }
+
+  protected expectedElems(): number {
+    return this.buf.length;
+  }
+
+  protected partner(round: number): number {
     return this.ctx.rank ^ (1 << round);
   }
 
@@ -43,25 +48,7 @@ export class RecursiveDoublingRun extends CollectiveRun {
     this.send(this.partner(0), 0, 0, asBytes(this.acc));
   }
 
-  onFrame(from: number, h: FrameHeader, payload: Uint8Array): void {
-    const round = h.step;
-    if (round < this.round || round >= this.rounds || from !== this.partner(round) || this.ahead[round]) {
-      throw this.badFrame(from, `unexpected frame for round ${round}`);
-    }
-    this.checkLength(from, payload, this.buf.length);
-    if (round > this.round) {
-      this.ahead[round] = this.ctx.pool.copy(payload);
-      return;
-    }
-    this.combine(payload);
-    for (let p = this.ahead[this.round]; p; p = this.ahead[this.round]) {
-      this.ahead[this.round] = undefined;
-      this.combine(p);
-      this.ctx.pool.release(p);
-    }
-  }
-
-  private combine(payload: Uint8Array): void {
+  protected take(payload: Uint8Array): void {
     const dtype = this.sig.dtype;
     const theirs = viewOf(dtype, payload);
     const bytes = this.ctx.pool.take(this.buf.byteLength);
@@ -81,9 +68,5 @@ export class RecursiveDoublingRun extends CollectiveRun {
     // Every send has flushed by now, so buf may be overwritten.
     this.buf.set(this.acc);
     for (const b of this.scratch) this.ctx.pool.release(b);
-  }
-
-  waitingOn(): number[] {
-    return this.expecting ? [this.partner(this.round)] : [];
   }
 }
