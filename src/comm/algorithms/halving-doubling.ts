@@ -1,6 +1,6 @@
-import { asBytes, finishAvg, reduceInto, viewOf, type NumericArray, type ReduceOp } from '../dtype.js';
-import { segStart, type RunContext, type RunSignature } from './collective-run.js';
-import { PairwiseRoundsRun, pairwiseFits } from './pairwise-rounds.js';
+import { asBytes, finishAvg, reduceInto, viewOf, type NumericArray } from '../dtype.js';
+import { segStart } from './collective-run.js';
+import { PairwiseRoundsRun } from './pairwise-rounds.js';
 
 /**
  * Medium allreduce for a power-of-two world of 4 or more (Rabenseifner's): a reduce-scatter by
@@ -13,29 +13,13 @@ import { PairwiseRoundsRun, pairwiseFits } from './pairwise-rounds.js';
  * and then copied to the others: every rank gets the same bits, on every run.
  */
 export class HalvingDoublingRun extends PairwiseRoundsRun {
-  /** Rounds of each phase: reduce-scatter is rounds 0..k-1, allgather k..2k-1. */
-  private readonly rounds: number;
   /** The range of segments this rank holds (reduced so far), [lo, hi). */
   private lo = 0;
-  private hi: number;
+  private hi = this.ctx.world;
 
-  constructor(
-    ctx: RunContext,
-    sig: RunSignature,
-    private readonly buf: NumericArray,
-    private readonly op: ReduceOp,
-  ) {
-    super(ctx, sig);
-    this.rounds = Math.log2(ctx.world);
-    this.hi = ctx.world;
-  }
-
-  static fits(world: number): boolean {
-    return pairwiseFits(world);
-  }
-
+  /** Reduce-scatter is rounds 0..k-1, allgather k..2k-1 (k = levels). */
   protected get totalRounds(): number {
-    return 2 * this.rounds;
+    return 2 * this.levels;
   }
 
   protected expectedElems(round: number): number {
@@ -45,7 +29,7 @@ export class HalvingDoublingRun extends PairwiseRoundsRun {
 
   /** Reduce-scatter round j pairs ranks R/2^(j+1) apart; allgather rounds go back up. */
   private mask(round: number): number {
-    return round < this.rounds ? this.ctx.world >> (round + 1) : 1 << (round - this.rounds);
+    return round < this.levels ? this.ctx.world >> (round + 1) : 1 << (round - this.levels);
   }
 
   protected partner(round: number): number {
@@ -62,7 +46,7 @@ export class HalvingDoublingRun extends PairwiseRoundsRun {
   private ranges(round: number): { send: [number, number]; recv: [number, number] } {
     const upper = (this.ctx.rank & this.mask(round)) !== 0;
     const { lo, hi } = this;
-    if (round < this.rounds) {
+    if (round < this.levels) {
       const mid = (lo + hi) / 2;
       return upper ? { send: [lo, mid], recv: [mid, hi] } : { send: [mid, hi], recv: [lo, mid] };
     }
@@ -71,7 +55,7 @@ export class HalvingDoublingRun extends PairwiseRoundsRun {
   }
 
   protected start(): void {
-    this.expectFrames(2 * this.rounds);
+    this.expectFrames(this.totalRounds);
     this.sendRound();
   }
 
@@ -85,11 +69,11 @@ export class HalvingDoublingRun extends PairwiseRoundsRun {
     const [a, b] = this.elems(...recv);
     const target = this.buf.subarray(a, b) as NumericArray;
     const theirs = viewOf(this.sig.dtype, payload);
-    if (this.round < this.rounds) reduceInto(target, theirs, this.op);
+    if (this.round < this.levels) reduceInto(target, theirs, this.op);
     else target.set(theirs);
-    [this.lo, this.hi] = this.round < this.rounds ? recv : [Math.min(this.lo, recv[0]), Math.max(this.hi, recv[1])];
+    [this.lo, this.hi] = this.round < this.levels ? recv : [Math.min(this.lo, recv[0]), Math.max(this.hi, recv[1])];
     this.round++;
-    if (this.round < 2 * this.rounds) this.sendRound();
+    if (this.round < this.totalRounds) this.sendRound();
     this.frameDone();
   }
 

@@ -1,10 +1,6 @@
+import type { NumericArray, ReduceOp } from '../dtype.js';
 import type { FrameHeader } from '../frame.js';
-import { CollectiveRun } from './collective-run.js';
-
-/** Worlds the pairwise algorithms (recursive doubling, halving-doubling) work in. */
-export function pairwiseFits(world: number): boolean {
-  return world >= 4 && (world & (world - 1)) === 0;
-}
+import { CollectiveRun, type RunContext, type RunSignature } from './collective-run.js';
 
 /**
  * Rounds in which every rank exchanges one frame with one partner, as in recursive doubling:
@@ -13,9 +9,26 @@ export function pairwiseFits(world: number): boolean {
  * until ours catches up.
  */
 export abstract class PairwiseRoundsRun extends CollectiveRun {
+  /** log2 of the world: partners are 1, 2, 4, ... ranks apart. */
+  protected readonly levels: number;
   /** Rounds done. */
   protected round = 0;
   private readonly ahead: (Uint8Array | undefined)[] = [];
+
+  constructor(
+    ctx: RunContext,
+    sig: RunSignature,
+    protected readonly buf: NumericArray,
+    protected readonly op: ReduceOp,
+  ) {
+    super(ctx, sig);
+    this.levels = Math.log2(ctx.world);
+  }
+
+  /** Power-of-two worlds of 4 or more: with 2 ranks there is one partner, and the ring is that already. */
+  static fits(world: number): boolean {
+    return world >= 4 && (world & (world - 1)) === 0;
+  }
 
   protected abstract get totalRounds(): number;
   protected abstract partner(round: number): number;

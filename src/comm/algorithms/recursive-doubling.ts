@@ -1,6 +1,5 @@
-import { asBytes, finishAvg, reduceInto, viewOf, type NumericArray, type ReduceOp } from '../dtype.js';
-import type { RunContext, RunSignature } from './collective-run.js';
-import { PairwiseRoundsRun, pairwiseFits } from './pairwise-rounds.js';
+import { asBytes, finishAvg, reduceInto, viewOf, type NumericArray } from '../dtype.js';
+import { PairwiseRoundsRun } from './pairwise-rounds.js';
 
 /**
  * Small allreduce for a power-of-two world of 4 or more: log2(R) rounds, one frame each way
@@ -11,28 +10,12 @@ import { PairwiseRoundsRun, pairwiseFits } from './pairwise-rounds.js';
  * on every run.
  */
 export class RecursiveDoublingRun extends PairwiseRoundsRun {
-  private readonly rounds: number;
   /** One pooled buffer per round's result: a round's input may still be in flight. */
   private readonly scratch: Uint8Array[] = [];
-  private acc: NumericArray;
-
-  constructor(
-    ctx: RunContext,
-    sig: RunSignature,
-    private readonly buf: NumericArray,
-    private readonly op: ReduceOp,
-  ) {
-    super(ctx, sig);
-    this.rounds = Math.log2(ctx.world);
-    this.acc = buf;
-  }
-
-  static fits(world: number): boolean {
-    return pairwiseFits(world);
-  }
+  private acc: NumericArray = this.buf;
 
   protected get totalRounds(): number {
-    return this.rounds;
+    return this.levels;
   }
 
   protected expectedElems(): number {
@@ -44,7 +27,7 @@ export class RecursiveDoublingRun extends PairwiseRoundsRun {
   }
 
   protected start(): void {
-    this.expectFrames(this.rounds);
+    this.expectFrames(this.totalRounds);
     this.send(this.partner(0), 0, 0, asBytes(this.acc));
   }
 
@@ -59,7 +42,7 @@ export class RecursiveDoublingRun extends PairwiseRoundsRun {
     reduceInto(next, lower ? theirs : this.acc, this.op);
     this.acc = next;
     this.round++;
-    if (this.round < this.rounds) this.send(this.partner(this.round), this.round, 0, asBytes(next));
+    if (this.round < this.totalRounds) this.send(this.partner(this.round), this.round, 0, asBytes(next));
     this.frameDone();
   }
 
