@@ -27,7 +27,7 @@ export const LaunchOptionsSchema = z
     keep: z.number().int().min(1).max(100).default(3),
     persistEvery: z.number().int().min(1).max(1_000_000).default(100),
     replicateEvery: z.number().int().min(1).max(1_000_000).default(10),
-    proxy: z.enum(PROXY_KINDS as [ProxyKind, ...ProxyKind[]], { message: 'use inline or thread' }).default('inline'),
+    proxy: z.enum(PROXY_KINDS, { message: 'use inline or thread' }).default('inline'),
     /** Continue a stopped job from the newest common state in this directory. */
     resume: z.string().min(1).optional(),
   })

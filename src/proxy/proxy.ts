@@ -18,8 +18,8 @@ export enum ProxyState {
  *   still disposable: it is destroyed and rebuilt for each generation, the program is not.
  * - `thread`: in a worker thread of the program's process. Each operation is a message to it.
  */
-export type ProxyKind = 'inline' | 'thread';
-export const PROXY_KINDS: readonly ProxyKind[] = ['inline', 'thread'];
+export const PROXY_KINDS = ['inline', 'thread'] as const;
+export type ProxyKind = (typeof PROXY_KINDS)[number];
 
 /** One generation's communication proxy, as the SDK drives it. */
 export interface CommProxy extends EventEmitter<{ broken: [RollcallError] }> {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { PROXY_KINDS } from '../proxy/proxy.js';
 
 /**
  * Messages between an FMS and its program over the Node IPC channel. Both ends validate what
@@ -40,7 +41,7 @@ export const ToProgramSchema = z.discriminatedUnion('type', [
     keep: z.number().int().positive(),
     persistEvery: z.number().int().nonnegative(),
     replicateEvery: z.number().int().positive(),
-    proxy: z.enum(['inline', 'thread']),
+    proxy: z.enum(PROXY_KINDS),
   }),
   /** Join this generation: relaunch the proxy for it. */
   z.object({
