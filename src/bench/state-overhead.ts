@@ -1,6 +1,7 @@
-import { fork } from 'node:child_process';
+import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
+import { TimeoutError } from '../errors.js';
 import { resolveLaunchOptions } from '../launch/launch-options.js';
 import { launch } from '../launch/launcher.js';
 import type { ProxyKind } from '../proxy/proxy.js';
@@ -79,10 +80,15 @@ async function runBare(o: StateBenchOptions, mode: 'bare' | 'bare-copy', args: s
   const secret = randomBytes(16).toString('hex');
   const server = await startStoreServer({ secret });
   const job = `state-bare-${randomBytes(3).toString('hex')}`;
+  const children: ChildProcess[] = [];
+  // Generous: 10 ms steps would take a tenth of it. A rank that hangs must not hang the bench.
+  const ms = 120_000 + (o.steps + 50) * 100;
+  let timer: NodeJS.Timeout | undefined;
   try {
-    const results = await Promise.all(
+    const results = Promise.all(
       Array.from({ length: o.ranks }, (_, rank) => {
         const c = fork(PROGRAM, ['--mode', mode, ...args], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+        children.push(c);
         c.send({ store: server.address, secret, job, rank, world: o.ranks });
         return new Promise<{ stepUs: number; commitUs: number }>((resolve, reject) => {
           c.once('message', (m: { stepUs: number; commitUs: number }) => resolve(m));
@@ -90,8 +96,13 @@ async function runBare(o: StateBenchOptions, mode: 'bare' | 'bare-copy', args: s
         });
       }),
     );
-    return results[0] as { stepUs: number; commitUs: number };
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new TimeoutError(`state bench: the bare ${mode} ranks did not finish within ${ms} ms`)), ms);
+    });
+    return (await Promise.race([results, deadline]))[0] as { stepUs: number; commitUs: number };
   } finally {
+    clearTimeout(timer);
+    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
     await server.close();
   }
 }
