@@ -1,4 +1,5 @@
-import { crc32 } from 'node:zlib';
+import { createRequire } from 'node:module';
+import { crc32 as zlibCrc32 } from 'node:zlib';
 import { z } from 'zod';
 import { CorruptStateError } from '../errors.js';
 
@@ -41,6 +42,21 @@ export interface StateVersion {
   /** Payloads in entry order; never written to after the commit that made them. */
   data: Uint8Array[];
 }
+
+/**
+ * CRC-32 (the IEEE polynomial, as zlib's). @node-rs/crc32 folds with carry-less multiplication
+ * and checksums 4 MiB in about 0.3 ms here, zlib's in 0.85 ms; on 2 busy cores that difference is
+ * step time (docs/benchmarks.md). Both give the same value, so the format does not depend on
+ * which one a node has; a platform without the prebuilt binary falls back to zlib's.
+ */
+const crc32: (bytes: Uint8Array) => number = (() => {
+  try {
+    const native = (createRequire(import.meta.url)('@node-rs/crc32') as { crc32: (b: Uint8Array) => number }).crc32;
+    return (b: Uint8Array) => native(b);
+  } catch {
+    return zlibCrc32;
+  }
+})();
 
 export function checksum(bytes: Uint8Array): number {
   return crc32(bytes);

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { crc32 as zlibCrc32 } from 'node:zlib';
+import fc from 'fast-check';
 import { CorruptStateError } from '../../src/errors.js';
 import { checksum, corruptEntries, decodeVersion, encodeVersion, type StateVersion } from '../../src/state/version-format.js';
 
@@ -23,6 +25,19 @@ function version(): StateVersion {
 }
 
 describe('state version format', () => {
+  it('checksums are CRC-32 as zlib computes it, for views at any offset into shared memory', () => {
+    // Files written by a node with the native CRC must verify on one that falls back to zlib's.
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 70_000 }), fc.nat(64), (bytes, off) => {
+        const shared = new Uint8Array(new SharedArrayBuffer(bytes.length + off));
+        shared.set(bytes, off);
+        const view = shared.subarray(off);
+        assert.equal(checksum(view), zlibCrc32(bytes));
+      }),
+      { numRuns: 200 },
+    );
+  });
+
   it('round-trips, payloads in shared memory', () => {
     const v = version();
     const back = decodeVersion(encodeVersion(v), 'mem');
