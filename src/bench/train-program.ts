@@ -8,7 +8,10 @@ import { connect } from '../sdk/job.js';
  * it with allreduce, updates the weights and commits. Same inputs and world size give the same
  * bits, so a run with faults (replace mode) must end with the digest of a run without.
  *
- *   node train-program.js [--steps N] [--elements E] [--step-ms MS] [--die-in-commit NODE:STEP]
+ *   node train-program.js [--steps N] [--elements E] [--step-ms MS] [--die-in-commit NODE:STEP] [--drafts]
+ *
+ * With --drafts the update is written into the state's draft and committed without a copy; the
+ * arithmetic is the same, so are the bits.
  */
 const { values } = parseArgs({
   options: {
@@ -18,6 +21,7 @@ const { values } = parseArgs({
     // Test hook: this node kills itself right after committing this step, before the keeper has
     // persisted or replicated that version.
     'die-in-commit': { type: 'string' },
+    drafts: { type: 'boolean', default: false },
   },
 });
 const steps = Number(values.steps);
@@ -26,17 +30,19 @@ const stepMs = Number(values['step-ms']);
 const [dieNode, dieStep] = (values['die-in-commit'] ?? '-1:-1').split(':').map(Number) as [number, number];
 
 const job = await connect();
-const weights = new Float32Array(new SharedArrayBuffer(n * 4));
-for (let i = 0; i < n; i++) weights[i] = (((i * 2654435761) >>> 0) % 1000) / 1000 - 0.5;
-const state = job.registerState({ weights, data: { position: 0 } as { position: number } });
+const initial = new Float32Array(new SharedArrayBuffer(n * 4));
+for (let i = 0; i < n; i++) initial[i] = (((i * 2654435761) >>> 0) % 1000) / 1000 - 0.5;
+const state = job.registerState({ weights: initial, data: { position: 0 } as { position: number } });
 const grad = new Float32Array(new SharedArrayBuffer(n * 4));
 
 await job.run(state, async (s) => {
   while (s.step < steps) {
     const pos = s.values.data.position;
-    for (let i = 0; i < n; i++) grad[i] = Math.sin((weights[i] as number) * 3 + pos * 0.01 + job.rank * 0.1 + i * 1e-4);
+    const w = s.values.weights;
+    for (let i = 0; i < n; i++) grad[i] = Math.sin((w[i] as number) * 3 + pos * 0.01 + job.rank * 0.1 + i * 1e-4);
     await job.allreduce(grad, 'avg');
-    for (let i = 0; i < n; i++) weights[i] = (weights[i] as number) - 0.05 * (grad[i] as number);
+    const out = values.drafts ? s.draft('weights') : w;
+    for (let i = 0; i < n; i++) out[i] = (w[i] as number) - 0.05 * (grad[i] as number);
     s.values.data = { position: pos + 1 };
     s.step += 1;
     s.commit();
@@ -45,6 +51,6 @@ await job.run(state, async (s) => {
     if (stepMs > 0) await new Promise((r) => setTimeout(r, stepMs));
   }
 });
-const digest = createHash('sha256').update(new Uint8Array(weights.buffer)).digest('hex').slice(0, 16);
+const digest = createHash('sha256').update(new Uint8Array(state.values.weights.buffer, state.values.weights.byteOffset, state.values.weights.byteLength)).digest('hex').slice(0, 16);
 job.result({ steps: state.step, digest, version: state.version, world: job.world });
 await job.close();

@@ -3,6 +3,7 @@ import { Worker } from 'node:worker_threads';
 import { InvalidArgumentError, NoCommonStateError, TimeoutError } from '../errors.js';
 import type { FromKeeper, KeeperInit, ToKeeper } from '../state/keeper-protocol.js';
 import type { EntryKind, EntryMeta, StateVersion } from '../state/version-format.js';
+import { SnapshotPool } from './snapshot-pool.js';
 
 const KEEPER = fileURLToPath(new URL('../state/keeper-thread.js', import.meta.url));
 
@@ -58,24 +59,14 @@ export class Keeper {
           this.pending.delete(m.id);
           p?.(m);
         } else if (m.type === 'event') onEvent(m.event, m.fields);
-        else if (m.type === 'release') for (const b of m.buffers) this.pool(b.byteLength).push(b);
+        else if (m.type === 'release') for (const r of m.items) this.buffers.give(r.version, r.buffer);
       });
     });
     this.post({ type: 'init', ...opts });
   }
 
-  private readonly free = new Map<number, Uint8Array[]>();
-
-  private pool(bytes: number): Uint8Array[] {
-    let p = this.free.get(bytes);
-    if (!p) this.free.set(bytes, (p = []));
-    return p;
-  }
-
-  /** A snapshot buffer of this size: a released one if any, else a new one. */
-  take(bytes: number): Uint8Array {
-    return this.pool(bytes).pop() ?? new Uint8Array(new SharedArrayBuffer(bytes));
-  }
+  /** Where commits take their snapshot buffers, and released ones go back to. */
+  readonly buffers = new SnapshotPool();
 
   /**
    * Requests see every version committed so far: a recovery lists and fetches them, and a
@@ -100,7 +91,7 @@ export class Keeper {
     this.held.push({ m, shared });
     while (this.held.length > this.opts.keep) {
       const old = this.held.shift() as { m: CommitMessage; shared: boolean };
-      if (!old.shared) for (const d of old.m.data) this.pool(d.byteLength).push(d);
+      if (!old.shared) for (const d of old.m.data) this.buffers.give(old.m.meta.version, d);
     }
   }
 
@@ -149,6 +140,11 @@ export class Keeper {
  * The program's registered state: typed arrays (restored in place, so references stay valid)
  * and JSON values (replaced in `values`), plus the step. `commit()` copies it into a new version
  * and returns at once; checksums, the state directory and the replica are the keeper's work.
+ *
+ * A program that writes the next value of an array out of place (`next[i] = f(cur[i])`) can
+ * skip that copy: it writes into `draft(name)`, and the commit takes the draft as the version's
+ * bytes and makes it the new `values[name]`. That array then belongs to a committed version:
+ * the program reads it but never writes it, and writes the next value into the next draft.
  */
 export class State<T extends Record<string, StateEntry>> {
   step = 0;
@@ -157,6 +153,9 @@ export class State<T extends Record<string, StateEntry>> {
   /** The furthest step this program has reached, across rollbacks: what a fault costs is measured from it. */
   private furthest = 0;
   private readonly names: string[];
+  private readonly drafts = new Map<string, TypedState>();
+  /** Entries whose current value is an adopted draft, and the version that owns it. */
+  private readonly adopted = new Map<string, number>();
 
   constructor(
     readonly values: T,
@@ -168,24 +167,62 @@ export class State<T extends Record<string, StateEntry>> {
     for (const n of this.names) kindOf(values[n] as StateEntry);
   }
 
-  /** Makes a new version of the state as it is now. Costs one copy of it. */
+  /**
+   * An array of the same type and length as `values[name]`, to write this entry's next value
+   * into. Until the next `commit()` it is the program's alone (the same one is returned until
+   * then); its contents at first are undefined, so write every element. After a rollback,
+   * drafts not committed are dropped.
+   */
+  draft<K extends keyof T & string>(name: K): T[K] {
+    const cur = this.values[name] as StateEntry | undefined;
+    if (cur === undefined) throw new InvalidArgumentError(`state has no entry "${name}"`);
+    if (kindOf(cur) === 'json') throw new InvalidArgumentError(`state entry "${name}" is a JSON value; drafts are for typed arrays`);
+    let d = this.drafts.get(name);
+    if (!d) {
+      d = this.fresh(cur as TypedState);
+      this.drafts.set(name, d);
+    }
+    return d as T[K];
+  }
+
+  /**
+   * Makes a new version of the state as it is now. Costs one copy of each entry, except those
+   * written into a draft: the version takes a draft as it is.
+   */
   commit(): number {
     if (!Number.isInteger(this.step) || this.step < 0) throw new InvalidArgumentError(`state.step must be a non-negative integer, got ${this.step}`);
+    const version = this.version + 1;
     const entries: EntryMeta[] = [];
     const data: Uint8Array[] = [];
+    const values = this.values as Record<string, StateEntry>;
     for (const name of this.names) {
-      const v = this.values[name] as StateEntry;
+      const v = values[name] as StateEntry;
       const kind = kindOf(v);
-      const src = kind === 'json' ? Buffer.from(JSON.stringify(v)) : new Uint8Array((v as Float32Array).buffer, (v as Float32Array).byteOffset, (v as Float32Array).byteLength);
-      const copy = this.keeper.take(src.byteLength);
-      copy.set(src);
-      entries.push({ name, kind, bytes: src.byteLength, crc: 0 });
-      data.push(copy);
+      const d = this.drafts.get(name);
+      if (d) {
+        data.push(bytesOf(d));
+        values[name] = d;
+        this.adopted.set(name, version);
+      } else {
+        const src = kind === 'json' ? Buffer.from(JSON.stringify(v)) : bytesOf(v as TypedState);
+        const copy = this.keeper.buffers.take(src.byteLength);
+        copy.set(src);
+        data.push(copy);
+      }
+      entries.push({ name, kind, bytes: (data[data.length - 1] as Uint8Array).byteLength, crc: 0 });
     }
-    this.version += 1;
+    this.drafts.clear();
+    this.keeper.buffers.liveFrom = Math.min(...this.adopted.values());
+    this.version = version;
     this.furthest = Math.max(this.furthest, this.step);
-    this.keeper.commit({ type: 'commit', meta: { slot: this.host.slot, version: this.version, step: this.step, entries }, data });
-    return this.version;
+    this.keeper.commit({ type: 'commit', meta: { slot: this.host.slot, version, step: this.step, entries }, data });
+    return version;
+  }
+
+  private fresh(like: TypedState): TypedState {
+    const b = this.keeper.buffers.take(like.byteLength);
+    const Ctor = like.constructor as new (buffer: ArrayBufferLike, byteOffset: number, length: number) => TypedState;
+    return new Ctor(b.buffer, b.byteOffset, like.length);
   }
 
   /**
@@ -236,21 +273,33 @@ export class State<T extends Record<string, StateEntry>> {
   }
 
   private restore(v: StateVersion): void {
+    const values = this.values as Record<string, StateEntry>;
     v.meta.entries.forEach((e, i) => {
       const bytes = v.data[i] as Uint8Array;
       if (!this.names.includes(e.name)) throw new InvalidArgumentError(`stored version ${v.meta.version} has entry "${e.name}", which this program does not register`);
-      const cur = this.values[e.name] as StateEntry;
+      const cur = values[e.name] as StateEntry;
       if (e.kind === 'json') {
-        (this.values as Record<string, StateEntry>)[e.name] = JSON.parse(Buffer.from(bytes).toString('utf8')) as JsonValue;
+        values[e.name] = JSON.parse(Buffer.from(bytes).toString('utf8')) as JsonValue;
         return;
       }
-      const arr = cur as Float32Array;
+      const arr = cur as TypedState;
       if (kindOf(cur) !== e.kind || arr.byteLength !== e.bytes) {
         throw new InvalidArgumentError(`stored entry "${e.name}" is ${e.kind}[${e.bytes} bytes], the program's is ${kindOf(cur)}[${arr.byteLength} bytes]`);
       }
-      new Uint8Array(arr.buffer, arr.byteOffset, arr.byteLength).set(bytes);
+      // An adopted draft belongs to a version (perhaps the one being restored, perhaps one
+      // about to be truncated): it is never written, so the restored bytes go to a new array.
+      const into = this.adopted.has(e.name) ? this.fresh(arr) : arr;
+      bytesOf(into).set(bytes);
+      values[e.name] = into;
     });
+    this.drafts.clear();
+    this.adopted.clear();
+    this.keeper.buffers.liveFrom = Infinity;
     this.step = v.meta.step;
     this.version = v.meta.version;
   }
 }
+
+type TypedState = Float32Array | Float64Array | Int32Array;
+
+const bytesOf = (a: TypedState): Uint8Array => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);

@@ -30,5 +30,8 @@ export type FromKeeper =
   | { type: 'ready'; address: string }
   | { type: 'reply'; id: number; versions?: { version: number; step: number }[]; version?: StateVersion; error?: string }
   | { type: 'event'; event: string; fields: Record<string, unknown> }
-  /** Snapshot buffers nothing holds any more: the program may reuse them for later commits. */
-  | { type: 'release'; buffers: Uint8Array[] };
+  /**
+   * Snapshot buffers nothing here holds any more, with the version each was committed as: the
+   * program may reuse them for later commits, unless it still reads one as its current value.
+   */
+  | { type: 'release'; items: { version: number; buffer: Uint8Array }[] };

@@ -43,29 +43,30 @@ function held(s: number): Map<number, StateVersion> {
 }
 
 /**
- * Snapshot buffers of our own commits go back to the program for reuse once nothing holds
- * them: allocating a fresh 4 MiB SharedArrayBuffer per commit cost ten times the copy itself.
- * A buffer is held by a version in memory (ours, or a replica that deduplicated against it)
- * and by background work in flight.
+ * Snapshot buffers of our own commits go back to the program's SnapshotPool once nothing holds
+ * them. A buffer is held by a version in memory (ours, or a replica that deduplicated against
+ * it) and by background work in flight.
  */
 const pins = new Map<Uint8Array, number>();
-const owned = new WeakSet<Uint8Array>();
+/** Our own commits' buffers, and the version each was committed as (the program may still be reading a drafted one). */
+const owner = new WeakMap<Uint8Array, number>();
 
 function pin(v: StateVersion): void {
   for (const d of v.data) pins.set(d, (pins.get(d) ?? 0) + 1);
 }
 
 function unpin(v: StateVersion): void {
-  const free: Uint8Array[] = [];
+  const free: { version: number; buffer: Uint8Array }[] = [];
   for (const d of v.data) {
     const n = (pins.get(d) ?? 1) - 1;
     if (n > 0) pins.set(d, n);
     else {
       pins.delete(d);
-      if (owned.has(d)) free.push(d);
+      const version = owner.get(d);
+      if (version !== undefined) free.push({ version, buffer: d });
     }
   }
-  if (free.length > 0) post({ type: 'release', buffers: free });
+  if (free.length > 0) post({ type: 'release', items: free });
 }
 
 function forget(s: number, version: number): void {
@@ -146,7 +147,7 @@ async function peers(): Promise<Map<number, KeeperClient>> {
 // ---- commits: checksum, keep, persist, replicate ----
 
 function commit(v: StateVersion): void {
-  for (const d of v.data) owned.add(d);
+  for (const d of v.data) owner.set(d, v.meta.version);
   remember(v.meta.slot, v);
   for (let i = commitWaiters.length - 1; i >= 0; i--) {
     const w = commitWaiters[i] as { version: number; run: () => void };

@@ -65,6 +65,12 @@ describe('state: rollback to the newest common version', { timeout: 300_000 }, (
     });
   }
 
+  it('replace, with the update written into drafts (commits without a copy): bit-identical too', async () => {
+    const run = await runJob(['--nodes', '3', '--spares', '2', '--keep', '2', '--chaos', 'kill:node=1@step=25', ...train('--drafts')]);
+    assert.deepEqual(completed(run), reference);
+    assert.ok(first(run.events, 'common_state_selected', (e) => (e.generation as number) >= 1), 'common state selected');
+  });
+
   it('a node killed together with the buddy holding its replica: its state comes from disk', async () => {
     // Node 2 is rank 1's buddy (rank 2 holds the replicas of rank 1).
     const run = await runJob(['--nodes', '3', '--spares', '2', '--chaos', 'kill:node=1@step=25,kill:node=2@step=25', ...train()]);
