@@ -23,14 +23,16 @@ export interface StateBenchOptions {
 
 /**
  * Step time of the same loop on the bare library, on the bare library plus a plain copy of the
- * state per step, and under Rollcall (proxy, heartbeats, a commit per step), in turn `rounds`
- * times so that machine noise hits all three alike.
+ * state per step, and under Rollcall (proxy, heartbeats, a commit per step: copying, and taking
+ * a draft), in turn `rounds` times so that machine noise hits all four alike.
  */
 export async function benchState(o: StateBenchOptions, out: (line: string) => void): Promise<void> {
   const bare: number[] = [];
   const copied: number[] = [];
   const rc: number[] = [];
+  const drafted: number[] = [];
   const commits: number[] = [];
+  const draftCommits: number[] = [];
   const copies: number[] = [];
   const memcpys: number[] = [];
   const args = ['--bytes', String(o.bytes), '--steps', String(o.steps)];
@@ -39,10 +41,13 @@ export async function benchState(o: StateBenchOptions, out: (line: string) => vo
     const c = await runBare(o, 'bare-copy', args);
     copied.push(c.stepUs);
     copies.push(c.commitUs);
-    const r = await runRollcall(o, args);
+    const r = await runRollcall(o, 'rollcall', args);
     rc.push(r.stepUs);
     commits.push(r.commitUs);
     memcpys.push(r.memcpyUs);
+    const d = await runRollcall(o, 'rollcall-draft', args);
+    drafted.push(d.stepUs);
+    draftCommits.push(d.commitUs);
   }
   // The median of per-round ratios: rounds differ by ±10 % here (a shared machine), and the
   // arms of one round, run back to back, share that round's conditions.
@@ -56,15 +61,19 @@ export async function benchState(o: StateBenchOptions, out: (line: string) => vo
     bare_step_us: Math.round(median(bare)),
     bare_copy_step_us: Math.round(median(copied)),
     rollcall_step_us: Math.round(median(rc)),
+    rollcall_draft_step_us: Math.round(median(drafted)),
     overhead_pct: pct(rc, bare),
+    draft_overhead_pct: pct(drafted, bare),
     copy_overhead_pct: pct(copied, bare),
     overhead_beyond_copy_pct: pct(rc, copied),
     commit_us: +median(commits).toFixed(1),
+    draft_commit_us: +median(draftCommits).toFixed(1),
     copy_in_loop_us: +median(copies).toFixed(1),
     memcpy_us: +median(memcpys).toFixed(1),
     bare_samples_us: bare.map(Math.round),
     bare_copy_samples_us: copied.map(Math.round),
     rollcall_samples_us: rc.map(Math.round),
+    rollcall_draft_samples_us: drafted.map(Math.round),
   };
   if (o.json) out(JSON.stringify(row));
   else {
@@ -72,7 +81,8 @@ export async function benchState(o: StateBenchOptions, out: (line: string) => vo
     out(`  bare library          ${row.bare_step_us} us/step   (${row.bare_samples_us.join(' ')})`);
     out(`  bare + a plain copy   ${row.bare_copy_step_us} us/step   (${row.bare_copy_samples_us.join(' ')})   ${row.copy_overhead_pct}% over bare`);
     out(`  under Rollcall        ${row.rollcall_step_us} us/step   (${row.rollcall_samples_us.join(' ')})   overhead ${row.overhead_pct}% (${row.overhead_beyond_copy_pct}% over bare + copy)`);
-    out(`  commit                ${row.commit_us} us   (the plain copy in the same loop: ${row.copy_in_loop_us} us; a memcpy into a hot buffer, alone: ${row.memcpy_us} us)`);
+    out(`  Rollcall, drafts      ${row.rollcall_draft_step_us} us/step   (${row.rollcall_draft_samples_us.join(' ')})   overhead ${row.draft_overhead_pct}% (the update written into state.draft(), committed without a copy)`);
+    out(`  commit                ${row.commit_us} us, ${row.draft_commit_us} us with a draft   (the plain copy in the same loop: ${row.copy_in_loop_us} us; a memcpy into a hot buffer, alone: ${row.memcpy_us} us)`);
   }
 }
 
@@ -107,10 +117,10 @@ async function runBare(o: StateBenchOptions, mode: 'bare' | 'bare-copy', args: s
   }
 }
 
-async function runRollcall(o: StateBenchOptions, args: string[]): Promise<{ stepUs: number; commitUs: number; memcpyUs: number }> {
+async function runRollcall(o: StateBenchOptions, mode: 'rollcall' | 'rollcall-draft', args: string[]): Promise<{ stepUs: number; commitUs: number; memcpyUs: number }> {
   const opts = resolveLaunchOptions({
     nodes: o.ranks,
-    command: [process.execPath, PROGRAM, '--mode', process.env.ROLLCALL_BENCH_MODE ?? 'rollcall', ...args],
+    command: [process.execPath, PROGRAM, '--mode', process.env.ROLLCALL_BENCH_MODE ?? mode, ...args],
     quiet: true,
     persistEvery: o.persistEvery,
     replicateEvery: o.replicateEvery,
