@@ -14,6 +14,9 @@ export type FrameSink = (header: FrameHeader, payload: Uint8Array) => void;
  *
  * A frame larger than the buffer gets a buffer of its own, and reads go straight into it.
  */
+/** Frames from this size on are read up to their end and no further; shorter reads before a header. */
+const LARGE_FRAME = 64 * 1024;
+
 export class FrameDecoder {
   private buf: Uint8Array;
   private start = 0;
@@ -21,6 +24,8 @@ export class FrameDecoder {
   /** Padding of a big frame still to be skipped. */
   private skip = 0;
   private big: { h: FrameHeader; payload: Uint8Array; fill: number } | undefined;
+  /** Where the large frame at `start`, still arriving, ends: reads stop there (see readBuffer). */
+  private frameEnd = 0;
 
   constructor(
     private readonly maxPayload: number,
@@ -38,8 +43,15 @@ export class FrameDecoder {
     // After a frame read outside the buffer, its padding comes first: place it so that it ends
     // at an 8-aligned offset and the next payload can be viewed as a Float64Array.
     if (this.start === this.end) this.start = this.end = (8 - (this.skip % 8)) % 8;
-    else if (this.buf.byteLength - this.end < 64 * 1024) this.compact();
-    return this.buf.subarray(this.end);
+    else if (this.frameEnd > this.end) return this.buf.subarray(this.end, this.frameEnd);
+    else if (this.buf.byteLength - this.end < LARGE_FRAME) this.compact();
+    // A large frame is read up to its end and no further, and until the next frame's header is
+    // in, reads are kept short. Otherwise bytes of the next frame arrive behind the current one
+    // and must be moved to the front when that frame does not fit in what is left: with 1 MiB
+    // chunks in a 2 MiB buffer that was nearly every frame, 7 % of a rank's time at 4 ranks and
+    // 16 MiB, in memmove. This way the buffer is empty once a large frame is parsed, and the
+    // next one starts near the front.
+    return this.buf.subarray(this.end, Math.min(this.buf.byteLength, this.end + LARGE_FRAME));
   }
 
   /** `n` bytes were written at the start of the last readBuffer(). Throws ProtocolError. */
@@ -98,10 +110,12 @@ export class FrameDecoder {
       }
       if (avail < total) {
         if (this.buf.byteLength - this.start < total) this.compact();
+        if (total >= LARGE_FRAME) this.frameEnd = this.start + total;
         return;
       }
       const at = this.start + HEADER_BYTES;
       this.start += total;
+      this.frameEnd = 0;
       this.sink(h, this.buf.subarray(at, at + h.length));
     }
   }
