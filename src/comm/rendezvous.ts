@@ -3,7 +3,8 @@ import { AuthError, InvalidArgumentError, RendezvousTimeoutError, RollcallError 
 import { waitForPrefix, type Store } from '../store/store.js';
 import { backoffMs, deadlineIn, remaining, sleep, type Deadline } from '../util/deadline.js';
 import { availableParallelism } from 'node:os';
-import { AUTO_SPIN_US, Communicator, DEFAULT_TUNING, type CommTuning } from './communicator.js';
+import { AUTO_SPIN_US, Communicator, DEFAULT_TUNING, SHARED_SPIN_MAX_BYTES, type CommTuning } from './communicator.js';
+import { loadCpuYield } from './cpu-yield.js';
 import { Link, type GroupIdentity } from './link.js';
 import { Peer } from './peer.js';
 import { TcpTransport, parseHostPort } from './tcp-transport.js';
@@ -104,7 +105,8 @@ export async function createCommunicator(config: CommunicatorConfig): Promise<Co
       const why = lastAcceptError ? ` (last refused connection: ${lastAcceptError.message})` : '';
       return new RendezvousTimeoutError(missing, `rank ${c.rank}: rank(s) ${missing.join(',')} never connected${why}`, { rank: c.rank });
     });
-    if (config.tuning?.spinUs === undefined) tuning.spinUs = autoSpinUs(addrs, c.rank);
+    if (config.tuning?.spinUs === undefined) Object.assign(tuning, await autoSpin(addrs, c.rank, availableParallelism(), config.tuning ?? {}));
+    else if (tuning.spinYield) await loadCpuYield();
     const peers = new Map(others.map((r) => [r, new Peer(r, rx.get(r)!, tx.get(r)!)]));
     return new Communicator(c.job, c.generation, c.rank, c.world, peers, tuning);
   } catch (e) {
@@ -116,16 +118,22 @@ export async function createCommunicator(config: CommunicatorConfig): Promise<Co
   }
 }
 
-/** Spin only if this host has a core for each of its ranks (TCP addresses only). */
-function autoSpinUs(addrs: readonly string[], rank: number): number {
+/**
+ * How the ranks on this host poll (TCP addresses only). With a core for each, they poll; with
+ * more ranks than cores, they poll only small collectives and yield the core between polls; if
+ * yielding is not available, they do not poll. Choices the caller made are kept.
+ */
+export async function autoSpin(addrs: readonly string[], rank: number, cores: number, chosen: Partial<CommTuning>): Promise<Partial<CommTuning>> {
   let hosts: string[];
   try {
     hosts = addrs.map((a) => parseHostPort(a).host);
   } catch {
-    return 0;
+    return { spinUs: 0 };
   }
   const local = hosts.filter((h) => h === hosts[rank]).length;
-  return local <= availableParallelism() ? AUTO_SPIN_US : 0;
+  if (local <= cores) return { spinUs: AUTO_SPIN_US };
+  if (chosen.spinYield === false || !(await loadCpuYield())) return { spinUs: 0 };
+  return { spinUs: AUTO_SPIN_US, spinYield: true, spinMaxBytes: chosen.spinMaxBytes ?? SHARED_SPIN_MAX_BYTES };
 }
 
 async function dialWithRetry(transport: Transport, address: string, me: GroupIdentity, to: number, deadline: Deadline, signal?: AbortSignal): Promise<Link> {

@@ -12,8 +12,10 @@ export class Spinner {
   private misses = 0;
   private resting = 0;
 
+  /** `yieldCpu`, when ranks share cores: called between polls, so a polling rank gives its core to the one it waits for. */
   constructor(
     private readonly us: number,
+    private readonly yieldCpu?: () => void,
     private readonly missesBeforeRest = 8,
     private readonly restCalls = 64,
   ) {}
@@ -30,6 +32,7 @@ export class Spinner {
       if (run.settled) {
         this.misses = 0;
       } else if (performance.now() < until) {
+        this.yieldCpu?.();
         setImmediate(spin);
       } else if (++this.misses >= this.missesBeforeRest) {
         this.misses = 0;
