@@ -11,4 +11,5 @@ export { connectStore, type ConnectStoreOptions } from './store/tcp-store-client
 export { startStoreServer } from './store/tcp-store-server.js';
 export { MemoryStore } from './store/memory-store.js';
 export { connect, Job, JobState, type ConnectOptions } from './sdk/job.js';
+export type { State, StateEntry, JsonValue } from './sdk/state.js';
 export { averageGradients, trackModel } from './adapters/tfjs.js';

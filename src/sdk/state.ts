@@ -173,7 +173,7 @@ export class State<T extends Record<string, StateEntry>> {
    * then); its contents at first are undefined, so write every element. After a rollback,
    * drafts not committed are dropped.
    */
-  draft<K extends keyof T & string>(name: K): T[K] {
+  draft<K extends TypedKeys<T>>(name: K): T[K] {
     const cur = this.values[name] as StateEntry | undefined;
     if (cur === undefined) throw new InvalidArgumentError(`state has no entry "${name}"`);
     if (kindOf(cur) === 'json') throw new InvalidArgumentError(`state entry "${name}" is a JSON value; drafts are for typed arrays`);
@@ -301,5 +301,7 @@ export class State<T extends Record<string, StateEntry>> {
 }
 
 type TypedState = Float32Array | Float64Array | Int32Array;
+/** The names of a state's typed-array entries: the ones that can have a draft. */
+type TypedKeys<T> = { [K in keyof T]: T[K] extends TypedState ? K : never }[keyof T] & string;
 
 const bytesOf = (a: TypedState): Uint8Array => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
