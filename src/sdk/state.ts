@@ -195,9 +195,11 @@ export class State<T extends Record<string, StateEntry>> {
     const entries: EntryMeta[] = [];
     const data: Uint8Array[] = [];
     const values = this.values as Record<string, StateEntry>;
-    for (const name of this.names) {
+    // Every entry is checked before any is adopted: a bad one leaves the state as it was.
+    const kinds = this.names.map((name) => kindOf(values[name] as StateEntry));
+    for (const [i, name] of this.names.entries()) {
       const v = values[name] as StateEntry;
-      const kind = kindOf(v);
+      const kind = kinds[i] as EntryKind;
       const d = this.drafts.get(name);
       if (d) {
         data.push(bytesOf(d));

@@ -92,6 +92,16 @@ describe('state drafts: commits without a copy', () => {
     assert.throws(() => (s as unknown as State<Record<string, Float32Array>>).draft('nope'), InvalidArgumentError);
   });
 
+  it('a commit that fails on a bad entry adopts no draft', () => {
+    const { s, keeper } = state();
+    const before = s.values.weights;
+    s.draft('weights').fill(5);
+    (s.values as Record<string, unknown>).moments = new Uint8Array(32);
+    assert.throws(() => s.commit(), InvalidArgumentError);
+    assert.equal(s.values.weights, before);
+    assert.equal(keeper.held.size, 0);
+  });
+
   it('no buffer is reused while a held version or the program still reads it', () => {
     fc.assert(
       fc.property(fc.integer({ min: 1, max: 4 }), fc.array(fc.boolean(), { minLength: 1, maxLength: 40 }), (keep, drafts) => {
