@@ -5,7 +5,7 @@ import type { Transport } from '../../src/comm/transport.js';
 import { MemoryStore } from '../../src/store/memory-store.js';
 import type { Store } from '../../src/store/store.js';
 
-export const SMALL_TUNING: Partial<CommTuning> = { smallBytes: 256, halvingMaxBytes: 2048, chunkBytes: 64 };
+export const SMALL_TUNING: Partial<CommTuning> = { smallBytes: 256, doublingMaxBytes: 256, halvingMaxBytes: 2048, chunkBytes: 64 };
 
 let jobCounter = 0;
 

@@ -42,6 +42,22 @@ function sameBits(a: NumericArray, b: NumericArray): boolean {
 }
 
 describe('allreduce matches a reference', () => {
+  it('default tuning: between smallBytes and doublingMaxBytes (recursive doubling in worlds of 4 and 8; else the ring)', async () => {
+    for (const world of [2, 3, 4, 8]) {
+      const { comms } = await makeGroup(world);
+      try {
+        for (const n of [(32 * 1024) / 4 + 1, (48 * 1024) / 4 + 3, (64 * 1024) / 4]) {
+          const ins = inputs(Int32Array, world, n, 'sum', world * 7 + n);
+          const expect = reference(ins, 'sum');
+          const outs = await Promise.all(comms.map((c, r) => c.allreduce(ins[r]!.slice(), 'sum')));
+          for (const o of outs) assert.ok(sameBits(o, expect), `world ${world} n=${n}`);
+        }
+      } finally {
+        closeAll(comms);
+      }
+    }
+  });
+
   for (let world = 1; world <= 8; world++) {
     it(`world ${world}: every dtype, op and awkward size`, async () => {
       const { comms } = await makeGroup(world, { tuning: SMALL_TUNING });
