@@ -213,7 +213,7 @@ export class Communicator extends EventEmitter<CommEvents> {
   private allreduceRun(sig: RunSignature, buf: NumericArray, op: ReduceOp): CollectiveRun {
     const bytes = buf.byteLength;
     if (bytes <= this.tuning.smallBytes || this.world === 1) return this.smallAllreduce(sig, buf, op);
-    if (bytes <= this.tuning.doublingMaxBytes && this.world >= 4 && RecursiveDoublingRun.fits(this.world)) return new RecursiveDoublingRun(this.ctx, sig, buf, op);
+    if (bytes <= this.tuning.doublingMaxBytes && RecursiveDoublingRun.fits(this.world)) return new RecursiveDoublingRun(this.ctx, sig, buf, op);
     if (bytes <= this.tuning.halvingMaxBytes && HalvingDoublingRun.fits(this.world)) return new HalvingDoublingRun(this.ctx, sig, buf, op);
     return new RingRun(this.ctx, sig, buf, { reduce: op, gather: true });
   }

@@ -2,6 +2,9 @@ import { HEADER_BYTES, decodeHeader, padOf, type FrameHeader } from './frame.js'
 
 export type FrameSink = (header: FrameHeader, payload: Uint8Array) => void;
 
+/** Frames from this size on are read up to their end and no further; shorter reads before a header. */
+const LARGE_FRAME = 64 * 1024;
+
 /**
  * Turns a byte stream into frames, reading into memory it owns.
  *
@@ -14,9 +17,6 @@ export type FrameSink = (header: FrameHeader, payload: Uint8Array) => void;
  *
  * A frame larger than the buffer gets a buffer of its own, and reads go straight into it.
  */
-/** Frames from this size on are read up to their end and no further; shorter reads before a header. */
-const LARGE_FRAME = 64 * 1024;
-
 export class FrameDecoder {
   private buf: Uint8Array;
   private start = 0;

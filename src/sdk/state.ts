@@ -201,17 +201,18 @@ export class State<T extends Record<string, StateEntry>> {
       const v = values[name] as StateEntry;
       const kind = kinds[i] as EntryKind;
       const d = this.drafts.get(name);
+      let bytes: Uint8Array;
       if (d) {
-        data.push(bytesOf(d));
+        bytes = bytesOf(d);
         values[name] = d;
         this.adopted.set(name, version);
       } else {
         const src = kind === 'json' ? Buffer.from(JSON.stringify(v)) : bytesOf(v as TypedState);
-        const copy = this.keeper.buffers.take(src.byteLength);
-        copy.set(src);
-        data.push(copy);
+        bytes = this.keeper.buffers.take(src.byteLength);
+        bytes.set(src);
       }
-      entries.push({ name, kind, bytes: (data[data.length - 1] as Uint8Array).byteLength, crc: 0 });
+      data.push(bytes);
+      entries.push({ name, kind, bytes: bytes.byteLength, crc: 0 });
     }
     this.drafts.clear();
     this.keeper.buffers.liveFrom = Math.min(...this.adopted.values());
