@@ -1,0 +1,62 @@
+/**
+ * Which versions become replicas, and which versions a node keeps so that, when any one node is
+ * lost with its memory, a version its buddy received is still held by every other member.
+ *
+ * A replica costs CPU on cores the training uses: a checksum of the state and messages between
+ * keepers, 1.5-2 ms of step time per 4 MiB version on two busy cores (docs/benchmarks.md). A
+ * fixed "every 10th version" is too often for short steps and too seldom for long ones, so by
+ * default the members choose the interval together from their step time, about `replicateMs`
+ * apart (see `chooseEvery`): after each sync every member replicates every `base`th version,
+ * measures its step, and all take the largest measure (an allreduce). Versions are numbered
+ * alike on every member, so "every Nth" picks the same versions everywhere.
+ *
+ * A member learns the new interval when its allreduce completes, which may be a version later
+ * than another member. It keeps replicating every `base`th version (a superset: the new
+ * interval is `base` times a power of two) until the next multiple of the new one
+ * (`switchAt`), so that members that learn a little apart still switch at the same version.
+ * What makes a difference in timing safe is what each node keeps (`retained`):
+ * - the K newest versions;
+ * - the two newest multiples of `every`. Two, because the newer one may still be on its way to
+ *   the buddy when the fault comes;
+ * - the two newest multiples of `base`: a member still on `base` may be the one lost, and its
+ *   buddy then holds those;
+ * - while the choice is pending here (`holdFrom`), every multiple of `base` from the version at
+ *   which the exchange started: a member that already switched may be the one lost, and its
+ *   replicas are multiples of an interval this node does not know yet.
+ * test/unit/replica-cadence.test.ts checks this against random schedules, and that a simpler
+ * rule fails them.
+ */
+export interface Cadence {
+  keep: number;
+  base: number;
+  every: number;
+  /** Below this version, every `base`th is replicated (the switch to `every` waits for a common point). */
+  switchAt?: number | undefined;
+  holdFrom?: number | undefined;
+}
+
+/** Replicas no further apart than this many versions, whatever the step. */
+export const MAX_EVERY = 10 * 2 ** 12;
+
+/** The smallest `base * 2^k` whose versions are at least `targetMs` apart at `stepMs` per version. */
+export function chooseEvery(base: number, stepMs: number, targetMs: number): number {
+  let every = base;
+  while (every * stepMs < targetMs && every * 2 <= MAX_EVERY) every *= 2;
+  return every;
+}
+
+export const isReplicated = (version: number, c: Pick<Cadence, 'base' | 'every' | 'switchAt'>): boolean =>
+  version % c.base === 0 && (version % c.every === 0 || version < (c.switchAt ?? 0));
+
+/** The first version from which a member that learns `every` at `version` replicates only those. */
+export const switchPoint = (version: number, every: number): number => Math.ceil(version / every) * every;
+
+/** The versions (of one slot) a node keeps, out of those it holds. */
+export function retained(versions: Iterable<number>, c: Cadence): Set<number> {
+  const sorted = [...versions].sort((a, b) => b - a);
+  const keep = new Set(sorted.slice(0, c.keep));
+  for (const r of sorted.filter((v) => v % c.every === 0).slice(0, 2)) keep.add(r);
+  for (const r of sorted.filter((v) => v % c.base === 0).slice(0, 2)) keep.add(r);
+  if (c.holdFrom !== undefined) for (const v of sorted) if (v >= c.holdFrom && v % c.base === 0) keep.add(v);
+  return keep;
+}
