@@ -2,7 +2,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { TimeoutError } from '../errors.js';
-import { resolveLaunchOptions } from '../launch/launch-options.js';
+import { DEFAULT_REPLICATE_MS, resolveLaunchOptions } from '../launch/launch-options.js';
 import { launch } from '../launch/launcher.js';
 import type { ProxyKind } from '../proxy/proxy.js';
 import { startStoreServer } from '../store/tcp-store-server.js';
@@ -17,7 +17,8 @@ export interface StateBenchOptions {
   rounds: number;
   json: boolean;
   persistEvery: number;
-  replicateEvery: number;
+  replicateEvery?: number;
+  replicateMs?: number;
   proxy: ProxyKind;
 }
 
@@ -56,7 +57,8 @@ export async function benchState(o: StateBenchOptions, out: (line: string) => vo
     ranks: o.ranks,
     bytes: o.bytes,
     persist_every: o.persistEvery,
-    replicate_every: o.replicateEvery,
+    replicate_every: o.replicateEvery ?? null,
+    replicate_ms: o.replicateEvery === undefined ? (o.replicateMs ?? DEFAULT_REPLICATE_MS) : null,
     proxy: o.proxy,
     bare_step_us: Math.round(median(bare)),
     bare_copy_step_us: Math.round(median(copied)),
@@ -77,7 +79,7 @@ export async function benchState(o: StateBenchOptions, out: (line: string) => vo
   };
   if (o.json) out(JSON.stringify(row));
   else {
-    out(`${o.ranks} ranks, ${o.bytes} bytes, ${o.steps} steps, ${o.rounds} rounds, persist every ${o.persistEvery} versions, replicate every ${o.replicateEvery} versions, proxy ${o.proxy} (per-step means; medians of the rounds, and of per-round ratios)`);
+    out(`${o.ranks} ranks, ${o.bytes} bytes, ${o.steps} steps, ${o.rounds} rounds, persist every ${o.persistEvery} versions, replicas ${o.replicateEvery === undefined ? `about ${o.replicateMs ?? DEFAULT_REPLICATE_MS} ms apart` : `every ${o.replicateEvery} versions`}, proxy ${o.proxy} (per-step means; medians of the rounds, and of per-round ratios)`);
     out(`  bare library          ${row.bare_step_us} us/step   (${row.bare_samples_us.join(' ')})`);
     out(`  bare + a plain copy   ${row.bare_copy_step_us} us/step   (${row.bare_copy_samples_us.join(' ')})   ${row.copy_overhead_pct}% over bare`);
     out(`  under Rollcall        ${row.rollcall_step_us} us/step   (${row.rollcall_samples_us.join(' ')})   overhead ${row.overhead_pct}% (${row.overhead_beyond_copy_pct}% over bare + copy)`);
@@ -124,6 +126,7 @@ async function runRollcall(o: StateBenchOptions, mode: 'rollcall' | 'rollcall-dr
     quiet: true,
     persistEvery: o.persistEvery,
     replicateEvery: o.replicateEvery,
+    replicateMs: o.replicateMs,
     proxy: o.proxy,
   });
   const r = await launch(opts);

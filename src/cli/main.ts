@@ -5,7 +5,7 @@ import { benchState, type StateBenchOptions } from '../bench/state-overhead.js';
 import { runDemo } from '../demo/demo.js';
 import { RollcallError } from '../errors.js';
 import { launch } from '../launch/launcher.js';
-import { resolveLaunchOptions } from '../launch/launch-options.js';
+import { DEFAULT_REPLICATE_MS, resolveLaunchOptions } from '../launch/launch-options.js';
 import { PROXY_KINDS } from '../proxy/proxy.js';
 
 function intIn(min: number, max: number) {
@@ -86,7 +86,8 @@ bench
   .option('--steps <n>', 'timed steps per run', intIn(10, 100_000), 200)
   .option('--rounds <n>', 'bare/Rollcall runs, alternating', intIn(1, 20), 3)
   .option('--persist-every <N>', 'as for launch', intIn(1, 1_000_000), 100)
-  .option('--replicate-every <N>', 'as for launch', intIn(1, 1_000_000), 10)
+  .option('--replicate-every <N>', 'as for launch (default: chosen from the step time)', intIn(1, 1_000_000))
+  .option('--replicate-ms <T>', 'as for launch', intIn(1, 3_600_000))
   .option('--proxy <where>', 'as for launch: inline | thread', oneOf(PROXY_KINDS), 'inline')
   .option('--json', 'one JSON object', false)
   .action(async (o: StateBenchOptions) => {
@@ -124,7 +125,8 @@ program
   .option('--job <id>', 'job id (default: random)')
   .option('--state-dir <dir>', 'where nodes persist committed state versions (default: a temporary directory)')
   .option('--keep <K>', 'committed versions each node keeps', intIn(1, 100), 3)
-  .option('--replicate-every <N>', "copy every Nth version to the next node's memory (the same versions on every node)", intIn(1, 1_000_000), 10)
+  .option('--replicate-every <N>', "copy every Nth version to the next node's memory (the same versions on every node; default: chosen from the step time)", intIn(1, 1_000_000))
+  .option('--replicate-ms <T>', `choose the replica interval so that replicas are about T ms apart (default ${DEFAULT_REPLICATE_MS})`, intIn(1, 3_600_000))
   .option('--persist-every <N>', 'write every Nth version to the state directory (the same versions on every node)', intIn(1, 1_000_000), 100)
   .option('--proxy <where>', "where each node's communication proxy runs: inline (on the program's thread) | thread (a worker thread)", 'inline')
   .option('--resume <dir>', 'continue a stopped job from the newest common state in this state directory')

@@ -30,7 +30,8 @@ export interface FmsConfig {
   stateDir: string;
   keep: number;
   persistEvery: number;
-  replicateEvery: number;
+  replicateEvery: number | null;
+  replicateMs: number;
   proxy: ProxyKind;
 }
 
@@ -187,6 +188,7 @@ export class Fms {
           keep: c.keep,
           persistEvery: c.persistEvery,
           replicateEvery: c.replicateEvery,
+          replicateMs: c.replicateMs,
           proxy: c.proxy,
         });
         this.emit('program_started', { pid: p.pid, fmsPid: process.pid, generation: this.record?.generation ?? 0 });

@@ -159,7 +159,8 @@ export async function launch(opts: LaunchOptions, hooks: LaunchHooks = {}): Prom
       stateDir,
       keep: opts.keep,
       persistEvery: opts.persistEvery,
-      replicateEvery: opts.replicateEvery,
+      replicateEvery: opts.replicateEvery ?? null,
+      replicateMs: opts.replicateMs,
       proxy: opts.proxy,
     };
     // Its own process group: `kill-node` and the final clean-up kill the FMS and its program

@@ -40,7 +40,9 @@ export const ToProgramSchema = z.discriminatedUnion('type', [
     stateDir: z.string(),
     keep: z.number().int().positive(),
     persistEvery: z.number().int().nonnegative(),
-    replicateEvery: z.number().int().positive(),
+    /** A fixed replica interval in versions; null: chosen from the step time, `replicateMs` apart. */
+    replicateEvery: z.number().int().positive().nullable(),
+    replicateMs: z.number().positive(),
     proxy: z.enum(PROXY_KINDS),
   }),
   /** Join this generation: relaunch the proxy for it. */

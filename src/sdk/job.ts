@@ -17,6 +17,8 @@ import { ProxyState, type CommProxy } from '../proxy/proxy.js';
 import { FromProgramSchema, IPC_VERSION, ToProgramSchema, type FromProgram, type ToProgram } from './ipc.js';
 import { Keeper, State, type StateEntry, type StateHost } from './state.js';
 
+/** Replicas of every 10th version until the members have measured their step (replica-pacer.ts). */
+const REPLICA_BASE = 10;
 const HEARTBEAT_THREAD = fileURLToPath(new URL('./heartbeat-thread.js', import.meta.url));
 
 export enum JobState {
@@ -166,7 +168,8 @@ export class Job {
   private startKeeper(): Keeper {
     const c = this.config;
     this.keeper ??= new Keeper(
-      { job: c.job, secret: c.secret, node: c.node, store: c.store, stateDir: c.stateDir, keep: c.keep, persistEvery: c.persistEvery, replicateEvery: c.replicateEvery },
+      { job: c.job, secret: c.secret, node: c.node, store: c.store, stateDir: c.stateDir, keep: c.keep, persistEvery: c.persistEvery, base: c.replicateEvery ?? REPLICA_BASE },
+      c.replicateEvery === null ? c.replicateMs : undefined,
       (event, fields) => send({ type: 'event', event, fields }),
     );
     return this.keeper;
@@ -210,9 +213,26 @@ export class Job {
         return job.world > 1 ? job.members[(job.rank + 1) % job.world] : undefined;
       },
       allreduce: (buf, op) => job.allreduce(buf, op),
+      exchange: (buf, op) => job.exchange(buf, op),
+      now: () => performance.now(),
       report: (event, fields) => send({ type: 'event', event, fields }),
       resumed: (generation, stepsRedone) => job.onResumed(generation, stepsRedone),
     };
+  }
+
+  /**
+   * An allreduce of Rollcall's own, issued between the program's operations at the same point on
+   * every member: not retried, and it never takes the MembershipChangedError that tells the
+   * program of a new generation (that one is for the program's next operation, which starts the
+   * rollback). After a fault it rejects, and so does the program's next operation on the broken
+   * communicator, which hands the fault to the FMS.
+   */
+  private exchange(buf: Float64Array, op: 'max'): Promise<Float64Array> {
+    const proxy = this.proxy;
+    if (this.state !== JobState.Running || !proxy || this.acked !== this.generation) {
+      return Promise.reject(new MembershipChangedError(this.generation, this.rank, this.world, { node: this.node }));
+    }
+    return proxy.allreduce(buf, op);
   }
 
   /** Ends the program's part in the job; the process can then exit. */

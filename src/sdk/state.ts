@@ -2,7 +2,9 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { InvalidArgumentError, NoCommonStateError, TimeoutError } from '../errors.js';
 import type { FromKeeper, KeeperInit, ToKeeper } from '../state/keeper-protocol.js';
+import { isReplicated, retained, type Cadence } from '../state/replica-cadence.js';
 import type { EntryKind, EntryMeta, StateVersion } from '../state/version-format.js';
+import { ReplicaPacer, type PacerOptions } from './replica-pacer.js';
 import { SnapshotPool } from './snapshot-pool.js';
 
 const KEEPER = fileURLToPath(new URL('../state/keeper-thread.js', import.meta.url));
@@ -30,6 +32,9 @@ export interface StateHost {
   readonly slot: number;
   readonly buddy: number | undefined;
   allreduce<T extends Float64Array | Int32Array>(buf: T, op: 'max' | 'min'): Promise<T>;
+  /** An allreduce of Rollcall's own, between the program's operations (see PacerHost). */
+  exchange(buf: Float64Array, op: 'max'): Promise<Float64Array>;
+  now(): number;
   report(event: string, fields: Record<string, unknown>): void;
   resumed(generation: number, stepsRedone: number): void;
 }
@@ -44,10 +49,17 @@ export class Keeper {
   private readonly pending = new Map<number, (m: Extract<FromKeeper, { type: 'reply' }>) => void>();
   readonly ready: Promise<void>;
 
+  /** How the replica interval is chosen (replica-pacer.ts). */
+  readonly pacing: PacerOptions;
+
   constructor(
     private readonly opts: KeeperOptions,
+    /** How far apart in time replicas should be; undefined: every `opts.base`th version. */
+    targetMs: number | undefined,
     onEvent: (event: string, fields: Record<string, unknown>) => void,
   ) {
+    this.pacing = { keep: opts.keep, base: opts.base, targetMs };
+    this.cadence = { keep: opts.keep, base: opts.base, every: opts.base };
     this.worker = new Worker(KEEPER);
     this.worker.unref();
     this.ready = new Promise((resolve, reject) => {
@@ -78,29 +90,47 @@ export class Keeper {
   }
 
   /**
-   * A new version. Only every Nth (the ones replicated or persisted) goes to the keeper thread
-   * now. The others stay here, the newest K of them, and go to the keeper only if a recovery
-   * needs them (every request hands them over first); older ones are reused at once. Handing
+   * A new version. Only the ones replicated or persisted go to the keeper thread now. The
+   * others stay here, those `retained` keeps (the newest K, and a few the replica cadence
+   * needs), and go to the keeper only if a recovery needs them (every request hands them over
+   * first); the rest are reused at once. Handing
    * every commit to the thread woke it once per step, and a woken thread on a busy core cost
    * the program more than half the copy (170 µs per commit, median, 4 MiB steps on 2 cores).
    */
-  commit(m: CommitMessage): void {
+  commit(m: Omit<CommitMessage, 'replicate'>): void {
     const v = m.meta.version;
-    const shared = v % this.opts.replicateEvery === 0 || v % this.opts.persistEvery === 0;
-    if (shared) this.postSoon(m);
-    this.held.push({ m, shared });
-    while (this.held.length > this.opts.keep) {
-      const old = this.held.shift() as { m: CommitMessage; shared: boolean };
-      if (!old.shared) for (const d of old.m.data) this.buffers.give(old.m.meta.version, d);
+    const replicate = isReplicated(v, this.cadence);
+    const shared = replicate || v % this.opts.persistEvery === 0;
+    const c: CommitMessage = { ...m, replicate };
+    if (shared) this.postSoon(c);
+    this.held.set(v, { m: c, shared });
+    this.prune();
+  }
+
+  /** What is replicated and kept, as chosen with the other members (replica-cadence.ts). */
+  private cadence: Cadence;
+
+  setCadence(c: Cadence): void {
+    this.cadence = c;
+    this.postSoon({ type: 'cadence', cadence: c });
+  }
+
+  /** Keeps what `retained` says; a version not handed to the keeper gives its buffers back. */
+  private prune(): void {
+    const kept = retained(this.held.keys(), this.cadence);
+    for (const [v, h] of this.held) {
+      if (kept.has(v)) continue;
+      this.held.delete(v);
+      if (!h.shared) for (const d of h.m.data) this.buffers.give(v, d);
     }
   }
 
-  /** Versions not handed to the keeper yet, newest last: at most K. */
-  private held: { m: CommitMessage; shared: boolean }[] = [];
-  private readonly soon: CommitMessage[] = [];
+  /** The versions this side still holds (the ones not shared are here only). */
+  private held = new Map<number, { m: CommitMessage; shared: boolean }>();
+  private readonly soon: ToKeeper[] = [];
 
   /** On the next turn of the event loop: by then the program is usually waiting for the network. */
-  private postSoon(m: CommitMessage): void {
+  private postSoon(m: ToKeeper): void {
     this.soon.push(m);
     if (this.soon.length === 1) setImmediate(() => this.flushSoon());
   }
@@ -111,8 +141,8 @@ export class Keeper {
 
   private handOver(): void {
     this.flushSoon();
-    for (const h of this.held) if (!h.shared) this.worker.postMessage(h.m);
-    this.held = [];
+    for (const h of this.held.values()) if (!h.shared) this.worker.postMessage(h.m);
+    this.held.clear();
   }
 
   request(m: { type: 'list' | 'fetch' | 'truncate'; slot: number; version?: number; after?: number }): Promise<Extract<FromKeeper, { type: 'reply' }>> {
@@ -156,12 +186,14 @@ export class State<T extends Record<string, StateEntry>> {
   private readonly drafts = new Map<string, TypedState>();
   /** Entries whose current value is an adopted draft, and the version that owns it. */
   private readonly adopted = new Map<string, number>();
+  private readonly pacer: ReplicaPacer;
 
   constructor(
     readonly values: T,
     private readonly host: StateHost,
     private readonly keeper: Keeper,
   ) {
+    this.pacer = new ReplicaPacer(keeper.pacing, host, (c) => keeper.setCadence(c));
     this.names = Object.keys(values);
     if (this.names.length === 0) throw new InvalidArgumentError('state needs at least one entry');
     for (const n of this.names) kindOf(values[n] as StateEntry);
@@ -219,6 +251,7 @@ export class State<T extends Record<string, StateEntry>> {
     this.version = version;
     this.furthest = Math.max(this.furthest, this.step);
     this.keeper.commit({ type: 'commit', meta: { slot: this.host.slot, version, step: this.step, entries }, data });
+    this.pacer.committed(version);
     return version;
   }
 
@@ -246,6 +279,7 @@ export class State<T extends Record<string, StateEntry>> {
     if (vmax < 0) {
       // Nobody has committed anything: this is the start. The initial state is version 0.
       this.commit();
+      this.pacer.restart(0);
       this.finish(0, furthest);
       return;
     }
@@ -265,6 +299,7 @@ export class State<T extends Record<string, StateEntry>> {
     // Not awaited: the keeper handles messages in order, so later commits land after it, and
     // the program resumes without waiting for the disk.
     this.keeper.request({ type: 'truncate', slot: host.slot, after: version }).catch((e: unknown) => host.report('state_error', { message: (e as Error).message }));
+    this.pacer.restart(version);
     if (host.rank === 0) host.report('common_state_selected', { generation: host.generation, version, step: this.step });
     // After a resume nothing was reached beyond the restored step: nothing is redone.
     this.finish(Math.max(0, furthest - this.step), Math.max(furthest, this.step));

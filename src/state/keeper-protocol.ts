@@ -1,3 +1,4 @@
+import type { Cadence } from './replica-cadence.js';
 import type { StateVersion, VersionMeta } from './version-format.js';
 
 /** Program (main thread) <-> keeper thread messages. Payloads are SharedArrayBuffer views: shared, not copied. */
@@ -11,16 +12,18 @@ export interface KeeperInit {
   keep: number;
   /** Write every Nth version to disk. */
   persistEvery: number;
-  /** Push every Nth version to the buddy's memory (the same versions on every node). */
-  replicateEvery: number;
+  /** The finest replica interval: every `base`th version, until the members choose a coarser one (see replica-cadence.ts). */
+  base: number;
 }
 
 export type ToKeeper =
   | KeeperInit
   /** Which slot this node holds now, and whose keeper receives its replicas. */
   | { type: 'topology'; slot: number; buddy: number | undefined }
-  /** A new version; the keeper fills in the checksums. */
-  | { type: 'commit'; meta: VersionMeta; data: Uint8Array[] }
+  /** A new version; the keeper fills in the checksums. `replicate`: push it to the buddy. */
+  | { type: 'commit'; meta: VersionMeta; data: Uint8Array[]; replicate: boolean }
+  /** Which versions are replicated and kept from now on (the program decides, in step with the other members). */
+  | { type: 'cadence'; cadence: Cadence }
   | { type: 'list'; id: number; slot: number }
   | { type: 'fetch'; id: number; slot: number; version: number }
   /** Forget versions newer than `after` (they belong to a future that was rolled back). */

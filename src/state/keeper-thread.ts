@@ -6,13 +6,14 @@ import type { Store } from '../store/store.js';
 import { connectStore } from '../store/tcp-store-client.js';
 import { frame, KeeperClient, keeperToken, MessageReader, tokenOk, type WireMessage } from './keeper-wire.js';
 import type { FromKeeper, KeeperInit, ToKeeper } from './keeper-protocol.js';
+import { retained, type Cadence } from './replica-cadence.js';
 import { checksum, corruptEntries, decodeVersion, encodeVersion, encodeVersionParts, VersionMetaSchema, type StateVersion } from './version-format.js';
 
 /**
  * The state keeper: a thread in the program's process that owns the committed versions it is
- * handed (every Nth at commit, the rest when a recovery asks: see Keeper in sdk/state.ts). It
- * keeps the newest K per slot in memory, checksums the versions that leave the node, pushes
- * every Nth to the next node's keeper as a replica, writes every Mth to the state directory
+ * handed (those replicated or persisted at commit, the rest when a recovery asks: see Keeper in
+ * sdk/state.ts). It keeps the newest K per slot in memory, checksums the versions that leave the
+ * node, pushes the replicated ones to the next node's keeper, writes every Mth to the state directory
  * (atomic rename), and answers other keepers' requests for the versions it holds. It dies with
  * the program, as the node's memory would.
  */
@@ -77,23 +78,21 @@ function forget(s: number, version: number): void {
   unpin(v);
 }
 
+/** What to replicate and keep; the program sets it in step with the other members. */
+let cadence: Cadence;
+
 /**
- * The K newest versions, and the two newest replicated ones: when a node is lost with its
- * memory, the newest version its buddy received is the one every member must still hold (the
- * newer of the two may be in flight when the fault comes).
+ * Keeps what `retained` says: the K newest versions, and the replicated ones that, when a node
+ * is lost with its memory, every other member must still hold (replica-cadence.ts).
  */
 function remember(s: number, v: StateVersion): void {
   const m = held(s);
   forget(s, v.meta.version);
   m.set(v.meta.version, v);
   pin(v);
-  const sorted = [...m.keys()].sort((a, b) => b - a);
-  const kept = new Set(sorted.slice(0, cfg.keep));
-  for (const r of sorted.filter(isReplicated).slice(0, 2)) kept.add(r);
-  for (const old of sorted) if (!kept.has(old)) forget(s, old);
+  const kept = retained(m.keys(), cadence);
+  for (const old of [...m.keys()]) if (!kept.has(old)) forget(s, old);
 }
-
-const isReplicated = (version: number): boolean => version % cfg.replicateEvery === 0;
 
 function corrupt(s: number, version: number, source: string, message: string): void {
   post({ type: 'event', event: 'state_corrupt', fields: { slot: s, version, source, message } });
@@ -146,7 +145,7 @@ async function peers(): Promise<Map<number, KeeperClient>> {
 
 // ---- commits: checksum, keep, persist, replicate ----
 
-function commit(v: StateVersion): void {
+function commit(v: StateVersion, replicate: boolean): void {
   for (const d of v.data) owner.set(d, v.meta.version);
   remember(v.meta.slot, v);
   for (let i = commitWaiters.length - 1; i >= 0; i--) {
@@ -157,15 +156,14 @@ function commit(v: StateVersion): void {
     }
   }
   toDisk.offer(v);
-  if (isReplicated(v.meta.version)) toBuddy.offer(v);
+  if (replicate) toBuddy.offer(v);
 }
 
 /**
- * Replicas are made of every Nth version, the same versions on every node, so that a replaced
- * node's buddy holds a version the other members hold too. Only the newest offered waits: when
- * the buddy cannot keep up, versions in between are skipped rather than queued without bound.
- * Every Nth and not every version, because each replica costs a checksum of the state on a
- * core the training shares (docs/benchmarks.md).
+ * Replicas are made of the same versions on every node (the program picks them: see
+ * replica-cadence.ts), so that a replaced node's buddy holds a version the other members hold
+ * too. Only the newest offered waits: when the buddy cannot keep up, versions in between are
+ * skipped rather than queued without bound.
  */
 class Newest {
   private next: StateVersion | undefined;
@@ -500,7 +498,10 @@ port.on('message', (m: ToKeeper) => {
       buddy = m.buddy;
       return;
     case 'commit':
-      commit({ meta: m.meta, data: m.data });
+      commit({ meta: m.meta, data: m.data }, m.replicate);
+      return;
+    case 'cadence':
+      cadence = m.cadence;
       return;
     case 'list':
       list(m.slot).then(
@@ -525,6 +526,7 @@ port.on('message', (m: ToKeeper) => {
 
 async function init(m: KeeperInit): Promise<void> {
   cfg = m;
+  cadence = { keep: m.keep, base: m.base, every: m.base };
   token = keeperToken(m.secret, m.job);
   const server = createServer(serve);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

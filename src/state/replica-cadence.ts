@@ -10,11 +10,12 @@
  * measures its step, and all take the largest measure (an allreduce). Versions are numbered
  * alike on every member, so "every Nth" picks the same versions everywhere.
  *
- * A member learns the new interval when its allreduce completes, which may be a version later
- * than another member. It keeps replicating every `base`th version (a superset: the new
- * interval is `base` times a power of two) until the next multiple of the new one
- * (`switchAt`), so that members that learn a little apart still switch at the same version.
- * What makes a difference in timing safe is what each node keeps (`retained`):
+ * A member learns the new interval when its allreduce completes, which may be some versions
+ * later than another member. Until then it replicates every `base`th version (a superset: the
+ * new interval is `base` times a power of two); once it knows, it replicates every `base`th
+ * version below `switchAt`, the first multiple of the new interval after the exchange, and
+ * only the multiples of the new one from there: the same switch on every member, whenever each
+ * learns. What makes a difference in timing safe is what each node keeps (`retained`):
  * - the K newest versions;
  * - the two newest multiples of `every`. Two, because the newer one may still be on its way to
  *   the buddy when the fault comes;

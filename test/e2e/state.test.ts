@@ -71,6 +71,24 @@ describe('state: rollback to the newest common version', { timeout: 300_000 }, (
     assert.ok(first(run.events, 'common_state_selected', (e) => (e.generation as number) >= 1), 'common state selected');
   });
 
+  it('replicas spaced in time: the members choose the interval together, and a kill after the switch recovers bit-identically', async () => {
+    const run = await runJob(['--nodes', '3', '--spares', '2', '--replicate-ms', '100', '--chaos', 'kill:node=1@step=55', ...train('--step-ms', '5')]);
+    assert.deepEqual(completed(run), reference);
+    const chosen = first(run.events, 'replica_interval_chosen', (e) => e.generation === 0);
+    assert.ok(chosen, 'interval chosen in generation 0');
+    const every = chosen.every as number;
+    // The smallest 10 * 2^k at which replicas are 100 ms apart, at the slowest member's step.
+    assert.ok(every % 10 === 0 && every * (chosen.step_ms as number) >= 100, JSON.stringify(chosen));
+    assert.ok(every === 10 || (every / 2) * (chosen.step_ms as number) < 100, JSON.stringify(chosen));
+    assert.equal(chosen.from_version, Math.ceil(31 / every) * every, 'measured from version 10 to 30, switched at the next multiple');
+    const selected = first(run.events, 'common_state_selected', (e) => (e.generation as number) >= 1);
+    assert.ok(selected, 'common state selected');
+    // Within two intervals of the fault (the newer replica may have been in flight); not the
+    // initial state on disk, the only file at this --persist-every.
+    const v = selected.version as number;
+    assert.ok(v <= 56 && v >= 55 - 2 * every - 1 && v > 0, `version ${v}, every ${every}`);
+  });
+
   it('a node killed together with the buddy holding its replica: its state comes from disk', async () => {
     // Node 2 is rank 1's buddy (rank 2 holds the replicas of rank 1).
     const run = await runJob(['--nodes', '3', '--spares', '2', '--chaos', 'kill:node=1@step=25,kill:node=2@step=25', ...train()]);

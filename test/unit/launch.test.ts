@@ -86,7 +86,9 @@ describe('launch options', () => {
     assert.deepEqual(resolveLaunchOptions({ nodes: 2, chaos: 'kill:node=1@step=3', command: cmd }).chaos[0]?.trigger, { step: 3 });
     // State tiers and the proxy: the figures in docs/benchmarks.md were measured with these.
     assert.equal(o.keep, 3);
-    assert.equal(o.replicateEvery, 10);
+    assert.equal(o.replicateEvery, undefined, 'chosen from the step time');
+    assert.equal(o.replicateMs, 250);
+    assert.equal(resolveLaunchOptions({ nodes: 2, replicateEvery: 10, command: cmd }).replicateEvery, 10);
     assert.equal(o.persistEvery, 100);
     assert.equal(o.proxy, 'inline');
   });
@@ -103,6 +105,8 @@ describe('launch options', () => {
     [{ nodes: 2, job: 'a/b' }, /--job/],
     [{ nodes: 2, proxy: 'process' }, /--proxy: use inline or thread/],
     [{ nodes: 2, replicateEvery: 0 }, /--replicate-every/],
+    [{ nodes: 2, replicateMs: 0 }, /--replicate-ms/],
+    [{ nodes: 2, replicateEvery: 10, replicateMs: 100 }, /give one/],
   ] as const) {
     it(`rejects ${JSON.stringify(input)}`, () => {
       assert.throws(() => resolveLaunchOptions({ command: cmd, ...input } as Parameters<typeof resolveLaunchOptions>[0]), (e: unknown) => e instanceof InvalidArgumentError && message.test(e.message));

@@ -37,7 +37,7 @@ function simulate(s: Schedule, prune: Rule = retained): { common: number[]; ever
   const last = s.ahead.map((a) => fault + (a ? 1 : 0));
   const cadence = (r: number, v: number): Cadence => {
     const learnedAt = start + (delays[r] as number);
-    if (v >= learnedAt) return { keep: s.keep, base: BASE, every, switchAt: switchPoint(learnedAt, every) };
+    if (v >= learnedAt) return { keep: s.keep, base: BASE, every, switchAt: switchPoint(start + 1, every) };
     return { keep: s.keep, base: BASE, every: BASE, holdFrom: v >= start ? start : undefined };
   };
   const own = Array.from({ length: s.ranks }, () => new Set<number>());

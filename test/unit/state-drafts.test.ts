@@ -16,7 +16,12 @@ class FakeKeeper {
   readonly held = new Map<number, StateVersion>();
   /** What each held version's bytes were at its commit: a buffer reused too early changes them. */
   readonly expected = new Map<number, number[][]>();
-  constructor(private readonly keep: number) {}
+  readonly pacing: { keep: number; base: number; targetMs: number | undefined };
+  constructor(private readonly keep: number) {
+    this.pacing = { keep, base: 10, targetMs: undefined };
+  }
+
+  setCadence(): void {}
 
   commit(m: { meta: StateVersion['meta']; data: Uint8Array[] }): void {
     this.held.set(m.meta.version, { meta: m.meta, data: m.data });
@@ -55,6 +60,8 @@ const host: StateHost = {
   slot: 0,
   buddy: undefined,
   allreduce: (buf) => Promise.resolve(buf),
+  exchange: (buf) => Promise.resolve(buf),
+  now: () => 0,
   report: () => undefined,
   resumed: () => undefined,
 };

@@ -1,0 +1,87 @@
+import { chooseEvery, switchPoint, type Cadence } from '../state/replica-cadence.js';
+
+/** Versions committed after a sync before the step is measured: the first steps warm up. */
+const WARM_VERSIONS = 10;
+/** Versions measured. */
+const MEASURED_VERSIONS = 20;
+
+export interface PacerOptions {
+  keep: number;
+  /** The finest interval, and the only one when `targetMs` is undefined (a fixed `--replicate-every`). */
+  base: number;
+  /** How far apart in time replicas should be; undefined: every `base`th version, always. */
+  targetMs: number | undefined;
+}
+
+export interface PacerHost {
+  readonly rank: number;
+  readonly generation: number;
+  /**
+   * An allreduce among the members that does not count as the program's own operation: it
+   * must not take the MembershipChangedError meant for the program's next one. Rejects if the
+   * membership changed or the operation fails.
+   */
+  exchange(buf: Float64Array, op: 'max'): Promise<Float64Array>;
+  report(event: string, fields: Record<string, unknown>): void;
+  now(): number;
+}
+
+/**
+ * Chooses, with the other members, how often versions are replicated (replica-cadence.ts): after
+ * each sync, every `base`th version; once the step is measured, an allreduce takes the slowest
+ * member's step, and every member switches to the interval that spaces replicas `targetMs`
+ * apart. Members commit the same versions in the same order relative to their collectives, so
+ * the allreduce is issued at the same point everywhere and goes before the program's next one.
+ */
+export class ReplicaPacer {
+  /** Bumped by each restart: a late answer from before a sync is ignored. */
+  private epoch = 0;
+  private measureFrom = Infinity;
+  private exchangeAt = Infinity;
+  private startedAt = 0;
+
+  constructor(
+    private readonly opts: PacerOptions,
+    private readonly host: PacerHost,
+    private readonly apply: (c: Cadence) => void,
+  ) {}
+
+  get fixed(): boolean {
+    return this.opts.targetMs === undefined;
+  }
+
+  /** After a sync that restored (or made) `version`: back to the finest interval, measured again. */
+  restart(version: number): void {
+    this.epoch++;
+    this.apply({ keep: this.opts.keep, base: this.opts.base, every: this.opts.base });
+    if (this.fixed) return;
+    this.measureFrom = version + WARM_VERSIONS;
+    this.exchangeAt = this.measureFrom + MEASURED_VERSIONS;
+  }
+
+  /** Called by every commit, after it: may start the exchange. */
+  committed(version: number): void {
+    if (version === this.measureFrom) this.startedAt = this.host.now();
+    if (version !== this.exchangeAt) return;
+    const stepMs = (this.host.now() - this.startedAt) / MEASURED_VERSIONS;
+    const { keep, base, targetMs } = this.opts;
+    const epoch = this.epoch;
+    // Until the answer is here, keep every `base`th version from this one: another member may
+    // learn the answer first and switch (replica-cadence.ts).
+    this.apply({ keep, base, every: base, holdFrom: version });
+    this.host.exchange(new Float64Array([stepMs]), 'max').then(
+      (r) => {
+        if (epoch !== this.epoch) return;
+        const slowest = r[0] as number;
+        const every = chooseEvery(base, slowest, targetMs as number);
+        const switchAt = switchPoint(version + 1, every);
+        this.apply({ keep, base, every, switchAt });
+        if (this.host.rank === 0) {
+          this.host.report('replica_interval_chosen', { generation: this.host.generation, every, from_version: switchAt, step_ms: +slowest.toFixed(3), target_ms: targetMs });
+        }
+      },
+      // A fault under the exchange: the hold stays until the sync that follows resets it.
+      () => undefined,
+    );
+  }
+}

@@ -1,0 +1,98 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { ReplicaPacer, type PacerHost } from '../../src/sdk/replica-pacer.js';
+import type { Cadence } from '../../src/state/replica-cadence.js';
+
+/** A member's view: a clock the test moves, and an exchange the test answers (or fails). */
+function harness(targetMs: number | undefined, rank = 0) {
+  let clock = 0;
+  const exchanges: { sent: number; resolve: (v: number) => void; reject: (e: Error) => void }[] = [];
+  const events: { event: string; fields: Record<string, unknown> }[] = [];
+  const applied: Cadence[] = [];
+  const host: PacerHost = {
+    rank,
+    generation: 3,
+    now: () => clock,
+    report: (event, fields) => events.push({ event, fields }),
+    exchange: (buf) =>
+      new Promise((resolve, reject) => {
+        exchanges.push({ sent: buf[0] as number, resolve: (v) => resolve(new Float64Array([v])), reject });
+      }),
+  };
+  const pacer = new ReplicaPacer({ keep: 3, base: 10, targetMs }, host, (c) => applied.push(c));
+  /** Commits versions from..to, `stepMs` apart. */
+  const commit = (from: number, to: number, stepMs: number): void => {
+    for (let v = from; v <= to; v++) {
+      clock += stepMs;
+      pacer.committed(v);
+    }
+  };
+  return { pacer, exchanges, events, applied, commit, last: () => applied.at(-1) as Cadence };
+}
+
+const settle = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+describe('replica pacer: the members choose the replica interval together', () => {
+  it('measures the step after a warm-up, exchanges it once, and switches at a multiple of the new interval', async () => {
+    const h = harness(250);
+    h.pacer.restart(100);
+    assert.deepEqual(h.last(), { keep: 3, base: 10, every: 10 }, 'every 10th version after a sync');
+    // Slow warm-up steps are not measured.
+    h.commit(101, 110, 50);
+    h.commit(111, 129, 6);
+    assert.equal(h.exchanges.length, 0);
+    h.commit(130, 130, 6);
+    assert.equal(h.exchanges.length, 1, 'one exchange, at version 130');
+    assert.equal(h.exchanges[0]?.sent, 6, 'the mean step over the 20 measured versions');
+    assert.deepEqual(h.last(), { keep: 3, base: 10, every: 10, holdFrom: 130 }, 'holds every 10th from 130 until the answer');
+    // Another member was slower: its step decides (250 ms / 7.5 ms -> 40 versions).
+    h.exchanges[0]?.resolve(7.5);
+    await settle();
+    assert.deepEqual(h.last(), { keep: 3, base: 10, every: 40, switchAt: 160 });
+    const e = h.events.find((x) => x.event === 'replica_interval_chosen');
+    assert.deepEqual(e?.fields, { generation: 3, every: 40, from_version: 160, step_ms: 7.5, target_ms: 250 });
+    h.commit(131, 400, 6);
+    assert.equal(h.exchanges.length, 1, 'no second exchange in the same generation');
+  });
+
+  it('only rank 0 reports the choice', async () => {
+    const h = harness(250, 1);
+    h.pacer.restart(0);
+    h.commit(1, 30, 1);
+    h.exchanges[0]?.resolve(1);
+    await settle();
+    assert.equal(h.last().every, 320, '250 ms at 1 ms per version');
+    assert.equal(h.events.length, 0);
+  });
+
+  it('an answer that arrives after a new sync is ignored: the new generation measures again', async () => {
+    const h = harness(250);
+    h.pacer.restart(0);
+    h.commit(1, 30, 2);
+    h.pacer.restart(25);
+    h.exchanges[0]?.resolve(2);
+    await settle();
+    assert.deepEqual(h.last(), { keep: 3, base: 10, every: 10 });
+    h.commit(26, 55, 2);
+    assert.equal(h.exchanges.length, 2, 'measured again from the restored version');
+  });
+
+  it('a failed exchange (a fault under it) keeps the hold until the next sync', async () => {
+    const h = harness(250);
+    h.pacer.restart(0);
+    h.commit(1, 30, 2);
+    h.exchanges[0]?.reject(new Error('peer failed'));
+    await settle();
+    assert.deepEqual(h.last(), { keep: 3, base: 10, every: 10, holdFrom: 30 });
+    h.pacer.restart(28);
+    assert.deepEqual(h.last(), { keep: 3, base: 10, every: 10 });
+  });
+
+  it('with a fixed --replicate-every nothing is measured or exchanged', () => {
+    const h = harness(undefined);
+    h.pacer.restart(0);
+    h.commit(1, 500, 1);
+    assert.equal(h.exchanges.length, 0);
+    assert.deepEqual(h.applied, [{ keep: 3, base: 10, every: 10 }]);
+  });
+});
