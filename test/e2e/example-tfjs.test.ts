@@ -46,8 +46,9 @@ describe('examples/tfjs: TensorFlow.js data-parallel training', { timeout: 600_0
     const selected = first(run.events, 'common_state_selected', (e) => (e.generation as number) >= 1);
     assert.ok(selected, 'common state selected after the fault');
     const step = selected.step as number;
-    // The replaced node's state comes from its buddy, which receives every 10th version (the
-    // default --replicate-every), and the newer of two may be in flight at the fault.
+    // The replaced node's state comes from its buddy, which receives every 10th version until
+    // the members choose an interval from their step (at version 30), and the newer of two
+    // may be in flight at the fault.
     assert.ok(step <= KILL_AT && step >= KILL_AT - 2 * 10, `rolled back to step ${step}`);
     assert.equal(result.digest, reference.digest);
     assert.equal(result.accuracy, reference.accuracy);

@@ -1,0 +1,48 @@
+import { createCommunicator } from '../comm/rendezvous.js';
+import { connectStore } from '../store/tcp-store-client.js';
+process.once('message', (m) => {
+    run(m).then(() => process.exit(0), (e) => {
+        process.send?.({ error: String(e?.stack ?? e) });
+        process.exit(1);
+    });
+});
+async function run(m) {
+    const store = await connectStore(m.store, { secret: m.secret });
+    const tuning = m.spinUs === undefined ? {} : { spinUs: m.spinUs };
+    const comm = await createCommunicator({ job: m.job, generation: 0, rank: m.rank, world: m.world, secret: m.secret, store, tuning });
+    for (const bytes of m.sizes) {
+        const a = new Float32Array(Math.floor(bytes / 4)).fill(1);
+        const iters = Math.max(3, Math.min(200, Math.floor(2e8 / Math.max(bytes, 1))));
+        // V8 optimises the hot path only after thousands of calls, and a training job runs warm,
+        // so measure warm: up to 20,000 calls or 2 GB of traffic per size, whichever is less. Each
+        // size, not only the first: sizes take different paths (recursive doubling, the ring,
+        // halving-doubling), and with 2,000 calls after a first size, 64 KiB at 2 ranks measured
+        // 60-105 µs per call against 42-68 µs when it came first.
+        // Not less: at 1 MiB with 2 ranks, windows after ~480 warm-up calls (0.5 GB) took 400-430
+        // µs per call and windows after ~1900 calls 254-269 µs (same machine, alternating runs),
+        // and a job sees the latter for all but its first second. The warm-up runs the timed
+        // window itself, untimed: warming only the allreduce left the window's own loop to be
+        // compiled in the first timed windows, and at 4 KiB those came out 3-5x slower than the
+        // ones after (20 µs per call). The same count on every rank keeps calls in step.
+        const warmup = Math.max(2, Math.min(20_000, Math.floor(2e9 / Math.max(bytes, 1))));
+        const window = async () => {
+            a.fill(1);
+            await comm.barrier();
+            const t0 = process.hrtime.bigint();
+            for (let i = 0; i < iters; i++)
+                await comm.allreduce(a, 'sum');
+            await comm.barrier();
+            return Number(process.hrtime.bigint() - t0) / 1e3 / iters;
+        };
+        for (let w = 0; w < Math.ceil(warmup / iters); w++)
+            await window();
+        const samples = [];
+        for (let rep = 0; rep < m.repeats; rep++)
+            samples.push(await window());
+        if (m.rank === 0)
+            process.send?.({ bytes, samples });
+    }
+    comm.close();
+    await store.close();
+}
+//# sourceMappingURL=allreduce-worker.js.map

@@ -1,0 +1,110 @@
+import { parseArgs } from 'node:util';
+import { createCommunicator } from '../comm/rendezvous.js';
+import { connect } from '../sdk/job.js';
+import { connectStore } from '../store/tcp-store-client.js';
+import { median } from '../util/stats.js';
+/**
+ * The loop of `rollcall bench state`: each step computes a gradient from the weights,
+ * allreduces it (4 MiB by default), updates the weights and, under Rollcall, commits. `--mode
+ * bare` runs the same loop on the communication library alone (forked by the bench, settings
+ * over IPC); `--mode bare-copy` adds to it a plain copy of the weights per step, into one of a
+ * few rotating buffers: the least any in-memory snapshot costs; `--mode rollcall` runs it as a
+ * Rollcall program (proxy, heartbeats, keeper, commits), and `--mode rollcall-draft` the same
+ * with the update written into the state's draft, which the commit takes without a copy.
+ */
+const { values } = parseArgs({
+    options: {
+        mode: { type: 'string', default: 'rollcall' },
+        bytes: { type: 'string', default: String(4 << 20) },
+        steps: { type: 'string', default: '200' },
+        warmup: { type: 'string', default: '50' },
+    },
+});
+const n = Number(values.bytes) / 4;
+const steps = Number(values.steps);
+const warmup = Number(values.warmup);
+const initial = new Float32Array(new SharedArrayBuffer(n * 4)).fill(0.5);
+const grad = new Float32Array(new SharedArrayBuffer(n * 4));
+// The arithmetic in functions of their own, as a program's would be: inlined into the loop
+// below, its speed depended on what V8 had seen in that process (16 % slower under Rollcall
+// than in the bare arm, with the same arrays), which is not what this bench measures.
+function gradient(w, g) {
+    for (let i = 0; i < g.length; i++)
+        g[i] = w[i] * 1e-3;
+}
+function sgd(w, g, out) {
+    for (let i = 0; i < out.length; i++)
+        out[i] = w[i] - 0.01 * g[i];
+}
+async function loop(l) {
+    const stepTimes = [];
+    const commitTimes = [];
+    for (let s = 0; s < warmup + steps; s++) {
+        const t0 = process.hrtime.bigint();
+        const w = l.current();
+        gradient(w, grad);
+        await l.allreduce(grad);
+        sgd(w, grad, l.next());
+        const t1 = process.hrtime.bigint();
+        l.commit();
+        const t2 = process.hrtime.bigint();
+        if (s >= warmup) {
+            stepTimes.push(Number(t2 - t0) / 1e3);
+            commitTimes.push(Number(t2 - t1) / 1e3);
+        }
+    }
+    // The mean, not the median: work done every Nth step (a replica, a file) must count.
+    return { stepUs: stepTimes.reduce((a, b) => a + b, 0) / stepTimes.length, commitUs: median(commitTimes) };
+}
+function memcpyUs() {
+    const dst = new Uint8Array(new SharedArrayBuffer(n * 4));
+    const src = new Uint8Array(initial.buffer);
+    const t = [];
+    for (let i = 0; i < 50; i++) {
+        const t0 = process.hrtime.bigint();
+        dst.set(src);
+        t.push(Number(process.hrtime.bigint() - t0) / 1e3);
+    }
+    return median(t);
+}
+if (values.mode === 'bare' || values.mode === 'bare-copy') {
+    const snapshots = values.mode === 'bare-copy' ? Array.from({ length: 5 }, () => new Uint8Array(new SharedArrayBuffer(n * 4))) : [];
+    let next = 0;
+    const copy = () => {
+        const dst = snapshots[next++ % snapshots.length];
+        dst?.set(new Uint8Array(initial.buffer));
+    };
+    process.once('message', (m) => {
+        void (async () => {
+            const store = await connectStore(m.store, { secret: m.secret });
+            const comm = await createCommunicator({ ...m, generation: 0, store });
+            const r = await loop({ allreduce: (g) => comm.allreduce(g, 'avg'), current: () => initial, next: () => initial, commit: copy });
+            process.send?.({ rank: m.rank, ...r });
+            comm.close();
+            await store.close();
+            process.exit(0);
+        })();
+    });
+}
+else {
+    const job = await connect();
+    const state = job.registerState({ weights: initial });
+    let r = { stepUs: 0, commitUs: 0 };
+    const commits = values.mode !== 'rollcall-no-commit';
+    const drafts = values.mode === 'rollcall-draft';
+    await job.run(state, async (s) => {
+        r = await loop({
+            allreduce: (g) => job.allreduce(g, 'avg'),
+            current: () => s.values.weights,
+            next: () => (drafts ? s.draft('weights') : s.values.weights),
+            commit: () => {
+                s.step += 1;
+                if (commits)
+                    s.commit();
+            },
+        });
+    });
+    job.result({ ...r, memcpyUs: memcpyUs() });
+    await job.close();
+}
+//# sourceMappingURL=state-overhead-program.js.map

@@ -1,0 +1,120 @@
+import { fork } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { TimeoutError } from '../errors.js';
+import { resolveLaunchOptions } from '../launch/launch-options.js';
+import { launch } from '../launch/launcher.js';
+import { startStoreServer } from '../store/tcp-store-server.js';
+import { median } from '../util/stats.js';
+const PROGRAM = fileURLToPath(new URL('./state-overhead-program.js', import.meta.url));
+/**
+ * Step time of the same loop on the bare library, on the bare library plus a plain copy of the
+ * state per step, and under Rollcall (proxy, heartbeats, a commit per step: copying, and taking
+ * a draft), in turn `rounds` times so that machine noise hits all four alike.
+ */
+export async function benchState(o, out) {
+    const bare = [];
+    const copied = [];
+    const rc = [];
+    const drafted = [];
+    const commits = [];
+    const draftCommits = [];
+    const copies = [];
+    const memcpys = [];
+    const args = ['--bytes', String(o.bytes), '--steps', String(o.steps)];
+    for (let i = 0; i < o.rounds; i++) {
+        bare.push((await runBare(o, 'bare', args)).stepUs);
+        const c = await runBare(o, 'bare-copy', args);
+        copied.push(c.stepUs);
+        copies.push(c.commitUs);
+        const r = await runRollcall(o, 'rollcall', args);
+        rc.push(r.stepUs);
+        commits.push(r.commitUs);
+        memcpys.push(r.memcpyUs);
+        const d = await runRollcall(o, 'rollcall-draft', args);
+        drafted.push(d.stepUs);
+        draftCommits.push(d.commitUs);
+    }
+    // The median of per-round ratios: rounds differ by ±10 % here (a shared machine), and the
+    // arms of one round, run back to back, share that round's conditions.
+    const pct = (a, b) => +((median(a.map((x, i) => x / b[i])) - 1) * 100).toFixed(1);
+    const row = {
+        ranks: o.ranks,
+        bytes: o.bytes,
+        persist_every: o.persistEvery,
+        replicate_every: o.replicateEvery,
+        proxy: o.proxy,
+        bare_step_us: Math.round(median(bare)),
+        bare_copy_step_us: Math.round(median(copied)),
+        rollcall_step_us: Math.round(median(rc)),
+        rollcall_draft_step_us: Math.round(median(drafted)),
+        overhead_pct: pct(rc, bare),
+        draft_overhead_pct: pct(drafted, bare),
+        copy_overhead_pct: pct(copied, bare),
+        overhead_beyond_copy_pct: pct(rc, copied),
+        commit_us: +median(commits).toFixed(1),
+        draft_commit_us: +median(draftCommits).toFixed(1),
+        copy_in_loop_us: +median(copies).toFixed(1),
+        memcpy_us: +median(memcpys).toFixed(1),
+        bare_samples_us: bare.map(Math.round),
+        bare_copy_samples_us: copied.map(Math.round),
+        rollcall_samples_us: rc.map(Math.round),
+        rollcall_draft_samples_us: drafted.map(Math.round),
+    };
+    if (o.json)
+        out(JSON.stringify(row));
+    else {
+        out(`${o.ranks} ranks, ${o.bytes} bytes, ${o.steps} steps, ${o.rounds} rounds, persist every ${o.persistEvery} versions, replicate every ${o.replicateEvery} versions, proxy ${o.proxy} (per-step means; medians of the rounds, and of per-round ratios)`);
+        out(`  bare library          ${row.bare_step_us} us/step   (${row.bare_samples_us.join(' ')})`);
+        out(`  bare + a plain copy   ${row.bare_copy_step_us} us/step   (${row.bare_copy_samples_us.join(' ')})   ${row.copy_overhead_pct}% over bare`);
+        out(`  under Rollcall        ${row.rollcall_step_us} us/step   (${row.rollcall_samples_us.join(' ')})   overhead ${row.overhead_pct}% (${row.overhead_beyond_copy_pct}% over bare + copy)`);
+        out(`  Rollcall, drafts      ${row.rollcall_draft_step_us} us/step   (${row.rollcall_draft_samples_us.join(' ')})   overhead ${row.draft_overhead_pct}% (the update written into state.draft(), committed without a copy)`);
+        out(`  commit                ${row.commit_us} us, ${row.draft_commit_us} us with a draft   (the plain copy in the same loop: ${row.copy_in_loop_us} us; a memcpy into a hot buffer, alone: ${row.memcpy_us} us)`);
+    }
+}
+async function runBare(o, mode, args) {
+    const secret = randomBytes(16).toString('hex');
+    const server = await startStoreServer({ secret });
+    const job = `state-bare-${randomBytes(3).toString('hex')}`;
+    const children = [];
+    // Generous: 10 ms steps would take a tenth of it. A rank that hangs must not hang the bench.
+    const ms = 120_000 + (o.steps + 50) * 100;
+    let timer;
+    try {
+        const results = Promise.all(Array.from({ length: o.ranks }, (_, rank) => {
+            const c = fork(PROGRAM, ['--mode', mode, ...args], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+            children.push(c);
+            c.send({ store: server.address, secret, job, rank, world: o.ranks });
+            return new Promise((resolve, reject) => {
+                c.once('message', (m) => resolve(m));
+                c.once('exit', (code) => reject(new Error(`bare rank ${rank} exited with ${code}`)));
+            });
+        }));
+        const deadline = new Promise((_, reject) => {
+            timer = setTimeout(() => reject(new TimeoutError(`state bench: the bare ${mode} ranks did not finish within ${ms} ms`)), ms);
+        });
+        return (await Promise.race([results, deadline]))[0];
+    }
+    finally {
+        clearTimeout(timer);
+        for (const c of children)
+            if (c.exitCode === null && c.signalCode === null)
+                c.kill('SIGKILL');
+        await server.close();
+    }
+}
+async function runRollcall(o, mode, args) {
+    const opts = resolveLaunchOptions({
+        nodes: o.ranks,
+        command: [process.execPath, PROGRAM, '--mode', process.env.ROLLCALL_BENCH_MODE ?? mode, ...args],
+        quiet: true,
+        persistEvery: o.persistEvery,
+        replicateEvery: o.replicateEvery,
+        proxy: o.proxy,
+    });
+    const r = await launch(opts);
+    if (r.outcome !== 'completed')
+        throw new Error(`state bench job ${r.outcome}: ${r.reason}`);
+    return r.result;
+}
+//# sourceMappingURL=state-overhead.js.map

@@ -1,0 +1,153 @@
+import { Command, CommanderError, InvalidArgumentError as CliArgError } from 'commander';
+import { benchAllreduce } from '../bench/allreduce.js';
+import { benchRecovery } from '../bench/recovery.js';
+import { benchState } from '../bench/state-overhead.js';
+import { runDemo } from '../demo/demo.js';
+import { RollcallError } from '../errors.js';
+import { launch } from '../launch/launcher.js';
+import { resolveLaunchOptions } from '../launch/launch-options.js';
+import { PROXY_KINDS } from '../proxy/proxy.js';
+function intIn(min, max) {
+    return (v) => {
+        const n = Number(v);
+        if (!Number.isInteger(n) || n < min || n > max)
+            throw new CliArgError(`expected an integer from ${min} to ${max}, got "${v}"`);
+        return n;
+    };
+}
+function oneOf(values) {
+    return (v) => {
+        const t = values.find((x) => x === v);
+        if (t === undefined)
+            throw new CliArgError(`expected one of ${values.join(', ')}, got "${v}"`);
+        return t;
+    };
+}
+function sizeList(v) {
+    const out = v.split(',').map((s) => {
+        const m = /^(\d+)([kKmM]?)$/.exec(s.trim());
+        if (!m)
+            throw new CliArgError(`"${s}" is not a size in bytes (e.g. 4096, 64k, 16m)`);
+        const n = Number(m[1]) * (m[2] ? (m[2].toLowerCase() === 'k' ? 1024 : 1024 * 1024) : 1);
+        if (n % 4 !== 0 || n > 1024 * 1024 * 1024)
+            throw new CliArgError(`size ${s} must be a multiple of 4 bytes and at most 1 GiB`);
+        return n;
+    });
+    return out;
+}
+const program = new Command()
+    .name('rollcall')
+    .description('Keeps distributed jobs running through node faults.')
+    .showHelpAfterError()
+    // Usage errors exit 2, as the flags validated by zod do; commander has printed the message.
+    .exitOverride();
+const bench = program.command('bench').description('measure Rollcall on this machine');
+bench
+    .command('allreduce')
+    .description('allreduce latency and bandwidth over R local processes (float32 sum)')
+    .option('--ranks <R>', 'number of rank processes', intIn(1, 64), 2)
+    .option('--sizes <list>', 'comma-separated message sizes in bytes', sizeList, sizeList('4096,65536,1048576,16777216'))
+    .option('--repeats <n>', 'timed loops per size; the median is reported', intIn(1, 100), 5)
+    .option('--timeout-ms <ms>', 'give up after this long', intIn(1000, 3_600_000), 600_000)
+    .option('--spin-us <us>', 'busy-poll up to this long while waiting (default: the library\'s choice: 50 if every rank has a core; else 50 for collectives up to 16 KiB, yielding the core between polls)', intIn(0, 1_000_000))
+    .option('--json', 'one JSON object per line', false)
+    .action(async (o) => {
+    await benchAllreduce(o, (l) => console.log(l));
+});
+bench
+    .command('recovery')
+    .description('time from a fault to every surviving program running again, per mode and fault kind')
+    .option('--samples <n>', 'faults (one job each) per mode and kind; the median is reported', intIn(1, 100), 5)
+    .option('--modes <list>', 'comma-separated: replace, shrink, restart', (v) => v.split(',').map((s) => s.trim()), ['replace', 'shrink', 'restart'])
+    .option('--faults <list>', 'comma-separated: kill (SIGKILL), stop (SIGSTOP hang)', (v) => v.split(',').map((s) => s.trim()), ['kill', 'stop'])
+    .option('--nodes <N>', 'nodes per job', intIn(2, 16), 4)
+    .option('--spares <S>', 'spares per job', intIn(1, 16), 1)
+    .option('--heartbeat-ms <H>', 'heartbeat interval', intIn(10, 10_000), 200)
+    .option('--load-ms <ms>', 'then run a fault-free job this long with every core busy and count false detections (0: skip)', intIn(0, 600_000), 0)
+    .option('--state', 'run a training loop that commits its state every step: the recovery includes the rollback', false)
+    .option('--json', 'one JSON object per line', false)
+    .action(async (o) => {
+    for (const m of o.modes)
+        if (!['replace', 'shrink', 'restart'].includes(m))
+            throw new CliArgError(`--modes: unknown mode "${m}" (replace, shrink, restart)`);
+    for (const f of o.faults)
+        if (!['kill', 'stop'].includes(f))
+            throw new CliArgError(`--faults: unknown fault "${f}" (kill, stop)`);
+    await benchRecovery({ ...o, modes: o.modes, faults: o.faults }, (l) => console.log(l));
+});
+bench
+    .command('state')
+    .description('step time of an allreduce + commit loop under Rollcall against the bare library, and the cost of a commit')
+    .option('--ranks <R>', 'processes', intIn(1, 16), 2)
+    .option('--bytes <B>', 'gradient and state size', (v) => sizeList(v)[0], 4 << 20)
+    .option('--steps <n>', 'timed steps per run', intIn(10, 100_000), 200)
+    .option('--rounds <n>', 'bare/Rollcall runs, alternating', intIn(1, 20), 3)
+    .option('--persist-every <N>', 'as for launch', intIn(1, 1_000_000), 100)
+    .option('--replicate-every <N>', 'as for launch', intIn(1, 1_000_000), 10)
+    .option('--proxy <where>', 'as for launch: inline | thread', oneOf(PROXY_KINDS), 'inline')
+    .option('--json', 'one JSON object', false)
+    .action(async (o) => {
+    await benchState(o, (l) => console.log(l));
+});
+program
+    .command('demo')
+    .description('the main job: Fashion-MNIST training on 4 nodes + 1 spare, a crash, and the recovery, live')
+    .option('--nodes <N>', 'nodes', intIn(2, 16), 4)
+    .option('--spares <S>', 'warm spares', intIn(1, 16), 1)
+    .option('--steps <n>', 'training steps (default: two epochs of Fashion-MNIST, or 600 steps of the synthetic set)', intIn(10, 1_000_000))
+    .option('--crash-at <step>', 'kill node 2\'s program at this step (0: no fault; default: 40 % of the way)', intIn(0, 1_000_000))
+    .option('--synthetic', 'use the generated data set even if Fashion-MNIST is installed', false)
+    .option('--verify', 'run the job again without the fault and compare the final digests', false)
+    .option('--events <file>', 'write the event log (JSON lines) to this file')
+    .option('--json', 'print the summary as one JSON object', false)
+    .action(async (o) => {
+    const s = await runDemo({ ...o, steps: o.steps, crashAt: o.crashAt, events: o.events }, (l) => console.log(l), process.stderr);
+    if (s.match === false)
+        process.exitCode = 1;
+});
+program
+    .command('launch')
+    .description('run a job on this machine: an FMS and a program per node, recovering from faults')
+    .usage('--nodes N [options] -- <program command...>')
+    .requiredOption('--nodes <N>', 'nodes (programs) in the job', intIn(1, 64))
+    .option('--spares <S>', 'warm spare nodes, brought in on a fault', intIn(0, 64), 0)
+    .option('--min-nodes <M>', 'stop the job if fewer members than this remain', intIn(1, 64))
+    .option('--on-fault <mode>', 'replace (default with spares) | shrink (default without) | restart (the torchrun baseline)')
+    .option('--events <file>', 'write the event log (JSON lines) to this file')
+    .option('--heartbeat-ms <H>', 'heartbeat interval of FMSes and programs', intIn(10, 60_000), 200)
+    .option('--fault-timeout-ms <T>', 'silence after which a node or program is declared failed (default 3 x heartbeat)', intIn(20, 600_000))
+    .option('--chaos <spec>', 'inject faults, e.g. kill:node=2@step=30,stop:node=1@t=5s,kill-node:node=3@step=50,kill:random@every=10s')
+    .option('--job <id>', 'job id (default: random)')
+    .option('--state-dir <dir>', 'where nodes persist committed state versions (default: a temporary directory)')
+    .option('--keep <K>', 'committed versions each node keeps', intIn(1, 100), 3)
+    .option('--replicate-every <N>', "copy every Nth version to the next node's memory (the same versions on every node)", intIn(1, 1_000_000), 10)
+    .option('--persist-every <N>', 'write every Nth version to the state directory (the same versions on every node)', intIn(1, 1_000_000), 100)
+    .option('--proxy <where>', "where each node's communication proxy runs: inline (on the program's thread) | thread (a worker thread)", 'inline')
+    .option('--resume <dir>', 'continue a stopped job from the newest common state in this state directory')
+    .option('--quiet', 'no progress lines on stderr', false)
+    .argument('<command...>', 'the program to run on every node')
+    .action(async (command, o) => {
+    const opts = resolveLaunchOptions({ ...o, command });
+    const stop = new AbortController();
+    const onSignal = (sig) => stop.abort(`stopped by ${sig}`);
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+    const r = await launch(opts, { log: (l) => console.error(`[rollcall] ${l}`), stopSignal: stop.signal });
+    if (r.outcome === 'completed')
+        console.log(JSON.stringify({ result: r.result ?? null }));
+    process.exitCode = r.exitCode;
+});
+program.parseAsync(process.argv).catch((e) => {
+    if (e instanceof CommanderError)
+        process.exit(e.exitCode === 0 ? 0 : 2);
+    if (e instanceof RollcallError && e.code === 'ERR_INVALID_ARGUMENT') {
+        console.error(`rollcall: ${e.message}`);
+        process.exit(2);
+    }
+    if (e instanceof RollcallError)
+        console.error(`rollcall: ${e.code}: ${e.message}`);
+    else
+        console.error(`rollcall: ${e?.message ?? String(e)}`);
+    process.exit(1);
+});
+//# sourceMappingURL=main.js.map

@@ -1,0 +1,54 @@
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { z } from 'zod';
+import { AuthError, ProtocolError } from '../errors.js';
+/**
+ * Mutual authentication in four frames: the dialer says who it is and sends a nonce; the
+ * acceptor answers with its own nonce and an HMAC over both; the dialer checks that and
+ * answers with its HMAC; the acceptor checks and says READY. Both MACs bind the job, the
+ * generation and both ranks, so a frame from another job or an older generation is refused.
+ */
+export const HelloSchema = z.object({
+    job: z.string().min(1).max(256),
+    generation: z.number().int().nonnegative(),
+    from: z.number().int().nonnegative(),
+    to: z.number().int().nonnegative(),
+    world: z.number().int().positive(),
+    nonce: z.string().regex(/^[0-9a-f]{32}$/),
+});
+export const HelloAckSchema = z.object({ nonce: z.string().regex(/^[0-9a-f]{32}$/), mac: z.string().regex(/^[0-9a-f]{64}$/) });
+export const AuthSchema = z.object({ mac: z.string().regex(/^[0-9a-f]{64}$/) });
+export const RejectSchema = z.object({ code: z.string(), message: z.string() });
+export function newNonce() {
+    return randomBytes(16).toString('hex');
+}
+export function handshakeMac(secret, role, hello, acceptorNonce) {
+    return createHmac('sha256', secret)
+        .update(['rollcall-v1', role, hello.job, hello.generation, hello.from, hello.to, hello.world, hello.nonce, acceptorNonce].join('|'))
+        .digest('hex');
+}
+export function macMatches(expected, got) {
+    const a = Buffer.from(expected, 'hex');
+    const b = Buffer.from(got, 'hex');
+    return a.length === b.length && timingSafeEqual(a, b);
+}
+export function encodeJson(value) {
+    return Buffer.from(JSON.stringify(value));
+}
+/** Parses a handshake payload; anything malformed is a protocol error naming the peer. */
+export function decodeJson(schema, payload, what, from) {
+    let raw;
+    try {
+        raw = JSON.parse(Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength).toString('utf8'));
+    }
+    catch {
+        throw new ProtocolError(`${from}: ${what} is not valid JSON`);
+    }
+    const r = schema.safeParse(raw);
+    if (!r.success)
+        throw new ProtocolError(`${from}: malformed ${what}: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    return r.data;
+}
+export function authFailure(from) {
+    return new AuthError(`${from}: handshake MAC does not match; the peer does not hold this job's secret`);
+}
+//# sourceMappingURL=handshake.js.map

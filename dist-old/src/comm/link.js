@@ -1,0 +1,279 @@
+import { AuthError, ProtocolError, TimeoutError } from '../errors.js';
+import { remaining } from '../util/deadline.js';
+import { receiveBuffer } from './simd.js';
+import { FrameDecoder } from './frame-decoder.js';
+import { BufferPool } from './buffer-pool.js';
+import { EMPTY_HEADER, FrameType, HEADER_BYTES, PADDING, encodeHeaderInto, padOf } from './frame.js';
+import { AuthSchema, HelloAckSchema, HelloSchema, RejectSchema, authFailure, decodeJson, encodeJson, handshakeMac, macMatches, newNonce, } from './handshake.js';
+export var LinkState;
+(function (LinkState) {
+    LinkState["Handshaking"] = "handshaking";
+    LinkState["Ready"] = "ready";
+    /** The remote said goodbye (BYE) and closed cleanly. */
+    LinkState["Departed"] = "departed";
+    LinkState["Failed"] = "failed";
+})(LinkState || (LinkState = {}));
+/** Read buffer of a link we receive on; links we only send on need just the handshake. */
+const RX_BUFFER = 2 * 1024 * 1024;
+const TX_BUFFER = 16 * 1024;
+/**
+ * Frames up to this payload size are copied behind their header and written as one buffer:
+ * one plain write instead of a corked writev, and the caller's memory is free at once.
+ */
+export const PACK_LIMIT = 16 * 1024;
+/**
+ * One authenticated connection to one rank: framing, the handshake and liveness bookkeeping.
+ * The dialer proves itself first; both sides prove they hold the job secret.
+ */
+export class Link {
+    conn;
+    me;
+    state = LinkState.Handshaking;
+    /** The remote closed with a FIN rather than a reset or an error. */
+    endedCleanly = false;
+    rank = -1;
+    lastHeard = Date.now();
+    lastSent = Date.now();
+    handler;
+    handshakeStep;
+    handshakeFail;
+    /** Set when we refuse the peer: close gracefully so our REJECT frame reaches it. */
+    rejecting = false;
+    constructor(conn, me, bufferBytes) {
+        this.conn = conn;
+        this.me = me;
+        const decoder = new FrameDecoder(me.maxFrameBytes, `peer ${conn.remote}`, (h, p) => this.onFrame(h, p), bufferBytes, receiveBuffer);
+        const guarded = (f) => {
+            this.lastHeard = Date.now();
+            try {
+                f();
+            }
+            catch (e) {
+                this.fail(e);
+            }
+        };
+        conn.start({
+            data: (chunk) => guarded(() => decoder.data(chunk)),
+            readBuffer: () => decoder.readBuffer(),
+            filled: (n) => guarded(() => decoder.filled(n)),
+            closed: (err) => {
+                this.endedCleanly = err === undefined;
+                this.fail(err ?? new Error('connection closed by peer'));
+            },
+        });
+    }
+    get label() {
+        return this.rank >= 0 ? `rank ${this.rank}` : `peer ${this.conn.remote}`;
+    }
+    /**
+     * Frames can arrive between the end of our handshake and the moment the communicator
+     * attaches (a peer that finished rendezvous first starts its collective at once): they are
+     * kept and handed over here, never dropped.
+     */
+    attach(handler) {
+        this.handler = handler;
+        for (const f of this.held.splice(0))
+            handler.frame(f.h, f.payload);
+        if (this.heldLoss)
+            handler.lost(this.heldLoss.err);
+    }
+    held = [];
+    heldLoss;
+    deliver(h, p) {
+        if (this.handler)
+            this.handler.frame(h, p);
+        else
+            this.held.push({ h, payload: p.slice() });
+    }
+    reportLoss(err) {
+        if (this.handler)
+            this.handler.lost(err);
+        else
+            this.heldLoss = { err };
+    }
+    send(type, h, payload, onFlushed) {
+        const f = { ...EMPTY_HEADER, ...h };
+        this.sendFrame(type, f, f.step, f.offset, payload, onFlushed);
+    }
+    /**
+     * `onFlushed` runs once `payload` is no longer referenced: at once for a packed (copied)
+     * frame, else when the transport has taken the bytes. A write that fails later still fails
+     * the link, and through it the peer.
+     */
+    sendFrame(type, f, step, offset, payload, onFlushed) {
+        const len = payload?.byteLength ?? 0;
+        const pad = padOf(len);
+        this.lastSent = Date.now();
+        if (len <= PACK_LIMIT) {
+            const frame = this.txPool.take(HEADER_BYTES + len + pad);
+            encodeHeaderInto(frame, type, len, f, step, offset);
+            if (len > 0)
+                frame.set(payload, HEADER_BYTES);
+            if (pad > 0)
+                frame.fill(0, HEADER_BYTES + len);
+            this.conn.write([frame], (err) => {
+                this.txPool.release(frame);
+                if (err)
+                    this.fail(err);
+            });
+            onFlushed?.();
+            return;
+        }
+        const header = new Uint8Array(HEADER_BYTES);
+        encodeHeaderInto(header, type, len, f, step, offset);
+        if (pad === 0)
+            this.conn.write([header, payload], onFlushed);
+        else
+            this.conn.write([header, payload, PADDING.subarray(0, pad)], onFlushed);
+    }
+    txPool = new BufferPool(8);
+    /** Graceful goodbye: tells the peer this is a deliberate close, not a crash. */
+    bye() {
+        if (this.state !== LinkState.Ready)
+            return;
+        this.send(FrameType.Bye, {});
+        this.state = LinkState.Departed;
+        this.conn.end();
+    }
+    destroy(err) {
+        if (this.state === LinkState.Failed)
+            return;
+        this.state = LinkState.Failed;
+        this.conn.destroy(err);
+    }
+    onFrame(h, p) {
+        if (this.handshakeStep) {
+            this.handshakeStep(h, p);
+            return;
+        }
+        if (h.type === FrameType.Ping)
+            return;
+        if (h.type === FrameType.Bye) {
+            this.state = LinkState.Departed;
+            this.reportLoss(undefined);
+            return;
+        }
+        if (h.type === FrameType.Data || h.type === FrameType.P2P || h.type === FrameType.Abort) {
+            this.deliver(h, p);
+            return;
+        }
+        throw new ProtocolError(`${this.label}: unexpected ${FrameType[h.type]} frame after the handshake`, { rank: this.rank });
+    }
+    fail(err) {
+        const wasReady = this.state === LinkState.Ready || this.state === LinkState.Departed;
+        const departed = this.state === LinkState.Departed;
+        if (this.state === LinkState.Failed)
+            return;
+        this.state = LinkState.Failed;
+        if (this.rejecting)
+            this.conn.end();
+        else
+            this.conn.destroy(err);
+        if (this.handshakeFail)
+            this.handshakeFail(err);
+        else if (wasReady && !departed)
+            this.reportLoss(err);
+    }
+    handshake(deadline, run) {
+        return new Promise((resolve, reject) => {
+            const timer = setTimeout(() => this.fail(new TimeoutError(`handshake with ${this.label} (${this.conn.remote}) did not finish by the deadline`)), remaining(deadline));
+            timer.unref();
+            const done = () => {
+                clearTimeout(timer);
+                this.handshakeStep = undefined;
+                this.handshakeFail = undefined;
+            };
+            this.handshakeFail = (e) => {
+                done();
+                reject(e);
+            };
+            const step = run((v) => {
+                done();
+                this.state = LinkState.Ready;
+                resolve(v);
+            });
+            this.handshakeStep = (h, p) => {
+                try {
+                    if (h.type === FrameType.Reject) {
+                        const r = decodeJson(RejectSchema, p, 'REJECT', this.label);
+                        throw r.code === 'ERR_AUTH'
+                            ? new AuthError(`${this.label} refused the handshake: ${r.message}`, { rank: this.rank })
+                            : new ProtocolError(`${this.label} refused the handshake: ${r.message}`, { rank: this.rank });
+                    }
+                    step(h, p);
+                }
+                catch (e) {
+                    this.fail(e);
+                }
+            };
+        });
+    }
+    reject(err) {
+        this.rejecting = true;
+        this.send(FrameType.Reject, {}, encodeJson({ code: err.code, message: err.message }));
+        throw err;
+    }
+    /** Dial side: we are `me.rank`, they must be `to`. */
+    static dial(conn, me, to, deadline) {
+        const peer = new Link(conn, me, RX_BUFFER);
+        peer.rank = to;
+        const hello = { job: me.job, generation: me.generation, from: me.rank, to, world: me.world, nonce: newNonce() };
+        const p = peer.handshake(deadline, (resolve) => {
+            let sentAuth = false;
+            return (h, payload) => {
+                if (!sentAuth && h.type === FrameType.HelloAck) {
+                    const ack = decodeJson(HelloAckSchema, payload, 'HELLO_ACK', peer.label);
+                    if (!macMatches(handshakeMac(me.secret, 'acceptor', hello, ack.nonce), ack.mac))
+                        throw authFailure(peer.label);
+                    peer.send(FrameType.Auth, {}, encodeJson({ mac: handshakeMac(me.secret, 'dialer', hello, ack.nonce) }));
+                    sentAuth = true;
+                }
+                else if (sentAuth && h.type === FrameType.Ready) {
+                    resolve(peer);
+                }
+                else {
+                    throw new ProtocolError(`${peer.label}: unexpected ${FrameType[h.type] ?? h.type} frame during the handshake`);
+                }
+            };
+        });
+        peer.send(FrameType.Hello, {}, encodeJson(hello));
+        return p;
+    }
+    /** Accept side: learns who dialed, checks it belongs to this job and generation. */
+    static accept(conn, me, deadline, isWanted) {
+        const peer = new Link(conn, me, TX_BUFFER);
+        return peer.handshake(deadline, (resolve) => {
+            let hello;
+            let nonce = '';
+            return (h, payload) => {
+                if (!hello && h.type === FrameType.Hello) {
+                    const got = decodeJson(HelloSchema, payload, 'HELLO', peer.label);
+                    if (got.job !== me.job)
+                        peer.reject(new AuthError(`dialer is for job "${got.job}", this is job "${me.job}"`));
+                    if (got.generation !== me.generation) {
+                        peer.reject(new AuthError(`dialer is in generation ${got.generation}, this communicator is generation ${me.generation}`));
+                    }
+                    if (got.to !== me.rank || got.world !== me.world || got.from >= me.world || !isWanted(got.from)) {
+                        peer.reject(new ProtocolError(`unexpected dialer: rank ${got.from} of ${got.world} asking for rank ${got.to}; this is rank ${me.rank} of ${me.world}`));
+                    }
+                    hello = got;
+                    peer.rank = got.from;
+                    nonce = newNonce();
+                    peer.send(FrameType.HelloAck, {}, encodeJson({ nonce, mac: handshakeMac(me.secret, 'acceptor', got, nonce) }));
+                }
+                else if (hello && h.type === FrameType.Auth) {
+                    const auth = decodeJson(AuthSchema, payload, 'AUTH', peer.label);
+                    if (!macMatches(handshakeMac(me.secret, 'dialer', hello, nonce), auth.mac)) {
+                        peer.reject(new AuthError(`rank ${hello.from}: handshake MAC does not match; the dialer does not hold this job's secret`, { rank: hello.from }));
+                    }
+                    peer.send(FrameType.Ready, {});
+                    resolve(peer);
+                }
+                else {
+                    throw new ProtocolError(`${peer.label}: unexpected ${FrameType[h.type] ?? h.type} frame during the handshake`);
+                }
+            };
+        });
+    }
+}
+//# sourceMappingURL=link.js.map

@@ -1,0 +1,146 @@
+import net from 'node:net';
+import { InvalidArgumentError, TimeoutError } from '../errors.js';
+import { remaining } from '../util/deadline.js';
+/**
+ * A TCP connection. Sockets we dial read with `onread` straight into the reader's memory:
+ * large reads, no per-read allocation. Node offers `onread` only for sockets it creates on
+ * connect, so the communicator receives on connections it dialed and sends on accepted ones.
+ * Measured on this machine, a 16 MiB exchange took 13.2 ms with 'data' events and 7.5 ms
+ * with `onread` into a 1 MiB buffer.
+ */
+class TcpConn {
+    socket;
+    remote;
+    reader;
+    /** Bytes read before start() (possible only in a race with the handshake). */
+    early = [];
+    scratch;
+    constructor(socket, remote, byob) {
+        this.socket = socket;
+        this.remote = remote;
+        // Collectives are latency-bound at small sizes; Nagle would add up to 40 ms per message.
+        socket.setNoDelay(true);
+        if (byob)
+            this.scratch = new Uint8Array(64 * 1024);
+    }
+    handed;
+    /** For `onread`: where Node should read to next. */
+    nextBuffer() {
+        this.handed = this.reader ? this.reader.readBuffer() : this.scratch;
+        return this.handed;
+    }
+    /** For `onread`: `n` bytes landed in `buf`. */
+    onRead(n, buf) {
+        if (!this.reader) {
+            this.early.push(buf.slice(0, n));
+        }
+        else if (buf === this.handed && buf !== this.scratch) {
+            this.reader.filled(n);
+        }
+        else {
+            this.reader.data(buf.subarray(0, n));
+        }
+    }
+    write(chunks, onFlushed) {
+        const s = this.socket;
+        const cb = onFlushed ? (e) => onFlushed(e ?? undefined) : undefined;
+        if (chunks.length === 1) {
+            s.write(chunks[0], cb);
+            return;
+        }
+        // Corking makes Node hand all chunks to one writev() call: one syscall, no concatenation.
+        s.cork();
+        for (let i = 0; i < chunks.length - 1; i++)
+            s.write(chunks[i]);
+        s.write(chunks[chunks.length - 1], cb);
+        s.uncork();
+    }
+    start(reader) {
+        this.reader = reader;
+        for (const c of this.early.splice(0))
+            reader.data(c);
+        let closed = false;
+        let lastErr;
+        if (!this.scratch)
+            this.socket.on('data', (d) => reader.data(d));
+        this.socket.on('error', (e) => {
+            lastErr = e;
+        });
+        this.socket.on('close', () => {
+            if (closed)
+                return;
+            closed = true;
+            reader.closed(lastErr);
+        });
+    }
+    end() {
+        this.socket.end();
+    }
+    destroy(err) {
+        // resetAndDestroy sends RST so the peer learns at once, instead of waiting for a FIN. Not
+        // after end(): libuv cannot reset a socket that was shut down, and the handle then never
+        // closed here, spinning a core and holding the process open.
+        if (err && !this.socket.writableEnded && typeof this.socket.resetAndDestroy === 'function')
+            this.socket.resetAndDestroy();
+        else
+            this.socket.destroy();
+    }
+}
+export class TcpTransport {
+    listen(onConn, host = '127.0.0.1') {
+        return new Promise((resolve, reject) => {
+            const server = net.createServer((socket) => onConn(new TcpConn(socket, `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`, false)));
+            server.once('error', reject);
+            server.listen(0, host, () => {
+                server.off('error', reject);
+                server.unref();
+                const a = server.address();
+                resolve({ address: `${host}:${a.port}`, close: () => server.close() });
+            });
+        });
+    }
+    dial(address, deadline) {
+        const { host, port } = parseHostPort(address);
+        return new Promise((resolve, reject) => {
+            let conn = undefined;
+            // Node asks for the first buffer inside connect(), before `conn` exists.
+            const first = new Uint8Array(64 * 1024);
+            const socket = net.connect({
+                host,
+                port,
+                onread: {
+                    buffer: () => (conn ? conn.nextBuffer() : first),
+                    callback: (n, buf) => {
+                        if (conn)
+                            conn.onRead(n, buf);
+                        return true;
+                    },
+                },
+            });
+            conn = new TcpConn(socket, address, true);
+            const timer = setTimeout(() => {
+                socket.destroy();
+                reject(new TimeoutError(`connect to ${address}: deadline passed`));
+            }, remaining(deadline));
+            timer.unref();
+            socket.once('connect', () => {
+                clearTimeout(timer);
+                socket.removeAllListeners('error');
+                resolve(conn);
+            });
+            socket.once('error', (e) => {
+                clearTimeout(timer);
+                reject(e);
+            });
+        });
+    }
+}
+export function parseHostPort(address) {
+    const i = address.lastIndexOf(':');
+    const port = Number(address.slice(i + 1));
+    if (i <= 0 || !Number.isInteger(port) || port <= 0 || port > 65535) {
+        throw new InvalidArgumentError(`bad address "${address}": expected host:port`);
+    }
+    return { host: address.slice(0, i).replace(/^\[|\]$/g, ''), port };
+}
+//# sourceMappingURL=tcp-transport.js.map

@@ -1,0 +1,95 @@
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { resolveLaunchOptions } from '../launch/launch-options.js';
+import { launch } from '../launch/launcher.js';
+import { ProgressView } from './progress-view.js';
+const PROGRAM = fileURLToPath(new URL('../../examples/fashion-mnist/main.js', import.meta.url));
+const DATA_DIR = '/usr/share/datasets/fashion-mnist';
+/**
+ * The main job: Fashion-MNIST training on 4 nodes and a warm spare, a crash injected half-way,
+ * and the recovery shown as it happens. With --verify the same job runs again without the
+ * fault, and the two final digests must be equal (replace mode is bit-identical).
+ */
+export async function runDemo(o, out, err) {
+    const haveData = existsSync(`${DATA_DIR}/train-images-idx3-ubyte.gz`);
+    const synthetic = o.synthetic || !haveData;
+    if (!o.json && !haveData && !o.synthetic)
+        err.write(`Fashion-MNIST not found in ${DATA_DIR} (Debian package dataset-fashion-mnist): using the synthetic data set\n`);
+    // 128 samples per step with 4 nodes: 936 steps are two epochs of the 60 000 images.
+    const steps = o.steps ?? (synthetic ? 600 : 2 * Math.floor(60_000 / (32 * o.nodes)));
+    const program = [process.execPath, PROGRAM, '--steps', String(steps), ...(synthetic ? ['--synthetic', '--train-size', '20000'] : [])];
+    // Not half-way: that is an epoch end, where the programs evaluate, and the recovery would
+    // wait for the evaluation to finish before anyone reaches its next operation.
+    const crashAt = Math.min(o.crashAt ?? Math.floor(steps * 0.4), steps - 1);
+    const t0 = Date.now();
+    const view = new ProgressView(err, steps, !o.json);
+    view.say(`training Fashion-MNIST${synthetic ? ' (synthetic)' : ''} on ${o.nodes} nodes + ${o.spares} spare, ${steps} steps${crashAt > 0 ? `; node 2 will crash at step ${crashAt}` : ''}`);
+    const run = await launch(resolveLaunchOptions({
+        nodes: o.nodes,
+        spares: o.spares,
+        events: o.events,
+        chaos: crashAt > 0 ? `kill:node=${Math.min(2, o.nodes - 1)}@step=${crashAt}` : undefined,
+        command: program,
+        quiet: true,
+    }), { onEvent: (e) => view.event(e), onProgress: (_n, step) => view.progress(step) });
+    view.done();
+    const result = expectCompleted(run, 'the demo job');
+    const seconds = (Date.now() - t0) / 1000;
+    let faultFree;
+    if (o.verify) {
+        view.say('verifying: the same job again, without the fault...');
+        const check = new ProgressView(err, steps, !o.json);
+        const ref = await launch(resolveLaunchOptions({ nodes: o.nodes, spares: o.spares, command: program, quiet: true }), { onProgress: (_n, s) => check.progress(s) });
+        check.done();
+        faultFree = expectCompleted(ref, 'the fault-free job');
+    }
+    const summary = {
+        nodes: o.nodes,
+        spares: o.spares,
+        steps: result.steps,
+        accuracy: result.accuracy,
+        faults: run.events.filter((e) => e.event === 'fault_detected').length,
+        recoveries: recoveriesOf(run.events),
+        digest: result.digest,
+        fault_free_digest: faultFree?.digest ?? null,
+        match: faultFree ? faultFree.digest === result.digest : null,
+        synthetic,
+        seconds,
+    };
+    if (o.json)
+        out(JSON.stringify(summary));
+    else
+        for (const l of describe(summary))
+            out(l);
+    return summary;
+}
+function expectCompleted(r, what) {
+    if (r.outcome !== 'completed')
+        throw new Error(`${what} did not complete (${r.outcome}): ${r.reason}`);
+    return r.result;
+}
+function recoveriesOf(events) {
+    return events
+        .filter((e) => e.event === 'recovered')
+        .map((e) => {
+        const g = e.generation;
+        const redone = events.filter((r) => r.event === 'program_resumed' && r.generation === g).map((r) => r.steps_redone ?? 0);
+        return { generation: g, ms: e.ms, steps_redone: Math.max(0, ...redone) };
+    });
+}
+function describe(s) {
+    const lines = [
+        '',
+        `  steps           ${s.steps}`,
+        `  test accuracy   ${(s.accuracy * 100).toFixed(1)} %${s.synthetic ? ' (synthetic data)' : ''}`,
+        `  faults          ${s.faults}`,
+    ];
+    for (const r of s.recoveries)
+        lines.push(`  recovery        generation ${r.generation}: ${r.ms} ms, ${r.steps_redone} step(s) redone`);
+    lines.push(`  final digest    ${s.digest}`);
+    if (s.match !== null)
+        lines.push(`  fault-free run  ${s.fault_free_digest}: ${s.match ? 'identical, bit for bit' : 'DIFFERENT'}`);
+    lines.push(`  wall time       ${s.seconds.toFixed(1)} s`);
+    return lines;
+}
+//# sourceMappingURL=demo.js.map

@@ -1,0 +1,80 @@
+/**
+ * The demo's live view on stderr: a progress bar redrawn in place on a terminal (a line per 10 %
+ * otherwise), with the fault and the recovery printed above it as they happen.
+ */
+export class ProgressView {
+    stream;
+    total;
+    enabled;
+    step = 0;
+    lastTenth = -1;
+    drawn = false;
+    tty;
+    constructor(stream, total, enabled) {
+        this.stream = stream;
+        this.total = total;
+        this.enabled = enabled;
+        this.tty = stream.isTTY === true;
+    }
+    progress(step) {
+        if (step <= this.step)
+            return;
+        this.step = step;
+        if (!this.enabled)
+            return;
+        if (this.tty)
+            this.draw();
+        else {
+            const tenth = Math.floor((10 * step) / this.total);
+            if (tenth > this.lastTenth) {
+                this.lastTenth = tenth;
+                this.stream.write(`${this.bar()}\n`);
+            }
+        }
+    }
+    say(line) {
+        if (!this.enabled)
+            return;
+        if (this.drawn)
+            this.stream.write('\r\x1b[K');
+        this.stream.write(`${line}\n`);
+        if (this.drawn)
+            this.draw();
+    }
+    event(e) {
+        const f = e;
+        const list = (v) => (Array.isArray(v) ? v.join(',') : String(v));
+        switch (e.event) {
+            case 'fault_injected':
+                this.say(`  ✗ step ${this.step}: node ${String(f.node)}'s program killed (${String(f.spec)})`);
+                break;
+            case 'fault_detected':
+                this.say(`  ! node ${String(f.by)} detected the fault of node ${list(f.failed)} (${String(f.cause)})`);
+                break;
+            case 'membership_updated':
+                this.say(`  ↻ generation ${String(f.generation)}: members ${list(f.members)}${list(f.added) ? ` (spare ${list(f.added)} brought in)` : ''}`);
+                break;
+            case 'common_state_selected':
+                this.say(`  ↺ every node rolled back to version ${String(f.version)} (step ${String(f.step)})`);
+                break;
+            case 'recovered':
+                this.say(`  ✓ running again ${String(f.ms)} ms after the fault; no program was restarted`);
+                break;
+        }
+    }
+    done() {
+        if (this.enabled && this.tty && this.drawn)
+            this.stream.write('\n');
+        this.drawn = false;
+    }
+    bar() {
+        const width = 30;
+        const filled = Math.round((width * this.step) / this.total);
+        return `  [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] step ${this.step}/${this.total}`;
+    }
+    draw() {
+        this.stream.write(`\r\x1b[K${this.bar()}`);
+        this.drawn = true;
+    }
+}
+//# sourceMappingURL=progress-view.js.map

@@ -1,0 +1,152 @@
+import { InvalidArgumentError } from '../errors.js';
+const KINDS = ['kill', 'stop', 'kill-node'];
+const SHAPE = 'expected KIND:TARGET@TRIGGER, e.g. kill:node=2@step=30';
+function nonNegativeInt(fail, what, text) {
+    // The regex rejects forms Number() would accept ("", " 1", "0x10", "1e3").
+    if (!/^\d+$/.test(text) || !Number.isSafeInteger(Number(text)))
+        fail(`bad ${what} "${text}" (expected a non-negative integer)`);
+    return Number(text);
+}
+function duration(fail, text) {
+    const m = /^(\d+(?:\.\d+)?)(ms|s)?$/.exec(text);
+    if (!m)
+        fail(`bad duration "${text}" (expected a number with unit ms or s, e.g. 1500ms or 2.5s; a bare number is ms)`);
+    // Shifting the decimal point in the text keeps "1.1s" at exactly 1100, not 1100.0000000000002.
+    return m[2] === 's' ? Number(`${m[1]}e3`) : Number(m[1]);
+}
+/** Parses `--chaos`: comma-separated `KIND:TARGET@TRIGGER` actions. Throws InvalidArgumentError. */
+export function parseChaos(spec) {
+    if (spec.trim() === '')
+        throw new InvalidArgumentError(`chaos spec is empty (${SHAPE}, separated by commas)`);
+    return spec.split(',').map((raw, i) => {
+        const text = raw.trim();
+        if (text === '')
+            throw new InvalidArgumentError(`chaos spec "${spec}": action ${i + 1} is empty (${SHAPE})`);
+        // Typed on the name, not the arrow, so TypeScript narrows after a call as it does after throw.
+        const fail = (msg) => {
+            throw new InvalidArgumentError(`chaos action "${text}": ${msg}`);
+        };
+        const at = text.indexOf('@');
+        const head = at < 0 ? text : text.slice(0, at);
+        const colon = head.indexOf(':');
+        if (colon < 0)
+            fail(`missing ":" after the kind (${SHAPE})`);
+        if (at < 0)
+            fail(`missing "@" before the trigger (${SHAPE})`);
+        const kind = head.slice(0, colon);
+        if (!KINDS.includes(kind))
+            fail(`unknown kind "${kind}" (expected kill, stop or kill-node)`);
+        const targetText = head.slice(colon + 1);
+        let target;
+        if (targetText === 'random')
+            target = 'random';
+        else if (targetText.startsWith('node='))
+            target = { node: nonNegativeInt(fail, 'node', targetText.slice(5)) };
+        else
+            target = fail(`bad target "${targetText}" (expected node=N or random)`);
+        const trig = /^(step|t|every)=(.*)$/.exec(text.slice(at + 1));
+        if (!trig)
+            fail(`unknown trigger "${text.slice(at + 1)}" (expected step=N, t=DURATION or every=DURATION)`);
+        const [, key, value = ''] = trig;
+        let trigger;
+        if (key === 'step')
+            trigger = { step: nonNegativeInt(fail, 'step', value) };
+        else if (key === 't')
+            trigger = { atMs: duration(fail, value) };
+        else {
+            const everyMs = duration(fail, value);
+            // A zero period would re-arm forever at the same instant and starve the event loop.
+            if (everyMs === 0)
+                fail(`bad interval "${value}" (every= needs a duration greater than 0)`);
+            trigger = { everyMs };
+        }
+        return { kind: kind, target, trigger, spec: text };
+    });
+}
+/**
+ * Decides when each chaos action fires and at whom; what firing does is the caller's (onFire).
+ * step= and t= actions fire at most once, every= until stop(). A firing that finds no eligible
+ * target (a fixed node that left, no members at all) is skipped, and still counts as the one
+ * firing of a step= or t= action. Nothing fires before start() (step reports included) or after
+ * stop(); start() works once.
+ */
+export class ChaosScheduler {
+    actions;
+    opts;
+    random;
+    done = new Set();
+    timers = new Set();
+    state = 'new';
+    constructor(actions, opts) {
+        this.actions = actions;
+        this.opts = opts;
+        this.random = opts.random ?? Math.random;
+    }
+    start() {
+        if (this.state !== 'new')
+            return;
+        this.state = 'running';
+        const t0 = this.opts.clock.now();
+        for (const a of this.actions) {
+            if ('atMs' in a.trigger)
+                this.arm(t0 + a.trigger.atMs, () => this.fire(a));
+            else if ('everyMs' in a.trigger)
+                this.repeat(a, a.trigger.everyMs, t0 + a.trigger.everyMs);
+        }
+    }
+    onStep(node, step) {
+        for (const a of this.actions) {
+            if (this.state !== 'running')
+                return; // onFire may have called stop()
+            if (!('step' in a.trigger) || this.done.has(a) || step < a.trigger.step)
+                continue;
+            if (a.target !== 'random' && a.target.node !== node)
+                continue;
+            this.done.add(a);
+            this.fire(a);
+        }
+    }
+    stop() {
+        this.state = 'stopped';
+        for (const h of this.timers)
+            this.opts.clock.clearTimeout(h);
+        this.timers.clear();
+    }
+    arm(due, fn) {
+        const h = this.opts.clock.setTimeout(() => {
+            this.timers.delete(h);
+            fn();
+        }, due - this.opts.clock.now());
+        this.timers.add(h);
+    }
+    repeat(a, everyMs, due) {
+        this.arm(due, () => {
+            // Periods missed while the event loop was blocked are dropped, not fired in a burst:
+            // killing several nodes at once is a different experiment from the one asked for.
+            const missed = Math.floor((this.opts.clock.now() - due) / everyMs);
+            this.repeat(a, everyMs, due + (Math.max(0, missed) + 1) * everyMs);
+            this.fire(a);
+        });
+    }
+    fire(action) {
+        if (this.state !== 'running')
+            return;
+        // Sorted so a seeded random picks the same node whatever order membership lists them in.
+        const members = [...this.opts.targets()].sort((x, y) => x - y);
+        let node;
+        if (action.target === 'random')
+            node = members[Math.min(members.length - 1, Math.floor(this.random() * members.length))];
+        else if (members.includes(action.target.node))
+            node = action.target.node;
+        if (node === undefined)
+            return;
+        const fire = { action, node };
+        try {
+            this.opts.onFire(fire);
+        }
+        catch (err) {
+            this.opts.onError?.(err, fire);
+        }
+    }
+}
+//# sourceMappingURL=chaos.js.map

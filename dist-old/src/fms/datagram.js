@@ -1,0 +1,102 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createSocket } from 'node:dgram';
+import { z } from 'zod';
+import { AuthError, ProtocolError } from '../errors.js';
+/**
+ * Liveness traffic between FMSes, and from a program to its own FMS, travels as UDP datagrams:
+ * no connection to set up or to break, so a dead peer costs nothing but its silence, which is
+ * exactly what the heartbeat monitor measures. Each datagram is `<hmac hex>\n<json>`; the HMAC
+ * binds the job so a datagram from another job (or a stranger) is dropped, not believed.
+ */
+const NodeId = z.number().int().nonnegative();
+export const FaultCauseSchema = z.enum(['exit', 'heartbeat', 'connection']);
+export const DatagramSchema = z.discriminatedUnion('type', [
+    /** FMS to FMS, every heartbeat interval. */
+    z.object({ type: z.literal('heartbeat'), node: NodeId }),
+    /** A program's heartbeat thread to its own FMS; sent off the program's main thread. */
+    z.object({ type: z.literal('program_heartbeat'), node: NodeId, pid: z.number().int().positive() }),
+    /** The fault indication an FMS sends every other FMS as soon as it detects a fault. */
+    z.object({ type: z.literal('fault'), by: NodeId, failed: z.array(NodeId).min(1), cause: FaultCauseSchema, generation: z.number().int().nonnegative() }),
+]);
+const MAX_DATAGRAM_BYTES = 4096;
+function mac(job, secret, json) {
+    return createHmac('sha256', secret).update(job).update('\n').update(json).digest('hex');
+}
+export function encodeDatagram(job, secret, d) {
+    const json = JSON.stringify(d);
+    return Buffer.from(`${mac(job, secret, json)}\n${json}`);
+}
+/** Throws ProtocolError for a malformed datagram and AuthError for one without the job's secret. */
+export function decodeDatagram(job, secret, buf) {
+    if (buf.length > MAX_DATAGRAM_BYTES)
+        throw new ProtocolError(`datagram of ${buf.length} bytes exceeds ${MAX_DATAGRAM_BYTES}`);
+    const text = buf.toString('utf8');
+    const nl = text.indexOf('\n');
+    if (nl !== 64)
+        throw new ProtocolError('datagram has no HMAC header');
+    const json = text.slice(65);
+    const want = Buffer.from(mac(job, secret, json), 'hex');
+    const got = Buffer.from(text.slice(0, 64), 'hex');
+    if (got.length !== want.length || !timingSafeEqual(got, want))
+        throw new AuthError('datagram HMAC does not match the job secret');
+    let raw;
+    try {
+        raw = JSON.parse(json);
+    }
+    catch {
+        throw new ProtocolError('datagram body is not JSON');
+    }
+    const parsed = DatagramSchema.safeParse(raw);
+    if (!parsed.success)
+        throw new ProtocolError(`bad datagram: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    return parsed.data;
+}
+/**
+ * Binds a loopback (or given host) UDP socket. Bad datagrams are counted and handed to onBad,
+ * never thrown: a stray packet must not take an FMS down.
+ */
+export async function openDatagramEndpoint(opts) {
+    const sock = createSocket('udp4');
+    sock.on('message', (buf) => {
+        let d;
+        try {
+            d = decodeDatagram(opts.job, opts.secret, buf);
+        }
+        catch (e) {
+            opts.onBad?.(e);
+            return;
+        }
+        opts.onDatagram(d);
+    });
+    // ICMP "port unreachable" from a dead peer surfaces as an error event on some platforms;
+    // a dead peer is the heartbeat monitor's business, not a reason to crash.
+    sock.on('error', (e) => opts.onBad?.(e));
+    await new Promise((resolve, reject) => {
+        sock.once('error', reject);
+        sock.bind(0, opts.host ?? '127.0.0.1', () => {
+            sock.off('error', reject);
+            resolve();
+        });
+    });
+    sock.unref();
+    const a = sock.address();
+    let closed = false;
+    return {
+        address: `${a.address}:${a.port}`,
+        send(to, d) {
+            if (closed)
+                return;
+            const i = to.lastIndexOf(':');
+            sock.send(encodeDatagram(opts.job, opts.secret, d), Number(to.slice(i + 1)), to.slice(0, i), () => {
+                // Errors (peer gone) are ignored on purpose: see above.
+            });
+        },
+        close() {
+            if (closed)
+                return;
+            closed = true;
+            sock.close();
+        },
+    };
+}
+//# sourceMappingURL=datagram.js.map

@@ -1,0 +1,232 @@
+import { InvalidArgumentError } from '../errors.js';
+function positive(name, v) {
+    if (!(Number.isFinite(v) && v > 0))
+        throw new InvalidArgumentError(`${name} must be a positive number, got ${v}`);
+    return v;
+}
+/**
+ * -log10 of the chance that a heartbeat is still to come after `elapsed`, with the normal tail
+ * approximated by a logistic (as Akka does), written as a softplus so a long silence gives a
+ * large finite phi instead of log(0) = Infinity. Strictly increasing in `elapsed`.
+ */
+export function phiOf(elapsed, mean, stdDev) {
+    const y = (elapsed - mean) / stdDev;
+    const z = y * (1.5976 + 0.070566 * y * y);
+    return (z > 0 ? z + Math.log1p(Math.exp(-z)) : Math.log1p(Math.exp(z))) / Math.LN10;
+}
+/** Hayashibara et al.'s phi accrual failure detector over a sliding window of inter-arrival times. */
+export class PhiAccrualDetector {
+    intervalMs;
+    threshold;
+    windowSize;
+    minSamples;
+    minStdDevMs;
+    pauseMs;
+    nodes = new Map();
+    constructor(opts) {
+        this.intervalMs = positive('intervalMs', opts.intervalMs);
+        this.threshold = positive('threshold', opts.threshold ?? 8);
+        this.windowSize = Math.floor(positive('windowSize', opts.windowSize ?? 100));
+        this.minSamples = Math.floor(positive('minSamples', opts.minSamples ?? 10));
+        if (this.minSamples < 2 || this.minSamples > this.windowSize) {
+            throw new InvalidArgumentError(`minSamples must be in 2..windowSize (${this.windowSize}), got ${this.minSamples}`);
+        }
+        this.minStdDevMs = positive('minStdDevMs', opts.minStdDevMs ?? this.intervalMs / 10);
+        this.pauseMs = opts.acceptablePauseMs ?? this.intervalMs;
+        if (!(this.pauseMs >= 0))
+            throw new InvalidArgumentError(`acceptablePauseMs must be >= 0, got ${this.pauseMs}`);
+    }
+    /** Starts tracking `node` as if it had just been heard from, so silence from the start counts. */
+    track(node, now) {
+        const gaps = new Float64Array(this.windowSize);
+        this.nodes.set(node, { last: now, primed: false, gaps, head: 0, count: 0, sum: 0, sumSq: 0 });
+    }
+    forget(node) {
+        return this.nodes.delete(node);
+    }
+    has(node) {
+        return this.nodes.has(node);
+    }
+    tracked() {
+        return [...this.nodes.keys()];
+    }
+    /** Records an arrival. `sample: false` moves the clock on without trusting the gap as a sample. */
+    heartbeat(node, now, sample = true) {
+        const h = this.nodes.get(node);
+        if (!h) {
+            this.track(node, now);
+            this.get(node).primed = true;
+            return;
+        }
+        const gap = now - h.last;
+        if (h.primed && sample && gap >= 0) {
+            if (h.count === this.windowSize) {
+                const old = h.gaps[h.head];
+                h.sum -= old;
+                h.sumSq -= old * old;
+            }
+            else {
+                h.count++;
+            }
+            h.gaps[h.head] = gap;
+            h.head = (h.head + 1) % this.windowSize;
+            h.sum += gap;
+            h.sumSq += gap * gap;
+            // Running sums drift over millions of updates; a fresh sum once per lap keeps them exact.
+            if (h.head === 0) {
+                h.sum = h.gaps.reduce((acc, g) => acc + g, 0);
+                h.sumSq = h.gaps.reduce((acc, g) => acc + g * g, 0);
+            }
+        }
+        h.primed = true;
+        h.last = Math.max(h.last, now);
+    }
+    /** Moves every node's last arrival forward by `ms` (never past `now`): time that was not theirs. */
+    forgive(ms, now) {
+        for (const h of this.nodes.values())
+            h.last = Math.max(h.last, Math.min(h.last + ms, now));
+    }
+    silenceMs(node, now) {
+        return Math.max(0, now - this.get(node).last);
+    }
+    phi(node, now) {
+        const h = this.get(node);
+        const trusted = h.count >= this.minSamples;
+        const mean = trusted ? h.sum / h.count : this.intervalMs;
+        const variance = trusted ? Math.max(0, h.sumSq / h.count - mean * mean) : (this.intervalMs / 4) ** 2;
+        return phiOf(this.silenceMs(node, now), mean + this.pauseMs, Math.max(this.minStdDevMs, Math.sqrt(variance)));
+    }
+    isSuspected(node, now) {
+        return this.phi(node, now) > this.threshold;
+    }
+    get(node) {
+        const h = this.nodes.get(node);
+        if (!h)
+            throw new InvalidArgumentError(`node ${node} is not monitored`, { node });
+        return h;
+    }
+}
+/**
+ * Judges watched nodes by their heartbeats. Each node is reported at most once: a suspected node
+ * leaves the membership (fail-stop, as a broken communicator never recovers), so heartbeats it
+ * sends afterwards are ignored; watch it again after unwatch() to follow a new incarnation.
+ * Arrivals are recorded while stopped; only the judging pauses.
+ */
+export class HeartbeatMonitor {
+    maxSilenceMs;
+    checkEveryMs;
+    stallToleranceMs;
+    clock;
+    detector;
+    onSuspect;
+    suspected = new Set();
+    timer;
+    started = false;
+    nextDue = 0;
+    graceUntil = -Infinity;
+    constructor(opts) {
+        this.clock = opts.clock;
+        this.onSuspect = opts.onSuspect;
+        this.detector = new PhiAccrualDetector(opts);
+        this.maxSilenceMs = positive('maxSilenceMs', opts.maxSilenceMs ?? 3 * opts.intervalMs);
+        this.checkEveryMs = positive('checkEveryMs', opts.checkEveryMs ?? opts.intervalMs / 2);
+        this.stallToleranceMs = positive('stallToleranceMs', opts.stallToleranceMs ?? this.checkEveryMs);
+    }
+    get running() {
+        return this.started;
+    }
+    watch(node) {
+        if (!this.detector.has(node))
+            this.detector.track(node, this.clock.now());
+    }
+    unwatch(node) {
+        this.detector.forget(node);
+        this.suspected.delete(node);
+    }
+    /** Records an arrival from `node`; false if it is not watched or already suspected. */
+    heartbeat(node) {
+        if (!this.detector.has(node) || this.suspected.has(node))
+            return false;
+        const now = this.clock.now();
+        this.absorbStall(now);
+        this.detector.heartbeat(node, now, now >= this.graceUntil);
+        return true;
+    }
+    phi(node) {
+        return this.detector.phi(node, this.clock.now());
+    }
+    isSuspected(node) {
+        return this.suspected.has(node);
+    }
+    start() {
+        if (this.started)
+            return;
+        this.started = true;
+        this.schedule(this.clock.now());
+    }
+    stop() {
+        this.started = false;
+        if (this.timer !== undefined)
+            this.clock.clearTimeout(this.timer);
+        this.timer = undefined;
+    }
+    tick() {
+        this.timer = undefined;
+        const now = this.clock.now();
+        this.absorbStall(now);
+        const verdicts = [];
+        for (const node of this.detector.tracked()) {
+            if (this.suspected.has(node))
+                continue;
+            const silenceMs = this.detector.silenceMs(node, now);
+            const phi = this.detector.phi(node, now);
+            const reason = silenceMs > this.maxSilenceMs ? 'max_silence' : phi > this.detector.threshold ? 'phi' : undefined;
+            if (reason) {
+                this.suspected.add(node);
+                verdicts.push({ node, phi, silenceMs, reason, at: now });
+            }
+        }
+        // Rescheduled before the callbacks, so a throwing onSuspect cannot stop the monitor.
+        this.schedule(now);
+        for (const v of verdicts) {
+            // An earlier callback may have unwatched it.
+            if (this.suspected.has(v.node))
+                this.onSuspect(v.node, v);
+        }
+    }
+    /**
+     * Checks run every checkEveryMs, and also exactly when the first node would cross maxSilenceMs,
+     * so the hard bound is not loosened by up to a check period (the recovery budget is tight).
+     */
+    schedule(now) {
+        let due = now + this.checkEveryMs;
+        for (const node of this.detector.tracked()) {
+            if (!this.suspected.has(node))
+                due = Math.min(due, now + this.maxSilenceMs - this.detector.silenceMs(node, now) + 1);
+        }
+        due = Math.max(now, due);
+        this.nextDue = due;
+        this.timer = this.clock.setTimeout(() => this.tick(), due - now);
+    }
+    /**
+     * If our own event loop was blocked (a loaded machine, a long GC, a synchronous step), the
+     * heartbeats that arrived meanwhile are still queued behind this callback, and timers tend to
+     * run before queued I/O: judging by last arrival now would blame peers for our stall. So the
+     * time we overslept is not counted as their silence (their last arrivals move forward by it),
+     * and for one interval the queued burst does not become inter-arrival samples, whose
+     * near-zero gaps would make phi jumpy. A node that is really dead is still caught: its silence
+     * keeps growing by every check period we do run, so detection takes maxSilenceMs of our own
+     * running time. Called from both the check and heartbeat(), whichever runs first after a stall.
+     */
+    absorbStall(now) {
+        if (!this.running)
+            return;
+        const lag = now - this.nextDue;
+        if (lag <= this.stallToleranceMs)
+            return;
+        this.detector.forgive(lag, now);
+        this.nextDue = now;
+        this.graceUntil = now + this.detector.intervalMs;
+    }
+}
+//# sourceMappingURL=failure-detector.js.map

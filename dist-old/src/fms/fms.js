@@ -1,0 +1,438 @@
+import { JobFailedError, TimeoutError } from '../errors.js';
+import { waitForPrefix } from '../store/store.js';
+import { connectStore } from '../store/tcp-store-client.js';
+import { realClock } from './clock.js';
+import { openDatagramEndpoint } from './datagram.js';
+import { HeartbeatMonitor } from './failure-detector.js';
+import { applyFault, applyRestart, failJob, membershipUpdatedEvent, slotOf, watchMembership } from './membership.js';
+import { ProgramProcess } from './program-process.js';
+export var FmsState;
+(function (FmsState) {
+    FmsState["Starting"] = "starting";
+    FmsState["Spare"] = "spare";
+    FmsState["Running"] = "running";
+    FmsState["Recovering"] = "recovering";
+    /** This node was declared failed; it has left the job. */
+    FmsState["Fenced"] = "fenced";
+    FmsState["Done"] = "done";
+    FmsState["Stopped"] = "stopped";
+})(FmsState || (FmsState = {}));
+const fmsKey = (job, node) => `rollcall/${job}/fms/${node}`;
+/** Written when a node's program has finished its work: its departure is not a fault. */
+const doneKey = (job, node) => `rollcall/${job}/done/${node}`;
+/**
+ * The fault management service of one node. It supervises its own program (exit, heartbeat
+ * thread), watches every other FMS by heartbeat datagrams, and on a fault: tells the other FMSes,
+ * idles its program, writes the next membership (compare-and-set; any FMS may win) and, for every
+ * new generation, has the program relaunch its communication proxy. It never restarts the
+ * program, except in `restart` mode, which exists as the baseline to compare against.
+ */
+export class Fms {
+    cfg;
+    hooks;
+    clock;
+    state = FmsState.Starting;
+    store;
+    endpoint;
+    watcher;
+    program;
+    programConnected = false;
+    programBeating = false;
+    record;
+    peers = new Map();
+    beatTimer;
+    peerMonitor;
+    programMonitor;
+    /** Generation whose failure we already idled the program for. */
+    idledFor = -1;
+    /** Generation the program was last told to join. */
+    sentGeneration = -1;
+    result;
+    declared = new Set();
+    stopping = false;
+    inflight = new Set();
+    constructor(cfg, hooks, clock = realClock) {
+        this.cfg = cfg;
+        this.hooks = hooks;
+        this.clock = clock;
+        this.peerMonitor = new HeartbeatMonitor({
+            clock,
+            intervalMs: cfg.heartbeatMs,
+            maxSilenceMs: cfg.faultTimeoutMs,
+            onSuspect: (n, info) => void this.declareFault([n], 'heartbeat', `FMS of node ${n} silent for ${Math.round(info.silenceMs)} ms (${info.reason})`),
+        });
+    }
+    emit(event, fields = {}, ts = Date.now()) {
+        this.hooks.event({ ts, event, node: this.cfg.node, ...fields });
+    }
+    async start() {
+        const { job, node, secret } = this.cfg;
+        this.store = await connectStore(this.cfg.store, { secret });
+        this.endpoint = await openDatagramEndpoint({ job, secret, onDatagram: (d) => this.onDatagram(d) });
+        await this.store.put(fmsKey(job, node), this.endpoint.address);
+        this.startProgram();
+        const others = this.cfg.nodes.filter((n) => n !== node);
+        const kvs = await waitForPrefix(this.store, `rollcall/${job}/fms/`, (list) => (others.every((n) => list.has(fmsKey(job, n))) ? [...list.values()] : undefined), Date.now() + this.cfg.startTimeoutMs, (list) => new TimeoutError(`node ${node}: FMS of node(s) ${others.filter((n) => !list.has(fmsKey(job, n))).join(',')} did not register within ${this.cfg.startTimeoutMs} ms`));
+        for (const kv of kvs) {
+            const n = Number(kv.key.slice(kv.key.lastIndexOf('/') + 1));
+            if (n !== node)
+                this.peers.set(n, kv.value);
+        }
+        for (const n of this.peers.keys())
+            this.peerMonitor.watch(n);
+        this.peerMonitor.start();
+        this.beat();
+        this.beatTimer = setInterval(() => this.beat(), this.cfg.heartbeatMs);
+        this.beatTimer.unref();
+        this.watcher = await watchMembership(this.store, job, (ev) => {
+            if (ev.kind === 'record')
+                this.onRecord(ev.record);
+            else if (ev.ended)
+                this.emit('fms_error', { message: ev.error.message });
+        });
+    }
+    beat() {
+        for (const [n, addr] of this.peers)
+            if (!this.record?.failed.includes(n))
+                this.endpoint.send(addr, { type: 'heartbeat', node: this.cfg.node });
+    }
+    // ---- the program ----
+    startProgram() {
+        const env = { ...process.env, ROLLCALL_JOB: this.cfg.job, ROLLCALL_NODE: String(this.cfg.node) };
+        const p = new ProgramProcess(this.cfg.command, env);
+        this.program = p;
+        this.programConnected = false;
+        this.programBeating = false;
+        this.result = undefined;
+        const startTimer = setTimeout(() => {
+            if (this.program === p && (!this.programConnected || !this.programBeating) && p.running) {
+                p.kill('SIGKILL');
+                void this.programBug(`program on node ${this.cfg.node} did not connect within ${this.cfg.startTimeoutMs} ms (does it call connect()?)`);
+            }
+        }, this.cfg.startTimeoutMs);
+        startTimer.unref();
+        p.on('message', (m) => this.onProgramMessage(p, m));
+        p.on('bad', (why) => this.emit('program_error', { message: why }));
+        p.on('exit', (exit) => {
+            clearTimeout(startTimer);
+            this.onProgramExit(p, exit);
+        });
+    }
+    onProgramMessage(p, m) {
+        if (p !== this.program)
+            return;
+        switch (m.type) {
+            case 'hello': {
+                const c = this.cfg;
+                this.programConnected = true;
+                p.send({
+                    type: 'config',
+                    job: c.job,
+                    node: c.node,
+                    store: c.store,
+                    secret: c.secret,
+                    fms: this.endpoint.address,
+                    heartbeatMs: c.heartbeatMs,
+                    rendezvousTimeoutMs: c.rendezvousTimeoutMs,
+                    recoveryTimeoutMs: c.recoveryTimeoutMs,
+                    commTimeoutMs: c.commTimeoutMs,
+                    stateDir: c.stateDir,
+                    keep: c.keep,
+                    persistEvery: c.persistEvery,
+                    replicateEvery: c.replicateEvery,
+                    proxy: c.proxy,
+                });
+                this.emit('program_started', { pid: p.pid, fmsPid: process.pid, generation: this.record?.generation ?? 0 });
+                this.watchProgram(p);
+                this.sendGeneration();
+                return;
+            }
+            case 'warm':
+                this.emit('program_warm', { pid: p.pid });
+                return;
+            case 'proxy_ready':
+                this.emit(m.generation === 0 || this.cfg.policy === 'restart' ? 'proxy_started' : 'proxy_relaunched', { generation: m.generation, ms: m.ms });
+                if (m.generation === this.record?.generation && this.state === FmsState.Recovering)
+                    this.state = FmsState.Running;
+                return;
+            case 'resumed':
+                if (m.generation > 0) {
+                    this.emit('program_resumed', { generation: m.generation, pid: p.pid, ...(m.stepsRedone === undefined ? {} : { steps_redone: m.stepsRedone }) }, m.ts);
+                }
+                return;
+            case 'event':
+                this.emit(m.event, m.fields);
+                return;
+            case 'proxy_broken':
+                this.onProxyBroken(m.generation, m.error);
+                return;
+            case 'progress':
+                this.hooks.progress(this.cfg.node, m.step);
+                return;
+            case 'result':
+                this.result = { value: m.value };
+                return;
+            case 'closing': {
+                // Its heartbeats stop now; silence from here on is an exit in progress, not a hang. But
+                // it must actually exit: one that hangs on the way out is ended, keeping its result.
+                this.programMonitor?.stop();
+                void this.store.put(doneKey(this.cfg.job, this.cfg.node), String(p.pid)).catch(() => undefined);
+                const t = setTimeout(() => {
+                    if (this.program === p && p.running) {
+                        this.emit('program_error', { message: `program pid ${p.pid} did not exit within ${this.cfg.startTimeoutMs} ms of closing; killed` });
+                        p.kill('SIGKILL');
+                        this.finishProgram(p);
+                    }
+                }, this.cfg.startTimeoutMs);
+                t.unref();
+                return;
+            }
+        }
+    }
+    /** Heartbeats from the program's own thread: silence means a hung (stopped, frozen) process. */
+    watchProgram(p) {
+        this.programMonitor?.stop();
+        const mon = new HeartbeatMonitor({
+            clock: this.clock,
+            intervalMs: this.cfg.heartbeatMs,
+            maxSilenceMs: this.cfg.faultTimeoutMs,
+            onSuspect: (_n, info) => {
+                if (this.program !== p || !p.running)
+                    return;
+                // Fenced before anything else: a hung program that wakes up later must not act in a
+                // generation that has moved on without it.
+                p.kill('SIGKILL');
+                void this.declareFault([this.cfg.node], 'heartbeat', `program pid ${p.pid} silent for ${Math.round(info.silenceMs)} ms`, true);
+            },
+        });
+        this.programMonitor = mon;
+        // Judged from its first heartbeat on: starting a thread can take a while on a loaded machine,
+        // and a program that never gets that far is caught by the start timeout instead.
+        mon.start();
+    }
+    onProgramExit(p, exit) {
+        if (p !== this.program)
+            return;
+        this.programMonitor?.stop();
+        if (exit.expected || this.stopping)
+            return;
+        if (exit.signal !== null) {
+            void this.declareFault([this.cfg.node], 'exit', `program pid ${p.pid} killed by ${exit.signal}`, true);
+        }
+        else if (exit.code === 0) {
+            this.finishProgram(p);
+        }
+        else {
+            // Exiting with an error code is the program's own decision: a bug, not a node fault.
+            // Relaunching it would only repeat the bug, so the job ends with the reason.
+            this.emit('program_failed', { pid: p.pid, code: exit.code });
+            void this.programBug(`program on node ${this.cfg.node} exited with code ${exit.code} (a failure of the program itself, not a node fault)`);
+        }
+    }
+    finishProgram(p) {
+        if (this.state === FmsState.Done)
+            return;
+        this.state = FmsState.Done;
+        void this.store.put(doneKey(this.cfg.job, this.cfg.node), String(p.pid)).catch(() => undefined);
+        this.emit('program_completed', { pid: p.pid, result: this.result?.value ?? null });
+        this.hooks.finished({ node: this.cfg.node, state: this.state, result: this.result?.value ?? null });
+    }
+    async programBug(reason) {
+        try {
+            await failJob(this.store, this.cfg.job, reason, { deadline: Date.now() + 10_000 });
+        }
+        catch (e) {
+            if (!this.stopping)
+                this.emit('fms_error', { message: `could not record the job's failure: ${e.message}` });
+        }
+    }
+    // ---- faults ----
+    /**
+     * A proxy saw a peer fail (reset, silence) or could not rendezvous. The failed node's own FMS
+     * usually reports first (it sees its program exit within milliseconds), so we wait one
+     * heartbeat interval before blaming the node ourselves.
+     */
+    onProxyBroken(generation, error) {
+        const record = this.record;
+        if (!record || generation !== record.generation)
+            return;
+        const ranks = error.failedRanks ?? error.missingRanks ?? [];
+        const nodes = ranks.map((r) => record.members[r]).filter((n) => n !== undefined && n !== this.cfg.node);
+        this.emit('proxy_broken', { generation, failed: nodes, message: error.message });
+        this.idleProgram(generation);
+        if (nodes.length === 0)
+            return;
+        const t = setTimeout(() => {
+            if (this.record?.generation !== generation)
+                return;
+            void this.stillRunning(nodes).then((running) => {
+                if (running.length > 0 && this.record?.generation === generation)
+                    void this.declareFault(running, 'connection', error.message);
+            });
+        }, this.cfg.heartbeatMs);
+        t.unref();
+    }
+    /** The nodes whose programs have not finished: a finished one closing its links is no fault. */
+    async stillRunning(nodes) {
+        const done = await Promise.all(nodes.map((n) => this.store.get(doneKey(this.cfg.job, n)).then((kv) => kv !== undefined, () => false)));
+        return nodes.filter((_, i) => !done[i]);
+    }
+    onDatagram(d) {
+        if (d.type === 'heartbeat')
+            this.peerMonitor.heartbeat(d.node);
+        else if (d.type === 'program_heartbeat') {
+            if (d.node === this.cfg.node && d.pid === this.program?.pid && this.programMonitor) {
+                this.programBeating = true;
+                this.programMonitor.watch(d.node);
+                this.programMonitor.heartbeat(d.node);
+            }
+        }
+        else if (d.type === 'fault')
+            this.onFaultNotice(d);
+    }
+    onFaultNotice(d) {
+        const record = this.record;
+        if (!record || d.generation < record.generation || this.state === FmsState.Fenced)
+            return;
+        if (d.failed.some((n) => record.members.includes(n)))
+            this.idleProgram(d.generation);
+        // The detector may die before it writes the membership; so we propose the same change
+        // ourselves if it has not appeared shortly. The compare-and-set makes it happen once.
+        const t = setTimeout(() => {
+            if (this.record && this.record.generation <= d.generation)
+                void this.propose(d.failed, d.cause, d.by === d.failed[0] && d.failed.length === 1, d.generation);
+        }, this.cfg.heartbeatMs / 2);
+        t.unref();
+    }
+    /**
+     * @param ownProgram the fault is this node's program (exit or hang), not the node itself: in
+     * `restart` mode the node stays and every program is restarted.
+     */
+    async declareFault(failed, cause, detail, ownProgram = false) {
+        const record = this.record;
+        if (!record || this.stopping || this.state === FmsState.Fenced || record.failed.includes(this.cfg.node))
+            return;
+        const fresh = failed.filter((n) => (record.members.includes(n) || record.spares.includes(n)) && !this.declared.has(`${record.generation}:${n}`));
+        if (fresh.length === 0)
+            return;
+        for (const n of fresh)
+            this.declared.add(`${record.generation}:${n}`);
+        this.emit('fault_detected', { by: this.cfg.node, failed: fresh, cause, generation: record.generation, detail });
+        const to = [];
+        for (const [n, addr] of this.peers) {
+            if (fresh.includes(n) || record.failed.includes(n))
+                continue;
+            this.endpoint.send(addr, { type: 'fault', by: this.cfg.node, failed: fresh, cause, generation: record.generation });
+            to.push(n);
+        }
+        this.emit('fault_notified', { by: this.cfg.node, failed: fresh, to });
+        if (fresh.some((n) => record.members.includes(n)) && !fresh.includes(this.cfg.node))
+            this.idleProgram(record.generation);
+        await this.propose(fresh, cause, ownProgram, record.generation);
+    }
+    propose(failed, cause, programFault, generation) {
+        // Tracked so that stop() lets a proposal in flight finish and report, even when its own
+        // write is what fenced this node.
+        const p = this.proposeNow(failed, cause, programFault, generation).finally(() => this.inflight.delete(p));
+        this.inflight.add(p);
+        return p;
+    }
+    async proposeNow(failed, cause, programFault, generation) {
+        const opts = { deadline: Date.now() + this.cfg.rendezvousTimeoutMs };
+        try {
+            const res = this.cfg.policy === 'restart' && programFault
+                ? await applyRestart(this.store, this.cfg.job, generation, opts)
+                : await applyFault(this.store, this.cfg.job, failed, opts);
+            if (res.bumped)
+                this.emit('membership_updated', { ...membershipUpdatedEvent(res), by: this.cfg.node, cause });
+        }
+        catch (e) {
+            if (e instanceof JobFailedError)
+                return; // the launcher reports it from the record
+            this.emit('fms_error', { message: `could not update the membership: ${e.message}` });
+        }
+    }
+    idleProgram(generation) {
+        if (this.idledFor >= generation || this.record?.members.includes(this.cfg.node) !== true)
+            return;
+        this.idledFor = generation;
+        this.state = FmsState.Recovering;
+        if (this.programConnected)
+            this.program?.send({ type: 'idle', generation });
+        this.emit('program_idle', { generation });
+    }
+    // ---- membership ----
+    onRecord(record) {
+        const prev = this.record;
+        if (prev && record.generation < prev.generation)
+            return;
+        this.record = record;
+        for (const n of record.failed)
+            this.peerMonitor.unwatch(n);
+        if (record.state === 'failed') {
+            this.state = FmsState.Stopped;
+            return;
+        }
+        const me = this.cfg.node;
+        if (record.failed.includes(me)) {
+            if (this.state !== FmsState.Fenced) {
+                // Out of the job for good: a node that was declared failed must not judge the others
+                // (they stop heartbeating it, so it would see them all as silent: a split brain).
+                this.state = FmsState.Fenced;
+                this.silence();
+                this.program?.kill('SIGKILL');
+                this.emit('node_fenced', { generation: record.generation });
+                this.hooks.finished({ node: me, state: this.state });
+            }
+            return;
+        }
+        if (!record.members.includes(me)) {
+            this.state = FmsState.Spare;
+            return;
+        }
+        if (prev && record.generation > prev.generation) {
+            this.idleProgram(prev.generation);
+            if (this.cfg.policy === 'restart' && this.program) {
+                // The baseline: tear the program down and start it again, as torchrun does.
+                this.program.kill('SIGKILL');
+                this.startProgram();
+                return;
+            }
+        }
+        if (this.state !== FmsState.Done)
+            this.state = prev ? FmsState.Recovering : FmsState.Running;
+        this.sendGeneration();
+    }
+    sendGeneration() {
+        const record = this.record;
+        if (!record || !this.programConnected || record.state !== 'running' || record.generation <= this.sentGeneration)
+            return;
+        const rank = record.members.indexOf(this.cfg.node);
+        if (rank < 0)
+            return;
+        this.sentGeneration = record.generation;
+        this.program?.send({ type: 'generation', generation: record.generation, rank, world: record.members.length, members: record.members, slot: slotOf(record, this.cfg.node) });
+    }
+    /** Stops every judgement and heartbeat of ours. */
+    silence() {
+        this.peerMonitor.stop();
+        this.programMonitor?.stop();
+        if (this.beatTimer)
+            clearInterval(this.beatTimer);
+        this.beatTimer = undefined;
+    }
+    /** Ends the program (SIGTERM, then SIGKILL) and everything of ours. */
+    async stop(graceMs = 2000) {
+        if (this.stopping)
+            return;
+        this.stopping = true;
+        this.state = FmsState.Stopped;
+        this.silence();
+        this.watcher?.close();
+        await Promise.all([...this.inflight]);
+        await this.program?.stop(graceMs);
+        this.endpoint?.close();
+        await this.store?.close().catch(() => undefined);
+    }
+}
+//# sourceMappingURL=fms.js.map

@@ -1,0 +1,137 @@
+import { z } from 'zod';
+import { CorruptRecordError, InvalidArgumentError } from '../errors.js';
+/**
+ * The membership record and the pure rule that turns a record plus a fault into the next one.
+ * No I/O here, so the rule can be tested exhaustively and every FMS computes the same result
+ * from the same input.
+ */
+const NodeId = z.number().int().nonnegative();
+/** What a fault does to the membership; `restart` also restarts every program (the torchrun baseline). */
+export const MembershipPolicySchema = z.enum(['replace', 'shrink', 'restart']);
+export const MembershipRecordSchema = z
+    .object({
+    generation: z.number().int().nonnegative(),
+    /** Node ids in rank order: rank = index. */
+    members: z.array(NodeId),
+    spares: z.array(NodeId),
+    /** Every node ever reported failed, so a late or repeated report is recognised as old news. */
+    failed: z.array(NodeId),
+    minNodes: z.number().int().positive(),
+    policy: MembershipPolicySchema,
+    state: z.enum(['running', 'failed']),
+    reason: z.string().optional(),
+    /**
+     * Whose state a node holds, for nodes that hold someone else's: a spare brought in for a
+     * failed node takes over that node's slot (and so its committed versions). Absent: its own.
+     */
+    slots: z.record(z.string(), NodeId).optional(),
+})
+    .superRefine((r, ctx) => {
+    const seen = new Set();
+    for (const n of [...r.members, ...r.spares, ...r.failed]) {
+        if (seen.has(n))
+            ctx.addIssue({ code: 'custom', message: `node ${n} appears more than once across members, spares and failed` });
+        seen.add(n);
+    }
+    if (r.state === 'failed' && r.reason === undefined)
+        ctx.addIssue({ code: 'custom', message: 'a failed job must carry a reason' });
+    if (r.state === 'running' && r.members.length < r.minNodes) {
+        ctx.addIssue({ code: 'custom', message: `running with ${r.members.length} member(s), below minNodes ${r.minNodes}` });
+    }
+});
+/** Parses a stored value; anything unexpected becomes a CorruptRecordError naming the key. */
+export function parseMembership(key, value) {
+    let raw;
+    try {
+        raw = JSON.parse(value);
+    }
+    catch (e) {
+        throw new CorruptRecordError(key, `membership record at ${key} is not JSON: ${e.message}`, { cause: e });
+    }
+    const parsed = MembershipRecordSchema.safeParse(raw);
+    if (!parsed.success) {
+        const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(record)'}: ${i.message}`).join('; ');
+        throw new CorruptRecordError(key, `membership record at ${key} is invalid: ${issues}`, { cause: parsed.error });
+    }
+    return parsed.data;
+}
+/** The slot (whose committed state) a node holds. */
+export function slotOf(record, node) {
+    return record.slots?.[String(node)] ?? node;
+}
+/** The node's rank in this generation, or undefined if it is not a member. */
+export function rankOf(record, node) {
+    const i = record.members.indexOf(node);
+    return i < 0 ? undefined : i;
+}
+/**
+ * The membership after `failedNodes` are lost. Returns the input itself (write: false) when
+ * every node named is already known failed, or when the job has already ended: that is how
+ * concurrent proposers of the same fault converge on one generation bump.
+ *
+ * `replace` fills failed ranks with spares, lowest rank first, so surviving members keep their
+ * rank; once spares run out the remaining failed ranks are dropped as in `shrink`. A lost spare
+ * is struck from the spares without a generation bump: the communicator is unchanged, so
+ * relaunching every proxy for it would be a recovery with nothing to recover.
+ */
+export function nextMembership(record, failedNodes) {
+    const unchanged = { record, changed: { removed: [], added: [] }, write: false, bumped: false };
+    const lost = new Set(failedNodes);
+    for (const n of lost) {
+        if (!Number.isInteger(n) || n < 0)
+            throw new InvalidArgumentError(`failed node id must be a non-negative integer, got ${n}`);
+        if (!record.members.includes(n) && !record.spares.includes(n) && !record.failed.includes(n)) {
+            throw new InvalidArgumentError(`node ${n} is not part of this job (neither member, spare nor failed)`, { node: n });
+        }
+    }
+    if (record.state === 'failed')
+        return unchanged;
+    const lostMembers = record.members.filter((n) => lost.has(n));
+    const lostSpares = record.spares.filter((n) => lost.has(n));
+    if (lostMembers.length === 0 && lostSpares.length === 0)
+        return unchanged;
+    const spares = record.spares.filter((n) => !lost.has(n));
+    const members = [];
+    const added = [];
+    const slots = { ...(record.slots ?? {}) };
+    for (const n of record.members) {
+        if (!lost.has(n))
+            members.push(n);
+        else if (record.policy !== 'shrink' && spares.length > 0) {
+            const s = spares.shift();
+            members.push(s);
+            added.push(s);
+            slots[String(s)] = slotOf(record, n);
+        }
+    }
+    const failed = [...record.failed, ...lostMembers, ...lostSpares];
+    if (lostMembers.length === 0) {
+        return { record: { ...record, spares, failed }, changed: { removed: [], added: [] }, write: true, bumped: false };
+    }
+    const next = { ...record, generation: record.generation + 1, members, spares, failed, ...(added.length > 0 ? { slots } : {}) };
+    if (members.length < record.minNodes) {
+        next.state = 'failed';
+        next.reason =
+            `node(s) ${lostMembers.join(',')} failed and no spare is left: ` +
+                `${members.length} member(s) would remain, below minNodes ${record.minNodes}`;
+    }
+    return { record: next, changed: { removed: lostMembers, added }, write: true, bumped: true };
+}
+/**
+ * `restart` after a program fault on a node that is itself still there: the same members in a
+ * new generation, every program started afresh. Keyed on the generation the fault was seen in,
+ * so that every FMS proposing the same restart produces one bump, not one each.
+ */
+export function restartMembership(record, observedGeneration) {
+    if (record.state === 'failed' || record.generation !== observedGeneration) {
+        return { record, changed: { removed: [], added: [] }, write: false, bumped: false };
+    }
+    return { record: { ...record, generation: record.generation + 1 }, changed: { removed: [], added: [] }, write: true, bumped: true };
+}
+/** The terminal record for a job that cannot go on (a program bug, a shutdown). */
+export function failedMembership(record, reason) {
+    if (record.state === 'failed')
+        return { record, changed: { removed: [], added: [] }, write: false, bumped: false };
+    return { record: { ...record, generation: record.generation + 1, state: 'failed', reason }, changed: { removed: [], added: [] }, write: true, bumped: true };
+}
+//# sourceMappingURL=membership-record.js.map

@@ -1,0 +1,165 @@
+import { AlreadyExistsError, CorruptRecordError, InvalidArgumentError, JobFailedError, RollcallError, StoreUnavailableError, TimeoutError, } from '../errors.js';
+import { backoffMs, remaining, sleep, withDeadline } from '../util/deadline.js';
+import { failedMembership, nextMembership, parseMembership, restartMembership, } from './membership-record.js';
+export * from './membership-record.js';
+/**
+ * The job's membership in the store: one record at `rollcall/<job>/membership`, changed only
+ * by compare-and-set on its modRevision. The CAS is the whole coordination protocol: any number
+ * of FMSes may propose at once, each losing proposer re-reads and recomputes, and the pure rule
+ * in membership-record.ts makes a fault that is already applied a no-op.
+ */
+export function membershipKey(job) {
+    if (job.length === 0 || job.includes('/'))
+        throw new InvalidArgumentError(`job id must be non-empty and contain no '/', got ${JSON.stringify(job)}`);
+    return `rollcall/${job}/membership`;
+}
+/**
+ * Writes generation 0. Only one launcher can win (CAS against "key absent"); the other gets
+ * AlreadyExistsError rather than silently adopting a membership it did not choose.
+ */
+export async function initMembership(store, job, opts) {
+    const key = membershipKey(job);
+    const nodes = [...opts.nodes];
+    const spares = [...(opts.spares ?? [])];
+    const minNodes = opts.minNodes ?? nodes.length;
+    if (nodes.length === 0)
+        throw new InvalidArgumentError('a job needs at least one node');
+    if (!Number.isInteger(minNodes) || minNodes < 1 || minNodes > nodes.length) {
+        throw new InvalidArgumentError(`minNodes must be an integer in 1..${nodes.length}, got ${minNodes}`);
+    }
+    const all = [...nodes, ...spares];
+    for (const n of all)
+        if (!Number.isInteger(n) || n < 0)
+            throw new InvalidArgumentError(`node ids must be non-negative integers, got ${n}`);
+    if (new Set(all).size !== all.length)
+        throw new InvalidArgumentError('node ids must be distinct across nodes and spares');
+    const record = { generation: 0, members: nodes, spares, failed: [], minNodes, policy: opts.policy, state: 'running' };
+    const res = await store.compareAndSet(key, 0, JSON.stringify(record));
+    if (!res.ok) {
+        throw new AlreadyExistsError(key, `membership of job ${job} already exists (modRevision ${res.current?.modRevision}); another launcher initialised it`);
+    }
+    return record;
+}
+/** The current record, or undefined if the job has none. Throws CorruptRecordError on a bad value. */
+export async function readMembership(store, job) {
+    const key = membershipKey(job);
+    const kv = await store.get(key);
+    return kv === undefined ? undefined : parseMembership(key, kv.value);
+}
+/**
+ * Delivers the current record (if any), then every later write, in revision order. Errors come
+ * through the same callback so a consumer cannot forget them, and a bad record never throws
+ * into the store's delivery path.
+ */
+export async function watchMembership(store, job, onChange) {
+    const key = membershipKey(job);
+    let closed = false;
+    const handle = (kv) => {
+        let ev;
+        try {
+            ev = { kind: 'record', record: parseMembership(key, kv.value), modRevision: kv.modRevision };
+        }
+        catch (e) {
+            ev = { kind: 'error', error: e, ended: false };
+        }
+        emit(ev);
+    };
+    const emit = (ev) => {
+        if (closed)
+            return;
+        try {
+            onChange(ev);
+        }
+        catch {
+            // The consumer's bug; letting it escape would break the store watch for this key.
+        }
+    };
+    // list, not get: it also gives the store revision to resume from, so no write is missed
+    // between the read and the watch even when the key does not exist yet.
+    const { kvs, revision } = await store.list(key);
+    const current = kvs.find((kv) => kv.key === key);
+    if (current)
+        handle(current);
+    const inner = await store.watch(key, (ev) => {
+        // The prefix also matches longer keys ("membership-x"); only the exact key is ours.
+        if (ev.type === 'put') {
+            if (ev.kv.key === key)
+                handle(ev.kv);
+        }
+        else if (ev.key === key) {
+            emit({ kind: 'error', error: new CorruptRecordError(key, `membership record ${key} was deleted`), ended: false });
+        }
+    }, {
+        fromRevision: revision + 1,
+        onError: (e) => emit({ kind: 'error', error: e instanceof RollcallError ? e : new StoreUnavailableError(`membership watch broke: ${e.message}`, { cause: e }), ended: true }),
+    });
+    return {
+        close: () => {
+            closed = true;
+            inner.close();
+        },
+    };
+}
+/**
+ * Records that `failedNodes` are lost and returns the resulting membership. Safe to call from
+ * every FMS at once: exactly one write happens per distinct change, the others find it already
+ * applied and return the current record with `bumped: false`.
+ *
+ * Throws JobFailedError if this fault (or an earlier one) left fewer than minNodes members;
+ * the terminal record is written first so every other FMS hits the same error.
+ */
+export async function applyFault(store, job, failedNodes, opts) {
+    return transition(store, job, `applyFault(${job})`, (r) => nextMembership(r, failedNodes), opts);
+}
+/** Proposes a `restart` of every program after a program fault seen in `observedGeneration`. */
+export async function applyRestart(store, job, observedGeneration, opts) {
+    return transition(store, job, `applyRestart(${job})`, (r) => restartMembership(r, observedGeneration), opts);
+}
+/**
+ * Ends the job: writes the terminal record (unless it is already there) so every FMS and the
+ * launcher stop on the same reason. Returns the terminal record.
+ */
+export async function failJob(store, job, reason, opts) {
+    try {
+        return (await transition(store, job, `failJob(${job})`, (r) => failedMembership(r, reason), opts)).record;
+    }
+    catch (e) {
+        if (e instanceof JobFailedError)
+            return (await readMembership(store, job));
+        throw e;
+    }
+}
+/** Read, compute with a pure rule, compare-and-set; retried with backoff while others win. */
+async function transition(store, job, what, rule, opts) {
+    const key = membershipKey(job);
+    const call = (p, step) => withDeadline(p, opts.deadline, `${what}: ${step}`, { signal: opts.signal });
+    for (let attempt = 0;; attempt++) {
+        const kv = await call(store.get(key), 'read membership');
+        if (kv === undefined)
+            throw new InvalidArgumentError(`job ${job} has no membership record at ${key}`);
+        const current = parseMembership(key, kv.value);
+        if (current.state === 'failed')
+            throw new JobFailedError(job, current.reason ?? 'unknown', current.generation);
+        const t = rule(current);
+        if (!t.write)
+            return { record: current, changed: t.changed, bumped: false };
+        const res = await call(store.compareAndSet(key, kv.modRevision, JSON.stringify(t.record)), 'write membership');
+        if (res.ok) {
+            if (t.record.state === 'failed')
+                throw new JobFailedError(job, t.record.reason ?? 'unknown', t.record.generation);
+            return { record: t.record, changed: t.changed, bumped: t.bumped };
+        }
+        // Another FMS wrote first. Backing off with jitter spreads out the re-reads so a burst of
+        // proposers does not collide again in lockstep; the re-read decides whether we still have
+        // anything to add.
+        const wait = Math.min(backoffMs(attempt, 2, 100), remaining(opts.deadline));
+        if (wait <= 0)
+            throw new TimeoutError(`${what}: deadline passed after ${attempt + 1} conflicting write(s)`);
+        await sleep(wait, opts.signal);
+    }
+}
+/** The event-log line for a change, so its field names live next to the record they describe. */
+export function membershipUpdatedEvent(result) {
+    return { event: 'membership_updated', generation: result.record.generation, members: result.record.members, ...result.changed };
+}
+//# sourceMappingURL=membership.js.map

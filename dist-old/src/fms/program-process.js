@@ -1,0 +1,77 @@
+import { spawn } from 'node:child_process';
+import { EventEmitter } from 'node:events';
+import { FromProgramSchema } from '../sdk/ipc.js';
+/**
+ * The node's program as the FMS sees it: a child process with an IPC channel. The child stays in
+ * the FMS's process group, so killing the node's group (or the FMS dying, see the SDK's
+ * 'disconnect' handler) never leaves the program behind.
+ */
+export class ProgramProcess extends EventEmitter {
+    pid;
+    exited;
+    expected = false;
+    done = false;
+    child;
+    constructor(command, env) {
+        super();
+        const [file, ...args] = command;
+        if (file === undefined)
+            throw new Error('empty program command');
+        this.child = spawn(file, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env });
+        this.exited = new Promise((resolve) => {
+            const finish = (code, signal) => {
+                if (this.done)
+                    return;
+                this.done = true;
+                const exit = { code, signal, expected: this.expected };
+                this.emit('exit', exit);
+                resolve(exit);
+            };
+            this.child.on('exit', finish);
+            // spawn failures (no such file) come as 'error' without an 'exit'.
+            this.child.on('error', (e) => {
+                this.emit('bad', `cannot start program ${JSON.stringify(file)}: ${e.message}`);
+                finish(127, null);
+            });
+        });
+        this.pid = this.child.pid ?? -1;
+        this.child.on('message', (raw) => {
+            const m = FromProgramSchema.safeParse(raw);
+            if (m.success)
+                this.emit('message', m.data);
+            else
+                this.emit('bad', `program sent an invalid message: ${m.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+        });
+    }
+    get running() {
+        return !this.done;
+    }
+    send(m) {
+        if (this.done || !this.child.connected)
+            return;
+        this.child.send(m, (err) => {
+            // The program is dying; its exit is reported through 'exit'.
+            void err;
+        });
+    }
+    /** Signals the program; anything but SIGSTOP/SIGCONT marks its exit as expected. */
+    kill(signal = 'SIGKILL') {
+        if (signal !== 'SIGSTOP' && signal !== 'SIGCONT')
+            this.expected = true;
+        if (!this.done)
+            this.child.kill(signal);
+    }
+    /** SIGTERM, then SIGKILL if it has not gone within graceMs. */
+    async stop(graceMs) {
+        if (this.done)
+            return this.exited;
+        this.kill('SIGTERM');
+        // A stopped process only acts on SIGTERM once continued.
+        this.child.kill('SIGCONT');
+        const t = setTimeout(() => this.kill('SIGKILL'), graceMs);
+        const exit = await this.exited;
+        clearTimeout(t);
+        return exit;
+    }
+}
+//# sourceMappingURL=program-process.js.map

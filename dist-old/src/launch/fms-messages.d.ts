@@ -1,0 +1,28 @@
+import type { FmsConfig, FmsEvent, FmsState } from '../fms/fms.js';
+/** Launcher ↔ FMS process messages (Node IPC between processes of the same Rollcall build). */
+export type ToFms = {
+    type: 'start';
+    config: FmsConfig;
+} | {
+    type: 'stop';
+};
+export type FromFms = {
+    type: 'ready';
+    node: number;
+}
+/** Sent last before an FMS exits; its delivery means every earlier message was delivered. */
+ | {
+    type: 'flush';
+} | {
+    type: 'event';
+    event: FmsEvent;
+} | {
+    type: 'progress';
+    node: number;
+    step: number;
+} | {
+    type: 'finished';
+    node: number;
+    state: FmsState;
+    result?: unknown;
+};

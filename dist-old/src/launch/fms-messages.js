@@ -1,0 +1,2 @@
+export {};
+//# sourceMappingURL=fms-messages.js.map

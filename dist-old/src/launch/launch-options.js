@@ -1,0 +1,116 @@
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { InvalidArgumentError } from '../errors.js';
+import { parseChaos } from '../fms/chaos.js';
+import { MembershipPolicySchema } from '../fms/membership.js';
+import { PROXY_KINDS } from '../proxy/proxy.js';
+/** Everything `rollcall launch` accepts, checked in one place so a bad flag never starts a process. */
+export const LaunchOptionsSchema = z
+    .object({
+    nodes: z.number().int().min(1).max(64),
+    spares: z.number().int().min(0).max(64).default(0),
+    minNodes: z.number().int().min(1).optional(),
+    onFault: MembershipPolicySchema.optional(),
+    events: z.string().min(1).optional(),
+    heartbeatMs: z.number().int().min(10).max(60_000).default(200),
+    faultTimeoutMs: z.number().int().min(20).max(600_000).optional(),
+    chaos: z.string().optional(),
+    command: z.array(z.string()).min(1, 'no program command given (put it after --, e.g. rollcall launch --nodes 2 -- node train.js)'),
+    job: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'job id: 1-64 letters, digits, dot, dash or underscore').optional(),
+    /** How long a program may take to start and connect, and any rendezvous to complete. */
+    startTimeoutMs: z.number().int().min(100).default(30_000),
+    quiet: z.boolean().default(false),
+    /** Where nodes persist their committed versions (default: a new temporary directory). */
+    stateDir: z.string().min(1).optional(),
+    keep: z.number().int().min(1).max(100).default(3),
+    persistEvery: z.number().int().min(1).max(1_000_000).default(100),
+    replicateEvery: z.number().int().min(1).max(1_000_000).default(10),
+    proxy: z.enum(PROXY_KINDS, { message: 'use inline or thread' }).default('inline'),
+    /** Continue a stopped job from the newest common state in this directory. */
+    resume: z.string().min(1).optional(),
+})
+    .superRefine((o, ctx) => {
+    if (o.minNodes !== undefined && o.minNodes > o.nodes)
+        ctx.addIssue({ code: 'custom', path: ['minNodes'], message: `--min-nodes ${o.minNodes} is more than --nodes ${o.nodes}` });
+    const fault = o.faultTimeoutMs ?? 3 * o.heartbeatMs;
+    if (fault < 2 * o.heartbeatMs) {
+        ctx.addIssue({ code: 'custom', path: ['faultTimeoutMs'], message: `--fault-timeout-ms ${fault} must be at least twice --heartbeat-ms ${o.heartbeatMs}: one late heartbeat is not a fault` });
+    }
+    if (o.resume !== undefined && o.stateDir !== undefined && o.resume !== o.stateDir) {
+        ctx.addIssue({ code: 'custom', path: ['resume'], message: '--resume DIR already names the state directory; drop --state-dir or make them equal' });
+    }
+    if (o.resume !== undefined && !hasVersions(o.resume)) {
+        ctx.addIssue({ code: 'custom', path: ['resume'], message: `${o.resume} holds no committed state (expected slot-N/vNNN.rcs files from an earlier run)` });
+    }
+    if (o.onFault === 'replace' && o.spares === 0)
+        ctx.addIssue({ code: 'custom', path: ['onFault'], message: '--on-fault replace needs at least one spare (--spares)' });
+});
+/** Whether `dir` holds committed versions of some slot (what --resume needs). */
+export function hasVersions(dir) {
+    try {
+        return readdirSync(dir).some((d) => /^slot-\d+$/.test(d) && readdirSync(join(dir, d)).some((f) => /^v\d+\.rcs$/.test(f)));
+    }
+    catch {
+        return false;
+    }
+}
+const FLAG = {
+    nodes: '--nodes',
+    spares: '--spares',
+    minNodes: '--min-nodes',
+    onFault: '--on-fault',
+    events: '--events',
+    heartbeatMs: '--heartbeat-ms',
+    faultTimeoutMs: '--fault-timeout-ms',
+    chaos: '--chaos',
+    command: 'command',
+    job: '--job',
+    stateDir: '--state-dir',
+    keep: '--keep',
+    persistEvery: '--persist-every',
+    replicateEvery: '--replicate-every',
+    proxy: '--proxy',
+    resume: '--resume',
+};
+/** Validates and fills defaults; throws InvalidArgumentError naming the flag. */
+export function resolveLaunchOptions(input) {
+    const r = LaunchOptionsSchema.safeParse(input);
+    if (!r.success) {
+        const msg = r.error.issues
+            .map((i) => {
+            const flag = FLAG[String(i.path[0])] ?? String(i.path[0] ?? 'options');
+            return i.message.includes(flag) ? i.message : `${flag}: ${i.message}`;
+        })
+            .join('; ');
+        throw new InvalidArgumentError(msg);
+    }
+    const o = r.data;
+    const chaos = o.chaos === undefined ? [] : parseChaos(o.chaos);
+    const all = o.nodes + o.spares;
+    for (const a of chaos) {
+        if (a.target !== 'random' && a.target.node >= all)
+            throw new InvalidArgumentError(`--chaos: "${a.spec}" names node ${a.target.node}, but the job has nodes 0..${all - 1}`);
+    }
+    return {
+        nodes: o.nodes,
+        spares: o.spares,
+        minNodes: o.minNodes ?? 1,
+        policy: o.onFault ?? (o.spares > 0 ? 'replace' : 'shrink'),
+        events: o.events,
+        heartbeatMs: o.heartbeatMs,
+        faultTimeoutMs: o.faultTimeoutMs ?? 3 * o.heartbeatMs,
+        chaos,
+        command: o.command,
+        job: o.job,
+        startTimeoutMs: o.startTimeoutMs,
+        quiet: o.quiet,
+        stateDir: o.resume ?? o.stateDir,
+        keep: o.keep,
+        persistEvery: o.persistEvery,
+        replicateEvery: o.replicateEvery,
+        proxy: o.proxy,
+        resume: o.resume !== undefined,
+    };
+}
+//# sourceMappingURL=launch-options.js.map

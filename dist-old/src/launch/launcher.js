@@ -1,0 +1,263 @@
+import { fork } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { constants, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { realClock } from '../fms/clock.js';
+import { ChaosScheduler } from '../fms/chaos.js';
+import { initMembership, watchMembership } from '../fms/membership.js';
+import { connectStore } from '../store/tcp-store-client.js';
+import { startStoreServer } from '../store/tcp-store-server.js';
+import { EventLog } from './event-log.js';
+import { hasVersions } from './launch-options.js';
+import { RecoveryTracker } from './recovery-tracker.js';
+const FMS_MAIN = fileURLToPath(new URL('../fms/fms-main.js', import.meta.url));
+const STOP_GRACE_MS = 2000;
+/**
+ * Runs one job on this machine: the embedded store (the job's runtime environment), one FMS
+ * process per node (each in its own process group, with its program inside), the chaos
+ * schedule, and the event log. Resolves when the job completes, fails or is stopped, after every
+ * process of the job has exited.
+ */
+export async function launch(opts, hooks = {}) {
+    const job = opts.job ?? `job-${randomBytes(4).toString('hex')}`;
+    const secret = randomBytes(32).toString('hex');
+    const say = (line) => {
+        if (!opts.quiet)
+            hooks.log?.(line);
+    };
+    const log = new EventLog(opts.events, hooks.onEvent);
+    const emit = (event, fields = {}, ts = Date.now()) => log.write({ ts, event, ...fields });
+    const tempState = opts.stateDir === undefined;
+    const stateDir = opts.stateDir ?? (await mkdtemp(join(tmpdir(), `rollcall-${job}-`)));
+    const server = await startStoreServer({ secret });
+    const store = await connectStore(server.address, { secret });
+    const nodes = Array.from({ length: opts.nodes }, (_, i) => i);
+    const spares = Array.from({ length: opts.spares }, (_, i) => opts.nodes + i);
+    let record = await initMembership(store, job, { nodes, spares, minNodes: opts.minNodes, policy: opts.policy });
+    emit('job_started', {
+        job,
+        nodes,
+        spares,
+        policy: opts.policy,
+        minNodes: opts.minNodes,
+        heartbeatMs: opts.heartbeatMs,
+        faultTimeoutMs: opts.faultTimeoutMs,
+        command: opts.command,
+        stateDir,
+        keep: opts.keep,
+        resume: opts.resume,
+    });
+    say(`job ${job}: ${opts.nodes} node(s), ${opts.spares} spare(s), on fault: ${opts.policy}`);
+    const procs = new Map();
+    const results = new Map();
+    const tracker = new RecoveryTracker();
+    let finishing = false;
+    let resolveDone;
+    const done = new Promise((r) => (resolveDone = r));
+    const finish = (outcome, reason) => {
+        if (finishing)
+            return;
+        finishing = true;
+        resolveDone({ outcome, reason });
+    };
+    const onEvent = (e) => {
+        log.write(e);
+        const rec = tracker.observe(e, record);
+        if (rec) {
+            emit('recovered', { ...rec });
+            say(`recovered: generation ${rec.generation} running ${rec.ms} ms after the fault`);
+        }
+        describe(e, say);
+        if (e.event === 'program_started' && typeof e.node === 'number' && typeof e.pid === 'number') {
+            const p = procs.get(e.node);
+            if (p)
+                p.programPid = e.pid;
+        }
+    };
+    const checkCompleted = () => {
+        if (record.state === 'running' && record.members.length > 0 && record.members.every((n) => results.has(n)))
+            finish('completed');
+    };
+    const chaos = new ChaosScheduler(opts.chaos, {
+        clock: realClock,
+        targets: () => record.members.filter((n) => procs.get(n)?.exited === false),
+        onFire: (f) => inject(f),
+        onError: (e) => say(`chaos: ${e.message}`),
+    });
+    const inject = (f) => {
+        const p = procs.get(f.node);
+        if (!p || p.exited)
+            return;
+        const ts = Date.now();
+        if (f.action.kind === 'kill-node') {
+            killGroup(p.fms, 'SIGKILL');
+        }
+        else {
+            if (p.programPid === undefined)
+                return;
+            try {
+                process.kill(p.programPid, f.action.kind === 'kill' ? 'SIGKILL' : 'SIGSTOP');
+            }
+            catch {
+                return; // already gone
+            }
+        }
+        emit('fault_injected', { kind: f.action.kind, node: f.node, pid: f.action.kind === 'kill-node' ? p.fms.pid : p.programPid, spec: f.action.spec }, ts);
+        tracker.injected(ts, record.generation);
+    };
+    for (const node of [...nodes, ...spares]) {
+        const config = {
+            job,
+            node,
+            secret,
+            store: server.address,
+            command: opts.command,
+            nodes: [...nodes, ...spares],
+            policy: opts.policy,
+            heartbeatMs: opts.heartbeatMs,
+            faultTimeoutMs: opts.faultTimeoutMs,
+            rendezvousTimeoutMs: Math.max(2000, 4 * opts.faultTimeoutMs),
+            recoveryTimeoutMs: Math.max(opts.startTimeoutMs, 10 * opts.faultTimeoutMs),
+            commTimeoutMs: Math.max(10_000, 4 * opts.faultTimeoutMs),
+            startTimeoutMs: opts.startTimeoutMs,
+            stateDir,
+            keep: opts.keep,
+            persistEvery: opts.persistEvery,
+            replicateEvery: opts.replicateEvery,
+            proxy: opts.proxy,
+        };
+        // Its own process group: `kill-node` and the final clean-up kill the FMS and its program
+        // together with one signal.
+        const fms = fork(FMS_MAIN, [], { detached: true, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+        const proc = { fms, exited: false };
+        procs.set(node, proc);
+        fms.on('message', (m) => {
+            if (m.type === 'event')
+                onEvent(m.event);
+            else if (m.type === 'progress') {
+                chaos.onStep(m.node, m.step);
+                hooks.onProgress?.(m.node, m.step);
+            }
+            else if (m.type === 'finished' && m.state === 'done') {
+                results.set(m.node, m.result);
+                checkCompleted();
+            }
+        });
+        fms.on('exit', (code, signal) => {
+            proc.exited = true;
+            if (finishing)
+                return;
+            emit('fms_exited', { node, code, signal });
+            if ([...procs.values()].every((p) => p.exited))
+                finish('failed', 'every node is gone');
+        });
+        fms.send({ type: 'start', config });
+    }
+    const watcher = await watchMembership(store, job, (ev) => {
+        if (ev.kind !== 'record')
+            return;
+        if (ev.record.generation < record.generation)
+            return;
+        record = ev.record;
+        if (record.state === 'failed')
+            finish('failed', record.reason ?? 'unknown');
+        else
+            checkCompleted();
+    });
+    chaos.start();
+    const onStop = () => finish('stopped', String(hooks.stopSignal?.reason ?? 'stopped'));
+    if (hooks.stopSignal?.aborted)
+        onStop();
+    hooks.stopSignal?.addEventListener('abort', onStop, { once: true });
+    const end = await done;
+    chaos.stop();
+    hooks.stopSignal?.removeEventListener('abort', onStop);
+    watcher.close();
+    const result = results.get(record.members[0] ?? -1);
+    if (end.outcome === 'completed') {
+        emit('job_completed', { generation: record.generation, result, results: Object.fromEntries(results) });
+        say(`job completed at generation ${record.generation}`);
+    }
+    else {
+        emit('job_failed', { generation: record.generation, reason: end.reason, outcome: end.outcome });
+        say(`job ${end.outcome}: ${end.reason}`);
+    }
+    await shutdown(procs);
+    await store.close().catch(() => undefined);
+    await server.close();
+    log.close();
+    const kept = end.outcome !== 'completed' && hasVersions(stateDir);
+    if (kept)
+        say(`committed state kept in ${stateDir}; continue with --resume ${stateDir}`);
+    else if (tempState)
+        await rm(stateDir, { recursive: true, force: true });
+    return {
+        outcome: end.outcome,
+        exitCode: end.outcome === 'completed' ? 0 : end.outcome === 'stopped' ? stoppedExitCode(hooks.stopSignal?.reason) : 1,
+        reason: end.reason,
+        result,
+        results: Object.fromEntries(results),
+        events: log.events,
+    };
+}
+/** 128 + the signal number, as shells report a process ended by that signal. */
+function stoppedExitCode(reason) {
+    const m = /SIG[A-Z]+/.exec(String(reason));
+    const n = m ? constants.signals[m[0]] : undefined;
+    return typeof n === 'number' ? 128 + n : 130;
+}
+function killGroup(child, signal) {
+    if (child.pid === undefined)
+        return;
+    try {
+        process.kill(-child.pid, signal);
+    }
+    catch {
+        // The group is already gone.
+    }
+}
+/** Asks every FMS to stop its program and exit, then kills whatever is left, group by group. */
+async function shutdown(procs) {
+    const live = [...procs.values()].filter((p) => !p.exited);
+    for (const p of live) {
+        if (p.fms.connected)
+            p.fms.send({ type: 'stop' });
+    }
+    await Promise.all(live.map((p) => new Promise((resolve) => {
+        if (p.exited)
+            return resolve();
+        const t = setTimeout(() => killGroup(p.fms, 'SIGKILL'), STOP_GRACE_MS + 1000);
+        p.fms.once('exit', () => {
+            clearTimeout(t);
+            resolve();
+        });
+    })));
+    // The FMS is gone; its group may still hold a program that ignored SIGTERM.
+    for (const p of procs.values())
+        killGroup(p.fms, 'SIGKILL');
+}
+function describe(e, say) {
+    const f = e;
+    const list = (v) => (Array.isArray(v) ? v.join(',') : String(v));
+    switch (e.event) {
+        case 'fault_injected':
+            say(`chaos: ${String(f.kind)} node ${String(f.node)} (${String(f.spec)})`);
+            break;
+        case 'fault_detected':
+            say(`node ${String(f.by)} detected a fault of node(s) ${list(f.failed)} (${String(f.cause)}): ${String(f.detail)}`);
+            break;
+        case 'membership_updated':
+            say(`generation ${String(f.generation)}: members ${list(f.members)}${list(f.removed) ? `, removed ${list(f.removed)}` : ''}${list(f.added) ? `, added ${list(f.added)}` : ''}`);
+            break;
+        case 'program_failed':
+            say(`node ${String(f.node)}: program exited with code ${String(f.code)}`);
+            break;
+        case 'fms_error':
+        case 'program_error':
+            say(`node ${String(f.node)}: ${String(f.message)}`);
+            break;
+    }
+}
+//# sourceMappingURL=launcher.js.map

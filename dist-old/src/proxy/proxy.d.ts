@@ -1,0 +1,37 @@
+import type { EventEmitter } from 'node:events';
+import type { NumericArray, ReduceOp } from '../comm/dtype.js';
+import type { RollcallError } from '../errors.js';
+import type { ProxyConnect } from './protocol.js';
+export declare enum ProxyState {
+    Starting = "starting",
+    /** Store connected, no generation yet: a relaunch only pays the rendezvous. */
+    Standby = "standby",
+    Ready = "ready",
+    Broken = "broken",
+    Closed = "closed"
+}
+/**
+ * Where the proxy's communicator runs (docs/architecture.md, "The communication proxy"):
+ * - `inline`: on the program's own thread. No hand-off per operation; the communicator is
+ *   still disposable: it is destroyed and rebuilt for each generation, the program is not.
+ * - `thread`: in a worker thread of the program's process. Each operation is a message to it.
+ */
+export declare const PROXY_KINDS: readonly ["inline", "thread"];
+export type ProxyKind = (typeof PROXY_KINDS)[number];
+/** One generation's communication proxy, as the SDK drives it. */
+export interface CommProxy extends EventEmitter<{
+    broken: [RollcallError];
+}> {
+    readonly state: ProxyState;
+    /** Joins a generation; resolves with the rendezvous time in ms. */
+    activate(connect: Omit<ProxyConnect, 'type'>, timeoutMs: number): Promise<number>;
+    allreduce<T extends NumericArray>(buf: T, redop?: ReduceOp): Promise<T>;
+    broadcast<T extends NumericArray>(buf: T, root?: number): Promise<T>;
+    barrier(): Promise<void>;
+    send<T extends NumericArray>(buf: T, peer: number, tag?: number): Promise<T>;
+    recv<T extends NumericArray>(buf: T, peer: number, tag?: number): Promise<T>;
+    /** Ends it at the end of the job: peers see a departure, not a fault. */
+    close(graceMs?: number): Promise<void>;
+    /** Ends it at once: a relaunch must not wait for a proxy stuck on a dead peer. */
+    terminate(): Promise<void>;
+}

@@ -1,0 +1,74 @@
+import { z } from 'zod';
+import { PROXY_KINDS } from '../proxy/proxy.js';
+/**
+ * Messages between an FMS and its program over the Node IPC channel. Both ends validate what
+ * they receive: the program is user code and the FMS must survive any message from it, and a
+ * program started by a different Rollcall version should fail with a message, not misbehave.
+ */
+const Int = z.number().int();
+const NodeId = Int.nonnegative();
+export const SerializedErrorSchema = z.object({
+    name: z.string(),
+    code: z.string(),
+    message: z.string(),
+    failedRanks: z.array(Int).readonly().optional(),
+    rank: Int.optional(),
+    reason: z.string().optional(),
+    detectedBy: Int.optional(),
+    detail: z.string().optional(),
+    missingRanks: z.array(Int).readonly().optional(),
+});
+export const ToProgramSchema = z.discriminatedUnion('type', [
+    z.object({
+        type: z.literal('config'),
+        job: z.string(),
+        node: NodeId,
+        store: z.string(),
+        secret: z.string(),
+        /** Where the program's heartbeat thread sends its datagrams. */
+        fms: z.string(),
+        heartbeatMs: z.number().positive(),
+        /** Bound on any single rendezvous, and on how long an idle program waits for a recovery. */
+        rendezvousTimeoutMs: z.number().positive(),
+        recoveryTimeoutMs: z.number().positive(),
+        commTimeoutMs: z.number().positive(),
+        /** Where committed versions are persisted, and how many each node keeps. */
+        stateDir: z.string(),
+        keep: z.number().int().positive(),
+        persistEvery: z.number().int().nonnegative(),
+        replicateEvery: z.number().int().positive(),
+        proxy: z.enum(PROXY_KINDS),
+    }),
+    /** Join this generation: relaunch the proxy for it. */
+    z.object({
+        type: z.literal('generation'),
+        generation: Int.nonnegative(),
+        rank: Int.nonnegative(),
+        world: Int.positive(),
+        /** Node ids in rank order. */
+        members: z.array(NodeId),
+        /** Whose state this node holds: its own node id, or the slot of the node it replaced. */
+        slot: NodeId,
+    }),
+    /** A fault is being recovered: hold operations until the next generation. */
+    z.object({ type: z.literal('idle'), generation: Int.nonnegative() }),
+]);
+export const FromProgramSchema = z.discriminatedUnion('type', [
+    z.object({ type: z.literal('hello'), pid: Int.positive(), version: z.literal(1) }),
+    /** Standby proxy started: the program can join a generation without start-up cost. */
+    z.object({ type: z.literal('warm') }),
+    z.object({ type: z.literal('proxy_ready'), generation: Int, ms: z.number() }),
+    /** The proxy could not join, or its communicator broke, in `generation`. */
+    z.object({ type: z.literal('proxy_broken'), generation: Int, error: SerializedErrorSchema }),
+    /** The program issued its first operation in `generation`, at `ts` (ms since the epoch). */
+    z.object({ type: z.literal('resumed'), generation: Int, ts: z.number(), stepsRedone: Int.nonnegative().optional() }),
+    /** A state event (common_state_selected, state_corrupt, ...) for the event log. */
+    z.object({ type: z.literal('event'), event: z.string().regex(/^[a-z_]+$/), fields: z.record(z.string(), z.unknown()) }),
+    z.object({ type: z.literal('progress'), step: Int.nonnegative() }),
+    /** The program is closing its job: its heartbeats stop, and it should exit soon. */
+    z.object({ type: z.literal('closing') }),
+    /** The program's final result, reported just before it exits successfully. */
+    z.object({ type: z.literal('result'), value: z.unknown() }),
+]);
+export const IPC_VERSION = 1;
+//# sourceMappingURL=ipc.js.map

@@ -1,0 +1,368 @@
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { AbortedError, ClosedError, InvalidArgumentError, MembershipChangedError, PeerFailedError, RollcallError, TimeoutError, } from '../errors.js';
+import { serializeError } from '../proxy/protocol.js';
+import { InlineProxy } from '../proxy/inline-proxy.js';
+import { ProxyHandle } from '../proxy/proxy-handle.js';
+import { ProxyState } from '../proxy/proxy.js';
+import { FromProgramSchema, IPC_VERSION, ToProgramSchema } from './ipc.js';
+import { Keeper, State } from './state.js';
+const HEARTBEAT_THREAD = fileURLToPath(new URL('./heartbeat-thread.js', import.meta.url));
+export var JobState;
+(function (JobState) {
+    /** Started as a spare, or between start and the first generation. */
+    JobState["Waiting"] = "waiting";
+    JobState["Running"] = "running";
+    /** A fault is being recovered: operations wait for the next generation. */
+    JobState["Idle"] = "idle";
+    JobState["Closed"] = "closed";
+})(JobState || (JobState = {}));
+/**
+ * Joins the job this process was started in by `rollcall launch`. Resolves once the program is a
+ * member of a generation: at once for a first member, and only when it is brought in for a spare.
+ */
+export async function connect(opts = {}) {
+    if (typeof process.send !== 'function') {
+        throw new InvalidArgumentError('no Rollcall FMS to talk to: start this program with `rollcall launch -- <command>`');
+    }
+    const config = await new Promise((resolve, reject) => {
+        const timer = setTimeout(() => {
+            process.off('message', onMessage);
+            reject(new TimeoutError(`no configuration from the FMS within ${opts.timeoutMs ?? 30_000} ms`));
+        }, opts.timeoutMs ?? 30_000);
+        const onMessage = (raw) => {
+            const m = ToProgramSchema.safeParse(raw);
+            if (m.success && m.data.type === 'config') {
+                clearTimeout(timer);
+                process.off('message', onMessage);
+                resolve(m.data);
+            }
+        };
+        process.on('message', onMessage);
+        send({ type: 'hello', pid: process.pid, version: IPC_VERSION });
+    });
+    const job = new Job(config);
+    await job.started;
+    return job;
+}
+function send(m) {
+    // A closed channel means the FMS is gone; the 'disconnect' handler ends the process.
+    if (process.connected)
+        process.send?.(FromProgramSchema.parse(m));
+}
+/**
+ * The program's view of the job: its rank, world size and generation, and the collectives, each
+ * carried out by the node's communication proxy. During a recovery, operations wait (the program
+ * is idle); when the membership has changed, the first operation afterwards rejects with
+ * MembershipChangedError so the program can resynchronise, then operations go on.
+ */
+export class Job {
+    config;
+    job;
+    node;
+    state = JobState.Waiting;
+    generation = -1;
+    rank = -1;
+    world = 0;
+    /** Node ids in rank order, in this generation. */
+    members = [];
+    /** Whose state this node holds (see the glossary's "slot"): its own id, or the replaced node's. */
+    slot = -1;
+    /** Resolves when the first generation is joined. */
+    started;
+    resolveStarted;
+    proxy;
+    /** A proxy joining a generation; ended at once if a newer generation or close() overtakes it. */
+    activating;
+    standby;
+    /** Newest generation the FMS asked for; a slower switch to an older one gives up. */
+    target = -1;
+    /** Generation the program has been told about (by MembershipChangedError or by connect()). */
+    acked = -1;
+    reportedResume = -1;
+    /** With registered state the program resumes after the rollback, which reports it itself. */
+    manualResume = false;
+    keeper;
+    waiters = [];
+    heartbeat;
+    constructor(config) {
+        this.config = config;
+        this.job = config.job;
+        this.node = config.node;
+        this.started = new Promise((resolve) => (this.resolveStarted = resolve));
+        this.heartbeat = new Worker(HEARTBEAT_THREAD, {
+            workerData: { job: config.job, secret: config.secret, node: config.node, pid: process.pid, fms: config.fms, intervalMs: config.heartbeatMs },
+        });
+        this.heartbeat.unref();
+        process.on('message', (raw) => this.onMessage(raw));
+        // Without its FMS this node is gone from the job; lingering would leave an orphan.
+        process.on('disconnect', () => process.exit(70));
+        // The channel must not keep a finished program alive.
+        process.channel?.unref?.();
+        this.startKeeper();
+        this.refillStandby(() => send({ type: 'warm' }));
+    }
+    /** Reports the program's progress (its step): shown live and used by `--chaos ...@step=N`. */
+    progress(step) {
+        if (!Number.isInteger(step) || step < 0)
+            throw new InvalidArgumentError(`step must be a non-negative integer, got ${step}`);
+        send({ type: 'progress', step });
+    }
+    /** The program's result, logged in `job_completed`; call it once, before exiting. */
+    result(value) {
+        send({ type: 'result', value: JSON.parse(JSON.stringify(value ?? null)) });
+    }
+    allreduce(buf, op = 'sum') {
+        return this.op((p) => p.allreduce(buf, op));
+    }
+    broadcast(buf, root = 0) {
+        return this.op((p) => p.broadcast(buf, root));
+    }
+    barrier() {
+        return this.op((p) => p.barrier());
+    }
+    send(buf, peer, tag = 0) {
+        return this.op((p) => p.send(buf, peer, tag));
+    }
+    recv(buf, peer, tag = 0) {
+        return this.op((p) => p.recv(buf, peer, tag));
+    }
+    /**
+     * Registers the program's state: typed arrays and JSON values. Commit it at consistent points
+     * with `state.commit()`; `run()` rolls every member back to the newest common version after a
+     * fault.
+     */
+    registerState(values) {
+        return new State(values, this.stateHost(), this.startKeeper());
+    }
+    /** Started with the job, like the standby proxy: a spare must not pay for it when it joins. */
+    startKeeper() {
+        const c = this.config;
+        this.keeper ??= new Keeper({ job: c.job, secret: c.secret, node: c.node, store: c.store, stateDir: c.stateDir, keep: c.keep, persistEvery: c.persistEvery, replicateEvery: c.replicateEvery }, (event, fields) => send({ type: 'event', event, fields }));
+        return this.keeper;
+    }
+    /**
+     * Runs the program's loop, in the spirit of Horovod's elastic.run but in place: on a
+     * membership change every member rolls back to the newest common version and the loop is
+     * entered again, in the same process. The loop should continue from `state.step`.
+     */
+    async run(state, loop) {
+        this.manualResume = true;
+        for (;;) {
+            try {
+                await state.sync();
+                await loop(state);
+                return;
+            }
+            catch (e) {
+                if (!(e instanceof MembershipChangedError))
+                    throw e;
+            }
+        }
+    }
+    stateHost() {
+        // eslint-disable-next-line @typescript-eslint/no-this-alias
+        const job = this;
+        return {
+            get node() {
+                return job.node;
+            },
+            get generation() {
+                return job.generation;
+            },
+            get rank() {
+                return job.rank;
+            },
+            get slot() {
+                return job.slot;
+            },
+            get buddy() {
+                return job.world > 1 ? job.members[(job.rank + 1) % job.world] : undefined;
+            },
+            allreduce: (buf, op) => job.allreduce(buf, op),
+            report: (event, fields) => send({ type: 'event', event, fields }),
+            resumed: (generation, stepsRedone) => job.onResumed(generation, stepsRedone),
+        };
+    }
+    /** Ends the program's part in the job; the process can then exit. */
+    async close() {
+        if (this.state === JobState.Closed)
+            return;
+        this.state = JobState.Closed;
+        send({ type: 'closing' });
+        this.wake();
+        const activating = this.activating;
+        this.activating = undefined;
+        const active = this.proxy;
+        const proxies = [activating, await this.standby?.catch(() => undefined)];
+        this.proxy = undefined;
+        this.standby = undefined;
+        await Promise.all([active?.close(), ...proxies.map((p) => p?.terminate())]);
+        await this.keeper?.terminate();
+        await this.heartbeat.terminate();
+    }
+    async op(run) {
+        // An operation belongs to the generation it was issued in. Carried over a membership change
+        // (several sends and receives pending at once), a receive would take a message meant for
+        // a later one; so every operation issued before the change fails, not only the first.
+        const issuedIn = this.generation;
+        for (;;) {
+            if (this.state === JobState.Closed)
+                throw new ClosedError('job is closed', { node: this.node });
+            if (this.state !== JobState.Running)
+                await this.waitRunning();
+            if (this.acked !== this.generation || (issuedIn >= 0 && issuedIn !== this.generation)) {
+                this.acked = this.generation;
+                throw new MembershipChangedError(this.generation, this.rank, this.world, { node: this.node });
+            }
+            const proxy = this.proxy;
+            const generation = this.generation;
+            if (this.reportedResume < generation && !this.manualResume)
+                this.onResumed(generation);
+            try {
+                return await run(proxy);
+            }
+            catch (e) {
+                // A fault under this operation: the proxy died or its communicator broke. That is the
+                // FMS's business; the program waits for the next generation instead of failing.
+                const lost = proxy !== this.proxy || proxy.state === ProxyState.Broken || proxy.state === ProxyState.Closed;
+                if (e instanceof PeerFailedError || (e instanceof ClosedError && lost)) {
+                    if (proxy === this.proxy)
+                        this.onBroken(generation, e);
+                    continue;
+                }
+                throw e;
+            }
+        }
+    }
+    waitRunning() {
+        const ms = this.config.recoveryTimeoutMs;
+        return new Promise((resolve, reject) => {
+            const timer = setTimeout(() => {
+                this.waiters = this.waiters.filter((w) => w !== done);
+                reject(new TimeoutError(`node ${this.node}: no recovery within ${ms} ms`, { node: this.node }));
+            }, ms);
+            timer.unref();
+            const done = () => {
+                clearTimeout(timer);
+                if (this.state === JobState.Closed)
+                    reject(new ClosedError('job is closed', { node: this.node }));
+                else
+                    resolve();
+            };
+            this.waiters.push(done);
+        });
+    }
+    wake() {
+        const w = this.waiters;
+        this.waiters = [];
+        for (const f of w)
+            f();
+    }
+    onMessage(raw) {
+        const parsed = ToProgramSchema.safeParse(raw);
+        if (!parsed.success)
+            return;
+        const m = parsed.data;
+        if (m.type === 'idle')
+            this.enterIdle();
+        else if (m.type === 'generation')
+            void this.switchTo(m.generation, m.rank, m.world, m.members, m.slot);
+    }
+    enterIdle() {
+        if (this.state === JobState.Closed)
+            return;
+        if (this.state === JobState.Running)
+            this.state = JobState.Idle;
+        // Ended at once: operations stuck on a dead or stopped peer return now, not at the
+        // communicator's timeout, and wait for the new generation instead.
+        const p = this.proxy;
+        this.proxy = undefined;
+        void p?.terminate();
+    }
+    onBroken(generation, err) {
+        if (generation !== this.generation || this.state === JobState.Closed)
+            return;
+        this.enterIdle();
+        send({ type: 'proxy_broken', generation, error: serializeError(err) });
+    }
+    async switchTo(generation, rank, world, members, slot) {
+        if (generation <= this.target || this.state === JobState.Closed)
+            return;
+        this.target = generation;
+        this.enterIdle();
+        const superseded = this.activating;
+        this.activating = undefined;
+        void superseded?.terminate();
+        let proxy;
+        try {
+            proxy = await this.takeStandby();
+            if (this.target !== generation || this.state === JobState.Closed)
+                return void proxy.terminate();
+            this.activating = proxy;
+            const c = this.config;
+            const ms = await proxy.activate({ store: c.store, secret: c.secret, job: c.job, generation, rank, world, rendezvousTimeoutMs: c.rendezvousTimeoutMs, tuning: { timeoutMs: this.commTimeoutMs() } }, c.rendezvousTimeoutMs + 1000);
+            if (this.activating === proxy)
+                this.activating = undefined;
+            if (this.target !== generation || this.state === JobState.Closed)
+                return void proxy.terminate();
+            this.proxy = proxy;
+            proxy.on('broken', (err) => this.onBroken(generation, err));
+            this.generation = generation;
+            this.rank = rank;
+            this.world = world;
+            this.members = members;
+            this.slot = slot;
+            if (this.acked < 0)
+                this.acked = generation;
+            this.state = JobState.Running;
+            send({ type: 'proxy_ready', generation, ms });
+            this.wake();
+            this.resolveStarted();
+        }
+        catch (e) {
+            if (this.activating === proxy)
+                this.activating = undefined;
+            void proxy?.terminate();
+            if (this.target === generation && !(e instanceof AbortedError))
+                send({ type: 'proxy_broken', generation, error: serializeError(e) });
+        }
+    }
+    /**
+     * An inline proxy cannot answer its peers' pings while the program computes, so a long step
+     * (an evaluation on one rank, say) would look like silence to ranks waiting on it. Liveness
+     * is the FMS's job in both modes, judged from the program's own heartbeat thread; the
+     * communicator's silence timeout only backs it up where it cannot misfire. A wait on a
+     * stopped peer still ends: its FMS is declared failed and this proxy is terminated.
+     */
+    commTimeoutMs() {
+        return this.config.proxy === 'inline' ? 2 ** 31 - 1 : this.config.commTimeoutMs;
+    }
+    takeStandby() {
+        const s = this.standby ?? this.startStandby();
+        this.standby = undefined;
+        return s;
+    }
+    startStandby() {
+        const c = this.config;
+        return c.proxy === 'inline' ? InlineProxy.standby(c.store, c.secret, c.rendezvousTimeoutMs) : ProxyHandle.standby(c.store, c.secret, c.rendezvousTimeoutMs);
+    }
+    onResumed(generation, stepsRedone) {
+        this.reportedResume = generation;
+        send({ type: 'resumed', generation, ts: Date.now(), stepsRedone });
+        // The next standby proxy is started only now: starting a thread costs ~85 ms of CPU, which
+        // on a small machine would otherwise be taken from the recovery itself.
+        setImmediate(() => this.refillStandby());
+    }
+    refillStandby(then) {
+        if (this.standby || this.state === JobState.Closed)
+            return;
+        const s = this.startStandby();
+        this.standby = s;
+        s.then(then, () => {
+            if (this.standby === s)
+                this.standby = undefined;
+        });
+    }
+}
+//# sourceMappingURL=job.js.map

@@ -1,0 +1,2 @@
+export {};
+//# sourceMappingURL=keeper-protocol.js.map

@@ -1,0 +1,1 @@
+export declare function median(xs: readonly number[]): number;

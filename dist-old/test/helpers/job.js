@@ -1,0 +1,105 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+export const ROLLCALL = fileURLToPath(new URL('../../../bin/rollcall.js', import.meta.url));
+export const STEPS_PROGRAM = fileURLToPath(new URL('../../src/bench/steps-program.js', import.meta.url));
+export function readEvents(path) {
+    let text = '';
+    try {
+        text = readFileSync(path, 'utf8');
+    }
+    catch {
+        return [];
+    }
+    return text
+        .split('\n')
+        .filter((l) => l.trim() !== '')
+        .map((l) => JSON.parse(l));
+}
+/**
+ * Runs `rollcall launch` as a real process with an event log. `during` may act on the running
+ * launcher (send it a signal) once `waitFor` says the log has reached the right point.
+ */
+export async function runJob(args, opts = {}) {
+    const events = join(mkdtempSync(join(tmpdir(), 'rollcall-test-')), 'events.jsonl');
+    const child = spawn(process.execPath, [ROLLCALL, 'launch', '--events', events, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => (out += d.toString()));
+    child.stderr.on('data', (d) => (err += d.toString()));
+    const timeoutMs = opts.timeoutMs ?? 60_000;
+    let timedOut = false;
+    const timer = setTimeout(() => {
+        timedOut = true;
+        child.kill('SIGKILL');
+    }, timeoutMs);
+    let poll;
+    if (opts.waitFor && opts.during) {
+        const { waitFor, during } = opts;
+        poll = setInterval(() => {
+            if (waitFor(readEvents(events))) {
+                clearInterval(poll);
+                during(child.pid);
+            }
+        }, 20);
+    }
+    const [code, signal] = await new Promise((resolve) => child.on('exit', (c, s) => resolve([c, s])));
+    clearTimeout(timer);
+    if (poll)
+        clearInterval(poll);
+    if (timedOut)
+        throw new Error(`launcher did not finish within ${timeoutMs} ms\n${err}`);
+    return { code, signal, out, err, events: readEvents(events) };
+}
+/** Alive and not a zombie (a container's init may never reap orphans). */
+export function isAlive(pid) {
+    try {
+        process.kill(pid, 0);
+    }
+    catch {
+        return false;
+    }
+    try {
+        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+        return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+    }
+    catch {
+        return false;
+    }
+}
+/** Every program and FMS process the job ever started. */
+export function jobPids(events) {
+    const pids = new Set();
+    for (const e of events) {
+        if (e.event === 'program_started') {
+            pids.add(e.pid);
+            pids.add(e.fmsPid);
+        }
+    }
+    return [...pids];
+}
+export const of = (events, name) => events.filter((e) => e.event === name);
+export const first = (events, name, pred = () => true) => events.find((e) => e.event === name && pred(e));
+/** Waits (polling, with a deadline) until none of `pids` is alive; returns those still alive. */
+export async function waitAllDead(pids, timeoutMs) {
+    const until = Date.now() + timeoutMs;
+    for (;;) {
+        const alive = pids.filter(isAlive);
+        if (alive.length === 0 || Date.now() > until)
+            return alive;
+        await new Promise((r) => setTimeout(r, 20));
+    }
+}
+export const TRAIN_PROGRAM = fileURLToPath(new URL('../../src/bench/train-program.js', import.meta.url));
+/** Asserts the job completed and returns rank 0's result and every member's, by node. */
+export function completedResults(run) {
+    if (run.code !== 0)
+        throw new Error(`job exited with ${run.code}\n${run.err}`);
+    const done = first(run.events, 'job_completed');
+    if (!done)
+        throw new Error(`no job_completed in the event log\n${run.err}`);
+    return { result: done.result, results: done.results };
+}
+//# sourceMappingURL=job.js.map

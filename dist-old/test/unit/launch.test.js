@@ -1,0 +1,149 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { AuthError, InvalidArgumentError, ProtocolError } from '../../src/errors.js';
+import { decodeDatagram, encodeDatagram, openDatagramEndpoint } from '../../src/fms/datagram.js';
+import { failedMembership, nextMembership, restartMembership } from '../../src/fms/membership.js';
+import { resolveLaunchOptions } from '../../src/launch/launch-options.js';
+import { RecoveryTracker } from '../../src/launch/recovery-tracker.js';
+const record = (over = {}) => ({
+    generation: 0,
+    members: [0, 1, 2],
+    spares: [3],
+    failed: [],
+    minNodes: 1,
+    policy: 'replace',
+    state: 'running',
+    ...over,
+});
+describe('FMS datagrams', () => {
+    const fault = { type: 'fault', by: 1, failed: [2], cause: 'exit', generation: 4 };
+    it('round-trips every kind', () => {
+        for (const d of [fault, { type: 'heartbeat', node: 3 }, { type: 'program_heartbeat', node: 0, pid: 42 }]) {
+            assert.deepEqual(decodeDatagram('j', 's', encodeDatagram('j', 's', d)), d);
+        }
+    });
+    it('refuses a datagram without the secret, or from another job', () => {
+        assert.throws(() => decodeDatagram('j', 's', encodeDatagram('j', 'other', fault)), AuthError);
+        assert.throws(() => decodeDatagram('j', 's', encodeDatagram('k', 's', fault)), AuthError);
+        const tampered = Buffer.from(encodeDatagram('j', 's', fault).toString().replace('"failed":[2]', '"failed":[0]'));
+        assert.throws(() => decodeDatagram('j', 's', tampered), AuthError);
+    });
+    it('names what is wrong with a malformed datagram', () => {
+        assert.throws(() => decodeDatagram('j', 's', Buffer.from('hello')), /no HMAC header/);
+        assert.throws(() => decodeDatagram('j', 's', Buffer.alloc(5000)), /exceeds/);
+        // Correctly signed bad bodies, so the check that fails is the schema, not the HMAC.
+        const bad = (body) => encodeDatagram('j', 's', JSON.parse(body));
+        assert.throws(() => decodeDatagram('j', 's', bad('{"type":"fault","by":1,"failed":[],"cause":"exit","generation":0}')), ProtocolError);
+        assert.throws(() => decodeDatagram('j', 's', bad('{"type":"heartbeat","node":-1}')), ProtocolError);
+        assert.throws(() => decodeDatagram('j', 's', bad('{"type":"gossip"}')), ProtocolError);
+    });
+    it('an endpoint delivers good datagrams and reports bad ones without throwing', async () => {
+        const got = [];
+        const bad = [];
+        let arrived;
+        const both = new Promise((r) => (arrived = r));
+        const a = await openDatagramEndpoint({
+            job: 'j',
+            secret: 's',
+            onDatagram: (d) => {
+                got.push(d);
+                if (bad.length > 0)
+                    arrived();
+            },
+            onBad: (e) => bad.push(e),
+        });
+        const stranger = await openDatagramEndpoint({ job: 'j', secret: 'wrong', onDatagram: () => undefined });
+        const b = await openDatagramEndpoint({ job: 'j', secret: 's', onDatagram: () => undefined });
+        stranger.send(a.address, { type: 'heartbeat', node: 9 });
+        // Loopback UDP keeps order between one pair of sockets, but not across two senders.
+        await new Promise((r) => setTimeout(r, 50));
+        b.send(a.address, { type: 'heartbeat', node: 1 });
+        // Endpoints are unref'd (they must never keep an FMS alive); this deadline keeps the test alive.
+        let timer;
+        await Promise.race([both, new Promise((_, rej) => (timer = setTimeout(() => rej(new Error('no datagram within 5 s')), 5000)))]);
+        clearTimeout(timer);
+        assert.deepEqual(got, [{ type: 'heartbeat', node: 1 }]);
+        assert.ok(bad[0] instanceof AuthError);
+        for (const e of [a, b, stranger])
+            e.close();
+    });
+});
+describe('launch options', () => {
+    const cmd = ['node', 'x.js'];
+    it('fills defaults: replace with spares, shrink without, fault timeout 3 heartbeats', () => {
+        const o = resolveLaunchOptions({ nodes: 4, spares: 1, command: cmd });
+        assert.equal(o.policy, 'replace');
+        assert.equal(o.heartbeatMs, 200);
+        assert.equal(o.faultTimeoutMs, 600);
+        assert.equal(o.minNodes, 1);
+        assert.equal(resolveLaunchOptions({ nodes: 2, command: cmd }).policy, 'shrink');
+        assert.deepEqual(resolveLaunchOptions({ nodes: 2, chaos: 'kill:node=1@step=3', command: cmd }).chaos[0]?.trigger, { step: 3 });
+        // State tiers and the proxy: the figures in docs/benchmarks.md were measured with these.
+        assert.equal(o.keep, 3);
+        assert.equal(o.replicateEvery, 10);
+        assert.equal(o.persistEvery, 100);
+        assert.equal(o.proxy, 'inline');
+    });
+    for (const [input, message] of [
+        [{ nodes: 0 }, /--nodes/],
+        [{ nodes: 2, minNodes: 3 }, /--min-nodes 3 is more than --nodes 2/],
+        [{ nodes: 2, onFault: 'replace' }, /--on-fault replace needs at least one spare/],
+        [{ nodes: 2, onFault: 'explode' }, /--on-fault/],
+        [{ nodes: 2, heartbeatMs: 100, faultTimeoutMs: 150 }, /at least twice --heartbeat-ms/],
+        [{ nodes: 2, command: [] }, /no program command given/],
+        [{ nodes: 2, chaos: 'kill:node=5@step=3' }, /names node 5, but the job has nodes 0..1/],
+        [{ nodes: 2, chaos: 'boom' }, /chaos action "boom"/],
+        [{ nodes: 2, job: 'a/b' }, /--job/],
+        [{ nodes: 2, proxy: 'process' }, /--proxy: use inline or thread/],
+        [{ nodes: 2, replicateEvery: 0 }, /--replicate-every/],
+    ]) {
+        it(`rejects ${JSON.stringify(input)}`, () => {
+            assert.throws(() => resolveLaunchOptions({ command: cmd, ...input }), (e) => e instanceof InvalidArgumentError && message.test(e.message));
+        });
+    }
+});
+describe('membership rules for restart and failure', () => {
+    it('restart keeps the members in a new generation, once per observed generation', () => {
+        const r = record({ policy: 'restart', generation: 2 });
+        const t = restartMembership(r, 2);
+        assert.equal(t.bumped, true);
+        assert.deepEqual(t.record, { ...r, generation: 3 });
+        assert.equal(restartMembership(t.record, 2).write, false, 'a second proposer of the same restart changes nothing');
+    });
+    it('a lost node under restart is replaced by a spare, as under replace', () => {
+        const t = nextMembership(record({ policy: 'restart' }), [1]);
+        assert.deepEqual(t.record.members, [0, 3, 2]);
+    });
+    it('failing a job writes a terminal record once', () => {
+        const t = failedMembership(record(), 'program bug');
+        assert.equal(t.record.state, 'failed');
+        assert.equal(t.record.reason, 'program bug');
+        assert.equal(failedMembership(t.record, 'again').write, false);
+    });
+});
+describe('recovery tracker', () => {
+    const ev = (event, ts, fields = {}) => ({ event, ts, ...fields });
+    it('measures from the injection to the last member resuming in the new generation', () => {
+        const t = new RecoveryTracker();
+        const g1 = record({ generation: 1, members: [0, 3, 2], spares: [], failed: [1] });
+        t.injected(1000, 0);
+        assert.equal(t.observe(ev('fault_detected', 1010, { generation: 0 }), record()), undefined);
+        assert.equal(t.observe(ev('program_resumed', 1050, { node: 0, generation: 1 }), g1), undefined);
+        assert.equal(t.observe(ev('program_resumed', 1070, { node: 3, generation: 1 }), g1), undefined);
+        assert.deepEqual(t.observe(ev('program_resumed', 1060, { node: 2, generation: 1 }), g1), { generation: 1, ms: 70, from: 'fault_injected', faultTs: 1000 });
+        assert.equal(t.check(g1), undefined, 'closed once');
+    });
+    it('a second fault during the recovery lengthens it', () => {
+        const t = new RecoveryTracker();
+        const g1 = record({ generation: 1, members: [0, 3, 2], spares: [4], failed: [1] });
+        const g2 = record({ generation: 2, members: [0, 4, 2], spares: [], failed: [1, 3] });
+        t.observe(ev('fault_detected', 500, { generation: 0 }), record());
+        t.observe(ev('program_resumed', 550, { node: 0, generation: 1 }), g1);
+        t.observe(ev('fault_detected', 560, { generation: 1 }), g1);
+        assert.equal(t.observe(ev('program_resumed', 570, { node: 2, generation: 1 }), g2), undefined);
+        for (const n of [0, 2])
+            t.observe(ev('program_resumed', 600, { node: n, generation: 2 }), g2);
+        assert.deepEqual(t.observe(ev('program_resumed', 640, { node: 4, generation: 2 }), g2), { generation: 2, ms: 140, from: 'fault_detected', faultTs: 500 });
+    });
+});
+//# sourceMappingURL=launch.test.js.map
