@@ -93,9 +93,9 @@ export class Keeper {
    * A new version. Only the ones replicated or persisted go to the keeper thread now. The
    * others stay here, those `retained` keeps (the newest K, and a few the replica cadence
    * needs), and go to the keeper only if a recovery needs them (every request hands them over
-   * first); the rest are reused at once. Handing
-   * every commit to the thread woke it once per step, and a woken thread on a busy core cost
-   * the program more than half the copy (170 µs per commit, median, 4 MiB steps on 2 cores).
+   * first); the rest are reused at once. Handing every commit to the thread woke it once per
+   * step, and a woken thread on a busy core cost the program more than half the copy (170 µs
+   * per commit, median, 4 MiB steps on 2 cores).
    */
   commit(m: Omit<CommitMessage, 'replicate'>): void {
     const v = m.meta.version;
@@ -103,7 +103,7 @@ export class Keeper {
     const shared = replicate || v % this.opts.persistEvery === 0;
     const c: CommitMessage = { ...m, replicate };
     if (shared) this.postSoon(c);
-    this.held.set(v, { m: c, shared });
+    this.held.push({ m: c, shared });
     this.prune();
   }
 
@@ -117,16 +117,18 @@ export class Keeper {
 
   /** Keeps what `retained` says; a version not handed to the keeper gives its buffers back. */
   private prune(): void {
-    const kept = retained(this.held.keys(), this.cadence);
-    for (const [v, h] of this.held) {
-      if (kept.has(v)) continue;
-      this.held.delete(v);
-      if (!h.shared) for (const d of h.m.data) this.buffers.give(v, d);
-    }
+    const kept = retained(
+      this.held.map((h) => h.m.meta.version),
+      this.cadence,
+    );
+    if (kept.size === this.held.length) return;
+    const dropped = this.held.filter((h) => !kept.has(h.m.meta.version));
+    this.held = this.held.filter((h) => kept.has(h.m.meta.version));
+    for (const h of dropped) if (!h.shared) for (const d of h.m.data) this.buffers.give(h.m.meta.version, d);
   }
 
-  /** The versions this side still holds (the ones not shared are here only). */
-  private held = new Map<number, { m: CommitMessage; shared: boolean }>();
+  /** The versions this side still holds, oldest first (the ones not shared are here only). */
+  private held: { m: CommitMessage; shared: boolean }[] = [];
   private readonly soon: ToKeeper[] = [];
 
   /** On the next turn of the event loop: by then the program is usually waiting for the network. */
@@ -141,8 +143,8 @@ export class Keeper {
 
   private handOver(): void {
     this.flushSoon();
-    for (const h of this.held.values()) if (!h.shared) this.worker.postMessage(h.m);
-    this.held.clear();
+    for (const h of this.held) if (!h.shared) this.worker.postMessage(h.m);
+    this.held = [];
   }
 
   request(m: { type: 'list' | 'fetch' | 'truncate'; slot: number; version?: number; after?: number }): Promise<Extract<FromKeeper, { type: 'reply' }>> {

@@ -54,10 +54,24 @@ export const switchPoint = (version: number, every: number): number => Math.ceil
 
 /** The versions (of one slot) a node keeps, out of those it holds. */
 export function retained(versions: Iterable<number>, c: Cadence): Set<number> {
-  const sorted = [...versions].sort((a, b) => b - a);
-  const keep = new Set(sorted.slice(0, c.keep));
-  for (const r of sorted.filter((v) => v % c.every === 0).slice(0, 2)) keep.add(r);
-  for (const r of sorted.filter((v) => v % c.base === 0).slice(0, 2)) keep.add(r);
-  if (c.holdFrom !== undefined) for (const v of sorted) if (v >= c.holdFrom && v % c.base === 0) keep.add(v);
+  // One pass, newest first: it runs at every commit, on the program's thread.
+  const sorted = Array.from(versions).sort((a, b) => b - a);
+  const keep = new Set<number>();
+  let everyKept = 0;
+  let baseKept = 0;
+  for (let i = 0; i < sorted.length; i++) {
+    const v = sorted[i] as number;
+    const onBase = v % c.base === 0;
+    if (i < c.keep) keep.add(v);
+    if (everyKept < 2 && v % c.every === 0) {
+      keep.add(v);
+      everyKept++;
+    }
+    if (baseKept < 2 && onBase) {
+      keep.add(v);
+      baseKept++;
+    }
+    if (onBase && c.holdFrom !== undefined && v >= c.holdFrom) keep.add(v);
+  }
   return keep;
 }
