@@ -29,7 +29,7 @@ export interface FmsConfig {
   startTimeoutMs: number;
   stateDir: string;
   keep: number;
-  persistEvery: number;
+  persistEvery: number | null;
   replicateEvery: number | null;
   replicateMs: number;
   proxy: ProxyKind;

@@ -31,7 +31,8 @@ export const LaunchOptionsSchema = z
     /** Where nodes persist their committed versions (default: a new temporary directory). */
     stateDir: z.string().min(1).optional(),
     keep: z.number().int().min(1).max(100).default(3),
-    persistEvery: z.number().int().min(1).max(1_000_000).default(100),
+    /** A fixed file interval in versions; without it, every 10th replicated version. */
+    persistEvery: z.number().int().min(1).max(1_000_000).optional(),
     /** A fixed replica interval in versions; without it, replicas are about `replicateMs` apart. */
     replicateEvery: z.number().int().min(1).max(1_000_000).optional(),
     replicateMs: z.number().int().min(1).max(3_600_000).optional(),
@@ -75,7 +76,8 @@ export interface LaunchOptions {
   /** Undefined: a temporary directory, made by the launcher. */
   stateDir: string | undefined;
   keep: number;
-  persistEvery: number;
+  /** Undefined: every 10th replicated version. */
+  persistEvery: number | undefined;
   /** Undefined: chosen from the step time, `replicateMs` apart. */
   replicateEvery: number | undefined;
   replicateMs: number;

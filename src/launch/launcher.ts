@@ -158,7 +158,7 @@ export async function launch(opts: LaunchOptions, hooks: LaunchHooks = {}): Prom
       startTimeoutMs: opts.startTimeoutMs,
       stateDir,
       keep: opts.keep,
-      persistEvery: opts.persistEvery,
+      persistEvery: opts.persistEvery ?? null,
       replicateEvery: opts.replicateEvery ?? null,
       replicateMs: opts.replicateMs,
       proxy: opts.proxy,

@@ -39,7 +39,8 @@ export const ToProgramSchema = z.discriminatedUnion('type', [
     /** Where committed versions are persisted, and how many each node keeps. */
     stateDir: z.string(),
     keep: z.number().int().positive(),
-    persistEvery: z.number().int().nonnegative(),
+    /** A fixed file interval in versions; null: every 10th replicated version. */
+    persistEvery: z.number().int().positive().nullable(),
     /** A fixed replica interval in versions; null: chosen from the step time, `replicateMs` apart. */
     replicateEvery: z.number().int().positive().nullable(),
     replicateMs: z.number().positive(),

@@ -10,8 +10,8 @@ export interface KeeperInit {
   store: string;
   stateDir: string;
   keep: number;
-  /** Write every Nth version to disk. */
-  persistEvery: number;
+  /** Write every Nth version to disk; null: every 10th replicated one (see replica-cadence.ts). */
+  persistEvery: number | null;
   /** The finest replica interval: every `base`th version, until the members choose a coarser one (see replica-cadence.ts). */
   base: number;
 }
@@ -21,9 +21,9 @@ export type ToKeeper =
   /** Which slot this node holds now, and whose keeper receives its replicas. */
   | { type: 'topology'; slot: number; buddy: number | undefined }
   /** A new version; the keeper fills in the checksums. `replicate`: push it to the buddy. */
-  | { type: 'commit'; meta: VersionMeta; data: Uint8Array[]; replicate: boolean }
-  /** Which versions are replicated and kept from now on (the program decides, in step with the other members). */
-  | { type: 'cadence'; cadence: Cadence }
+  | { type: 'commit'; meta: VersionMeta; data: Uint8Array[]; replicate: boolean; persist: boolean }
+  /** Which versions are replicated, written and kept from now on (the program decides, in step with the other members). */
+  | { type: 'cadence'; cadence: Cadence; disk: Cadence }
   | { type: 'list'; id: number; slot: number }
   | { type: 'fetch'; id: number; slot: number; version: number }
   /** Forget versions newer than `after` (they belong to a future that was rolled back). */

@@ -6,7 +6,7 @@ import type { Store } from '../store/store.js';
 import { connectStore } from '../store/tcp-store-client.js';
 import { frame, KeeperClient, keeperToken, MessageReader, tokenOk, type WireMessage } from './keeper-wire.js';
 import type { FromKeeper, KeeperInit, ToKeeper } from './keeper-protocol.js';
-import { retained, type Cadence } from './replica-cadence.js';
+import { diskCadence, retained, type Cadence } from './replica-cadence.js';
 import { checksum, corruptEntries, decodeVersion, encodeVersion, encodeVersionParts, VersionMetaSchema, type StateVersion } from './version-format.js';
 
 /**
@@ -78,8 +78,9 @@ function forget(s: number, version: number): void {
   unpin(v);
 }
 
-/** What to replicate and keep; the program sets it in step with the other members. */
+/** What to replicate and keep, in memory and on disk; the program sets them in step with the other members. */
 let cadence: Cadence;
+let disk: Cadence;
 
 /**
  * Keeps what `retained` says: the K newest versions, and the replicated ones that, when a node
@@ -145,7 +146,7 @@ async function peers(): Promise<Map<number, KeeperClient>> {
 
 // ---- commits: checksum, keep, persist, replicate ----
 
-function commit(v: StateVersion, replicate: boolean): void {
+function commit(v: StateVersion, replicate: boolean, persist: boolean): void {
   for (const d of v.data) owner.set(d, v.meta.version);
   remember(v.meta.slot, v);
   for (let i = commitWaiters.length - 1; i >= 0; i--) {
@@ -155,7 +156,7 @@ function commit(v: StateVersion, replicate: boolean): void {
       w.run();
     }
   }
-  toDisk.offer(v);
+  if (persist) toDisk.offer(v);
   if (replicate) toBuddy.offer(v);
 }
 
@@ -191,16 +192,15 @@ class Newest {
 }
 
 /**
- * Disk copies are made of every Nth version, the same versions on every node, so that after a
- * full stop the nodes' files have versions in common. They are queued, not coalesced, for the
- * same reason; only more than K waiting drops the oldest.
+ * Disk copies are made of the same versions on every node (the program picks them, as for
+ * replicas), so that after a full stop the nodes' files have versions in common. They are
+ * queued, not coalesced, for the same reason; only more than K waiting drops the oldest.
  */
 class Aligned {
   private readonly queue: StateVersion[] = [];
   private draining: Promise<void> | undefined;
 
   offer(v: StateVersion): void {
-    if (v.meta.version % cfg.persistEvery !== 0) return;
     pin(v);
     this.queue.push(v);
     while (this.queue.length > cfg.keep) unpin(this.queue.shift() as StateVersion);
@@ -241,8 +241,10 @@ async function persist(v: StateVersion): Promise<boolean> {
     }
     // rename is atomic: a reader sees the old set of files or the new one, never half a file.
     await rename(tmp, path);
-    const files = (await readdir(slotDir(s))).filter((f) => f.endsWith('.rcs')).sort();
-    for (const f of files.slice(0, Math.max(0, files.length - cfg.keep))) await unlink(join(slotDir(s), f)).catch(() => undefined);
+    // Older files go as the disk cadence says: the members' files must keep a version in common.
+    const versions = (await readdir(slotDir(s))).flatMap((f) => (/^v\d+\.rcs$/.test(f) ? [Number(f.slice(1, -4))] : []));
+    const kept = retained(versions, disk);
+    for (const old of versions) if (!kept.has(old)) await unlink(fileOf(s, old)).catch(() => undefined);
     return true;
   } catch (e) {
     post({ type: 'event', event: 'state_error', fields: { slot: s, version, message: `could not persist: ${(e as Error).message}` } });
@@ -498,10 +500,11 @@ port.on('message', (m: ToKeeper) => {
       buddy = m.buddy;
       return;
     case 'commit':
-      commit({ meta: m.meta, data: m.data }, m.replicate);
+      commit({ meta: m.meta, data: m.data }, m.replicate, m.persist);
       return;
     case 'cadence':
       cadence = m.cadence;
+      disk = m.disk;
       return;
     case 'list':
       list(m.slot).then(
@@ -527,6 +530,7 @@ port.on('message', (m: ToKeeper) => {
 async function init(m: KeeperInit): Promise<void> {
   cfg = m;
   cadence = { keep: m.keep, base: m.base, every: m.base };
+  disk = diskCadence(cadence, m.persistEvery);
   token = keeperToken(m.secret, m.job);
   const server = createServer(serve);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

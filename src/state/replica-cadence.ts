@@ -52,6 +52,23 @@ export const isReplicated = (version: number, c: Pick<Cadence, 'base' | 'every' 
 /** The first version from which a member that learns `every` at `version` replicates only those. */
 export const switchPoint = (version: number, every: number): number => Math.ceil(version / every) * every;
 
+/**
+ * Files follow the replicas at a multiple of their interval (`--persist-every` unset): the same
+ * lattices scaled, switching at the first multiple of the scaled interval from the replicas'
+ * switch, so the same rules keep a common version on disk.
+ */
+export function scaled(c: Cadence, factor: number): Cadence {
+  const every = c.every * factor;
+  return { ...c, base: c.base * factor, every, switchAt: c.switchAt === undefined ? undefined : switchPoint(c.switchAt, every) };
+}
+
+/** Files of every 10th replicated version, unless `--persist-every` fixes their interval. */
+export const PERSIST_FACTOR = 10;
+
+export function diskCadence(replicas: Cadence, persistEvery: number | null): Cadence {
+  return persistEvery === null ? scaled(replicas, PERSIST_FACTOR) : { keep: replicas.keep, base: persistEvery, every: persistEvery };
+}
+
 /** The versions (of one slot) a node keeps, out of those it holds. */
 export function retained(versions: Iterable<number>, c: Cadence): Set<number> {
   // One pass, newest first: it runs at every commit, on the program's thread.

@@ -89,7 +89,7 @@ describe('launch options', () => {
     assert.equal(o.replicateEvery, undefined, 'chosen from the step time');
     assert.equal(o.replicateMs, 250);
     assert.equal(resolveLaunchOptions({ nodes: 2, replicateEvery: 10, command: cmd }).replicateEvery, 10);
-    assert.equal(o.persistEvery, 100);
+    assert.equal(o.persistEvery, undefined, 'every 10th replicated version');
     assert.equal(o.proxy, 'inline');
   });
 

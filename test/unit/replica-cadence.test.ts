@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { chooseEvery, isReplicated, MAX_EVERY, retained, switchPoint, type Cadence } from '../../src/state/replica-cadence.js';
+import { chooseEvery, isReplicated, MAX_EVERY, retained, scaled, switchPoint, type Cadence } from '../../src/state/replica-cadence.js';
 
 /**
  * A model of R members committing in step (none more than one version ahead of another, as
@@ -64,6 +64,39 @@ function simulate(s: Schedule, prune: Rule = retained): { common: number[]; ever
   return { common, every, fault };
 }
 
+/**
+ * The same schedule for files: every member writes the versions of its disk cadence (the
+ * replica cadence scaled by `factor`) and keeps what `retained` says of them; after a full stop,
+ * perhaps with one member's newest file unfinished, all members' files must have a version in
+ * common, for `--resume`.
+ */
+function simulateDisk(s: Schedule, factor: number): { common: number[]; every: number; fault: number } {
+  const every = BASE * 2 ** s.k;
+  const start = BASE * s.e;
+  const fault = Math.max(0, start - 2 * BASE + Math.floor((s.fault / 1000) * (2 * BASE + 4 * every * factor)));
+  const delays = s.delays.map((d) => (d > 1000 ? Infinity : 1 + Math.floor((d / 1000) * 2 * every * factor)));
+  const cadence = (r: number, v: number): Cadence => {
+    const learnedAt = start + (delays[r] as number);
+    if (v >= learnedAt) return scaled({ keep: s.keep, base: BASE, every, switchAt: switchPoint(start + 1, every) }, factor);
+    return scaled({ keep: s.keep, base: BASE, every: BASE, holdFrom: v >= start ? start : undefined }, factor);
+  };
+  const files = Array.from({ length: s.ranks }, () => new Set<number>());
+  let unfinished = -1;
+  for (let v = 0; v <= fault; v++) if (isReplicated(v, cadence(s.lost, v))) unfinished = v;
+  for (let v = 0; v <= fault; v++) {
+    for (let r = 0; r < s.ranks; r++) {
+      const c = cadence(r, v);
+      if (!isReplicated(v, c)) continue;
+      // One member's newest file may be unfinished at the stop (not renamed into place).
+      if (r === s.lost && s.inFlight && v > 0 && v === unfinished) continue;
+      files[r]?.add(v);
+      files[r] = retained(files[r] as Set<number>, c);
+    }
+  }
+  const common = [...(files[0] as Set<number>)].filter((v) => files.every((f) => f.has(v)));
+  return { common, every: every * factor, fault };
+}
+
 const schedules = fc
   .record({
     ranks: fc.integer({ min: 2, max: 5 }),
@@ -88,6 +121,17 @@ describe('replica cadence', () => {
         assert.ok(common.length > 0, 'no version held by every survivor and by the buddy');
         // Lost work stays within two intervals (of the coarser cadence) and a step or two.
         assert.ok(Math.max(...common) >= fault - 2 * every - 1, `newest common ${Math.max(...common)} at fault ${fault}, every ${every}`);
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it('after a full stop, every member has a file of a common version, whenever each learned the interval', () => {
+    fc.assert(
+      fc.property(schedules, (s) => {
+        const { common, every, fault } = simulateDisk(s, 10);
+        assert.ok(common.length > 0, 'no version every member has a file of');
+        assert.ok(Math.max(...common) >= fault - 2 * every - 1, `newest common file ${Math.max(...common)} at ${fault}, every ${every}`);
       }),
       { numRuns: 3000 },
     );
