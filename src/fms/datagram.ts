@@ -56,6 +56,44 @@ export function decodeDatagram(job: string, secret: string, buf: Buffer): Datagr
   return parsed.data;
 }
 
+/**
+ * Heartbeats repeat byte for byte, so one verified once needs no HMAC, JSON or schema again
+ * (equal bytes are equally authentic; replaying a datagram was always possible). Measured on
+ * 2 nodes: decoding was a quarter of an FMS's JavaScript time, which is cut by half. Fault
+ * datagrams always take the whole path. A few recent packets are kept, the oldest replaced.
+ */
+const CACHED_PACKETS = 16;
+
+export function cachingDecoder(job: string, secret: string): (buf: Buffer) => Datagram {
+  const seen: { buf: Buffer; d: Datagram }[] = [];
+  let next = 0;
+  return (buf) => {
+    for (const s of seen) if (s.buf.equals(buf)) return s.d;
+    const d = decodeDatagram(job, secret, buf);
+    if (d.type !== 'fault') {
+      seen[next] = { buf: Buffer.from(buf), d: Object.freeze(d) };
+      next = (next + 1) % CACHED_PACKETS;
+    }
+    return d;
+  };
+}
+
+/** The sending side: a heartbeat's packet is signed once. */
+export function cachingEncoder(job: string, secret: string): (d: Datagram) => Buffer {
+  const signed = new Map<string, Buffer>();
+  return (d) => {
+    if (d.type === 'fault') return encodeDatagram(job, secret, d);
+    const key = JSON.stringify(d);
+    let packet = signed.get(key);
+    if (!packet) {
+      packet = encodeDatagram(job, secret, d);
+      if (signed.size >= CACHED_PACKETS) signed.clear();
+      signed.set(key, packet);
+    }
+    return packet;
+  };
+}
+
 export interface DatagramEndpoint {
   readonly address: string;
   send(to: string, d: Datagram): void;
@@ -74,10 +112,12 @@ export async function openDatagramEndpoint(opts: {
   onBad?(err: Error): void;
 }): Promise<DatagramEndpoint> {
   const sock: Socket = createSocket('udp4');
+  const decode = cachingDecoder(opts.job, opts.secret);
+  const encode = cachingEncoder(opts.job, opts.secret);
   sock.on('message', (buf) => {
     let d: Datagram;
     try {
-      d = decodeDatagram(opts.job, opts.secret, buf);
+      d = decode(buf);
     } catch (e) {
       opts.onBad?.(e as Error);
       return;
@@ -102,7 +142,7 @@ export async function openDatagramEndpoint(opts: {
     send(to, d) {
       if (closed) return;
       const i = to.lastIndexOf(':');
-      sock.send(encodeDatagram(opts.job, opts.secret, d), Number(to.slice(i + 1)), to.slice(0, i), () => {
+      sock.send(encode(d), Number(to.slice(i + 1)), to.slice(0, i), () => {
         // Errors (peer gone) are ignored on purpose: see above.
       });
     },

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { AuthError, InvalidArgumentError, ProtocolError } from '../../src/errors.js';
-import { decodeDatagram, encodeDatagram, openDatagramEndpoint, type Datagram } from '../../src/fms/datagram.js';
+import { cachingDecoder, cachingEncoder, decodeDatagram, encodeDatagram, openDatagramEndpoint, type Datagram } from '../../src/fms/datagram.js';
 import { failedMembership, nextMembership, restartMembership, type MembershipRecord } from '../../src/fms/membership.js';
 import { resolveLaunchOptions } from '../../src/launch/launch-options.js';
 import { RecoveryTracker } from '../../src/launch/recovery-tracker.js';
@@ -41,6 +41,25 @@ describe('FMS datagrams', () => {
     assert.throws(() => decodeDatagram('j', 's', bad('{"type":"fault","by":1,"failed":[],"cause":"exit","generation":0}')), ProtocolError);
     assert.throws(() => decodeDatagram('j', 's', bad('{"type":"heartbeat","node":-1}')), ProtocolError);
     assert.throws(() => decodeDatagram('j', 's', bad('{"type":"gossip"}')), ProtocolError);
+  });
+
+  it('caches verified heartbeats only: a repeat is not verified again, anything else is', () => {
+    const decode = cachingDecoder('j', 's');
+    const encode = cachingEncoder('j', 's');
+    const hb: Datagram = { type: 'heartbeat', node: 3 };
+    assert.equal(encode(hb), encode(hb), 'signed once');
+    assert.notEqual(encode(fault), encode(fault), 'a fault is signed every time');
+    const first = decode(encode(hb));
+    assert.deepEqual(first, hb);
+    assert.equal(decode(Buffer.from(encode(hb))), first, 'the same bytes: the verified datagram');
+    // Other bytes take the whole path, however close to a cached packet.
+    const forged = Buffer.from(encode(hb).toString().replace('"node":3', '"node":4'));
+    assert.throws(() => decode(forged), AuthError);
+    assert.throws(() => decode(encodeDatagram('j', 'other', hb)), AuthError);
+    // Faults are never cached (each is verified), and the cache stays bounded.
+    assert.deepEqual(decode(encode(fault)), fault);
+    for (let node = 0; node < 100; node++) assert.deepEqual(decode(encode({ type: 'heartbeat', node })), { type: 'heartbeat', node });
+    assert.deepEqual(decode(encode(hb)), hb);
   });
 
   it('an endpoint delivers good datagrams and reports bad ones without throwing', async () => {

@@ -1,1 +1,0 @@
-import '@tensorflow/tfjs-backend-wasm';

@@ -1,2 +1,0 @@
-export {};
-//# sourceMappingURL=fms-messages.js.map

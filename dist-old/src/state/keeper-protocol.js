@@ -1,2 +1,0 @@
-export {};
-//# sourceMappingURL=keeper-protocol.js.map
