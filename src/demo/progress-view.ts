@@ -55,6 +55,9 @@ export class ProgressView {
       case 'common_state_selected':
         this.say(`  ↺ every node rolled back to version ${String(f.version)} (step ${String(f.step)})`);
         break;
+      case 'replica_interval_chosen':
+        this.say(`  ⇄ generation ${String(f.generation)}: replicas of every ${String(f.every)}th version from version ${String(f.from_version)} (steps of ${String(f.step_ms)} ms)`);
+        break;
       case 'recovered':
         this.say(`  ✓ running again ${String(f.ms)} ms after the fault; no program was restarted`);
         break;
