@@ -7,8 +7,9 @@ import { MembershipPolicySchema, type MembershipPolicy } from '../fms/membership
 import { PROXY_KINDS, type ProxyKind } from '../proxy/proxy.js';
 
 /**
- * Replicas about a quarter of a second apart: each costs 1.5-2 ms of step time on two busy cores
- * (4 MiB), under 1 % at this spacing, and a `replace` redoes at most about this much work.
+ * Replicas at least a quarter of a second apart: each costs about 2.8 ms of step time on two
+ * busy cores (4 MiB; docs/benchmarks.md), about 1 % at this spacing, and a `replace` redoes
+ * less than twice this much work.
  */
 export const DEFAULT_REPLICATE_MS = 250;
 

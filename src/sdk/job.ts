@@ -15,10 +15,9 @@ import { InlineProxy } from '../proxy/inline-proxy.js';
 import { ProxyHandle } from '../proxy/proxy-handle.js';
 import { ProxyState, type CommProxy } from '../proxy/proxy.js';
 import { FromProgramSchema, IPC_VERSION, ToProgramSchema, type FromProgram, type ToProgram } from './ipc.js';
+import { REPLICA_BASE } from '../state/replica-cadence.js';
 import { Keeper, State, type StateEntry, type StateHost } from './state.js';
 
-/** Replicas of every 10th version until the members have measured their step (replica-pacer.ts). */
-const REPLICA_BASE = 10;
 const HEARTBEAT_THREAD = fileURLToPath(new URL('./heartbeat-thread.js', import.meta.url));
 
 export enum JobState {

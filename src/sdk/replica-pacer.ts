@@ -1,4 +1,4 @@
-import { chooseEvery, switchPoint, type Cadence } from '../state/replica-cadence.js';
+import { chooseEvery, finest, switchPoint, type Cadence } from '../state/replica-cadence.js';
 
 /** Versions committed after a sync before the step is measured: the first steps warm up. */
 const WARM_VERSIONS = 10;
@@ -53,7 +53,7 @@ export class ReplicaPacer {
   /** After a sync that restored (or made) `version`: back to the finest interval, measured again. */
   restart(version: number): void {
     this.epoch++;
-    this.apply({ keep: this.opts.keep, base: this.opts.base, every: this.opts.base });
+    this.apply(finest(this.opts.keep, this.opts.base));
     if (this.fixed) return;
     this.measureFrom = version + WARM_VERSIONS;
     this.exchangeAt = this.measureFrom + MEASURED_VERSIONS;

@@ -2,7 +2,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { InvalidArgumentError, NoCommonStateError, TimeoutError } from '../errors.js';
 import type { FromKeeper, KeeperInit, ToKeeper } from '../state/keeper-protocol.js';
-import { diskCadence, isReplicated, retained, type Cadence } from '../state/replica-cadence.js';
+import { diskCadence, finest, isReplicated, retained, type Cadence } from '../state/replica-cadence.js';
 import type { EntryKind, EntryMeta, StateVersion } from '../state/version-format.js';
 import { ReplicaPacer, type PacerOptions } from './replica-pacer.js';
 import { SnapshotPool } from './snapshot-pool.js';
@@ -59,7 +59,7 @@ export class Keeper {
     onEvent: (event: string, fields: Record<string, unknown>) => void,
   ) {
     this.pacing = { keep: opts.keep, base: opts.base, targetMs };
-    this.cadence = { keep: opts.keep, base: opts.base, every: opts.base };
+    this.cadence = finest(opts.keep, opts.base);
     this.disk = diskCadence(this.cadence, opts.persistEvery);
     this.worker = new Worker(KEEPER);
     this.worker.unref();

@@ -6,7 +6,7 @@ import type { Store } from '../store/store.js';
 import { connectStore } from '../store/tcp-store-client.js';
 import { frame, KeeperClient, keeperToken, MessageReader, tokenOk, type WireMessage } from './keeper-wire.js';
 import type { FromKeeper, KeeperInit, ToKeeper } from './keeper-protocol.js';
-import { diskCadence, retained, type Cadence } from './replica-cadence.js';
+import { diskCadence, finest, retained, type Cadence } from './replica-cadence.js';
 import { checksum, corruptEntries, decodeVersion, encodeVersion, encodeVersionParts, VersionMetaSchema, type StateVersion } from './version-format.js';
 
 /**
@@ -529,7 +529,7 @@ port.on('message', (m: ToKeeper) => {
 
 async function init(m: KeeperInit): Promise<void> {
   cfg = m;
-  cadence = { keep: m.keep, base: m.base, every: m.base };
+  cadence = finest(m.keep, m.base);
   disk = diskCadence(cadence, m.persistEvery);
   token = keeperToken(m.secret, m.job);
   const server = createServer(serve);

@@ -36,8 +36,14 @@ export interface Cadence {
   holdFrom?: number | undefined;
 }
 
+/** Replicas of every 10th version until the members have measured their step. */
+export const REPLICA_BASE = 10;
+
 /** Replicas no further apart than this many versions, whatever the step. */
-export const MAX_EVERY = 10 * 2 ** 12;
+export const MAX_EVERY = REPLICA_BASE * 2 ** 12;
+
+/** Every `base`th version replicated, nothing held back: after a sync, and at the start. */
+export const finest = (keep: number, base: number): Cadence => ({ keep, base, every: base });
 
 /** The smallest `base * 2^k` whose versions are at least `targetMs` apart at `stepMs` per version. */
 export function chooseEvery(base: number, stepMs: number, targetMs: number): number {
