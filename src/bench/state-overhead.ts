@@ -2,7 +2,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { TimeoutError } from '../errors.js';
-import { DEFAULT_REPLICATE_MS, resolveLaunchOptions } from '../launch/launch-options.js';
+import { DEFAULT_REPLICATE_MS, DEFAULT_VERSION_MS, resolveLaunchOptions } from '../launch/launch-options.js';
 import { launch } from '../launch/launcher.js';
 import type { ProxyKind } from '../proxy/proxy.js';
 import { startStoreServer } from '../store/tcp-store-server.js';
@@ -19,6 +19,8 @@ export interface StateBenchOptions {
   persistEvery?: number;
   replicateEvery?: number;
   replicateMs?: number;
+  versionEvery?: number;
+  versionMs?: number;
   proxy: ProxyKind;
 }
 
@@ -34,6 +36,7 @@ export async function benchState(o: StateBenchOptions, out: (line: string) => vo
   const drafted: number[] = [];
   const commits: number[] = [];
   const draftCommits: number[] = [];
+  const commitMeans: number[] = [];
   const copies: number[] = [];
   const memcpys: number[] = [];
   const args = ['--bytes', String(o.bytes), '--steps', String(o.steps)];
@@ -45,6 +48,7 @@ export async function benchState(o: StateBenchOptions, out: (line: string) => vo
     const r = await runRollcall(o, 'rollcall', args);
     rc.push(r.stepUs);
     commits.push(r.commitUs);
+    commitMeans.push(r.commitMeanUs);
     memcpys.push(r.memcpyUs);
     const d = await runRollcall(o, 'rollcall-draft', args);
     drafted.push(d.stepUs);
@@ -59,6 +63,8 @@ export async function benchState(o: StateBenchOptions, out: (line: string) => vo
     persist_every: o.persistEvery ?? null,
     replicate_every: o.replicateEvery ?? null,
     replicate_ms: o.replicateEvery === undefined ? (o.replicateMs ?? DEFAULT_REPLICATE_MS) : null,
+    version_every: o.versionEvery ?? null,
+    version_ms: o.versionEvery === undefined ? (o.versionMs ?? DEFAULT_VERSION_MS) : null,
     proxy: o.proxy,
     bare_step_us: Math.round(median(bare)),
     bare_copy_step_us: Math.round(median(copied)),
@@ -69,6 +75,7 @@ export async function benchState(o: StateBenchOptions, out: (line: string) => vo
     copy_overhead_pct: pct(copied, bare),
     overhead_beyond_copy_pct: pct(rc, copied),
     commit_us: +median(commits).toFixed(1),
+    commit_mean_us: +median(commitMeans).toFixed(1),
     draft_commit_us: +median(draftCommits).toFixed(1),
     copy_in_loop_us: +median(copies).toFixed(1),
     memcpy_us: +median(memcpys).toFixed(1),
@@ -79,12 +86,12 @@ export async function benchState(o: StateBenchOptions, out: (line: string) => vo
   };
   if (o.json) out(JSON.stringify(row));
   else {
-    out(`${o.ranks} ranks, ${o.bytes} bytes, ${o.steps} steps, ${o.rounds} rounds, files ${o.persistEvery === undefined ? 'of every 10th replicated version' : `every ${o.persistEvery} versions`}, replicas ${o.replicateEvery === undefined ? `about ${o.replicateMs ?? DEFAULT_REPLICATE_MS} ms apart` : `every ${o.replicateEvery} versions`}, proxy ${o.proxy} (per-step means; medians of the rounds, and of per-round ratios)`);
+    out(`${o.ranks} ranks, ${o.bytes} bytes, ${o.steps} steps, ${o.rounds} rounds, files ${o.persistEvery === undefined ? 'of every 10th replicated version' : `every ${o.persistEvery} versions`}, versions ${o.versionEvery === undefined ? `about ${o.versionMs ?? DEFAULT_VERSION_MS} ms apart` : `every ${o.versionEvery} commits`}, replicas ${o.replicateEvery === undefined ? `about ${o.replicateMs ?? DEFAULT_REPLICATE_MS} ms apart` : `every ${o.replicateEvery} commits`}, proxy ${o.proxy} (per-step means; medians of the rounds, and of per-round ratios)`);
     out(`  bare library          ${row.bare_step_us} us/step   (${row.bare_samples_us.join(' ')})`);
     out(`  bare + a plain copy   ${row.bare_copy_step_us} us/step   (${row.bare_copy_samples_us.join(' ')})   ${row.copy_overhead_pct}% over bare`);
     out(`  under Rollcall        ${row.rollcall_step_us} us/step   (${row.rollcall_samples_us.join(' ')})   overhead ${row.overhead_pct}% (${row.overhead_beyond_copy_pct}% over bare + copy)`);
     out(`  Rollcall, drafts      ${row.rollcall_draft_step_us} us/step   (${row.rollcall_draft_samples_us.join(' ')})   overhead ${row.draft_overhead_pct}% (the update written into state.draft(), committed without a copy)`);
-    out(`  commit                ${row.commit_us} us, ${row.draft_commit_us} us with a draft   (the plain copy in the same loop: ${row.copy_in_loop_us} us; a memcpy into a hot buffer, alone: ${row.memcpy_us} us)`);
+    out(`  commit                ${row.commit_us} us median, ${row.commit_mean_us} us mean (with the versions), ${row.draft_commit_us} us with a draft   (the plain copy in the same loop: ${row.copy_in_loop_us} us; a memcpy into a hot buffer, alone: ${row.memcpy_us} us)`);
   }
 }
 
@@ -119,7 +126,7 @@ async function runBare(o: StateBenchOptions, mode: 'bare' | 'bare-copy', args: s
   }
 }
 
-async function runRollcall(o: StateBenchOptions, mode: 'rollcall' | 'rollcall-draft', args: string[]): Promise<{ stepUs: number; commitUs: number; memcpyUs: number }> {
+async function runRollcall(o: StateBenchOptions, mode: 'rollcall' | 'rollcall-draft', args: string[]): Promise<{ stepUs: number; commitUs: number; commitMeanUs: number; memcpyUs: number }> {
   const opts = resolveLaunchOptions({
     nodes: o.ranks,
     command: [process.execPath, PROGRAM, '--mode', process.env.ROLLCALL_BENCH_MODE ?? mode, ...args],
@@ -127,9 +134,11 @@ async function runRollcall(o: StateBenchOptions, mode: 'rollcall' | 'rollcall-dr
     persistEvery: o.persistEvery,
     replicateEvery: o.replicateEvery,
     replicateMs: o.replicateMs,
+    versionEvery: o.versionEvery,
+    versionMs: o.versionMs,
     proxy: o.proxy,
   });
   const r = await launch(opts);
   if (r.outcome !== 'completed') throw new Error(`state bench job ${r.outcome}: ${r.reason}`);
-  return r.result as { stepUs: number; commitUs: number; memcpyUs: number };
+  return r.result as { stepUs: number; commitUs: number; commitMeanUs: number; memcpyUs: number };
 }

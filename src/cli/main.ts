@@ -5,7 +5,7 @@ import { benchState, type StateBenchOptions } from '../bench/state-overhead.js';
 import { runDemo } from '../demo/demo.js';
 import { RollcallError } from '../errors.js';
 import { launch } from '../launch/launcher.js';
-import { DEFAULT_REPLICATE_MS, resolveLaunchOptions } from '../launch/launch-options.js';
+import { DEFAULT_REPLICATE_MS, DEFAULT_VERSION_MS, resolveLaunchOptions } from '../launch/launch-options.js';
 import { PROXY_KINDS } from '../proxy/proxy.js';
 
 function intIn(min: number, max: number) {
@@ -88,6 +88,8 @@ bench
   .option('--persist-every <N>', 'as for launch (default: every 10th replicated version)', intIn(1, 1_000_000))
   .option('--replicate-every <N>', 'as for launch (default: chosen from the step time)', intIn(1, 1_000_000))
   .option('--replicate-ms <T>', 'as for launch', intIn(1, 3_600_000))
+  .option('--version-every <N>', 'as for launch (default: chosen from the step time)', intIn(1, 1_000_000))
+  .option('--version-ms <T>', 'as for launch', intIn(1, 3_600_000))
   .option('--proxy <where>', 'as for launch: inline | thread', oneOf(PROXY_KINDS), 'inline')
   .option('--json', 'one JSON object', false)
   .action(async (o: StateBenchOptions) => {
@@ -125,9 +127,11 @@ program
   .option('--job <id>', 'job id (default: random)')
   .option('--state-dir <dir>', 'where nodes persist committed state versions (default: a temporary directory)')
   .option('--keep <K>', 'committed versions each node keeps', intIn(1, 100), 3)
-  .option('--replicate-every <N>', "copy every Nth version to the next node's memory (the same versions on every node; default: chosen from the step time)", intIn(1, 1_000_000))
+  .option('--version-every <N>', 'make a version of every Nth commit (the same commits on every node; 1: every commit; default: chosen from the step time)', intIn(1, 1_000_000))
+  .option('--version-ms <T>', `choose the version interval so that versions are about T ms apart (default ${DEFAULT_VERSION_MS})`, intIn(1, 3_600_000))
+  .option('--replicate-every <N>', "copy the version of every Nth commit to the next node's memory (the same on every node; default: chosen from the step time)", intIn(1, 1_000_000))
   .option('--replicate-ms <T>', `choose the replica interval so that replicas are about T ms apart (default ${DEFAULT_REPLICATE_MS})`, intIn(1, 3_600_000))
-  .option('--persist-every <N>', 'write every Nth version to the state directory (the same versions on every node; default: every 10th replicated version)', intIn(1, 1_000_000))
+  .option('--persist-every <N>', 'write the version of every Nth commit to the state directory (the same on every node; default: every 10th replica)', intIn(1, 1_000_000))
   .option('--proxy <where>', "where each node's communication proxy runs: inline (on the program's thread) | thread (a worker thread)", 'inline')
   .option('--resume <dir>', 'continue a stopped job from the newest common state in this state directory')
   .option('--quiet', 'no progress lines on stderr', false)

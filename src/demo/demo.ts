@@ -27,7 +27,7 @@ export interface DemoSummary {
   steps: number;
   accuracy: number;
   faults: number;
-  recoveries: { generation: number; ms: number; steps_redone: number }[];
+  recoveries: { generation: number; ms: number; steps_redone: number; ms_redone: number | null }[];
   digest: string;
   fault_free_digest: string | null;
   match: boolean | null;
@@ -111,8 +111,10 @@ function recoveriesOf(events: FmsEvent[]): DemoSummary['recoveries'] {
     .filter((e) => e.event === 'recovered')
     .map((e) => {
       const g = e.generation as number;
-      const redone = events.filter((r) => r.event === 'program_resumed' && r.generation === g).map((r) => (r.steps_redone as number | undefined) ?? 0);
-      return { generation: g, ms: e.ms as number, steps_redone: Math.max(0, ...redone) };
+      const resumed = events.filter((r) => r.event === 'program_resumed' && r.generation === g);
+      const redone = resumed.map((r) => (r.steps_redone as number | undefined) ?? 0);
+      const ms = resumed.flatMap((r) => (typeof r.ms_redone === 'number' ? [r.ms_redone] : []));
+      return { generation: g, ms: e.ms as number, steps_redone: Math.max(0, ...redone), ms_redone: ms.length > 0 ? Math.max(...ms) : null };
     });
 }
 
@@ -123,7 +125,10 @@ function describe(s: DemoSummary): string[] {
     `  test accuracy   ${(s.accuracy * 100).toFixed(1)} %${s.synthetic ? ' (synthetic data)' : ''}`,
     `  faults          ${s.faults}`,
   ];
-  for (const r of s.recoveries) lines.push(`  recovery        generation ${r.generation}: ${r.ms} ms, ${r.steps_redone} step(s) redone`);
+  for (const r of s.recoveries) {
+    const time = r.ms_redone === null ? '' : ` (${r.ms_redone} ms of work)`;
+    lines.push(`  recovery        generation ${r.generation}: ${r.ms} ms, ${r.steps_redone} step(s) redone${time}`);
+  }
   lines.push(`  final digest    ${s.digest}`);
   if (s.match !== null) lines.push(`  fault-free run  ${s.fault_free_digest}: ${s.match ? 'identical, bit for bit' : 'DIFFERENT'}`);
   lines.push(`  wall time       ${s.seconds.toFixed(1)} s`);

@@ -56,7 +56,10 @@ export class ProgressView {
         this.say(`  ↺ every node rolled back to version ${String(f.version)} (step ${String(f.step)})`);
         break;
       case 'replica_interval_chosen':
-        this.say(`  ⇄ generation ${String(f.generation)}: replicas of every ${String(f.every)}th version from version ${String(f.from_version)} (steps of ${String(f.step_ms)} ms)`);
+        this.say(`  ⇄ generation ${String(f.generation)}: replicas of every ${String(f.every)}th commit from commit ${String(f.from_version)} (steps of ${String(f.step_ms)} ms)`);
+        break;
+      case 'version_interval_chosen':
+        this.say(`  ⇄ generation ${String(f.generation)}: a version of every ${String(f.every)}th commit from commit ${String(f.from_commit)}`);
         break;
       case 'recovered':
         this.say(`  ✓ running again ${String(f.ms)} ms after the fault; no program was restarted`);

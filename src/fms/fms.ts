@@ -32,6 +32,8 @@ export interface FmsConfig {
   persistEvery: number | null;
   replicateEvery: number | null;
   replicateMs: number;
+  versionEvery: number | null;
+  versionMs: number;
   proxy: ProxyKind;
 }
 
@@ -189,6 +191,8 @@ export class Fms {
           persistEvery: c.persistEvery,
           replicateEvery: c.replicateEvery,
           replicateMs: c.replicateMs,
+          versionEvery: c.versionEvery,
+          versionMs: c.versionMs,
           proxy: c.proxy,
         });
         this.emit('program_started', { pid: p.pid, fmsPid: process.pid, generation: this.record?.generation ?? 0 });
@@ -205,7 +209,8 @@ export class Fms {
         return;
       case 'resumed':
         if (m.generation > 0) {
-          this.emit('program_resumed', { generation: m.generation, pid: p.pid, ...(m.stepsRedone === undefined ? {} : { steps_redone: m.stepsRedone }) }, m.ts);
+          const redone = { ...(m.stepsRedone === undefined ? {} : { steps_redone: m.stepsRedone }), ...(m.msRedone === undefined ? {} : { ms_redone: m.msRedone }) };
+          this.emit('program_resumed', { generation: m.generation, pid: p.pid, ...redone }, m.ts);
         }
         return;
       case 'event':

@@ -13,6 +13,14 @@ import { PROXY_KINDS, type ProxyKind } from '../proxy/proxy.js';
  */
 export const DEFAULT_REPLICATE_MS = 250;
 
+/**
+ * Versions at least this far apart by default: a version costs a copy of the state and the
+ * keeper's bookkeeping, 0.2-0.3 ms per 4 MiB on two busy cores (docs/benchmarks.md), so a
+ * version per 6 ms step cost +3.2 %; at 40 ms it is under 1 %, and the work redone after a
+ * fault is bounded by the replicas (`DEFAULT_REPLICATE_MS`) anyway.
+ */
+export const DEFAULT_VERSION_MS = 40;
+
 /** Everything `rollcall launch` accepts, checked in one place so a bad flag never starts a process. */
 export const LaunchOptionsSchema = z
   .object({
@@ -37,6 +45,9 @@ export const LaunchOptionsSchema = z
     /** A fixed replica interval in versions; without it, replicas are about `replicateMs` apart. */
     replicateEvery: z.number().int().min(1).max(1_000_000).optional(),
     replicateMs: z.number().int().min(1).max(3_600_000).optional(),
+    /** A fixed version interval in commits; without it, versions are about `versionMs` apart. */
+    versionEvery: z.number().int().min(1).max(1_000_000).optional(),
+    versionMs: z.number().int().min(1).max(3_600_000).optional(),
     proxy: z.enum(PROXY_KINDS, { message: 'use inline or thread' }).default('inline'),
     /** Continue a stopped job from the newest common state in this directory. */
     resume: z.string().min(1).optional(),
@@ -55,6 +66,9 @@ export const LaunchOptionsSchema = z
     }
     if (o.replicateEvery !== undefined && o.replicateMs !== undefined) {
       ctx.addIssue({ code: 'custom', path: ['replicateEvery'], message: '--replicate-every N fixes the interval and --replicate-ms T chooses it from the step time: give one' });
+    }
+    if (o.versionEvery !== undefined && o.versionMs !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['versionEvery'], message: '--version-every N fixes the interval and --version-ms T chooses it from the step time: give one' });
     }
     if (o.onFault === 'replace' && o.spares === 0) ctx.addIssue({ code: 'custom', path: ['onFault'], message: '--on-fault replace needs at least one spare (--spares)' });
   });
@@ -82,6 +96,9 @@ export interface LaunchOptions {
   /** Undefined: chosen from the step time, `replicateMs` apart. */
   replicateEvery: number | undefined;
   replicateMs: number;
+  /** Undefined: chosen from the step time, `versionMs` apart. */
+  versionEvery: number | undefined;
+  versionMs: number;
   proxy: ProxyKind;
   resume: boolean;
 }
@@ -111,6 +128,8 @@ const FLAG: Record<string, string> = {
   persistEvery: '--persist-every',
   replicateEvery: '--replicate-every',
   replicateMs: '--replicate-ms',
+  versionEvery: '--version-every',
+  versionMs: '--version-ms',
   proxy: '--proxy',
   resume: '--resume',
 };
@@ -151,6 +170,8 @@ export function resolveLaunchOptions(input: LaunchInput): LaunchOptions {
     persistEvery: o.persistEvery,
     replicateEvery: o.replicateEvery,
     replicateMs: o.replicateMs ?? DEFAULT_REPLICATE_MS,
+    versionEvery: o.versionEvery,
+    versionMs: o.versionMs ?? DEFAULT_VERSION_MS,
     proxy: o.proxy,
     resume: o.resume !== undefined,
   };

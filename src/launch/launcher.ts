@@ -161,6 +161,8 @@ export async function launch(opts: LaunchOptions, hooks: LaunchHooks = {}): Prom
       persistEvery: opts.persistEvery ?? null,
       replicateEvery: opts.replicateEvery ?? null,
       replicateMs: opts.replicateMs,
+      versionEvery: opts.versionEvery ?? null,
+      versionMs: opts.versionMs,
       proxy: opts.proxy,
     };
     // Its own process group: `kill-node` and the final clean-up kill the FMS and its program

@@ -44,6 +44,9 @@ export const ToProgramSchema = z.discriminatedUnion('type', [
     /** A fixed replica interval in versions; null: chosen from the step time, `replicateMs` apart. */
     replicateEvery: z.number().int().positive().nullable(),
     replicateMs: z.number().positive(),
+    /** A fixed version interval in commits; null: chosen from the step time, `versionMs` apart. */
+    versionEvery: z.number().int().positive().nullable(),
+    versionMs: z.number().positive(),
     proxy: z.enum(PROXY_KINDS),
   }),
   /** Join this generation: relaunch the proxy for it. */
@@ -70,7 +73,7 @@ export const FromProgramSchema = z.discriminatedUnion('type', [
   /** The proxy could not join, or its communicator broke, in `generation`. */
   z.object({ type: z.literal('proxy_broken'), generation: Int, error: SerializedErrorSchema }),
   /** The program issued its first operation in `generation`, at `ts` (ms since the epoch). */
-  z.object({ type: z.literal('resumed'), generation: Int, ts: z.number(), stepsRedone: Int.nonnegative().optional() }),
+  z.object({ type: z.literal('resumed'), generation: Int, ts: z.number(), stepsRedone: Int.nonnegative().optional(), msRedone: z.number().nonnegative().optional() }),
   /** A state event (common_state_selected, state_corrupt, ...) for the event log. */
   z.object({ type: z.literal('event'), event: z.string().regex(/^[a-z_]+$/), fields: z.record(z.string(), z.unknown()) }),
   z.object({ type: z.literal('progress'), step: Int.nonnegative() }),

@@ -167,8 +167,13 @@ export class Job {
   private startKeeper(): Keeper {
     const c = this.config;
     this.keeper ??= new Keeper(
-      { job: c.job, secret: c.secret, node: c.node, store: c.store, stateDir: c.stateDir, keep: c.keep, persistEvery: c.persistEvery, base: c.replicateEvery ?? REPLICA_BASE },
-      c.replicateEvery === null ? c.replicateMs : undefined,
+      // Time-chosen replicas start on a multiple of a fixed version interval: evenly spaced versions.
+      { job: c.job, secret: c.secret, node: c.node, store: c.store, stateDir: c.stateDir, keep: c.keep, persistEvery: c.persistEvery, base: c.replicateEvery ?? REPLICA_BASE * (c.versionEvery ?? 1) },
+      {
+        targetMs: c.replicateEvery === null ? c.replicateMs : undefined,
+        versionMs: c.versionEvery === null ? c.versionMs : undefined,
+        versionEvery: c.versionEvery ?? 1,
+      },
       (event, fields) => send({ type: 'event', event, fields }),
     );
     return this.keeper;
@@ -215,7 +220,7 @@ export class Job {
       exchange: (buf, op) => job.exchange(buf, op),
       now: () => performance.now(),
       report: (event, fields) => send({ type: 'event', event, fields }),
-      resumed: (generation, stepsRedone) => job.onResumed(generation, stepsRedone),
+      resumed: (generation, stepsRedone, msRedone) => job.onResumed(generation, stepsRedone, msRedone),
     };
   }
 
@@ -388,9 +393,9 @@ export class Job {
     return c.proxy === 'inline' ? InlineProxy.standby(c.store, c.secret, c.rendezvousTimeoutMs) : ProxyHandle.standby(c.store, c.secret, c.rendezvousTimeoutMs);
   }
 
-  private onResumed(generation: number, stepsRedone?: number): void {
+  private onResumed(generation: number, stepsRedone?: number, msRedone?: number): void {
     this.reportedResume = generation;
-    send({ type: 'resumed', generation, ts: Date.now(), stepsRedone });
+    send({ type: 'resumed', generation, ts: Date.now(), stepsRedone, msRedone });
     // The next standby proxy is started only now: starting a thread costs ~85 ms of CPU, which
     // on a small machine would otherwise be taken from the recovery itself.
     setImmediate(() => this.refillStandby());

@@ -1,4 +1,4 @@
-import { chooseEvery, finest, switchPoint, type Cadence } from '../state/replica-cadence.js';
+import { chooseEvery, chooseVersionEvery, finest, switchPoint, type Cadence } from '../state/replica-cadence.js';
 
 /** Versions committed after a sync before the step is measured: the first steps warm up. */
 const WARM_VERSIONS = 10;
@@ -11,6 +11,10 @@ export interface PacerOptions {
   base: number;
   /** How far apart in time replicas should be; undefined: every `base`th version, always. */
   targetMs: number | undefined;
+  /** How far apart in time versions should be; undefined: `versionEvery`, always. */
+  versionMs: number | undefined;
+  /** A fixed version interval in commits (`--version-every`), or 1 until one is chosen. */
+  versionEvery: number;
 }
 
 export interface PacerHost {
@@ -27,10 +31,10 @@ export interface PacerHost {
 }
 
 /**
- * Chooses, with the other members, how often versions are replicated (replica-cadence.ts): after
- * each sync, every `base`th version; once the step is measured, an allreduce takes the slowest
- * member's step, and every member switches to the interval that spaces replicas `targetMs`
- * apart. Members commit the same versions in the same order relative to their collectives, so
+ * Chooses, with the other members, which commits make versions and which versions are replicated
+ * (replica-cadence.ts): after each sync, a version per commit and a replica of every `base`th;
+ * once the step is measured, an allreduce takes the slowest member's step, and every member
+ * switches to the intervals that space versions `versionMs` and replicas `targetMs` apart. Members commit the same versions in the same order relative to their collectives, so
  * the allreduce is issued at the same point everywhere and goes before the program's next one.
  */
 export class ReplicaPacer {
@@ -47,13 +51,13 @@ export class ReplicaPacer {
   ) {}
 
   get fixed(): boolean {
-    return this.opts.targetMs === undefined;
+    return this.opts.targetMs === undefined && this.opts.versionMs === undefined;
   }
 
-  /** After a sync that restored (or made) `version`: back to the finest interval, measured again. */
+  /** After a sync that restored (or made) `version`: back to the finest intervals, measured again. */
   restart(version: number): void {
     this.epoch++;
-    this.apply(finest(this.opts.keep, this.opts.base));
+    this.apply(finest(this.opts.keep, this.opts.base, this.opts.versionEvery));
     if (this.fixed) return;
     this.measureFrom = version + WARM_VERSIONS;
     this.exchangeAt = this.measureFrom + MEASURED_VERSIONS;
@@ -64,20 +68,26 @@ export class ReplicaPacer {
     if (version === this.measureFrom) this.startedAt = this.host.now();
     if (version !== this.exchangeAt) return;
     const stepMs = (this.host.now() - this.startedAt) / MEASURED_VERSIONS;
-    const { keep, base, targetMs } = this.opts;
+    const { keep, base, targetMs, versionMs } = this.opts;
     const epoch = this.epoch;
     // Until the answer is here, keep every `base`th version from this one: another member may
     // learn the answer first and switch (replica-cadence.ts).
-    this.apply({ keep, base, every: base, holdFrom: version });
+    this.apply({ keep, base, every: base, holdFrom: version, versionEvery: this.opts.versionEvery });
     this.host.exchange(new Float64Array([stepMs]), 'max').then(
       (r) => {
         if (epoch !== this.epoch) return;
         const slowest = r[0] as number;
-        const every = chooseEvery(base, slowest, targetMs as number);
+        const every = targetMs === undefined ? base : chooseEvery(base, slowest, targetMs);
+        const versionEvery = versionMs === undefined ? this.opts.versionEvery : chooseVersionEvery(slowest, versionMs, every);
         const switchAt = switchPoint(version + 1, every);
-        this.apply({ keep, base, every, switchAt });
+        // Versions thin out at once: every commit until then was one (replica-cadence.ts).
+        const versionsFrom = switchPoint(version + 1, versionEvery);
+        this.apply({ keep, base, every, switchAt, versionEvery, versionsFrom });
         if (this.host.rank === 0) {
-          this.host.report('replica_interval_chosen', { generation: this.host.generation, every, from_version: switchAt, step_ms: +slowest.toFixed(3), target_ms: targetMs });
+          const g = this.host.generation;
+          const step_ms = +slowest.toFixed(3);
+          this.host.report('replica_interval_chosen', { generation: g, every, from_version: switchAt, step_ms, target_ms: targetMs ?? null });
+          this.host.report('version_interval_chosen', { generation: g, every: versionEvery, from_commit: versionsFrom, step_ms, target_ms: versionMs ?? null });
         }
       },
       // A fault under the exchange: the hold stays until the sync that follows resets it.

@@ -2,7 +2,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { InvalidArgumentError, NoCommonStateError, TimeoutError } from '../errors.js';
 import type { FromKeeper, KeeperInit, ToKeeper } from '../state/keeper-protocol.js';
-import { diskCadence, finest, isReplicated, retained, type Cadence } from '../state/replica-cadence.js';
+import { diskCadence, finest, isReplicated, makesVersion, retained, type Cadence } from '../state/replica-cadence.js';
 import type { EntryKind, EntryMeta, StateVersion } from '../state/version-format.js';
 import { ReplicaPacer, type PacerOptions } from './replica-pacer.js';
 import { SnapshotPool } from './snapshot-pool.js';
@@ -12,8 +12,11 @@ const KEEPER = fileURLToPath(new URL('../state/keeper-thread.js', import.meta.ur
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [k: string]: JsonValue };
 export type StateEntry = Float32Array | Float64Array | Int32Array | JsonValue;
 
-/** Versions looked at when choosing the common one: far more than any node keeps. */
-const WINDOW = 64;
+/**
+ * Rounds of the common-version search at most: each round moves to an older version some member
+ * holds, and no member holds more than a few (see `retained`).
+ */
+const MAX_ROUNDS = 256;
 const KEEPER_TIMEOUT_MS = 30_000;
 
 function kindOf(v: StateEntry): EntryKind {
@@ -36,7 +39,8 @@ export interface StateHost {
   exchange(buf: Float64Array, op: 'max'): Promise<Float64Array>;
   now(): number;
   report(event: string, fields: Record<string, unknown>): void;
-  resumed(generation: number, stepsRedone: number): void;
+  /** `msRedone`: the steps redone at this member's step time, when it has one. */
+  resumed(generation: number, stepsRedone: number, msRedone: number | undefined): void;
 }
 
 export type KeeperOptions = Omit<KeeperInit, 'type'>;
@@ -49,17 +53,16 @@ export class Keeper {
   private readonly pending = new Map<number, (m: Extract<FromKeeper, { type: 'reply' }>) => void>();
   readonly ready: Promise<void>;
 
-  /** How the replica interval is chosen (replica-pacer.ts). */
+  /** How the version and replica intervals are chosen (replica-pacer.ts). */
   readonly pacing: PacerOptions;
 
   constructor(
     private readonly opts: KeeperOptions,
-    /** How far apart in time replicas should be; undefined: every `opts.base`th version. */
-    targetMs: number | undefined,
+    pacing: Pick<PacerOptions, 'targetMs' | 'versionMs' | 'versionEvery'>,
     onEvent: (event: string, fields: Record<string, unknown>) => void,
   ) {
-    this.pacing = { keep: opts.keep, base: opts.base, targetMs };
-    this.cadence = finest(opts.keep, opts.base);
+    this.pacing = { keep: opts.keep, base: opts.base, ...pacing };
+    this.cadence = finest(opts.keep, opts.base, pacing.versionEvery);
     this.disk = diskCadence(this.cadence, opts.persistEvery);
     this.worker = new Worker(KEEPER);
     this.worker.unref();
@@ -111,6 +114,11 @@ export class Keeper {
     this.held.push({ m: c, shared: replicate || persist });
     if (replicate || persist) this.soon.push(c);
     this.later();
+  }
+
+  /** Whether commit `c` makes a version (replica-cadence.ts): decided alike on every member. */
+  due(c: number): boolean {
+    return makesVersion(c, this.cadence, this.disk);
   }
 
   /** What is replicated and kept, and written to disk, as chosen with the other members (replica-cadence.ts). */
@@ -166,7 +174,7 @@ export class Keeper {
     this.held = [];
   }
 
-  request(m: { type: 'list' | 'fetch' | 'truncate'; slot: number; version?: number; after?: number }): Promise<Extract<FromKeeper, { type: 'reply' }>> {
+  request(m: { type: 'list' | 'fetch' | 'truncate' | 'durable'; slot: number; version?: number; after?: number }): Promise<Extract<FromKeeper, { type: 'reply' }>> {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -199,12 +207,20 @@ export class Keeper {
  */
 export class State<T extends Record<string, StateEntry>> {
   step = 0;
-  /** The last version committed or restored; -1 before the first. */
+  /** The last version made or restored; -1 before the first. Versions are numbered by commit. */
   version = -1;
+  /** Commits so far, counted from the start across rollbacks (a rollback to version v sets it to v). */
+  commits = -1;
+  /** Step and time at the start of this generation and at the last commit: the step time, for `ms_redone`. */
+  private paceFrom = { step: 0, at: 0 };
+  private paceTo = { step: 0, at: 0 };
+  private msPerStep: number | undefined;
   /** The furthest step this program has reached, across rollbacks: what a fault costs is measured from it. */
   private furthest = 0;
   private readonly names: string[];
   private readonly drafts = new Map<string, TypedState>();
+  /** Arrays no version holds that were current values: the next drafts, instead of new ones. */
+  private readonly spare = new Map<string, TypedState>();
   /** Entries whose current value is an adopted draft, and the version that owns it. */
   private readonly adopted = new Map<string, number>();
   private readonly pacer: ReplicaPacer;
@@ -232,24 +248,36 @@ export class State<T extends Record<string, StateEntry>> {
     if (kindOf(cur) === 'json') throw new InvalidArgumentError(`state entry "${name}" is a JSON value; drafts are for typed arrays`);
     let d = this.drafts.get(name);
     if (!d) {
-      d = this.fresh(cur as TypedState);
+      d = this.spare.get(name) ?? this.fresh(cur as TypedState);
+      this.spare.delete(name);
       this.drafts.set(name, d);
     }
     return d as T[K];
   }
 
   /**
-   * Makes a new version of the state as it is now. Costs one copy of each entry, except those
-   * written into a draft: the version takes a draft as it is.
+   * Commits the state as it is now: a consistent point the job may roll back to. Not every
+   * commit makes a version: the members choose together which do, so that versions are about
+   * `--version-ms` apart (replica-cadence.ts). A commit that makes one costs one copy of each
+   * entry, except those written into a draft: the version takes a draft as it is. One that
+   * makes none copies nothing. Returns the commit's number, which is the version's if it made one.
    */
   commit(): number {
     if (!Number.isInteger(this.step) || this.step < 0) throw new InvalidArgumentError(`state.step must be a non-negative integer, got ${this.step}`);
-    const version = this.version + 1;
-    const entries: EntryMeta[] = [];
-    const data: Uint8Array[] = [];
+    const version = this.commits + 1;
     const values = this.values as Record<string, StateEntry>;
     // Every entry is checked before any is adopted: a bad one leaves the state as it was.
     const kinds = this.names.map((name) => kindOf(values[name] as StateEntry));
+    this.paceTo = { step: this.step, at: this.host.now() };
+    if (!this.keeper.due(version)) {
+      this.adoptDrafts();
+      this.commits = version;
+      this.furthest = Math.max(this.furthest, this.step);
+      this.pacer.committed(version);
+      return version;
+    }
+    const entries: EntryMeta[] = [];
+    const data: Uint8Array[] = [];
     for (const [i, name] of this.names.entries()) {
       const v = values[name] as StateEntry;
       const kind = kinds[i] as EntryKind;
@@ -270,10 +298,28 @@ export class State<T extends Record<string, StateEntry>> {
     this.drafts.clear();
     this.keeper.buffers.liveFrom = Math.min(...this.adopted.values());
     this.version = version;
+    this.commits = version;
     this.furthest = Math.max(this.furthest, this.step);
     this.keeper.commit({ type: 'commit', meta: { slot: this.host.slot, version, step: this.step, entries }, data });
     this.pacer.committed(version);
     return version;
+  }
+
+  /**
+   * A commit that makes no version: drafts become the current values. The value a draft
+   * replaces is the next draft, unless a version holds it (then it is that version's).
+   */
+  private adoptDrafts(): void {
+    if (this.drafts.size === 0) return;
+    const values = this.values as Record<string, StateEntry>;
+    for (const [name, d] of this.drafts) {
+      const old = values[name] as TypedState;
+      // Only pool memory: the program's own first arrays may not be shared with the keeper.
+      if (!this.adopted.delete(name) && old.buffer instanceof SharedArrayBuffer) this.spare.set(name, old);
+      values[name] = d;
+    }
+    this.drafts.clear();
+    this.keeper.buffers.liveFrom = Math.min(...this.adopted.values());
   }
 
   private fresh(like: TypedState): TypedState {
@@ -294,27 +340,27 @@ export class State<T extends Record<string, StateEntry>> {
     this.furthest = Math.max(this.furthest, this.step);
     const avail = (await this.keeper.request({ type: 'list', slot: host.slot })).versions ?? [];
     const top = avail.reduce((m, a) => Math.max(m, a.version), -1);
-    const agg = await host.allreduce(new Float64Array([top, this.furthest]), 'max');
+    // The slowest member's step time too: a spare brought in has none of its own.
+    const agg = await host.allreduce(new Float64Array([top, this.furthest, this.stepTime() ?? -1]), 'max');
     const vmax = agg[0] as number;
     const furthest = agg[1] as number;
+    if ((agg[2] as number) >= 0) this.msPerStep = agg[2] as number;
     if (vmax < 0) {
-      // Nobody has committed anything: this is the start. The initial state is version 0.
-      this.commit();
+      // Nobody has committed anything: this is the start. The initial state is version 0, on
+      // disk before the first step: a node lost before its first replica arrives still has it.
       this.pacer.restart(0);
+      this.commit();
+      await this.keeper.request({ type: 'durable', slot: host.slot });
       this.finish(0, furthest);
       return;
     }
-    const mask = new Int32Array(WINDOW);
-    for (const a of avail) if (vmax - a.version < WINDOW) mask[vmax - a.version] = 1;
-    const common = await host.allreduce(mask, 'min');
-    const i = common.indexOf(1);
-    if (i < 0) {
+    const version = await this.common(vmax, new Set(avail.map((a) => a.version)));
+    if (version < 0) {
       throw new NoCommonStateError(
         `generation ${host.generation}: no version of the state is held intact by every member (newest anywhere: ${vmax}; this node's slot ${host.slot} has ${avail.map((a) => a.version).join(',') || 'none'})`,
         { node: host.node, rank: host.rank },
       );
     }
-    const version = vmax - i;
     const r = await this.keeper.request({ type: 'fetch', slot: host.slot, version });
     this.restore(r.version as StateVersion);
     // Not awaited: the keeper handles messages in order, so later commits land after it, and
@@ -326,9 +372,37 @@ export class State<T extends Record<string, StateEntry>> {
     this.finish(Math.max(0, furthest - this.step), Math.max(furthest, this.step));
   }
 
+  /**
+   * The newest version every member holds, or -1. Versions are numbered by commit and sparse, so
+   * rather than a mask of the newest numbers each round asks whether every member holds the
+   * candidate and, if not, takes the newest older version anyone holds: a max-allreduce of
+   * [missing here, newest older here]. Every member runs the same rounds.
+   */
+  private async common(vmax: number, held: Set<number>): Promise<number> {
+    const newest = [...held].sort((a, b) => b - a);
+    let candidate = vmax;
+    for (let round = 0; round < MAX_ROUNDS && candidate >= 0; round++) {
+      const older = newest.find((v) => v < candidate) ?? -1;
+      const r = await this.host.allreduce(new Float64Array([held.has(candidate) ? 0 : 1, older]), 'max');
+      if (r[0] === 0) return candidate;
+      candidate = r[1] as number;
+    }
+    return -1;
+  }
+
+  /** The step time of the last generation; one too short to measure keeps the one before. */
+  private stepTime(): number | undefined {
+    const { paceFrom: a, paceTo: b } = this;
+    return b.step > a.step ? (b.at - a.at) / (b.step - a.step) : this.msPerStep;
+  }
+
   private finish(stepsRedone: number, furthest: number): void {
     this.furthest = furthest;
-    this.host.resumed(this.host.generation, stepsRedone);
+    const now = this.host.now();
+    this.paceFrom = { step: this.step, at: now };
+    this.paceTo = { step: this.step, at: now };
+    const ms = this.msPerStep;
+    this.host.resumed(this.host.generation, stepsRedone, ms === undefined ? undefined : Math.round(stepsRedone * ms));
   }
 
   private restore(v: StateVersion): void {
@@ -356,6 +430,7 @@ export class State<T extends Record<string, StateEntry>> {
     this.keeper.buffers.liveFrom = Infinity;
     this.step = v.meta.step;
     this.version = v.meta.version;
+    this.commits = v.meta.version;
   }
 }
 

@@ -26,6 +26,8 @@ export type ToKeeper =
   | { type: 'cadence'; cadence: Cadence; disk: Cadence }
   | { type: 'list'; id: number; slot: number }
   | { type: 'fetch'; id: number; slot: number; version: number }
+  /** Answers once what was committed so far is written and at the buddy (or a deadline passed). */
+  | { type: 'durable'; id: number; slot: number }
   /** Forget versions newer than `after` (they belong to a future that was rolled back). */
   | { type: 'truncate'; id: number; slot: number; after: number };
 

@@ -188,6 +188,20 @@ class Newest {
       unpin(v);
     }
     this.busy = false;
+    for (const w of this.idlers.splice(0)) w();
+  }
+
+  private readonly idlers: (() => void)[] = [];
+
+  /** Resolves when nothing is waiting or being sent, or after `ms`. */
+  async idle(ms: number): Promise<void> {
+    if (!this.busy) return;
+    let t: NodeJS.Timeout | undefined;
+    await new Promise<void>((resolve) => {
+      this.idlers.push(resolve);
+      t = setTimeout(resolve, ms);
+    });
+    clearTimeout(t);
   }
 }
 
@@ -446,6 +460,8 @@ function serve(sock: Socket): void {
 }
 
 const DEDUP_WAIT_MS = 50;
+/** How long the start waits for the initial version's file and replica: a hung disk or buddy must not hang it. */
+const DURABLE_WAIT_MS = 10_000;
 const commitWaiters: { version: number; run: () => void }[] = [];
 
 function ownNewest(): number {
@@ -517,6 +533,9 @@ port.on('message', (m: ToKeeper) => {
         (v) => post({ type: 'reply', id: m.id, version: { meta: v.meta, data: v.data } }),
         (e: unknown) => post({ type: 'reply', id: m.id, error: (e as Error).message }),
       );
+      return;
+    case 'durable':
+      Promise.all([toDisk.idle(DURABLE_WAIT_MS), toBuddy.idle(DURABLE_WAIT_MS)]).then(() => post({ type: 'reply', id: m.id }));
       return;
     case 'truncate':
       truncate(m.slot, m.after).then(

@@ -31,6 +31,12 @@ export interface Cadence {
   keep: number;
   base: number;
   every: number;
+  /**
+   * Which commits make a version: every `versionEvery`th (1 when absent) from `versionsFrom`,
+   * every commit below it. It divides `every`: versions evenly spaced around the replicas.
+   */
+  versionEvery?: number | undefined;
+  versionsFrom?: number | undefined;
   /** Below this version, every `base`th is replicated (the switch to `every` waits for a common point). */
   switchAt?: number | undefined;
   holdFrom?: number | undefined;
@@ -43,7 +49,29 @@ export const REPLICA_BASE = 10;
 export const MAX_EVERY = REPLICA_BASE * 2 ** 12;
 
 /** Every `base`th version replicated, nothing held back: after a sync, and at the start. */
-export const finest = (keep: number, base: number): Cadence => ({ keep, base, every: base });
+export const finest = (keep: number, base: number, versionEvery = 1): Cadence => ({ keep, base, every: base, versionEvery });
+
+/**
+ * Whether commit `c` makes a version: one on the version lattice (every `versionEvery`th, every
+ * commit below `switchAt`), or one due as a replica or a file. Versions are numbered by their
+ * commit, so a version means the same state on every member whichever commits each turned into
+ * versions; a member that has not learned the coarser interval yet makes a version of every
+ * commit, a superset. Replicas and files are always of versions: their lattices, and the rules
+ * of `retained` that keep a common one, are as they were with a version per commit.
+ */
+export const makesVersion = (c: number, replicas: Cadence, disk: Cadence): boolean =>
+  c % (replicas.versionEvery ?? 1) === 0 || c < (replicas.versionsFrom ?? 0) || isReplicated(c, replicas) || isReplicated(c, disk);
+
+/**
+ * The smallest power of two whose commits are at least `targetMs` apart at `stepMs` per commit,
+ * and that divides the replica interval `every`: versions evenly spaced, a replica always one of
+ * them, and never further apart than the replicas.
+ */
+export function chooseVersionEvery(stepMs: number, targetMs: number, every: number): number {
+  let n = 1;
+  while (n * stepMs < targetMs && every % (n * 2) === 0) n *= 2;
+  return n;
+}
 
 /** The smallest `base * 2^k` whose versions are at least `targetMs` apart at `stepMs` per version. */
 export function chooseEvery(base: number, stepMs: number, targetMs: number): number {

@@ -89,6 +89,33 @@ describe('state: rollback to the newest common version', { timeout: 300_000 }, (
     assert.ok(v <= 56 && v >= 55 - 2 * every - 1 && v > 0, `version ${v}, every ${every}`);
   });
 
+  it('versions spaced in time: not every commit makes one, and a kill rolls back to one, bit-identically, with the work redone timed', async () => {
+    const run = await runJob(['--nodes', '3', '--spares', '2', '--version-ms', '20', '--replicate-ms', '100', '--chaos', 'kill:node=2@step=52', ...train('--step-ms', '5')]);
+    assert.deepEqual(completed(run), reference);
+    const chosen = first(run.events, 'version_interval_chosen', (e) => e.generation === 0);
+    assert.ok(chosen, 'version interval chosen in generation 0');
+    const every = chosen.every as number;
+    const step = chosen.step_ms as number;
+    const replicas = first(run.events, 'replica_interval_chosen', (e) => e.generation === 0)?.every as number;
+    // The smallest power of two at which versions are 20 ms apart, dividing the replica interval.
+    assert.ok(Number.isInteger(Math.log2(every)) && every >= 2 && replicas % every === 0, JSON.stringify(chosen));
+    assert.ok(every * step >= 20 || replicas % (every * 2) !== 0, JSON.stringify(chosen));
+    assert.ok(every === 1 || (every / 2) * step < 20, JSON.stringify(chosen));
+    assert.equal(chosen.from_commit, Math.ceil(31 / every) * every, JSON.stringify(chosen));
+    const selected = first(run.events, 'common_state_selected', (e) => (e.generation as number) >= 1);
+    assert.ok(selected, 'common state selected');
+    const resumed = of(run.events, 'program_resumed').filter((e) => e.generation === selected.generation);
+    assert.ok(resumed.length >= 3, 'every member resumed');
+    for (const r of resumed) {
+      const steps = r.steps_redone as number;
+      // From the furthest step reached (the fault came at 52, a member may have been one ahead).
+      assert.ok(steps >= 52 - (selected.step as number) && steps <= 54 - (selected.step as number), JSON.stringify({ r, selected }));
+      assert.equal(typeof r.ms_redone, 'number', JSON.stringify(r));
+      // At 5 ms or more per step (a program slowed by the busy machine only adds to it).
+      assert.ok((r.ms_redone as number) >= steps * 4, JSON.stringify(r));
+    }
+  });
+
   it('a node killed together with the buddy holding its replica: its state comes from disk', async () => {
     // Node 2 is rank 1's buddy (rank 2 holds the replicas of rank 1).
     const run = await runJob(['--nodes', '3', '--spares', '2', '--chaos', 'kill:node=1@step=25,kill:node=2@step=25', ...train()]);

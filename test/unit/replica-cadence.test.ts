@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { chooseEvery, isReplicated, MAX_EVERY, retained, scaled, switchPoint, type Cadence } from '../../src/state/replica-cadence.js';
+import { chooseEvery, chooseVersionEvery, isReplicated, makesVersion, MAX_EVERY, retained, scaled, switchPoint, type Cadence } from '../../src/state/replica-cadence.js';
 
 /**
  * A model of R members committing in step (none more than one version ahead of another, as
@@ -16,6 +16,8 @@ interface Schedule {
   ranks: number;
   keep: number;
   k: number;
+  /** Versions of every 2^j commits once learned (2^j divides the replica interval). */
+  j: number;
   e: number;
   delays: number[];
   fault: number;
@@ -37,7 +39,7 @@ function simulate(s: Schedule, prune: Rule = retained): { common: number[]; ever
   const last = s.ahead.map((a) => fault + (a ? 1 : 0));
   const cadence = (r: number, v: number): Cadence => {
     const learnedAt = start + (delays[r] as number);
-    if (v >= learnedAt) return { keep: s.keep, base: BASE, every, switchAt: switchPoint(start + 1, every) };
+    if (v >= learnedAt) return { keep: s.keep, base: BASE, every, switchAt: switchPoint(start + 1, every), versionEvery: 2 ** s.j, versionsFrom: switchPoint(start + 1, 2 ** s.j) };
     return { keep: s.keep, base: BASE, every: BASE, holdFrom: v >= start ? start : undefined };
   };
   const own = Array.from({ length: s.ranks }, () => new Set<number>());
@@ -47,6 +49,8 @@ function simulate(s: Schedule, prune: Rule = retained): { common: number[]; ever
     for (let r = 0; r < s.ranks; r++) {
       if (v > (last[r] as number)) continue;
       const c = cadence(r, v);
+      // Commits that make no version leave nothing to keep or replicate.
+      if (!makesVersion(v, c, scaled(c, 10))) continue;
       own[r]?.add(v);
       own[r] = prune(own[r] as Set<number>, c);
       if (!isReplicated(v, c)) continue;
@@ -75,18 +79,20 @@ function simulateDisk(s: Schedule, factor: number): { common: number[]; every: n
   const start = BASE * s.e;
   const fault = Math.max(0, start - 2 * BASE + Math.floor((s.fault / 1000) * (2 * BASE + 4 * every * factor)));
   const delays = s.delays.map((d) => (d > 1000 ? Infinity : 1 + Math.floor((d / 1000) * 2 * every * factor)));
-  const cadence = (r: number, v: number): Cadence => {
+  const replicaCadence = (r: number, v: number): Cadence => {
     const learnedAt = start + (delays[r] as number);
-    if (v >= learnedAt) return scaled({ keep: s.keep, base: BASE, every, switchAt: switchPoint(start + 1, every) }, factor);
-    return scaled({ keep: s.keep, base: BASE, every: BASE, holdFrom: v >= start ? start : undefined }, factor);
+    if (v >= learnedAt) return { keep: s.keep, base: BASE, every, switchAt: switchPoint(start + 1, every), versionEvery: 2 ** s.j, versionsFrom: switchPoint(start + 1, 2 ** s.j) };
+    return { keep: s.keep, base: BASE, every: BASE, holdFrom: v >= start ? start : undefined };
   };
+  const cadence = (r: number, v: number): Cadence => scaled(replicaCadence(r, v), factor);
   const files = Array.from({ length: s.ranks }, () => new Set<number>());
   let unfinished = -1;
   for (let v = 0; v <= fault; v++) if (isReplicated(v, cadence(s.lost, v))) unfinished = v;
   for (let v = 0; v <= fault; v++) {
     for (let r = 0; r < s.ranks; r++) {
       const c = cadence(r, v);
-      if (!isReplicated(v, c)) continue;
+      // Which commits are versions is the replicas' cadence's to say, with the files'.
+      if (!isReplicated(v, c) || !makesVersion(v, replicaCadence(r, v), c)) continue;
       // One member's newest file may be unfinished at the stop (not renamed into place).
       if (r === s.lost && s.inFlight && v > 0 && v === unfinished) continue;
       files[r]?.add(v);
@@ -102,6 +108,7 @@ const schedules = fc
     ranks: fc.integer({ min: 2, max: 5 }),
     keep: fc.integer({ min: 1, max: 4 }),
     k: fc.integer({ min: 0, max: 4 }),
+    j: fc.integer({ min: 0, max: 5 }),
     e: fc.integer({ min: 1, max: 8 }),
     /** Where in the range of interest the fault comes, in thousandths. */
     fault: fc.integer({ min: 0, max: 1000 }),
@@ -111,7 +118,7 @@ const schedules = fc
     delays: fc.array(fc.integer({ min: 0, max: 1200 }), { minLength: 5, maxLength: 5 }),
     ahead: fc.array(fc.boolean(), { minLength: 5, maxLength: 5 }),
   })
-  .map((s) => ({ ...s, lost: s.lost % s.ranks, delays: s.delays.slice(0, s.ranks), ahead: s.ahead.slice(0, s.ranks) }));
+  .map((s) => ({ ...s, j: Math.min(s.j, s.k + 1), lost: s.lost % s.ranks, delays: s.delays.slice(0, s.ranks), ahead: s.ahead.slice(0, s.ranks) }));
 
 describe('replica cadence', () => {
   it('a common version survives the loss of any member, whenever each learns the new interval', () => {
@@ -163,6 +170,22 @@ describe('replica cadence', () => {
         assert.ok(e % BASE === 0 && Number.isInteger(Math.log2(e / BASE)));
         assert.ok(e * step >= target || e === MAX_EVERY);
         assert.ok(e === BASE || (e / 2) * step < target);
+      }),
+    );
+  });
+
+  it('chooses the smallest power of two that spaces versions by the target time, dividing the replica interval', () => {
+    assert.equal(chooseVersionEvery(6.5, 40, 80), 8);
+    assert.equal(chooseVersionEvery(6.5, 40, 40), 8);
+    assert.equal(chooseVersionEvery(6.5, 40, 20), 4, 'never further apart than the replicas');
+    assert.equal(chooseVersionEvery(50, 40, 80), 1);
+    fc.assert(
+      fc.property(fc.double({ min: 1e-3, max: 1e4, noNaN: true }), fc.integer({ min: 1, max: 60_000 }), fc.integer({ min: 0, max: 12 }), (step, target, k) => {
+        const every = BASE * 2 ** k;
+        const n = chooseVersionEvery(step, target, every);
+        assert.ok(every % n === 0 && Number.isInteger(Math.log2(n)));
+        assert.ok(n * step >= target || every % (n * 2) !== 0);
+        assert.ok(n === 1 || (n / 2) * step < target);
       }),
     );
   });

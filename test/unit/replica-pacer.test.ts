@@ -4,7 +4,7 @@ import { ReplicaPacer, type PacerHost } from '../../src/sdk/replica-pacer.js';
 import type { Cadence } from '../../src/state/replica-cadence.js';
 
 /** A member's view: a clock the test moves, and an exchange the test answers (or fails). */
-function harness(targetMs: number | undefined, rank = 0) {
+function harness(targetMs: number | undefined, rank = 0, versions: { versionMs?: number; versionEvery?: number } = {}) {
   let clock = 0;
   const exchanges: { sent: number; resolve: (v: number) => void; reject: (e: Error) => void }[] = [];
   const events: { event: string; fields: Record<string, unknown> }[] = [];
@@ -19,7 +19,7 @@ function harness(targetMs: number | undefined, rank = 0) {
         exchanges.push({ sent: buf[0] as number, resolve: (v) => resolve(new Float64Array([v])), reject });
       }),
   };
-  const pacer = new ReplicaPacer({ keep: 3, base: 10, targetMs }, host, (c) => applied.push(c));
+  const pacer = new ReplicaPacer({ keep: 3, base: 10, targetMs, versionMs: versions.versionMs, versionEvery: versions.versionEvery ?? 1 }, host, (c) => applied.push(c));
   /** Commits versions from..to, `stepMs` apart. */
   const commit = (from: number, to: number, stepMs: number): void => {
     for (let v = from; v <= to; v++) {
@@ -36,7 +36,7 @@ describe('replica pacer: the members choose the replica interval together', () =
   it('measures the step after a warm-up, exchanges it once, and switches at a multiple of the new interval', async () => {
     const h = harness(250);
     h.pacer.restart(100);
-    assert.deepEqual(h.last(), { keep: 3, base: 10, every: 10 }, 'every 10th version after a sync');
+    assert.deepEqual(h.last(), { keep: 3, base: 10, every: 10, versionEvery: 1 }, 'every 10th version after a sync');
     // Slow warm-up steps are not measured.
     h.commit(101, 110, 50);
     h.commit(111, 129, 6);
@@ -44,11 +44,11 @@ describe('replica pacer: the members choose the replica interval together', () =
     h.commit(130, 130, 6);
     assert.equal(h.exchanges.length, 1, 'one exchange, at version 130');
     assert.equal(h.exchanges[0]?.sent, 6, 'the mean step over the 20 measured versions');
-    assert.deepEqual(h.last(), { keep: 3, base: 10, every: 10, holdFrom: 130 }, 'holds every 10th from 130 until the answer');
+    assert.deepEqual(h.last(), { keep: 3, base: 10, every: 10, holdFrom: 130, versionEvery: 1 }, 'holds every 10th from 130 until the answer');
     // Another member was slower: its step decides (250 ms / 7.5 ms -> 40 versions).
     h.exchanges[0]?.resolve(7.5);
     await settle();
-    assert.deepEqual(h.last(), { keep: 3, base: 10, every: 40, switchAt: 160 });
+    assert.deepEqual(h.last(), { keep: 3, base: 10, every: 40, switchAt: 160, versionEvery: 1, versionsFrom: 131 });
     const e = h.events.find((x) => x.event === 'replica_interval_chosen');
     assert.deepEqual(e?.fields, { generation: 3, every: 40, from_version: 160, step_ms: 7.5, target_ms: 250 });
     h.commit(131, 400, 6);
@@ -72,7 +72,7 @@ describe('replica pacer: the members choose the replica interval together', () =
     h.pacer.restart(25);
     h.exchanges[0]?.resolve(2);
     await settle();
-    assert.deepEqual(h.last(), { keep: 3, base: 10, every: 10 });
+    assert.deepEqual(h.last(), { keep: 3, base: 10, every: 10, versionEvery: 1 });
     h.commit(26, 55, 2);
     assert.equal(h.exchanges.length, 2, 'measured again from the restored version');
   });
@@ -83,9 +83,9 @@ describe('replica pacer: the members choose the replica interval together', () =
     h.commit(1, 30, 2);
     h.exchanges[0]?.reject(new Error('peer failed'));
     await settle();
-    assert.deepEqual(h.last(), { keep: 3, base: 10, every: 10, holdFrom: 30 });
+    assert.deepEqual(h.last(), { keep: 3, base: 10, every: 10, holdFrom: 30, versionEvery: 1 });
     h.pacer.restart(28);
-    assert.deepEqual(h.last(), { keep: 3, base: 10, every: 10 });
+    assert.deepEqual(h.last(), { keep: 3, base: 10, every: 10, versionEvery: 1 });
   });
 
   it('with a fixed --replicate-every nothing is measured or exchanged', () => {
@@ -93,6 +93,36 @@ describe('replica pacer: the members choose the replica interval together', () =
     h.pacer.restart(0);
     h.commit(1, 500, 1);
     assert.equal(h.exchanges.length, 0);
-    assert.deepEqual(h.applied, [{ keep: 3, base: 10, every: 10 }]);
+    assert.deepEqual(h.applied, [{ keep: 3, base: 10, every: 10, versionEvery: 1 }]);
+  });
+
+  it('chooses the version interval in the same exchange: a power of two dividing the replica interval, from the next multiple of it', async () => {
+    const h = harness(250, 0, { versionMs: 40 });
+    h.pacer.restart(100);
+    h.commit(101, 130, 6);
+    h.exchanges[0]?.resolve(7.5);
+    await settle();
+    // 40 ms at 7.5 ms per commit: 8 commits (4 would be 30 ms).
+    assert.deepEqual(h.last(), { keep: 3, base: 10, every: 40, switchAt: 160, versionEvery: 8, versionsFrom: 136 });
+    const e = h.events.find((x) => x.event === 'version_interval_chosen');
+    assert.deepEqual(e?.fields, { generation: 3, every: 8, from_commit: 136, step_ms: 7.5, target_ms: 40 });
+  });
+
+  it('with a fixed --replicate-every the versions are still chosen, among the divisors of its interval', async () => {
+    const h = harness(undefined, 0, { versionMs: 40 });
+    h.pacer.restart(0);
+    h.commit(1, 30, 7.5);
+    assert.equal(h.exchanges.length, 1);
+    h.exchanges[0]?.resolve(7.5);
+    await settle();
+    assert.deepEqual(h.last(), { keep: 3, base: 10, every: 10, switchAt: 40, versionEvery: 2, versionsFrom: 32 });
+  });
+
+  it('with a fixed --version-every and --replicate-every nothing is measured, and the versions are fixed from the start', () => {
+    const h = harness(undefined, 0, { versionEvery: 5 });
+    h.pacer.restart(0);
+    h.commit(1, 500, 1);
+    assert.equal(h.exchanges.length, 0);
+    assert.deepEqual(h.applied, [{ keep: 3, base: 10, every: 10, versionEvery: 5 }]);
   });
 });
