@@ -158,6 +158,23 @@ function disposeFresh(ts: TensorLike[]): void {
 }
 
 /**
+ * Scalars an optimiser keeps outside `getWeights()`: Adam's running powers beta^t of its bias
+ * correction (tfjs 4.22; Adamax has no getWeights() at all). `setWeights()` rebuilds the
+ * powers as pow(beta, t + 1), which differs from the running product in the last bit at most
+ * steps, so a rollback that relied on it would not be bit-identical. They go into the
+ * optimiser's mirror after its weights, and are assigned back after `setWeights()`.
+ */
+const HIDDEN_SCALARS = ['accBeta1', 'accBeta2'] as const;
+
+function hiddenScalars(optimizer: OptimizerLike): VariableLike[] {
+  const o = optimizer as unknown as Record<string, unknown>;
+  return HIDDEN_SCALARS.flatMap((k) => {
+    const v = o[k] as Partial<VariableLike> | undefined;
+    return v && typeof v.assign === 'function' && v.size === 1 && v.dtype === 'float32' ? [v as VariableLike] : [];
+  });
+}
+
+/**
  * Registers a model's weights and its optimiser's state as Rollcall state: `weights` and
  * `optimizer`, two flat Float32Arrays that mirror the variables, plus any `extra` entries. The
  * returned State also has `capture()` and `apply()`.
@@ -196,9 +213,10 @@ export async function trackModel<E extends Record<string, StateEntry> = Record<n
   restoreWeights();
   const first = await optimizer.getWeights();
   const ol = layoutOf(first);
-  const opt = new Float32Array(new SharedArrayBuffer(ol.size * 4));
+  const hidden = hiddenScalars(optimizer);
+  const opt = new Float32Array(new SharedArrayBuffer((ol.size + hidden.length) * 4));
   copyIn(
-    first.map((w) => w.tensor),
+    [...first.map((w) => w.tensor), ...hidden],
     opt,
   );
   disposeFresh(first.map((w) => w.tensor));
@@ -210,7 +228,7 @@ export async function trackModel<E extends Record<string, StateEntry> = Record<n
     disposeFresh(ws);
     const os = (await optimizer.getWeights()).map((w) => w.tensor);
     if (os.reduce((n, t) => n + t.size, 0) !== ol.size) throw new Error('the optimiser state changed size since trackModel(): a new variable was trained?');
-    copyIn(os, opt);
+    copyIn([...os, ...hidden], opt);
     disposeFresh(os);
   };
   state.apply = async () => {
@@ -219,6 +237,11 @@ export async function trackModel<E extends Record<string, StateEntry> = Record<n
     const ts = tensorsFrom(tf, opt, ol);
     await optimizer.setWeights(ts.map((tensor, i) => ({ name: ol.names[i] as string, tensor })));
     for (const t of ts) t.dispose();
+    hidden.forEach((v, i) => {
+      const t = tf.tensor(opt.subarray(ol.size + i, ol.size + i + 1).slice(), v.shape, 'float32');
+      v.assign(t);
+      t.dispose();
+    });
     // setWeights() wraps the values in new variables and drops the old ones without freeing them.
     const now = (await optimizer.getWeights()).map((w) => w.tensor);
     const kept = new Set(now.filter(isVariable).map((t) => t.id));
