@@ -211,7 +211,7 @@ export class State<T extends Record<string, StateEntry>> {
   version = -1;
   /** Commits so far, counted from the start across rollbacks (a rollback to version v sets it to v). */
   commits = -1;
-  /** Step and time at the start of this generation and at the last commit: the step time, for `ms_redone`. */
+  /** Step and time at the start of this generation and at the last version: the step time, for `ms_redone`. */
   private paceFrom = { step: 0, at: 0 };
   private paceTo = { step: 0, at: 0 };
   private msPerStep: number | undefined;
@@ -265,10 +265,9 @@ export class State<T extends Record<string, StateEntry>> {
   commit(): number {
     if (!Number.isInteger(this.step) || this.step < 0) throw new InvalidArgumentError(`state.step must be a non-negative integer, got ${this.step}`);
     const version = this.commits + 1;
-    const values = this.values as Record<string, StateEntry>;
-    // Every entry is checked before any is adopted: a bad one leaves the state as it was.
-    const kinds = this.names.map((name) => kindOf(values[name] as StateEntry));
-    this.paceTo = { step: this.step, at: this.host.now() };
+    // Right after the program's update loop, which has just swept the caches, every line of
+    // code here runs cold (18 us for what takes 2 us in a hot loop): a commit without a
+    // version does as little as it can. Its drafts are ours, so only a version checks entries.
     if (!this.keeper.due(version)) {
       this.adoptDrafts();
       this.commits = version;
@@ -276,6 +275,10 @@ export class State<T extends Record<string, StateEntry>> {
       this.pacer.committed(version);
       return version;
     }
+    const values = this.values as Record<string, StateEntry>;
+    // Every entry is checked before any is adopted: a bad one leaves the state as it was.
+    const kinds = this.names.map((name) => kindOf(values[name] as StateEntry));
+    this.paceTo = { step: this.step, at: this.host.now() };
     const entries: EntryMeta[] = [];
     const data: Uint8Array[] = [];
     for (const [i, name] of this.names.entries()) {
