@@ -19,6 +19,8 @@ class FakeKeeper {
   readonly pacing: { keep: number; base: number; targetMs: number | undefined; versionMs: number | undefined; versionEvery: number };
   /** Buffers taken from the pool: a commit that makes no version takes none. */
   taken = 0;
+  /** Takes the pool could not serve: new shared memory, which costs ten times a copy. */
+  allocated = 0;
   constructor(
     private readonly keep: number,
     /** Commits that make a version: every Nth, as a chosen cadence would. */
@@ -28,6 +30,8 @@ class FakeKeeper {
     const take = this.buffers.take.bind(this.buffers);
     this.buffers.take = (bytes) => {
       this.taken++;
+      const free = (this.buffers as unknown as { free: Map<number, unknown[]> }).free.get(bytes)?.length ?? 0;
+      if (free === 0) this.allocated++;
       return take(bytes);
     };
   }
@@ -194,6 +198,25 @@ describe('state drafts: commits without a copy', () => {
     assert.equal(s.commit(), 4);
     assert.deepEqual([...keeper.held.keys()], [0, 4]);
     assert.deepEqual([...(keeper.held.get(4)?.data[0] as Uint8Array)], [...new Uint8Array(new Float32Array(8).fill(3).buffer)]);
+  });
+
+  it('drafts every step, a version every 4th: after a warm-up no new memory, the arrays go round', () => {
+    const { s, keeper } = state(2, 8, 4);
+    s.commit();
+    const run = (n: number): void => {
+      for (let i = 0; i < n; i++) {
+        const cur = s.values.weights;
+        const d = s.draft('weights');
+        for (let j = 0; j < d.length; j++) d[j] = (cur[j] as number) + 1;
+        s.step += 1;
+        s.commit();
+      }
+    };
+    run(20);
+    const warm = keeper.allocated;
+    run(80);
+    assert.equal(keeper.allocated, warm, `${keeper.allocated - warm} new buffers in 80 commits`);
+    assert.deepEqual([...s.values.weights], new Array(8).fill(101));
   });
 });
 
