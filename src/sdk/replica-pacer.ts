@@ -1,8 +1,8 @@
 import { chooseEvery, chooseVersionEvery, finest, switchPoint, type Cadence } from '../state/replica-cadence.js';
 
-/** Versions committed after a sync before the step is measured: the first steps warm up. */
+/** Commits after a sync before the step is measured (each is a version until then): the first steps warm up. */
 const WARM_VERSIONS = 10;
-/** Versions measured. */
+/** Commits measured. */
 const MEASURED_VERSIONS = 20;
 
 export interface PacerOptions {
@@ -34,8 +34,9 @@ export interface PacerHost {
  * Chooses, with the other members, which commits make versions and which versions are replicated
  * (replica-cadence.ts): after each sync, a version per commit and a replica of every `base`th;
  * once the step is measured, an allreduce takes the slowest member's step, and every member
- * switches to the intervals that space versions `versionMs` and replicas `targetMs` apart. Members commit the same versions in the same order relative to their collectives, so
- * the allreduce is issued at the same point everywhere and goes before the program's next one.
+ * switches to the intervals that space versions `versionMs` and replicas `targetMs` apart.
+ * Members commit at the same points relative to their collectives, so the allreduce is issued
+ * at the same point everywhere and goes before the program's next one.
  */
 export class ReplicaPacer {
   /** Bumped by each restart: a late answer from before a sync is ignored. */

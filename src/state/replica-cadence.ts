@@ -33,7 +33,8 @@ export interface Cadence {
   every: number;
   /**
    * Which commits make a version: every `versionEvery`th (1 when absent) from `versionsFrom`,
-   * every commit below it. It divides `every`: versions evenly spaced around the replicas.
+   * every commit below it. When chosen, it divides `every`: versions evenly spaced around the
+   * replicas (a fixed one need not; replicas are versions anyway, see `makesVersion`).
    */
   versionEvery?: number | undefined;
   versionsFrom?: number | undefined;
@@ -53,7 +54,7 @@ export const finest = (keep: number, base: number, versionEvery = 1): Cadence =>
 
 /**
  * Whether commit `c` makes a version: one on the version lattice (every `versionEvery`th, every
- * commit below `switchAt`), or one due as a replica or a file. Versions are numbered by their
+ * commit below `versionsFrom`), or one due as a replica or a file. Versions are numbered by their
  * commit, so a version means the same state on every member whichever commits each turned into
  * versions; a member that has not learned the coarser interval yet makes a version of every
  * commit, a superset. Replicas and files are always of versions: their lattices, and the rules
