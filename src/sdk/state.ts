@@ -397,7 +397,9 @@ export class State<T extends Record<string, StateEntry>> {
       if (r[0] === 0) return candidate;
       candidate = r[1] as number;
     }
-    return -1;
+    if (candidate < 0) return -1;
+    const host = this.host;
+    throw new NoCommonStateError(`generation ${host.generation}: no common version found in ${MAX_ROUNDS} rounds of the search (down to version ${candidate} from ${vmax})`, { node: host.node, rank: host.rank });
   }
 
   /** The step time of the last generation; one too short to measure keeps the one before. */
