@@ -4,15 +4,22 @@ import { after, before, describe, it } from 'node:test';
 import { AuthError, InvalidArgumentError, LeaseExpiredError, StoreUnavailableError } from '../../src/errors.js';
 import { ManualClock, MemoryStore } from '../../src/store/memory-store.js';
 import { waitForPrefix, type Store, type WatchEvent, type Watcher } from '../../src/store/store.js';
+import { connectEtcdStore } from '../../src/store/etcd-store.js';
 import { connectStore } from '../../src/store/tcp-store-client.js';
 import { startStoreServer, type StoreServer } from '../../src/store/tcp-store-server.js';
 import { deadlineIn, sleep } from '../../src/util/deadline.js';
+import { startEtcd } from '../helpers/etcd.js';
 
 interface Env {
   store: Store;
   ttlMs: number;
   /** Memory: moves the fake clock and expires leases. TCP: a real, bounded wait. */
   passTime(ms: number): Promise<void>;
+  /**
+   * Makes revisions below `revision` unwatchable. The memory and TCP stores already keep only
+   * `historyLimit` revisions; etcd keeps everything until it is compacted.
+   */
+  trimHistory(revision: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -34,6 +41,7 @@ const backends: Backend[] = [
           clock.advance(ms);
           store.tick();
         },
+        trimHistory: async () => {},
         close: () => store.close(),
       };
     },
@@ -48,9 +56,28 @@ const backends: Backend[] = [
         // Long enough that scheduling jitter on a busy machine cannot expire a lease early.
         ttlMs: 500,
         passTime: (ms) => sleep(ms),
+        trimHistory: async () => {},
         close: async () => {
           await store.close();
           await server.close();
+        },
+      };
+    },
+  },
+  {
+    name: 'etcd (a real etcd-server)',
+    async open() {
+      const etcd = await startEtcd();
+      const store = await connectEtcdStore(etcd.url, { requestTimeoutMs: 3000 });
+      return {
+        store,
+        // etcd counts leases in seconds and raises short ones to 1.5 election timeouts (here 2 s).
+        ttlMs: 2000,
+        passTime: (ms) => sleep(ms),
+        trimHistory: (revision) => etcd.compact(revision),
+        close: async () => {
+          await store.close();
+          await etcd.stop();
         },
       };
     },
@@ -229,12 +256,14 @@ for (const backend of backends) {
     it('watching from a revision older than the kept history reports an error', async () => {
       const small = await backend.open({ historyLimit: 5 });
       try {
-        for (let i = 0; i < 10; i++) await small.store.put(`h/${i}`, 'v');
-        const rec = await record(small.store, 'h/', 1);
+        const revs: number[] = [];
+        for (let i = 0; i < 10; i++) revs.push(await small.store.put(`h/${i}`, 'v'));
+        await small.trimHistory(revs[5]!);
+        const rec = await record(small.store, 'h/', revs[0]);
         await rec.until(() => rec.error() !== undefined, 'onError');
         assert.match(rec.error()!.message, /history/);
         assert.equal(rec.events.length, 0);
-        const ok = await record(small.store, 'h/', 7);
+        const ok = await record(small.store, 'h/', revs[6]);
         await ok.until(() => ok.events.length === 4, 'replay of the kept revisions');
         ok.watcher.close();
       } finally {
