@@ -1,5 +1,5 @@
 import { createCommunicator } from '../comm/rendezvous.js';
-import { connectStore } from '../store/tcp-store-client.js';
+import { openStore } from '../store/open-store.js';
 
 /**
  * One rank of `rollcall bench allreduce`, forked by the parent with its settings in env.
@@ -29,7 +29,7 @@ process.once('message', (m: Msg) => {
 });
 
 async function run(m: Msg): Promise<void> {
-  const store = await connectStore(m.store, { secret: m.secret });
+  const store = await openStore(m.store, { secret: m.secret });
   const tuning = m.spinUs === undefined ? {} : { spinUs: m.spinUs };
   const comm = await createCommunicator({ job: m.job, generation: 0, rank: m.rank, world: m.world, secret: m.secret, store, tuning });
   for (const bytes of m.sizes) {

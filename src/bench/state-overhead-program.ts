@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { createCommunicator } from '../comm/rendezvous.js';
 import { connect } from '../sdk/job.js';
-import { connectStore } from '../store/tcp-store-client.js';
+import { openStore } from '../store/open-store.js';
 import { median } from '../util/stats.js';
 
 /**
@@ -91,7 +91,7 @@ if (values.mode === 'bare' || values.mode === 'bare-copy') {
   };
   process.once('message', (m: { store: string; secret: string; job: string; rank: number; world: number }) => {
     void (async () => {
-      const store = await connectStore(m.store, { secret: m.secret });
+      const store = await openStore(m.store, { secret: m.secret });
       const comm = await createCommunicator({ ...m, generation: 0, store });
       const r = await loop({ allreduce: (g) => comm.allreduce(g, 'avg'), current: () => initial, next: () => initial, commit: copy });
       process.send?.({ rank: m.rank, ...r });

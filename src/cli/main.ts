@@ -134,6 +134,7 @@ program
   .option('--persist-every <N>', 'write the version of every Nth commit to the state directory (the same on every node; default: every 10th replica)', intIn(1, 1_000_000))
   .option('--proxy <where>', "where each node's communication proxy runs: inline (on the program's thread) | thread (a worker thread)", 'inline')
   .option('--resume <dir>', 'continue a stopped job from the newest common state in this state directory')
+  .option('--store <url>', 'keep the runtime environment in etcd: etcd://host:port[,host:port...] (default: a store embedded in the launcher)')
   .option('--quiet', 'no progress lines on stderr', false)
   .argument('<command...>', 'the program to run on every node')
   .action(async (command: string[], o: Record<string, unknown>) => {

@@ -2,7 +2,7 @@ import { JobFailedError, TimeoutError } from '../errors.js';
 import type { FromProgram } from '../sdk/ipc.js';
 import type { Store, Watcher } from '../store/store.js';
 import { waitForPrefix } from '../store/store.js';
-import { connectStore } from '../store/tcp-store-client.js';
+import { openStore } from '../store/open-store.js';
 import { realClock, type Clock } from './clock.js';
 import { openDatagramEndpoint, type Datagram, type DatagramEndpoint, type FaultCause } from './datagram.js';
 import { HeartbeatMonitor } from './failure-detector.js';
@@ -114,7 +114,7 @@ export class Fms {
 
   async start(): Promise<void> {
     const { job, node, secret } = this.cfg;
-    this.store = await connectStore(this.cfg.store, { secret });
+    this.store = await openStore(this.cfg.store, { secret });
     this.endpoint = await openDatagramEndpoint({ job, secret, onDatagram: (d) => this.onDatagram(d) });
     await this.store.put(fmsKey(job, node), this.endpoint.address);
     this.startProgram();

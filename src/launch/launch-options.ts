@@ -51,6 +51,11 @@ export const LaunchOptionsSchema = z
     proxy: z.enum(PROXY_KINDS, { message: 'use inline or thread' }).default('inline'),
     /** Continue a stopped job from the newest common state in this directory. */
     resume: z.string().min(1).optional(),
+    /** An external store for the runtime environment, `etcd://h:p[,h:p...]`; default: embedded. */
+    store: z
+      .string()
+      .regex(/^etcd:\/\/[^,\s]+(,[^,\s]+)*$/, 'want etcd://host:port[,host:port...]')
+      .optional(),
   })
   .superRefine((o, ctx) => {
     if (o.minNodes !== undefined && o.minNodes > o.nodes) ctx.addIssue({ code: 'custom', path: ['minNodes'], message: `--min-nodes ${o.minNodes} is more than --nodes ${o.nodes}` });
@@ -101,6 +106,8 @@ export interface LaunchOptions {
   versionMs: number;
   proxy: ProxyKind;
   resume: boolean;
+  /** Undefined: the launcher embeds a TCP store. */
+  store: string | undefined;
 }
 
 /** Whether `dir` holds committed versions of some slot (what --resume needs). */
@@ -132,6 +139,7 @@ const FLAG: Record<string, string> = {
   versionMs: '--version-ms',
   proxy: '--proxy',
   resume: '--resume',
+  store: '--store',
 };
 
 /** Validates and fills defaults; throws InvalidArgumentError naming the flag. */
@@ -174,5 +182,6 @@ export function resolveLaunchOptions(input: LaunchInput): LaunchOptions {
     versionMs: o.versionMs ?? DEFAULT_VERSION_MS,
     proxy: o.proxy,
     resume: o.resume !== undefined,
+    store: o.store,
   };
 }

@@ -9,7 +9,7 @@ import { ChaosScheduler, type ChaosFire } from '../fms/chaos.js';
 import type { FmsConfig, FmsEvent } from '../fms/fms.js';
 import { initMembership, watchMembership, type MembershipRecord } from '../fms/membership.js';
 import type { Store, Watcher } from '../store/store.js';
-import { connectStore } from '../store/tcp-store-client.js';
+import { openStore } from '../store/open-store.js';
 import { startStoreServer, type StoreServer } from '../store/tcp-store-server.js';
 import { EventLog } from './event-log.js';
 import { hasVersions } from './launch-options.js';
@@ -66,8 +66,10 @@ export async function launch(opts: LaunchOptions, hooks: LaunchHooks = {}): Prom
 
   const tempState = opts.stateDir === undefined;
   const stateDir = opts.stateDir ?? (await mkdtemp(join(tmpdir(), `rollcall-${job}-`)));
-  const server: StoreServer = await startStoreServer({ secret });
-  const store: Store = await connectStore(server.address, { secret });
+  // An external store (etcd) outlives the launcher; without one, the launcher embeds its own.
+  const server: StoreServer | undefined = opts.store === undefined ? await startStoreServer({ secret }) : undefined;
+  const storeAddress = opts.store ?? (server as StoreServer).address;
+  const store: Store = await openStore(storeAddress, { secret });
   const nodes = Array.from({ length: opts.nodes }, (_, i) => i);
   const spares = Array.from({ length: opts.spares }, (_, i) => opts.nodes + i);
   let record: MembershipRecord = await initMembership(store, job, { nodes, spares, minNodes: opts.minNodes, policy: opts.policy });
@@ -146,7 +148,7 @@ export async function launch(opts: LaunchOptions, hooks: LaunchHooks = {}): Prom
       job,
       node,
       secret,
-      store: server.address,
+      store: storeAddress,
       command: opts.command,
       nodes: [...nodes, ...spares],
       policy: opts.policy,
@@ -216,7 +218,7 @@ export async function launch(opts: LaunchOptions, hooks: LaunchHooks = {}): Prom
   }
   await shutdown(procs);
   await store.close().catch(() => undefined);
-  await server.close();
+  await server?.close();
   log.close();
   const kept = end.outcome !== 'completed' && hasVersions(stateDir);
   if (kept) say(`committed state kept in ${stateDir}; continue with --resume ${stateDir}`);

@@ -4,7 +4,7 @@ import type { NumericArray, ReduceOp } from '../comm/dtype.js';
 import { createCommunicator } from '../comm/rendezvous.js';
 import { ClosedError, TimeoutError, type RollcallError } from '../errors.js';
 import type { Store } from '../store/store.js';
-import { connectStore } from '../store/tcp-store-client.js';
+import { openStore } from '../store/open-store.js';
 import type { ProxyConnect } from './protocol.js';
 import { ProxyState, type CommProxy } from './proxy.js';
 
@@ -25,7 +25,7 @@ export class InlineProxy extends EventEmitter<{ broken: [RollcallError] }> imple
 
   /** Connects to the store ahead of need, so a relaunch pays only the rendezvous. */
   static async standby(store: string, secret: string, timeoutMs: number): Promise<InlineProxy> {
-    const s = await connectStore(store, { secret, requestTimeoutMs: timeoutMs });
+    const s = await openStore(store, { secret, requestTimeoutMs: timeoutMs });
     const p = new InlineProxy(s);
     p.state = ProxyState.Standby;
     return p;

@@ -3,7 +3,7 @@ import type { Communicator } from '../comm/communicator.js';
 import { viewOf, type NumericArray } from '../comm/dtype.js';
 import { createCommunicator } from '../comm/rendezvous.js';
 import type { Store } from '../store/store.js';
-import { connectStore } from '../store/tcp-store-client.js';
+import { openStore } from '../store/open-store.js';
 import { serializeError as serialize, type FromProxy, type ProxyOp, type SharedView, type ToProxy } from './protocol.js';
 
 /**
@@ -22,7 +22,7 @@ const post = (m: FromProxy): void => port.postMessage(m);
 /** One store connection per proxy, made at prepare time if the proxy was started in advance. */
 let storeReady: Promise<Store> | undefined;
 const storeFor = (address: string, secret: string): Promise<Store> => {
-  storeReady ??= connectStore(address, { secret }).then((s) => (store = s));
+  storeReady ??= openStore(address, { secret }).then((s) => (store = s));
   return storeReady;
 };
 

@@ -3,7 +3,7 @@ import { createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { parentPort } from 'node:worker_threads';
 import type { Store } from '../store/store.js';
-import { connectStore } from '../store/tcp-store-client.js';
+import { openStore } from '../store/open-store.js';
 import { frame, KeeperClient, keeperToken, MessageReader, tokenOk, type WireMessage } from './keeper-wire.js';
 import type { FromKeeper, KeeperInit, ToKeeper } from './keeper-protocol.js';
 import { diskCadence, finest, retained, type Cadence } from './replica-cadence.js';
@@ -556,7 +556,7 @@ async function init(m: KeeperInit): Promise<void> {
   server.unref();
   const a = server.address() as { address: string; port: number };
   const address = `${a.address}:${a.port}`;
-  store = await connectStore(m.store, { secret: m.secret });
+  store = await openStore(m.store, { secret: m.secret });
   await store.put(keeperKey(m.node), address);
   post({ type: 'ready', address });
 }

@@ -77,7 +77,7 @@ export async function connectEtcdStore(url: string, opts: EtcdStoreOptions = {})
   const store = new EtcdStore(client, endpoints.join(','), timeoutMs, opts.watchGraceMs ?? timeoutMs);
   try {
     // A linearizable read needs the leader and a quorum: the honest test that the store works.
-    await store.list('rollcall/\u0000probe');
+    await store.get('rollcall/.probe');
     return store;
   } catch (e) {
     await store.close();
