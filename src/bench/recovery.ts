@@ -23,11 +23,17 @@ export interface RecoveryBenchOptions {
   loadMs: number;
   /** Run the training loop with registered state: the recovery includes the rollback. */
   state: boolean;
+  /** Also run every sample on this external store (etcd://…), interleaved with the embedded one. */
+  store?: string | undefined;
 }
 
 export interface RecoveryResult {
   mode: MembershipPolicy;
   fault: FaultKind;
+  /** 'embedded', or the external store's URL. */
+  store: string;
+  /** Median of per-sample ratios to the embedded store's sample taken just before; external stores only. */
+  ratio_to_embedded?: number;
   nodes: number;
   state: boolean;
   median_ms: number;
@@ -44,14 +50,24 @@ const SAMPLE_TIMEOUT_MS = 60_000;
  */
 export async function benchRecovery(o: RecoveryBenchOptions, out: (line: string) => void): Promise<RecoveryResult[]> {
   const results: RecoveryResult[] = [];
-  if (!o.json) out(`${'mode'.padEnd(8)} ${'fault'.padEnd(6)} ${'median ms'.padStart(10)}  samples (ms)   [${o.nodes} nodes, ${o.spares} spare(s), heartbeat ${o.heartbeatMs} ms${o.state ? ', with state rollback' : ''}]`);
+  const stores = o.store === undefined ? [undefined] : [undefined, o.store];
+  if (!o.json) out(`${'mode'.padEnd(8)} ${'fault'.padEnd(6)} ${'store'.padEnd(10)} ${'median ms'.padStart(10)}  samples (ms)   [${o.nodes} nodes, ${o.spares} spare(s), heartbeat ${o.heartbeatMs} ms${o.state ? ', with state rollback' : ''}]`);
   for (const mode of o.modes) {
     for (const fault of o.faults) {
-      const samples: number[] = [];
-      for (let i = 0; i < o.samples; i++) samples.push(await oneRecovery(o, mode, fault, i % o.nodes));
-      const r: RecoveryResult = { mode, fault, nodes: o.nodes, state: o.state, median_ms: median(samples), samples_ms: samples };
-      results.push(r);
-      out(o.json ? JSON.stringify(r) : `${mode.padEnd(8)} ${fault.padEnd(6)} ${r.median_ms.toFixed(0).padStart(10)}  ${samples.join(' ')}`);
+      // Each sample runs on every store back to back, so a noisy moment on a shared machine
+      // hits both sides of the comparison.
+      const samples = stores.map((): number[] => []);
+      for (let i = 0; i < o.samples; i++) {
+        for (const [k, store] of stores.entries()) samples[k]!.push(await oneRecovery(o, mode, fault, i % o.nodes, store));
+      }
+      for (const [k, store] of stores.entries()) {
+        const s = samples[k]!;
+        const r: RecoveryResult = { mode, fault, store: store ?? 'embedded', nodes: o.nodes, state: o.state, median_ms: median(s), samples_ms: s };
+        if (store !== undefined) r.ratio_to_embedded = Math.round(median(s.map((v, i) => v / samples[0]![i]!)) * 100) / 100;
+        results.push(r);
+        const label = store === undefined ? 'embedded' : 'etcd';
+        out(o.json ? JSON.stringify(r) : `${mode.padEnd(8)} ${fault.padEnd(6)} ${label.padEnd(10)} ${r.median_ms.toFixed(0).padStart(10)}  ${s.join(' ')}${r.ratio_to_embedded !== undefined ? `   (${r.ratio_to_embedded}x embedded)` : ''}`);
+      }
     }
   }
   if (o.loadMs > 0) {
@@ -67,8 +83,9 @@ function programCommand(o: RecoveryBenchOptions): string[] {
   return [process.execPath, STEPS_PROGRAM, '--steps', '0', '--step-ms', '5'];
 }
 
-async function oneRecovery(o: RecoveryBenchOptions, mode: MembershipPolicy, fault: FaultKind, node: number): Promise<number> {
+async function oneRecovery(o: RecoveryBenchOptions, mode: MembershipPolicy, fault: FaultKind, node: number, store: string | undefined): Promise<number> {
   const opts = resolveLaunchOptions({
+    store,
     nodes: o.nodes,
     spares: o.spares,
     onFault: mode,
@@ -90,7 +107,7 @@ async function oneRecovery(o: RecoveryBenchOptions, mode: MembershipPolicy, faul
     },
   });
   clearTimeout(timer);
-  if (ms === undefined) throw new Error(`${mode}/${fault} on node ${node}: no recovery (${r.outcome}: ${r.reason})`);
+  if (ms === undefined) throw new Error(`${mode}/${fault} on node ${node}${store ? ` (store ${store})` : ''}: no recovery (${r.outcome}: ${r.reason})`);
   return ms;
 }
 

@@ -1,10 +1,16 @@
+import { readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError as CliArgError } from 'commander';
 import { benchAllreduce } from '../bench/allreduce.js';
 import { benchRecovery } from '../bench/recovery.js';
 import { benchState, type StateBenchOptions } from '../bench/state-overhead.js';
 import { runDemo } from '../demo/demo.js';
-import { RollcallError } from '../errors.js';
+import { InvalidArgumentError, RollcallError } from '../errors.js';
+import { readJobEvents } from '../launch/job-events.js';
 import { launch } from '../launch/launcher.js';
+import { runNode } from '../launch/node-runner.js';
+import { openStore } from '../store/open-store.js';
 import { DEFAULT_REPLICATE_MS, DEFAULT_VERSION_MS, resolveLaunchOptions } from '../launch/launch-options.js';
 import { PROXY_KINDS } from '../proxy/proxy.js';
 
@@ -68,8 +74,9 @@ bench
   .option('--heartbeat-ms <H>', 'heartbeat interval', intIn(10, 10_000), 200)
   .option('--load-ms <ms>', 'then run a fault-free job this long with every core busy and count false detections (0: skip)', intIn(0, 600_000), 0)
   .option('--state', 'run a training loop that commits its state every step: the recovery includes the rollback', false)
+  .option('--store <url>', 'also run every sample with the runtime environment in this etcd (etcd://host:port[,...]), interleaved with the embedded store')
   .option('--json', 'one JSON object per line', false)
-  .action(async (o: { samples: number; modes: string[]; faults: string[]; nodes: number; spares: number; heartbeatMs: number; loadMs: number; state: boolean; json: boolean }) => {
+  .action(async (o: { samples: number; modes: string[]; faults: string[]; nodes: number; spares: number; heartbeatMs: number; loadMs: number; state: boolean; store?: string; json: boolean }) => {
     for (const m of o.modes) if (!['replace', 'shrink', 'restart'].includes(m)) throw new CliArgError(`--modes: unknown mode "${m}" (replace, shrink, restart)`);
     for (const f of o.faults) if (!['kill', 'stop'].includes(f)) throw new CliArgError(`--faults: unknown fault "${f}" (kill, stop)`);
     await benchRecovery(
@@ -112,41 +119,113 @@ program
     if (s.match === false) process.exitCode = 1;
   });
 
-program
-  .command('launch')
-  .description('run a job on this machine: an FMS and a program per node, recovering from faults')
-  .usage('--nodes N [options] -- <program command...>')
-  .requiredOption('--nodes <N>', 'nodes (programs) in the job', intIn(1, 64))
-  .option('--spares <S>', 'warm spare nodes, brought in on a fault', intIn(0, 64), 0)
-  .option('--min-nodes <M>', 'stop the job if fewer members than this remain', intIn(1, 64))
-  .option('--on-fault <mode>', 'replace (default with spares) | shrink (default without) | restart (the torchrun baseline)')
-  .option('--events <file>', 'write the event log (JSON lines) to this file')
-  .option('--heartbeat-ms <H>', 'heartbeat interval of FMSes and programs', intIn(10, 60_000), 200)
-  .option('--fault-timeout-ms <T>', 'silence after which a node or program is declared failed (default 3 x heartbeat)', intIn(20, 600_000))
+/** Flags that describe the job, the same on `launch` and on every host's `rollcall node`. */
+function jobFlags(cmd: Command): Command {
+  return cmd
+    .requiredOption('--nodes <N>', 'nodes (programs) in the job', intIn(1, 64))
+    .option('--spares <S>', 'warm spare nodes, brought in on a fault', intIn(0, 64), 0)
+    .option('--min-nodes <M>', 'stop the job if fewer members than this remain', intIn(1, 64))
+    .option('--on-fault <mode>', 'replace (default with spares) | shrink (default without) | restart (the torchrun baseline)')
+    .option('--events <file>', 'write the event log (JSON lines) to this file')
+    .option('--heartbeat-ms <H>', 'heartbeat interval of FMSes and programs', intIn(10, 60_000), 200)
+    .option('--fault-timeout-ms <T>', 'silence after which a node or program is declared failed (default 3 x heartbeat)', intIn(20, 600_000))
+    .option('--start-timeout-ms <T>', 'how long a program may take to start and connect, and every node to arrive', intIn(100, 3_600_000), 30_000)
+    .option('--state-dir <dir>', 'where nodes persist committed state versions (default: a temporary directory)')
+    .option('--keep <K>', 'committed versions each node keeps', intIn(1, 100), 3)
+    .option('--version-every <N>', 'make a version of every Nth commit (the same commits on every node; 1: every commit; default: chosen from the step time)', intIn(1, 1_000_000))
+    .option('--version-ms <T>', `choose the version interval so that versions are about T ms apart (default ${DEFAULT_VERSION_MS})`, intIn(1, 3_600_000))
+    .option('--replicate-every <N>', "copy the version of every Nth commit to the next node's memory (the same on every node; default: chosen from the step time)", intIn(1, 1_000_000))
+    .option('--replicate-ms <T>', `choose the replica interval so that replicas are about T ms apart (default ${DEFAULT_REPLICATE_MS})`, intIn(1, 3_600_000))
+    .option('--persist-every <N>', 'write the version of every Nth commit to the state directory (the same on every node; default: every 10th replica)', intIn(1, 1_000_000))
+    .option('--proxy <where>', "where each node's communication proxy runs: inline (on the program's thread) | thread (a worker thread)", 'inline')
+    .option('--quiet', 'no progress lines on stderr', false);
+}
+
+/** SIGINT/SIGTERM stop the run cleanly: the programs are ended and the exit code says by what. */
+function stopOnSignals(): AbortController {
+  const stop = new AbortController();
+  const onSignal = (sig: NodeJS.Signals): void => stop.abort(`stopped by ${sig}`);
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  return stop;
+}
+
+jobFlags(
+  program
+    .command('launch')
+    .description('run a job on this machine: an FMS and a program per node, recovering from faults')
+    .usage('--nodes N [options] -- <program command...>'),
+)
   .option('--chaos <spec>', 'inject faults, e.g. kill:node=2@step=30,stop:node=1@t=5s,kill-node:node=3@step=50,kill:random@every=10s')
   .option('--job <id>', 'job id (default: random)')
-  .option('--state-dir <dir>', 'where nodes persist committed state versions (default: a temporary directory)')
-  .option('--keep <K>', 'committed versions each node keeps', intIn(1, 100), 3)
-  .option('--version-every <N>', 'make a version of every Nth commit (the same commits on every node; 1: every commit; default: chosen from the step time)', intIn(1, 1_000_000))
-  .option('--version-ms <T>', `choose the version interval so that versions are about T ms apart (default ${DEFAULT_VERSION_MS})`, intIn(1, 3_600_000))
-  .option('--replicate-every <N>', "copy the version of every Nth commit to the next node's memory (the same on every node; default: chosen from the step time)", intIn(1, 1_000_000))
-  .option('--replicate-ms <T>', `choose the replica interval so that replicas are about T ms apart (default ${DEFAULT_REPLICATE_MS})`, intIn(1, 3_600_000))
-  .option('--persist-every <N>', 'write the version of every Nth commit to the state directory (the same on every node; default: every 10th replica)', intIn(1, 1_000_000))
-  .option('--proxy <where>', "where each node's communication proxy runs: inline (on the program's thread) | thread (a worker thread)", 'inline')
   .option('--resume <dir>', 'continue a stopped job from the newest common state in this state directory')
   .option('--store <url>', 'keep the runtime environment in etcd: etcd://host:port[,host:port...] (default: a store embedded in the launcher)')
-  .option('--quiet', 'no progress lines on stderr', false)
   .argument('<command...>', 'the program to run on every node')
   .action(async (command: string[], o: Record<string, unknown>) => {
     const opts = resolveLaunchOptions({ ...o, command } as Parameters<typeof resolveLaunchOptions>[0]);
-    const stop = new AbortController();
-    const onSignal = (sig: NodeJS.Signals): void => stop.abort(`stopped by ${sig}`);
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
+    const stop = stopOnSignals();
     const r = await launch(opts, { log: (l) => console.error(`[rollcall] ${l}`), stopSignal: stop.signal });
     if (r.outcome === 'completed') console.log(JSON.stringify({ result: r.result ?? null }));
     process.exitCode = r.exitCode;
   });
+
+jobFlags(
+  program
+    .command('node')
+    .description("run this host's node of a job that spans hosts: its FMS and program, meeting the others in the store")
+    .usage('--store URL --job ID --node N --nodes N [options] -- <program command...>'),
+)
+  .requiredOption('--store <url>', 'the shared store: etcd://host:port[,host:port...]')
+  .requiredOption('--job <id>', 'job id, the same on every host')
+  .requiredOption('--node <N>', "this host's node id: 0..nodes-1 are members, the rest spares", intIn(0, 127))
+  .option('--host <addr>', 'address every socket of this node binds to and advertises (default: all interfaces, advertising this host\'s first address)', '0.0.0.0')
+  .option('--secret-file <file>', 'the job secret, the same on every host (default: $ROLLCALL_SECRET)')
+  .argument('<command...>', 'the program to run on this node')
+  .action(async (command: string[], o: Record<string, unknown>) => {
+    const { store, node, host, secretFile, ...rest } = o as { store: string; node: number; host: string; secretFile?: string } & Record<string, unknown>;
+    const opts = resolveLaunchOptions({ ...rest, command } as Parameters<typeof resolveLaunchOptions>[0]);
+    const secret = readSecret(secretFile);
+    const stop = stopOnSignals();
+    const r = await runNode(
+      { job: { ...opts, job: opts.job as string }, node, store, host, secret, stateDir: opts.stateDir ?? join(tmpdir(), `rollcall-${opts.job as string}-node${node}`) },
+      { log: (l) => console.error(`[rollcall node ${node}] ${l}`), stopSignal: stop.signal },
+    );
+    if (r.outcome === 'completed') console.log(JSON.stringify({ result: r.result ?? null }));
+    else console.error(`rollcall: node ${node} ${r.outcome}: ${r.reason}`);
+    process.exitCode = r.exitCode;
+  });
+
+program
+  .command('events')
+  .description("print a job's event log, merged from every node's events in the store (JSON lines, in time order)")
+  .requiredOption('--store <url>', 'the shared store: etcd://host:port[,host:port...]')
+  .requiredOption('--job <id>', 'job id')
+  .action(async (o: { store: string; job: string }) => {
+    const store = await openStore(o.store);
+    try {
+      const { events, bad } = await readJobEvents(store, o.job);
+      for (const e of events) console.log(JSON.stringify(e));
+      for (const b of bad) console.error(`rollcall events: ${b.key}: ${b.error}`);
+      if (events.length === 0) console.error(`rollcall events: no events of job ${o.job} in ${o.store}`);
+    } finally {
+      await store.close();
+    }
+  });
+
+/** The job secret, from a file (trailing newline dropped) or the environment; refused if absent or short. */
+function readSecret(file: string | undefined): string {
+  let secret: string | undefined;
+  if (file !== undefined) {
+    try {
+      secret = readFileSync(file, 'utf8').replace(/\r?\n$/, '');
+    } catch (e) {
+      throw new InvalidArgumentError(`--secret-file ${file}: ${(e as Error).message}`);
+    }
+  } else secret = process.env.ROLLCALL_SECRET;
+  if (secret === undefined || secret === '') throw new InvalidArgumentError('no job secret: give --secret-file FILE or set ROLLCALL_SECRET (the same on every host)');
+  if (secret.length < 16) throw new InvalidArgumentError('the job secret is shorter than 16 characters; use a random one, e.g. openssl rand -hex 32');
+  return secret;
+}
 
 program.parseAsync(process.argv).catch((e: unknown) => {
   if (e instanceof CommanderError) process.exit(e.exitCode === 0 ? 0 : 2);

@@ -2,6 +2,7 @@ import net from 'node:net';
 import { InvalidArgumentError, TimeoutError } from '../errors.js';
 import { remaining, type Deadline } from '../util/deadline.js';
 import type { Conn, ConnReader, Listener, Transport } from './transport.js';
+import { LOOPBACK, advertisedHost, joinHostPort } from '../util/host.js';
 
 /**
  * A TCP connection. Sockets we dial read with `onread` straight into the reader's memory:
@@ -91,7 +92,7 @@ class TcpConn implements Conn {
 }
 
 export class TcpTransport implements Transport {
-  listen(onConn: (conn: Conn) => void, host = '127.0.0.1'): Promise<Listener> {
+  listen(onConn: (conn: Conn) => void, host = LOOPBACK): Promise<Listener> {
     return new Promise((resolve, reject) => {
       const server = net.createServer((socket) => onConn(new TcpConn(socket, `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`, false)));
       server.once('error', reject);
@@ -99,7 +100,7 @@ export class TcpTransport implements Transport {
         server.off('error', reject);
         server.unref();
         const a = server.address() as net.AddressInfo;
-        resolve({ address: `${host}:${a.port}`, close: () => server.close() });
+        resolve({ address: joinHostPort(advertisedHost(host), a.port), close: () => server.close() });
       });
     });
   }

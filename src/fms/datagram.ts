@@ -2,6 +2,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import { createSocket, type Socket } from 'node:dgram';
 import { z } from 'zod';
 import { AuthError, ProtocolError } from '../errors.js';
+import { LOOPBACK, advertisedHost, joinHostPort, splitHostPort } from '../util/host.js';
 
 /**
  * Liveness traffic between FMSes, and from a program to its own FMS, travels as UDP datagrams:
@@ -111,7 +112,8 @@ export async function openDatagramEndpoint(opts: {
   onDatagram(d: Datagram): void;
   onBad?(err: Error): void;
 }): Promise<DatagramEndpoint> {
-  const sock: Socket = createSocket('udp4');
+  const bind = opts.host ?? LOOPBACK;
+  const sock: Socket = createSocket(bind.includes(':') ? 'udp6' : 'udp4');
   const decode = cachingDecoder(opts.job, opts.secret);
   const encode = cachingEncoder(opts.job, opts.secret);
   sock.on('message', (buf) => {
@@ -129,7 +131,7 @@ export async function openDatagramEndpoint(opts: {
   sock.on('error', (e) => opts.onBad?.(e));
   await new Promise<void>((resolve, reject) => {
     sock.once('error', reject);
-    sock.bind(0, opts.host ?? '127.0.0.1', () => {
+    sock.bind(0, bind, () => {
       sock.off('error', reject);
       resolve();
     });
@@ -138,11 +140,12 @@ export async function openDatagramEndpoint(opts: {
   const a = sock.address();
   let closed = false;
   return {
-    address: `${a.address}:${a.port}`,
+    address: joinHostPort(advertisedHost(bind), a.port),
     send(to, d) {
       if (closed) return;
-      const i = to.lastIndexOf(':');
-      sock.send(encode(d), Number(to.slice(i + 1)), to.slice(0, i), () => {
+      const hp = splitHostPort(to);
+      if (!hp) return;
+      sock.send(encode(d), hp.port, hp.host, () => {
         // Errors (peer gone) are ignored on purpose: see above.
       });
     },

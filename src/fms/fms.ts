@@ -14,8 +14,10 @@ export interface FmsConfig {
   job: string;
   node: number;
   secret: string;
-  /** Store address (host:port). */
+  /** Store address: host:port (the embedded store) or etcd://host:port[,host:port...]. */
   store: string;
+  /** Address every listening socket of this node binds to; a wildcard advertises this host's address. */
+  host: string;
   command: string[];
   /** Every node of the job, members and spares. */
   nodes: number[];
@@ -115,7 +117,7 @@ export class Fms {
   async start(): Promise<void> {
     const { job, node, secret } = this.cfg;
     this.store = await openStore(this.cfg.store, { secret });
-    this.endpoint = await openDatagramEndpoint({ job, secret, onDatagram: (d) => this.onDatagram(d) });
+    this.endpoint = await openDatagramEndpoint({ job, secret, host: this.cfg.host, onDatagram: (d) => this.onDatagram(d) });
     await this.store.put(fmsKey(job, node), this.endpoint.address);
     this.startProgram();
     const others = this.cfg.nodes.filter((n) => n !== node);
@@ -181,6 +183,7 @@ export class Fms {
           node: c.node,
           store: c.store,
           secret: c.secret,
+          host: c.host,
           fms: this.endpoint.address,
           heartbeatMs: c.heartbeatMs,
           rendezvousTimeoutMs: c.rendezvousTimeoutMs,

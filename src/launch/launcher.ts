@@ -6,12 +6,14 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { realClock } from '../fms/clock.js';
 import { ChaosScheduler, type ChaosFire } from '../fms/chaos.js';
-import type { FmsConfig, FmsEvent } from '../fms/fms.js';
+import type { FmsEvent } from '../fms/fms.js';
 import { initMembership, watchMembership, type MembershipRecord } from '../fms/membership.js';
 import type { Store, Watcher } from '../store/store.js';
 import { openStore } from '../store/open-store.js';
 import { startStoreServer, type StoreServer } from '../store/tcp-store-server.js';
+import { LOOPBACK } from '../util/host.js';
 import { EventLog } from './event-log.js';
+import { fmsConfig } from './fms-config.js';
 import { hasVersions } from './launch-options.js';
 import type { FromFms, ToFms } from './fms-messages.js';
 import type { LaunchOptions } from './launch-options.js';
@@ -144,29 +146,7 @@ export async function launch(opts: LaunchOptions, hooks: LaunchHooks = {}): Prom
   };
 
   for (const node of [...nodes, ...spares]) {
-    const config: FmsConfig = {
-      job,
-      node,
-      secret,
-      store: storeAddress,
-      command: opts.command,
-      nodes: [...nodes, ...spares],
-      policy: opts.policy,
-      heartbeatMs: opts.heartbeatMs,
-      faultTimeoutMs: opts.faultTimeoutMs,
-      rendezvousTimeoutMs: Math.max(2000, 4 * opts.faultTimeoutMs),
-      recoveryTimeoutMs: Math.max(opts.startTimeoutMs, 10 * opts.faultTimeoutMs),
-      commTimeoutMs: Math.max(10_000, 4 * opts.faultTimeoutMs),
-      startTimeoutMs: opts.startTimeoutMs,
-      stateDir,
-      keep: opts.keep,
-      persistEvery: opts.persistEvery ?? null,
-      replicateEvery: opts.replicateEvery ?? null,
-      replicateMs: opts.replicateMs,
-      versionEvery: opts.versionEvery ?? null,
-      versionMs: opts.versionMs,
-      proxy: opts.proxy,
-    };
+    const config = fmsConfig(opts, { job, node, secret, store: storeAddress, host: LOOPBACK, stateDir });
     // Its own process group: `kill-node` and the final clean-up kill the FMS and its program
     // together with one signal.
     const fms = fork(FMS_MAIN, [], { detached: true, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });

@@ -44,6 +44,7 @@ export class InlineProxy extends EventEmitter<{ broken: [RollcallError] }> imple
       store: this.store,
       tuning: connect.tuning ?? {},
       rendezvousTimeoutMs: Math.min(timeoutMs, connect.rendezvousTimeoutMs ?? timeoutMs),
+      host: connect.host,
       signal: this.abort.signal,
     });
     // Terminated while joining: the communicator may still complete; it must not outlive us.

@@ -17,6 +17,8 @@ export interface ProxyConnect {
   world: number;
   tuning?: Partial<CommTuning>;
   rendezvousTimeoutMs?: number;
+  /** Address the communicator listens on; default loopback. */
+  host?: string;
 }
 
 export type ProxyOp =

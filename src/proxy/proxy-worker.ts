@@ -45,6 +45,7 @@ port.on('message', (m: ToProxy) => {
           store: s,
           tuning: m.tuning ?? {},
           rendezvousTimeoutMs: m.rendezvousTimeoutMs ?? 10_000,
+          host: m.host,
         });
       })
       .then((c) => {

@@ -1,6 +1,7 @@
 import { createSocket } from 'node:dgram';
 import { workerData } from 'node:worker_threads';
 import { encodeDatagram } from '../fms/datagram.js';
+import { splitHostPort } from '../util/host.js';
 
 /**
  * Runs in its own thread inside the program process and tells the node's FMS that the process
@@ -18,10 +19,10 @@ interface HeartbeatConfig {
 }
 
 const cfg = workerData as HeartbeatConfig;
-const sock = createSocket('udp4');
-const i = cfg.fms.lastIndexOf(':');
-const host = cfg.fms.slice(0, i);
-const port = Number(cfg.fms.slice(i + 1));
+const to = splitHostPort(cfg.fms);
+if (!to) throw new Error(`heartbeat thread: bad FMS address ${JSON.stringify(cfg.fms)}`);
+const { host, port } = to;
+const sock = createSocket(host.includes(':') ? 'udp6' : 'udp4');
 const packet = encodeDatagram(cfg.job, cfg.secret, { type: 'program_heartbeat', node: cfg.node, pid: cfg.pid });
 const beat = (): void => sock.send(packet, port, host, () => undefined);
 sock.on('error', () => undefined);

@@ -29,6 +29,8 @@ export const ToProgramSchema = z.discriminatedUnion('type', [
     node: NodeId,
     store: z.string(),
     secret: z.string(),
+    /** Address the program's communicator and keeper listen on, and advertise. */
+    host: z.string().min(1),
     /** Where the program's heartbeat thread sends its datagrams. */
     fms: z.string(),
     heartbeatMs: z.number().positive(),

@@ -168,7 +168,7 @@ export class Job {
     const c = this.config;
     this.keeper ??= new Keeper(
       // Time-chosen replicas start on a multiple of a fixed version interval: evenly spaced versions.
-      { job: c.job, secret: c.secret, node: c.node, store: c.store, stateDir: c.stateDir, keep: c.keep, persistEvery: c.persistEvery, base: c.replicateEvery ?? REPLICA_BASE * (c.versionEvery ?? 1) },
+      { job: c.job, secret: c.secret, node: c.node, store: c.store, host: c.host, stateDir: c.stateDir, keep: c.keep, persistEvery: c.persistEvery, base: c.replicateEvery ?? REPLICA_BASE * (c.versionEvery ?? 1) },
       {
         targetMs: c.replicateEvery === null ? c.replicateMs : undefined,
         versionMs: c.versionEvery === null ? c.versionMs : undefined,
@@ -347,7 +347,7 @@ export class Job {
       this.activating = proxy;
       const c = this.config;
       const ms = await proxy.activate(
-        { store: c.store, secret: c.secret, job: c.job, generation, rank, world, rendezvousTimeoutMs: c.rendezvousTimeoutMs, tuning: { timeoutMs: this.commTimeoutMs() } },
+        { store: c.store, secret: c.secret, job: c.job, generation, rank, world, rendezvousTimeoutMs: c.rendezvousTimeoutMs, host: c.host, tuning: { timeoutMs: this.commTimeoutMs() } },
         c.rendezvousTimeoutMs + 1000,
       );
       if (this.activating === proxy) this.activating = undefined;

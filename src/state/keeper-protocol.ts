@@ -8,6 +8,8 @@ export interface KeeperInit {
   secret: string;
   node: number;
   store: string;
+  /** Address the keeper listens on for replicas; advertised through the store. */
+  host: string;
   stateDir: string;
   keep: number;
   /** Write every Nth version to disk; null: every 10th replicated one (see replica-cadence.ts). */

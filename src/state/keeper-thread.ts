@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { parentPort } from 'node:worker_threads';
 import type { Store } from '../store/store.js';
 import { openStore } from '../store/open-store.js';
+import { advertisedHost, joinHostPort } from '../util/host.js';
 import { frame, KeeperClient, keeperToken, MessageReader, tokenOk, type WireMessage } from './keeper-wire.js';
 import type { FromKeeper, KeeperInit, ToKeeper } from './keeper-protocol.js';
 import { diskCadence, finest, retained, type Cadence } from './replica-cadence.js';
@@ -552,10 +553,13 @@ async function init(m: KeeperInit): Promise<void> {
   disk = diskCadence(cadence, m.persistEvery);
   token = keeperToken(m.secret, m.job);
   const server = createServer(serve);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, m.host, resolve);
+  });
   server.unref();
   const a = server.address() as { address: string; port: number };
-  const address = `${a.address}:${a.port}`;
+  const address = joinHostPort(advertisedHost(m.host), a.port);
   store = await openStore(m.store, { secret: m.secret });
   await store.put(keeperKey(m.node), address);
   post({ type: 'ready', address });

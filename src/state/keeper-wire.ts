@@ -1,6 +1,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { connect as netConnect, type Socket } from 'node:net';
-import { ProtocolError, TimeoutError } from '../errors.js';
+import { InvalidArgumentError, ProtocolError, TimeoutError } from '../errors.js';
+import { splitHostPort } from '../util/host.js';
 
 /**
  * Keeper to keeper messages over TCP: `u32 json length | json | u32 body length | body`. Small
@@ -120,9 +121,10 @@ export class KeeperClient {
 
   private connected(timeoutMs: number): Promise<Socket> {
     if (this.sock && !this.sock.destroyed) return Promise.resolve(this.sock);
-    const i = this.address.lastIndexOf(':');
+    const to = splitHostPort(this.address);
+    if (!to) return Promise.reject(new InvalidArgumentError(`bad keeper address ${JSON.stringify(this.address)}: want host:port`));
     return new Promise((resolve, reject) => {
-      const sock = netConnect({ host: this.address.slice(0, i), port: Number(this.address.slice(i + 1)) });
+      const sock = netConnect({ host: to.host, port: to.port });
       sock.setNoDelay(true);
       const timer = setTimeout(() => {
         sock.destroy();

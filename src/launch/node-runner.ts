@@ -1,0 +1,276 @@
+import { fork, type ChildProcess } from 'node:child_process';
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { hostname } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { AlreadyExistsError, AuthError, InvalidArgumentError, LeaseExpiredError, TimeoutError } from '../errors.js';
+import { FmsState, type FmsEvent } from '../fms/fms.js';
+import { initMembership, readMembership, watchMembership, type MembershipRecord } from '../fms/membership.js';
+import { openStore } from '../store/open-store.js';
+import { waitForPrefix, type Lease, type Store, type Watcher } from '../store/store.js';
+import { EventLog } from './event-log.js';
+import { fmsConfig } from './fms-config.js';
+import type { FromFms, ToFms } from './fms-messages.js';
+import { EventPublisher } from './job-events.js';
+import type { LaunchOptions } from './launch-options.js';
+
+const FMS_MAIN = fileURLToPath(new URL('../fms/fms-main.js', import.meta.url));
+
+export interface NodeRunOptions {
+  /** The job's options, the same on every host (validated as for `rollcall launch`). */
+  job: LaunchOptions & { job: string };
+  node: number;
+  store: string;
+  /** Address every socket of this node binds to (a wildcard advertises this host's address). */
+  host: string;
+  secret: string;
+  stateDir: string;
+}
+
+export type NodeOutcome = 'completed' | 'failed' | 'fenced' | 'stopped';
+
+export interface NodeResult {
+  outcome: NodeOutcome;
+  exitCode: number;
+  reason?: string;
+  /** Rank 0's result, once the job completed. */
+  result?: unknown;
+}
+
+export interface NodeHooks {
+  log?(line: string): void;
+  onEvent?(e: FmsEvent): void;
+  stopSignal?: AbortSignal;
+}
+
+const secretKey = (job: string): string => `rollcall/${job}/secret-check`;
+const claimKey = (job: string, node: number): string => `rollcall/${job}/claim/${node}`;
+const resultKey = (job: string, node: number): string => `rollcall/${job}/result/${node}`;
+const doneKey = (job: string, node: number): string => `rollcall/${job}/done/${node}`;
+
+/** A proof of the secret that can sit in the store: it shows whether two nodes hold the same one and reveals neither. */
+function secretProof(secret: string, job: string): string {
+  return createHmac('sha256', secret).update(`rollcall job ${job}`).digest('hex');
+}
+
+/**
+ * Runs one node of a job that spans hosts: this host's FMS (and, inside it, the program), as
+ * `rollcall launch` does for every node of a one-machine job. The hosts meet only in the store:
+ * the first to arrive writes generation 0 by compare-and-set and the others check it matches;
+ * each claims its node id with a lease, and a node that cannot renew that lease (cut off from
+ * the store's majority) fences itself, because by then the majority has replaced it.
+ */
+export async function runNode(o: NodeRunOptions, hooks: NodeHooks = {}): Promise<NodeResult> {
+  const { job: opts, node } = o;
+  const job = opts.job;
+  const all = opts.nodes + opts.spares;
+  if (!Number.isInteger(node) || node < 0 || node >= all) throw new InvalidArgumentError(`--node ${node}: the job has nodes 0..${all - 1} (${opts.nodes} member(s), ${opts.spares} spare(s))`);
+  const say = (l: string): void => {
+    if (!opts.quiet) hooks.log?.(l);
+  };
+  const store = await openStore(o.store, { secret: o.secret, requestTimeoutMs: 5000 });
+  let lease: Lease | undefined;
+  let fms: ChildProcess | undefined;
+  const log = new EventLog(opts.events, hooks.onEvent);
+  const publisher = new EventPublisher(store, job, node, (e) => say(`events: ${e.message}`));
+  try {
+    await checkSecret(store, job, node, o.secret);
+    const record = await joinMembership(store, opts, node);
+    lease = await claimNode(store, job, node, Math.max(2000, 2 * opts.faultTimeoutMs));
+
+    const emit = (e: FmsEvent): void => {
+      log.write(e);
+      publisher.publish(e);
+    };
+    emit({ ts: Date.now(), event: 'node_started', node, job, host: hostname(), bind: o.host, pid: process.pid, generation: record.generation, role: record.members.includes(node) ? 'member' : 'spare' });
+    say(`job ${job}: node ${node} of ${all} (${record.members.includes(node) ? 'member' : 'spare'}), store ${o.store}`);
+
+    const config = fmsConfig(opts, { job, node, secret: o.secret, store: o.store, host: o.host, stateDir: o.stateDir });
+    const child = fork(FMS_MAIN, [], { detached: true, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    fms = child;
+    let resolveEnd!: (r: NodeResult) => void;
+    const ended = new Promise<NodeResult>((r) => (resolveEnd = r));
+    let finished = false;
+    const end = (r: NodeResult): void => {
+      if (finished) return;
+      finished = true;
+      resolveEnd(r);
+    };
+
+    child.on('message', (m: FromFms) => {
+      if (m.type === 'event') emit(m.event);
+      else if (m.type === 'finished') {
+        if (m.state === FmsState.Done) void store.put(resultKey(job, node), JSON.stringify(m.result ?? null)).catch((e: unknown) => say(`could not publish the result: ${(e as Error).message}`));
+        else if (m.state === FmsState.Fenced) end({ outcome: 'fenced', exitCode: 3, reason: `node ${node} was declared failed and has left the job; its state is stale, so it does not rejoin` });
+      }
+    });
+    child.on('exit', (code, signal) => {
+      if (!finished) end({ outcome: 'failed', exitCode: 1, reason: `this node's FMS exited (code ${code}, signal ${signal})` });
+    });
+    child.send({ type: 'start', config } satisfies ToFms);
+
+    const stopWatch = await watchJobEnd(store, job, (r) => end(r));
+    const keeper = keepClaim(lease, (why) => end({ outcome: 'fenced', exitCode: 3, reason: why }));
+    const onStop = (): void => end({ outcome: 'stopped', exitCode: 130, reason: String(hooks.stopSignal?.reason ?? 'stopped') });
+    if (hooks.stopSignal?.aborted) onStop();
+    hooks.stopSignal?.addEventListener('abort', onStop, { once: true });
+
+    const r = await ended;
+    hooks.stopSignal?.removeEventListener('abort', onStop);
+    keeper.stop();
+    stopWatch.close();
+    emit({ ts: Date.now(), event: r.outcome === 'completed' ? 'node_completed' : 'node_stopped', node, outcome: r.outcome, reason: r.reason ?? null });
+    if (r.outcome === 'fenced') say(`fenced: ${r.reason}`);
+    else if (r.outcome !== 'completed') say(`node ${r.outcome}: ${r.reason}`);
+    return r;
+  } finally {
+    if (fms) await stopFms(fms);
+    await publisher.flush(2000);
+    // Released at once on the way out, so a replacement host can claim the id without waiting for the TTL.
+    await lease?.revoke().catch(() => undefined);
+    await store.close().catch(() => undefined);
+    log.close();
+  }
+}
+
+async function checkSecret(store: Store, job: string, node: number, secret: string): Promise<void> {
+  const proof = secretProof(secret, job);
+  const r = await store.compareAndSet(secretKey(job), 0, proof);
+  if (r.ok) return;
+  const theirs = Buffer.from(r.current?.value ?? '', 'hex');
+  const mine = Buffer.from(proof, 'hex');
+  if (theirs.length !== mine.length || !timingSafeEqual(theirs, mine)) {
+    throw new AuthError(`node ${node}: job ${job} was started with a different secret; give every node the same --secret-file or ROLLCALL_SECRET`, { node });
+  }
+}
+
+/** The first node writes generation 0; every later one checks that it describes the same job. */
+async function joinMembership(store: Store, opts: LaunchOptions & { job: string }, node: number): Promise<MembershipRecord> {
+  const nodes = Array.from({ length: opts.nodes }, (_, i) => i);
+  const spares = Array.from({ length: opts.spares }, (_, i) => opts.nodes + i);
+  try {
+    return await initMembership(store, opts.job, { nodes, spares, minNodes: opts.minNodes, policy: opts.policy });
+  } catch (e) {
+    if (!(e instanceof AlreadyExistsError)) throw e;
+  }
+  const r = await readMembership(store, opts.job);
+  if (!r) throw new InvalidArgumentError(`job ${opts.job}: membership record vanished while joining`);
+  const all = [...r.members, ...r.spares, ...r.failed].sort((a, b) => a - b);
+  if (all.length !== opts.nodes + opts.spares || r.policy !== opts.policy || (r.generation === 0 && r.members.length !== opts.nodes)) {
+    throw new InvalidArgumentError(
+      `node ${node}: job ${opts.job} runs ${r.generation === 0 ? r.members.length : all.length - r.spares.length} node(s) and ${r.spares.length} spare(s) on fault policy ${r.policy}; this node was started with --nodes ${opts.nodes} --spares ${opts.spares} --on-fault ${opts.policy}`,
+    );
+  }
+  if (r.state === 'failed') throw new InvalidArgumentError(`job ${opts.job} has already failed: ${r.reason ?? 'unknown'}`);
+  if (r.failed.includes(node)) {
+    throw new InvalidArgumentError(`node ${node} was declared failed in job ${opts.job} (generation ${r.generation}); its state is stale and it cannot rejoin. Run a new job, or give this host a node id that is still free.`);
+  }
+  const done = await Promise.all(r.members.map((n) => store.get(doneKey(opts.job, n))));
+  if (done.every((kv) => kv !== undefined)) throw new InvalidArgumentError(`job ${opts.job} has already completed; use a new --job id`);
+  return r;
+}
+
+async function claimNode(store: Store, job: string, node: number, ttlMs: number): Promise<Lease> {
+  const lease = await store.grantLease(ttlMs);
+  const me = JSON.stringify({ host: hostname(), pid: process.pid, since: Date.now() });
+  const r = await store.compareAndSet(claimKey(job, node), 0, me, { lease: lease.id });
+  if (r.ok) return lease;
+  await lease.revoke().catch(() => undefined);
+  let who = r.current?.value ?? '?';
+  try {
+    const c = JSON.parse(who) as { host?: string; pid?: number };
+    who = `pid ${c.pid} on host ${c.host}`;
+  } catch {
+    // Shown as it is.
+  }
+  throw new AlreadyExistsError(claimKey(job, node), `node ${node} of job ${job} is already run by ${who}; each host needs its own --node id`);
+}
+
+/**
+ * Renews the claim every third of its TTL. A node that cannot renew it for a whole TTL has been
+ * cut off from the store's majority, which has replaced it by then: it must stop acting.
+ */
+function keepClaim(lease: Lease, fence: (why: string) => void): { stop(): void } {
+  let lastOk = Date.now();
+  let stopped = false;
+  const timer = setInterval(() => {
+    lease.keepAlive().then(
+      () => (lastOk = Date.now()),
+      (e: unknown) => {
+        if (stopped) return;
+        if (e instanceof LeaseExpiredError) fence(`this node's claim on the store expired (${e.message}): the others have replaced it`);
+      },
+    );
+    if (Date.now() - lastOk > lease.ttlMs) fence(`this node could not reach the store's majority for ${Date.now() - lastOk} ms (claim TTL ${lease.ttlMs} ms): fenced itself`);
+  }, Math.max(100, Math.floor(lease.ttlMs / 3)));
+  timer.unref();
+  return {
+    stop: () => {
+      stopped = true;
+      clearInterval(timer);
+    },
+  };
+}
+
+/** Resolves the node's run when the job completes (every member done) or fails. */
+async function watchJobEnd(store: Store, job: string, end: (r: NodeResult) => void): Promise<Watcher> {
+  let record: MembershipRecord | undefined;
+  const done = new Set<number>();
+  let checking = false;
+  const check = (): void => {
+    if (!record || checking) return;
+    if (record.state === 'failed') return end({ outcome: 'failed', exitCode: 1, reason: record.reason ?? 'unknown' });
+    const r = record;
+    if (!r.members.every((n) => done.has(n))) return;
+    checking = true;
+    // Rank 0's result, published by its host when its program finished.
+    waitForKey(store, resultKey(job, r.members[0]!), Date.now() + 10_000).then(
+      (v) => end({ outcome: 'completed', exitCode: 0, result: JSON.parse(v) as unknown }),
+      (e: unknown) => end({ outcome: 'completed', exitCode: 0, reason: `rank 0's result was not published: ${(e as Error).message}` }),
+    );
+  };
+  const mw = await watchMembership(store, job, (ev) => {
+    if (ev.kind === 'record' && (!record || ev.record.generation >= record.generation)) record = ev.record;
+    check();
+  });
+  const { kvs, revision } = await store.list(`rollcall/${job}/done/`);
+  const add = (key: string): void => void done.add(Number(key.slice(key.lastIndexOf('/') + 1)));
+  for (const kv of kvs) add(kv.key);
+  const dw = await store.watch(`rollcall/${job}/done/`, (ev) => {
+    if (ev.type === 'put') {
+      add(ev.kv.key);
+      check();
+    }
+  }, { fromRevision: revision + 1 });
+  check();
+  return {
+    close: () => {
+      mw.close();
+      dw.close();
+    },
+  };
+}
+
+function waitForKey(store: Store, key: string, deadline: number): Promise<string> {
+  return waitForPrefix(store, key, (kvs) => kvs.get(key)?.value, deadline, () => new TimeoutError(`${key} did not appear by the deadline`));
+}
+
+async function stopFms(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  if (child.connected) child.send({ type: 'stop' } satisfies ToFms);
+  const t = setTimeout(() => {
+    try {
+      if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+    } catch {
+      // Already gone.
+    }
+  }, 3000);
+  await exited;
+  clearTimeout(t);
+  // The FMS is gone; its group may still hold a program that ignored SIGTERM.
+  try {
+    if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+  } catch {
+    // Already gone.
+  }
+}
