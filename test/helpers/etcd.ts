@@ -68,7 +68,8 @@ export async function startEtcd(opts: StartEtcdOptions = {}): Promise<EtcdCluste
   const host = opts.host ?? '127.0.0.1';
   const dir = mkdtempSync(join(tmpdir(), 'rollcall-etcd-'));
   const ports: number[] = [];
-  for (let i = 0; i < 2 * n; i++) ports.push(await freePort(opts.wrap ? '127.0.0.1' : host));
+  // In a namespace of its own every port is free; on this machine's loopback, ask for free ones.
+  for (let i = 0; i < 2 * n; i++) ports.push(opts.wrap ? 2379 + i : await freePort(host));
   const fmt = (p: number): string => `http://${host.includes(':') ? `[${host}]` : host}:${p}`;
   const peers = Array.from({ length: n }, (_, i) => `e${i}=${fmt(ports[2 * i + 1]!)}`).join(',');
   const members: EtcdMember[] = [];
@@ -112,12 +113,18 @@ export async function startEtcd(opts: StartEtcdOptions = {}): Promise<EtcdCluste
     );
     rmSync(dir, { recursive: true, force: true });
   };
-  // Up once a quorum answers a linearizable read; each try has its own deadline.
+  // Up once a quorum answers a linearizable read; each try has its own deadline. Members in a
+  // namespace are out of this process's reach, so etcdctl asks from inside it.
+  const probe = async (): Promise<void> => {
+    if (!opts.wrap) return void (await (await connectEtcdStore(url, { requestTimeoutMs: 1000 })).close());
+    const argv = opts.wrap(['etcdctl', '--endpoints', members.map((m) => m.endpoint).join(','), '--dial-timeout', '1s', 'endpoint', 'health']);
+    const r = spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8', timeout: 5000 });
+    if (r.status !== 0) throw new Error(`etcdctl endpoint health: ${r.stderr || r.stdout || r.error?.message}`);
+  };
   const deadline = Date.now() + 20_000;
   for (;;) {
     try {
-      const s = await connectEtcdStore(url, { requestTimeoutMs: 1000 });
-      await s.close();
+      await probe();
       break;
     } catch (e) {
       if (Date.now() > deadline || members.some((m) => !m.proc)) {
