@@ -9,7 +9,7 @@ import { connect } from '../sdk/job.js';
  * (the furthest any of them reached) before continuing.
  *
  *   node steps-program.js [--steps N] [--step-ms MS] [--exit-code-at STEP:CODE] [--die-at-generation NODE:G]
- *                         [--block-at NODE:STEP:MS]
+ *                         [--block-at NODE:STEP:MS] [--connect-after NODE:MS]
  */
 const { values } = parseArgs({
   options: {
@@ -23,6 +23,9 @@ const { values } = parseArgs({
     // Test hook for "a long compute step is not a fault": this node's thread is busy for MS
     // (no event loop turns) at STEP, while the others wait for it in the next allreduce.
     'block-at': { type: 'string' },
+    // Test hook for "a slow start is not a fault": this node computes for MS (loading its data,
+    // say) before it connects, while the others are already waiting for it in generation 0.
+    'connect-after': { type: 'string' },
   },
 });
 const steps = Number(values.steps);
@@ -31,6 +34,14 @@ const elements = Number(values.elements);
 const [dieNode, dieGeneration] = (values['die-at-generation'] ?? '-1:-1').split(':').map(Number) as [number, number];
 const [bugStep, bugCode] = (values['exit-code-at'] ?? '-1:0').split(':').map(Number) as [number, number];
 const [blockNode, blockStep, blockMs] = (values['block-at'] ?? '-1:-1:0').split(':').map(Number) as [number, number, number];
+
+const [lateNode, lateMs] = (values['connect-after'] ?? '-1:0').split(':').map(Number) as [number, number];
+if (Number(process.env.ROLLCALL_NODE) === lateNode) {
+  const until = Date.now() + lateMs;
+  while (Date.now() < until) {
+    // Busy, as a program parsing its data set is.
+  }
+}
 
 const job = await connect();
 const dieNow = (generation: number): void => {

@@ -188,6 +188,7 @@ export class Fms {
           heartbeatMs: c.heartbeatMs,
           rendezvousTimeoutMs: c.rendezvousTimeoutMs,
           recoveryTimeoutMs: c.recoveryTimeoutMs,
+          startTimeoutMs: c.startTimeoutMs,
           commTimeoutMs: c.commTimeoutMs,
           stateDir: c.stateDir,
           keep: c.keep,

@@ -37,6 +37,8 @@ export const ToProgramSchema = z.discriminatedUnion('type', [
     /** Bound on any single rendezvous, and on how long an idle program waits for a recovery. */
     rendezvousTimeoutMs: z.number().positive(),
     recoveryTimeoutMs: z.number().positive(),
+    /** How long a program may take to start: bounds generation 0's rendezvous, when every program is still starting. */
+    startTimeoutMs: z.number().positive(),
     commTimeoutMs: z.number().positive(),
     /** Where committed versions are persisted, and how many each node keeps. */
     stateDir: z.string(),

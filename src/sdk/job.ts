@@ -192,7 +192,10 @@ export class Job {
         await loop(state);
         return;
       } catch (e) {
-        if (!(e instanceof MembershipChangedError)) throw e;
+        if (e instanceof MembershipChangedError) continue;
+        // The FMS sees only the exit code; the log should say why.
+        if (e instanceof RollcallError) send({ type: 'event', event: 'program_error', fields: { code: e.code, message: e.message } });
+        throw e;
       }
     }
   }
@@ -346,9 +349,14 @@ export class Job {
       if (this.target !== generation || (this.state as JobState) === JobState.Closed) return void proxy.terminate();
       this.activating = proxy;
       const c = this.config;
+      // In generation 0 every program is still starting (loading its data, on a busy machine,
+      // hosts arriving one by one), so a member not there yet is late, not failed: it has the
+      // start-up deadline. A later rendezvous is among warm programs and must be quick, because
+      // a member missing then is a fault to recover from.
+      const rdvMs = generation === 0 ? Math.max(c.rendezvousTimeoutMs, c.startTimeoutMs) : c.rendezvousTimeoutMs;
       const ms = await proxy.activate(
-        { store: c.store, secret: c.secret, job: c.job, generation, rank, world, rendezvousTimeoutMs: c.rendezvousTimeoutMs, host: c.host, tuning: { timeoutMs: this.commTimeoutMs() } },
-        c.rendezvousTimeoutMs + 1000,
+        { store: c.store, secret: c.secret, job: c.job, generation, rank, world, rendezvousTimeoutMs: rdvMs, host: c.host, tuning: { timeoutMs: this.commTimeoutMs() } },
+        rdvMs + 1000,
       );
       if (this.activating === proxy) this.activating = undefined;
       if (this.target !== generation || (this.state as JobState) === JobState.Closed) return void proxy.terminate();

@@ -371,7 +371,14 @@ export class State<T extends Record<string, StateEntry>> {
         { node: host.node, rank: host.rank },
       );
     }
-    const r = await this.keeper.request({ type: 'fetch', slot: host.slot, version });
+    let r: Extract<FromKeeper, { type: 'reply' }>;
+    try {
+      r = await this.keeper.request({ type: 'fetch', slot: host.slot, version });
+    } catch (e) {
+      // Listed, then gone: its only holder failed meanwhile (a second fault, on the buddy of
+      // the node being replaced, with no shared disk). Nothing is left to roll this slot back to.
+      throw new NoCommonStateError(`generation ${host.generation}: version ${version} of slot ${host.slot} could not be fetched: ${(e as Error).message}`, { node: host.node, rank: host.rank, cause: e });
+    }
     this.restore(r.version as StateVersion);
     // Not awaited: the keeper handles messages in order, so later commits land after it, and
     // the program resumes without waiting for the disk.

@@ -103,7 +103,9 @@ describe('a job across hosts (network namespaces, etcd)', { timeout: 300_000 }, 
     const one = started(1);
     process.kill(one.pid as number, 'SIGKILL');
     process.kill(one.fmsPid as number, 'SIGKILL');
-    evs = await waitEvents(nodes, (e) => e.some((x) => x.event === 'program_resumed' && x.generation === 1), 'the first recovery');
+    // Only once every member has its state back: stopping node 2 while the spare still fetches
+    // slot 1's replica from it would lose both copies of slot 1 (a double fault with no shared disk).
+    evs = await waitEvents(nodes, (e) => e.filter((x) => x.event === 'program_resumed' && x.generation === 1).length === MEMBERS, 'the first recovery');
     process.kill(started(2).pid as number, 'SIGSTOP');
 
     const exits = await Promise.all(nodes.map((n) => n.exit));

@@ -245,6 +245,21 @@ describe('rollcall launch: false alarms and bad flags', { timeout: 120_000 }, ()
     }
   });
 
+  it('a slow start-up on a loaded machine is not a fault: generation 0 waits for a program still loading', async () => {
+    const busy = Array.from({ length: 4 }, () => spawn(process.execPath, ['-e', 'for(;;){}'], { stdio: 'ignore' }));
+    try {
+      // Node 0 computes for 5 s before it connects, longer than any later rendezvous may take
+      // (2.4 s at these settings), while the other members already wait for it.
+      const run = await runJob(['--nodes', '4', '--spares', '2', '--', process.execPath, STEPS_PROGRAM, '--steps', '100', '--step-ms', '5', '--connect-after', '0:5000']);
+      assertCompleted(run, 4, 100);
+      assert.deepEqual(of(run.events, 'fault_detected'), []);
+      assert.deepEqual(of(run.events, 'proxy_broken'), []);
+      assert.deepEqual(of(run.events, 'node_fenced'), []);
+    } finally {
+      for (const b of busy) b.kill('SIGKILL');
+    }
+  });
+
   for (const [args, message] of [
     [['--nodes', '0', '--', 'node', 'x.js'], /--nodes/],
     [['--nodes', '2', '--on-fault', 'replace', '--', 'node', 'x.js'], /needs at least one spare/],
