@@ -384,7 +384,7 @@ export class Fms {
   }
 
   private async proposeNow(failed: number[], cause: FaultCause, programFault: boolean, generation: number): Promise<void> {
-    const opts = { deadline: Date.now() + this.cfg.rendezvousTimeoutMs };
+    const opts = { deadline: Date.now() + this.cfg.rendezvousTimeoutMs, proposer: this.cfg.node };
     try {
       const res =
         this.cfg.policy === 'restart' && programFault

@@ -139,6 +139,13 @@ export async function watchMembership(store: Store, job: string, onChange: (ev: 
 export interface ApplyFaultOptions {
   deadline: Deadline;
   signal?: AbortSignal;
+  /**
+   * The node proposing the change. A proposer the record already counts as failed writes
+   * nothing: a node that was cut off may hold a proposal from before the cut (every peer
+   * silent) and send it when the link comes back, and it must not evict the nodes that
+   * replaced it.
+   */
+  proposer?: number;
 }
 
 export interface ApplyFaultResult {
@@ -194,6 +201,7 @@ async function transition(
     if (kv === undefined) throw new InvalidArgumentError(`job ${job} has no membership record at ${key}`);
     const current = parseMembership(key, kv.value);
     if (current.state === 'failed') throw new JobFailedError(job, current.reason ?? 'unknown', current.generation);
+    if (opts.proposer !== undefined && current.failed.includes(opts.proposer)) return { record: current, changed: { removed: [], added: [] }, bumped: false };
     const t = rule(current);
     if (!t.write) return { record: current, changed: t.changed, bumped: false };
 

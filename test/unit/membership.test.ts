@@ -148,6 +148,23 @@ describe('membership in the store', () => {
     await store.close();
   });
 
+  it('a proposer already declared failed writes nothing (a cut-off node sending a stale proposal after the link returns)', async () => {
+    const store = new MemoryStore();
+    await initMembership(store, JOB, { nodes: [0, 1, 2, 3], spares: [4], minNodes: 2, policy: 'replace' });
+    const replaced = await applyFault(store, JOB, [3], { ...soon(), proposer: 0 });
+    assert.deepEqual(replaced.record.members, [0, 1, 2, 4]);
+    // Node 3 heard nobody while it was cut off and proposes that everyone else failed.
+    const stale = await applyFault(store, JOB, [0, 1, 2, 4], { ...soon(), proposer: 3 });
+    assert.equal(stale.bumped, false);
+    assert.deepEqual(stale.changed, { removed: [], added: [] });
+    const now = (await readMembership(store, JOB)) as MembershipRecord;
+    assert.deepEqual([now.generation, now.members, now.failed], [1, [0, 1, 2, 4], [3]]);
+    // Without the proposer's name the same call would have evicted the healthy nodes.
+    const unguarded = await applyFault(store, JOB, [0, 1, 2, 4], soon());
+    assert.notDeepEqual(unguarded.record.members, [0, 1, 2, 4]);
+    await store.close();
+  });
+
   it('replace keeps every survivor at its rank', async () => {
     const store = new MemoryStore();
     await initMembership(store, JOB, { nodes: [10, 11, 12, 13, 14, 15], spares: [20, 21], policy: 'replace' });
