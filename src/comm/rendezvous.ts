@@ -78,9 +78,16 @@ export async function createCommunicator(config: CommunicatorConfig): Promise<Co
   }, c.host);
 
   try {
-    await config.store.put(addressKey(c.job, c.generation, c.rank), listener.address);
+    // Our address goes out while we start watching for the others': one store round trip
+    // fewer on the recovery path (a few ms each on a replicated store under load).
+    const published = config.store.put(addressKey(c.job, c.generation, c.rank), listener.address);
+    const stopWaiting = new AbortController();
+    const onAbort = (): void => stopWaiting.abort(config.signal?.reason);
+    if (config.signal?.aborted) onAbort();
+    config.signal?.addEventListener('abort', onAbort, { once: true });
+    published.catch(() => stopWaiting.abort('could not publish our address'));
     const prefix = addressKey(c.job, c.generation);
-    const addrs = await waitForPrefix(
+    const found = waitForPrefix(
       config.store,
       prefix,
       (kvs) => {
@@ -97,8 +104,14 @@ export async function createCommunicator(config: CommunicatorConfig): Promise<Co
         const missing = Array.from({ length: c.world }, (_, r) => r).filter((r) => !kvs.has(prefix + r));
         return new RendezvousTimeoutError(missing, `rank ${c.rank}: rank(s) ${missing.join(',')} of generation ${c.generation} never published an address`, { rank: c.rank });
       },
-      config.signal,
+      stopWaiting.signal,
     );
+    // Both settle: a failed put must not leave the wait's rejection unhandled, or the reverse.
+    const [put, wait] = await Promise.allSettled([published, found]);
+    config.signal?.removeEventListener('abort', onAbort);
+    if (put.status === 'rejected') throw put.reason;
+    if (wait.status === 'rejected') throw wait.reason;
+    const addrs = wait.value;
     await Promise.all(others.map((j) => dialWithRetry(transport, addrs[j]!, me, j, deadline, config.signal).then((l) => keep(rx, l))));
     await raceDeadline(allAccepted, deadline, () => {
       const missing = others.filter((r) => !tx.has(r));

@@ -84,6 +84,8 @@ export class Fms {
   private programConnected = false;
   private programBeating = false;
   private record: MembershipRecord | undefined;
+  /** The store revision of `record`, for a compare-and-set without a read first. */
+  private recordRevision = 0;
   private peers = new Map<number, string>();
   private beatTimer: NodeJS.Timeout | undefined;
   private readonly peerMonitor: HeartbeatMonitor;
@@ -138,7 +140,10 @@ export class Fms {
     this.beatTimer = setInterval(() => this.beat(), this.cfg.heartbeatMs);
     this.beatTimer.unref();
     this.watcher = await watchMembership(this.store, job, (ev) => {
-      if (ev.kind === 'record') this.onRecord(ev.record);
+      if (ev.kind === 'record') {
+        if (ev.record.generation >= (this.record?.generation ?? -1)) this.recordRevision = ev.modRevision;
+        this.onRecord(ev.record);
+      }
       else if (ev.ended) this.emit('fms_error', { message: ev.error.message });
     });
   }
@@ -384,7 +389,8 @@ export class Fms {
   }
 
   private async proposeNow(failed: number[], cause: FaultCause, programFault: boolean, generation: number): Promise<void> {
-    const opts = { deadline: Date.now() + this.cfg.rendezvousTimeoutMs, proposer: this.cfg.node };
+    const known = this.record && this.recordRevision > 0 ? { record: this.record, modRevision: this.recordRevision } : undefined;
+    const opts = { deadline: Date.now() + this.cfg.rendezvousTimeoutMs, proposer: this.cfg.node, known };
     try {
       const res =
         this.cfg.policy === 'restart' && programFault

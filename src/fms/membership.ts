@@ -7,7 +7,7 @@ import {
   StoreUnavailableError,
   TimeoutError,
 } from '../errors.js';
-import type { KeyValue, Store, Watcher } from '../store/store.js';
+import { listAndWatch, type KeyValue, type Store, type Watcher } from '../store/store.js';
 import { backoffMs, remaining, sleep, withDeadline, type Deadline } from '../util/deadline.js';
 import {
   failedMembership,
@@ -108,13 +108,15 @@ export async function watchMembership(store: Store, job: string, onChange: (ev: 
       // The consumer's bug; letting it escape would break the store watch for this key.
     }
   };
-  // list, not get: it also gives the store revision to resume from, so no write is missed
-  // between the read and the watch even when the key does not exist yet.
-  const { kvs, revision } = await store.list(key);
-  const current = kvs.find((kv) => kv.key === key);
-  if (current) handle(current);
-  const inner = await store.watch(
+  // Watch, then list (listAndWatch): no write is missed between the two, and a watch from now
+  // is served as writes happen (etcd serves one from the past on a 100 ms catch-up loop).
+  const inner = await listAndWatch(
+    store,
     key,
+    (kvs) => {
+      const current = kvs.find((kv) => kv.key === key);
+      if (current) handle(current);
+    },
     (ev) => {
       // The prefix also matches longer keys ("membership-x"); only the exact key is ours.
       if (ev.type === 'put') {
@@ -123,10 +125,7 @@ export async function watchMembership(store: Store, job: string, onChange: (ev: 
         emit({ kind: 'error', error: new CorruptRecordError(key, `membership record ${key} was deleted`), ended: false });
       }
     },
-    {
-      fromRevision: revision + 1,
-      onError: (e) => emit({ kind: 'error', error: e instanceof RollcallError ? e : new StoreUnavailableError(`membership watch broke: ${e.message}`, { cause: e }), ended: true }),
-    },
+    (e) => emit({ kind: 'error', error: e instanceof RollcallError ? e : new StoreUnavailableError(`membership watch broke: ${e.message}`, { cause: e }), ended: true }),
   );
   return {
     close: () => {
@@ -146,6 +145,12 @@ export interface ApplyFaultOptions {
    * replaced it.
    */
   proposer?: number;
+  /**
+   * The record as the caller last saw it, with its revision: the first compare-and-set is tried
+   * against it without reading the store first (one round trip fewer for the FMS that detected
+   * the fault); a stale one just fails the compare and the record is read.
+   */
+  known?: { record: MembershipRecord; modRevision: number };
 }
 
 export interface ApplyFaultResult {
@@ -197,15 +202,22 @@ async function transition(
   const call = <T>(p: Promise<T>, step: string): Promise<T> => withDeadline(p, opts.deadline, `${what}: ${step}`, { signal: opts.signal });
 
   for (let attempt = 0; ; attempt++) {
-    const kv = await call(store.get(key), 'read membership');
-    if (kv === undefined) throw new InvalidArgumentError(`job ${job} has no membership record at ${key}`);
-    const current = parseMembership(key, kv.value);
+    let current: MembershipRecord;
+    let modRevision: number;
+    if (attempt === 0 && opts.known) {
+      ({ record: current, modRevision } = opts.known);
+    } else {
+      const kv = await call(store.get(key), 'read membership');
+      if (kv === undefined) throw new InvalidArgumentError(`job ${job} has no membership record at ${key}`);
+      current = parseMembership(key, kv.value);
+      modRevision = kv.modRevision;
+    }
     if (current.state === 'failed') throw new JobFailedError(job, current.reason ?? 'unknown', current.generation);
     if (opts.proposer !== undefined && current.failed.includes(opts.proposer)) return { record: current, changed: { removed: [], added: [] }, bumped: false };
     const t = rule(current);
     if (!t.write) return { record: current, changed: t.changed, bumped: false };
 
-    const res = await call(store.compareAndSet(key, kv.modRevision, JSON.stringify(t.record)), 'write membership');
+    const res = await call(store.compareAndSet(key, modRevision, JSON.stringify(t.record)), 'write membership');
     if (res.ok) {
       if (t.record.state === 'failed') throw new JobFailedError(job, t.record.reason ?? 'unknown', t.record.generation);
       return { record: t.record, changed: t.changed, bumped: t.bumped };
@@ -213,6 +225,8 @@ async function transition(
     // Another FMS wrote first. Backing off with jitter spreads out the re-reads so a burst of
     // proposers does not collide again in lockstep; the re-read decides whether we still have
     // anything to add.
+    // A failed first try against the caller's copy only says the copy was old: read at once.
+    if (attempt === 0 && opts.known) continue;
     const wait = Math.min(backoffMs(attempt, 2, 100), remaining(opts.deadline));
     if (wait <= 0) throw new TimeoutError(`${what}: deadline passed after ${attempt + 1} conflicting write(s)`);
     await sleep(wait, opts.signal);

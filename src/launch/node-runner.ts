@@ -6,7 +6,7 @@ import { AlreadyExistsError, AuthError, InvalidArgumentError, LeaseExpiredError,
 import { FmsState, type FmsEvent } from '../fms/fms.js';
 import { initMembership, readMembership, watchMembership, type MembershipRecord } from '../fms/membership.js';
 import { openStore } from '../store/open-store.js';
-import { waitForPrefix, type Lease, type Store, type Watcher } from '../store/store.js';
+import { listAndWatch, waitForPrefix, type Lease, type Store, type Watcher } from '../store/store.js';
 import { EventLog } from './event-log.js';
 import { fmsConfig } from './fms-config.js';
 import type { FromFms, ToFms } from './fms-messages.js';
@@ -232,15 +232,19 @@ async function watchJobEnd(store: Store, job: string, end: (r: NodeResult) => vo
     if (ev.kind === 'record' && (!record || ev.record.generation >= record.generation)) record = ev.record;
     check();
   });
-  const { kvs, revision } = await store.list(`rollcall/${job}/done/`);
   const add = (key: string): void => void done.add(Number(key.slice(key.lastIndexOf('/') + 1)));
-  for (const kv of kvs) add(kv.key);
-  const dw = await store.watch(`rollcall/${job}/done/`, (ev) => {
-    if (ev.type === 'put') {
-      add(ev.kv.key);
-      check();
-    }
-  }, { fromRevision: revision + 1 });
+  const dw = await listAndWatch(
+    store,
+    `rollcall/${job}/done/`,
+    (kvs) => kvs.forEach((kv) => add(kv.key)),
+    (ev) => {
+      if (ev.type === 'put') {
+        add(ev.kv.key);
+        check();
+      }
+    },
+    () => undefined,
+  );
   check();
   return {
     close: () => {

@@ -22,6 +22,18 @@ export const SerializedErrorSchema = z.object({
   missingRanks: z.array(Int).readonly().optional(),
 });
 
+/** A program's running totals, sent with its progress at most once a second (for /metrics). */
+export const ProgramStatsSchema = z.object({
+  commits: z.number().nonnegative(),
+  replicaBytes: z.number().nonnegative(),
+  persistBytes: z.number().nonnegative(),
+  allreduceBytes: z.number().nonnegative(),
+  allreduceSeconds: z.number().nonnegative(),
+});
+export type ProgramStats = z.infer<typeof ProgramStatsSchema>;
+
+export const newProgramStats = (): ProgramStats => ({ commits: 0, replicaBytes: 0, persistBytes: 0, allreduceBytes: 0, allreduceSeconds: 0 });
+
 export const ToProgramSchema = z.discriminatedUnion('type', [
   z.object({
     type: z.literal('config'),
@@ -80,7 +92,7 @@ export const FromProgramSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('resumed'), generation: Int, ts: z.number(), stepsRedone: Int.nonnegative().optional(), msRedone: z.number().nonnegative().optional() }),
   /** A state event (common_state_selected, state_corrupt, ...) for the event log. */
   z.object({ type: z.literal('event'), event: z.string().regex(/^[a-z_]+$/), fields: z.record(z.string(), z.unknown()) }),
-  z.object({ type: z.literal('progress'), step: Int.nonnegative() }),
+  z.object({ type: z.literal('progress'), step: Int.nonnegative(), stats: ProgramStatsSchema.optional() }),
   /** The program is closing its job: its heartbeats stop, and it should exit soon. */
   z.object({ type: z.literal('closing') }),
   /** The program's final result, reported just before it exits successfully. */

@@ -14,7 +14,10 @@ import { serializeError } from '../proxy/protocol.js';
 import { InlineProxy } from '../proxy/inline-proxy.js';
 import { ProxyHandle } from '../proxy/proxy-handle.js';
 import { ProxyState, type CommProxy } from '../proxy/proxy.js';
-import { FromProgramSchema, IPC_VERSION, ToProgramSchema, type FromProgram, type ToProgram } from './ipc.js';
+import { FromProgramSchema, IPC_VERSION, ToProgramSchema, newProgramStats, type FromProgram, type ProgramStats, type ToProgram } from './ipc.js';
+
+/** How often progress carries the program's running totals. */
+const STATS_EVERY_MS = 1000;
 import { REPLICA_BASE } from '../state/replica-cadence.js';
 import { Keeper, State, type StateEntry, type StateHost } from './state.js';
 
@@ -126,8 +129,15 @@ export class Job {
   /** Reports the program's progress (its step): shown live and used by `--chaos ...@step=N`. */
   progress(step: number): void {
     if (!Number.isInteger(step) || step < 0) throw new InvalidArgumentError(`step must be a non-negative integer, got ${step}`);
-    send({ type: 'progress', step });
+    const now = performance.now();
+    if (now - this.statsSentAt < STATS_EVERY_MS) return send({ type: 'progress', step });
+    this.statsSentAt = now;
+    send({ type: 'progress', step, stats: { ...this.stats } });
   }
+
+  /** Running totals for the launcher's /metrics: counted here, sent with progress. */
+  readonly stats: ProgramStats = newProgramStats();
+  private statsSentAt = -Infinity;
 
   /** The program's result, logged in `job_completed`; call it once, before exiting. */
   result(value: unknown): void {
@@ -135,7 +145,12 @@ export class Job {
   }
 
   allreduce<T extends NumericArray>(buf: T, op: ReduceOp = 'sum'): Promise<T> {
-    return this.op((p) => p.allreduce(buf, op));
+    const t0 = performance.now();
+    return this.op((p) => p.allreduce(buf, op)).then((r) => {
+      this.stats.allreduceBytes += buf.byteLength;
+      this.stats.allreduceSeconds += (performance.now() - t0) / 1000;
+      return r;
+    });
   }
 
   broadcast<T extends NumericArray>(buf: T, root = 0): Promise<T> {
@@ -175,6 +190,7 @@ export class Job {
         versionEvery: c.versionEvery ?? 1,
       },
       (event, fields) => send({ type: 'event', event, fields }),
+      this.stats,
     );
     return this.keeper;
   }
@@ -223,6 +239,7 @@ export class Job {
       exchange: (buf, op) => job.exchange(buf, op),
       now: () => performance.now(),
       report: (event, fields) => send({ type: 'event', event, fields }),
+      stats: job.stats,
       resumed: (generation, stepsRedone, msRedone) => job.onResumed(generation, stepsRedone, msRedone),
     };
   }

@@ -2,6 +2,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { InvalidArgumentError, NoCommonStateError, TimeoutError } from '../errors.js';
 import type { FromKeeper, KeeperInit, ToKeeper } from '../state/keeper-protocol.js';
+import { newProgramStats, type ProgramStats } from './ipc.js';
 import { diskCadence, finest, isReplicated, makesVersion, retained, type Cadence } from '../state/replica-cadence.js';
 import type { EntryKind, EntryMeta, StateVersion } from '../state/version-format.js';
 import { ReplicaPacer, type PacerOptions } from './replica-pacer.js';
@@ -39,6 +40,8 @@ export interface StateHost {
   exchange(buf: Float64Array, op: 'max'): Promise<Float64Array>;
   now(): number;
   report(event: string, fields: Record<string, unknown>): void;
+  /** Running totals the job reports; commits are counted here. */
+  readonly stats: ProgramStats;
   /** `msRedone`: the steps redone at this member's step time, when it has one. */
   resumed(generation: number, stepsRedone: number, msRedone: number | undefined): void;
 }
@@ -60,6 +63,7 @@ export class Keeper {
     private readonly opts: KeeperOptions,
     pacing: Pick<PacerOptions, 'targetMs' | 'versionMs' | 'versionEvery'>,
     onEvent: (event: string, fields: Record<string, unknown>) => void,
+    private readonly stats: ProgramStats = newProgramStats(),
   ) {
     this.pacing = { keep: opts.keep, base: opts.base, ...pacing };
     this.cadence = finest(opts.keep, opts.base, pacing.versionEvery);
@@ -111,6 +115,12 @@ export class Keeper {
     const replicate = isReplicated(v, this.cadence);
     const persist = isReplicated(v, this.disk);
     const c: CommitMessage = Object.assign(m, { replicate, persist });
+    if (replicate || persist) {
+      let bytes = 0;
+      for (const d of m.data) bytes += d.byteLength;
+      if (replicate) this.stats.replicaBytes += bytes;
+      if (persist) this.stats.persistBytes += bytes;
+    }
     this.held.push({ m: c, shared: replicate || persist });
     if (replicate || persist) this.soon.push(c);
     this.later();
@@ -268,6 +278,7 @@ export class State<T extends Record<string, StateEntry>> {
     // Right after the program's update loop, which has just swept the caches, every line of
     // code here runs cold (18 us for what takes 2 us in a hot loop): a commit without a
     // version does as little as it can. Its drafts are ours, so only a version checks entries.
+    this.host.stats.commits++;
     if (!this.keeper.due(version)) {
       this.adoptDrafts();
       this.commits = version;

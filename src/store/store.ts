@@ -67,9 +67,50 @@ export interface Store {
   close(): Promise<void>;
 }
 
+/** A watch event's store revision. */
+export const revisionOf = (ev: WatchEvent): number => (ev.type === 'put' ? ev.kv.modRevision : ev.modRevision);
+
 /**
- * Waits until the keys under `prefix` satisfy `ready`, using one list and then a watch, so it
- * sees every change without polling. Rejects with `onTimeout()` at the deadline.
+ * Watches `prefix`, then lists it, and delivers the listed state followed by every change after
+ * it. Watching first, from now, rather than listing and then watching from the list's revision:
+ * etcd serves a watch that starts in the past from a catch-up loop that runs every 100 ms, so
+ * when keys change between the list and the watch (every rank of a rendezvous writing its
+ * address at once) the changes would arrive up to 100 ms late. A watch from now is served
+ * as writes happen; events the list already reflects (revision <= the list's) are dropped.
+ */
+export async function listAndWatch(
+  store: Store,
+  prefix: string,
+  onList: (kvs: KeyValue[], revision: number) => void,
+  onEvent: (ev: WatchEvent) => void,
+  onError: (err: Error) => void,
+): Promise<Watcher> {
+  let listedAt: number | undefined;
+  const early: WatchEvent[] = [];
+  const watcher = await store.watch(
+    prefix,
+    (ev) => {
+      if (listedAt === undefined) early.push(ev);
+      else if (revisionOf(ev) > listedAt) onEvent(ev);
+    },
+    { onError },
+  );
+  try {
+    const { kvs, revision } = await store.list(prefix);
+    listedAt = revision;
+    onList(kvs, revision);
+    for (const ev of early) if (revisionOf(ev) > revision) onEvent(ev);
+    early.length = 0;
+    return watcher;
+  } catch (e) {
+    watcher.close();
+    throw e;
+  }
+}
+
+/**
+ * Waits until the keys under `prefix` satisfy `ready`, with one watch and one list (see
+ * listAndWatch), so it sees every change without polling. Rejects with `onTimeout()` at the deadline.
  */
 export async function waitForPrefix<T>(
   store: Store,
@@ -79,10 +120,7 @@ export async function waitForPrefix<T>(
   onTimeout: (kvs: ReadonlyMap<string, KeyValue>) => Error,
   signal?: AbortSignal,
 ): Promise<T> {
-  const { kvs, revision } = await store.list(prefix);
-  const state = new Map(kvs.map((kv) => [kv.key, kv]));
-  const first = ready(state);
-  if (first !== undefined) return first;
+  const state = new Map<string, KeyValue>();
   return new Promise<T>((resolve, reject) => {
     let watcher: Watcher | undefined;
     let done = false;
@@ -98,24 +136,31 @@ export async function waitForPrefix<T>(
     const timer = setTimeout(() => finish(onTimeout(state)), Math.max(0, deadline - Date.now()));
     timer.unref();
     const onAbort = (): void => finish(new Error('aborted'));
+    if (signal?.aborted) return onAbort();
     signal?.addEventListener('abort', onAbort, { once: true });
-    store
-      .watch(
-        prefix,
-        (ev) => {
-          if (ev.type === 'put') state.set(ev.kv.key, ev.kv);
-          else state.delete(ev.key);
-          const v = ready(state);
-          if (v !== undefined) finish(undefined, v);
-        },
-        { fromRevision: revision + 1, onError: (e) => finish(e) },
-      )
-      .then(
-        (w) => {
-          watcher = w;
-          if (done) w.close();
-        },
-        (e: unknown) => finish(e instanceof Error ? e : new Error(String(e))),
-      );
+    const check = (): void => {
+      const v = ready(state);
+      if (v !== undefined) finish(undefined, v);
+    };
+    listAndWatch(
+      store,
+      prefix,
+      (kvs) => {
+        for (const kv of kvs) state.set(kv.key, kv);
+        check();
+      },
+      (ev) => {
+        if (ev.type === 'put') state.set(ev.kv.key, ev.kv);
+        else state.delete(ev.key);
+        check();
+      },
+      (e) => finish(e),
+    ).then(
+      (w) => {
+        watcher = w;
+        if (done) w.close();
+      },
+      (e: unknown) => finish(e instanceof Error ? e : new Error(String(e))),
+    );
   });
 }

@@ -4,6 +4,7 @@ import fc from 'fast-check';
 import { InvalidArgumentError } from '../../src/errors.js';
 import { SnapshotPool } from '../../src/sdk/snapshot-pool.js';
 import { State, type Keeper, type StateHost } from '../../src/sdk/state.js';
+import { newProgramStats } from '../../src/sdk/ipc.js';
 import type { StateVersion } from '../../src/state/version-format.js';
 
 /**
@@ -75,6 +76,7 @@ class FakeKeeper {
 /** A world of one: the reductions of the common-state selection return their input. */
 const host: StateHost = {
   node: 0,
+  stats: newProgramStats(),
   generation: 0,
   rank: 0,
   slot: 0,

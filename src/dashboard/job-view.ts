@@ -1,0 +1,256 @@
+import type { FmsEvent } from '../fms/fms.js';
+
+export type NodeRole = 'member' | 'spare' | 'fenced' | 'gone';
+
+export interface NodeRow {
+  node: number;
+  role: NodeRole;
+  rank: number | null;
+  pid: number | null;
+  step: number;
+  stepsPerSec: number;
+  /** The highest suspicion any other FMS holds of this node (phi accrual; suspected above 8). */
+  phi: number | null;
+}
+
+export interface RecoveryRow {
+  generation: number;
+  cause: string;
+  failed: number[];
+  /** From the injected fault to its first detection; null when the fault came from outside. */
+  detectionMs: number | null;
+  /** From the fault (its injection, else its detection) to every member running again. */
+  recoveryMs: number | null;
+  stepsRedone: number | null;
+  msRedone: number | null;
+  /** The common version every member rolled back to. */
+  version: number | null;
+}
+
+export interface Marker {
+  ts: number;
+  kind: 'fault' | 'recovered';
+  label: string;
+}
+
+/** What the dashboard and the report show, as plain JSON. */
+export interface ViewState {
+  job: string | null;
+  generation: number;
+  state: 'starting' | 'running' | 'recovering' | 'completed' | 'failed' | 'stopped';
+  startedAt: number | null;
+  nodes: NodeRow[];
+  recoveries: RecoveryRow[];
+  markers: Marker[];
+  /** Steps over time: `t` in ms since the epoch, one column per node in `nodes` order. */
+  series: { t: number[]; steps: Record<string, (number | null)[]> };
+  reason: string | null;
+}
+
+/** Series rows kept; past this, every other row is dropped, so a long job keeps its whole shape. */
+const MAX_ROWS = 1200;
+
+const nums = (v: unknown): number[] => (Array.isArray(v) ? v.filter((x): x is number => typeof x === 'number') : []);
+const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
+
+/**
+ * Folds a job's event stream (live, or read back from its log) and its progress reports into
+ * the view: a row per node, a row per recovery, the fault and recovery marks, and steps over time.
+ */
+export class JobView {
+  private readonly s: ViewState = {
+    job: null,
+    generation: 0,
+    state: 'starting',
+    startedAt: null,
+    nodes: [],
+    recoveries: [],
+    markers: [],
+    series: { t: [], steps: {} },
+    reason: null,
+  };
+  /** Recent step reports per node, for steps/s over the last few seconds. */
+  private readonly recent = new Map<number, { t: number; step: number }[]>();
+  private readonly phiBy = new Map<number, Map<number, number>>();
+  private pendingFault: { ts: number; node: number } | undefined;
+  private changed = true;
+
+  get state(): Readonly<ViewState> {
+    return this.s;
+  }
+
+  /** True once since the last call if anything changed (the server pushes only then). */
+  takeChanged(): boolean {
+    const c = this.changed;
+    this.changed = false;
+    return c;
+  }
+
+  private row(node: number): NodeRow {
+    let r = this.s.nodes.find((x) => x.node === node);
+    if (!r) {
+      r = { node, role: 'spare', rank: null, pid: null, step: 0, stepsPerSec: 0, phi: null };
+      this.s.nodes.push(r);
+      this.s.nodes.sort((a, b) => a.node - b.node);
+      this.s.series.steps[String(node)] = this.s.series.t.map(() => null);
+    }
+    return r;
+  }
+
+  private openRecovery(generation: number): RecoveryRow {
+    let r = this.s.recoveries.find((x) => x.generation === generation);
+    if (!r) {
+      r = { generation, cause: '', failed: [], detectionMs: null, recoveryMs: null, stepsRedone: null, msRedone: null, version: null };
+      this.s.recoveries.push(r);
+    }
+    return r;
+  }
+
+  event(e: FmsEvent): void {
+    this.changed = true;
+    const node = num(e.node);
+    switch (e.event) {
+      case 'job_started': {
+        this.s.job = typeof e.job === 'string' ? e.job : null;
+        this.s.startedAt = e.ts;
+        nums(e.nodes).forEach((n, rank) => Object.assign(this.row(n), { role: 'member', rank }));
+        for (const n of nums(e.spares)) this.row(n).role = 'spare';
+        this.s.state = 'running';
+        break;
+      }
+      case 'node_started':
+        if (node !== null) {
+          this.s.job ??= typeof e.job === 'string' ? e.job : null;
+          this.s.startedAt ??= e.ts;
+          const r = this.row(node);
+          if (e.role === 'member' || e.role === 'spare') r.role = e.role;
+          this.s.state = 'running';
+        }
+        break;
+      case 'program_started':
+        if (node !== null) this.row(node).pid = num(e.pid);
+        break;
+      case 'fault_injected':
+        if (node !== null) {
+          this.pendingFault = { ts: e.ts, node };
+          this.s.markers.push({ ts: e.ts, kind: 'fault', label: `${String(e.kind)} node ${node}` });
+        }
+        break;
+      case 'fault_detected': {
+        const generation = num(e.generation);
+        if (generation === null) break;
+        const failed = nums(e.failed);
+        const r = this.openRecovery(generation + 1);
+        if (r.cause === '') {
+          r.cause = String(e.cause ?? '');
+          const injected = this.pendingFault && failed.includes(this.pendingFault.node) ? this.pendingFault : undefined;
+          r.detectionMs = injected ? e.ts - injected.ts : null;
+          if (!injected) this.s.markers.push({ ts: e.ts, kind: 'fault', label: `node ${failed.join(',')} (${r.cause})` });
+        }
+        r.failed = [...new Set([...r.failed, ...failed])].sort((a, b) => a - b);
+        this.s.state = 'recovering';
+        break;
+      }
+      case 'membership_updated': {
+        const generation = num(e.generation);
+        if (generation === null || generation < this.s.generation) break;
+        this.s.generation = generation;
+        const members = nums(e.members);
+        for (const r of this.s.nodes) {
+          const rank = members.indexOf(r.node);
+          if (rank >= 0) Object.assign(r, { role: 'member', rank });
+          else if (r.role === 'member') Object.assign(r, { role: 'gone', rank: null });
+        }
+        for (const n of nums(e.removed)) Object.assign(this.row(n), { role: this.row(n).role === 'fenced' ? 'fenced' : 'gone', rank: null });
+        members.forEach((n, rank) => Object.assign(this.row(n), { role: 'member', rank }));
+        break;
+      }
+      case 'node_fenced':
+        if (node !== null) Object.assign(this.row(node), { role: 'fenced', rank: null });
+        break;
+      case 'fms_exited':
+        if (node !== null && this.row(node).role !== 'fenced') Object.assign(this.row(node), { role: 'gone', rank: null });
+        break;
+      case 'common_state_selected': {
+        const generation = num(e.generation);
+        if (generation !== null && generation > 0) this.openRecovery(generation).version = num(e.version);
+        break;
+      }
+      case 'program_resumed': {
+        const generation = num(e.generation);
+        if (generation === null) break;
+        const r = this.openRecovery(generation);
+        const redone = num(e.steps_redone);
+        if (redone !== null) r.stepsRedone = Math.max(r.stepsRedone ?? 0, redone);
+        const ms = num(e.ms_redone);
+        if (ms !== null) r.msRedone = Math.max(r.msRedone ?? 0, ms);
+        break;
+      }
+      case 'recovered': {
+        const generation = num(e.generation);
+        if (generation === null) break;
+        const r = this.openRecovery(generation);
+        r.recoveryMs = num(e.ms);
+        this.pendingFault = undefined;
+        this.s.markers.push({ ts: e.ts, kind: 'recovered', label: `generation ${generation}: ${r.recoveryMs ?? '?'} ms` });
+        this.s.state = 'running';
+        break;
+      }
+      case 'node_progress':
+        // Progress as the event log records it (once a second per node), for a report.
+        if (node !== null && typeof e.step === 'number') this.progress(node, e.step, e.ts, true);
+        break;
+      case 'job_completed':
+        this.s.state = 'completed';
+        break;
+      case 'job_failed':
+        this.s.state = e.outcome === 'stopped' ? 'stopped' : 'failed';
+        this.s.reason = typeof e.reason === 'string' ? e.reason : null;
+        break;
+    }
+  }
+
+  /** A program reported its step. `sample`: also add a row to the series now (a report's replay). */
+  progress(node: number, step: number, now = Date.now(), sample = false): void {
+    const r = this.row(node);
+    // After a rollback the step goes back to the common version's: the plot shows the dip.
+    r.step = step;
+    const q = this.recent.get(node) ?? [];
+    q.push({ t: now, step });
+    while (q.length > 2 && now - q[0]!.t > 5000) q.shift();
+    this.recent.set(node, q);
+    const first = q[0]!;
+    r.stepsPerSec = now > first.t ? Math.max(0, ((step - first.step) * 1000) / (now - first.t)) : 0;
+    this.changed = true;
+    if (sample) this.sample(now);
+  }
+
+  /** What each FMS suspects of the others right now. */
+  health(observer: number, phi: Record<string, number>): void {
+    this.phiBy.set(observer, new Map(Object.entries(phi).map(([n, p]) => [Number(n), p])));
+    for (const r of this.s.nodes) {
+      let max: number | null = null;
+      for (const [obs, m] of this.phiBy) if (obs !== r.node && m.has(r.node)) max = Math.max(max ?? 0, m.get(r.node)!);
+      r.phi = max === null ? null : Math.round(max * 100) / 100;
+    }
+    this.changed = true;
+  }
+
+  /** Appends a row of every node's step at `now` to the series (the live view calls it on a tick). */
+  sample(now = Date.now()): void {
+    const { t, steps } = this.s.series;
+    if (t.length > 0 && now - t[t.length - 1]! < 100) {
+      // Same moment: update the last row instead of crowding the plot.
+      for (const r of this.s.nodes) steps[String(r.node)]![t.length - 1] = r.role === 'member' ? r.step : null;
+      return;
+    }
+    t.push(now);
+    for (const r of this.s.nodes) steps[String(r.node)]!.push(r.role === 'member' ? r.step : null);
+    if (t.length > MAX_ROWS) {
+      const keep = (_: unknown, i: number): boolean => i % 2 === 0 || i === t.length - 1;
+      this.s.series.t = t.filter(keep);
+      for (const k of Object.keys(steps)) steps[k] = steps[k]!.filter(keep);
+    }
+    this.changed = true;
+  }
+}
