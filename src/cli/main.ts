@@ -1,10 +1,11 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError as CliArgError } from 'commander';
 import { benchAllreduce } from '../bench/allreduce.js';
 import { benchRecovery } from '../bench/recovery.js';
 import { benchState, type StateBenchOptions } from '../bench/state-overhead.js';
+import { readEventLog, renderReport } from '../dashboard/report.js';
 import { runDemo } from '../demo/demo.js';
 import { InvalidArgumentError, RollcallError } from '../errors.js';
 import { readJobEvents } from '../launch/job-events.js';
@@ -113,9 +114,11 @@ program
   .option('--synthetic', 'use the generated data set even if Fashion-MNIST is installed', false)
   .option('--verify', 'run the job again without the fault and compare the final digests', false)
   .option('--events <file>', 'write the event log (JSON lines) to this file')
+  .option('--dashboard <[host:]port>', 'watch the job live in a browser (and Prometheus /metrics) at this address')
+  .option('--report <file>', 'write an HTML report of the run (the plot, the recoveries, the summary)')
   .option('--json', 'print the summary as one JSON object', false)
-  .action(async (o: { nodes: number; spares: number; steps?: number; crashAt?: number; synthetic: boolean; verify: boolean; events?: string; json: boolean }) => {
-    const s = await runDemo({ ...o, steps: o.steps, crashAt: o.crashAt, events: o.events }, (l) => console.log(l), process.stderr);
+  .action(async (o: { nodes: number; spares: number; steps?: number; crashAt?: number; synthetic: boolean; verify: boolean; events?: string; dashboard?: string; report?: string; json: boolean }) => {
+    const s = await runDemo({ ...o, steps: o.steps, crashAt: o.crashAt, events: o.events, dashboard: o.dashboard, report: o.report }, (l) => console.log(l), process.stderr);
     if (s.match === false) process.exitCode = 1;
   });
 
@@ -138,6 +141,7 @@ function jobFlags(cmd: Command): Command {
     .option('--replicate-ms <T>', `choose the replica interval so that replicas are about T ms apart (default ${DEFAULT_REPLICATE_MS})`, intIn(1, 3_600_000))
     .option('--persist-every <N>', 'write the version of every Nth commit to the state directory (the same on every node; default: every 10th replica)', intIn(1, 1_000_000))
     .option('--proxy <where>', "where each node's communication proxy runs: inline (on the program's thread) | thread (a worker thread)", 'inline')
+    .option('--dashboard <[host:]port>', 'serve a live dashboard and Prometheus /metrics here (default host: loopback)')
     .option('--quiet', 'no progress lines on stderr', false);
 }
 
@@ -193,6 +197,24 @@ jobFlags(
     if (r.outcome === 'completed') console.log(JSON.stringify({ result: r.result ?? null }));
     else console.error(`rollcall: node ${node} ${r.outcome}: ${r.reason}`);
     process.exitCode = r.exitCode;
+  });
+
+program
+  .command('report')
+  .description('one self-contained HTML page from an event log: steps over time with every fault and recovery, the recoveries, the summary')
+  .argument('<events.jsonl>', 'the event log (rollcall launch --events, rollcall demo --events, or rollcall events > file)')
+  .requiredOption('-o, --output <file>', 'where to write the HTML')
+  .action((file: string, o: { output: string }) => {
+    let read;
+    try {
+      read = readEventLog(file);
+    } catch (e) {
+      throw new InvalidArgumentError(`${file}: ${(e as Error).message}`);
+    }
+    for (const b of read.bad) console.error(`rollcall report: ${file}:${b.line}: skipped: ${b.error}`);
+    if (read.events.length === 0) throw new InvalidArgumentError(`${file}: no events in it`);
+    writeFileSync(o.output, renderReport(read.events));
+    console.error(`rollcall report: ${read.events.length} event(s)${read.bad.length ? `, ${read.bad.length} bad line(s) skipped` : ''} -> ${o.output}`);
   });
 
 program

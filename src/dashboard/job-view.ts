@@ -159,14 +159,14 @@ export class JobView {
         for (const r of this.s.nodes) {
           const rank = members.indexOf(r.node);
           if (rank >= 0) Object.assign(r, { role: 'member', rank });
-          else if (r.role === 'member') Object.assign(r, { role: 'gone', rank: null });
+          else if (r.role === 'member') Object.assign(r, { role: 'gone', rank: null, stepsPerSec: 0 });
         }
         for (const n of nums(e.removed)) Object.assign(this.row(n), { role: this.row(n).role === 'fenced' ? 'fenced' : 'gone', rank: null });
         members.forEach((n, rank) => Object.assign(this.row(n), { role: 'member', rank }));
         break;
       }
       case 'node_fenced':
-        if (node !== null) Object.assign(this.row(node), { role: 'fenced', rank: null });
+        if (node !== null) Object.assign(this.row(node), { role: 'fenced', rank: null, stepsPerSec: 0 });
         break;
       case 'fms_exited':
         if (node !== null && this.row(node).role !== 'fenced') Object.assign(this.row(node), { role: 'gone', rank: null });

@@ -45,10 +45,11 @@ export class JobMetrics {
 
   progress(node: number, step: number, now = Date.now(), stats?: ProgramStats): void {
     const last = this.lastStep.get(node);
+    // The first report is a baseline: a spare brought in starts at the restored step, not at 0.
     if (last && step > last.step) {
       this.steps.inc({ node: String(node) }, step - last.step);
       if (now > last.t) this.stepTime.observe((now - last.t) / 1000 / (step - last.step));
-    } else if (!last && step > 0) this.steps.inc({ node: String(node) }, step);
+    } else if (!last) this.steps.inc({ node: String(node) }, 0);
     this.lastStep.set(node, { step, t: now });
     if (stats) this.stats(node, stats);
   }

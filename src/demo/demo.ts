@@ -1,6 +1,7 @@
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { FmsEvent } from '../fms/fms.js';
+import { renderReport } from '../dashboard/report.js';
 import { resolveLaunchOptions } from '../launch/launch-options.js';
 import { launch, type LaunchResult } from '../launch/launcher.js';
 import { ProgressView } from './progress-view.js';
@@ -18,6 +19,10 @@ export interface DemoOptions {
   synthetic: boolean;
   verify: boolean;
   events: string | undefined;
+  /** [HOST:]PORT of a live dashboard. */
+  dashboard?: string | undefined;
+  /** Write an HTML report of the run here. */
+  report?: string | undefined;
   json: boolean;
 }
 
@@ -66,10 +71,15 @@ export async function runDemo(o: DemoOptions, out: (line: string) => void, err: 
       events: o.events,
       chaos: crashAt > 0 ? `kill:node=${Math.min(2, o.nodes - 1)}@step=${crashAt}` : undefined,
       command: program,
+      dashboard: o.dashboard,
       quiet: true,
     }),
-    { onEvent: (e) => view.event(e), onProgress: (_n, step) => view.progress(step) },
+    { onEvent: (e) => view.event(e), onProgress: (_n, step) => view.progress(step), onDashboard: (url) => view.say(`dashboard: ${url}`) },
   );
+  if (o.report) {
+    writeFileSync(o.report, renderReport(run.events));
+    view.say(`report: ${o.report}`);
+  }
   view.done();
   const result = expectCompleted(run, 'the demo job');
   const seconds = (Date.now() - t0) / 1000;

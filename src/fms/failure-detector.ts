@@ -226,6 +226,14 @@ export class HeartbeatMonitor {
     return this.suspected.has(node);
   }
 
+  /** phi of every watched node now, for the dashboard (rounded: it is for people to read). */
+  phis(): Record<string, number> {
+    const now = this.clock.now();
+    const out: Record<string, number> = {};
+    for (const n of this.detector.tracked()) out[String(n)] = Math.round(this.detector.phi(n, now) * 100) / 100;
+    return out;
+  }
+
   start(): void {
     if (this.started) return;
     this.started = true;

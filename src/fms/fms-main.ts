@@ -38,7 +38,8 @@ process.on('message', (m: ToFms) => {
     const cfg: FmsConfig = m.config;
     fms = new Fms(cfg, {
       event: (e) => send({ type: 'event', event: e }),
-      progress: (node, step) => send({ type: 'progress', node, step }),
+      progress: (node, step, stats) => send({ type: 'progress', node, step, stats }),
+      health: (node, phi) => send({ type: 'health', node, phi }),
       finished: (o) => {
         send({ type: 'finished', ...o });
         // A fenced node has left the job; its FMS has nothing left to do.

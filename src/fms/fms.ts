@@ -1,5 +1,5 @@
 import { JobFailedError, TimeoutError } from '../errors.js';
-import type { FromProgram } from '../sdk/ipc.js';
+import type { FromProgram, ProgramStats } from '../sdk/ipc.js';
 import type { Store, Watcher } from '../store/store.js';
 import { waitForPrefix } from '../store/store.js';
 import { openStore } from '../store/open-store.js';
@@ -59,10 +59,15 @@ export interface FmsEvent {
 
 export interface FmsHooks {
   event(e: FmsEvent): void;
-  progress(node: number, step: number): void;
+  progress(node: number, step: number, stats?: ProgramStats): void;
   /** The node's program finished successfully, or the node has left the job. */
   finished(outcome: { node: number; state: FmsState; result?: unknown }): void;
+  /** About once a second: how much this FMS suspects each other node (phi accrual). */
+  health?(node: number, phi: Record<string, number>): void;
 }
+
+/** How often the FMS reports its suspicion of the others (shown by the dashboard). */
+const HEALTH_EVERY_MS = 1000;
 
 const fmsKey = (job: string, node: number): string => `rollcall/${job}/fms/${node}`;
 /** Written when a node's program has finished its work: its departure is not a fault. */
@@ -88,6 +93,7 @@ export class Fms {
   private recordRevision = 0;
   private peers = new Map<number, string>();
   private beatTimer: NodeJS.Timeout | undefined;
+  private healthTimer: NodeJS.Timeout | undefined;
   private readonly peerMonitor: HeartbeatMonitor;
   private programMonitor: HeartbeatMonitor | undefined;
   /** Generation whose failure we already idled the program for. */
@@ -139,6 +145,8 @@ export class Fms {
     this.beat();
     this.beatTimer = setInterval(() => this.beat(), this.cfg.heartbeatMs);
     this.beatTimer.unref();
+    this.healthTimer = setInterval(() => this.hooks.health?.(this.cfg.node, this.peerMonitor.phis()), HEALTH_EVERY_MS);
+    this.healthTimer.unref();
     this.watcher = await watchMembership(this.store, job, (ev) => {
       if (ev.kind === 'record') {
         if (ev.record.generation >= (this.record?.generation ?? -1)) this.recordRevision = ev.modRevision;
@@ -229,7 +237,7 @@ export class Fms {
         this.onProxyBroken(m.generation, m.error);
         return;
       case 'progress':
-        this.hooks.progress(this.cfg.node, m.step);
+        this.hooks.progress(this.cfg.node, m.step, m.stats);
         return;
       case 'result':
         this.result = { value: m.value };
@@ -467,6 +475,7 @@ export class Fms {
     this.programMonitor?.stop();
     if (this.beatTimer) clearInterval(this.beatTimer);
     this.beatTimer = undefined;
+    clearInterval(this.healthTimer);
   }
 
   /** Ends the program (SIGTERM, then SIGKILL) and everything of ours. */

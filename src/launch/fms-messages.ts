@@ -1,3 +1,4 @@
+import type { ProgramStats } from '../sdk/ipc.js';
 import type { FmsConfig, FmsEvent, FmsState } from '../fms/fms.js';
 
 /** Launcher ↔ FMS process messages (Node IPC between processes of the same Rollcall build). */
@@ -8,5 +9,6 @@ export type FromFms =
   /** Sent last before an FMS exits; its delivery means every earlier message was delivered. */
   | { type: 'flush' }
   | { type: 'event'; event: FmsEvent }
-  | { type: 'progress'; node: number; step: number }
+  | { type: 'progress'; node: number; step: number; stats?: ProgramStats | undefined }
+  | { type: 'health'; node: number; phi: Record<string, number> }
   | { type: 'finished'; node: number; state: FmsState; result?: unknown };

@@ -51,6 +51,8 @@ export const LaunchOptionsSchema = z
     proxy: z.enum(PROXY_KINDS, { message: 'use inline or thread' }).default('inline'),
     /** Continue a stopped job from the newest common state in this directory. */
     resume: z.string().min(1).optional(),
+    /** Serve the live dashboard and /metrics at [HOST:]PORT. */
+    dashboard: z.string().min(1).optional(),
     /** An external store for the runtime environment, `etcd://h:p[,h:p...]`; default: embedded. */
     store: z
       .string()
@@ -108,6 +110,8 @@ export interface LaunchOptions {
   resume: boolean;
   /** Undefined: the launcher embeds a TCP store. */
   store: string | undefined;
+  /** [HOST:]PORT of the live dashboard; undefined: none. */
+  dashboard: string | undefined;
 }
 
 /** Whether `dir` holds committed versions of some slot (what --resume needs). */
@@ -140,6 +144,7 @@ const FLAG: Record<string, string> = {
   proxy: '--proxy',
   resume: '--resume',
   store: '--store',
+  dashboard: '--dashboard',
 };
 
 /** Validates and fills defaults; throws InvalidArgumentError naming the flag. */
@@ -183,5 +188,6 @@ export function resolveLaunchOptions(input: LaunchInput): LaunchOptions {
     proxy: o.proxy,
     resume: o.resume !== undefined,
     store: o.store,
+    dashboard: o.dashboard,
   };
 }

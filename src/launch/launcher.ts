@@ -12,6 +12,9 @@ import type { Store, Watcher } from '../store/store.js';
 import { openStore } from '../store/open-store.js';
 import { startStoreServer, type StoreServer } from '../store/tcp-store-server.js';
 import { LOOPBACK } from '../util/host.js';
+import { JobMetrics } from '../dashboard/metrics.js';
+import { startDashboard } from '../dashboard/server.js';
+import { JobView } from '../dashboard/job-view.js';
 import { EventLog } from './event-log.js';
 import { fmsConfig } from './fms-config.js';
 import { hasVersions } from './launch-options.js';
@@ -41,7 +44,12 @@ export interface LaunchHooks {
   log?(line: string): void;
   /** Resolves the launch as stopped; the CLI wires SIGINT/SIGTERM here. */
   stopSignal?: AbortSignal;
+  /** The dashboard is up at this address (with --dashboard). */
+  onDashboard?(url: string): void;
 }
+
+/** How often the event log records each node's step (`node_progress`), so a report can plot it. */
+const PROGRESS_LOG_MS = 1000;
 
 interface NodeProc {
   fms: ChildProcess;
@@ -63,7 +71,22 @@ export async function launch(opts: LaunchOptions, hooks: LaunchHooks = {}): Prom
   const say = (line: string): void => {
     if (!opts.quiet) hooks.log?.(line);
   };
-  const log = new EventLog(opts.events, hooks.onEvent);
+  // Started first: a port in use must stop the launch before any process exists.
+  const view = new JobView();
+  const metrics = new JobMetrics();
+  const dashboard = opts.dashboard === undefined ? undefined : await startDashboard(opts.dashboard, view, metrics);
+  const log = new EventLog(opts.events, (e) => {
+    if (dashboard) {
+      view.event(e);
+      metrics.event(e);
+    }
+    hooks.onEvent?.(e);
+  });
+  const progressLogged = new Map<number, number>();
+  if (dashboard) {
+    say(`dashboard: ${dashboard.url}`);
+    hooks.onDashboard?.(dashboard.url);
+  }
   const emit = (event: string, fields: Record<string, unknown> = {}, ts = Date.now()): void => log.write({ ts, event, ...fields });
 
   const tempState = opts.stateDir === undefined;
@@ -157,6 +180,17 @@ export async function launch(opts: LaunchOptions, hooks: LaunchHooks = {}): Prom
       else if (m.type === 'progress') {
         chaos.onStep(m.node, m.step);
         hooks.onProgress?.(m.node, m.step);
+        const now = Date.now();
+        if (dashboard) {
+          view.progress(m.node, m.step, now);
+          metrics.progress(m.node, m.step, now, m.stats);
+        }
+        if (now - (progressLogged.get(m.node) ?? 0) >= PROGRESS_LOG_MS) {
+          progressLogged.set(m.node, now);
+          emit('node_progress', { node: m.node, step: m.step }, now);
+        }
+      } else if (m.type === 'health') {
+        if (dashboard) view.health(m.node, m.phi);
       }
       else if (m.type === 'finished' && m.state === 'done') {
         results.set(m.node, m.result);
@@ -199,6 +233,7 @@ export async function launch(opts: LaunchOptions, hooks: LaunchHooks = {}): Prom
   await shutdown(procs);
   await store.close().catch(() => undefined);
   await server?.close();
+  await dashboard?.close();
   log.close();
   const kept = end.outcome !== 'completed' && hasVersions(stateDir);
   if (kept) say(`committed state kept in ${stateDir}; continue with --resume ${stateDir}`);

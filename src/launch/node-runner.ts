@@ -7,6 +7,9 @@ import { FmsState, type FmsEvent } from '../fms/fms.js';
 import { initMembership, readMembership, watchMembership, type MembershipRecord } from '../fms/membership.js';
 import { openStore } from '../store/open-store.js';
 import { listAndWatch, waitForPrefix, type Lease, type Store, type Watcher } from '../store/store.js';
+import { JobMetrics } from '../dashboard/metrics.js';
+import { startDashboard } from '../dashboard/server.js';
+import { JobView } from '../dashboard/job-view.js';
 import { EventLog } from './event-log.js';
 import { fmsConfig } from './fms-config.js';
 import type { FromFms, ToFms } from './fms-messages.js';
@@ -38,6 +41,7 @@ export interface NodeResult {
 
 export interface NodeHooks {
   log?(line: string): void;
+  onDashboard?(url: string): void;
   onEvent?(e: FmsEvent): void;
   stopSignal?: AbortSignal;
 }
@@ -46,6 +50,51 @@ const secretKey = (job: string): string => `rollcall/${job}/secret-check`;
 const claimKey = (job: string, node: number): string => `rollcall/${job}/claim/${node}`;
 const resultKey = (job: string, node: number): string => `rollcall/${job}/result/${node}`;
 const doneKey = (job: string, node: number): string => `rollcall/${job}/done/${node}`;
+/** Each node's latest step, overwritten about once a second: for the dashboards, not the event history. */
+const progressKey = (job: string, node: number): string => `rollcall/${job}/progress/${node}`;
+const PROGRESS_PUBLISH_MS = 1000;
+
+/** Feeds a node's dashboard with the job's events and progress as the store has them. */
+async function feedFromStore(store: Store, job: string, view: JobView, metrics: JobMetrics): Promise<Watcher> {
+  const onEvent = (value: string): void => {
+    try {
+      const e = JSON.parse(value) as FmsEvent;
+      view.event(e);
+      metrics.event(e);
+    } catch {
+      // `rollcall events` reports bad entries; a dashboard shows what it can.
+    }
+  };
+  const onProgress = (key: string, value: string): void => {
+    try {
+      const p = JSON.parse(value) as { step: number; ts: number };
+      view.progress(Number(key.slice(key.lastIndexOf('/') + 1)), p.step, p.ts);
+    } catch {
+      // As above.
+    }
+  };
+  const events = await listAndWatch(
+    store,
+    `rollcall/${job}/events/`,
+    // Each node's events are in order; across nodes, time order (as `rollcall events` merges them).
+    (kvs) => kvs.map((kv) => ({ v: kv.value, ts: Number(/"ts":(\d+)/.exec(kv.value)?.[1] ?? 0) })).sort((a, b) => a.ts - b.ts).forEach((x) => onEvent(x.v)),
+    (ev) => ev.type === 'put' && onEvent(ev.kv.value),
+    () => undefined,
+  );
+  const progress = await listAndWatch(
+    store,
+    `rollcall/${job}/progress/`,
+    (kvs) => kvs.forEach((kv) => onProgress(kv.key, kv.value)),
+    (ev) => ev.type === 'put' && onProgress(ev.kv.key, ev.kv.value),
+    () => undefined,
+  );
+  return {
+    close: () => {
+      events.close();
+      progress.close();
+    },
+  };
+}
 
 /** A proof of the secret that can sit in the store: it shows whether two nodes hold the same one and reveals neither. */
 function secretProof(secret: string, job: string): string {
@@ -67,7 +116,15 @@ export async function runNode(o: NodeRunOptions, hooks: NodeHooks = {}): Promise
   const say = (l: string): void => {
     if (!opts.quiet) hooks.log?.(l);
   };
-  const store = await openStore(o.store, { secret: o.secret, requestTimeoutMs: 5000 });
+  // Started first: a port in use must stop the node before it joins anything.
+  const view = new JobView();
+  const metrics = new JobMetrics();
+  const dashboard = opts.dashboard === undefined ? undefined : await startDashboard(opts.dashboard, view, metrics);
+  const store = await openStore(o.store, { secret: o.secret, requestTimeoutMs: 5000 }).catch(async (e: unknown) => {
+    await dashboard?.close();
+    throw e;
+  });
+  let feed: Watcher | undefined;
   let lease: Lease | undefined;
   let fms: ChildProcess | undefined;
   const log = new EventLog(opts.events, hooks.onEvent);
@@ -81,6 +138,13 @@ export async function runNode(o: NodeRunOptions, hooks: NodeHooks = {}): Promise
       log.write(e);
       publisher.publish(e);
     };
+    if (dashboard) {
+      // The whole job's view, from every node's events and progress in the store.
+      feed = await feedFromStore(store, job, view, metrics);
+      say(`dashboard: ${dashboard.url}`);
+      hooks.onDashboard?.(dashboard.url);
+    }
+    let progressAt = 0;
     emit({ ts: Date.now(), event: 'node_started', node, job, host: hostname(), bind: o.host, pid: process.pid, generation: record.generation, role: record.members.includes(node) ? 'member' : 'spare' });
     say(`job ${job}: node ${node} of ${all} (${record.members.includes(node) ? 'member' : 'spare'}), store ${o.store}`);
 
@@ -98,6 +162,14 @@ export async function runNode(o: NodeRunOptions, hooks: NodeHooks = {}): Promise
 
     child.on('message', (m: FromFms) => {
       if (m.type === 'event') emit(m.event);
+      else if (m.type === 'progress') {
+        const now = Date.now();
+        metrics.progress(m.node, m.step, now, m.stats);
+        if (now - progressAt >= PROGRESS_PUBLISH_MS) {
+          progressAt = now;
+          void store.put(progressKey(job, node), JSON.stringify({ step: m.step, ts: now })).catch(() => undefined);
+        }
+      } else if (m.type === 'health') view.health(m.node, m.phi);
       else if (m.type === 'finished') {
         if (m.state === FmsState.Done) void store.put(resultKey(job, node), JSON.stringify(m.result ?? null)).catch((e: unknown) => say(`could not publish the result: ${(e as Error).message}`));
         else if (m.state === FmsState.Fenced) end({ outcome: 'fenced', exitCode: 3, reason: `node ${node} was declared failed and has left the job; its state is stale, so it does not rejoin` });
@@ -123,6 +195,8 @@ export async function runNode(o: NodeRunOptions, hooks: NodeHooks = {}): Promise
     else if (r.outcome !== 'completed') say(`node ${r.outcome}: ${r.reason}`);
     return r;
   } finally {
+    feed?.close();
+    await dashboard?.close();
     if (fms) await stopFms(fms);
     await publisher.flush(2000);
     // Released at once on the way out, so a replacement host can claim the id without waiting for the TTL.
