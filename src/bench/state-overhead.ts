@@ -22,6 +22,8 @@ export interface StateBenchOptions {
   versionEvery?: number;
   versionMs?: number;
   proxy: ProxyKind;
+  /** Also run, each round, the Rollcall loop with the live dashboard and /metrics on, polled as a page would. */
+  dashboard?: boolean;
 }
 
 /**
@@ -39,6 +41,7 @@ export async function benchState(o: StateBenchOptions, out: (line: string) => vo
   const commitMeans: number[] = [];
   const copies: number[] = [];
   const memcpys: number[] = [];
+  const watched: number[] = [];
   const args = ['--bytes', String(o.bytes), '--steps', String(o.steps)];
   for (let i = 0; i < o.rounds; i++) {
     bare.push((await runBare(o, 'bare', args)).stepUs);
@@ -53,6 +56,7 @@ export async function benchState(o: StateBenchOptions, out: (line: string) => vo
     const d = await runRollcall(o, 'rollcall-draft', args);
     drafted.push(d.stepUs);
     draftCommits.push(d.commitUs);
+    if (o.dashboard) watched.push((await runRollcall(o, 'rollcall', args, true)).stepUs);
   }
   // The median of per-round ratios: rounds differ by ±10 % here (a shared machine), and the
   // arms of one round, run back to back, share that round's conditions.
@@ -83,6 +87,7 @@ export async function benchState(o: StateBenchOptions, out: (line: string) => vo
     bare_copy_samples_us: copied.map(Math.round),
     rollcall_samples_us: rc.map(Math.round),
     rollcall_draft_samples_us: drafted.map(Math.round),
+    ...(o.dashboard ? { dashboard_step_us: Math.round(median(watched)), dashboard_overhead_pct: pct(watched, rc), dashboard_samples_us: watched.map(Math.round) } : {}),
   };
   if (o.json) out(JSON.stringify(row));
   else {
@@ -91,6 +96,7 @@ export async function benchState(o: StateBenchOptions, out: (line: string) => vo
     out(`  bare + a plain copy   ${row.bare_copy_step_us} us/step   (${row.bare_copy_samples_us.join(' ')})   ${row.copy_overhead_pct}% over bare`);
     out(`  under Rollcall        ${row.rollcall_step_us} us/step   (${row.rollcall_samples_us.join(' ')})   overhead ${row.overhead_pct}% (${row.overhead_beyond_copy_pct}% over bare + copy)`);
     out(`  Rollcall, drafts      ${row.rollcall_draft_step_us} us/step   (${row.rollcall_draft_samples_us.join(' ')})   overhead ${row.draft_overhead_pct}% (the update written into state.draft(), committed without a copy)`);
+    if (row.dashboard_step_us !== undefined) out(`  with --dashboard      ${row.dashboard_step_us} us/step   (${row.dashboard_samples_us!.join(' ')})   ${row.dashboard_overhead_pct}% over Rollcall without it (a page and a Prometheus scrape polling it)`);
     out(`  commit                ${row.commit_us} us median, ${row.commit_mean_us} us mean (with the versions), ${row.draft_commit_us} us with a draft   (the plain copy in the same loop: ${row.copy_in_loop_us} us; a memcpy into a hot buffer, alone: ${row.memcpy_us} us)`);
   }
 }
@@ -126,8 +132,9 @@ async function runBare(o: StateBenchOptions, mode: 'bare' | 'bare-copy', args: s
   }
 }
 
-async function runRollcall(o: StateBenchOptions, mode: 'rollcall' | 'rollcall-draft', args: string[]): Promise<{ stepUs: number; commitUs: number; commitMeanUs: number; memcpyUs: number }> {
+async function runRollcall(o: StateBenchOptions, mode: 'rollcall' | 'rollcall-draft', args: string[], dashboard = false): Promise<{ stepUs: number; commitUs: number; commitMeanUs: number; memcpyUs: number }> {
   const opts = resolveLaunchOptions({
+    dashboard: dashboard ? '127.0.0.1:0' : undefined,
     nodes: o.ranks,
     command: [process.execPath, PROGRAM, '--mode', process.env.ROLLCALL_BENCH_MODE ?? mode, ...args],
     quiet: true,
@@ -138,7 +145,21 @@ async function runRollcall(o: StateBenchOptions, mode: 'rollcall' | 'rollcall-dr
     versionMs: o.versionMs,
     proxy: o.proxy,
   });
-  const r = await launch(opts);
+  // A watcher as a user would have: the page's event stream open, and /metrics scraped each second.
+  const watchers: AbortController[] = [];
+  const onDashboard = (url: string): void => {
+    const ac = new AbortController();
+    watchers.push(ac);
+    fetch(`${url}events`, { signal: ac.signal })
+      .then(async (res) => {
+        for await (const chunk of res.body ?? []) void chunk;
+      })
+      .catch(() => undefined);
+    const scrape = setInterval(() => void fetch(`${url}metrics`, { signal: ac.signal }).then((r) => r.text(), () => undefined), 1000);
+    ac.signal.addEventListener('abort', () => clearInterval(scrape));
+  };
+  const r = await launch(opts, { onDashboard });
+  for (const w of watchers) w.abort();
   if (r.outcome !== 'completed') throw new Error(`state bench job ${r.outcome}: ${r.reason}`);
   return r.result as { stepUs: number; commitUs: number; commitMeanUs: number; memcpyUs: number };
 }

@@ -99,6 +99,7 @@ bench
   .option('--version-every <N>', 'as for launch (default: chosen from the step time)', intIn(1, 1_000_000))
   .option('--version-ms <T>', 'as for launch', intIn(1, 3_600_000))
   .option('--proxy <where>', 'as for launch: inline | thread', oneOf(PROXY_KINDS), 'inline')
+  .option('--dashboard', 'also run the Rollcall loop with the live dashboard on (a page and a Prometheus scrape polling it) and report its cost', false)
   .option('--json', 'one JSON object', false)
   .action(async (o: StateBenchOptions) => {
     await benchState(o, (l) => console.log(l));
