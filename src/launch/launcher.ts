@@ -249,7 +249,7 @@ export async function launch(opts: LaunchOptions, hooks: LaunchHooks = {}): Prom
 }
 
 /** 128 + the signal number, as shells report a process ended by that signal. */
-function stoppedExitCode(reason: unknown): number {
+export function stoppedExitCode(reason: unknown): number {
   const m = /SIG[A-Z]+/.exec(String(reason));
   const n = m ? constants.signals[m[0] as keyof typeof constants.signals] : undefined;
   return typeof n === 'number' ? 128 + n : 130;

@@ -11,6 +11,7 @@ import { JobMetrics } from '../dashboard/metrics.js';
 import { startDashboard } from '../dashboard/server.js';
 import { JobView } from '../dashboard/job-view.js';
 import { EventLog } from './event-log.js';
+import { stoppedExitCode } from './launcher.js';
 import { fmsConfig } from './fms-config.js';
 import type { FromFms, ToFms } from './fms-messages.js';
 import { EventPublisher } from './job-events.js';
@@ -53,6 +54,7 @@ const doneKey = (job: string, node: number): string => `rollcall/${job}/done/${n
 /** Each node's latest step, overwritten about once a second: for the dashboards, not the event history. */
 const progressKey = (job: string, node: number): string => `rollcall/${job}/progress/${node}`;
 const PROGRESS_PUBLISH_MS = 1000;
+const CLAIM_TTL_MS = 5000;
 
 /** Feeds a node's dashboard with the job's events and progress as the store has them. */
 async function feedFromStore(store: Store, job: string, view: JobView, metrics: JobMetrics): Promise<Watcher> {
@@ -132,7 +134,9 @@ export async function runNode(o: NodeRunOptions, hooks: NodeHooks = {}): Promise
   try {
     await checkSecret(store, job, node, o.secret);
     const record = await joinMembership(store, opts, node);
-    lease = await claimNode(store, job, node, Math.max(2000, 2 * opts.faultTimeoutMs));
+    // Longer than an etcd election (1-2 s at default timing), so losing the etcd leader is no
+    // reason to fence; a cut-off node can do no harm meanwhile (no quorum, no peers).
+    lease = await claimNode(store, job, node, Math.max(CLAIM_TTL_MS, 4 * opts.faultTimeoutMs));
 
     const emit = (e: FmsEvent): void => {
       log.write(e);
@@ -182,7 +186,7 @@ export async function runNode(o: NodeRunOptions, hooks: NodeHooks = {}): Promise
 
     const stopWatch = await watchJobEnd(store, job, (r) => end(r));
     const keeper = keepClaim(lease, (why) => end({ outcome: 'fenced', exitCode: 3, reason: why }));
-    const onStop = (): void => end({ outcome: 'stopped', exitCode: 130, reason: String(hooks.stopSignal?.reason ?? 'stopped') });
+    const onStop = (): void => end({ outcome: 'stopped', exitCode: stoppedExitCode(hooks.stopSignal?.reason), reason: String(hooks.stopSignal?.reason ?? 'stopped') });
     if (hooks.stopSignal?.aborted) onStop();
     hooks.stopSignal?.addEventListener('abort', onStop, { once: true });
 

@@ -162,5 +162,10 @@ describe('a job across hosts (network namespaces, etcd)', { timeout: 300_000 }, 
     // Nothing the cut-off node did after the cut reached the job: it made no new generation and
     // resumed in none.
     assert.ok(!evs.some((e) => e.event === 'program_resumed' && e.node === 3));
+    // Back on the network and started again, it is refused: it was declared failed, its state is stale.
+    const again = startNode(cut, 3, store, job, mkdtempSync(join(dir, 'rejoin-')));
+    running.push(again);
+    assert.equal((await again.exit).code, 2, again.err);
+    assert.match(again.err, /node 3 was declared failed .* cannot rejoin/);
   });
 });

@@ -1,0 +1,102 @@
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { startEtcd, type EtcdCluster } from '../helpers/etcd.js';
+import { ROLLCALL, STEPS_PROGRAM, readEvents } from '../helpers/job.js';
+
+/**
+ * `rollcall node`'s refusals, each with a clear reason and before anything starts: a node id
+ * already held by a live node, another secret, none, and a job described differently.
+ */
+const SECRET = 'node-test-secret-0123456789abcdef';
+const program = ['--', process.execPath, STEPS_PROGRAM, '--steps', '50'];
+
+function nodeArgs(store: string, job: string, node: number, extra: string[] = []): string[] {
+  return [ROLLCALL, 'node', '--store', store, '--job', job, '--node', String(node), '--nodes', '2', '--spares', '1', '--host', '127.0.0.1', ...extra, ...program];
+}
+
+function run(args: string[], env: Record<string, string | undefined> = { ROLLCALL_SECRET: SECRET }): { status: number | null; stderr: string } {
+  const r = spawnSync(process.execPath, args, { encoding: 'utf8', timeout: 30_000, env: { ...process.env, ROLLCALL_SECRET: undefined, ...env } });
+  return { status: r.status, stderr: r.stderr };
+}
+
+describe('rollcall node: who may join', { timeout: 120_000 }, () => {
+  let etcd: EtcdCluster;
+  let first: ChildProcess | undefined;
+  const job = `refusals-${Date.now()}`;
+  const dir = mkdtempSync(join(tmpdir(), 'rollcall-node-'));
+  const events = join(dir, 'node0.jsonl');
+
+  before(async () => {
+    etcd = await startEtcd();
+    // Node 0 arrives first and waits for the others (generation 0 waits for every host).
+    first = spawn(process.execPath, nodeArgs(etcd.url, job, 0, ['--events', events]), { stdio: 'ignore', env: { ...process.env, ROLLCALL_SECRET: SECRET } });
+    const t0 = Date.now();
+    while (!readEvents(events).some((e) => e.event === 'node_started')) {
+      if (Date.now() - t0 > 20_000) throw new Error('node 0 did not start');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  });
+  after(async () => {
+    first?.kill('SIGKILL');
+    await etcd?.stop();
+  });
+
+  it('refuses a second process for a node id a live node holds, naming the holder', () => {
+    const r = run(nodeArgs(etcd.url, job, 0));
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, new RegExp(`node 0 of job ${job} is already run by pid ${first!.pid}`));
+  });
+
+  it('refuses a node with another secret, or with none', () => {
+    const wrong = run(nodeArgs(etcd.url, job, 1), { ROLLCALL_SECRET: 'a-different-secret-0123456789' });
+    assert.equal(wrong.status, 1);
+    assert.match(wrong.stderr, /ERR_AUTH.*started with a different secret/);
+    const none = run(nodeArgs(etcd.url, job, 1), {});
+    assert.equal(none.status, 2);
+    assert.match(none.stderr, /no job secret: give --secret-file FILE or set ROLLCALL_SECRET/);
+    const file = join(dir, 'secret');
+    writeFileSync(file, 'short\n');
+    const short = run(nodeArgs(etcd.url, job, 1, ['--secret-file', file]), {});
+    assert.equal(short.status, 2);
+    assert.match(short.stderr, /shorter than 16 characters/);
+  });
+
+  it('refuses a node that describes the job differently, or an id outside it', () => {
+    const other = run([ROLLCALL, 'node', '--store', etcd.url, '--job', job, '--node', '1', '--nodes', '3', '--host', '127.0.0.1', ...program]);
+    assert.equal(other.status, 2);
+    assert.match(other.stderr, /runs 2 node\(s\) and 1 spare\(s\).*--nodes 3 --spares 0/);
+    const outside = run(nodeArgs(etcd.url, job, 7));
+    assert.equal(outside.status, 2);
+    assert.match(outside.stderr, /--node 7: the job has nodes 0\.\.2/);
+  });
+
+  it('a store nobody answers at is reported within the deadline', () => {
+    const t0 = Date.now();
+    const r = run(nodeArgs('etcd://127.0.0.1:1', job, 1));
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /ERR_STORE_UNAVAILABLE: no etcd quorum answered/);
+    assert.ok(Date.now() - t0 < 15_000);
+  });
+
+  it('SIGTERM stops the node cleanly: its program is ended and the id is released at once', async () => {
+    const exited = new Promise<{ code: number | null }>((r) => first!.on('exit', (code) => r({ code })));
+    first!.kill('SIGTERM');
+    const { code } = await exited;
+    assert.equal(code, 143);
+    assert.ok(readEvents(events).some((e) => e.event === 'node_stopped'));
+    // Released by revoking the lease on the way out, not after its TTL.
+    const again = spawn(process.execPath, nodeArgs(etcd.url, job, 0), { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ROLLCALL_SECRET: SECRET } });
+    let err = '';
+    again.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+    const t0 = Date.now();
+    while (!/node 0 of 3 \(member\)/.test(err)) {
+      if (Date.now() - t0 > 10_000) throw new Error(`node 0 could not claim its id again: ${err}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    again.kill('SIGKILL');
+  });
+});
