@@ -169,17 +169,17 @@ export class Fms {
     this.programConnected = false;
     this.programBeating = false;
     this.result = undefined;
-    const startTimer = setTimeout(() => {
+    // On the injected clock (the real one unref()s its timers), like every other timer here.
+    const startTimer = this.clock.setTimeout(() => {
       if (this.program === p && (!this.programConnected || !this.programBeating) && p.running) {
         p.kill('SIGKILL');
         void this.programBug(`program on node ${this.cfg.node} did not connect within ${this.cfg.startTimeoutMs} ms (does it call connect()?)`);
       }
     }, this.cfg.startTimeoutMs);
-    startTimer.unref();
     p.on('message', (m) => this.onProgramMessage(p, m));
     p.on('bad', (why) => this.emit('program_error', { message: why }));
     p.on('exit', (exit) => {
-      clearTimeout(startTimer);
+      this.clock.clearTimeout(startTimer);
       this.onProgramExit(p, exit);
     });
   }
@@ -247,14 +247,13 @@ export class Fms {
         // it must actually exit: one that hangs on the way out is ended, keeping its result.
         this.programMonitor?.stop();
         void this.store.put(doneKey(this.cfg.job, this.cfg.node), String(p.pid)).catch(() => undefined);
-        const t = setTimeout(() => {
+        this.clock.setTimeout(() => {
           if (this.program === p && p.running) {
             this.emit('program_error', { message: `program pid ${p.pid} did not exit within ${this.cfg.startTimeoutMs} ms of closing; killed` });
             p.kill('SIGKILL');
             this.finishProgram(p);
           }
         }, this.cfg.startTimeoutMs);
-        t.unref();
         return;
       }
     }
@@ -328,13 +327,12 @@ export class Fms {
     this.emit('proxy_broken', { generation, failed: nodes, message: error.message });
     this.idleProgram(generation);
     if (nodes.length === 0) return;
-    const t = setTimeout(() => {
+    this.clock.setTimeout(() => {
       if (this.record?.generation !== generation) return;
       void this.stillRunning(nodes).then((running) => {
         if (running.length > 0 && this.record?.generation === generation) void this.declareFault(running, 'connection', error.message);
       });
     }, this.cfg.heartbeatMs);
-    t.unref();
   }
 
   /** The nodes whose programs have not finished: a finished one closing its links is no fault. */
@@ -360,10 +358,9 @@ export class Fms {
     if (d.failed.some((n) => record.members.includes(n))) this.idleProgram(d.generation);
     // The detector may die before it writes the membership; so we propose the same change
     // ourselves if it has not appeared shortly. The compare-and-set makes it happen once.
-    const t = setTimeout(() => {
+    this.clock.setTimeout(() => {
       if (this.record && this.record.generation <= d.generation) void this.propose(d.failed, d.cause, d.by === d.failed[0] && d.failed.length === 1, d.generation);
     }, this.cfg.heartbeatMs / 2);
-    t.unref();
   }
 
   /**

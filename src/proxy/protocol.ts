@@ -1,6 +1,6 @@
 import type { CommTuning } from '../comm/communicator.js';
 import type { DType, ReduceOp } from '../comm/dtype.js';
-import { PeerFailedError, RendezvousTimeoutError, RollcallError } from '../errors.js';
+import type { SerializedError } from '../protocol/error-wire.js';
 
 /**
  * Messages between a program and its proxy worker. Buffers travel as views over a
@@ -54,34 +54,3 @@ export type FromProxy =
   | { type: 'broken'; error: SerializedError }
   | { type: 'connect_failed'; error: SerializedError };
 
-export interface SerializedError {
-  name: string;
-  code: string;
-  message: string;
-  failedRanks?: readonly number[];
-  rank?: number;
-  reason?: string;
-  detectedBy?: number;
-  detail?: string;
-  missingRanks?: readonly number[];
-}
-
-/** Flattens an error for postMessage/IPC, keeping every field revive() needs to rebuild it. */
-export function serializeError(e: unknown): SerializedError {
-  if (e instanceof RollcallError) {
-    const j = e.toJSON();
-    return {
-      name: e.name,
-      code: e.code,
-      message: e.message,
-      rank: e.rank,
-      failedRanks: j.failedRanks as number[] | undefined,
-      reason: j.reason as string | undefined,
-      detectedBy: j.detectedBy as number | undefined,
-      detail: e instanceof PeerFailedError ? e.detail : undefined,
-      missingRanks: e instanceof RendezvousTimeoutError ? e.missingRanks : undefined,
-    };
-  }
-  const err = e as Error | undefined;
-  return { name: err?.name ?? 'Error', code: 'ERR_INTERNAL', message: err?.message ?? String(e) };
-}

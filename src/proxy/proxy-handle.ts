@@ -2,52 +2,12 @@ import { EventEmitter } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { dtypeOf, type NumericArray, type ReduceOp } from '../comm/dtype.js';
-import {
-  AbortedError,
-  AuthError,
-  ClosedError,
-  CollectiveMismatchError,
-  InvalidArgumentError,
-  PeerFailedError,
-  ProtocolError,
-  RendezvousTimeoutError,
-  RollcallError,
-  StoreUnavailableError,
-  TimeoutError,
-} from '../errors.js';
-import type { FromProxy, ProxyConnect, ProxyOp, SerializedError, SharedView, ToProxy } from './protocol.js';
+import { ClosedError, RollcallError, TimeoutError } from '../errors.js';
+import { reviveError } from '../protocol/error-wire.js';
+import type { FromProxy, ProxyConnect, ProxyOp, SharedView, ToProxy } from './protocol.js';
 import { ProxyState, type CommProxy } from './proxy.js';
 
 const WORKER = fileURLToPath(new URL('./proxy-worker.js', import.meta.url));
-
-/** Rebuilds a typed error that crossed the thread boundary, so callers can match on it. */
-export function revive(e: SerializedError): RollcallError {
-  const opts = { rank: e.rank };
-  switch (e.code) {
-    case 'ERR_PEER_FAILED': {
-      const reason = (['reset', 'closed', 'timeout', 'reported'] as const).find((r) => r === e.reason) ?? 'reported';
-      return new PeerFailedError(e.failedRanks ?? [], reason, e.detectedBy ?? -1, e.detail ?? e.message);
-    }
-    case 'ERR_ABORTED':
-      return new AbortedError(e.message, opts);
-    case 'ERR_COLLECTIVE_MISMATCH':
-      return new CollectiveMismatchError(e.message, opts);
-    case 'ERR_PROTOCOL':
-      return new ProtocolError(e.message, opts);
-    case 'ERR_AUTH':
-      return new AuthError(e.message, opts);
-    case 'ERR_TIMEOUT':
-      return new TimeoutError(e.message, opts);
-    case 'ERR_RENDEZVOUS_TIMEOUT':
-      return new RendezvousTimeoutError(e.missingRanks ?? (e.rank === undefined ? [] : [e.rank]), e.message, opts);
-    case 'ERR_INVALID_ARGUMENT':
-      return new InvalidArgumentError(e.message, opts);
-    case 'ERR_STORE_UNAVAILABLE':
-      return new StoreUnavailableError(e.message, opts);
-    default:
-      return new ClosedError(`proxy failed: ${e.name}: ${e.message}`, opts);
-  }
-}
 
 /** A typed array whose memory the proxy can use directly (no copy across the thread boundary). */
 export function sharedArray<T extends NumericArray>(ctor: new (buf: SharedArrayBuffer, offset: number, length: number) => T, length: number, bytesPer: number): T {
@@ -120,7 +80,7 @@ export class ProxyHandle extends EventEmitter<{ broken: [RollcallError] }> imple
         } else if (m.type === 'connect_failed') {
           done();
           void worker.terminate();
-          reject(revive(m.error));
+          reject(reviveError(m.error, 'proxy'));
         }
       };
       worker.on('message', onMessage);
@@ -211,9 +171,9 @@ export class ProxyHandle extends EventEmitter<{ broken: [RollcallError] }> imple
       const p = this.pending.get(m.id);
       this.pending.delete(m.id);
       if (m.type === 'done') p?.resolve();
-      else p?.reject(revive(m.error));
+      else p?.reject(reviveError(m.error, 'proxy'));
     } else if (m.type === 'broken') {
-      this.breakWith(revive(m.error));
+      this.breakWith(reviveError(m.error, 'proxy'));
     }
   }
 

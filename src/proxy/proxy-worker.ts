@@ -4,7 +4,8 @@ import { viewOf, type NumericArray } from '../comm/dtype.js';
 import { createCommunicator } from '../comm/rendezvous.js';
 import type { Store } from '../store/store.js';
 import { openStore } from '../store/open-store.js';
-import { serializeError as serialize, type FromProxy, type ProxyOp, type SharedView, type ToProxy } from './protocol.js';
+import { serializeError as serialize } from '../protocol/error-wire.js';
+import type { FromProxy, ProxyOp, SharedView, ToProxy } from './protocol.js';
 
 /**
  * The communication proxy: a worker thread that owns one communicator for one generation.

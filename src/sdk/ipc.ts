@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { SerializedErrorSchema } from '../protocol/error-wire.js';
 import { PROXY_KINDS } from '../proxy/proxy.js';
 
 /**
@@ -10,17 +11,6 @@ import { PROXY_KINDS } from '../proxy/proxy.js';
 const Int = z.number().int();
 const NodeId = Int.nonnegative();
 
-export const SerializedErrorSchema = z.object({
-  name: z.string(),
-  code: z.string(),
-  message: z.string(),
-  failedRanks: z.array(Int).readonly().optional(),
-  rank: Int.optional(),
-  reason: z.string().optional(),
-  detectedBy: Int.optional(),
-  detail: z.string().optional(),
-  missingRanks: z.array(Int).readonly().optional(),
-});
 
 /** A program's running totals, sent with its progress at most once a second (for /metrics). */
 export const ProgramStatsSchema = z.object({

@@ -10,7 +10,7 @@ import {
   RollcallError,
   TimeoutError,
 } from '../errors.js';
-import { serializeError } from '../proxy/protocol.js';
+import { serializeError } from '../protocol/error-wire.js';
 import { InlineProxy } from '../proxy/inline-proxy.js';
 import { ProxyHandle } from '../proxy/proxy-handle.js';
 import { ProxyState, type CommProxy } from '../proxy/proxy.js';
