@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startEtcd, type EtcdCluster } from '../helpers/etcd.js';
-import { ROLLCALL, STEPS_PROGRAM, readEvents } from '../helpers/job.js';
+import { ROLLCALL, STEPS_PROGRAM, TRAIN_PROGRAM, readEvents, type Ev } from '../helpers/job.js';
 
 /**
  * `rollcall node`'s refusals, each with a clear reason and before anything starts: a node id
@@ -98,5 +98,45 @@ describe('rollcall node: who may join', { timeout: 120_000 }, () => {
       await new Promise((r) => setTimeout(r, 20));
     }
     again.kill('SIGKILL');
+  });
+});
+
+describe('rollcall node on a 3-member etcd: the leader killed mid-job', { timeout: 120_000 }, () => {
+  let etcd: EtcdCluster;
+  before(async () => {
+    etcd = await startEtcd({ members: 3 });
+  });
+  after(() => etcd?.stop());
+
+  it('no node fences itself or is judged failed, and every node prints the same result', async () => {
+    const job = `leader-${Date.now()}`;
+    const dir = mkdtempSync(join(tmpdir(), 'rollcall-node-leader-'));
+    // 80 steps of 40 ms: the election (about a second) falls well inside the job.
+    const train = ['--', process.execPath, TRAIN_PROGRAM, '--steps', '80', '--step-ms', '40'];
+    const nodes = [0, 1, 2].map((n) => {
+      const events = join(dir, `node${n}.jsonl`);
+      const p = spawn(process.execPath, [ROLLCALL, 'node', '--store', etcd.url, '--job', job, '--node', String(n), '--nodes', '2', '--spares', '1', '--host', '127.0.0.1', '--events', events, ...train], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, ROLLCALL_SECRET: SECRET },
+      });
+      const out = { events, out: '', err: '', exit: new Promise<number | null>((r) => p.on('exit', (c) => r(c))) };
+      p.stdout!.on('data', (d: Buffer) => (out.out += d.toString()));
+      p.stderr!.on('data', (d: Buffer) => (out.err += d.toString()));
+      return out;
+    });
+    const t0 = Date.now();
+    while (!readEvents(nodes[0]!.events).some((e) => e.event === 'version_interval_chosen')) {
+      if (Date.now() - t0 > 30_000) throw new Error(`training did not start: ${nodes.map((n) => n.err).join('\n')}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const leader = await etcd.leader();
+    etcd.kill(leader);
+    const codes = await Promise.all(nodes.map((n) => n.exit));
+    assert.deepEqual(codes, [0, 0, 0], nodes.map((n) => n.err).join('\n'));
+    const results = nodes.map((n) => n.out.trim().split('\n').at(-1));
+    assert.equal(new Set(results).size, 1, `one result: ${results.join(' | ')}`);
+    const evs: Ev[] = nodes.flatMap((n) => readEvents(n.events));
+    assert.deepEqual(evs.filter((e) => ['fault_detected', 'node_fenced', 'membership_updated'].includes(e.event)), []);
+    assert.ok(evs.some((e) => e.event === 'program_completed' && e.node === 0));
   });
 });
