@@ -1,9 +1,9 @@
 import { JobFailedError, TimeoutError } from '../errors.js';
-import type { FromProgram, ProgramStats } from '../sdk/ipc.js';
+import type { FromProgram, ProgramStats, ToProgram } from '../sdk/ipc.js';
 import type { Store, Watcher } from '../store/store.js';
 import { waitForPrefix } from '../store/store.js';
 import { openStore } from '../store/open-store.js';
-import { realClock, type Clock } from './clock.js';
+import { realClock, type Clock, type TimerHandle } from './clock.js';
 import { openDatagramEndpoint, type Datagram, type DatagramEndpoint, type FaultCause } from './datagram.js';
 import { HeartbeatMonitor } from './failure-detector.js';
 import { applyFault, applyRestart, failJob, membershipUpdatedEvent, slotOf, watchMembership, type MembershipRecord, type MembershipPolicy } from './membership.js';
@@ -69,6 +69,32 @@ export interface FmsHooks {
 /** How often the FMS reports its suspicion of the others (shown by the dashboard). */
 const HEALTH_EVERY_MS = 1000;
 
+/** What an FMS's program is to it: a child process in production, a fake in unit tests. */
+export interface ProgramHandle {
+  readonly pid: number;
+  readonly running: boolean;
+  send(m: ToProgram): void;
+  kill(signal?: NodeJS.Signals): void;
+  stop(graceMs: number): Promise<ProgramExit>;
+  on(event: 'message', listener: (m: FromProgram) => void): unknown;
+  on(event: 'bad', listener: (why: string) => void): unknown;
+  on(event: 'exit', listener: (exit: ProgramExit) => void): unknown;
+}
+
+/** Everything an FMS reaches outside itself, passed in so that a test can supply its own. */
+export interface FmsDeps {
+  openStore(cfg: FmsConfig): Promise<Store>;
+  openEndpoint(opts: { job: string; secret: string; host: string; onDatagram(d: Datagram): void }): Promise<DatagramEndpoint>;
+  startProgram(command: readonly string[], env: NodeJS.ProcessEnv): ProgramHandle;
+}
+
+/** A real node: the configured store, a UDP endpoint, the program as a child process. */
+export const processDeps: FmsDeps = {
+  openStore: (cfg) => openStore(cfg.store, { secret: cfg.secret }),
+  openEndpoint: (opts) => openDatagramEndpoint(opts),
+  startProgram: (command, env) => new ProgramProcess(command, env),
+};
+
 const fmsKey = (job: string, node: number): string => `rollcall/${job}/fms/${node}`;
 /** Written when a node's program has finished its work: its departure is not a fault. */
 const doneKey = (job: string, node: number): string => `rollcall/${job}/done/${node}`;
@@ -85,15 +111,15 @@ export class Fms {
   private store!: Store;
   private endpoint!: DatagramEndpoint;
   private watcher: Watcher | undefined;
-  private program: ProgramProcess | undefined;
+  private program: ProgramHandle | undefined;
   private programConnected = false;
   private programBeating = false;
   private record: MembershipRecord | undefined;
   /** The store revision of `record`, for a compare-and-set without a read first. */
   private recordRevision = 0;
   private peers = new Map<number, string>();
-  private beatTimer: NodeJS.Timeout | undefined;
-  private healthTimer: NodeJS.Timeout | undefined;
+  private stopBeats: (() => void) | undefined;
+  private stopHealth: (() => void) | undefined;
   private readonly peerMonitor: HeartbeatMonitor;
   private programMonitor: HeartbeatMonitor | undefined;
   /** Generation whose failure we already idled the program for. */
@@ -109,6 +135,7 @@ export class Fms {
     private readonly cfg: FmsConfig,
     private readonly hooks: FmsHooks,
     private readonly clock: Clock = realClock,
+    private readonly deps: FmsDeps = processDeps,
   ) {
     this.peerMonitor = new HeartbeatMonitor({
       clock,
@@ -124,8 +151,8 @@ export class Fms {
 
   async start(): Promise<void> {
     const { job, node, secret } = this.cfg;
-    this.store = await openStore(this.cfg.store, { secret });
-    this.endpoint = await openDatagramEndpoint({ job, secret, host: this.cfg.host, onDatagram: (d) => this.onDatagram(d) });
+    this.store = await this.deps.openStore(this.cfg);
+    this.endpoint = await this.deps.openEndpoint({ job, secret, host: this.cfg.host, onDatagram: (d) => this.onDatagram(d) });
     await this.store.put(fmsKey(job, node), this.endpoint.address);
     this.startProgram();
     const others = this.cfg.nodes.filter((n) => n !== node);
@@ -143,10 +170,8 @@ export class Fms {
     for (const n of this.peers.keys()) this.peerMonitor.watch(n);
     this.peerMonitor.start();
     this.beat();
-    this.beatTimer = setInterval(() => this.beat(), this.cfg.heartbeatMs);
-    this.beatTimer.unref();
-    this.healthTimer = setInterval(() => this.hooks.health?.(this.cfg.node, this.peerMonitor.phis()), HEALTH_EVERY_MS);
-    this.healthTimer.unref();
+    this.stopBeats = this.every(this.cfg.heartbeatMs, () => this.beat());
+    this.stopHealth = this.every(HEALTH_EVERY_MS, () => this.hooks.health?.(this.cfg.node, this.peerMonitor.phis()));
     this.watcher = await watchMembership(this.store, job, (ev) => {
       if (ev.kind === 'record') {
         if (ev.record.generation >= (this.record?.generation ?? -1)) this.recordRevision = ev.modRevision;
@@ -154,6 +179,17 @@ export class Fms {
       }
       else if (ev.ended) this.emit('fms_error', { message: ev.error.message });
     });
+  }
+
+  /** A repeating timer on the injected clock (which unref()s real timers). */
+  private every(ms: number, fn: () => void): () => void {
+    let handle: TimerHandle;
+    const tick = (): void => {
+      handle = this.clock.setTimeout(tick, ms);
+      fn();
+    };
+    handle = this.clock.setTimeout(tick, ms);
+    return () => this.clock.clearTimeout(handle);
   }
 
   private beat(): void {
@@ -164,7 +200,7 @@ export class Fms {
 
   private startProgram(): void {
     const env = { ...process.env, ROLLCALL_JOB: this.cfg.job, ROLLCALL_NODE: String(this.cfg.node) };
-    const p = new ProgramProcess(this.cfg.command, env);
+    const p = this.deps.startProgram(this.cfg.command, env);
     this.program = p;
     this.programConnected = false;
     this.programBeating = false;
@@ -184,7 +220,7 @@ export class Fms {
     });
   }
 
-  private onProgramMessage(p: ProgramProcess, m: FromProgram): void {
+  private onProgramMessage(p: ProgramHandle, m: FromProgram): void {
     if (p !== this.program) return;
     switch (m.type) {
       case 'hello': {
@@ -260,7 +296,7 @@ export class Fms {
   }
 
   /** Heartbeats from the program's own thread: silence means a hung (stopped, frozen) process. */
-  private watchProgram(p: ProgramProcess): void {
+  private watchProgram(p: ProgramHandle): void {
     this.programMonitor?.stop();
     const mon = new HeartbeatMonitor({
       clock: this.clock,
@@ -280,7 +316,7 @@ export class Fms {
     mon.start();
   }
 
-  private onProgramExit(p: ProgramProcess, exit: ProgramExit): void {
+  private onProgramExit(p: ProgramHandle, exit: ProgramExit): void {
     if (p !== this.program) return;
     this.programMonitor?.stop();
     if (exit.expected || this.stopping) return;
@@ -296,7 +332,7 @@ export class Fms {
     }
   }
 
-  private finishProgram(p: ProgramProcess): void {
+  private finishProgram(p: ProgramHandle): void {
     if (this.state === FmsState.Done) return;
     this.state = FmsState.Done;
     void this.store.put(doneKey(this.cfg.job, this.cfg.node), String(p.pid)).catch(() => undefined);
@@ -470,9 +506,10 @@ export class Fms {
   private silence(): void {
     this.peerMonitor.stop();
     this.programMonitor?.stop();
-    if (this.beatTimer) clearInterval(this.beatTimer);
-    this.beatTimer = undefined;
-    clearInterval(this.healthTimer);
+    this.stopBeats?.();
+    this.stopBeats = undefined;
+    this.stopHealth?.();
+    this.stopHealth = undefined;
   }
 
   /** Ends the program (SIGTERM, then SIGKILL) and everything of ours. */
