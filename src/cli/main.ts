@@ -8,7 +8,7 @@ import { benchState, type StateBenchOptions } from '../bench/state-overhead.js';
 import { readEventLog, renderReport } from '../dashboard/report.js';
 import { runDemo } from '../demo/demo.js';
 import { InvalidArgumentError, RollcallError } from '../errors.js';
-import { readJobEvents } from '../launch/job-events.js';
+import { readJobEvents, withRecoveries } from '../launch/job-events.js';
 import { launch } from '../launch/launcher.js';
 import { runNode } from '../launch/node-runner.js';
 import { openStore } from '../store/open-store.js';
@@ -227,7 +227,7 @@ program
     const store = await openStore(o.store);
     try {
       const { events, bad } = await readJobEvents(store, o.job);
-      for (const e of events) console.log(JSON.stringify(e));
+      for (const e of withRecoveries(events)) console.log(JSON.stringify(e));
       for (const b of bad) console.error(`rollcall events: ${b.key}: ${b.error}`);
       if (events.length === 0) console.error(`rollcall events: no events of job ${o.job} in ${o.store}`);
     } finally {

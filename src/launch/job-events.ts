@@ -1,5 +1,6 @@
 import type { FmsEvent } from '../fms/fms.js';
 import type { Store } from '../store/store.js';
+import { RecoveryTracker, type RecordView } from './recovery-tracker.js';
 
 /** Events each node keeps in the store; older ones are deleted as new ones arrive. */
 export const EVENT_HISTORY = 2000;
@@ -70,4 +71,34 @@ export async function readJobEvents(store: Store, job: string): Promise<MergedEv
   // Array.prototype.sort is stable, and the keys came in node/sequence order.
   events.sort((a, b) => a.ts - b.ts);
   return { events, bad };
+}
+
+/**
+ * Recovery times for a job whose nodes ran on different hosts: no launcher saw every event, so
+ * the merged log has no `recovered` lines. This replays the log through the same tracker the
+ * launcher uses, following the membership from its `membership_updated` events.
+ */
+export class RecoveryFromEvents {
+  private readonly tracker = new RecoveryTracker();
+  private record: RecordView = { state: 'running', generation: 0, members: [] };
+
+  /** The `recovered` event this one completes, if any. */
+  observe(e: FmsEvent): FmsEvent | undefined {
+    if (e.event === 'fault_injected' && typeof e.node === 'number') this.tracker.injected(e.ts, this.record.generation);
+    if (e.event === 'membership_updated' && typeof e.generation === 'number' && Array.isArray(e.members) && e.generation >= this.record.generation) {
+      this.record = { state: 'running', generation: e.generation, members: e.members as number[] };
+    }
+    const rec = this.tracker.observe(e, this.record);
+    return rec ? { ts: e.ts, event: 'recovered', ...rec } : undefined;
+  }
+}
+
+/** The merged log with a `recovered` event after each recovery's last resume (unless it has them). */
+export function withRecoveries(events: readonly FmsEvent[]): FmsEvent[] {
+  if (events.some((e) => e.event === 'recovered')) return [...events];
+  const r = new RecoveryFromEvents();
+  return events.flatMap((e) => {
+    const rec = r.observe(e);
+    return rec ? [e, rec] : [e];
+  });
 }

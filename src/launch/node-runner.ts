@@ -14,7 +14,7 @@ import { EventLog } from './event-log.js';
 import { stoppedExitCode } from './launcher.js';
 import { fmsConfig } from './fms-config.js';
 import type { FromFms, ToFms } from './fms-messages.js';
-import { EventPublisher } from './job-events.js';
+import { EventPublisher, RecoveryFromEvents } from './job-events.js';
 import type { LaunchOptions } from './launch-options.js';
 
 const FMS_MAIN = fileURLToPath(new URL('../fms/fms-main.js', import.meta.url));
@@ -58,11 +58,17 @@ const CLAIM_TTL_MS = 5000;
 
 /** Feeds a node's dashboard with the job's events and progress as the store has them. */
 async function feedFromStore(store: Store, job: string, view: JobView, metrics: JobMetrics): Promise<Watcher> {
+  const recoveries = new RecoveryFromEvents();
   const onEvent = (value: string): void => {
     try {
       const e = JSON.parse(value) as FmsEvent;
       view.event(e);
       metrics.event(e);
+      const rec = recoveries.observe(e);
+      if (rec) {
+        view.event(rec);
+        metrics.event(rec);
+      }
     } catch {
       // `rollcall events` reports bad entries; a dashboard shows what it can.
     }

@@ -1,6 +1,9 @@
 import type { FmsEvent } from '../fms/fms.js';
 import type { MembershipRecord } from '../fms/membership.js';
 
+/** What the tracker needs of the membership: the launcher passes the record, a log reader its own view. */
+export type RecordView = Pick<MembershipRecord, 'state' | 'generation' | 'members'>;
+
 export interface Recovery {
   generation: number;
   /** From the fault (its injection if Rollcall injected it, else its first detection) to every member running its next operation. */
@@ -22,7 +25,7 @@ export class RecoveryTracker {
     this.open ??= { t0: ts, from: 'fault_injected', generation };
   }
 
-  observe(e: FmsEvent, record: MembershipRecord): Recovery | undefined {
+  observe(e: FmsEvent, record: RecordView): Recovery | undefined {
     if (e.event === 'fault_detected' && typeof e.generation === 'number') {
       this.open ??= { t0: e.ts, from: 'fault_detected', generation: e.generation };
     } else if (e.event === 'program_resumed' && typeof e.generation === 'number' && typeof e.node === 'number') {
@@ -33,7 +36,7 @@ export class RecoveryTracker {
     return this.check(record);
   }
 
-  check(record: MembershipRecord): Recovery | undefined {
+  check(record: RecordView): Recovery | undefined {
     const o = this.open;
     if (!o || record.state !== 'running' || record.generation <= o.generation) return undefined;
     const m = this.resumed.get(record.generation);

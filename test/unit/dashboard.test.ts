@@ -9,6 +9,7 @@ import { JobView } from '../../src/dashboard/job-view.js';
 import { JobMetrics } from '../../src/dashboard/metrics.js';
 import { readEventLog, renderReport, viewOfLog } from '../../src/dashboard/report.js';
 import { parseListen } from '../../src/dashboard/server.js';
+import { withRecoveries } from '../../src/launch/job-events.js';
 
 /** A job as its log tells it: 3 members and a spare, node 1 killed at t=1000, back at t=1080. */
 const LOG: FmsEvent[] = [
@@ -22,6 +23,7 @@ const LOG: FmsEvent[] = [
   { ts: 1021, event: 'node_fenced', node: 1, generation: 1 },
   { ts: 1070, event: 'common_state_selected', node: 0, generation: 1, version: 40 },
   { ts: 1075, event: 'program_resumed', node: 0, generation: 1, steps_redone: 12, ms_redone: 120 },
+  { ts: 1077, event: 'program_resumed', node: 2, generation: 1, steps_redone: 12, ms_redone: 120 },
   { ts: 1078, event: 'program_resumed', node: 3, generation: 1, steps_redone: 9, ms_redone: 90 },
   { ts: 1080, event: 'recovered', generation: 1, ms: 80 },
   { ts: 1500, event: 'node_progress', node: 3, step: 60 },
@@ -79,6 +81,17 @@ describe('dashboard: the view of a job', () => {
     assert.ok(t.length <= 1200 && t.length > 500, `${t.length} rows`);
     assert.equal(t[0], 0, 'the start is kept');
     assert.equal(t.at(-1), 4999 * 200, 'the latest is kept');
+  });
+});
+
+describe('dashboard: recoveries of a job no launcher saw whole', () => {
+  it('are computed from the merged log, as the launcher would have', () => {
+    const merged = withRecoveries(LOG.filter((e) => e.event !== 'recovered'));
+    const rec = merged.filter((e) => e.event === 'recovered');
+    assert.equal(rec.length, 1);
+    assert.deepEqual([rec[0]!.generation, rec[0]!.ms, rec[0]!.ts], [1, 78, 1078], 'from the injection to the last member resumed');
+    assert.equal(viewOfLog(merged).recoveries[0]!.recoveryMs, 78);
+    assert.deepEqual(withRecoveries(LOG), LOG, 'a log that has them is left as it is');
   });
 });
 
