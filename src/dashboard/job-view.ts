@@ -1,4 +1,5 @@
 import type { FmsEvent } from '../fms/fms.js';
+import { parseEvent } from '../protocol/events.js';
 
 export type NodeRole = 'member' | 'spare' | 'fenced' | 'gone';
 
@@ -50,8 +51,6 @@ export interface ViewState {
 /** Series rows kept; past this, every other row is dropped, so a long job keeps its whole shape. */
 const MAX_ROWS = 1200;
 
-const nums = (v: unknown): number[] => (Array.isArray(v) ? v.filter((x): x is number => typeof x === 'number') : []);
-const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
 
 /**
  * Folds a job's event stream (live, or read back from its log) and its progress reports into
@@ -106,106 +105,90 @@ export class JobView {
     return r;
   }
 
-  event(e: FmsEvent): void {
+  event(raw: FmsEvent): void {
+    const e = parseEvent(raw);
+    if (!e) return;
     this.changed = true;
-    const node = num(e.node);
     switch (e.event) {
-      case 'job_started': {
-        this.s.job = typeof e.job === 'string' ? e.job : null;
+      case 'job_started':
+        this.s.job = e.job ?? null;
         this.s.startedAt = e.ts;
-        nums(e.nodes).forEach((n, rank) => Object.assign(this.row(n), { role: 'member', rank }));
-        for (const n of nums(e.spares)) this.row(n).role = 'spare';
+        e.nodes.forEach((n, rank) => Object.assign(this.row(n), { role: 'member', rank }));
+        for (const n of e.spares) this.row(n).role = 'spare';
+        this.s.state = 'running';
+        break;
+      case 'node_started': {
+        this.s.job ??= e.job ?? null;
+        this.s.startedAt ??= e.ts;
+        const r = this.row(e.node);
+        if (e.role) r.role = e.role;
         this.s.state = 'running';
         break;
       }
-      case 'node_started':
-        if (node !== null) {
-          this.s.job ??= typeof e.job === 'string' ? e.job : null;
-          this.s.startedAt ??= e.ts;
-          const r = this.row(node);
-          if (e.role === 'member' || e.role === 'spare') r.role = e.role;
-          this.s.state = 'running';
-        }
-        break;
       case 'program_started':
-        if (node !== null) this.row(node).pid = num(e.pid);
+        this.row(e.node).pid = e.pid ?? null;
         break;
       case 'fault_injected':
-        if (node !== null) {
-          this.pendingFault = { ts: e.ts, node };
-          this.s.markers.push({ ts: e.ts, kind: 'fault', label: `${String(e.kind)} node ${node}` });
-        }
+        this.pendingFault = { ts: e.ts, node: e.node };
+        this.s.markers.push({ ts: e.ts, kind: 'fault', label: `${e.kind ?? 'fault'} node ${e.node}` });
         break;
       case 'fault_detected': {
-        const generation = num(e.generation);
-        if (generation === null) break;
-        const failed = nums(e.failed);
-        const r = this.openRecovery(generation + 1);
+        const r = this.openRecovery(e.generation + 1);
         if (r.cause === '') {
-          r.cause = String(e.cause ?? '');
-          const injected = this.pendingFault && failed.includes(this.pendingFault.node) ? this.pendingFault : undefined;
+          r.cause = e.cause;
+          const injected = this.pendingFault && e.failed.includes(this.pendingFault.node) ? this.pendingFault : undefined;
           r.detectionMs = injected ? e.ts - injected.ts : null;
-          if (!injected) this.s.markers.push({ ts: e.ts, kind: 'fault', label: `node ${failed.join(',')} (${r.cause})` });
+          if (!injected) this.s.markers.push({ ts: e.ts, kind: 'fault', label: `node ${e.failed.join(',')} (${r.cause})` });
         }
-        r.failed = [...new Set([...r.failed, ...failed])].sort((a, b) => a - b);
+        r.failed = [...new Set([...r.failed, ...e.failed])].sort((a, b) => a - b);
         this.s.state = 'recovering';
         break;
       }
       case 'membership_updated': {
-        const generation = num(e.generation);
-        if (generation === null || generation < this.s.generation) break;
-        this.s.generation = generation;
-        const members = nums(e.members);
+        if (e.generation < this.s.generation) break;
+        this.s.generation = e.generation;
         for (const r of this.s.nodes) {
-          const rank = members.indexOf(r.node);
+          const rank = e.members.indexOf(r.node);
           if (rank >= 0) Object.assign(r, { role: 'member', rank });
           else if (r.role === 'member') Object.assign(r, { role: 'gone', rank: null, stepsPerSec: 0 });
         }
-        for (const n of nums(e.removed)) Object.assign(this.row(n), { role: this.row(n).role === 'fenced' ? 'fenced' : 'gone', rank: null });
-        members.forEach((n, rank) => Object.assign(this.row(n), { role: 'member', rank }));
+        for (const n of e.removed ?? []) Object.assign(this.row(n), { role: this.row(n).role === 'fenced' ? 'fenced' : 'gone', rank: null });
+        e.members.forEach((n, rank) => Object.assign(this.row(n), { role: 'member', rank }));
         break;
       }
       case 'node_fenced':
-        if (node !== null) Object.assign(this.row(node), { role: 'fenced', rank: null, stepsPerSec: 0 });
+        Object.assign(this.row(e.node), { role: 'fenced', rank: null, stepsPerSec: 0 });
         break;
       case 'fms_exited':
-        if (node !== null && this.row(node).role !== 'fenced') Object.assign(this.row(node), { role: 'gone', rank: null });
+        if (this.row(e.node).role !== 'fenced') Object.assign(this.row(e.node), { role: 'gone', rank: null });
         break;
-      case 'common_state_selected': {
-        const generation = num(e.generation);
-        if (generation !== null && generation > 0) this.openRecovery(generation).version = num(e.version);
+      case 'common_state_selected':
+        if (e.generation > 0) this.openRecovery(e.generation).version = e.version;
         break;
-      }
       case 'program_resumed': {
-        const generation = num(e.generation);
-        if (generation === null) break;
-        const r = this.openRecovery(generation);
-        const redone = num(e.steps_redone);
-        if (redone !== null) r.stepsRedone = Math.max(r.stepsRedone ?? 0, redone);
-        const ms = num(e.ms_redone);
-        if (ms !== null) r.msRedone = Math.max(r.msRedone ?? 0, ms);
+        const r = this.openRecovery(e.generation);
+        if (e.steps_redone !== undefined) r.stepsRedone = Math.max(r.stepsRedone ?? 0, e.steps_redone);
+        if (e.ms_redone !== undefined) r.msRedone = Math.max(r.msRedone ?? 0, e.ms_redone);
         break;
       }
       case 'recovered': {
-        const generation = num(e.generation);
-        if (generation === null) break;
-        const r = this.openRecovery(generation);
-        r.recoveryMs = num(e.ms);
+        const r = this.openRecovery(e.generation);
+        r.recoveryMs = e.ms;
         this.pendingFault = undefined;
-        this.s.markers.push({ ts: e.ts, kind: 'recovered', label: `generation ${generation}: ${r.recoveryMs ?? '?'} ms` });
+        this.s.markers.push({ ts: e.ts, kind: 'recovered', label: `generation ${e.generation}: ${e.ms} ms` });
         this.s.state = 'running';
         break;
       }
       case 'node_progress':
         // Progress as the event log records it (once a second per node), for a report.
-        if (node !== null && typeof e.step === 'number') this.progress(node, e.step, e.ts, true);
+        this.progress(e.node, e.step, e.ts, true);
         break;
       case 'job_completed':
         this.s.state = 'completed';
         break;
       case 'job_failed':
         this.s.state = e.outcome === 'stopped' ? 'stopped' : 'failed';
-        this.s.reason = typeof e.reason === 'string' ? e.reason : null;
+        this.s.reason = e.reason ?? null;
         break;
     }
   }

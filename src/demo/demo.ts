@@ -2,6 +2,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { FmsEvent } from '../fms/fms.js';
 import { renderReport } from '../dashboard/report.js';
+import { parseEvent, type EventOf } from '../protocol/events.js';
 import { resolveLaunchOptions } from '../launch/launch-options.js';
 import { launch, type LaunchResult } from '../launch/launcher.js';
 import { ProgressView } from './progress-view.js';
@@ -117,14 +118,14 @@ function expectCompleted(r: LaunchResult, what: string): TrainResult {
 }
 
 function recoveriesOf(events: FmsEvent[]): DemoSummary['recoveries'] {
-  return events
-    .filter((e) => e.event === 'recovered')
+  const typed = events.map(parseEvent);
+  const resumedIn = (g: number): EventOf<'program_resumed'>[] => typed.filter((r): r is EventOf<'program_resumed'> => r?.event === 'program_resumed' && r.generation === g);
+  return typed
+    .filter((e): e is EventOf<'recovered'> => e?.event === 'recovered')
     .map((e) => {
-      const g = e.generation as number;
-      const resumed = events.filter((r) => r.event === 'program_resumed' && r.generation === g);
-      const redone = resumed.map((r) => (r.steps_redone as number | undefined) ?? 0);
-      const ms = resumed.flatMap((r) => (typeof r.ms_redone === 'number' ? [r.ms_redone] : []));
-      return { generation: g, ms: e.ms as number, steps_redone: Math.max(0, ...redone), ms_redone: ms.length > 0 ? Math.max(...ms) : null };
+      const resumed = resumedIn(e.generation);
+      const ms = resumed.flatMap((r) => (r.ms_redone === undefined ? [] : [r.ms_redone]));
+      return { generation: e.generation, ms: e.ms, steps_redone: Math.max(0, ...resumed.map((r) => r.steps_redone ?? 0)), ms_redone: ms.length > 0 ? Math.max(...ms) : null };
     });
 }
 

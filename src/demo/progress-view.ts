@@ -1,4 +1,5 @@
 import type { FmsEvent } from '../fms/fms.js';
+import { parseEvent } from '../protocol/events.js';
 
 /**
  * The demo's live view on stderr: a progress bar redrawn in place on a terminal (a line per 10 %
@@ -39,30 +40,29 @@ export class ProgressView {
     if (this.drawn) this.draw();
   }
 
-  event(e: FmsEvent): void {
-    const f = e as Record<string, unknown>;
-    const list = (v: unknown): string => (Array.isArray(v) ? v.join(',') : String(v));
-    switch (e.event) {
+  event(raw: FmsEvent): void {
+    const e = parseEvent(raw);
+    switch (e?.event) {
       case 'fault_injected':
-        this.say(`  ✗ step ${this.step}: node ${String(f.node)}'s program killed (${String(f.spec)})`);
+        this.say(`  ✗ step ${this.step}: node ${e.node}'s program killed (${e.spec ?? e.kind ?? ''})`);
         break;
       case 'fault_detected':
-        this.say(`  ! node ${String(f.by)} detected the fault of node ${list(f.failed)} (${String(f.cause)})`);
+        this.say(`  ! node ${e.by ?? e.node ?? '?'} detected the fault of node ${e.failed.join(',')} (${e.cause})`);
         break;
       case 'membership_updated':
-        this.say(`  ↻ generation ${String(f.generation)}: members ${list(f.members)}${list(f.added) ? ` (spare ${list(f.added)} brought in)` : ''}`);
+        this.say(`  ↻ generation ${e.generation}: members ${e.members.join(',')}${e.added?.length ? ` (spare ${e.added.join(',')} brought in)` : ''}`);
         break;
       case 'common_state_selected':
-        this.say(`  ↺ every node rolled back to version ${String(f.version)} (step ${String(f.step)})`);
+        this.say(`  ↺ every node rolled back to version ${e.version} (step ${e.step ?? '?'})`);
         break;
       case 'replica_interval_chosen':
-        this.say(`  ⇄ generation ${String(f.generation)}: replicas of every ${String(f.every)}th commit from commit ${String(f.from_version)} (steps of ${String(f.step_ms)} ms)`);
+        this.say(`  ⇄ generation ${e.generation}: replicas of every ${e.every}th commit from commit ${e.from_version} (steps of ${e.step_ms} ms)`);
         break;
       case 'version_interval_chosen':
-        this.say(`  ⇄ generation ${String(f.generation)}: a version of every ${String(f.every)}th commit from commit ${String(f.from_commit)}`);
+        this.say(`  ⇄ generation ${e.generation}: a version of every ${e.every}th commit from commit ${e.from_commit}`);
         break;
       case 'recovered':
-        this.say(`  ✓ running again ${String(f.ms)} ms after the fault; no program was restarted`);
+        this.say(`  ✓ running again ${e.ms} ms after the fault; no program was restarted`);
         break;
     }
   }

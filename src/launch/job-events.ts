@@ -1,4 +1,5 @@
 import type { FmsEvent } from '../fms/fms.js';
+import { parseEvent } from '../protocol/events.js';
 import type { Store } from '../store/store.js';
 import { RecoveryTracker, type RecordView } from './recovery-tracker.js';
 
@@ -84,10 +85,9 @@ export class RecoveryFromEvents {
 
   /** The `recovered` event this one completes, if any. */
   observe(e: FmsEvent): FmsEvent | undefined {
-    if (e.event === 'fault_injected' && typeof e.node === 'number') this.tracker.injected(e.ts, this.record.generation);
-    if (e.event === 'membership_updated' && typeof e.generation === 'number' && Array.isArray(e.members) && e.generation >= this.record.generation) {
-      this.record = { state: 'running', generation: e.generation, members: e.members as number[] };
-    }
+    const t = parseEvent(e);
+    if (t?.event === 'fault_injected') this.tracker.injected(t.ts, this.record.generation);
+    if (t?.event === 'membership_updated' && t.generation >= this.record.generation) this.record = { state: 'running', generation: t.generation, members: t.members };
     const rec = this.tracker.observe(e, this.record);
     return rec ? { ts: e.ts, event: 'recovered', ...rec } : undefined;
   }

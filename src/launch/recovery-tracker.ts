@@ -1,4 +1,5 @@
 import type { FmsEvent } from '../fms/fms.js';
+import { parseEvent } from '../protocol/events.js';
 import type { MembershipRecord } from '../fms/membership.js';
 
 /** What the tracker needs of the membership: the launcher passes the record, a log reader its own view. */
@@ -26,12 +27,13 @@ export class RecoveryTracker {
   }
 
   observe(e: FmsEvent, record: RecordView): Recovery | undefined {
-    if (e.event === 'fault_detected' && typeof e.generation === 'number') {
-      this.open ??= { t0: e.ts, from: 'fault_detected', generation: e.generation };
-    } else if (e.event === 'program_resumed' && typeof e.generation === 'number' && typeof e.node === 'number') {
-      let m = this.resumed.get(e.generation);
-      if (!m) this.resumed.set(e.generation, (m = new Map()));
-      m.set(e.node, e.ts);
+    const t = parseEvent(e);
+    if (t?.event === 'fault_detected') {
+      this.open ??= { t0: t.ts, from: 'fault_detected', generation: t.generation };
+    } else if (t?.event === 'program_resumed') {
+      let m = this.resumed.get(t.generation);
+      if (!m) this.resumed.set(t.generation, (m = new Map()));
+      m.set(t.node, t.ts);
     }
     return this.check(record);
   }
