@@ -1,0 +1,138 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, truncateSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, it } from 'node:test';
+import { createKeeperCore, type KeeperCore } from '../../src/state/keeper-core.js';
+import type { FromKeeper, ToKeeper } from '../../src/state/keeper-protocol.js';
+import type { StateVersion } from '../../src/state/version-format.js';
+import { MemoryStore } from '../../src/store/memory-store.js';
+
+/**
+ * The keeper's core without its thread: keepers in this process, meeting through a memory store
+ * and serving each other over real sockets on loopback, each with its own state directory (no
+ * shared disk, as on separate hosts).
+ */
+const JOB = 'keeper-unit';
+
+/** Omit, distributed over the union (a plain Omit of a union keeps only the common fields). */
+type Request = Extract<ToKeeper, { id: number }> extends infer T ? (T extends unknown ? Omit<T, 'id'> : never) : never;
+
+interface K {
+  core: KeeperCore;
+  out: FromKeeper[];
+  dir: string;
+  request(m: Request): Promise<Extract<FromKeeper, { type: 'reply' }>>;
+}
+
+const open: K[] = [];
+afterEach(async () => {
+  for (const k of open.splice(0)) await k.core.close();
+});
+
+function unclosable(store: MemoryStore): MemoryStore {
+  return new Proxy(store, {
+    get(target, prop) {
+      if (prop === 'close') return () => Promise.resolve();
+      const v = Reflect.get(target, prop, target) as unknown;
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
+}
+
+let nextId = 1;
+async function keeper(store: MemoryStore, node: number, dir = mkdtempSync(join(tmpdir(), `rollcall-keeper-${node}-`))): Promise<K> {
+  const out: FromKeeper[] = [];
+  const waiting = new Map<number, (m: Extract<FromKeeper, { type: 'reply' }>) => void>();
+  const core = createKeeperCore(
+    (m) => {
+      out.push(m);
+      if (m.type === 'reply') waiting.get(m.id)?.(m);
+    },
+    // The store is the job's, shared by every keeper: one keeper closing must not close it.
+    { openStore: () => Promise.resolve(unclosable(store)) },
+  );
+  const k: K = {
+    core,
+    out,
+    dir,
+    request: (m) =>
+      new Promise((resolve, reject) => {
+        const id = nextId++;
+        const t = setTimeout(() => reject(new Error(`no reply to ${m.type} within 10 s`)), 10_000);
+        waiting.set(id, (r) => {
+          clearTimeout(t);
+          resolve(r);
+        });
+        core.handle({ ...m, id } as ToKeeper);
+      }),
+  };
+  open.push(k);
+  core.handle({ type: 'init', job: JOB, secret: 'keeper-secret', node, store: 'memory', host: '127.0.0.1', stateDir: dir, keep: 3, persistEvery: null, base: 1 });
+  const t0 = Date.now();
+  while (!out.some((m) => m.type === 'ready')) {
+    if (Date.now() - t0 > 5000) throw new Error(`keeper ${node} not ready`);
+    await new Promise((r) => setImmediate(r));
+  }
+  return k;
+}
+
+function version(slot: number, v: number): StateVersion {
+  const data = new Uint8Array(new Float32Array([v, v + 0.5, -v, 42]).buffer);
+  return { meta: { slot, version: v, step: v, entries: [{ name: 'w', kind: 'float32', bytes: data.byteLength, crc: 0 }] }, data: [data] };
+}
+
+describe('keeper core (no thread)', () => {
+  it('replicates committed versions to the buddy, which serves them to a replacement after the node is lost', async () => {
+    // The store is shared by the keepers, as the job's store is.
+    const store = new MemoryStore();
+    const k0 = await keeper(store, 0);
+    const k1 = await keeper(store, 1);
+    k0.core.handle({ type: 'topology', slot: 0, buddy: 1 });
+    k1.core.handle({ type: 'topology', slot: 1, buddy: 0 });
+    for (let v = 1; v <= 3; v++) k0.core.handle({ type: 'commit', ...version(0, v), replicate: true, persist: v === 1 });
+    await k0.request({ type: 'durable', slot: 0 });
+    const atBuddy = await k1.request({ type: 'list', slot: 0 });
+    assert.ok(atBuddy.versions?.some((x) => x.version === 3), `buddy holds ${JSON.stringify(atBuddy.versions)}`);
+    assert.deepEqual(readdirSync(join(k0.dir, 'slot-0')).filter((f) => f.endsWith('.rcs')), ['v000000000001.rcs'], 'the persisted version is on disk');
+
+    // Node 0 is lost with its memory and its disk; a spare takes slot 0 on another host.
+    await k0.core.close();
+    const spare = await keeper(store, 2);
+    spare.core.handle({ type: 'topology', slot: 0, buddy: 1 });
+    const found = await spare.request({ type: 'list', slot: 0 });
+    assert.ok(found.versions?.some((x) => x.version === 3));
+    const got = await spare.request({ type: 'fetch', slot: 0, version: 3 });
+    assert.equal(got.error, undefined);
+    assert.deepEqual([...new Float32Array((got.version as StateVersion).data[0]!.slice().buffer)], [3, 3.5, -3, 42]);
+    // A version no one holds is a clear error, not a hang.
+    const none = await spare.request({ type: 'fetch', slot: 0, version: 99 });
+    assert.match(none.error ?? '', /version 99 of slot 0 is not held intact anywhere/);
+    await store.close();
+  });
+
+  it('a damaged file is reported and skipped; truncate forgets a rolled-back future', async () => {
+    const store = new MemoryStore();
+    const k = await keeper(store, 0);
+    k.core.handle({ type: 'topology', slot: 0, buddy: undefined });
+    for (let v = 1; v <= 2; v++) k.core.handle({ type: 'commit', ...version(0, v), replicate: false, persist: true });
+    await k.request({ type: 'durable', slot: 0 });
+    const files = readdirSync(join(k.dir, 'slot-0')).filter((f) => f.endsWith('.rcs'));
+    assert.deepEqual(files, ['v000000000001.rcs', 'v000000000002.rcs']);
+    await k.core.close();
+
+    // The node restarts on the same disk (a resume); one file was cut short meanwhile.
+    truncateSync(join(k.dir, 'slot-0', 'v000000000002.rcs'), 10);
+    const again = await keeper(store, 0, k.dir);
+    again.core.handle({ type: 'topology', slot: 0, buddy: undefined });
+    const listed = await again.request({ type: 'list', slot: 0 });
+    assert.deepEqual(listed.versions?.map((x) => x.version), [1]);
+    assert.ok(again.out.some((m) => m.type === 'event' && m.event === 'state_corrupt' && m.fields.version === 2), 'the damaged file is reported');
+
+    again.core.handle({ type: 'commit', ...version(0, 5), replicate: false, persist: false });
+    await again.request({ type: 'truncate', slot: 0, after: 1 });
+    const after = await again.request({ type: 'list', slot: 0 });
+    assert.ok(!after.versions?.some((x) => x.version === 5), 'the rolled-back version is gone');
+    await store.close();
+  });
+});
