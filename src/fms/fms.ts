@@ -1,5 +1,5 @@
 import { JobFailedError, TimeoutError } from '../errors.js';
-import type { FromProgram, ProgramStats, ToProgram } from '../sdk/ipc.js';
+import type { FromProgram, ProgramConfig, ProgramStats, ToProgram } from '../sdk/ipc.js';
 import type { Store, Watcher } from '../store/store.js';
 import { waitForPrefix } from '../store/store.js';
 import { openStore } from '../store/open-store.js';
@@ -8,7 +8,6 @@ import { openDatagramEndpoint, type Datagram, type DatagramEndpoint, type FaultC
 import { HeartbeatMonitor } from './failure-detector.js';
 import { applyFault, applyRestart, failJob, membershipUpdatedEvent, slotOf, watchMembership, type MembershipRecord, type MembershipPolicy } from './membership.js';
 import { ProgramProcess, type ProgramExit } from './program-process.js';
-import type { ProxyKind } from '../proxy/proxy.js';
 
 export interface FmsConfig {
   job: string;
@@ -26,17 +25,9 @@ export interface FmsConfig {
   /** Silence after which a node or program is declared failed. */
   faultTimeoutMs: number;
   rendezvousTimeoutMs: number;
-  recoveryTimeoutMs: number;
-  commTimeoutMs: number;
   startTimeoutMs: number;
-  stateDir: string;
-  keep: number;
-  persistEvery: number | null;
-  replicateEvery: number | null;
-  replicateMs: number;
-  versionEvery: number | null;
-  versionMs: number;
-  proxy: ProxyKind;
+  /** Sent verbatim to the program when it connects, with this FMS's datagram address added. */
+  program: Omit<ProgramConfig, 'fms'>;
 }
 
 export enum FmsState {
@@ -224,30 +215,8 @@ export class Fms {
     if (p !== this.program) return;
     switch (m.type) {
       case 'hello': {
-        const c = this.cfg;
         this.programConnected = true;
-        p.send({
-          type: 'config',
-          job: c.job,
-          node: c.node,
-          store: c.store,
-          secret: c.secret,
-          host: c.host,
-          fms: this.endpoint.address,
-          heartbeatMs: c.heartbeatMs,
-          rendezvousTimeoutMs: c.rendezvousTimeoutMs,
-          recoveryTimeoutMs: c.recoveryTimeoutMs,
-          startTimeoutMs: c.startTimeoutMs,
-          commTimeoutMs: c.commTimeoutMs,
-          stateDir: c.stateDir,
-          keep: c.keep,
-          persistEvery: c.persistEvery,
-          replicateEvery: c.replicateEvery,
-          replicateMs: c.replicateMs,
-          versionEvery: c.versionEvery,
-          versionMs: c.versionMs,
-          proxy: c.proxy,
-        });
+        p.send({ type: 'config', ...this.cfg.program, fms: this.endpoint.address });
         this.emit('program_started', { pid: p.pid, fmsPid: process.pid, generation: this.record?.generation ?? 0 });
         this.watchProgram(p);
         this.sendGeneration();

@@ -24,37 +24,43 @@ export type ProgramStats = z.infer<typeof ProgramStatsSchema>;
 
 export const newProgramStats = (): ProgramStats => ({ commits: 0, replicaBytes: 0, persistBytes: 0, allreduceBytes: 0, allreduceSeconds: 0 });
 
+/**
+ * What a program is told when it connects: built once from the job's options (launch/fms-config.ts),
+ * carried verbatim by the FMS, which adds only the address of its own datagram endpoint.
+ */
+export const ProgramConfigSchema = z.object({
+  job: z.string(),
+  node: NodeId,
+  store: z.string(),
+  secret: z.string(),
+  /** Address the program's communicator and keeper listen on, and advertise. */
+  host: z.string().min(1),
+  /** Where the program's heartbeat thread sends its datagrams. */
+  fms: z.string(),
+  heartbeatMs: z.number().positive(),
+  /** Bound on any single rendezvous, and on how long an idle program waits for a recovery. */
+  rendezvousTimeoutMs: z.number().positive(),
+  recoveryTimeoutMs: z.number().positive(),
+  /** How long a program may take to start: bounds generation 0's rendezvous, when every program is still starting. */
+  startTimeoutMs: z.number().positive(),
+  commTimeoutMs: z.number().positive(),
+  /** Where committed versions are persisted, and how many each node keeps. */
+  stateDir: z.string(),
+  keep: z.number().int().positive(),
+  /** A fixed file interval in versions; null: every 10th replicated version. */
+  persistEvery: z.number().int().positive().nullable(),
+  /** A fixed replica interval in versions; null: chosen from the step time, `replicateMs` apart. */
+  replicateEvery: z.number().int().positive().nullable(),
+  replicateMs: z.number().positive(),
+  /** A fixed version interval in commits; null: chosen from the step time, `versionMs` apart. */
+  versionEvery: z.number().int().positive().nullable(),
+  versionMs: z.number().positive(),
+  proxy: z.enum(PROXY_KINDS),
+});
+export type ProgramConfig = z.infer<typeof ProgramConfigSchema>;
+
 export const ToProgramSchema = z.discriminatedUnion('type', [
-  z.object({
-    type: z.literal('config'),
-    job: z.string(),
-    node: NodeId,
-    store: z.string(),
-    secret: z.string(),
-    /** Address the program's communicator and keeper listen on, and advertise. */
-    host: z.string().min(1),
-    /** Where the program's heartbeat thread sends its datagrams. */
-    fms: z.string(),
-    heartbeatMs: z.number().positive(),
-    /** Bound on any single rendezvous, and on how long an idle program waits for a recovery. */
-    rendezvousTimeoutMs: z.number().positive(),
-    recoveryTimeoutMs: z.number().positive(),
-    /** How long a program may take to start: bounds generation 0's rendezvous, when every program is still starting. */
-    startTimeoutMs: z.number().positive(),
-    commTimeoutMs: z.number().positive(),
-    /** Where committed versions are persisted, and how many each node keeps. */
-    stateDir: z.string(),
-    keep: z.number().int().positive(),
-    /** A fixed file interval in versions; null: every 10th replicated version. */
-    persistEvery: z.number().int().positive().nullable(),
-    /** A fixed replica interval in versions; null: chosen from the step time, `replicateMs` apart. */
-    replicateEvery: z.number().int().positive().nullable(),
-    replicateMs: z.number().positive(),
-    /** A fixed version interval in commits; null: chosen from the step time, `versionMs` apart. */
-    versionEvery: z.number().int().positive().nullable(),
-    versionMs: z.number().positive(),
-    proxy: z.enum(PROXY_KINDS),
-  }),
+  ProgramConfigSchema.extend({ type: z.literal('config') }),
   /** Join this generation: relaunch the proxy for it. */
   z.object({
     type: z.literal('generation'),

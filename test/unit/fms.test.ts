@@ -8,6 +8,8 @@ import { initMembership, readMembership, type MembershipRecord } from '../../src
 import type { ProgramExit } from '../../src/fms/program-process.js';
 import type { FromProgram, ToProgram } from '../../src/sdk/ipc.js';
 import { MemoryStore } from '../../src/store/memory-store.js';
+import { fmsConfig } from '../../src/launch/fms-config.js';
+import { resolveLaunchOptions } from '../../src/launch/launch-options.js';
 
 /**
  * The FMS on its own, with fakes for everything it reaches: the memory store, datagrams handed
@@ -88,30 +90,14 @@ afterEach(async () => {
 });
 
 function config(node: number): FmsConfig {
-  return {
+  return fmsConfig(resolveLaunchOptions({ nodes: 3, spares: 1, heartbeatMs: HEARTBEAT, faultTimeoutMs: 3 * HEARTBEAT, startTimeoutMs: 5000, command: ['fake'] }), {
     job: JOB,
     node,
     secret: 's',
     store: 'memory',
     host: '127.0.0.1',
-    command: ['fake'],
-    nodes: [0, 1, 2, 3],
-    policy: 'replace',
-    heartbeatMs: HEARTBEAT,
-    faultTimeoutMs: 3 * HEARTBEAT,
-    rendezvousTimeoutMs: 2000,
-    recoveryTimeoutMs: 5000,
-    commTimeoutMs: 10_000,
-    startTimeoutMs: 5000,
     stateDir: '/nonexistent',
-    keep: 3,
-    persistEvery: null,
-    replicateEvery: null,
-    replicateMs: 250,
-    versionEvery: null,
-    versionMs: 40,
-    proxy: 'inline',
-  };
+  });
 }
 
 /** Real time passes only for the store and promise turns; the FMS's own time is the fake clock. */
