@@ -18,7 +18,7 @@ export const KnownEventSchema = z.discriminatedUnion('event', [
   base('node_started', { node: NodeId, job: z.string().optional(), role: z.enum(['member', 'spare']).optional() }),
   base('program_started', { node: NodeId, pid: Int.optional() }),
   base('fault_injected', { node: NodeId, kind: z.string().optional(), spec: z.string().optional() }),
-  base('fault_detected', { node: NodeId.optional(), by: NodeId.optional(), failed: z.array(NodeId), cause: z.string(), generation: Int.nonnegative() }),
+  base('fault_detected', { node: NodeId.optional(), by: NodeId.optional(), failed: z.array(NodeId).default([]), cause: z.string().default('unknown'), generation: Int.nonnegative() }),
   base('membership_updated', { generation: Int.nonnegative(), members: z.array(NodeId), removed: z.array(NodeId).optional(), added: z.array(NodeId).optional() }),
   base('node_fenced', { node: NodeId }),
   base('fms_exited', { node: NodeId }),
