@@ -41,6 +41,21 @@ export enum FmsState {
   Stopped = 'stopped',
 }
 
+/**
+ * The FMS's moves. A fenced node has left the job for good and may only stop; a stopped one is
+ * done with everything. Anything else may follow anything: recoveries overlap, and a spare or a
+ * finished node is still told of every generation.
+ */
+const FMS_MOVES: Record<FmsState, readonly FmsState[]> = {
+  [FmsState.Starting]: [FmsState.Spare, FmsState.Running, FmsState.Recovering, FmsState.Fenced, FmsState.Done, FmsState.Stopped],
+  [FmsState.Spare]: [FmsState.Spare, FmsState.Running, FmsState.Recovering, FmsState.Fenced, FmsState.Done, FmsState.Stopped],
+  [FmsState.Running]: [FmsState.Running, FmsState.Recovering, FmsState.Spare, FmsState.Fenced, FmsState.Done, FmsState.Stopped],
+  [FmsState.Recovering]: [FmsState.Recovering, FmsState.Running, FmsState.Spare, FmsState.Fenced, FmsState.Done, FmsState.Stopped],
+  [FmsState.Done]: [FmsState.Done, FmsState.Recovering, FmsState.Running, FmsState.Fenced, FmsState.Stopped],
+  [FmsState.Fenced]: [FmsState.Stopped],
+  [FmsState.Stopped]: [],
+};
+
 /** One event-log line; `ts` is set where the thing happened, not where it is written. */
 export interface FmsEvent {
   event: string;
@@ -98,7 +113,11 @@ const doneKey = (job: string, node: number): string => `rollcall/${job}/done/${n
  * program, except in `restart` mode, which exists as the baseline to compare against.
  */
 export class Fms {
-  state = FmsState.Starting;
+  private current = FmsState.Starting;
+
+  get state(): FmsState {
+    return this.current;
+  }
   private store!: Store;
   private endpoint!: DatagramEndpoint;
   private watcher: Watcher | undefined;
@@ -134,6 +153,17 @@ export class Fms {
       maxSilenceMs: cfg.faultTimeoutMs,
       onSuspect: (n, info) => void this.declareFault([n], 'heartbeat', `FMS of node ${n} silent for ${Math.round(info.silenceMs)} ms (${info.reason})`),
     });
+  }
+
+  /** The one place the state changes; an illegal move is refused and logged, never made. */
+  private moveTo(to: FmsState): boolean {
+    if (to === this.current) return true;
+    if (!FMS_MOVES[this.current].includes(to)) {
+      this.emit('fms_error', { message: `refused the move from ${this.current} to ${to}` });
+      return false;
+    }
+    this.current = to;
+    return true;
   }
 
   private emit(event: string, fields: Record<string, unknown> = {}, ts = Date.now()): void {
@@ -227,7 +257,7 @@ export class Fms {
         return;
       case 'proxy_ready':
         this.emit(m.generation === 0 || this.cfg.policy === 'restart' ? 'proxy_started' : 'proxy_relaunched', { generation: m.generation, ms: m.ms });
-        if (m.generation === this.record?.generation && this.state === FmsState.Recovering) this.state = FmsState.Running;
+        if (m.generation === this.record?.generation && this.state === FmsState.Recovering) this.moveTo(FmsState.Running);
         return;
       case 'resumed':
         if (m.generation > 0) {
@@ -302,8 +332,7 @@ export class Fms {
   }
 
   private finishProgram(p: ProgramHandle): void {
-    if (this.state === FmsState.Done) return;
-    this.state = FmsState.Done;
+    if (this.state === FmsState.Done || !this.moveTo(FmsState.Done)) return;
     void this.store.put(doneKey(this.cfg.job, this.cfg.node), String(p.pid)).catch(() => undefined);
     this.emit('program_completed', { pid: p.pid, result: this.result?.value ?? null });
     this.hooks.finished({ node: this.cfg.node, state: this.state, result: this.result?.value ?? null });
@@ -416,7 +445,7 @@ export class Fms {
   private idleProgram(generation: number): void {
     if (this.idledFor >= generation || this.record?.members.includes(this.cfg.node) !== true) return;
     this.idledFor = generation;
-    this.state = FmsState.Recovering;
+    this.moveTo(FmsState.Recovering);
     if (this.programConnected) this.program?.send({ type: 'idle', generation });
     this.emit('program_idle', { generation });
   }
@@ -429,15 +458,14 @@ export class Fms {
     this.record = record;
     for (const n of record.failed) this.peerMonitor.unwatch(n);
     if (record.state === 'failed') {
-      this.state = FmsState.Stopped;
+      this.moveTo(FmsState.Stopped);
       return;
     }
     const me = this.cfg.node;
     if (record.failed.includes(me)) {
-      if (this.state !== FmsState.Fenced) {
+      if (this.state !== FmsState.Fenced && this.moveTo(FmsState.Fenced)) {
         // Out of the job for good: a node that was declared failed must not judge the others
         // (they stop heartbeating it, so it would see them all as silent: a split brain).
-        this.state = FmsState.Fenced;
         this.silence();
         this.program?.kill('SIGKILL');
         this.emit('node_fenced', { generation: record.generation });
@@ -446,7 +474,7 @@ export class Fms {
       return;
     }
     if (!record.members.includes(me)) {
-      this.state = FmsState.Spare;
+      this.moveTo(FmsState.Spare);
       return;
     }
     if (prev && record.generation > prev.generation) {
@@ -458,7 +486,7 @@ export class Fms {
         return;
       }
     }
-    if (this.state !== FmsState.Done) this.state = prev ? FmsState.Recovering : FmsState.Running;
+    if (this.state !== FmsState.Done) this.moveTo(prev ? FmsState.Recovering : FmsState.Running);
     this.sendGeneration();
   }
 
@@ -485,7 +513,7 @@ export class Fms {
   async stop(graceMs = 2000): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
-    this.state = FmsState.Stopped;
+    this.moveTo(FmsState.Stopped);
     this.silence();
     this.watcher?.close();
     await Promise.all([...this.inflight]);

@@ -45,6 +45,7 @@ describe('launch on etcd', { timeout: 300_000 }, () => {
     // What the log's readers act on is what the writers wrote: every known event parses.
     const known = new Set(KnownEventSchema.options.map((o) => o.shape.event.value as string));
     for (const e of run.events) if (known.has(e.event)) assert.ok(parseEvent(e), `does not parse: ${JSON.stringify(e)}`);
+    assert.deepEqual(run.events.filter((e) => e.event === 'fms_error'), [], 'no FMS error, no refused state move');
   });
 
   it('the etcd leader killed mid-job: no false fault, and the job completes unchanged', async () => {

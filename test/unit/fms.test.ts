@@ -186,6 +186,14 @@ describe('FMS (fake clock, memory store, fake programs)', () => {
     // Cut off from the others, it saw them silent too, but judged nobody once fenced.
     await run(w, 1000);
     assert.ok(!of(w, 'fault_detected').some((e) => e.by === 2 && (e.generation as number) >= 1));
+    // Fenced is for good: a later generation does not bring it back.
+    w.programs.get(1)!.crash();
+    await until('generation 2', async () => (await record(w)).generation === 2);
+    await run(w, 200);
+    assert.equal(w.fms.get(2)!.state, FmsState.Fenced);
+    await w.fms.get(2)!.stop(0);
+    assert.equal(w.fms.get(2)!.state, FmsState.Stopped);
+    assert.deepEqual(of(w, 'fms_error'), [], 'no illegal move was attempted');
   });
 
   it('a hung program (no heartbeats from its thread) is killed by its own FMS and replaced', async () => {
