@@ -9,6 +9,7 @@ export { MemoryTransport } from './comm/memory-transport.js';
 export type { Store, KeyValue, Lease, Watcher, WatchEvent } from './store/store.js';
 export { connectStore, type ConnectStoreOptions } from './store/tcp-store-client.js';
 export { startStoreServer } from './store/tcp-store-server.js';
+export { openStore, type OpenStoreOptions } from './store/open-store.js';
 export { MemoryStore } from './store/memory-store.js';
 export { connect, Job, JobState, type ConnectOptions } from './sdk/job.js';
 export type { State, StateEntry, JsonValue } from './sdk/state.js';

@@ -210,14 +210,19 @@ class EtcdStore implements Store {
         if (revoked) throw new LeaseExpiredError(`lease ${id} was revoked`);
         const res = await this.call(`keep lease ${id} alive`, async () => {
           const stream = await this.client.leaseClient.leaseKeepAlive();
+          let timer: NodeJS.Timeout | undefined;
           try {
             return await new Promise<{ TTL: string }>((resolve, reject) => {
               stream.on('data', resolve);
               stream.on('error', reject);
               stream.on('end', () => reject(new StoreUnavailableError('keep-alive stream ended without an answer')));
+              // Settles on its own, so the stream is ended even when no member answers (a
+              // partitioned node renews every few hundred ms and must not leak a stream each time).
+              timer = setTimeout(() => reject(new StoreUnavailableError(`no answer to the keep-alive within ${this.timeoutMs} ms`)), this.timeoutMs);
               stream.write({ ID: id });
             });
           } finally {
+            clearTimeout(timer);
             stream.end();
           }
         });

@@ -4,18 +4,7 @@ import { InvalidArgumentError, StoreUnavailableError } from '../../src/errors.js
 import { connectEtcdStore, parseEtcdUrl } from '../../src/store/etcd-store.js';
 import type { Store, WatchEvent } from '../../src/store/store.js';
 import { freePort, startEtcd, type EtcdCluster } from '../helpers/etcd.js';
-
-async function settle<T>(p: Promise<T>): Promise<{ value?: T; err?: unknown; ms: number }> {
-  const t0 = Date.now();
-  const keepAlive = setInterval(() => {}, 1000);
-  try {
-    return { value: await p, ms: Date.now() - t0 };
-  } catch (err) {
-    return { err, ms: Date.now() - t0 };
-  } finally {
-    clearInterval(keepAlive);
-  }
-}
+import { settle } from '../helpers/wait.js';
 
 function until(cond: () => boolean, what: string, ms: number): Promise<void> {
   return new Promise((resolve, reject) => {

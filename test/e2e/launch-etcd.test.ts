@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { TRAIN_PROGRAM, completedResults, first, runJob, type JobRun } from '../helpers/job.js';
+import { TRAIN_PROGRAM, completedTraining as completed, first, runJob, type TrainResult } from '../helpers/job.js';
 import { startEtcd, type EtcdCluster } from '../helpers/etcd.js';
 import { KnownEventSchema, parseEvent } from '../../src/protocol/events.js';
 
@@ -12,21 +12,10 @@ import { KnownEventSchema, parseEvent } from '../../src/protocol/events.js';
 const STEPS = 60;
 const train = (...extra: string[]): string[] => ['--', process.execPath, TRAIN_PROGRAM, '--steps', String(STEPS), ...extra];
 
-interface Result {
-  steps: number;
-  digest: string;
-  world: number;
-}
-
-function completed(run: JobRun): Result {
-  const { result, results } = completedResults<Result>(run);
-  for (const r of Object.values(results)) assert.equal(r.digest, result.digest, 'every member ends with the same weights');
-  return result;
-}
 
 describe('launch on etcd', { timeout: 300_000 }, () => {
   let etcd: EtcdCluster;
-  let reference: Result;
+  let reference: TrainResult;
   before(async () => {
     etcd = await startEtcd({ members: 3 });
     reference = completed(await runJob(['--nodes', '3', '--spares', '2', ...train()]));

@@ -3,7 +3,7 @@ import { mkdtempSync, readdirSync, readFileSync, truncateSync, writeFileSync } f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
-import { TRAIN_PROGRAM, first, of, runJob, type JobRun, completedResults } from '../helpers/job.js';
+import { TRAIN_PROGRAM, completedTraining as completed, first, of, runJob, type JobRun, type TrainResult } from '../helpers/job.js';
 
 /**
  * Versioned state and rollback, end to end: real processes, real SIGKILL/SIGSTOP, the state
@@ -13,17 +13,6 @@ import { TRAIN_PROGRAM, first, of, runJob, type JobRun, completedResults } from 
 const STEPS = 60;
 const train = (...extra: string[]): string[] => ['--', process.execPath, TRAIN_PROGRAM, '--steps', String(STEPS), ...extra];
 
-interface Result {
-  steps: number;
-  digest: string;
-  world: number;
-}
-
-function completed(run: JobRun): Result {
-  const { result, results } = completedResults<Result>(run);
-  for (const r of Object.values(results)) assert.equal(r.digest, result.digest, 'every member ends with the same weights');
-  return result;
-}
 
 function versionsOnDisk(dir: string, slot: number): number[] {
   return readdirSync(join(dir, `slot-${slot}`))
@@ -44,7 +33,7 @@ function newestCommon(dir: string, slots: number[], damaged?: { slot: number; ve
 }
 
 describe('state: rollback to the newest common version', { timeout: 300_000 }, () => {
-  let reference: Result;
+  let reference: TrainResult;
 
   before(async () => {
     reference = completed(await runJob(['--nodes', '3', '--spares', '2', ...train()]));
@@ -155,7 +144,7 @@ describe('state: rollback to the newest common version', { timeout: 300_000 }, (
 });
 
 describe('state: resume after a full stop', { timeout: 300_000 }, () => {
-  let reference: Result;
+  let reference: TrainResult;
   before(async () => {
     reference = completed(await runJob(['--nodes', '2', ...train()]));
   });

@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -115,4 +116,18 @@ export function completedResults<T>(run: JobRun): { result: T; results: Record<s
   const done = first(run.events, 'job_completed');
   if (!done) throw new Error(`no job_completed in the event log\n${run.err}`);
   return { result: done.result as T, results: done.results as Record<string, T> };
+}
+
+/** What the training program reports: the same weights on every member is the point of replace mode. */
+export interface TrainResult {
+  steps: number;
+  digest: string;
+  world: number;
+}
+
+/** Rank 0's result, after checking that every member ended with the same digest. */
+export function completedTraining(run: JobRun): TrainResult {
+  const { result, results } = completedResults<TrainResult>(run);
+  for (const r of Object.values(results)) assert.equal(r.digest, result.digest, 'every member ends with the same weights');
+  return result;
 }

@@ -9,6 +9,7 @@ import { connectStore } from '../../src/store/tcp-store-client.js';
 import { startStoreServer, type StoreServer } from '../../src/store/tcp-store-server.js';
 import { deadlineIn, sleep } from '../../src/util/deadline.js';
 import { startEtcd } from '../helpers/etcd.js';
+import { settle } from '../helpers/wait.js';
 
 interface Env {
   store: Store;
@@ -115,19 +116,6 @@ async function record(store: Store, prefix: string, fromRevision?: number) {
       check();
     });
   return { events, watcher, until, error: () => error };
-}
-
-async function settle<T>(p: Promise<T>): Promise<{ value?: T; err?: unknown; ms: number }> {
-  const t0 = Date.now();
-  // The store's own timers are unref()'d by design; this keeps the test process up meanwhile.
-  const keepAlive = setInterval(() => {}, 1000);
-  try {
-    return { value: await p, ms: Date.now() - t0 };
-  } catch (err) {
-    return { err, ms: Date.now() - t0 };
-  } finally {
-    clearInterval(keepAlive);
-  }
 }
 
 for (const backend of backends) {
