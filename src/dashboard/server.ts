@@ -46,8 +46,14 @@ export async function startDashboard(spec: string, view: JobView, metrics: JobMe
     // The last row may have been updated in place since it was sent; send it again.
     const from = full ? 0 : Math.max(0, Math.min(c.rows, series.t.length) - 1);
     const rows = { from, t: series.t.slice(from), steps: Object.fromEntries(Object.entries(series.steps).map(([k, v]) => [k, v.slice(from)])) };
+    // A page that reads slowly skips this push and gets the rows it missed with the next one.
+    if (c.res.writableNeedDrain) {
+      // From row 0 next time is the whole series, as a reshaped one needs.
+      if (full) c.rows = 0;
+      return;
+    }
+    c.res.write(`event: view\ndata: ${JSON.stringify({ view: rest, rows })}\n\n`);
     c.rows = series.t.length;
-    if (!c.res.writableNeedDrain) c.res.write(`event: view\ndata: ${JSON.stringify({ view: rest, rows })}\n\n`);
   };
 
   const server = createServer((req, res) => {
