@@ -270,21 +270,32 @@ async function claimNode(store: Store, job: string, node: number, ttlMs: number)
 }
 
 /**
- * Renews the claim every third of its TTL. A node that cannot renew it for a whole TTL has been
- * cut off from the store's majority, which has replaced it by then: it must stop acting.
+ * Renews the claim every third of its TTL, one renewal at a time. The node fences itself when
+ * the store says the claim is gone (the lease expired: the others have replaced it), or when it
+ * has reached no majority for UNREACHABLE_TTLS whole TTLs. Fencing late costs nothing (cut off,
+ * the node can write no membership and finish no collective); fencing early is a false fault, and
+ * an etcd election on a loaded machine was seen to block renewals for 6.6 s.
  */
+const UNREACHABLE_TTLS = 3;
+
 function keepClaim(lease: Lease, fence: (why: string) => void): { stop(): void } {
   let lastOk = Date.now();
   let stopped = false;
+  let renewing = false;
   const timer = setInterval(() => {
+    const silentMs = Date.now() - lastOk;
+    if (silentMs > UNREACHABLE_TTLS * lease.ttlMs) {
+      fence(`this node could not reach the store's majority for ${silentMs} ms (${UNREACHABLE_TTLS} x its claim TTL of ${lease.ttlMs} ms): fenced itself`);
+      return;
+    }
+    if (renewing) return;
+    renewing = true;
     lease.keepAlive().then(
       () => (lastOk = Date.now()),
       (e: unknown) => {
-        if (stopped) return;
-        if (e instanceof LeaseExpiredError) fence(`this node's claim on the store expired (${e.message}): the others have replaced it`);
+        if (!stopped && e instanceof LeaseExpiredError) fence(`this node's claim on the store expired (${e.message}): the others have replaced it`);
       },
-    );
-    if (Date.now() - lastOk > lease.ttlMs) fence(`this node could not reach the store's majority for ${Date.now() - lastOk} ms (claim TTL ${lease.ttlMs} ms): fenced itself`);
+    ).finally(() => (renewing = false));
   }, Math.max(100, Math.floor(lease.ttlMs / 3)));
   timer.unref();
   return {
