@@ -3,6 +3,7 @@ import { createCommunicator } from '../comm/rendezvous.js';
 import { connect } from '../sdk/job.js';
 import { openStore } from '../store/open-store.js';
 import { median } from '../util/stats.js';
+import { cpuMeter, parentOf } from './cpu-time.js';
 
 /**
  * The loop of `rollcall bench state`: each step computes a gradient from the weights,
@@ -48,10 +49,21 @@ function sgd(w: Float32Array, g: Float32Array, out: Float32Array): void {
   for (let i = 0; i < out.length; i++) out[i] = (w[i] as number) - 0.01 * (g[i] as number);
 }
 
-async function loop(l: Loop): Promise<{ stepUs: number; commitUs: number; commitMeanUs: number }> {
+interface LoopResult {
+  stepUs: number;
+  commitUs: number;
+  commitMeanUs: number;
+  /** CPU µs per measured step of this process and of `others`, or null where /proc could not tell. */
+  cpuUs: number | null;
+}
+
+/** @param others processes whose CPU counts with ours: our FMS, and on one rank the launcher. */
+async function loop(l: Loop, others: readonly number[]): Promise<LoopResult> {
   const stepTimes: number[] = [];
   const commitTimes: number[] = [];
+  let meter: ReturnType<typeof cpuMeter> | undefined;
   for (let s = 0; s < warmup + steps; s++) {
+    if (s === warmup) meter = cpuMeter(others);
     const t0 = process.hrtime.bigint();
     const w = l.current();
     gradient(w, grad);
@@ -66,8 +78,9 @@ async function loop(l: Loop): Promise<{ stepUs: number; commitUs: number; commit
     }
   }
   // The mean, not the median: work done every Nth step (a replica, a file) must count.
+  const cpu = meter?.read();
   const mean = (a: number[]): number => a.reduce((x, y) => x + y, 0) / a.length;
-  return { stepUs: mean(stepTimes), commitUs: median(commitTimes), commitMeanUs: mean(commitTimes) };
+  return { stepUs: mean(stepTimes), commitUs: median(commitTimes), commitMeanUs: mean(commitTimes), cpuUs: cpu === undefined ? null : cpu / steps };
 }
 
 function memcpyUs(): number {
@@ -93,7 +106,9 @@ if (values.mode === 'bare' || values.mode === 'bare-copy') {
     void (async () => {
       const store = await openStore(m.store, { secret: m.secret });
       const comm = await createCommunicator({ ...m, generation: 0, store });
-      const r = await loop({ allreduce: (g) => comm.allreduce(g, 'avg'), current: () => initial, next: () => initial, commit: copy });
+      // The bench process (it serves the store) counts on rank 0, as the launcher does under Rollcall.
+      const others = m.rank === 0 ? [process.ppid] : [];
+      const r = await loop({ allreduce: (g) => comm.allreduce(g, 'avg'), current: () => initial, next: () => initial, commit: copy }, others);
       process.send?.({ rank: m.rank, ...r });
       comm.close();
       await store.close();
@@ -103,7 +118,10 @@ if (values.mode === 'bare' || values.mode === 'bare-copy') {
 } else {
   const job = await connect();
   const state = job.registerState({ weights: initial });
-  let r = { stepUs: 0, commitUs: 0, commitMeanUs: 0 };
+  let r: LoopResult = { stepUs: 0, commitUs: 0, commitMeanUs: 0, cpuUs: null };
+  // Our FMS, and on rank 0 the launcher (the bench process, which also serves the store).
+  const launcher = parentOf(process.ppid);
+  const others = job.rank === 0 && launcher !== undefined ? [process.ppid, launcher] : [process.ppid];
   const commits = values.mode !== 'rollcall-no-commit';
   const drafts = values.mode === 'rollcall-draft';
   await job.run(state, async (s) => {
@@ -115,7 +133,7 @@ if (values.mode === 'bare' || values.mode === 'bare-copy') {
         s.step += 1;
         if (commits) s.commit();
       },
-    });
+    }, others);
   });
   job.result({ ...r, memcpyUs: memcpyUs() });
   await job.close();

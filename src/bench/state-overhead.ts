@@ -42,20 +42,27 @@ export async function benchState(o: StateBenchOptions, out: (line: string) => vo
   const copies: number[] = [];
   const memcpys: number[] = [];
   const watched: number[] = [];
+  // CPU µs per step of the whole job (every rank, its FMS, the launcher), per arm.
+  const cpu = { bare: [] as number[], copied: [] as number[], rc: [] as number[], drafted: [] as number[] };
   const args = ['--bytes', String(o.bytes), '--steps', String(o.steps)];
   for (let i = 0; i < o.rounds; i++) {
-    bare.push((await runBare(o, 'bare', args)).stepUs);
+    const b = await runBare(o, 'bare', args);
+    bare.push(b.stepUs);
+    cpu.bare.push(b.cpuUs);
     const c = await runBare(o, 'bare-copy', args);
     copied.push(c.stepUs);
     copies.push(c.commitUs);
+    cpu.copied.push(c.cpuUs);
     const r = await runRollcall(o, 'rollcall', args);
     rc.push(r.stepUs);
     commits.push(r.commitUs);
     commitMeans.push(r.commitMeanUs);
     memcpys.push(r.memcpyUs);
+    cpu.rc.push(r.cpuUs);
     const d = await runRollcall(o, 'rollcall-draft', args);
     drafted.push(d.stepUs);
     draftCommits.push(d.commitUs);
+    cpu.drafted.push(d.cpuUs);
     if (o.dashboard) watched.push((await runRollcall(o, 'rollcall', args, true)).stepUs);
   }
   // The median of per-round ratios: rounds differ by ±10 % here (a shared machine), and the
@@ -83,6 +90,11 @@ export async function benchState(o: StateBenchOptions, out: (line: string) => vo
     draft_commit_us: +median(draftCommits).toFixed(1),
     copy_in_loop_us: +median(copies).toFixed(1),
     memcpy_us: +median(memcpys).toFixed(1),
+    // NaN where /proc could not tell (not Linux): JSON prints null.
+    bare_cpu_us: Math.round(median(cpu.bare)),
+    cpu_overhead_pct: pct(cpu.rc, cpu.bare),
+    draft_cpu_overhead_pct: pct(cpu.drafted, cpu.bare),
+    copy_cpu_overhead_pct: pct(cpu.copied, cpu.bare),
     bare_samples_us: bare.map(Math.round),
     bare_copy_samples_us: copied.map(Math.round),
     rollcall_samples_us: rc.map(Math.round),
@@ -97,11 +109,21 @@ export async function benchState(o: StateBenchOptions, out: (line: string) => vo
     out(`  under Rollcall        ${row.rollcall_step_us} us/step   (${row.rollcall_samples_us.join(' ')})   overhead ${row.overhead_pct}% (${row.overhead_beyond_copy_pct}% over bare + copy)`);
     out(`  Rollcall, drafts      ${row.rollcall_draft_step_us} us/step   (${row.rollcall_draft_samples_us.join(' ')})   overhead ${row.draft_overhead_pct}% (the update written into state.draft(), committed without a copy)`);
     if (row.dashboard_step_us !== undefined) out(`  with --dashboard      ${row.dashboard_step_us} us/step   (${row.dashboard_samples_us!.join(' ')})   ${row.dashboard_overhead_pct}% over Rollcall without it (a page and a Prometheus scrape polling it)`);
+    out(`  CPU per step, every process of the job: bare ${row.bare_cpu_us} us (${cpu.bare.map(Math.round).join(' ')}); + a plain copy ${row.copy_cpu_overhead_pct}%, Rollcall ${row.cpu_overhead_pct}% (${cpu.rc.map(Math.round).join(' ')}), drafts ${row.draft_cpu_overhead_pct}% (${cpu.drafted.map(Math.round).join(' ')})`);
     out(`  commit                ${row.commit_us} us median, ${row.commit_mean_us} us mean (with the versions), ${row.draft_commit_us} us with a draft   (the plain copy in the same loop: ${row.copy_in_loop_us} us; a memcpy into a hot buffer, alone: ${row.memcpy_us} us)`);
   }
 }
 
-async function runBare(o: StateBenchOptions, mode: 'bare' | 'bare-copy', args: string[]): Promise<{ stepUs: number; commitUs: number }> {
+interface RankResult {
+  stepUs: number;
+  commitUs: number;
+  cpuUs: number | null;
+}
+
+/** The job's CPU per step: the ranks' own (each counting its FMS, one the launcher), summed; NaN if any could not tell. */
+const jobCpuUs = (ranks: readonly RankResult[]): number => ranks.reduce((sum, r) => sum + (r.cpuUs ?? NaN), 0);
+
+async function runBare(o: StateBenchOptions, mode: 'bare' | 'bare-copy', args: string[]): Promise<{ stepUs: number; commitUs: number; cpuUs: number }> {
   const secret = randomBytes(16).toString('hex');
   const server = await startStoreServer({ secret });
   const job = `state-bare-${randomBytes(3).toString('hex')}`;
@@ -115,8 +137,8 @@ async function runBare(o: StateBenchOptions, mode: 'bare' | 'bare-copy', args: s
         const c = fork(PROGRAM, ['--mode', mode, ...args], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
         children.push(c);
         c.send({ store: server.address, secret, job, rank, world: o.ranks });
-        return new Promise<{ stepUs: number; commitUs: number }>((resolve, reject) => {
-          c.once('message', (m: { stepUs: number; commitUs: number }) => resolve(m));
+        return new Promise<RankResult>((resolve, reject) => {
+          c.once('message', (m: RankResult) => resolve(m));
           c.once('exit', (code) => reject(new Error(`bare rank ${rank} exited with ${code}`)));
         });
       }),
@@ -124,7 +146,8 @@ async function runBare(o: StateBenchOptions, mode: 'bare' | 'bare-copy', args: s
     const deadline = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new TimeoutError(`state bench: the bare ${mode} ranks did not finish within ${ms} ms`)), ms);
     });
-    return (await Promise.race([results, deadline]))[0] as { stepUs: number; commitUs: number };
+    const all = await Promise.race([results, deadline]);
+    return { ...(all[0] as RankResult), cpuUs: jobCpuUs(all) };
   } finally {
     clearTimeout(timer);
     for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
@@ -132,7 +155,7 @@ async function runBare(o: StateBenchOptions, mode: 'bare' | 'bare-copy', args: s
   }
 }
 
-async function runRollcall(o: StateBenchOptions, mode: 'rollcall' | 'rollcall-draft', args: string[], dashboard = false): Promise<{ stepUs: number; commitUs: number; commitMeanUs: number; memcpyUs: number }> {
+async function runRollcall(o: StateBenchOptions, mode: 'rollcall' | 'rollcall-draft', args: string[], dashboard = false): Promise<{ stepUs: number; commitUs: number; commitMeanUs: number; memcpyUs: number; cpuUs: number }> {
   const opts = resolveLaunchOptions({
     dashboard: dashboard ? '127.0.0.1:0' : undefined,
     nodes: o.ranks,
@@ -161,5 +184,6 @@ async function runRollcall(o: StateBenchOptions, mode: 'rollcall' | 'rollcall-dr
   const r = await launch(opts, { onDashboard });
   for (const w of watchers) w.abort();
   if (r.outcome !== 'completed') throw new Error(`state bench job ${r.outcome}: ${r.reason}`);
-  return r.result as { stepUs: number; commitUs: number; commitMeanUs: number; memcpyUs: number };
+  const first = r.result as RankResult & { commitMeanUs: number; memcpyUs: number };
+  return { ...first, cpuUs: jobCpuUs(Object.values(r.results) as RankResult[]) };
 }
