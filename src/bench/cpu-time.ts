@@ -36,25 +36,45 @@ export function parentOf(pid: number): number | undefined {
   }
 }
 
+/** CPU µs used so far by one thread, or undefined where /proc cannot tell. */
+function threadCpuUs(pid: number, tid: number): number | undefined {
+  try {
+    const f = readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8');
+    return Number(f.slice(0, f.indexOf(' '))) / 1e3;
+  } catch {
+    return undefined;
+  }
+}
+
+/** CPU µs used since a meter was made: this process's main thread, its other threads, and other processes, each. */
+export interface CpuSplit {
+  main: number;
+  threads: number;
+  others: number[];
+}
+
 /**
- * A meter over a set of processes: this one (all its threads, exited ones included, by
- * getrusage) and others by /proc. `read()` gives the CPU µs used since the meter was made, or
- * undefined if some process could not be read.
+ * A meter over this process (its main thread, and the rest: its worker threads, V8's and libuv's,
+ * exited ones included, by getrusage) and other processes (all their threads, by /proc).
+ * `read()` is undefined if some process could not be read.
  */
-export function cpuMeter(others: readonly number[]): { read(): number | undefined } {
+export function cpuMeter(others: readonly number[]): { read(): CpuSplit | undefined } {
   const own0 = process.cpuUsage();
+  const main0 = threadCpuUs(process.pid, process.pid);
   const base = others.map(threadsCpuUs);
   return {
     read() {
       const own = process.cpuUsage(own0);
-      let us = own.user + own.system;
+      const main = threadCpuUs(process.pid, process.pid);
+      if (main === undefined || main0 === undefined) return undefined;
+      const split: CpuSplit = { main: main - main0, threads: own.user + own.system - (main - main0), others: [] };
       for (const [i, pid] of others.entries()) {
         const now = threadsCpuUs(pid);
         const was = base[i];
         if (now === undefined || was === undefined) return undefined;
-        us += now - was;
+        split.others.push(now - was);
       }
-      return us;
+      return split;
     },
   };
 }

@@ -53,12 +53,23 @@ interface LoopResult {
   stepUs: number;
   commitUs: number;
   commitMeanUs: number;
-  /** CPU µs per measured step of this process and of `others`, or null where /proc could not tell. */
-  cpuUs: number | null;
+  /** CPU µs per measured step, or null where /proc could not tell. */
+  cpu: RankCpu | null;
 }
 
-/** @param others processes whose CPU counts with ours: our FMS, and on one rank the launcher. */
-async function loop(l: Loop, others: readonly number[]): Promise<LoopResult> {
+/**
+ * This rank's CPU per step: its main thread, its other threads (heartbeat, keeper, V8's, libuv's),
+ * its FMS, and on rank 0 the launcher (in the bare arms, the bench process serving the store).
+ */
+interface RankCpu {
+  main: number;
+  threads: number;
+  fms: number;
+  launcher: number;
+}
+
+async function loop(l: Loop, fms: number | undefined, launcher: number | undefined): Promise<LoopResult> {
+  const others = [fms, launcher].filter((p): p is number => p !== undefined);
   const stepTimes: number[] = [];
   const commitTimes: number[] = [];
   let meter: ReturnType<typeof cpuMeter> | undefined;
@@ -78,9 +89,14 @@ async function loop(l: Loop, others: readonly number[]): Promise<LoopResult> {
     }
   }
   // The mean, not the median: work done every Nth step (a replica, a file) must count.
-  const cpu = meter?.read();
+  const split = meter?.read();
+  let cpu: RankCpu | null = null;
+  if (split) {
+    const [a = 0, b = 0] = split.others;
+    cpu = { main: split.main / steps, threads: split.threads / steps, fms: fms === undefined ? 0 : a / steps, launcher: launcher === undefined ? 0 : (fms === undefined ? a : b) / steps };
+  }
   const mean = (a: number[]): number => a.reduce((x, y) => x + y, 0) / a.length;
-  return { stepUs: mean(stepTimes), commitUs: median(commitTimes), commitMeanUs: mean(commitTimes), cpuUs: cpu === undefined ? null : cpu / steps };
+  return { stepUs: mean(stepTimes), commitUs: median(commitTimes), commitMeanUs: mean(commitTimes), cpu };
 }
 
 function memcpyUs(): number {
@@ -107,8 +123,7 @@ if (values.mode === 'bare' || values.mode === 'bare-copy') {
       const store = await openStore(m.store, { secret: m.secret });
       const comm = await createCommunicator({ ...m, generation: 0, store });
       // The bench process (it serves the store) counts on rank 0, as the launcher does under Rollcall.
-      const others = m.rank === 0 ? [process.ppid] : [];
-      const r = await loop({ allreduce: (g) => comm.allreduce(g, 'avg'), current: () => initial, next: () => initial, commit: copy }, others);
+      const r = await loop({ allreduce: (g) => comm.allreduce(g, 'avg'), current: () => initial, next: () => initial, commit: copy }, undefined, m.rank === 0 ? process.ppid : undefined);
       process.send?.({ rank: m.rank, ...r });
       comm.close();
       await store.close();
@@ -118,10 +133,9 @@ if (values.mode === 'bare' || values.mode === 'bare-copy') {
 } else {
   const job = await connect();
   const state = job.registerState({ weights: initial });
-  let r: LoopResult = { stepUs: 0, commitUs: 0, commitMeanUs: 0, cpuUs: null };
-  // Our FMS, and on rank 0 the launcher (the bench process, which also serves the store).
-  const launcher = parentOf(process.ppid);
-  const others = job.rank === 0 && launcher !== undefined ? [process.ppid, launcher] : [process.ppid];
+  let r: LoopResult = { stepUs: 0, commitUs: 0, commitMeanUs: 0, cpu: null };
+  // Our FMS is our parent; the launcher (the bench process, which also serves the store) its parent.
+  const launcher = job.rank === 0 ? parentOf(process.ppid) : undefined;
   const commits = values.mode !== 'rollcall-no-commit';
   const drafts = values.mode === 'rollcall-draft';
   await job.run(state, async (s) => {
@@ -133,7 +147,7 @@ if (values.mode === 'bare' || values.mode === 'bare-copy') {
         s.step += 1;
         if (commits) s.commit();
       },
-    }, others);
+    }, process.ppid, launcher);
   });
   job.result({ ...r, memcpyUs: memcpyUs() });
   await job.close();

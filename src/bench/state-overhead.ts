@@ -42,32 +42,40 @@ export async function benchState(o: StateBenchOptions, out: (line: string) => vo
   const copies: number[] = [];
   const memcpys: number[] = [];
   const watched: number[] = [];
-  // CPU µs per step of the whole job (every rank, its FMS, the launcher), per arm.
-  const cpu = { bare: [] as number[], copied: [] as number[], rc: [] as number[], drafted: [] as number[] };
+  // CPU per step of the whole job (every rank, its FMS, the launcher), per arm and round.
+  const cpu = { bare: [] as JobCpu[], copied: [] as JobCpu[], rc: [] as JobCpu[], drafted: [] as JobCpu[] };
   const args = ['--bytes', String(o.bytes), '--steps', String(o.steps)];
   for (let i = 0; i < o.rounds; i++) {
     const b = await runBare(o, 'bare', args);
     bare.push(b.stepUs);
-    cpu.bare.push(b.cpuUs);
+    cpu.bare.push(b.cpu);
     const c = await runBare(o, 'bare-copy', args);
     copied.push(c.stepUs);
     copies.push(c.commitUs);
-    cpu.copied.push(c.cpuUs);
+    cpu.copied.push(c.cpu);
     const r = await runRollcall(o, 'rollcall', args);
     rc.push(r.stepUs);
     commits.push(r.commitUs);
     commitMeans.push(r.commitMeanUs);
     memcpys.push(r.memcpyUs);
-    cpu.rc.push(r.cpuUs);
+    cpu.rc.push(r.cpu);
     const d = await runRollcall(o, 'rollcall-draft', args);
     drafted.push(d.stepUs);
     draftCommits.push(d.commitUs);
-    cpu.drafted.push(d.cpuUs);
+    cpu.drafted.push(d.cpu);
     if (o.dashboard) watched.push((await runRollcall(o, 'rollcall', args, true)).stepUs);
   }
   // The median of per-round ratios: rounds differ by ±10 % here (a shared machine), and the
   // arms of one round, run back to back, share that round's conditions.
   const pct = (a: number[], b: number[]): number => +((median(a.map((x, i) => x / (b[i] as number))) - 1) * 100).toFixed(1);
+  const total = (a: JobCpu[]): number[] => a.map((c) => c.total);
+  const parts = (a: JobCpu[]): JobCpu => ({
+    total: Math.round(median(a.map((c) => c.total))),
+    main: Math.round(median(a.map((c) => c.main))),
+    threads: Math.round(median(a.map((c) => c.threads))),
+    fms: Math.round(median(a.map((c) => c.fms))),
+    launcher: Math.round(median(a.map((c) => c.launcher))),
+  });
   const row = {
     ranks: o.ranks,
     bytes: o.bytes,
@@ -91,10 +99,11 @@ export async function benchState(o: StateBenchOptions, out: (line: string) => vo
     copy_in_loop_us: +median(copies).toFixed(1),
     memcpy_us: +median(memcpys).toFixed(1),
     // NaN where /proc could not tell (not Linux): JSON prints null.
-    bare_cpu_us: Math.round(median(cpu.bare)),
-    cpu_overhead_pct: pct(cpu.rc, cpu.bare),
-    draft_cpu_overhead_pct: pct(cpu.drafted, cpu.bare),
-    copy_cpu_overhead_pct: pct(cpu.copied, cpu.bare),
+    cpu_us: { bare: parts(cpu.bare), bare_copy: parts(cpu.copied), rollcall: parts(cpu.rc), rollcall_draft: parts(cpu.drafted) },
+    cpu_overhead_pct: pct(total(cpu.rc), total(cpu.bare)),
+    draft_cpu_overhead_pct: pct(total(cpu.drafted), total(cpu.bare)),
+    copy_cpu_overhead_pct: pct(total(cpu.copied), total(cpu.bare)),
+    cpu_samples_us: { bare: total(cpu.bare).map(Math.round), bare_copy: total(cpu.copied).map(Math.round), rollcall: total(cpu.rc).map(Math.round), rollcall_draft: total(cpu.drafted).map(Math.round) },
     bare_samples_us: bare.map(Math.round),
     bare_copy_samples_us: copied.map(Math.round),
     rollcall_samples_us: rc.map(Math.round),
@@ -109,21 +118,45 @@ export async function benchState(o: StateBenchOptions, out: (line: string) => vo
     out(`  under Rollcall        ${row.rollcall_step_us} us/step   (${row.rollcall_samples_us.join(' ')})   overhead ${row.overhead_pct}% (${row.overhead_beyond_copy_pct}% over bare + copy)`);
     out(`  Rollcall, drafts      ${row.rollcall_draft_step_us} us/step   (${row.rollcall_draft_samples_us.join(' ')})   overhead ${row.draft_overhead_pct}% (the update written into state.draft(), committed without a copy)`);
     if (row.dashboard_step_us !== undefined) out(`  with --dashboard      ${row.dashboard_step_us} us/step   (${row.dashboard_samples_us!.join(' ')})   ${row.dashboard_overhead_pct}% over Rollcall without it (a page and a Prometheus scrape polling it)`);
-    out(`  CPU per step, every process of the job: bare ${row.bare_cpu_us} us (${cpu.bare.map(Math.round).join(' ')}); + a plain copy ${row.copy_cpu_overhead_pct}%, Rollcall ${row.cpu_overhead_pct}% (${cpu.rc.map(Math.round).join(' ')}), drafts ${row.draft_cpu_overhead_pct}% (${cpu.drafted.map(Math.round).join(' ')})`);
+    const c = row.cpu_us;
+    const split = (p: JobCpu): string => `${p.total} us = main threads ${p.main} + other threads ${p.threads} + FMSes ${p.fms} + launcher ${p.launcher}`;
+    out(`  CPU per step, every process of the job (medians; overheads are medians of per-round ratios):`);
+    out(`    bare                ${split(c.bare)}   (${row.cpu_samples_us.bare.join(' ')})`);
+    out(`    bare + a plain copy ${split(c.bare_copy)}   ${row.copy_cpu_overhead_pct}% over bare`);
+    out(`    under Rollcall      ${split(c.rollcall)}   ${row.cpu_overhead_pct}% over bare   (${row.cpu_samples_us.rollcall.join(' ')})`);
+    out(`    Rollcall, drafts    ${split(c.rollcall_draft)}   ${row.draft_cpu_overhead_pct}% over bare   (${row.cpu_samples_us.rollcall_draft.join(' ')})`);
     out(`  commit                ${row.commit_us} us median, ${row.commit_mean_us} us mean (with the versions), ${row.draft_commit_us} us with a draft   (the plain copy in the same loop: ${row.copy_in_loop_us} us; a memcpy into a hot buffer, alone: ${row.memcpy_us} us)`);
   }
+}
+
+interface RankCpu {
+  main: number;
+  threads: number;
+  fms: number;
+  launcher: number;
 }
 
 interface RankResult {
   stepUs: number;
   commitUs: number;
-  cpuUs: number | null;
+  cpu: RankCpu | null;
 }
 
-/** The job's CPU per step: the ranks' own (each counting its FMS, one the launcher), summed; NaN if any could not tell. */
-const jobCpuUs = (ranks: readonly RankResult[]): number => ranks.reduce((sum, r) => sum + (r.cpuUs ?? NaN), 0);
+interface JobCpu extends RankCpu {
+  total: number;
+}
 
-async function runBare(o: StateBenchOptions, mode: 'bare' | 'bare-copy', args: string[]): Promise<{ stepUs: number; commitUs: number; cpuUs: number }> {
+/** The job's CPU per step: every rank's (each with its FMS, one with the launcher), summed; NaN where /proc could not tell. */
+function jobCpu(ranks: readonly RankResult[]): JobCpu {
+  const sum = { total: 0, main: 0, threads: 0, fms: 0, launcher: 0 };
+  for (const { cpu } of ranks) {
+    for (const k of ['main', 'threads', 'fms', 'launcher'] as const) sum[k] += cpu?.[k] ?? NaN;
+  }
+  sum.total = sum.main + sum.threads + sum.fms + sum.launcher;
+  return sum;
+}
+
+async function runBare(o: StateBenchOptions, mode: 'bare' | 'bare-copy', args: string[]): Promise<{ stepUs: number; commitUs: number; cpu: JobCpu }> {
   const secret = randomBytes(16).toString('hex');
   const server = await startStoreServer({ secret });
   const job = `state-bare-${randomBytes(3).toString('hex')}`;
@@ -147,7 +180,7 @@ async function runBare(o: StateBenchOptions, mode: 'bare' | 'bare-copy', args: s
       timer = setTimeout(() => reject(new TimeoutError(`state bench: the bare ${mode} ranks did not finish within ${ms} ms`)), ms);
     });
     const all = await Promise.race([results, deadline]);
-    return { ...(all[0] as RankResult), cpuUs: jobCpuUs(all) };
+    return { ...(all[0] as RankResult), cpu: jobCpu(all) };
   } finally {
     clearTimeout(timer);
     for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
@@ -155,7 +188,7 @@ async function runBare(o: StateBenchOptions, mode: 'bare' | 'bare-copy', args: s
   }
 }
 
-async function runRollcall(o: StateBenchOptions, mode: 'rollcall' | 'rollcall-draft', args: string[], dashboard = false): Promise<{ stepUs: number; commitUs: number; commitMeanUs: number; memcpyUs: number; cpuUs: number }> {
+async function runRollcall(o: StateBenchOptions, mode: 'rollcall' | 'rollcall-draft', args: string[], dashboard = false): Promise<{ stepUs: number; commitUs: number; commitMeanUs: number; memcpyUs: number; cpu: JobCpu }> {
   const opts = resolveLaunchOptions({
     dashboard: dashboard ? '127.0.0.1:0' : undefined,
     nodes: o.ranks,
@@ -185,5 +218,5 @@ async function runRollcall(o: StateBenchOptions, mode: 'rollcall' | 'rollcall-dr
   for (const w of watchers) w.abort();
   if (r.outcome !== 'completed') throw new Error(`state bench job ${r.outcome}: ${r.reason}`);
   const first = r.result as RankResult & { commitMeanUs: number; memcpyUs: number };
-  return { ...first, cpuUs: jobCpuUs(Object.values(r.results) as RankResult[]) };
+  return { ...first, cpu: jobCpu(Object.values(r.results) as RankResult[]) };
 }
