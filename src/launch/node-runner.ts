@@ -3,8 +3,9 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import { hostname } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { AlreadyExistsError, AuthError, InvalidArgumentError, LeaseExpiredError, TimeoutError } from '../errors.js';
-import { FmsState, type FmsEvent } from '../fms/fms.js';
+import { FmsState } from '../fms/fms.js';
 import { initMembership, readMembership, watchMembership, type MembershipRecord } from '../fms/membership.js';
+import type { EventLine, LogEvent } from '../protocol/events.js';
 import { openStore } from '../store/open-store.js';
 import { listAndWatch, waitForPrefix, type Lease, type Store, type Watcher } from '../store/store.js';
 import { JobMetrics } from '../dashboard/metrics.js';
@@ -43,7 +44,7 @@ export interface NodeResult {
 export interface NodeHooks {
   log?(line: string): void;
   onDashboard?(url: string): void;
-  onEvent?(e: FmsEvent): void;
+  onEvent?(e: LogEvent): void;
   stopSignal?: AbortSignal;
 }
 
@@ -61,7 +62,7 @@ async function feedFromStore(store: Store, job: string, view: JobView, metrics: 
   const recoveries = new RecoveryFromEvents();
   const onEvent = (value: string): void => {
     try {
-      const e = JSON.parse(value) as FmsEvent;
+      const e = JSON.parse(value) as EventLine;
       view.event(e);
       metrics.event(e);
       const rec = recoveries.observe(e);
@@ -144,7 +145,7 @@ export async function runNode(o: NodeRunOptions, hooks: NodeHooks = {}): Promise
     // reason to fence; a cut-off node can do no harm meanwhile (no quorum, no peers).
     lease = await claimNode(store, job, node, Math.max(CLAIM_TTL_MS, 4 * opts.faultTimeoutMs));
 
-    const emit = (e: FmsEvent): void => {
+    const emit = (e: LogEvent): void => {
       log.write(e);
       publisher.publish(e);
     };

@@ -1,6 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { InvalidArgumentError, NoCommonStateError, TimeoutError } from '../errors.js';
+import type { NodeEventFields, ProgramEventMessage, ProgramEventName } from '../protocol/events.js';
 import type { FromKeeper, KeeperInit, ToKeeper } from '../state/keeper-protocol.js';
 import { newProgramStats, type ProgramStats } from './ipc.js';
 import { diskCadence, finest, isReplicated, makesVersion, retained, type Cadence } from '../state/replica-cadence.js';
@@ -39,7 +40,7 @@ export interface StateHost {
   /** An allreduce of Rollcall's own, between the program's operations (see PacerHost). */
   exchange(buf: Float64Array, op: 'max'): Promise<Float64Array>;
   now(): number;
-  report(event: string, fields: Record<string, unknown>): void;
+  report<N extends ProgramEventName>(event: N, fields: NodeEventFields<N>): void;
   /** Running totals the job reports; commits are counted here. */
   readonly stats: ProgramStats;
   /** `msRedone`: the steps redone at this member's step time, when it has one. */
@@ -62,7 +63,7 @@ export class Keeper {
   constructor(
     private readonly opts: KeeperOptions,
     pacing: Pick<PacerOptions, 'targetMs' | 'versionMs' | 'versionEvery'>,
-    onEvent: (event: string, fields: Record<string, unknown>) => void,
+    onEvent: (m: ProgramEventMessage) => void,
     private readonly stats: ProgramStats = newProgramStats(),
   ) {
     this.pacing = { keep: opts.keep, base: opts.base, ...pacing };
@@ -78,7 +79,7 @@ export class Keeper {
           const p = this.pending.get(m.id);
           this.pending.delete(m.id);
           p?.(m);
-        } else if (m.type === 'event') onEvent(m.event, m.fields);
+        } else if (m.type === 'event') onEvent(m);
         else if (m.type === 'release') for (const r of m.items) this.buffers.give(r.version, r.buffer);
       });
     });
