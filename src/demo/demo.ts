@@ -12,7 +12,7 @@ const DATA_DIR = '/usr/share/datasets/fashion-mnist';
 export interface DemoOptions {
   nodes: number;
   spares: number;
-  /** Undefined: two epochs of the real data set (85 % test accuracy), or 600 steps of the synthetic one. */
+  /** Undefined: two epochs of the real data set (its test accuracy: README.md), or 600 steps of the synthetic one. */
   steps: number | undefined;
   /** Step at which node 2's program is killed; 0: no fault; undefined: half-way. */
   crashAt: number | undefined;

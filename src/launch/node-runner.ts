@@ -141,8 +141,9 @@ export async function runNode(o: NodeRunOptions, hooks: NodeHooks = {}): Promise
   try {
     await checkSecret(store, job, node, o.secret);
     const record = await joinMembership(store, opts, node);
-    // Longer than an etcd election (1-2 s at default timing), so losing the etcd leader is no
-    // reason to fence; a cut-off node can do no harm meanwhile (no quorum, no peers).
+    // Longer than an etcd election (docs/benchmarks.md, "Tuning choices and the figures behind
+    // them"), so losing the etcd leader is no reason to fence; a cut-off node can do no harm
+    // meanwhile (no quorum, no peers).
     lease = await claimNode(store, job, node, Math.max(CLAIM_TTL_MS, 4 * opts.faultTimeoutMs));
 
     const emit = (e: LogEvent): void => {
@@ -275,7 +276,8 @@ async function claimNode(store: Store, job: string, node: number, ttlMs: number)
  * the store says the claim is gone (the lease expired: the others have replaced it), or when it
  * has reached no majority for UNREACHABLE_TTLS whole TTLs. Fencing late costs nothing (cut off,
  * the node can write no membership and finish no collective); fencing early is a false fault, and
- * an etcd election on a loaded machine was seen to block renewals for 6.6 s.
+ * an etcd election on a loaded machine was seen to block renewals for longer than a TTL
+ * (docs/architecture.md, "Many hosts: the store is the only meeting place").
  */
 const UNREACHABLE_TTLS = 3;
 
