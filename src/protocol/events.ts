@@ -149,10 +149,9 @@ export function programEventMessage<N extends ProgramEventName>(event: N, fields
   return { type: 'event', event, fields } as unknown as ProgramEventMessage;
 }
 
-const NAMES = new Set<string>(EventSchema.options.map((o) => o.shape.event.value));
-
 /** Every event name, in the schema's order. */
 export const EVENT_NAMES: readonly EventName[] = EventSchema.options.map((o) => o.shape.event.value);
+const NAMES = new Set<string>(EVENT_NAMES);
 
 /** The typed event, or undefined if `e` is not an event of the log or its fields are wrong. */
 export function parseEvent(e: unknown): LogEvent | undefined {
