@@ -38,14 +38,15 @@ async function run(m: Msg): Promise<void> {
     // V8 optimises the hot path only after thousands of calls, and a training job runs warm,
     // so measure warm: up to 20,000 calls or 2 GB of traffic per size, whichever is less. Each
     // size, not only the first: sizes take different paths (recursive doubling, the ring,
-    // halving-doubling), and with 2,000 calls after a first size, 64 KiB at 2 ranks measured
-    // 60-105 µs per call against 42-68 µs when it came first.
-    // Not less: at 1 MiB with 2 ranks, windows after ~480 warm-up calls (0.5 GB) took 400-430
-    // µs per call and windows after ~1900 calls 254-269 µs (same machine, alternating runs),
-    // and a job sees the latter for all but its first second. The warm-up runs the timed
-    // window itself, untimed: warming only the allreduce left the window's own loop to be
-    // compiled in the first timed windows, and at 4 KiB those came out 3-5x slower than the
-    // ones after (20 µs per call). The same count on every rank keeps calls in step.
+    // halving-doubling), and a size warmed with a tenth of that after a first size measured
+    // slower than when it came first (docs/benchmarks.md, "Allreduce (float32 sum), 2026-11-28
+    // (fourth session)", 64 KiB). Not less: at 1 MiB, windows after 0.5 GB of warm-up were much
+    // slower than after 2 GB, and a job sees the latter for all but its first second (the same,
+    // "before it: halving-doubling, polling up to 256 KiB, longer warm-up"). The warm-up runs the
+    // timed window itself, untimed: warming only the allreduce left the window's own loop to be
+    // compiled in the first timed windows, which came out several times slower than the ones
+    // after (the same, "earlier: SIMD reductions, warm windows"). The same count on every rank
+    // keeps calls in step.
     const warmup = Math.max(2, Math.min(20_000, Math.floor(2e9 / Math.max(bytes, 1))));
     const window = async (): Promise<number> => {
       a.fill(1);

@@ -1,6 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import type { FmsEvent } from '../fms/fms.js';
 import type { MembershipPolicy } from '../fms/membership.js';
 import { resolveLaunchOptions } from '../launch/launch-options.js';
 import { launch } from '../launch/launcher.js';
@@ -99,9 +98,9 @@ async function oneRecovery(o: RecoveryBenchOptions, mode: MembershipPolicy, faul
   const timer = setTimeout(() => stop.abort('sample timed out'), SAMPLE_TIMEOUT_MS);
   const r = await launch(opts, {
     stopSignal: stop.signal,
-    onEvent: (e: FmsEvent) => {
+    onEvent: (e) => {
       if (e.event === 'recovered' && ms === undefined) {
-        ms = e.ms as number;
+        ms = e.ms;
         stop.abort('sample done');
       }
     },

@@ -39,8 +39,9 @@ interface Loop {
 }
 
 // The arithmetic in functions of their own, as a program's would be: inlined into the loop
-// below, its speed depended on what V8 had seen in that process (16 % slower under Rollcall
-// than in the bare arm, with the same arrays), which is not what this bench measures.
+// below, its speed depended on what V8 had seen in that process (slower under Rollcall than in
+// the bare arm, with the same arrays: docs/benchmarks.md, "Fourth session: commits without a
+// copy, a faster CRC, a fairer loop"), which is not what this bench measures.
 function gradient(w: Float32Array, g: Float32Array): void {
   for (let i = 0; i < g.length; i++) g[i] = (w[i] as number) * 1e-3;
 }

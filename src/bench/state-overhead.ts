@@ -65,8 +65,9 @@ export async function benchState(o: StateBenchOptions, out: (line: string) => vo
     cpu.drafted.push(d.cpu);
     if (o.dashboard) watched.push((await runRollcall(o, 'rollcall', args, true)).stepUs);
   }
-  // The median of per-round ratios: rounds differ by ±10 % here (a shared machine), and the
-  // arms of one round, run back to back, share that round's conditions.
+  // The median of per-round ratios: rounds differ by far more than the overheads sought here
+  // (a shared machine; docs/benchmarks.md, "Versioned state: overhead and commit cost"), and
+  // the arms of one round, run back to back, share that round's conditions.
   const pct = (a: number[], b: number[]): number => +((median(a.map((x, i) => x / (b[i] as number))) - 1) * 100).toFixed(1);
   const total = (a: JobCpu[]): number[] => a.map((c) => c.total);
   const parts = (a: JobCpu[]): JobCpu => ({

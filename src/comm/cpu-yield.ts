@@ -4,8 +4,9 @@
  * of a few bytes that imports it and exports it again gives us the call.
  *
  * Why a polling rank wants it: with 4 ranks on 2 cores, a rank asleep in epoll must be woken
- * by each write to it, and on this VM the writer pays ~12 µs for that wake-up, 80 % of a rank's
- * busy time at 4 KiB. A rank that polls is not asleep, so writes to it are cheap; yielding
+ * by each write to it, and on this VM that wake-up, paid by the writer, was most of a rank's
+ * busy time at 4 KiB (docs/benchmarks.md, "Allreduce (float32 sum), 2026-11-28 (fourth
+ * session)"). A rank that polls is not asleep, so writes to it are cheap; yielding
  * between polls hands the core to the rank it shares it with, the one we are often waiting for.
  * Open MPI's TCP ranks poll and yield the same way.
  *

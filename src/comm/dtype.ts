@@ -70,7 +70,8 @@ export function reduceInto(dst: NumericArray, src: NumericArray, op: ReduceOp): 
   else reduceI32(dst, src as Int32Array, op, from);
 }
 
-// One loop per element type: a loop that sees several typed-array types runs 1.5x slower.
+// One loop per element type: a loop that sees several typed-array types runs slower
+// (docs/benchmarks.md, "Allreduce (float32 sum), 2026-11-28, earlier: SIMD reductions, warm windows").
 function reduceF32(dst: Float32Array, src: Float32Array, op: ReduceOp, from: number): void {
   const n = dst.length;
   if (op === 'sum' || op === 'avg') for (let i = from; i < n; i++) dst[i] = dst[i]! + src[i]!;

@@ -48,9 +48,10 @@ export class FrameDecoder {
     // A large frame is read up to its end and no further, and until the next frame's header is
     // in, reads are kept short. Otherwise bytes of the next frame arrive behind the current one
     // and must be moved to the front when that frame does not fit in what is left: with 1 MiB
-    // chunks in a 2 MiB buffer that was nearly every frame, 7 % of a rank's time at 4 ranks and
-    // 16 MiB, in memmove. This way the buffer is empty once a large frame is parsed, and the
-    // next one starts near the front.
+    // chunks in a 2 MiB buffer that was nearly every frame, a measurable share of a rank's time
+    // in memmove (docs/benchmarks.md, "Allreduce (float32 sum), 2026-11-28 (fourth session)").
+    // This way the buffer is empty once a large frame is parsed, and the next one starts near
+    // the front.
     return this.buf.subarray(this.end, Math.min(this.buf.byteLength, this.end + LARGE_FRAME));
   }
 

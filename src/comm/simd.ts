@@ -1,7 +1,8 @@
 /**
- * Reduction kernels in WebAssembly SIMD. The JavaScript loops ran at 1.4-2 ns per float32
- * element here, and at 1 MiB that was most of an allreduce's time; these run at 0.14 ns, or
- * 0.4 ns counting the copies into and out of the module's memory (docs/benchmarks.md).
+ * Reduction kernels in WebAssembly SIMD. At 1 MiB the JavaScript loops were most of an
+ * allreduce's time; these are several times faster, even counting the copies into and out of
+ * the module's memory (docs/benchmarks.md, "Allreduce (float32 sum), 2026-11-28, earlier: SIMD
+ * reductions, warm windows").
  *
  * They give the same bits as the JavaScript loops: adding, multiplying or dividing two float32
  * values in float64 and rounding once to float32 is exactly the float32 operation, and int32
@@ -160,9 +161,9 @@ const arenas = new WeakMap<ArrayBufferLike, Arena>();
 /**
  * Memory for a receive buffer that the kernels can read in place: a module instance of its
  * own, whose memory holds the buffer and a block of scratch. A payload received into it is
- * reduced without being copied into the module first, one copy of three saved (1 MiB
- * allreduce, alternating builds: 4 ranks 1039-1294 against 1162-1594 µs, 2 ranks about 5 %,
- * within the noise). The memory never grows, so views of it stay valid. Plain memory when SIMD
+ * reduced without being copied into the module first, one copy of three saved
+ * (docs/benchmarks.md, "Allreduce (float32 sum), 2026-11-28, before it: receive buffers in wasm
+ * memory"). The memory never grows, so views of it stay valid. Plain memory when SIMD
  * is not available or the engine refuses another wasm memory (each reserves address space).
  */
 export function receiveBuffer(bytes: number): Uint8Array {

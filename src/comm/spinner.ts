@@ -1,8 +1,9 @@
 /**
  * Busy-polls the event loop for a short while after a collective starts, instead of sleeping
- * in epoll at once. On this kind of machine (a VM) a core that goes idle takes 50-100 µs to
- * wake again; a 4 KiB exchange takes 15-20 µs when both sides poll. setImmediate makes each
- * loop turn poll with a zero timeout, so the data is seen as soon as it lands.
+ * in epoll at once. On this kind of machine (a VM) a core that goes idle takes several times
+ * longer to wake again than a 4 KiB exchange takes when both sides poll (docs/architecture.md,
+ * "Choices and their reasons"). setImmediate makes each loop turn poll with a zero timeout, so
+ * the data is seen as soon as it lands.
  *
  * Spinning only pays if the peer runs meanwhile. When it keeps not paying (the ranks share a
  * core, or the peer is computing), stop for a while: a spin that never hits only takes CPU

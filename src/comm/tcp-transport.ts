@@ -8,8 +8,8 @@ import { LOOPBACK, advertisedHost, joinHostPort } from '../util/host.js';
  * A TCP connection. Sockets we dial read with `onread` straight into the reader's memory:
  * large reads, no per-read allocation. Node offers `onread` only for sockets it creates on
  * connect, so the communicator receives on connections it dialed and sends on accepted ones.
- * Measured on this machine, a 16 MiB exchange took 13.2 ms with 'data' events and 7.5 ms
- * with `onread` into a 1 MiB buffer.
+ * Measured, a 16 MiB exchange is much faster with `onread` into a 1 MiB buffer than with 'data'
+ * events (docs/benchmarks.md, "Allreduce (float32 sum), 2026-11-27").
  */
 class TcpConn implements Conn {
   readonly remote: string;

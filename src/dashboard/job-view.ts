@@ -1,5 +1,4 @@
-import type { FmsEvent } from '../fms/fms.js';
-import { parseEvent } from '../protocol/events.js';
+import { parseEvent, type EventLine } from '../protocol/events.js';
 
 export type NodeRole = 'member' | 'spare' | 'fenced' | 'gone';
 
@@ -105,32 +104,32 @@ export class JobView {
     return r;
   }
 
-  event(raw: FmsEvent): void {
+  event(raw: EventLine): void {
     const e = parseEvent(raw);
     if (!e) return;
     this.changed = true;
     switch (e.event) {
       case 'job_started':
-        this.s.job = e.job ?? null;
+        this.s.job = e.job;
         this.s.startedAt = e.ts;
         e.nodes.forEach((n, rank) => Object.assign(this.row(n), { role: 'member', rank }));
         for (const n of e.spares) this.row(n).role = 'spare';
         this.s.state = 'running';
         break;
       case 'node_started': {
-        this.s.job ??= e.job ?? null;
+        this.s.job ??= e.job;
         this.s.startedAt ??= e.ts;
         const r = this.row(e.node);
-        if (e.role) r.role = e.role;
+        r.role = e.role;
         this.s.state = 'running';
         break;
       }
       case 'program_started':
-        this.row(e.node).pid = e.pid ?? null;
+        this.row(e.node).pid = e.pid;
         break;
       case 'fault_injected':
         this.pendingFault = { ts: e.ts, node: e.node };
-        this.s.markers.push({ ts: e.ts, kind: 'fault', label: `${e.kind ?? 'fault'} node ${e.node}` });
+        this.s.markers.push({ ts: e.ts, kind: 'fault', label: `${e.kind} node ${e.node}` });
         break;
       case 'fault_detected': {
         const r = this.openRecovery(e.generation + 1);
@@ -152,7 +151,7 @@ export class JobView {
           if (rank >= 0) Object.assign(r, { role: 'member', rank });
           else if (r.role === 'member') Object.assign(r, { role: 'gone', rank: null, stepsPerSec: 0 });
         }
-        for (const n of e.removed ?? []) Object.assign(this.row(n), { role: this.row(n).role === 'fenced' ? 'fenced' : 'gone', rank: null });
+        for (const n of e.removed) Object.assign(this.row(n), { role: this.row(n).role === 'fenced' ? 'fenced' : 'gone', rank: null });
         e.members.forEach((n, rank) => Object.assign(this.row(n), { role: 'member', rank }));
         break;
       }

@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { FmsEvent } from '../fms/fms.js';
+import { parseEvent, type EventLine } from '../protocol/events.js';
 import type { ProgramStats } from '../sdk/ipc.js';
 
 /**
@@ -34,10 +34,11 @@ export class JobMetrics {
   private readonly lastStep = new Map<number, { step: number; t: number }>();
   private readonly lastStats = new Map<number, ProgramStats>();
 
-  event(e: FmsEvent): void {
-    if (e.event === 'fault_detected') this.faults.inc({ cause: String(e.cause ?? 'unknown') });
-    else if (e.event === 'membership_updated' && typeof e.generation === 'number') this.generation.set(e.generation);
-    else if (e.event === 'recovered' && typeof e.ms === 'number') {
+  event(raw: EventLine): void {
+    const e = parseEvent(raw);
+    if (e?.event === 'fault_detected') this.faults.inc({ cause: e.cause });
+    else if (e?.event === 'membership_updated') this.generation.set(e.generation);
+    else if (e?.event === 'recovered') {
       this.recoveries.inc();
       this.recoveryTime.observe(e.ms / 1000);
     }

@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
-import type { FmsEvent } from '../fms/fms.js';
+import type { EventLine } from '../protocol/events.js';
 import { JobView, type ViewState } from './job-view.js';
 import { pageHtml, uplotAssets } from './page.js';
 
 export interface ReadLog {
-  events: FmsEvent[];
+  events: EventLine[];
   /** Lines that were not events, by line number (1-based), with why. */
   bad: { line: number; error: string }[];
 }
@@ -12,14 +12,14 @@ export interface ReadLog {
 /** Reads an event log (JSON lines); a bad line is named and skipped, the rest is kept. */
 export function readEventLog(path: string): ReadLog {
   const text = readFileSync(path, 'utf8');
-  const events: FmsEvent[] = [];
+  const events: EventLine[] = [];
   const bad: ReadLog['bad'] = [];
   text.split('\n').forEach((raw, i) => {
     if (raw.trim() === '') return;
     try {
       const e = JSON.parse(raw) as unknown;
       if (typeof e !== 'object' || e === null || Array.isArray(e)) throw new Error('not a JSON object');
-      const ev = e as FmsEvent;
+      const ev = e as EventLine;
       if (typeof ev.ts !== 'number' || typeof ev.event !== 'string') throw new Error('an event needs a numeric "ts" and a string "event"');
       events.push(ev);
     } catch (err) {
@@ -30,13 +30,13 @@ export function readEventLog(path: string): ReadLog {
 }
 
 /** The view a finished job's log describes: the same model as the live dashboard, replayed. */
-export function viewOfLog(events: readonly FmsEvent[]): ViewState {
+export function viewOfLog(events: readonly EventLine[]): ViewState {
   const view = new JobView();
   for (const e of [...events].sort((a, b) => a.ts - b.ts)) view.event(e);
   return view.state as ViewState;
 }
 
-function summaryOf(events: readonly FmsEvent[], v: ViewState): string {
+function summaryOf(events: readonly EventLine[], v: ViewState): string {
   const first = events[0]?.ts;
   const last = events[events.length - 1]?.ts;
   const done = events.find((e) => e.event === 'job_completed');
@@ -50,7 +50,7 @@ function summaryOf(events: readonly FmsEvent[], v: ViewState): string {
 }
 
 /** One self-contained HTML file: uPlot and the data inlined, nothing fetched when it is opened. */
-export function renderReport(events: readonly FmsEvent[]): string {
+export function renderReport(events: readonly EventLine[]): string {
   const view = viewOfLog(events);
   return pageHtml({ title: `Rollcall report: ${view.job ?? 'job'}`, live: false, initial: view, inlineAssets: uplotAssets(), summary: summaryOf(events, view) });
 }

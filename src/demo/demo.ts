@@ -1,8 +1,7 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { FmsEvent } from '../fms/fms.js';
 import { renderReport } from '../dashboard/report.js';
-import { parseEvent, type EventOf } from '../protocol/events.js';
+import { parseEvent, type EventLine, type EventOf } from '../protocol/events.js';
 import { resolveLaunchOptions } from '../launch/launch-options.js';
 import { launch, type LaunchResult } from '../launch/launcher.js';
 import { ProgressView } from './progress-view.js';
@@ -13,7 +12,7 @@ const DATA_DIR = '/usr/share/datasets/fashion-mnist';
 export interface DemoOptions {
   nodes: number;
   spares: number;
-  /** Undefined: two epochs of the real data set (85 % test accuracy), or 600 steps of the synthetic one. */
+  /** Undefined: two epochs of the real data set (its test accuracy: README.md), or 600 steps of the synthetic one. */
   steps: number | undefined;
   /** Step at which node 2's program is killed; 0: no fault; undefined: half-way. */
   crashAt: number | undefined;
@@ -117,7 +116,7 @@ function expectCompleted(r: LaunchResult, what: string): TrainResult {
   return r.result as TrainResult;
 }
 
-function recoveriesOf(events: FmsEvent[]): DemoSummary['recoveries'] {
+function recoveriesOf(events: readonly EventLine[]): DemoSummary['recoveries'] {
   const typed = events.map(parseEvent);
   const resumedIn = (g: number): EventOf<'program_resumed'>[] => typed.filter((r): r is EventOf<'program_resumed'> => r?.event === 'program_resumed' && r.generation === g);
   return typed

@@ -1,5 +1,4 @@
-import type { FmsEvent } from '../fms/fms.js';
-import { parseEvent } from '../protocol/events.js';
+import { parseEvent, type EventLine } from '../protocol/events.js';
 
 /**
  * The demo's live view on stderr: a progress bar redrawn in place on a terminal (a line per 10 %
@@ -40,20 +39,20 @@ export class ProgressView {
     if (this.drawn) this.draw();
   }
 
-  event(raw: FmsEvent): void {
+  event(raw: EventLine): void {
     const e = parseEvent(raw);
     switch (e?.event) {
       case 'fault_injected':
-        this.say(`  ✗ step ${this.step}: node ${e.node}'s program killed (${e.spec ?? e.kind ?? ''})`);
+        this.say(`  ✗ step ${this.step}: node ${e.node}'s program killed (${e.spec})`);
         break;
       case 'fault_detected':
-        this.say(`  ! node ${e.by ?? e.node ?? '?'} detected the fault of node ${e.failed.join(',')} (${e.cause})`);
+        this.say(`  ! node ${e.by} detected the fault of node ${e.failed.join(',')} (${e.cause})`);
         break;
       case 'membership_updated':
-        this.say(`  ↻ generation ${e.generation}: members ${e.members.join(',')}${e.added?.length ? ` (spare ${e.added.join(',')} brought in)` : ''}`);
+        this.say(`  ↻ generation ${e.generation}: members ${e.members.join(',')}${e.added.length ? ` (spare ${e.added.join(',')} brought in)` : ''}`);
         break;
       case 'common_state_selected':
-        this.say(`  ↺ every node rolled back to version ${e.version} (step ${e.step ?? '?'})`);
+        this.say(`  ↺ every node rolled back to version ${e.version} (step ${e.step})`);
         break;
       case 'replica_interval_chosen':
         this.say(`  ⇄ generation ${e.generation}: replicas of every ${e.every}th commit from commit ${e.from_version} (steps of ${e.step_ms} ms)`);

@@ -1,4 +1,5 @@
 import { JobFailedError, TimeoutError } from '../errors.js';
+import type { FmsEventName, LogEvent, NodeEventFields } from '../protocol/events.js';
 import type { FromProgram, ProgramConfig, ProgramStats, ToProgram } from '../sdk/ipc.js';
 import type { Store, Watcher } from '../store/store.js';
 import { waitForPrefix } from '../store/store.js';
@@ -56,12 +57,8 @@ const FMS_MOVES: Record<FmsState, readonly FmsState[]> = {
   [FmsState.Stopped]: [],
 };
 
-/** One event-log line; `ts` is set where the thing happened, not where it is written. */
-export interface FmsEvent {
-  event: string;
-  ts: number;
-  [field: string]: unknown;
-}
+/** One event-log line (src/protocol/events.ts); `ts` is set where the thing happened, not where it is written. */
+export type FmsEvent = LogEvent;
 
 export interface FmsHooks {
   event(e: FmsEvent): void;
@@ -166,8 +163,8 @@ export class Fms {
     return true;
   }
 
-  private emit(event: string, fields: Record<string, unknown> = {}, ts = Date.now()): void {
-    this.hooks.event({ ts, event, node: this.cfg.node, ...fields });
+  private emit<N extends FmsEventName>(event: N, fields: NodeEventFields<N>, ts = Date.now()): void {
+    this.hooks.event({ ts, event, node: this.cfg.node, ...fields } as LogEvent);
   }
 
   async start(): Promise<void> {

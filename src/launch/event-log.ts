@@ -1,5 +1,5 @@
 import { closeSync, openSync, writeSync } from 'node:fs';
-import type { FmsEvent } from '../fms/fms.js';
+import type { LogEvent } from '../protocol/events.js';
 
 /**
  * The job's event log: one JSON object per line, each with `ts` (ms since the epoch) and
@@ -8,13 +8,13 @@ import type { FmsEvent } from '../fms/fms.js';
  */
 export class EventLog {
   private fd: number | undefined;
-  readonly events: FmsEvent[] = [];
+  readonly events: LogEvent[] = [];
 
-  constructor(path: string | undefined, private readonly listener?: (e: FmsEvent) => void) {
+  constructor(path: string | undefined, private readonly listener?: (e: LogEvent) => void) {
     if (path !== undefined) this.fd = openSync(path, 'w');
   }
 
-  write(e: FmsEvent): void {
+  write(e: LogEvent): void {
     this.events.push(e);
     if (this.fd !== undefined) writeSync(this.fd, `${JSON.stringify(e)}\n`);
     this.listener?.(e);

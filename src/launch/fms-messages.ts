@@ -1,5 +1,6 @@
 import type { ProgramStats } from '../sdk/ipc.js';
-import type { FmsConfig, FmsEvent, FmsState } from '../fms/fms.js';
+import type { FmsConfig, FmsState } from '../fms/fms.js';
+import type { LogEvent } from '../protocol/events.js';
 
 /** Launcher ↔ FMS process messages (Node IPC between processes of the same Rollcall build). */
 export type ToFms = { type: 'start'; config: FmsConfig } | { type: 'stop' };
@@ -8,7 +9,7 @@ export type FromFms =
   | { type: 'ready'; node: number }
   /** Sent last before an FMS exits; its delivery means every earlier message was delivered. */
   | { type: 'flush' }
-  | { type: 'event'; event: FmsEvent }
+  | { type: 'event'; event: LogEvent }
   | { type: 'progress'; node: number; step: number; stats?: ProgramStats | undefined }
   | { type: 'health'; node: number; phi: Record<string, number> }
   | { type: 'finished'; node: number; state: FmsState; result?: unknown };

@@ -1,5 +1,4 @@
-import type { FmsEvent } from '../fms/fms.js';
-import { parseEvent } from '../protocol/events.js';
+import { logEvent, parseEvent, type EventLine, type EventOf, type LogEvent } from '../protocol/events.js';
 import type { Store } from '../store/store.js';
 import { RecoveryTracker, type RecordView } from './recovery-tracker.js';
 
@@ -27,7 +26,7 @@ export class EventPublisher {
     private readonly onError: (e: Error) => void,
   ) {}
 
-  publish(e: FmsEvent): void {
+  publish(e: LogEvent): void {
     const seq = this.seq++;
     const value = JSON.stringify(e);
     this.chain = this.chain.then(async () => {
@@ -50,7 +49,7 @@ export class EventPublisher {
 }
 
 export interface MergedEvents {
-  events: FmsEvent[];
+  events: EventLine[];
   /** Stored values that were not events, with their keys. */
   bad: { key: string; error: string }[];
 }
@@ -58,13 +57,13 @@ export interface MergedEvents {
 /** Every node's stored events of the job, merged in time order (ties kept in node, then sequence, order). */
 export async function readJobEvents(store: Store, job: string): Promise<MergedEvents> {
   const { kvs } = await store.list(prefix(job));
-  const events: FmsEvent[] = [];
+  const events: EventLine[] = [];
   const bad: MergedEvents['bad'] = [];
   for (const kv of kvs) {
     try {
       const e = JSON.parse(kv.value) as unknown;
-      if (typeof e !== 'object' || e === null || typeof (e as FmsEvent).ts !== 'number' || typeof (e as FmsEvent).event !== 'string') throw new Error('not an event (needs ts and event)');
-      events.push(e as FmsEvent);
+      if (typeof e !== 'object' || e === null || typeof (e as EventLine).ts !== 'number' || typeof (e as EventLine).event !== 'string') throw new Error('not an event (needs ts and event)');
+      events.push(e as EventLine);
     } catch (err) {
       bad.push({ key: kv.key, error: (err as Error).message });
     }
@@ -84,17 +83,17 @@ export class RecoveryFromEvents {
   private record: RecordView = { state: 'running', generation: 0, members: [] };
 
   /** The `recovered` event this one completes, if any. */
-  observe(e: FmsEvent): FmsEvent | undefined {
+  observe(e: EventLine): EventOf<'recovered'> | undefined {
     const t = parseEvent(e);
     if (t?.event === 'fault_injected') this.tracker.injected(t.ts, this.record.generation);
     if (t?.event === 'membership_updated' && t.generation >= this.record.generation) this.record = { state: 'running', generation: t.generation, members: t.members };
     const rec = this.tracker.observe(e, this.record);
-    return rec ? { ts: e.ts, event: 'recovered', ...rec } : undefined;
+    return rec ? logEvent('recovered', rec, e.ts) : undefined;
   }
 }
 
 /** The merged log with a `recovered` event after each recovery's last resume (unless it has them). */
-export function withRecoveries(events: readonly FmsEvent[]): FmsEvent[] {
+export function withRecoveries(events: readonly EventLine[]): EventLine[] {
   if (events.some((e) => e.event === 'recovered')) return [...events];
   const r = new RecoveryFromEvents();
   return events.flatMap((e) => {

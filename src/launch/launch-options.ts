@@ -7,17 +7,19 @@ import { MembershipPolicySchema, type MembershipPolicy } from '../fms/membership
 import { PROXY_KINDS, type ProxyKind } from '../proxy/proxy.js';
 
 /**
- * Replicas at least a quarter of a second apart: each costs about 2.8 ms of step time on two
- * busy cores (4 MiB; docs/benchmarks.md), about 1 % at this spacing, and a `replace` redoes
- * less than twice this much work.
+ * Replicas at least a quarter of a second apart: each costs milliseconds of step time on two
+ * busy cores, so they are spaced for their share of the step to stay near 1 % (the figures:
+ * docs/benchmarks.md, "Fifth session: replicas and files spaced in time"), and a `replace`
+ * redoes less than twice this much work.
  */
 export const DEFAULT_REPLICATE_MS = 250;
 
 /**
  * Versions at least this far apart by default: a version costs a copy of the state and the
- * keeper's bookkeeping, 0.2-0.3 ms per 4 MiB on two busy cores (docs/benchmarks.md), so a
- * version per 6 ms step cost +3.2 %; at 40 ms it is under 1 %, and the work redone after a
- * fault is bounded by the replicas (`DEFAULT_REPLICATE_MS`) anyway.
+ * keeper's bookkeeping, a few percent of a short step when every step makes one; spaced this far
+ * apart, their share stays under 1 % (the figures: docs/benchmarks.md, "Fifth session: replicas
+ * and files spaced in time" and "Sixth session (2026-12-03): versions on a time cadence"), and
+ * the work redone after a fault is bounded by the replicas (`DEFAULT_REPLICATE_MS`) anyway.
  */
 export const DEFAULT_VERSION_MS = 40;
 

@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { realClock } from '../fms/clock.js';
 import { ChaosScheduler, type ChaosFire } from '../fms/chaos.js';
-import type { FmsEvent } from '../fms/fms.js';
 import { initMembership, watchMembership, type MembershipRecord } from '../fms/membership.js';
+import { logEvent, type EventFields, type EventName, type LogEvent } from '../protocol/events.js';
 import type { Store, Watcher } from '../store/store.js';
 import { openStore } from '../store/open-store.js';
 import { startStoreServer, type StoreServer } from '../store/tcp-store-server.js';
@@ -33,11 +33,11 @@ export interface LaunchResult {
   /** What rank 0 of the last generation reported. */
   result?: unknown;
   results: Record<number, unknown>;
-  events: FmsEvent[];
+  events: LogEvent[];
 }
 
 export interface LaunchHooks {
-  onEvent?(e: FmsEvent): void;
+  onEvent?(e: LogEvent): void;
   /** A program reported its step. */
   onProgress?(node: number, step: number): void;
   /** Human-readable progress lines (stderr in the CLI). */
@@ -87,7 +87,7 @@ export async function launch(opts: LaunchOptions, hooks: LaunchHooks = {}): Prom
     say(`dashboard: ${dashboard.url}`);
     hooks.onDashboard?.(dashboard.url);
   }
-  const emit = (event: string, fields: Record<string, unknown> = {}, ts = Date.now()): void => log.write({ ts, event, ...fields });
+  const emit = <N extends EventName>(event: N, fields: EventFields<N>, ts = Date.now()): void => log.write(logEvent(event, fields, ts));
 
   const tempState = opts.stateDir === undefined;
   const stateDir = opts.stateDir ?? (await mkdtemp(join(tmpdir(), `rollcall-${job}-`)));
@@ -125,7 +125,7 @@ export async function launch(opts: LaunchOptions, hooks: LaunchHooks = {}): Prom
     resolveDone({ outcome, reason });
   };
 
-  const onEvent = (e: FmsEvent): void => {
+  const onEvent = (e: LogEvent): void => {
     log.write(e);
     const rec = tracker.observe(e, record);
     if (rec) {
@@ -133,7 +133,7 @@ export async function launch(opts: LaunchOptions, hooks: LaunchHooks = {}): Prom
       say(`recovered: generation ${rec.generation} running ${rec.ms} ms after the fault`);
     }
     describe(e, say);
-    if (e.event === 'program_started' && typeof e.node === 'number' && typeof e.pid === 'number') {
+    if (e.event === 'program_started') {
       const p = procs.get(e.node);
       if (p) p.programPid = e.pid;
     }
@@ -287,25 +287,23 @@ async function shutdown(procs: Map<number, NodeProc>): Promise<void> {
   for (const p of procs.values()) killGroup(p.fms, 'SIGKILL');
 }
 
-function describe(e: FmsEvent, say: (l: string) => void): void {
-  const f = e as Record<string, unknown>;
-  const list = (v: unknown): string => (Array.isArray(v) ? v.join(',') : String(v));
+function describe(e: LogEvent, say: (l: string) => void): void {
   switch (e.event) {
     case 'fault_injected':
-      say(`chaos: ${String(f.kind)} node ${String(f.node)} (${String(f.spec)})`);
+      say(`chaos: ${e.kind} node ${e.node} (${e.spec})`);
       break;
     case 'fault_detected':
-      say(`node ${String(f.by)} detected a fault of node(s) ${list(f.failed)} (${String(f.cause)}): ${String(f.detail)}`);
+      say(`node ${e.by} detected a fault of node(s) ${e.failed.join(',')} (${e.cause}): ${e.detail}`);
       break;
     case 'membership_updated':
-      say(`generation ${String(f.generation)}: members ${list(f.members)}${list(f.removed) ? `, removed ${list(f.removed)}` : ''}${list(f.added) ? `, added ${list(f.added)}` : ''}`);
+      say(`generation ${e.generation}: members ${e.members.join(',')}${e.removed.length ? `, removed ${e.removed.join(',')}` : ''}${e.added.length ? `, added ${e.added.join(',')}` : ''}`);
       break;
     case 'program_failed':
-      say(`node ${String(f.node)}: program exited with code ${String(f.code)}`);
+      say(`node ${e.node}: program exited with code ${String(e.code)}`);
       break;
     case 'fms_error':
     case 'program_error':
-      say(`node ${String(f.node)}: ${String(f.message)}`);
+      say(`node ${e.node}: ${e.message}`);
       break;
   }
 }

@@ -3,8 +3,9 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import { hostname } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { AlreadyExistsError, AuthError, InvalidArgumentError, LeaseExpiredError, TimeoutError } from '../errors.js';
-import { FmsState, type FmsEvent } from '../fms/fms.js';
+import { FmsState } from '../fms/fms.js';
 import { initMembership, readMembership, watchMembership, type MembershipRecord } from '../fms/membership.js';
+import type { EventLine, LogEvent } from '../protocol/events.js';
 import { openStore } from '../store/open-store.js';
 import { listAndWatch, waitForPrefix, type Lease, type Store, type Watcher } from '../store/store.js';
 import { JobMetrics } from '../dashboard/metrics.js';
@@ -43,7 +44,7 @@ export interface NodeResult {
 export interface NodeHooks {
   log?(line: string): void;
   onDashboard?(url: string): void;
-  onEvent?(e: FmsEvent): void;
+  onEvent?(e: LogEvent): void;
   stopSignal?: AbortSignal;
 }
 
@@ -61,7 +62,7 @@ async function feedFromStore(store: Store, job: string, view: JobView, metrics: 
   const recoveries = new RecoveryFromEvents();
   const onEvent = (value: string): void => {
     try {
-      const e = JSON.parse(value) as FmsEvent;
+      const e = JSON.parse(value) as EventLine;
       view.event(e);
       metrics.event(e);
       const rec = recoveries.observe(e);
@@ -140,11 +141,12 @@ export async function runNode(o: NodeRunOptions, hooks: NodeHooks = {}): Promise
   try {
     await checkSecret(store, job, node, o.secret);
     const record = await joinMembership(store, opts, node);
-    // Longer than an etcd election (1-2 s at default timing), so losing the etcd leader is no
-    // reason to fence; a cut-off node can do no harm meanwhile (no quorum, no peers).
+    // Longer than an etcd election (docs/benchmarks.md, "Tuning choices and the figures behind
+    // them"), so losing the etcd leader is no reason to fence; a cut-off node can do no harm
+    // meanwhile (no quorum, no peers).
     lease = await claimNode(store, job, node, Math.max(CLAIM_TTL_MS, 4 * opts.faultTimeoutMs));
 
-    const emit = (e: FmsEvent): void => {
+    const emit = (e: LogEvent): void => {
       log.write(e);
       publisher.publish(e);
     };
@@ -274,7 +276,8 @@ async function claimNode(store: Store, job: string, node: number, ttlMs: number)
  * the store says the claim is gone (the lease expired: the others have replaced it), or when it
  * has reached no majority for UNREACHABLE_TTLS whole TTLs. Fencing late costs nothing (cut off,
  * the node can write no membership and finish no collective); fencing early is a false fault, and
- * an etcd election on a loaded machine was seen to block renewals for 6.6 s.
+ * an etcd election on a loaded machine was seen to block renewals for longer than a TTL
+ * (docs/architecture.md, "Many hosts: the store is the only meeting place").
  */
 const UNREACHABLE_TTLS = 3;
 

@@ -1,5 +1,4 @@
-import type { FmsEvent } from '../fms/fms.js';
-import { parseEvent } from '../protocol/events.js';
+import { parseEvent, type EventLine } from '../protocol/events.js';
 import type { MembershipRecord } from '../fms/membership.js';
 
 /** What the tracker needs of the membership: the launcher passes the record, a log reader its own view. */
@@ -26,7 +25,7 @@ export class RecoveryTracker {
     this.open ??= { t0: ts, from: 'fault_injected', generation };
   }
 
-  observe(e: FmsEvent, record: RecordView): Recovery | undefined {
+  observe(e: EventLine, record: RecordView): Recovery | undefined {
     const t = parseEvent(e);
     if (t?.event === 'fault_detected') {
       this.open ??= { t0: t.ts, from: 'fault_detected', generation: t.generation };

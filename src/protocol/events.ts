@@ -1,46 +1,161 @@
 import { z } from 'zod';
+import { FaultCauseSchema } from '../fms/datagram.js';
+import { MembershipPolicySchema } from '../fms/membership-record.js';
 
 /**
- * The events that readers of the log act on (the recovery tracker, the dashboard, the demo,
- * reports), each with its fields, in one schema. An event-log line is `{ ts, event, ...fields }`;
- * `parseEvent` gives the typed event, or undefined for a line that is not one of these (other
- * events are kept in the log, for people, and readers pass them by). Adding a field to an
- * event means adding it here, where every reader sees it.
+ * Every event the log holds, each with its fields, in one schema: the one list of them. An
+ * event-log line is `{ ts, event, ...fields }`. Writers are typed by it (an unknown name, or a
+ * missing or mistyped field, does not compile), a program's events are validated by it when its
+ * FMS receives them (src/sdk/ipc.ts), and readers take a line through `parseEvent` to its typed
+ * form. Adding an event or a field means adding it here, where every writer and reader sees it.
  */
 const Int = z.number().int();
 const NodeId = Int.nonnegative();
+const Generation = Int.nonnegative();
 const Ts = z.number();
+const Nodes = z.array(NodeId);
 
-const base = <E extends string, S extends z.ZodRawShape>(event: E, shape: S) => z.object({ ts: Ts, event: z.literal(event), ...shape });
+const event = <E extends string, S extends z.ZodRawShape>(name: E, shape: S) => z.object({ ts: Ts, event: z.literal(name), ...shape });
 
-export const KnownEventSchema = z.discriminatedUnion('event', [
-  base('job_started', { job: z.string().optional(), nodes: z.array(NodeId), spares: z.array(NodeId) }),
-  base('node_started', { node: NodeId, job: z.string().optional(), role: z.enum(['member', 'spare']).optional() }),
-  base('program_started', { node: NodeId, pid: Int.optional() }),
-  base('fault_injected', { node: NodeId, kind: z.string().optional(), spec: z.string().optional() }),
-  base('fault_detected', { node: NodeId.optional(), by: NodeId.optional(), failed: z.array(NodeId).default([]), cause: z.string().default('unknown'), generation: Int.nonnegative() }),
-  base('membership_updated', { generation: Int.nonnegative(), members: z.array(NodeId), removed: z.array(NodeId).optional(), added: z.array(NodeId).optional() }),
-  base('node_fenced', { node: NodeId }),
-  base('fms_exited', { node: NodeId }),
-  base('common_state_selected', { generation: Int.nonnegative(), version: Int.nonnegative(), step: Int.nonnegative().optional() }),
-  base('replica_interval_chosen', { generation: Int.nonnegative(), every: Int.positive(), from_version: Int.nonnegative(), step_ms: z.number().nonnegative() }),
-  base('version_interval_chosen', { generation: Int.nonnegative(), every: Int.positive(), from_commit: Int.nonnegative() }),
-  base('program_resumed', { node: NodeId, generation: Int.nonnegative(), steps_redone: z.number().nonnegative().optional(), ms_redone: z.number().nonnegative().optional() }),
-  base('recovered', { generation: Int.nonnegative(), ms: z.number().nonnegative() }),
-  base('node_progress', { node: NodeId, step: Int.nonnegative() }),
-  base('job_completed', { generation: Int.nonnegative().optional() }),
-  base('job_failed', { outcome: z.string().optional(), reason: z.string().nullish() }),
+/** `rollcall launch` and `rollcall node` end a job, or a node, in one of these. */
+const JobOutcomeSchema = z.enum(['completed', 'failed', 'stopped']);
+const NodeOutcomeSchema = z.enum(['completed', 'failed', 'fenced', 'stopped']);
+/** What `--chaos` does (fms/chaos.ts ChaosKind). */
+const ChaosKindSchema = z.enum(['kill', 'stop', 'kill-node']);
+
+/** Written by the launcher (`rollcall launch`) or by a host's node runner (`rollcall node`). */
+const launcherEvents = [
+  event('job_started', {
+    job: z.string(),
+    nodes: Nodes,
+    spares: Nodes,
+    policy: MembershipPolicySchema,
+    minNodes: Int.positive(),
+    heartbeatMs: z.number().positive(),
+    faultTimeoutMs: z.number().positive(),
+    command: z.array(z.string()),
+    stateDir: z.string(),
+    keep: Int.positive(),
+    resume: z.boolean(),
+  }),
+  event('node_started', { node: NodeId, job: z.string(), host: z.string(), bind: z.string(), pid: Int, generation: Generation, role: z.enum(['member', 'spare']) }),
+  /** `pid`: the FMS's for kill-node, else the program's (absent if the FMS process has none). */
+  event('fault_injected', { node: NodeId, kind: ChaosKindSchema, pid: Int.optional(), spec: z.string() }),
+  /** From the fault (its injection, or its first detection) to every member running again. */
+  event('recovered', { generation: Generation, ms: z.number().nonnegative(), from: z.enum(['fault_injected', 'fault_detected']), faultTs: Ts }),
+  /** Each node's step, about once a second. */
+  event('node_progress', { node: NodeId, step: Int.nonnegative() }),
+  event('fms_exited', { node: NodeId, code: Int.nullable(), signal: z.string().nullable() }),
+  event('job_completed', { generation: Generation, result: z.unknown(), results: z.record(z.string(), z.unknown()) }),
+  event('job_failed', { generation: Generation, outcome: JobOutcomeSchema, reason: z.string().optional() }),
+  event('node_completed', { node: NodeId, outcome: NodeOutcomeSchema, reason: z.string().nullable() }),
+  event('node_stopped', { node: NodeId, outcome: NodeOutcomeSchema, reason: z.string().nullable() }),
+] as const;
+
+/** Written by a node's FMS, which adds its `node` to each. */
+const fmsEvents = [
+  event('program_started', { node: NodeId, pid: Int, fmsPid: Int, generation: Generation }),
+  /** Its standby proxy is up. */
+  event('program_warm', { node: NodeId, pid: Int }),
+  event('proxy_started', { node: NodeId, generation: Int, ms: z.number() }),
+  event('proxy_relaunched', { node: NodeId, generation: Int, ms: z.number() }),
+  /** The program's first operation in `generation` (`ts` is when it issued it). */
+  event('program_resumed', { node: NodeId, generation: Int, pid: Int, steps_redone: z.number().nonnegative().optional(), ms_redone: z.number().nonnegative().optional() }),
+  event('proxy_broken', { node: NodeId, generation: Int, failed: Nodes, message: z.string() }),
+  event('fault_detected', { node: NodeId, by: NodeId, failed: Nodes, cause: FaultCauseSchema, generation: Generation, detail: z.string() }),
+  /** The FMSes told of the fault. */
+  event('fault_notified', { node: NodeId, by: NodeId, failed: Nodes, to: Nodes }),
+  event('program_idle', { node: NodeId, generation: Generation }),
+  event('membership_updated', { node: NodeId, generation: Generation, members: Nodes, removed: Nodes, added: Nodes, by: NodeId, cause: FaultCauseSchema }),
+  event('node_fenced', { node: NodeId, generation: Generation }),
+  /** Exited with an error code: the program's own failure, which ends the job. */
+  event('program_failed', { node: NodeId, pid: Int, code: Int.nullable() }),
+  event('program_completed', { node: NodeId, pid: Int, result: z.unknown() }),
+  event('fms_error', { node: NodeId, message: z.string() }),
+] as const;
+
+/**
+ * Sent by a program to its FMS (`{ type: 'event', event, fields }`, src/sdk/ipc.ts), which logs
+ * them with its `node` and the time it received them. `log` is the line; `ipc` the message.
+ */
+const programEvent = <E extends string, S extends z.ZodRawShape>(name: E, fields: S) => ({
+  log: event(name, { node: NodeId, ...fields }),
+  ipc: z.object({ type: z.literal('event'), event: z.literal(name), fields: z.object(fields) }),
+});
+const programEvents = {
+  /** Rank 0, after a rollback: the version every member restored. */
+  common_state_selected: programEvent('common_state_selected', { generation: Generation, version: Int.nonnegative(), step: Int.nonnegative() }),
+  replica_interval_chosen: programEvent('replica_interval_chosen', { generation: Generation, every: Int.positive(), from_version: Int.nonnegative(), step_ms: z.number().nonnegative(), target_ms: z.number().positive().nullable() }),
+  version_interval_chosen: programEvent('version_interval_chosen', { generation: Generation, every: Int.positive(), from_commit: Int.nonnegative(), step_ms: z.number().nonnegative(), target_ms: z.number().positive().nullable() }),
+  /** A version whose checksum fails, in memory, in a file or from a peer (`source`). */
+  state_corrupt: programEvent('state_corrupt', { slot: NodeId, version: Int.nonnegative(), source: z.string(), message: z.string() }),
+  state_error: programEvent('state_error', { message: z.string(), slot: NodeId.optional(), version: Int.nonnegative().optional() }),
+  /** The SDK's reason for a failure (`code`: its ErrorCode), or the FMS's about the program (no code). */
+  program_error: programEvent('program_error', { message: z.string(), code: z.string().optional() }),
+};
+const p = programEvents;
+
+export const EventSchema = z.discriminatedUnion('event', [
+  ...launcherEvents,
+  ...fmsEvents,
+  p.common_state_selected.log,
+  p.replica_interval_chosen.log,
+  p.version_interval_chosen.log,
+  p.state_corrupt.log,
+  p.state_error.log,
+  p.program_error.log,
 ]);
 
-export type KnownEvent = z.infer<typeof KnownEventSchema>;
-export type KnownEventName = KnownEvent['event'];
-export type EventOf<N extends KnownEventName> = Extract<KnownEvent, { event: N }>;
+/** The message by which a program forwards one of its events (and only those) to its FMS. */
+export const ProgramEventMessageSchema = z.discriminatedUnion('event', [
+  p.common_state_selected.ipc,
+  p.replica_interval_chosen.ipc,
+  p.version_interval_chosen.ipc,
+  p.state_corrupt.ipc,
+  p.state_error.ipc,
+  p.program_error.ipc,
+]);
 
-const NAMES = new Set<string>(KnownEventSchema.options.map((o) => o.shape.event.value));
+/** One event-log line, typed. */
+export type LogEvent = z.infer<typeof EventSchema>;
+export type EventName = LogEvent['event'];
+export type EventOf<N extends EventName> = Extract<LogEvent, { event: N }>;
+/** An event's own fields: what its writer passes (`ts` and `event` are the line's). */
+export type EventFields<N extends EventName> = N extends EventName ? Omit<EventOf<N>, 'ts' | 'event'> : never;
+/** The same without `node`, which the FMS adds to each of its own and its program's events. */
+export type NodeEventFields<N extends EventName> = N extends EventName ? Omit<EventOf<N>, 'ts' | 'event' | 'node'> : never;
+/** The events an FMS writes: its own, and those its program sends it. */
+export type FmsEventName = z.infer<(typeof fmsEvents)[number]>['event'] | ProgramEventName;
 
-/** The typed event, or undefined if `e` is not one of the known events or its fields are wrong. */
-export function parseEvent(e: unknown): KnownEvent | undefined {
+export type ProgramEventMessage = z.infer<typeof ProgramEventMessageSchema>;
+export type ProgramEventName = ProgramEventMessage['event'];
+
+/** A line as read from a log file or the store, before `parseEvent`: only `ts` and `event` are known. */
+export interface EventLine {
+  ts: number;
+  event: string;
+  [field: string]: unknown;
+}
+
+/** The line for `event` with its `fields`, at `ts`. */
+export function logEvent<N extends EventName>(event: N, fields: EventFields<N>, ts = Date.now()): EventOf<N> {
+  // The signature pairs the name with its fields; the compiler cannot follow that through the spread.
+  return { ts, event, ...fields } as unknown as EventOf<N>;
+}
+
+/** A program's message for the log (the SDK's side of ProgramEventMessageSchema). */
+export function programEventMessage<N extends ProgramEventName>(event: N, fields: NodeEventFields<N>): ProgramEventMessage {
+  // As in logEvent: the signature pairs them.
+  return { type: 'event', event, fields } as unknown as ProgramEventMessage;
+}
+
+/** Every event name, in the schema's order. */
+export const EVENT_NAMES: readonly EventName[] = EventSchema.options.map((o) => o.shape.event.value);
+const NAMES = new Set<string>(EVENT_NAMES);
+
+/** The typed event, or undefined if `e` is not an event of the log or its fields are wrong. */
+export function parseEvent(e: unknown): LogEvent | undefined {
   if (typeof e !== 'object' || e === null || !NAMES.has((e as { event?: unknown }).event as string)) return undefined;
-  const r = KnownEventSchema.safeParse(e);
+  const r = EventSchema.safeParse(e);
   return r.success ? r.data : undefined;
 }

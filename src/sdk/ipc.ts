@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { SerializedErrorSchema } from '../protocol/error-wire.js';
+import { ProgramEventMessageSchema } from '../protocol/events.js';
 import { PROXY_KINDS } from '../proxy/proxy.js';
 
 /**
@@ -86,8 +87,8 @@ export const FromProgramSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('proxy_broken'), generation: Int, error: SerializedErrorSchema }),
   /** The program issued its first operation in `generation`, at `ts` (ms since the epoch). */
   z.object({ type: z.literal('resumed'), generation: Int, ts: z.number(), stepsRedone: Int.nonnegative().optional(), msRedone: z.number().nonnegative().optional() }),
-  /** A state event (common_state_selected, state_corrupt, ...) for the event log. */
-  z.object({ type: z.literal('event'), event: z.string().regex(/^[a-z_]+$/), fields: z.record(z.string(), z.unknown()) }),
+  /** One of the program's events for the log (common_state_selected, state_corrupt, ...), with its fields (protocol/events.ts). */
+  ProgramEventMessageSchema,
   z.object({ type: z.literal('progress'), step: Int.nonnegative(), stats: ProgramStatsSchema.optional() }),
   /** The program is closing its job: its heartbeats stop, and it should exit soon. */
   z.object({ type: z.literal('closing') }),

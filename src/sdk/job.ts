@@ -11,6 +11,7 @@ import {
   TimeoutError,
 } from '../errors.js';
 import { serializeError } from '../protocol/error-wire.js';
+import { programEventMessage } from '../protocol/events.js';
 import { InlineProxy } from '../proxy/inline-proxy.js';
 import { ProxyHandle } from '../proxy/proxy-handle.js';
 import { ProxyState, type CommProxy } from '../proxy/proxy.js';
@@ -189,7 +190,7 @@ export class Job {
         versionMs: c.versionEvery === null ? c.versionMs : undefined,
         versionEvery: c.versionEvery ?? 1,
       },
-      (event, fields) => send({ type: 'event', event, fields }),
+      (m) => send(m),
       this.stats,
     );
     return this.keeper;
@@ -238,7 +239,7 @@ export class Job {
       allreduce: (buf, op) => job.allreduce(buf, op),
       exchange: (buf, op) => job.exchange(buf, op),
       now: () => performance.now(),
-      report: (event, fields) => send({ type: 'event', event, fields }),
+      report: (event, fields) => send(programEventMessage(event, fields)),
       stats: job.stats,
       resumed: (generation, stepsRedone, msRedone) => job.onResumed(generation, stepsRedone, msRedone),
     };

@@ -1,3 +1,4 @@
+import type { NodeEventFields, ProgramEventName } from '../protocol/events.js';
 import { chooseEvery, chooseVersionEvery, finest, switchPoint, type Cadence } from '../state/replica-cadence.js';
 
 /** Commits after a sync before the step is measured (each is a version until then): the first steps warm up. */
@@ -26,7 +27,7 @@ export interface PacerHost {
    * membership changed or the operation fails.
    */
   exchange(buf: Float64Array, op: 'max'): Promise<Float64Array>;
-  report(event: string, fields: Record<string, unknown>): void;
+  report<N extends ProgramEventName>(event: N, fields: NodeEventFields<N>): void;
   now(): number;
 }
 

@@ -1,7 +1,8 @@
 /**
  * Snapshot buffers for commits, reused: allocating a fresh 4 MiB SharedArrayBuffer per commit
- * cost ten times the copy itself. A buffer comes back when no version holds it any more, tagged
- * with the version it was committed as.
+ * cost far more than the copy itself (docs/architecture.md, "Versioned state and rollback"). A
+ * buffer comes back when no version holds it any more, tagged with the version it was committed
+ * as.
  *
  * Versions from `liveFrom` on may own a buffer the program reads as its current value (an
  * adopted draft, see `State.draft`). Theirs are not reused, or a later commit would write into

@@ -1,6 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { InvalidArgumentError, NoCommonStateError, TimeoutError } from '../errors.js';
+import type { NodeEventFields, ProgramEventMessage, ProgramEventName } from '../protocol/events.js';
 import type { FromKeeper, KeeperInit, ToKeeper } from '../state/keeper-protocol.js';
 import { newProgramStats, type ProgramStats } from './ipc.js';
 import { diskCadence, finest, isReplicated, makesVersion, retained, type Cadence } from '../state/replica-cadence.js';
@@ -39,7 +40,7 @@ export interface StateHost {
   /** An allreduce of Rollcall's own, between the program's operations (see PacerHost). */
   exchange(buf: Float64Array, op: 'max'): Promise<Float64Array>;
   now(): number;
-  report(event: string, fields: Record<string, unknown>): void;
+  report<N extends ProgramEventName>(event: N, fields: NodeEventFields<N>): void;
   /** Running totals the job reports; commits are counted here. */
   readonly stats: ProgramStats;
   /** `msRedone`: the steps redone at this member's step time, when it has one. */
@@ -62,7 +63,7 @@ export class Keeper {
   constructor(
     private readonly opts: KeeperOptions,
     pacing: Pick<PacerOptions, 'targetMs' | 'versionMs' | 'versionEvery'>,
-    onEvent: (event: string, fields: Record<string, unknown>) => void,
+    onEvent: (m: ProgramEventMessage) => void,
     private readonly stats: ProgramStats = newProgramStats(),
   ) {
     this.pacing = { keep: opts.keep, base: opts.base, ...pacing };
@@ -78,7 +79,7 @@ export class Keeper {
           const p = this.pending.get(m.id);
           this.pending.delete(m.id);
           p?.(m);
-        } else if (m.type === 'event') onEvent(m.event, m.fields);
+        } else if (m.type === 'event') onEvent(m);
         else if (m.type === 'release') for (const r of m.items) this.buffers.give(r.version, r.buffer);
       });
     });
@@ -102,13 +103,14 @@ export class Keeper {
    * others stay here, those `retained` keeps (the newest K, and a few the replica cadence
    * needs), and go to the keeper only if a recovery needs them (every request hands them over
    * first); the rest are reused at once. Handing every commit to the thread woke it once per
-   * step, and a woken thread on a busy core cost the program more than half the copy (170 µs
-   * per commit, median, 4 MiB steps on 2 cores).
+   * step, and a woken thread on a busy core cost the program more than half the copy
+   * (docs/architecture.md, "Versioned state and rollback").
    *
    * Whether the version is replicated or written is decided now, with this commit's cadence;
    * dropping old versions waits for the next turn too. Right after the program's update loop
-   * that bookkeeping took 45-50 µs of a 70 µs commit (measured in the bench loop; 4 µs in a hot
-   * loop), and on the next turn the program is usually waiting for the network.
+   * that bookkeeping was most of a commit, though cheap in a hot loop (docs/benchmarks.md,
+   * "Fifth session: replicas and files spaced in time"), and on the next turn the program is
+   * usually waiting for the network.
    */
   commit(m: Omit<CommitMessage, 'replicate' | 'persist'>): void {
     const v = m.meta.version;
@@ -276,8 +278,9 @@ export class State<T extends Record<string, StateEntry>> {
     if (!Number.isInteger(this.step) || this.step < 0) throw new InvalidArgumentError(`state.step must be a non-negative integer, got ${this.step}`);
     const version = this.commits + 1;
     // Right after the program's update loop, which has just swept the caches, every line of
-    // code here runs cold (18 us for what takes 2 us in a hot loop): a commit without a
-    // version does as little as it can. Its drafts are ours, so only a version checks entries.
+    // code here runs cold, several times slower than in a hot loop (docs/benchmarks.md, "Sixth
+    // session (2026-12-03): versions on a time cadence"): a commit without a version does as
+    // little as it can. Its drafts are ours, so only a version checks entries.
     this.host.stats.commits++;
     if (!this.keeper.due(version)) {
       this.adoptDrafts();
@@ -332,8 +335,9 @@ export class State<T extends Record<string, StateEntry>> {
 
   /**
    * The draft becomes the current value. The value it replaces is the next draft unless a
-   * version holds it: dropped instead, it cost a new 4 MiB SharedArrayBuffer per version
-   * (+16 % of step time with drafts, a version every 8 steps).
+   * version holds it: dropped instead, it cost a new 4 MiB SharedArrayBuffer per version, a
+   * large share of the step (docs/benchmarks.md, "Sixth session (2026-12-03): versions on a time
+   * cadence", the drafts arm before the fix).
    */
   private takeDraft(name: string, d: TypedState): void {
     const values = this.values as Record<string, StateEntry>;

@@ -1,3 +1,4 @@
+import type { ProgramEventMessage } from '../protocol/events.js';
 import type { Cadence } from './replica-cadence.js';
 import type { StateVersion, VersionMeta } from './version-format.js';
 
@@ -36,7 +37,8 @@ export type ToKeeper =
 export type FromKeeper =
   | { type: 'ready'; address: string }
   | { type: 'reply'; id: number; versions?: { version: number; step: number }[]; version?: StateVersion; error?: string }
-  | { type: 'event'; event: string; fields: Record<string, unknown> }
+  /** For the event log, through the program and its FMS (protocol/events.ts). */
+  | ProgramEventMessage
   /**
    * Snapshot buffers nothing here holds any more, with the version each was committed as: the
    * program may reuse them for later commits, unless it still reads one as its current value.

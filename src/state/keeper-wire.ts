@@ -27,7 +27,8 @@ export function frame(head: Record<string, unknown>, body: Uint8Array = new Uint
 /**
  * Splits a byte stream into messages; throws ProtocolError on nonsense (the caller drops the
  * peer). Chunks are joined once per message, when all of it has arrived: joining on every chunk
- * copied a 4 MiB replica some sixty times over (16 ms of a core per replica).
+ * copied a 4 MiB replica many times over (docs/benchmarks.md, "Tuning choices and the figures
+ * behind them").
  */
 export class MessageReader {
   private chunks: Buffer[] = [];

@@ -3,7 +3,8 @@
  * lost with its memory, a version its buddy received is still held by every other member.
  *
  * A replica costs CPU on cores the training uses: a checksum of the state and messages between
- * keepers, 1.5-2 ms of step time per 4 MiB version on two busy cores (docs/benchmarks.md). A
+ * keepers, milliseconds of step time per 4 MiB version on two busy cores (docs/benchmarks.md,
+ * "Fifth session: replicas and files spaced in time"). A
  * fixed "every 10th version" is too often for short steps and too seldom for long ones, so by
  * default the members choose the interval together from their step time, about `replicateMs`
  * apart (see `chooseEvery`): after each sync every member replicates every `base`th version,

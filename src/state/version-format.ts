@@ -45,9 +45,10 @@ export interface StateVersion {
 
 /**
  * CRC-32 (the IEEE polynomial, as zlib's). @node-rs/crc32 folds with carry-less multiplication
- * and checksums 4 MiB in about 0.3 ms here, zlib's in 0.85 ms; on 2 busy cores that difference is
- * step time (docs/benchmarks.md). Both give the same value, so the format does not depend on
- * which one a node has; a platform without the prebuilt binary falls back to zlib's.
+ * and is much faster than zlib's; on 2 busy cores that difference is step time
+ * (docs/benchmarks.md, "Fourth session: commits without a copy, a faster CRC, a fairer loop").
+ * Both give the same value, so the format does not depend on which one a node has; a platform
+ * without the prebuilt binary falls back to zlib's.
  */
 const crc32: (bytes: Uint8Array) => number = (() => {
   try {

@@ -89,7 +89,8 @@ export async function connectEtcdStore(url: string, opts: EtcdStoreOptions = {})
 /**
  * Connects to every member now. etcd3 picks a member at random per call and connects to it on
  * first use, so the first call to each member pays a TCP and HTTP/2 set-up, and on the recovery
- * path (a compare-and-set, a rendezvous) that cost 5-20 ms on a busy machine. etcd3 does not
+ * path (a compare-and-set, a rendezvous) that is time lost (docs/benchmarks.md, "Recovery with the
+ * runtime environment in etcd"). etcd3 does not
  * expose its per-member clients; if a later version hides them differently, this does nothing.
  */
 async function warmUp(client: Etcd3, deadline: number): Promise<void> {

@@ -17,7 +17,8 @@ export interface OpenStoreOptions {
 export async function openStore(address: string, opts: OpenStoreOptions = {}): Promise<Store> {
   if (typeof address !== 'string' || address === '') throw new InvalidArgumentError('store address must be a non-empty string');
   if (address.startsWith('etcd://')) {
-    // Loaded only when asked for: gRPC costs every program's start-up ~100 ms it need not pay on one machine.
+    // Loaded only when asked for: loading gRPC costs every program's start-up CPU it need not pay on
+    // one machine (docs/benchmarks.md, "Recovery with the runtime environment in etcd").
     const { connectEtcdStore } = await import('./etcd-store.js');
     return connectEtcdStore(address, { requestTimeoutMs: opts.requestTimeoutMs });
   }

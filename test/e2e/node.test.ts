@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startEtcd, type EtcdCluster } from '../helpers/etcd.js';
-import { ROLLCALL, STEPS_PROGRAM, TRAIN_PROGRAM, readEvents, type Ev } from '../helpers/job.js';
+import { ROLLCALL, STEPS_PROGRAM, TRAIN_PROGRAM, assertEveryEventTyped, readEvents, type Ev } from '../helpers/job.js';
 
 /**
  * `rollcall node`'s refusals, each with a clear reason and before anything starts: a node id
@@ -88,6 +88,7 @@ describe('rollcall node: who may join', { timeout: 120_000 }, () => {
     const { code } = await exited;
     assert.equal(code, 143);
     assert.ok(readEvents(events).some((e) => e.event === 'node_stopped'));
+    assertEveryEventTyped(readEvents(events));
     // Released by revoking the lease on the way out, not after its TTL.
     const again = spawn(process.execPath, nodeArgs(etcd.url, job, 0), { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ROLLCALL_SECRET: SECRET } });
     let err = '';
@@ -136,6 +137,8 @@ describe('rollcall node on a 3-member etcd: the leader killed mid-job', { timeou
     const results = nodes.map((n) => n.out.trim().split('\n').at(-1));
     assert.equal(new Set(results).size, 1, `one result: ${results.join(' | ')}`);
     const evs: Ev[] = nodes.flatMap((n) => readEvents(n.events));
+    // A node's own log, as `rollcall node` writes it: every line a typed event.
+    assertEveryEventTyped(evs);
     assert.deepEqual(evs.filter((e) => ['fault_detected', 'node_fenced', 'membership_updated'].includes(e.event)), []);
     assert.ok(evs.some((e) => e.event === 'program_completed' && e.node === 0));
   });

@@ -4,6 +4,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { EventSchema, parseEvent } from '../../src/protocol/events.js';
 
 export const ROLLCALL = fileURLToPath(new URL('../../../bin/rollcall.js', import.meta.url));
 export const STEPS_PROGRAM = fileURLToPath(new URL('../../src/bench/steps-program.js', import.meta.url));
@@ -32,8 +33,25 @@ export function readEvents(path: string): Ev[] {
 }
 
 /**
+ * Every line of a job's log is an event of the schema (src/protocol/events.ts) and has no field
+ * the schema does not declare: what the writers write is what the readers are told they read.
+ */
+export function assertEveryEventTyped(events: Ev[]): void {
+  events.forEach((e, i) => {
+    const typed = parseEvent(e);
+    if (!typed) {
+      const why = EventSchema.safeParse(e).error?.issues.map((x) => `${x.path.join('.')}: ${x.message}`).join('; ');
+      assert.fail(`event ${i + 1} of the log is not one of src/protocol/events.ts (${why}): ${JSON.stringify(e)}`);
+    }
+    const undeclared = Object.keys(e).filter((k) => !(k in typed));
+    assert.deepEqual(undeclared, [], `event ${i + 1} of the log has fields src/protocol/events.ts does not declare: ${JSON.stringify(e)}`);
+  });
+}
+
+/**
  * Runs `rollcall launch` as a real process with an event log. `during` may act on the running
- * launcher (send it a signal) once `waitFor` says the log has reached the right point.
+ * launcher (send it a signal) once `waitFor` says the log has reached the right point. Every
+ * line of the log must be a typed event (assertEveryEventTyped).
  */
 export async function runJob(
   args: string[],
@@ -65,7 +83,9 @@ export async function runJob(
   clearTimeout(timer);
   if (poll) clearInterval(poll);
   if (timedOut) throw new Error(`launcher did not finish within ${timeoutMs} ms\n${err}`);
-  return { code, signal, out, err, events: readEvents(events) };
+  const run = { code, signal, out, err, events: readEvents(events) };
+  assertEveryEventTyped(run.events);
+  return run;
 }
 
 /** Alive and not a zombie (a container's init may never reap orphans). */

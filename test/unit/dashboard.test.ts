@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { InvalidArgumentError } from '../../src/errors.js';
-import type { FmsEvent } from '../../src/fms/fms.js';
+import type { LogEvent } from '../../src/protocol/events.js';
 import { JobView } from '../../src/dashboard/job-view.js';
 import { JobMetrics } from '../../src/dashboard/metrics.js';
 import { readEventLog, renderReport, viewOfLog } from '../../src/dashboard/report.js';
@@ -12,22 +12,37 @@ import { parseListen } from '../../src/dashboard/server.js';
 import { withRecoveries } from '../../src/launch/job-events.js';
 
 /** A job as its log tells it: 3 members and a spare, node 1 killed at t=1000, back at t=1080. */
-const LOG: FmsEvent[] = [
-  { ts: 0, event: 'job_started', job: 'j', nodes: [0, 1, 2], spares: [3] },
-  { ts: 10, event: 'program_started', node: 1, pid: 101 },
+const started = (nodes: number[], spares: number[]): LogEvent => ({
+  ts: 0,
+  event: 'job_started',
+  job: 'j',
+  nodes,
+  spares,
+  policy: 'replace',
+  minNodes: 1,
+  heartbeatMs: 200,
+  faultTimeoutMs: 600,
+  command: ['node', 'train.js'],
+  stateDir: '/tmp/j',
+  keep: 3,
+  resume: false,
+});
+const LOG: LogEvent[] = [
+  started([0, 1, 2], [3]),
+  { ts: 10, event: 'program_started', node: 1, pid: 101, fmsPid: 91, generation: 0 },
   { ts: 500, event: 'node_progress', node: 0, step: 50 },
   { ts: 500, event: 'node_progress', node: 1, step: 50 },
-  { ts: 1000, event: 'fault_injected', node: 1, kind: 'kill' },
-  { ts: 1009, event: 'fault_detected', node: 1, by: 1, failed: [1], cause: 'exit', generation: 0 },
-  { ts: 1020, event: 'membership_updated', generation: 1, members: [0, 3, 2], removed: [1], added: [3] },
+  { ts: 1000, event: 'fault_injected', node: 1, kind: 'kill', pid: 101, spec: 'kill:node=1@step=50' },
+  { ts: 1009, event: 'fault_detected', node: 1, by: 1, failed: [1], cause: 'exit', generation: 0, detail: 'program pid 101 killed by SIGKILL' },
+  { ts: 1020, event: 'membership_updated', node: 0, generation: 1, members: [0, 3, 2], removed: [1], added: [3], by: 0, cause: 'exit' },
   { ts: 1021, event: 'node_fenced', node: 1, generation: 1 },
-  { ts: 1070, event: 'common_state_selected', node: 0, generation: 1, version: 40 },
-  { ts: 1075, event: 'program_resumed', node: 0, generation: 1, steps_redone: 12, ms_redone: 120 },
-  { ts: 1077, event: 'program_resumed', node: 2, generation: 1, steps_redone: 12, ms_redone: 120 },
-  { ts: 1078, event: 'program_resumed', node: 3, generation: 1, steps_redone: 9, ms_redone: 90 },
-  { ts: 1080, event: 'recovered', generation: 1, ms: 80 },
+  { ts: 1070, event: 'common_state_selected', node: 0, generation: 1, version: 40, step: 40 },
+  { ts: 1075, event: 'program_resumed', node: 0, generation: 1, pid: 100, steps_redone: 12, ms_redone: 120 },
+  { ts: 1077, event: 'program_resumed', node: 2, generation: 1, pid: 102, steps_redone: 12, ms_redone: 120 },
+  { ts: 1078, event: 'program_resumed', node: 3, generation: 1, pid: 103, steps_redone: 9, ms_redone: 90 },
+  { ts: 1080, event: 'recovered', generation: 1, ms: 80, from: 'fault_injected', faultTs: 1000 },
   { ts: 1500, event: 'node_progress', node: 3, step: 60 },
-  { ts: 2000, event: 'job_completed', generation: 1 },
+  { ts: 2000, event: 'job_completed', generation: 1, result: null, results: {} },
 ];
 
 /** The samples of a Prometheus text exposition, by name and labels. */
@@ -61,7 +76,7 @@ describe('dashboard: the view of a job', () => {
 
   it('steps per second from recent reports, and the highest suspicion others hold of a node', () => {
     const view = new JobView();
-    view.event({ ts: 0, event: 'job_started', nodes: [0, 1], spares: [] });
+    view.event(started([0, 1], []));
     view.progress(0, 0, 1000);
     view.progress(0, 50, 2000);
     assert.equal(view.state.nodes[0]!.stepsPerSec, 50);
@@ -72,7 +87,7 @@ describe('dashboard: the view of a job', () => {
 
   it('keeps a long job to a bounded series, thinning it evenly', () => {
     const view = new JobView();
-    view.event({ ts: 0, event: 'job_started', nodes: [0], spares: [] });
+    view.event(started([0], []));
     for (let i = 0; i < 5000; i++) {
       view.progress(0, i, i * 200);
       view.sample(i * 200);

@@ -3,7 +3,8 @@ import { EventEmitter } from 'node:events';
 import { afterEach, describe, it } from 'node:test';
 import { FakeClock } from '../../src/fms/clock.js';
 import type { Datagram, DatagramEndpoint } from '../../src/fms/datagram.js';
-import { Fms, FmsState, type FmsConfig, type FmsDeps, type FmsEvent } from '../../src/fms/fms.js';
+import { Fms, FmsState, type FmsConfig, type FmsDeps } from '../../src/fms/fms.js';
+import type { EventName, EventOf, LogEvent } from '../../src/protocol/events.js';
 import { initMembership, readMembership, type MembershipRecord } from '../../src/fms/membership.js';
 import type { ProgramExit } from '../../src/fms/program-process.js';
 import type { FromProgram, ToProgram } from '../../src/sdk/ipc.js';
@@ -77,7 +78,7 @@ interface World {
   hub: Hub;
   fms: Map<number, Fms>;
   programs: Map<number, FakeProgram>;
-  events: FmsEvent[];
+  events: LogEvent[];
   finished: { node: number; state: FmsState }[];
 }
 
@@ -146,7 +147,7 @@ async function run(w: World, ms: number, silentPrograms: number[] = []): Promise
 }
 
 const record = async (w: World): Promise<MembershipRecord> => (await readMembership(w.store, JOB)) as MembershipRecord;
-const of = (w: World, name: string): FmsEvent[] => w.events.filter((e) => e.event === name);
+const of = <N extends EventName>(w: World, name: N): EventOf<N>[] => w.events.filter((e): e is EventOf<N> => e.event === name);
 
 describe('FMS (fake clock, memory store, fake programs)', () => {
   it('a crashed program: its FMS detects it, tells every other FMS, and the spare takes its rank', async () => {
@@ -175,7 +176,7 @@ describe('FMS (fake clock, memory store, fake programs)', () => {
     w.hub.muted.add('mem-2:1');
     await run(w, 1000);
     await until('generation 1', async () => (await record(w)).generation === 1);
-    const detected = of(w, 'fault_detected').filter((e) => (e.failed as number[]).includes(2));
+    const detected = of(w, 'fault_detected').filter((e) => e.failed.includes(2));
     assert.ok(detected.length >= 1);
     assert.ok(detected.every((e) => e.cause === 'heartbeat' && e.by !== 2));
     assert.deepEqual((await record(w)).members, [0, 1, 3]);
@@ -185,7 +186,7 @@ describe('FMS (fake clock, memory store, fake programs)', () => {
     assert.deepEqual(w.finished.filter((f) => f.node === 2).map((f) => f.state), [FmsState.Fenced]);
     // Cut off from the others, it saw them silent too, but judged nobody once fenced.
     await run(w, 1000);
-    assert.ok(!of(w, 'fault_detected').some((e) => e.by === 2 && (e.generation as number) >= 1));
+    assert.ok(!of(w, 'fault_detected').some((e) => e.by === 2 && e.generation >= 1));
     // Fenced is for good: a later generation does not bring it back.
     w.programs.get(1)!.crash();
     await until('generation 2', async () => (await record(w)).generation === 2);
@@ -201,7 +202,7 @@ describe('FMS (fake clock, memory store, fake programs)', () => {
     await run(w, 300);
     await run(w, 600, [0]);
     await until('generation 1', async () => (await record(w)).generation === 1);
-    const d = of(w, 'fault_detected').find((e) => (e.failed as number[]).includes(0))!;
+    const d = of(w, 'fault_detected').find((e) => e.failed.includes(0))!;
     assert.deepEqual([d.by, d.cause], [0, 'heartbeat']);
     assert.equal(w.programs.get(0)!.killedWith, 'SIGKILL', 'killed before anything else');
     assert.deepEqual((await record(w)).members, [3, 1, 2]);

@@ -5,6 +5,7 @@ import { cachingDecoder, cachingEncoder, decodeDatagram, encodeDatagram, openDat
 import { failedMembership, nextMembership, restartMembership, type MembershipRecord } from '../../src/fms/membership.js';
 import { resolveLaunchOptions } from '../../src/launch/launch-options.js';
 import { RecoveryTracker } from '../../src/launch/recovery-tracker.js';
+import { logEvent, type LogEvent } from '../../src/protocol/events.js';
 
 const record = (over: Partial<MembershipRecord> = {}): MembershipRecord => ({
   generation: 0,
@@ -156,16 +157,18 @@ describe('membership rules for restart and failure', () => {
 });
 
 describe('recovery tracker', () => {
-  const ev = (event: string, ts: number, fields: Record<string, unknown> = {}) => ({ event, ts, ...fields });
+  // Events as the FMSes write them.
+  const detected = (ts: number, generation: number, failed: number): LogEvent => logEvent('fault_detected', { node: failed, by: failed, failed: [failed], cause: 'exit', generation, detail: 'killed' }, ts);
+  const resumed = (ts: number, node: number, generation: number): LogEvent => logEvent('program_resumed', { node, generation, pid: 100 + node }, ts);
 
   it('measures from the injection to the last member resuming in the new generation', () => {
     const t = new RecoveryTracker();
     const g1 = record({ generation: 1, members: [0, 3, 2], spares: [], failed: [1] });
     t.injected(1000, 0);
-    assert.equal(t.observe(ev('fault_detected', 1010, { generation: 0 }), record()), undefined);
-    assert.equal(t.observe(ev('program_resumed', 1050, { node: 0, generation: 1 }), g1), undefined);
-    assert.equal(t.observe(ev('program_resumed', 1070, { node: 3, generation: 1 }), g1), undefined);
-    assert.deepEqual(t.observe(ev('program_resumed', 1060, { node: 2, generation: 1 }), g1), { generation: 1, ms: 70, from: 'fault_injected', faultTs: 1000 });
+    assert.equal(t.observe(detected(1010, 0, 1), record()), undefined);
+    assert.equal(t.observe(resumed(1050, 0, 1), g1), undefined);
+    assert.equal(t.observe(resumed(1070, 3, 1), g1), undefined);
+    assert.deepEqual(t.observe(resumed(1060, 2, 1), g1), { generation: 1, ms: 70, from: 'fault_injected', faultTs: 1000 });
     assert.equal(t.check(g1), undefined, 'closed once');
   });
 
@@ -173,11 +176,11 @@ describe('recovery tracker', () => {
     const t = new RecoveryTracker();
     const g1 = record({ generation: 1, members: [0, 3, 2], spares: [4], failed: [1] });
     const g2 = record({ generation: 2, members: [0, 4, 2], spares: [], failed: [1, 3] });
-    t.observe(ev('fault_detected', 500, { generation: 0 }), record());
-    t.observe(ev('program_resumed', 550, { node: 0, generation: 1 }), g1);
-    t.observe(ev('fault_detected', 560, { generation: 1 }), g1);
-    assert.equal(t.observe(ev('program_resumed', 570, { node: 2, generation: 1 }), g2), undefined);
-    for (const n of [0, 2]) t.observe(ev('program_resumed', 600, { node: n, generation: 2 }), g2);
-    assert.deepEqual(t.observe(ev('program_resumed', 640, { node: 4, generation: 2 }), g2), { generation: 2, ms: 140, from: 'fault_detected', faultTs: 500 });
+    t.observe(detected(500, 0, 1), record());
+    t.observe(resumed(550, 0, 1), g1);
+    t.observe(detected(560, 1, 3), g1);
+    assert.equal(t.observe(resumed(570, 2, 1), g2), undefined);
+    for (const n of [0, 2]) t.observe(resumed(600, n, 2), g2);
+    assert.deepEqual(t.observe(resumed(640, 4, 2), g2), { generation: 2, ms: 140, from: 'fault_detected', faultTs: 500 });
   });
 });
