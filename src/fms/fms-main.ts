@@ -7,7 +7,8 @@ import type { FromFms, ToFms } from '../launch/fms-messages.js';
  * reports events back. If the launcher goes away, so does this node: nothing is left running.
  */
 const send = (m: FromFms): void => {
-  if (process.connected) process.send?.(m);
+  // With a callback: a launcher gone under the write is no uncaught EPIPE (its loss is handled on 'disconnect').
+  if (process.connected) process.send?.(m, undefined, {}, () => undefined);
 };
 
 let fms: Fms | undefined;

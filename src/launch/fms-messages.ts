@@ -1,3 +1,4 @@
+import type { ChildProcess } from 'node:child_process';
 import type { ProgramStats } from '../sdk/ipc.js';
 import type { FmsConfig, FmsState } from '../fms/fms.js';
 import type { LogEvent } from '../protocol/events.js';
@@ -13,3 +14,12 @@ export type FromFms =
   | { type: 'progress'; node: number; step: number; stats?: ProgramStats | undefined }
   | { type: 'health'; node: number; phi: Record<string, number> }
   | { type: 'finished'; node: number; state: FmsState; result?: unknown };
+
+/**
+ * Sends to an FMS process if its channel is open. The channel can still close under the write
+ * (the FMS exiting at that moment); without a callback Node raises that EPIPE as an uncaught
+ * 'error' and takes the launcher down. The FMS's exit is reported by its 'exit' handler.
+ */
+export function sendToFms(child: ChildProcess, m: ToFms): void {
+  if (child.connected) child.send(m, () => undefined);
+}

@@ -18,7 +18,7 @@ import { JobView } from '../dashboard/job-view.js';
 import { EventLog } from './event-log.js';
 import { fmsConfig } from './fms-config.js';
 import { hasVersions } from './launch-options.js';
-import type { FromFms, ToFms } from './fms-messages.js';
+import { sendToFms, type FromFms } from './fms-messages.js';
 import type { LaunchOptions } from './launch-options.js';
 import { RecoveryTracker } from './recovery-tracker.js';
 
@@ -203,7 +203,7 @@ export async function launch(opts: LaunchOptions, hooks: LaunchHooks = {}): Prom
       emit('fms_exited', { node, code, signal });
       if ([...procs.values()].every((p) => p.exited)) finish('failed', 'every node is gone');
     });
-    fms.send({ type: 'start', config } satisfies ToFms);
+    sendToFms(fms, { type: 'start', config });
   }
 
   const watcher: Watcher = await watchMembership(store, job, (ev) => {
@@ -268,7 +268,7 @@ function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
 async function shutdown(procs: Map<number, NodeProc>): Promise<void> {
   const live = [...procs.values()].filter((p) => !p.exited);
   for (const p of live) {
-    if (p.fms.connected) p.fms.send({ type: 'stop' } satisfies ToFms);
+    sendToFms(p.fms, { type: 'stop' });
   }
   await Promise.all(
     live.map(

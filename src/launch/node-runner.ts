@@ -14,7 +14,7 @@ import { JobView } from '../dashboard/job-view.js';
 import { EventLog } from './event-log.js';
 import { stoppedExitCode } from './launcher.js';
 import { fmsConfig } from './fms-config.js';
-import type { FromFms, ToFms } from './fms-messages.js';
+import { sendToFms, type FromFms } from './fms-messages.js';
 import { EventPublisher, RecoveryFromEvents } from './job-events.js';
 import type { LaunchOptions } from './launch-options.js';
 
@@ -190,7 +190,7 @@ export async function runNode(o: NodeRunOptions, hooks: NodeHooks = {}): Promise
     child.on('exit', (code, signal) => {
       if (!finished) end({ outcome: 'failed', exitCode: 1, reason: `this node's FMS exited (code ${code}, signal ${signal})` });
     });
-    child.send({ type: 'start', config } satisfies ToFms);
+    sendToFms(child, { type: 'start', config });
 
     const stopWatch = await watchJobEnd(store, job, (r) => end(r));
     const keeper = keepClaim(lease, (why) => end({ outcome: 'fenced', exitCode: 3, reason: why }));
@@ -359,7 +359,7 @@ function waitForKey(store: Store, key: string, deadline: number): Promise<string
 async function stopFms(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  if (child.connected) child.send({ type: 'stop' } satisfies ToFms);
+  sendToFms(child, { type: 'stop' });
   const t = setTimeout(() => {
     try {
       if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');

@@ -70,8 +70,9 @@ export async function connect(opts: ConnectOptions = {}): Promise<Job> {
 }
 
 function send(m: FromProgram): void {
-  // A closed channel means the FMS is gone; the 'disconnect' handler ends the process.
-  if (process.connected) process.send?.(FromProgramSchema.parse(m));
+  // A closed channel means the FMS is gone; the 'disconnect' handler ends the process. The
+  // callback keeps a channel closing under the write from being an uncaught EPIPE.
+  if (process.connected) process.send?.(FromProgramSchema.parse(m), undefined, {}, () => undefined);
 }
 
 /**
