@@ -1,15 +1,10 @@
 import assert from 'node:assert/strict';
-import { EventEmitter } from 'node:events';
 import { afterEach, describe, it } from 'node:test';
 import { FakeClock } from '../../src/fms/clock.js';
-import type { Datagram, DatagramEndpoint } from '../../src/fms/datagram.js';
-import { Fms, FmsState, type FmsConfig, type FmsDeps, type FmsEvent } from '../../src/fms/fms.js';
+import { Fms, FmsState, type FmsDeps, type FmsEvent } from '../../src/fms/fms.js';
 import { initMembership, readMembership, type MembershipRecord } from '../../src/fms/membership.js';
-import type { ProgramExit } from '../../src/fms/program-process.js';
-import type { FromProgram, ToProgram } from '../../src/sdk/ipc.js';
 import { MemoryStore } from '../../src/store/memory-store.js';
-import { fmsConfig } from '../../src/launch/fms-config.js';
-import { resolveLaunchOptions } from '../../src/launch/launch-options.js';
+import { FakeProgram, HEARTBEAT, Hub, testFmsConfig, turn, until } from '../helpers/fms-fakes.js';
 
 /**
  * The FMS on its own, with fakes for everything it reaches: the memory store, datagrams handed
@@ -17,59 +12,6 @@ import { resolveLaunchOptions } from '../../src/launch/launch-options.js';
  * nodes: members 0, 1, 2 and the spare 3, heartbeat 100 ms, fault timeout 300 ms.
  */
 const JOB = 'fms-unit';
-const HEARTBEAT = 100;
-
-class FakeProgram extends EventEmitter<{ message: [FromProgram]; bad: [string]; exit: [ProgramExit] }> {
-  static nextPid = 1000;
-  readonly pid = FakeProgram.nextPid++;
-  running = true;
-  readonly got: ToProgram[] = [];
-  killedWith: NodeJS.Signals | undefined;
-  send(m: ToProgram): void {
-    this.got.push(m);
-  }
-  kill(signal: NodeJS.Signals = 'SIGKILL'): void {
-    if (!this.running) return;
-    this.killedWith = signal;
-    this.exit({ code: null, signal, expected: true });
-  }
-  stop(): Promise<ProgramExit> {
-    if (this.running) this.exit({ code: 0, signal: null, expected: true });
-    return Promise.resolve({ code: 0, signal: null, expected: true });
-  }
-  /** Dies on its own (a crash): the FMS did not ask for it. */
-  crash(): void {
-    this.exit({ code: null, signal: 'SIGKILL', expected: false });
-  }
-  private exit(e: ProgramExit): void {
-    this.running = false;
-    this.emit('exit', e);
-  }
-  generations(): number[] {
-    return this.got.flatMap((m) => (m.type === 'generation' ? [m.generation] : []));
-  }
-}
-
-/** Datagrams between endpoints, delivered on a later turn; a muted node's go nowhere. */
-class Hub {
-  private readonly handlers = new Map<string, (d: Datagram) => void>();
-  readonly muted = new Set<string>();
-  endpoint(node: number, onDatagram: (d: Datagram) => void): DatagramEndpoint {
-    const address = `mem-${node}:1`;
-    this.handlers.set(address, onDatagram);
-    return {
-      address,
-      send: (to, d) => {
-        if (this.muted.has(address)) return;
-        queueMicrotask(() => this.handlers.get(to)?.(d));
-      },
-      close: () => this.handlers.delete(address),
-    };
-  }
-  deliver(to: number, d: Datagram): void {
-    this.handlers.get(`mem-${to}:1`)?.(d);
-  }
-}
 
 interface World {
   clock: FakeClock;
@@ -89,28 +31,6 @@ afterEach(async () => {
   }
 });
 
-function config(node: number): FmsConfig {
-  return fmsConfig(resolveLaunchOptions({ nodes: 3, spares: 1, heartbeatMs: HEARTBEAT, faultTimeoutMs: 3 * HEARTBEAT, startTimeoutMs: 5000, command: ['fake'] }), {
-    job: JOB,
-    node,
-    secret: 's',
-    store: 'memory',
-    host: '127.0.0.1',
-    stateDir: '/nonexistent',
-  });
-}
-
-/** Real time passes only for the store and promise turns; the FMS's own time is the fake clock. */
-const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
-
-async function until(what: string, cond: () => boolean | Promise<boolean>, ms = 3000): Promise<void> {
-  const t0 = Date.now();
-  while (!(await cond())) {
-    if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}`);
-    await turn();
-  }
-}
-
 async function startWorld(): Promise<World> {
   const w: World = { clock: new FakeClock(1000), store: new MemoryStore(), hub: new Hub(), fms: new Map(), programs: new Map(), events: [], finished: [] };
   worlds.push(w);
@@ -125,7 +45,7 @@ async function startWorld(): Promise<World> {
         return p;
       },
     };
-    const fms = new Fms(config(node), { event: (e) => w.events.push(e), progress: () => undefined, finished: (o) => w.finished.push(o) }, w.clock, deps);
+    const fms = new Fms(testFmsConfig(JOB, node), { event: (e) => w.events.push(e), progress: () => undefined, finished: (o) => w.finished.push(o) }, w.clock, deps);
     w.fms.set(node, fms);
   }
   // The store is shared, so closing it is the world's business, not each FMS's.
