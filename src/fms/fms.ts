@@ -133,6 +133,7 @@ export class Fms {
 
   private onDatagram(d: Datagram): void {
     const parts = this.parts;
+    // Before the parts exist nothing is watched and no record is known: a datagram changes nothing.
     if (!parts) return;
     if (d.type === 'heartbeat') parts.peers.onHeartbeat(d.node);
     else if (d.type === 'program_heartbeat') parts.program.onHeartbeat(d);

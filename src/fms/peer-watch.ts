@@ -53,7 +53,6 @@ export class PeerWatch {
     });
   }
 
-  /** Publishes this FMS's datagram address for the others. */
   async register(): Promise<void> {
     await this.store.put(fmsKey(this.cfg.job, this.cfg.node), this.endpoint.address);
   }

@@ -98,12 +98,10 @@ export class ProgramSupervisor {
     }
   }
 
-  /** Stops judging the program. */
   silence(): void {
     this.programMonitor?.stop();
   }
 
-  /** Ends the program: SIGTERM, then SIGKILL after graceMs. */
   async stop(graceMs: number): Promise<void> {
     await this.program?.stop(graceMs);
   }
