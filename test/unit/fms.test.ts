@@ -1,16 +1,11 @@
 import assert from 'node:assert/strict';
-import { EventEmitter } from 'node:events';
 import { afterEach, describe, it } from 'node:test';
 import { FakeClock } from '../../src/fms/clock.js';
-import type { Datagram, DatagramEndpoint } from '../../src/fms/datagram.js';
-import { Fms, FmsState, type FmsConfig, type FmsDeps } from '../../src/fms/fms.js';
+import { Fms, FmsState, type FmsDeps } from '../../src/fms/fms.js';
 import type { EventName, EventOf, LogEvent } from '../../src/protocol/events.js';
 import { initMembership, readMembership, type MembershipRecord } from '../../src/fms/membership.js';
-import type { ProgramExit } from '../../src/fms/program-process.js';
-import type { FromProgram, ToProgram } from '../../src/sdk/ipc.js';
 import { MemoryStore } from '../../src/store/memory-store.js';
-import { fmsConfig } from '../../src/launch/fms-config.js';
-import { resolveLaunchOptions } from '../../src/launch/launch-options.js';
+import { FakeProgram, HEARTBEAT, Hub, testFmsConfig, turn, until } from '../helpers/fms-fakes.js';
 
 /**
  * The FMS on its own, with fakes for everything it reaches: the memory store, datagrams handed
@@ -18,59 +13,6 @@ import { resolveLaunchOptions } from '../../src/launch/launch-options.js';
  * nodes: members 0, 1, 2 and the spare 3, heartbeat 100 ms, fault timeout 300 ms.
  */
 const JOB = 'fms-unit';
-const HEARTBEAT = 100;
-
-class FakeProgram extends EventEmitter<{ message: [FromProgram]; bad: [string]; exit: [ProgramExit] }> {
-  static nextPid = 1000;
-  readonly pid = FakeProgram.nextPid++;
-  running = true;
-  readonly got: ToProgram[] = [];
-  killedWith: NodeJS.Signals | undefined;
-  send(m: ToProgram): void {
-    this.got.push(m);
-  }
-  kill(signal: NodeJS.Signals = 'SIGKILL'): void {
-    if (!this.running) return;
-    this.killedWith = signal;
-    this.exit({ code: null, signal, expected: true });
-  }
-  stop(): Promise<ProgramExit> {
-    if (this.running) this.exit({ code: 0, signal: null, expected: true });
-    return Promise.resolve({ code: 0, signal: null, expected: true });
-  }
-  /** Dies on its own (a crash): the FMS did not ask for it. */
-  crash(): void {
-    this.exit({ code: null, signal: 'SIGKILL', expected: false });
-  }
-  private exit(e: ProgramExit): void {
-    this.running = false;
-    this.emit('exit', e);
-  }
-  generations(): number[] {
-    return this.got.flatMap((m) => (m.type === 'generation' ? [m.generation] : []));
-  }
-}
-
-/** Datagrams between endpoints, delivered on a later turn; a muted node's go nowhere. */
-class Hub {
-  private readonly handlers = new Map<string, (d: Datagram) => void>();
-  readonly muted = new Set<string>();
-  endpoint(node: number, onDatagram: (d: Datagram) => void): DatagramEndpoint {
-    const address = `mem-${node}:1`;
-    this.handlers.set(address, onDatagram);
-    return {
-      address,
-      send: (to, d) => {
-        if (this.muted.has(address)) return;
-        queueMicrotask(() => this.handlers.get(to)?.(d));
-      },
-      close: () => this.handlers.delete(address),
-    };
-  }
-  deliver(to: number, d: Datagram): void {
-    this.handlers.get(`mem-${to}:1`)?.(d);
-  }
-}
 
 interface World {
   clock: FakeClock;
@@ -90,28 +32,6 @@ afterEach(async () => {
   }
 });
 
-function config(node: number): FmsConfig {
-  return fmsConfig(resolveLaunchOptions({ nodes: 3, spares: 1, heartbeatMs: HEARTBEAT, faultTimeoutMs: 3 * HEARTBEAT, startTimeoutMs: 5000, command: ['fake'] }), {
-    job: JOB,
-    node,
-    secret: 's',
-    store: 'memory',
-    host: '127.0.0.1',
-    stateDir: '/nonexistent',
-  });
-}
-
-/** Real time passes only for the store and promise turns; the FMS's own time is the fake clock. */
-const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
-
-async function until(what: string, cond: () => boolean | Promise<boolean>, ms = 3000): Promise<void> {
-  const t0 = Date.now();
-  while (!(await cond())) {
-    if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}`);
-    await turn();
-  }
-}
-
 async function startWorld(): Promise<World> {
   const w: World = { clock: new FakeClock(1000), store: new MemoryStore(), hub: new Hub(), fms: new Map(), programs: new Map(), events: [], finished: [] };
   worlds.push(w);
@@ -126,7 +46,7 @@ async function startWorld(): Promise<World> {
         return p;
       },
     };
-    const fms = new Fms(config(node), { event: (e) => w.events.push(e), progress: () => undefined, finished: (o) => w.finished.push(o) }, w.clock, deps);
+    const fms = new Fms(testFmsConfig(JOB, node), { event: (e) => w.events.push(e), progress: () => undefined, finished: (o) => w.finished.push(o) }, w.clock, deps);
     w.fms.set(node, fms);
   }
   // The store is shared, so closing it is the world's business, not each FMS's.
@@ -176,7 +96,7 @@ describe('FMS (fake clock, memory store, fake programs)', () => {
     w.hub.muted.add('mem-2:1');
     await run(w, 1000);
     await until('generation 1', async () => (await record(w)).generation === 1);
-    const detected = of(w, 'fault_detected').filter((e) => e.failed.includes(2));
+    const detected = of(w, 'fault_detected').filter((e) => (e.failed as number[]).includes(2));
     assert.ok(detected.length >= 1);
     assert.ok(detected.every((e) => e.cause === 'heartbeat' && e.by !== 2));
     assert.deepEqual((await record(w)).members, [0, 1, 3]);
@@ -186,7 +106,7 @@ describe('FMS (fake clock, memory store, fake programs)', () => {
     assert.deepEqual(w.finished.filter((f) => f.node === 2).map((f) => f.state), [FmsState.Fenced]);
     // Cut off from the others, it saw them silent too, but judged nobody once fenced.
     await run(w, 1000);
-    assert.ok(!of(w, 'fault_detected').some((e) => e.by === 2 && e.generation >= 1));
+    assert.ok(!of(w, 'fault_detected').some((e) => e.by === 2 && (e.generation as number) >= 1));
     // Fenced is for good: a later generation does not bring it back.
     w.programs.get(1)!.crash();
     await until('generation 2', async () => (await record(w)).generation === 2);
@@ -202,7 +122,7 @@ describe('FMS (fake clock, memory store, fake programs)', () => {
     await run(w, 300);
     await run(w, 600, [0]);
     await until('generation 1', async () => (await record(w)).generation === 1);
-    const d = of(w, 'fault_detected').find((e) => e.failed.includes(0))!;
+    const d = of(w, 'fault_detected').find((e) => (e.failed as number[]).includes(0))!;
     assert.deepEqual([d.by, d.cause], [0, 'heartbeat']);
     assert.equal(w.programs.get(0)!.killedWith, 'SIGKILL', 'killed before anything else');
     assert.deepEqual((await record(w)).members, [3, 1, 2]);

@@ -1,0 +1,74 @@
+import type { FromProgram, ProgramConfig, ProgramStats, ToProgram } from '../sdk/ipc.js';
+import type { MembershipPolicy } from './membership.js';
+import type { ProgramExit } from './program-process.js';
+import type { FmsEventName, LogEvent, NodeEventFields } from '../protocol/events.js';
+
+export interface FmsConfig {
+  job: string;
+  node: number;
+  secret: string;
+  /** Store address: host:port (the embedded store) or etcd://host:port[,host:port...]. */
+  store: string;
+  /** Address every listening socket of this node binds to; a wildcard advertises this host's address. */
+  host: string;
+  command: string[];
+  /** Every node of the job, members and spares. */
+  nodes: number[];
+  policy: MembershipPolicy;
+  heartbeatMs: number;
+  /** Silence after which a node or program is declared failed. */
+  faultTimeoutMs: number;
+  rendezvousTimeoutMs: number;
+  startTimeoutMs: number;
+  /** Sent verbatim to the program when it connects, with this FMS's datagram address added. */
+  program: Omit<ProgramConfig, 'fms'>;
+}
+
+export enum FmsState {
+  Starting = 'starting',
+  Spare = 'spare',
+  Running = 'running',
+  Recovering = 'recovering',
+  /** This node was declared failed; it has left the job. */
+  Fenced = 'fenced',
+  Done = 'done',
+  Stopped = 'stopped',
+}
+
+/** One event-log line (src/protocol/events.ts); `ts` is set where the thing happened, not where it is written. */
+export type FmsEvent = LogEvent;
+
+export interface FmsHooks {
+  event(e: FmsEvent): void;
+  progress(node: number, step: number, stats?: ProgramStats): void;
+  /** The node's program finished successfully, or the node has left the job. */
+  finished(outcome: { node: number; state: FmsState; result?: unknown }): void;
+  /** About once a second: how much this FMS suspects each other node (phi accrual). */
+  health?(node: number, phi: Record<string, number>): void;
+}
+
+/** What an FMS's program is to it: a child process in production, a fake in unit tests. */
+export interface ProgramHandle {
+  readonly pid: number;
+  readonly running: boolean;
+  send(m: ToProgram): void;
+  kill(signal?: NodeJS.Signals): void;
+  stop(graceMs: number): Promise<ProgramExit>;
+  on(event: 'message', listener: (m: FromProgram) => void): unknown;
+  on(event: 'bad', listener: (why: string) => void): unknown;
+  on(event: 'exit', listener: (exit: ProgramExit) => void): unknown;
+}
+
+export type StartProgram = (command: readonly string[], env: NodeJS.ProcessEnv) => ProgramHandle;
+
+/** Logs one event of this node's; every part of the FMS writes through the same one. */
+export type Emit = <N extends FmsEventName>(event: N, fields: NodeEventFields<N>, ts?: number) => void;
+
+/** The FMS's state as its parts see it: read it, or ask the FMS to move (it may refuse). */
+export interface FmsStateLinks {
+  state(): FmsState;
+  moveTo(to: FmsState): boolean;
+}
+
+/** Written when a node's program has finished its work: its departure is not a fault. */
+export const doneKey = (job: string, node: number): string => `rollcall/${job}/done/${node}`;

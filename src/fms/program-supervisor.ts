@@ -1,0 +1,214 @@
+import type { FromProgram, ToProgram } from '../sdk/ipc.js';
+import type { Store } from '../store/store.js';
+import type { Clock } from './clock.js';
+import type { Datagram, FaultCause } from './datagram.js';
+import { HeartbeatMonitor } from './failure-detector.js';
+import { doneKey, FmsState, type Emit, type FmsConfig, type FmsHooks, type FmsStateLinks, type ProgramHandle, type StartProgram } from './fms-shared.js';
+import { failJob, type MembershipRecord } from './membership.js';
+import type { ProgramExit } from './program-process.js';
+
+export type ProxyBrokenError = Extract<FromProgram, { type: 'proxy_broken' }>['error'];
+
+/** What the supervisor needs from the rest of the FMS. */
+export interface SupervisorLinks extends FmsStateLinks {
+  emit: Emit;
+  stopping(): boolean;
+  /** The membership record as this node last read it. */
+  record(): MembershipRecord | undefined;
+  /** The program said hello and has its configuration: it can be told its generation. */
+  connected(): void;
+  /** The program died by a signal or stopped beating: a fault of this node. */
+  fault(cause: FaultCause, detail: string): void;
+  /** The program's proxy saw its communicator break in `generation`. */
+  proxyBroken(generation: number, error: ProxyBrokenError): void;
+}
+
+/**
+ * The FMS's own program: starts it, answers its IPC messages, bounds its start and its closing,
+ * judges its heartbeat thread and classifies its exit (a signal is a fault of this node, a
+ * non-zero code a bug of the program's, zero its end).
+ */
+export class ProgramSupervisor {
+  private program: ProgramHandle | undefined;
+  private programConnected = false;
+  private programBeating = false;
+  private programMonitor: HeartbeatMonitor | undefined;
+  private result: { value: unknown } | undefined;
+
+  constructor(
+    private readonly cfg: FmsConfig,
+    private readonly clock: Clock,
+    private readonly store: Store,
+    /** This FMS's datagram address: the program's heartbeat thread sends to it. */
+    private readonly fmsAddress: string,
+    private readonly startProgram: StartProgram,
+    private readonly hooks: Pick<FmsHooks, 'progress' | 'finished'>,
+    private readonly links: SupervisorLinks,
+  ) {}
+
+  /** Whether the program has said hello (and so can be sent anything). */
+  get connected(): boolean {
+    return this.programConnected;
+  }
+
+  start(): void {
+    const env = { ...process.env, ROLLCALL_JOB: this.cfg.job, ROLLCALL_NODE: String(this.cfg.node) };
+    const p = this.startProgram(this.cfg.command, env);
+    this.program = p;
+    this.programConnected = false;
+    this.programBeating = false;
+    this.result = undefined;
+    // On the injected clock (the real one unref()s its timers), like every other timer here.
+    const startTimer = this.clock.setTimeout(() => {
+      if (this.program === p && (!this.programConnected || !this.programBeating) && p.running) {
+        p.kill('SIGKILL');
+        void this.programBug(`program on node ${this.cfg.node} did not connect within ${this.cfg.startTimeoutMs} ms (does it call connect()?)`);
+      }
+    }, this.cfg.startTimeoutMs);
+    p.on('message', (m) => this.onProgramMessage(p, m));
+    p.on('bad', (why) => this.links.emit('program_error', { message: why }));
+    p.on('exit', (exit) => {
+      this.clock.clearTimeout(startTimer);
+      this.onProgramExit(p, exit);
+    });
+  }
+
+  send(m: ToProgram): void {
+    this.program?.send(m);
+  }
+
+  kill(): void {
+    this.program?.kill('SIGKILL');
+  }
+
+  /** Kills the program and starts it again; false if there was none. */
+  restart(): boolean {
+    if (!this.program) return false;
+    this.program.kill('SIGKILL');
+    this.start();
+    return true;
+  }
+
+  /** A datagram from a program's heartbeat thread; only this program's current process counts. */
+  onHeartbeat(d: Extract<Datagram, { type: 'program_heartbeat' }>): void {
+    if (d.node === this.cfg.node && d.pid === this.program?.pid && this.programMonitor) {
+      this.programBeating = true;
+      this.programMonitor.watch(d.node);
+      this.programMonitor.heartbeat(d.node);
+    }
+  }
+
+  silence(): void {
+    this.programMonitor?.stop();
+  }
+
+  async stop(graceMs: number): Promise<void> {
+    await this.program?.stop(graceMs);
+  }
+
+  private onProgramMessage(p: ProgramHandle, m: FromProgram): void {
+    if (p !== this.program) return;
+    const { emit } = this.links;
+    switch (m.type) {
+      case 'hello': {
+        this.programConnected = true;
+        p.send({ type: 'config', ...this.cfg.program, fms: this.fmsAddress });
+        emit('program_started', { pid: p.pid, fmsPid: process.pid, generation: this.links.record()?.generation ?? 0 });
+        this.watchProgram(p);
+        this.links.connected();
+        return;
+      }
+      case 'warm':
+        emit('program_warm', { pid: p.pid });
+        return;
+      case 'proxy_ready':
+        emit(m.generation === 0 || this.cfg.policy === 'restart' ? 'proxy_started' : 'proxy_relaunched', { generation: m.generation, ms: m.ms });
+        if (m.generation === this.links.record()?.generation && this.links.state() === FmsState.Recovering) this.links.moveTo(FmsState.Running);
+        return;
+      case 'resumed':
+        if (m.generation > 0) {
+          const redone = { ...(m.stepsRedone === undefined ? {} : { steps_redone: m.stepsRedone }), ...(m.msRedone === undefined ? {} : { ms_redone: m.msRedone }) };
+          emit('program_resumed', { generation: m.generation, pid: p.pid, ...redone }, m.ts);
+        }
+        return;
+      case 'event':
+        emit(m.event, m.fields);
+        return;
+      case 'proxy_broken':
+        this.links.proxyBroken(m.generation, m.error);
+        return;
+      case 'progress':
+        this.hooks.progress(this.cfg.node, m.step, m.stats);
+        return;
+      case 'result':
+        this.result = { value: m.value };
+        return;
+      case 'closing': {
+        // Its heartbeats stop now; silence from here on is an exit in progress, not a hang. But
+        // it must actually exit: one that hangs on the way out is ended, keeping its result.
+        this.programMonitor?.stop();
+        void this.store.put(doneKey(this.cfg.job, this.cfg.node), String(p.pid)).catch(() => undefined);
+        this.clock.setTimeout(() => {
+          if (this.program === p && p.running) {
+            emit('program_error', { message: `program pid ${p.pid} did not exit within ${this.cfg.startTimeoutMs} ms of closing; killed` });
+            p.kill('SIGKILL');
+            this.finishProgram(p);
+          }
+        }, this.cfg.startTimeoutMs);
+        return;
+      }
+    }
+  }
+
+  /** Heartbeats from the program's own thread: silence means a hung (stopped, frozen) process. */
+  private watchProgram(p: ProgramHandle): void {
+    this.programMonitor?.stop();
+    const mon = new HeartbeatMonitor({
+      clock: this.clock,
+      intervalMs: this.cfg.heartbeatMs,
+      maxSilenceMs: this.cfg.faultTimeoutMs,
+      onSuspect: (_n, info) => {
+        if (this.program !== p || !p.running) return;
+        // Fenced before anything else: a hung program that wakes up later must not act in a
+        // generation that has moved on without it.
+        p.kill('SIGKILL');
+        this.links.fault('heartbeat', `program pid ${p.pid} silent for ${Math.round(info.silenceMs)} ms`);
+      },
+    });
+    this.programMonitor = mon;
+    // Judged from its first heartbeat on: starting a thread can take a while on a loaded machine,
+    // and a program that never gets that far is caught by the start timeout instead.
+    mon.start();
+  }
+
+  private onProgramExit(p: ProgramHandle, exit: ProgramExit): void {
+    if (p !== this.program) return;
+    this.programMonitor?.stop();
+    if (exit.expected || this.links.stopping()) return;
+    if (exit.signal !== null) {
+      this.links.fault('exit', `program pid ${p.pid} killed by ${exit.signal}`);
+    } else if (exit.code === 0) {
+      this.finishProgram(p);
+    } else {
+      // Exiting with an error code is the program's own decision: a bug, not a node fault.
+      // Relaunching it would only repeat the bug, so the job ends with the reason.
+      this.links.emit('program_failed', { pid: p.pid, code: exit.code });
+      void this.programBug(`program on node ${this.cfg.node} exited with code ${exit.code} (a failure of the program itself, not a node fault)`);
+    }
+  }
+
+  private finishProgram(p: ProgramHandle): void {
+    if (this.links.state() === FmsState.Done || !this.links.moveTo(FmsState.Done)) return;
+    void this.store.put(doneKey(this.cfg.job, this.cfg.node), String(p.pid)).catch(() => undefined);
+    this.links.emit('program_completed', { pid: p.pid, result: this.result?.value ?? null });
+    this.hooks.finished({ node: this.cfg.node, state: this.links.state(), result: this.result?.value ?? null });
+  }
+
+  private async programBug(reason: string): Promise<void> {
+    try {
+      await failJob(this.store, this.cfg.job, reason, { deadline: Date.now() + 10_000 });
+    } catch (e) {
+      if (!this.links.stopping()) this.links.emit('fms_error', { message: `could not record the job's failure: ${(e as Error).message}` });
+    }
+  }
+}

@@ -1,0 +1,206 @@
+import assert from 'node:assert/strict';
+import { afterEach, describe, it } from 'node:test';
+import { FakeClock } from '../../src/fms/clock.js';
+import type { Datagram, FaultCause } from '../../src/fms/datagram.js';
+import { FmsState } from '../../src/fms/fms.js';
+import type { MembershipRecord } from '../../src/fms/membership.js';
+import { PeerWatch } from '../../src/fms/peer-watch.js';
+import { MemoryStore } from '../../src/store/memory-store.js';
+import { HEARTBEAT, Hub, recordEvents, stateHolder, testFmsConfig, turns, until } from '../helpers/fms-fakes.js';
+
+/**
+ * The peer watch alone, on node 0 of members 0, 1, 2 and the spare 3: the other FMSes are only
+ * addresses in the memory store and inboxes on the in-memory datagram hub; the record is the
+ * test's, and what the watch asks of the rest of the FMS (idle, propose) is recorded.
+ */
+const JOB = 'peer-watch-unit';
+const NODE = 0;
+const OTHERS = [1, 2, 3];
+
+interface Proposal {
+  failed: number[];
+  cause: FaultCause;
+  programFault: boolean;
+  generation: number;
+}
+
+interface Bench {
+  clock: FakeClock;
+  store: MemoryStore;
+  hub: Hub;
+  watch: PeerWatch;
+  record: MembershipRecord;
+  /** Datagrams each other node received. */
+  inbox: Map<number, Datagram[]>;
+  idles: number[];
+  proposals: Proposal[];
+  ev: ReturnType<typeof recordEvents>;
+  /** Events, idles and proposals in the order they happened. */
+  log: string[];
+}
+
+const benches: Bench[] = [];
+afterEach(async () => {
+  for (const b of benches.splice(0)) {
+    b.watch.silence();
+    await b.store.close();
+  }
+});
+
+async function bench(): Promise<Bench> {
+  const store = new MemoryStore();
+  const hub = new Hub();
+  const inbox = new Map<number, Datagram[]>();
+  for (const n of OTHERS) {
+    const got: Datagram[] = [];
+    inbox.set(n, got);
+    await store.put(`rollcall/${JOB}/fms/${n}`, hub.endpoint(n, (d) => got.push(d)).address);
+  }
+  const state = stateHolder(FmsState.Running);
+  const b: Bench = {
+    clock: new FakeClock(1000),
+    store,
+    hub,
+    inbox,
+    idles: [],
+    proposals: [],
+    record: { generation: 0, members: [0, 1, 2], spares: [3], failed: [], minNodes: 1, policy: 'replace', state: 'running' },
+    ev: recordEvents(NODE),
+    log: [],
+    watch: undefined as unknown as PeerWatch,
+  };
+  const endpoint = hub.endpoint(NODE, (d) => {
+    if (d.type === 'heartbeat') b.watch.onHeartbeat(d.node);
+    else if (d.type === 'fault') b.watch.onFaultNotice(d);
+  });
+  b.watch = new PeerWatch(testFmsConfig(JOB, NODE), b.clock, store, endpoint, {}, {
+    emit: (event, fields, ts) => {
+      b.log.push(event);
+      b.ev.emit(event, fields, ts);
+    },
+    state: state.state,
+    stopping: () => false,
+    record: () => b.record,
+    idle: (generation) => {
+      b.log.push('idle');
+      b.idles.push(generation);
+    },
+    propose: (failed, cause, programFault, generation) => {
+      b.log.push('propose');
+      b.proposals.push({ failed, cause, programFault, generation });
+      return Promise.resolve();
+    },
+  });
+  benches.push(b);
+  await b.watch.register();
+  assert.equal((await store.get(`rollcall/${JOB}/fms/${NODE}`))?.value, 'mem-0:1');
+  await b.watch.start();
+  return b;
+}
+
+/** Moves the clock in half heartbeats; every other node in `beating` sends its FMS heartbeat. */
+async function run(b: Bench, ms: number, beating: number[] = OTHERS): Promise<void> {
+  for (let t = 0; t < ms; t += HEARTBEAT / 2) {
+    for (const n of beating) b.hub.deliver(NODE, { type: 'heartbeat', node: n });
+    b.clock.advance(HEARTBEAT / 2);
+    await turns(1);
+  }
+}
+
+const faultsTo = (b: Bench, n: number): Datagram[] => b.inbox.get(n)!.filter((d) => d.type === 'fault');
+
+describe('peer watch (fake clock, memory store, in-memory datagrams)', () => {
+  it('beats to every other FMS each heartbeat, and to none the record counts failed', async () => {
+    const b = await bench();
+    await run(b, 3 * HEARTBEAT);
+    const beats = (n: number): number => b.inbox.get(n)!.filter((d) => d.type === 'heartbeat' && d.node === NODE).length;
+    assert.deepEqual(OTHERS.map(beats), [4, 4, 4], 'one at start, then one per heartbeat');
+    b.record = { ...b.record, generation: 1, members: [0, 3, 2], spares: [], failed: [1], slots: { '3': 1 } };
+    b.watch.forget([1]);
+    await run(b, 3 * HEARTBEAT, [2, 3]);
+    assert.deepEqual(OTHERS.map(beats), [4, 7, 7]);
+    assert.deepEqual(b.ev.of('fault_detected'), [], 'a node already failed is no longer judged');
+  });
+
+  it('a silent peer is declared once, every other FMS is notified, the program idled and the change proposed', async () => {
+    const b = await bench();
+    await run(b, 500);
+    assert.deepEqual(b.ev.of('fault_detected'), [], 'no fault while every node beats');
+    await run(b, 1000, [1, 3]);
+    const detected = b.ev.of('fault_detected');
+    assert.deepEqual(
+      detected.map((e) => [e.by, e.failed, e.cause, e.generation]),
+      [[NODE, [2], 'heartbeat', 0]],
+    );
+    assert.match(detected[0]!.detail as string, /FMS of node 2 silent for \d+ ms/);
+    assert.deepEqual(b.ev.of('fault_notified').map((e) => [e.failed, e.to]), [[[2], [1, 3]]]);
+    const notice = { type: 'fault', by: NODE, failed: [2], cause: 'heartbeat', generation: 0 };
+    assert.deepEqual([faultsTo(b, 1), faultsTo(b, 2), faultsTo(b, 3)], [[notice], [], [notice]], 'the failed node is not told');
+    assert.deepEqual(b.idles, [0]);
+    assert.deepEqual(b.proposals, [{ failed: [2], cause: 'heartbeat', programFault: false, generation: 0 }]);
+    assert.deepEqual(b.log, ['fault_detected', 'fault_notified', 'idle', 'propose']);
+  });
+
+  it('a fault notice whose detector died: idled at once, the same proposal after half a heartbeat', async () => {
+    const b = await bench();
+    await run(b, 300);
+    b.hub.deliver(NODE, { type: 'fault', by: 1, failed: [2], cause: 'heartbeat', generation: 0 });
+    assert.deepEqual(b.idles, [0], 'idled at once on the notice');
+    b.clock.advance(HEARTBEAT / 2 - 1);
+    assert.deepEqual(b.proposals, [], 'the detector is given half a heartbeat');
+    b.clock.advance(1);
+    // What node 1 itself would have proposed for a peer it found silent.
+    assert.deepEqual(b.proposals, [{ failed: [2], cause: 'heartbeat', programFault: false, generation: 0 }]);
+    assert.deepEqual(b.ev.of('fault_detected'), [], 'not declared again here');
+  });
+
+  it("a notice of a node's own program fault proposes it as that; none once the record has moved on", async () => {
+    const b = await bench();
+    b.watch.onFaultNotice({ type: 'fault', by: 2, failed: [2], cause: 'exit', generation: 0 });
+    b.clock.advance(HEARTBEAT / 2);
+    assert.deepEqual(b.proposals, [{ failed: [2], cause: 'exit', programFault: true, generation: 0 }]);
+    b.watch.onFaultNotice({ type: 'fault', by: 1, failed: [3], cause: 'heartbeat', generation: 0 });
+    b.record = { ...b.record, generation: 1, members: [0, 3, 1], spares: [], failed: [2], slots: { '3': 2 } };
+    b.clock.advance(HEARTBEAT / 2);
+    assert.equal(b.proposals.length, 1, 'the detector wrote in time');
+    b.watch.onFaultNotice({ type: 'fault', by: 1, failed: [3], cause: 'heartbeat', generation: 0 });
+    b.clock.advance(HEARTBEAT);
+    assert.equal(b.proposals.length, 1, 'a notice from an older generation is ignored');
+  });
+
+  it('a proxy_broken blames the peer only after one heartbeat interval', async () => {
+    const b = await bench();
+    await run(b, 300);
+    b.watch.onProxyBroken(0, { failedRanks: [1], message: 'connection reset by rank 1' });
+    assert.deepEqual(b.ev.of('proxy_broken').map((e) => [e.generation, e.failed, e.message]), [[0, [1], 'connection reset by rank 1']]);
+    assert.deepEqual(b.idles, [0], 'idled at once');
+    b.clock.advance(HEARTBEAT - 1);
+    await turns();
+    assert.deepEqual(b.log, ['proxy_broken', 'idle'], "node 1's own FMS is given a heartbeat to report");
+    b.clock.advance(1);
+    await until('the peer blamed', () => b.ev.of('fault_detected').length > 0);
+    assert.deepEqual(
+      b.ev.of('fault_detected').map((e) => [e.by, e.failed, e.cause, e.detail]),
+      [[NODE, [1], 'connection', 'connection reset by rank 1']],
+    );
+    assert.deepEqual(b.proposals, [{ failed: [1], cause: 'connection', programFault: false, generation: 0 }]);
+    assert.deepEqual(b.log, ['proxy_broken', 'idle', 'fault_detected', 'fault_notified', 'idle', 'propose']);
+  });
+
+  it('a proxy_broken does not blame a peer that finished (its done key), nor one the record replaced meanwhile', async () => {
+    const b = await bench();
+    await b.store.put(`rollcall/${JOB}/done/2`, '4242');
+    b.watch.onProxyBroken(0, { failedRanks: [1, 2], message: 'closed' });
+    b.clock.advance(HEARTBEAT);
+    await until('the unfinished peer blamed', () => b.ev.of('fault_detected').length > 0);
+    await turns();
+    assert.deepEqual(b.ev.of('fault_detected').map((e) => e.failed), [[1]], 'node 2 finished: its closing links are no fault');
+
+    const c = await bench();
+    c.watch.onProxyBroken(0, { missingRanks: [2], message: 'rendezvous' });
+    c.record = { ...c.record, generation: 1, members: [0, 1, 3], spares: [], failed: [2], slots: { '3': 2 } };
+    c.clock.advance(HEARTBEAT);
+    await turns();
+    assert.deepEqual(c.ev.of('fault_detected'), [], 'a newer generation already dealt with it');
+  });
+});
