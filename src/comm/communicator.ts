@@ -22,6 +22,8 @@ import { Spinner } from './spinner.js';
 import { cpuYield } from './cpu-yield.js';
 import { Peer, PeerState, type PeerHandler } from './peer.js';
 import { encodeJson } from './handshake.js';
+import { realClock, type Clock, type TimerHandle } from '../util/clock.js';
+import { isLegalMove, warnRefusedMove, type Moves } from '../util/state-moves.js';
 import { z } from 'zod';
 
 export enum CommState {
@@ -30,6 +32,16 @@ export enum CommState {
   Broken = 'broken',
   Closed = 'closed',
 }
+
+/**
+ * Fail-stop: ready until the first failure (broken) or an end asked for (closed), never back.
+ * A broken communicator may still be closed; a closed one goes nowhere.
+ */
+export const COMM_MOVES: Moves<CommState> = {
+  [CommState.Ready]: [CommState.Broken, CommState.Closed],
+  [CommState.Broken]: [CommState.Closed],
+  [CommState.Closed]: [],
+};
 
 export interface CommTuning {
   /** A peer silent this long while we wait on it is declared failed. Default 10 s. */
@@ -141,7 +153,8 @@ const AbortPayload = z.object({
  * means building a new communicator for a new generation, which is the proxy's job.
  */
 export class Communicator extends EventEmitter<CommEvents> {
-  state = CommState.Ready;
+  /** Read through `state`; changed only by moveTo(). */
+  private commState = CommState.Ready;
   private failure: RollcallError | undefined;
   private seq = 0;
   /** Collectives must run one at a time, in call order, on every rank. */
@@ -160,8 +173,10 @@ export class Communicator extends EventEmitter<CommEvents> {
   private readonly pool = new BufferPool();
   private readonly spinner: Spinner;
   private readonly ctx: RunContext;
-  private readonly livenessTimer: NodeJS.Timeout;
-  private lastTick = Date.now();
+  /** How often liveness is checked; each check arms the next, on `clock`, while ready. */
+  private readonly livenessMs: number;
+  private livenessTimer: TimerHandle;
+  private lastTick: number;
 
   constructor(
     readonly job: string,
@@ -170,6 +185,8 @@ export class Communicator extends EventEmitter<CommEvents> {
     readonly world: number,
     private readonly peers: Map<number, Peer>,
     readonly tuning: CommTuning,
+    /** Liveness runs on it: the links' last-heard and last-sent times must come from the same clock. */
+    private readonly clock: Clock = realClock,
   ) {
     super();
     const handler: PeerHandler = {
@@ -193,8 +210,15 @@ export class Communicator extends EventEmitter<CommEvents> {
       chunkElems,
       sendP2P: (to, h, payload, onFlushed) => this.peerFor(to).send(FrameType.P2P, h, payload, this.flushed(to, onFlushed)),
     });
-    this.livenessTimer = setInterval(() => this.checkLiveness(), Math.max(1, Math.min(tuning.heartbeatMs, tuning.timeoutMs / 4)));
-    this.livenessTimer.unref();
+    this.livenessMs = Math.max(1, Math.min(tuning.heartbeatMs, tuning.timeoutMs / 4));
+    this.lastTick = clock.now();
+    // realClock's timers are unref()'d: liveness bookkeeping never keeps a process alive.
+    this.livenessTimer = clock.setTimeout(this.livenessTick, this.livenessMs);
+  }
+
+  /** ready, then broken or closed for good (COMM_MOVES). */
+  get state(): CommState {
+    return this.commState;
   }
 
   /** The error that broke this communicator, if any. */
@@ -302,25 +326,15 @@ export class Communicator extends EventEmitter<CommEvents> {
    * a goodbye or ABORT queued behind a stopped peer's full socket would hold the process open.
    */
   destroy(reason = 'destroyed'): void {
-    if (this.state === CommState.Ready) {
-      this.state = CommState.Closed;
-      clearInterval(this.livenessTimer);
-      const err = new ClosedError(`communicator of rank ${this.rank} ${reason}`, { rank: this.rank });
-      this.current?.fail(err);
-      this.p2p.failAll(err);
-    }
+    if (this.commState === CommState.Ready) this.end(CommState.Closed, new ClosedError(`communicator of rank ${this.rank} ${reason}`, { rank: this.rank }));
     for (const p of this.peers.values()) p.destroy();
   }
 
   /** Closes the links gracefully. Pending operations reject with ClosedError. */
   close(): void {
-    if (this.state === CommState.Closed) return;
-    const wasReady = this.state === CommState.Ready;
-    this.state = CommState.Closed;
-    clearInterval(this.livenessTimer);
-    const err = this.failure ?? new ClosedError(`communicator of rank ${this.rank} was closed`, { rank: this.rank });
-    this.current?.fail(err);
-    this.p2p.failAll(err);
+    if (this.commState === CommState.Closed) return;
+    const wasReady = this.commState === CommState.Ready;
+    if (!this.end(CommState.Closed, this.failure ?? new ClosedError(`communicator of rank ${this.rank} was closed`, { rank: this.rank }))) return;
     for (const p of this.peers.values()) {
       if (wasReady) p.bye();
       else p.destroy();
@@ -359,7 +373,7 @@ export class Communicator extends EventEmitter<CommEvents> {
   /** Why an operation cannot start now (broken, closed, or its signal already aborted), if so. */
   private refusal(signal: AbortSignal | undefined): Error | undefined {
     if (this.failure) return this.failure;
-    if (this.state === CommState.Closed) return new ClosedError(`communicator of rank ${this.rank} is closed`, { rank: this.rank });
+    if (this.commState === CommState.Closed) return new ClosedError(`communicator of rank ${this.rank} is closed`, { rank: this.rank });
     if (signal?.aborted) {
       this.abort('operation signal aborted');
       return this.failure;
@@ -419,7 +433,7 @@ export class Communicator extends EventEmitter<CommEvents> {
 
   private startOp(op: QueuedOp): void {
     if (this.failure) return op.done(this.failure);
-    if (this.state === CommState.Closed) return op.done(new ClosedError(`communicator of rank ${this.rank} is closed`, { rank: this.rank }));
+    if (this.commState === CommState.Closed) return op.done(new ClosedError(`communicator of rank ${this.rank} is closed`, { rank: this.rank }));
     let run: CollectiveRun;
     try {
       run = op.make();
@@ -458,7 +472,7 @@ export class Communicator extends EventEmitter<CommEvents> {
   }
 
   private onFrame(peer: Peer, h: FrameHeader, payload: Uint8Array): void {
-    if (this.state !== CommState.Ready) return;
+    if (this.commState !== CommState.Ready) return;
     try {
       if (h.type === FrameType.Abort) return this.onRemoteAbort(peer, payload);
       if (h.type === FrameType.P2P) return this.p2p.onFrame(peer.rank, h, payload);
@@ -494,7 +508,7 @@ export class Communicator extends EventEmitter<CommEvents> {
    * operation still waiting on it can never finish: fail it now rather than at the timeout.
    */
   private checkDeparted(): void {
-    if (this.departed.size === 0 || this.state !== CommState.Ready) return;
+    if (this.departed.size === 0 || this.commState !== CommState.Ready) return;
     const needed = [...(this.current?.waitingOn() ?? []), ...this.p2p.waitingOn()];
     const gone = [...new Set(needed.filter((r) => this.departed.has(r)))];
     if (gone.length > 0) this.failDeparted(gone);
@@ -540,7 +554,7 @@ export class Communicator extends EventEmitter<CommEvents> {
   }
 
   private onPeerLost(peer: Peer, err: Error | undefined): void {
-    if (this.state !== CommState.Ready) return;
+    if (this.commState !== CommState.Ready) return;
     if (peer.state === PeerState.Departed) {
       this.departed.add(peer.rank);
       this.checkDeparted();
@@ -554,12 +568,20 @@ export class Communicator extends EventEmitter<CommEvents> {
     this.fail(new PeerFailedError([peer.rank], reason, this.rank, err?.message, { cause: err }), [peer.rank]);
   }
 
+  private readonly livenessTick = (): void => {
+    try {
+      this.checkLiveness();
+    } finally {
+      if (this.commState === CommState.Ready) this.livenessTimer = this.clock.setTimeout(this.livenessTick, this.livenessMs);
+    }
+  };
+
   private checkLiveness(): void {
-    const now = Date.now();
+    const now = this.clock.now();
     const interval = Math.min(this.tuning.heartbeatMs, this.tuning.timeoutMs / 4);
     const late = now - this.lastTick > 3 * interval;
     this.lastTick = now;
-    if (this.state !== CommState.Ready) return;
+    if (this.commState !== CommState.Ready) return;
     for (const p of this.peers.values()) {
       if (p.state === PeerState.Ready && now - p.lastSent >= this.tuning.heartbeatMs) p.send(FrameType.Ping, {});
     }
@@ -580,17 +602,36 @@ export class Communicator extends EventEmitter<CommEvents> {
     }
   }
 
+  /** The one place the state changes; an illegal move is refused and reported, never made. */
+  private moveTo(to: CommState): boolean {
+    if (!isLegalMove(COMM_MOVES, this.commState, to)) {
+      warnRefusedMove(`communicator of rank ${this.rank}`, this.commState, to);
+      return false;
+    }
+    this.commState = to;
+    return true;
+  }
+
   /**
-   * The single failure path: record, reject everything, tell the others why, drop the links.
-   * Ranks believed dead or misbehaving get no final word; everyone else gets an ABORT.
+   * What every end shares (failure, destroy, close): the move, no more liveness checks, and every
+   * pending operation rejected with `err`. What differs, the peers' last word, is the caller's.
    */
-  private fail(err: RollcallError, failed: number[]): void {
-    if (this.state !== CommState.Ready) return;
-    this.state = CommState.Broken;
-    this.failure = err;
-    clearInterval(this.livenessTimer);
+  private end(to: CommState.Broken | CommState.Closed, err: RollcallError): boolean {
+    if (!this.moveTo(to)) return false;
+    if (to === CommState.Broken) this.failure = err;
+    this.clock.clearTimeout(this.livenessTimer);
     this.current?.fail(err);
     this.p2p.failAll(err);
+    return true;
+  }
+
+  /**
+   * The single failure path: record, reject everything, tell the others why, drop the links.
+   * Ranks believed dead or misbehaving get no final word; everyone else gets an ABORT. Only the
+   * first failure counts (fail-stop): later ones, and any after a close, change nothing.
+   */
+  private fail(err: RollcallError, failed: number[]): void {
+    if (this.commState !== CommState.Ready || !this.end(CommState.Broken, err)) return;
     const dead = err instanceof PeerFailedError || err instanceof ProtocolError ? failed : [];
     const pf = err instanceof PeerFailedError ? err : undefined;
     const payload = encodeJson({ code: err.code, message: err.message, detail: pf?.detail, failed, reason: pf?.reason ?? 'error', detectedBy: pf?.detectedBy ?? this.rank });
