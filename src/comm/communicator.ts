@@ -43,6 +43,12 @@ export const COMM_MOVES: Moves<CommState> = {
   [CommState.Closed]: [],
 };
 
+/**
+ * The defaults (DEFAULT_TUNING, AUTO_SPIN_US, SHARED_SPIN_MAX_BYTES, SPIN_US_PER_KIB) were chosen
+ * by measurement. Each comment gives the decision and its reason, and points to the section of
+ * docs/benchmarks.md that holds the figures ("Tuning choices" is "Tuning choices and the figures
+ * behind them").
+ */
 export interface CommTuning {
   /** A peer silent this long while we wait on it is declared failed. Default 10 s. */
   timeoutMs: number;
@@ -53,22 +59,25 @@ export interface CommTuning {
   /**
    * Allreduces up to this size use recursive doubling in power-of-two worlds of 4 or more,
    * whatever smallBytes says: whole buffers in log2(R) rounds beat halving-doubling's 2·log2(R)
-   * rounds while a round costs more than its bytes. 4 ranks on 2 cores, alternated, 3 runs:
-   * 48 KiB 162-219 µs against 240-251 µs, 64 KiB 226-228 against 242-250 µs; at 128 KiB and
-   * 256 KiB no better. At 2 ranks the ring (two half-size steps) was as fast or faster.
+   * rounds while a round costs more than its bytes; above 64 KiB they no longer did. Not at 2
+   * ranks, where the ring's two half-size steps were as fast or faster. Figures:
+   * docs/benchmarks.md, "Tuning choices", and "Allreduce (float32 sum), 2026-11-28 (fourth
+   * session)".
    */
   doublingMaxBytes: number;
   /**
    * Allreduces above smallBytes and up to this size use recursive halving and doubling
    * instead of the ring, in power-of-two worlds of 4 or more: fewer rounds, the same bytes.
-   * 4 ranks on 2 cores, medians of 3: 1 MiB 1046 µs against 1877 µs in the ring, 2 MiB 2766
-   * against 3445 µs; at 4 MiB the ring wins (its chunks pipeline): 6.9 against 12.8 ms.
+   * Up to 2 MiB, because above it the ring wins (its chunks pipeline). Figures:
+   * docs/benchmarks.md, "Allreduce (float32 sum), 2026-11-28, before it: halving-doubling,
+   * polling up to 256 KiB, longer warm-up", change 1.
    */
   halvingMaxBytes: number;
   /**
    * Pipelining unit of the ring and chain algorithms. Each chunk costs a frame, a write and a
-   * wake-up; 1 MiB beat 256 KiB here (2 ranks, 1 MiB: 615 -> 504 us median; 4 ranks, 16 MiB:
-   * 39 -> 36 ms), the ring of 4 still pipelines 4 chunks per segment at 16 MiB.
+   * wake-up, so 1 MiB, which beat 256 KiB at 2 and 4 ranks; the ring of 4 still pipelines 4
+   * chunks per segment at 16 MiB. Figures: docs/benchmarks.md, "Allreduce (float32 sum),
+   * 2026-11-27", "What changed the figures".
    */
   chunkBytes: number;
   /** Largest frame a peer may send us. */
@@ -81,15 +90,18 @@ export interface CommTuning {
    */
   spinUs: number;
   /**
-   * Collectives up to this size poll. 2 ranks, medians of 9 runs: 64 KiB 55 µs per allreduce
-   * polling, 83 µs sleeping (Open MPI: 42 µs); 256 KiB 86 against 94 µs.
+   * Collectives up to this size poll: polling still paid at 256 KiB with 2 ranks; larger ones
+   * are bound by copies, which need the CPU a polling rank takes. Figures: docs/benchmarks.md,
+   * "Allreduce (float32 sum), 2026-11-28, before it: halving-doubling, polling up to 256 KiB,
+   * longer warm-up", change 2, and "Tuning choices".
    */
   spinMaxBytes: number;
   /**
    * Between polls, yield the core (sched_yield, see cpu-yield.ts). createCommunicator() turns it
    * on, with polling up to SHARED_SPIN_MAX_BYTES, when this host has more ranks than cores and
-   * the caller did not choose: 4 ranks on 2 cores, 4 KiB allreduce 66-76 µs against 99-124 µs
-   * sleeping in epoll; 64 KiB and up, no better, so they do not poll.
+   * the caller did not choose: then a polling rank needs no wake-up and hands its core to the
+   * rank it shares it with. It paid at 4 KiB, not at 64 KiB and up. Figures: docs/benchmarks.md,
+   * "Tuning choices", and "Allreduce (float32 sum), 2026-11-28 (fourth session)".
    */
   spinYield: boolean;
 }
@@ -110,9 +122,15 @@ export const DEFAULT_TUNING: CommTuning = {
 /** With more ranks than cores, collectives up to this size poll (and yield). */
 export const SHARED_SPIN_MAX_BYTES = 16 * 1024;
 
-/** Measured: 50 µs catches most 4 KiB replies (15-20 µs) with room for a late peer. */
+/**
+ * Long enough for most 4 KiB replies, with room for a late peer; shorter than an idle core takes
+ * to wake (docs/architecture.md, "Choices and their reasons").
+ */
 export const AUTO_SPIN_US = 50;
-/** Added to the polling window per KiB of the collective: loopback moves about 1-2 GB/s per direction here. */
+/**
+ * Added to the polling window per KiB of the collective, for the transfer itself: sized from
+ * loopback's bandwidth here (docs/benchmarks.md, "Tuning choices").
+ */
 const SPIN_US_PER_KIB = 1;
 
 export interface OpOptions {
@@ -453,8 +471,7 @@ export class Communicator extends EventEmitter<CommEvents> {
     try {
       run.begin();
       // Not the large collectives: they are bound by copies, and a polling rank takes the CPU
-      // they need (1 MiB, 2 ranks: 475 µs per call polling, 296 µs without; one run). The
-      // window grows with the size, for the transfer itself.
+      // they need (spinMaxBytes). The window grows with the size, for the transfer itself.
       const bytes = sig.count * bytesPer(sig.dtype);
       if (!run.settled && bytes <= this.tuning.spinMaxBytes) this.spinner.watch(run, (bytes / 1024) * SPIN_US_PER_KIB);
       const queued = this.early.get(sig.seq);
