@@ -22,6 +22,8 @@ import { Spinner } from './spinner.js';
 import { cpuYield } from './cpu-yield.js';
 import { Peer, PeerState, type PeerHandler } from './peer.js';
 import { encodeJson } from './handshake.js';
+import { realClock, type Clock, type TimerHandle } from '../util/clock.js';
+import { isLegalMove, warnRefusedMove, type Moves } from '../util/state-moves.js';
 import { z } from 'zod';
 
 export enum CommState {
@@ -31,6 +33,22 @@ export enum CommState {
   Closed = 'closed',
 }
 
+/**
+ * Fail-stop: ready until the first failure (broken) or an end asked for (closed), never back.
+ * A broken communicator may still be closed; a closed one goes nowhere.
+ */
+export const COMM_MOVES: Moves<CommState> = {
+  [CommState.Ready]: [CommState.Broken, CommState.Closed],
+  [CommState.Broken]: [CommState.Closed],
+  [CommState.Closed]: [],
+};
+
+/**
+ * The defaults (DEFAULT_TUNING, AUTO_SPIN_US, SHARED_SPIN_MAX_BYTES, SPIN_US_PER_KIB) were chosen
+ * by measurement. Each comment gives the decision and its reason, and points to the section of
+ * docs/benchmarks.md that holds the figures ("Tuning choices" is "Tuning choices and the figures
+ * behind them").
+ */
 export interface CommTuning {
   /** A peer silent this long while we wait on it is declared failed. Default 10 s. */
   timeoutMs: number;
@@ -41,22 +59,25 @@ export interface CommTuning {
   /**
    * Allreduces up to this size use recursive doubling in power-of-two worlds of 4 or more,
    * whatever smallBytes says: whole buffers in log2(R) rounds beat halving-doubling's 2·log2(R)
-   * rounds while a round costs more than its bytes. 4 ranks on 2 cores, alternated, 3 runs:
-   * 48 KiB 162-219 µs against 240-251 µs, 64 KiB 226-228 against 242-250 µs; at 128 KiB and
-   * 256 KiB no better. At 2 ranks the ring (two half-size steps) was as fast or faster.
+   * rounds while a round costs more than its bytes; above 64 KiB they no longer did. Not at 2
+   * ranks, where the ring's two half-size steps were as fast or faster. Figures:
+   * docs/benchmarks.md, "Tuning choices", and "Allreduce (float32 sum), 2026-11-28 (fourth
+   * session)".
    */
   doublingMaxBytes: number;
   /**
    * Allreduces above smallBytes and up to this size use recursive halving and doubling
    * instead of the ring, in power-of-two worlds of 4 or more: fewer rounds, the same bytes.
-   * 4 ranks on 2 cores, medians of 3: 1 MiB 1046 µs against 1877 µs in the ring, 2 MiB 2766
-   * against 3445 µs; at 4 MiB the ring wins (its chunks pipeline): 6.9 against 12.8 ms.
+   * Up to 2 MiB, because above it the ring wins (its chunks pipeline). Figures:
+   * docs/benchmarks.md, "Allreduce (float32 sum), 2026-11-28, before it: halving-doubling,
+   * polling up to 256 KiB, longer warm-up", change 1.
    */
   halvingMaxBytes: number;
   /**
    * Pipelining unit of the ring and chain algorithms. Each chunk costs a frame, a write and a
-   * wake-up; 1 MiB beat 256 KiB here (2 ranks, 1 MiB: 615 -> 504 us median; 4 ranks, 16 MiB:
-   * 39 -> 36 ms), the ring of 4 still pipelines 4 chunks per segment at 16 MiB.
+   * wake-up, so 1 MiB, which beat 256 KiB at 2 and 4 ranks; the ring of 4 still pipelines 4
+   * chunks per segment at 16 MiB. Figures: docs/benchmarks.md, "Allreduce (float32 sum),
+   * 2026-11-27", "What changed the figures".
    */
   chunkBytes: number;
   /** Largest frame a peer may send us. */
@@ -69,15 +90,18 @@ export interface CommTuning {
    */
   spinUs: number;
   /**
-   * Collectives up to this size poll. 2 ranks, medians of 9 runs: 64 KiB 55 µs per allreduce
-   * polling, 83 µs sleeping (Open MPI: 42 µs); 256 KiB 86 against 94 µs.
+   * Collectives up to this size poll: polling still paid at 256 KiB with 2 ranks; larger ones
+   * are bound by copies, which need the CPU a polling rank takes. Figures: docs/benchmarks.md,
+   * "Allreduce (float32 sum), 2026-11-28, before it: halving-doubling, polling up to 256 KiB,
+   * longer warm-up", change 2, and "Tuning choices".
    */
   spinMaxBytes: number;
   /**
    * Between polls, yield the core (sched_yield, see cpu-yield.ts). createCommunicator() turns it
    * on, with polling up to SHARED_SPIN_MAX_BYTES, when this host has more ranks than cores and
-   * the caller did not choose: 4 ranks on 2 cores, 4 KiB allreduce 66-76 µs against 99-124 µs
-   * sleeping in epoll; 64 KiB and up, no better, so they do not poll.
+   * the caller did not choose: then a polling rank needs no wake-up and hands its core to the
+   * rank it shares it with. It paid at 4 KiB, not at 64 KiB and up. Figures: docs/benchmarks.md,
+   * "Tuning choices", and "Allreduce (float32 sum), 2026-11-28 (fourth session)".
    */
   spinYield: boolean;
 }
@@ -98,9 +122,15 @@ export const DEFAULT_TUNING: CommTuning = {
 /** With more ranks than cores, collectives up to this size poll (and yield). */
 export const SHARED_SPIN_MAX_BYTES = 16 * 1024;
 
-/** Measured: 50 µs catches most 4 KiB replies (15-20 µs) with room for a late peer. */
+/**
+ * Long enough for most 4 KiB replies, with room for a late peer; shorter than an idle core takes
+ * to wake (docs/architecture.md, "Choices and their reasons").
+ */
 export const AUTO_SPIN_US = 50;
-/** Added to the polling window per KiB of the collective: loopback moves about 1-2 GB/s per direction here. */
+/**
+ * Added to the polling window per KiB of the collective, for the transfer itself: sized from
+ * loopback's bandwidth here (docs/benchmarks.md, "Tuning choices").
+ */
 const SPIN_US_PER_KIB = 1;
 
 export interface OpOptions {
@@ -141,7 +171,8 @@ const AbortPayload = z.object({
  * means building a new communicator for a new generation, which is the proxy's job.
  */
 export class Communicator extends EventEmitter<CommEvents> {
-  state = CommState.Ready;
+  /** Read through `state`; changed only by moveTo(). */
+  private commState = CommState.Ready;
   private failure: RollcallError | undefined;
   private seq = 0;
   /** Collectives must run one at a time, in call order, on every rank. */
@@ -160,8 +191,10 @@ export class Communicator extends EventEmitter<CommEvents> {
   private readonly pool = new BufferPool();
   private readonly spinner: Spinner;
   private readonly ctx: RunContext;
-  private readonly livenessTimer: NodeJS.Timeout;
-  private lastTick = Date.now();
+  /** How often liveness is checked; each check arms the next, on `clock`, while ready. */
+  private readonly livenessMs: number;
+  private livenessTimer: TimerHandle;
+  private lastTick: number;
 
   constructor(
     readonly job: string,
@@ -170,6 +203,8 @@ export class Communicator extends EventEmitter<CommEvents> {
     readonly world: number,
     private readonly peers: Map<number, Peer>,
     readonly tuning: CommTuning,
+    /** Liveness runs on it: the links' last-heard and last-sent times must come from the same clock. */
+    private readonly clock: Clock = realClock,
   ) {
     super();
     const handler: PeerHandler = {
@@ -193,8 +228,15 @@ export class Communicator extends EventEmitter<CommEvents> {
       chunkElems,
       sendP2P: (to, h, payload, onFlushed) => this.peerFor(to).send(FrameType.P2P, h, payload, this.flushed(to, onFlushed)),
     });
-    this.livenessTimer = setInterval(() => this.checkLiveness(), Math.max(1, Math.min(tuning.heartbeatMs, tuning.timeoutMs / 4)));
-    this.livenessTimer.unref();
+    this.livenessMs = Math.max(1, Math.min(tuning.heartbeatMs, tuning.timeoutMs / 4));
+    this.lastTick = clock.now();
+    // realClock's timers are unref()'d: liveness bookkeeping never keeps a process alive.
+    this.livenessTimer = clock.setTimeout(this.livenessTick, this.livenessMs);
+  }
+
+  /** ready, then broken or closed for good (COMM_MOVES). */
+  get state(): CommState {
+    return this.commState;
   }
 
   /** The error that broke this communicator, if any. */
@@ -302,25 +344,15 @@ export class Communicator extends EventEmitter<CommEvents> {
    * a goodbye or ABORT queued behind a stopped peer's full socket would hold the process open.
    */
   destroy(reason = 'destroyed'): void {
-    if (this.state === CommState.Ready) {
-      this.state = CommState.Closed;
-      clearInterval(this.livenessTimer);
-      const err = new ClosedError(`communicator of rank ${this.rank} ${reason}`, { rank: this.rank });
-      this.current?.fail(err);
-      this.p2p.failAll(err);
-    }
+    if (this.commState === CommState.Ready) this.end(CommState.Closed, new ClosedError(`communicator of rank ${this.rank} ${reason}`, { rank: this.rank }));
     for (const p of this.peers.values()) p.destroy();
   }
 
   /** Closes the links gracefully. Pending operations reject with ClosedError. */
   close(): void {
-    if (this.state === CommState.Closed) return;
-    const wasReady = this.state === CommState.Ready;
-    this.state = CommState.Closed;
-    clearInterval(this.livenessTimer);
-    const err = this.failure ?? new ClosedError(`communicator of rank ${this.rank} was closed`, { rank: this.rank });
-    this.current?.fail(err);
-    this.p2p.failAll(err);
+    if (this.commState === CommState.Closed) return;
+    const wasReady = this.commState === CommState.Ready;
+    if (!this.end(CommState.Closed, this.failure ?? new ClosedError(`communicator of rank ${this.rank} was closed`, { rank: this.rank }))) return;
     for (const p of this.peers.values()) {
       if (wasReady) p.bye();
       else p.destroy();
@@ -359,7 +391,7 @@ export class Communicator extends EventEmitter<CommEvents> {
   /** Why an operation cannot start now (broken, closed, or its signal already aborted), if so. */
   private refusal(signal: AbortSignal | undefined): Error | undefined {
     if (this.failure) return this.failure;
-    if (this.state === CommState.Closed) return new ClosedError(`communicator of rank ${this.rank} is closed`, { rank: this.rank });
+    if (this.commState === CommState.Closed) return new ClosedError(`communicator of rank ${this.rank} is closed`, { rank: this.rank });
     if (signal?.aborted) {
       this.abort('operation signal aborted');
       return this.failure;
@@ -419,7 +451,7 @@ export class Communicator extends EventEmitter<CommEvents> {
 
   private startOp(op: QueuedOp): void {
     if (this.failure) return op.done(this.failure);
-    if (this.state === CommState.Closed) return op.done(new ClosedError(`communicator of rank ${this.rank} is closed`, { rank: this.rank }));
+    if (this.commState === CommState.Closed) return op.done(new ClosedError(`communicator of rank ${this.rank} is closed`, { rank: this.rank }));
     let run: CollectiveRun;
     try {
       run = op.make();
@@ -439,8 +471,7 @@ export class Communicator extends EventEmitter<CommEvents> {
     try {
       run.begin();
       // Not the large collectives: they are bound by copies, and a polling rank takes the CPU
-      // they need (1 MiB, 2 ranks: 475 µs per call polling, 296 µs without; one run). The
-      // window grows with the size, for the transfer itself.
+      // they need (spinMaxBytes). The window grows with the size, for the transfer itself.
       const bytes = sig.count * bytesPer(sig.dtype);
       if (!run.settled && bytes <= this.tuning.spinMaxBytes) this.spinner.watch(run, (bytes / 1024) * SPIN_US_PER_KIB);
       const queued = this.early.get(sig.seq);
@@ -458,7 +489,7 @@ export class Communicator extends EventEmitter<CommEvents> {
   }
 
   private onFrame(peer: Peer, h: FrameHeader, payload: Uint8Array): void {
-    if (this.state !== CommState.Ready) return;
+    if (this.commState !== CommState.Ready) return;
     try {
       if (h.type === FrameType.Abort) return this.onRemoteAbort(peer, payload);
       if (h.type === FrameType.P2P) return this.p2p.onFrame(peer.rank, h, payload);
@@ -494,7 +525,7 @@ export class Communicator extends EventEmitter<CommEvents> {
    * operation still waiting on it can never finish: fail it now rather than at the timeout.
    */
   private checkDeparted(): void {
-    if (this.departed.size === 0 || this.state !== CommState.Ready) return;
+    if (this.departed.size === 0 || this.commState !== CommState.Ready) return;
     const needed = [...(this.current?.waitingOn() ?? []), ...this.p2p.waitingOn()];
     const gone = [...new Set(needed.filter((r) => this.departed.has(r)))];
     if (gone.length > 0) this.failDeparted(gone);
@@ -540,7 +571,7 @@ export class Communicator extends EventEmitter<CommEvents> {
   }
 
   private onPeerLost(peer: Peer, err: Error | undefined): void {
-    if (this.state !== CommState.Ready) return;
+    if (this.commState !== CommState.Ready) return;
     if (peer.state === PeerState.Departed) {
       this.departed.add(peer.rank);
       this.checkDeparted();
@@ -554,12 +585,20 @@ export class Communicator extends EventEmitter<CommEvents> {
     this.fail(new PeerFailedError([peer.rank], reason, this.rank, err?.message, { cause: err }), [peer.rank]);
   }
 
+  private readonly livenessTick = (): void => {
+    try {
+      this.checkLiveness();
+    } finally {
+      if (this.commState === CommState.Ready) this.livenessTimer = this.clock.setTimeout(this.livenessTick, this.livenessMs);
+    }
+  };
+
   private checkLiveness(): void {
-    const now = Date.now();
+    const now = this.clock.now();
     const interval = Math.min(this.tuning.heartbeatMs, this.tuning.timeoutMs / 4);
     const late = now - this.lastTick > 3 * interval;
     this.lastTick = now;
-    if (this.state !== CommState.Ready) return;
+    if (this.commState !== CommState.Ready) return;
     for (const p of this.peers.values()) {
       if (p.state === PeerState.Ready && now - p.lastSent >= this.tuning.heartbeatMs) p.send(FrameType.Ping, {});
     }
@@ -580,17 +619,36 @@ export class Communicator extends EventEmitter<CommEvents> {
     }
   }
 
+  /** The one place the state changes; an illegal move is refused and reported, never made. */
+  private moveTo(to: CommState): boolean {
+    if (!isLegalMove(COMM_MOVES, this.commState, to)) {
+      warnRefusedMove(`communicator of rank ${this.rank}`, this.commState, to);
+      return false;
+    }
+    this.commState = to;
+    return true;
+  }
+
   /**
-   * The single failure path: record, reject everything, tell the others why, drop the links.
-   * Ranks believed dead or misbehaving get no final word; everyone else gets an ABORT.
+   * What every end shares (failure, destroy, close): the move, no more liveness checks, and every
+   * pending operation rejected with `err`. What differs, the peers' last word, is the caller's.
    */
-  private fail(err: RollcallError, failed: number[]): void {
-    if (this.state !== CommState.Ready) return;
-    this.state = CommState.Broken;
-    this.failure = err;
-    clearInterval(this.livenessTimer);
+  private end(to: CommState.Broken | CommState.Closed, err: RollcallError): boolean {
+    if (!this.moveTo(to)) return false;
+    if (to === CommState.Broken) this.failure = err;
+    this.clock.clearTimeout(this.livenessTimer);
     this.current?.fail(err);
     this.p2p.failAll(err);
+    return true;
+  }
+
+  /**
+   * The single failure path: record, reject everything, tell the others why, drop the links.
+   * Ranks believed dead or misbehaving get no final word; everyone else gets an ABORT. Only the
+   * first failure counts (fail-stop): later ones, and any after a close, change nothing.
+   */
+  private fail(err: RollcallError, failed: number[]): void {
+    if (this.commState !== CommState.Ready || !this.end(CommState.Broken, err)) return;
     const dead = err instanceof PeerFailedError || err instanceof ProtocolError ? failed : [];
     const pf = err instanceof PeerFailedError ? err : undefined;
     const payload = encodeJson({ code: err.code, message: err.message, detail: pf?.detail, failed, reason: pf?.reason ?? 'error', detectedBy: pf?.detectedBy ?? this.rank });

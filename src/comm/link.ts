@@ -1,4 +1,5 @@
 import { AuthError, ProtocolError, TimeoutError, type RollcallError } from '../errors.js';
+import type { Clock } from '../util/clock.js';
 import { remaining, type Deadline } from '../util/deadline.js';
 import { receiveBuffer } from './simd.js';
 import { FrameDecoder } from './frame-decoder.js';
@@ -61,8 +62,9 @@ export class Link {
   /** The remote closed with a FIN rather than a reset or an error. */
   endedCleanly = false;
   rank = -1;
-  lastHeard = Date.now();
-  lastSent = Date.now();
+  /** When a byte last arrived and a frame was last sent, on the communicator's clock. */
+  lastHeard: number;
+  lastSent: number;
   private handler: LinkHandler | undefined;
   private handshakeStep: ((h: FrameHeader, p: Uint8Array) => void) | undefined;
   private handshakeFail: ((e: Error) => void) | undefined;
@@ -73,10 +75,12 @@ export class Link {
     readonly conn: Conn,
     private readonly me: GroupIdentity,
     bufferBytes: number,
+    private readonly clock: Clock,
   ) {
+    this.lastHeard = this.lastSent = clock.now();
     const decoder = new FrameDecoder(me.maxFrameBytes, `peer ${conn.remote}`, (h, p) => this.onFrame(h, p), bufferBytes, receiveBuffer);
     const guarded = (f: () => void): void => {
-      this.lastHeard = Date.now();
+      this.lastHeard = this.clock.now();
       try {
         f();
       } catch (e) {
@@ -135,7 +139,7 @@ export class Link {
   sendFrame(type: FrameType, f: FrameFields, step: number, offset: number, payload: Uint8Array | undefined, onFlushed?: (err?: Error) => void): void {
     const len = payload?.byteLength ?? 0;
     const pad = padOf(len);
-    this.lastSent = Date.now();
+    this.lastSent = this.clock.now();
     if (len <= PACK_LIMIT) {
       const frame = this.txPool.take(HEADER_BYTES + len + pad);
       encodeHeaderInto(frame, type, len, f, step, offset);
@@ -243,8 +247,8 @@ export class Link {
   }
 
   /** Dial side: we are `me.rank`, they must be `to`. */
-  static dial(conn: Conn, me: GroupIdentity, to: number, deadline: Deadline): Promise<Link> {
-    const peer = new Link(conn, me, RX_BUFFER);
+  static dial(conn: Conn, me: GroupIdentity, to: number, deadline: Deadline, clock: Clock): Promise<Link> {
+    const peer = new Link(conn, me, RX_BUFFER, clock);
     peer.rank = to;
     const hello: Hello = { job: me.job, generation: me.generation, from: me.rank, to, world: me.world, nonce: newNonce() };
     const p = peer.handshake<Link>(deadline, (resolve) => {
@@ -267,8 +271,8 @@ export class Link {
   }
 
   /** Accept side: learns who dialed, checks it belongs to this job and generation. */
-  static accept(conn: Conn, me: GroupIdentity, deadline: Deadline, isWanted: (rank: number) => boolean): Promise<Link> {
-    const peer = new Link(conn, me, TX_BUFFER);
+  static accept(conn: Conn, me: GroupIdentity, deadline: Deadline, isWanted: (rank: number) => boolean, clock: Clock): Promise<Link> {
+    const peer = new Link(conn, me, TX_BUFFER, clock);
     return peer.handshake<Link>(deadline, (resolve) => {
       let hello: Hello | undefined;
       let nonce = '';

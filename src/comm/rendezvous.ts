@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { AuthError, InvalidArgumentError, RendezvousTimeoutError, RollcallError } from '../errors.js';
 import { waitForPrefix, type Store } from '../store/store.js';
+import { realClock, type Clock } from '../util/clock.js';
 import { backoffMs, deadlineIn, remaining, sleep, type Deadline } from '../util/deadline.js';
 import { availableParallelism } from 'node:os';
 import { AUTO_SPIN_US, Communicator, DEFAULT_TUNING, SHARED_SPIN_MAX_BYTES, type CommTuning } from './communicator.js';
@@ -27,6 +28,8 @@ export interface CommunicatorConfig extends z.input<typeof ConfigSchema> {
   transport?: Transport;
   tuning?: Partial<CommTuning>;
   signal?: AbortSignal;
+  /** What liveness runs on (the links' timestamps and the checks); a FakeClock in tests. */
+  clock?: Clock;
 }
 
 export function addressKey(job: string, generation: number, rank?: number): string {
@@ -47,8 +50,9 @@ export async function createCommunicator(config: CommunicatorConfig): Promise<Co
   const tuning: CommTuning = { ...DEFAULT_TUNING, ...config.tuning };
   const deadline: Deadline = deadlineIn(c.rendezvousTimeoutMs ?? 30_000);
   const transport = config.transport ?? new TcpTransport();
+  const clock = config.clock ?? realClock;
   const me: GroupIdentity = { job: c.job, generation: c.generation, rank: c.rank, world: c.world, secret: c.secret, maxFrameBytes: tuning.maxFrameBytes };
-  if (c.world === 1) return new Communicator(c.job, c.generation, c.rank, c.world, new Map(), tuning);
+  if (c.world === 1) return new Communicator(c.job, c.generation, c.rank, c.world, new Map(), tuning, clock);
 
   // Every rank dials every other (the link it reads from) and accepts every other's dial
   // (the link it writes to): see tcp-transport.ts.
@@ -65,7 +69,7 @@ export async function createCommunicator(config: CommunicatorConfig): Promise<Co
   let acceptedAll!: () => void;
   const allAccepted = new Promise<void>((res) => (acceptedAll = res));
   const listener = await transport.listen((conn) => {
-    Link.accept(conn, me, deadline, (r) => r !== c.rank && !tx.has(r)).then(
+    Link.accept(conn, me, deadline, (r) => r !== c.rank && !tx.has(r), clock).then(
       (l) => {
         keep(tx, l);
         if (tx.size === others.length) acceptedAll();
@@ -112,7 +116,7 @@ export async function createCommunicator(config: CommunicatorConfig): Promise<Co
     if (put.status === 'rejected') throw put.reason;
     if (wait.status === 'rejected') throw wait.reason;
     const addrs = wait.value;
-    await Promise.all(others.map((j) => dialWithRetry(transport, addrs[j]!, me, j, deadline, config.signal).then((l) => keep(rx, l))));
+    await Promise.all(others.map((j) => dialWithRetry(transport, addrs[j]!, me, j, deadline, clock, config.signal).then((l) => keep(rx, l))));
     await raceDeadline(allAccepted, deadline, () => {
       const missing = others.filter((r) => !tx.has(r));
       const why = lastAcceptError ? ` (last refused connection: ${lastAcceptError.message})` : '';
@@ -121,7 +125,7 @@ export async function createCommunicator(config: CommunicatorConfig): Promise<Co
     if (config.tuning?.spinUs === undefined) Object.assign(tuning, await autoSpin(addrs, c.rank, availableParallelism(), config.tuning ?? {}));
     else if (tuning.spinYield) await loadCpuYield();
     const peers = new Map(others.map((r) => [r, new Peer(r, rx.get(r)!, tx.get(r)!)]));
-    return new Communicator(c.job, c.generation, c.rank, c.world, peers, tuning);
+    return new Communicator(c.job, c.generation, c.rank, c.world, peers, tuning, clock);
   } catch (e) {
     for (const l of [...rx.values(), ...tx.values()]) l.destroy(new Error('rendezvous failed'));
     throw e;
@@ -149,11 +153,11 @@ export async function autoSpin(addrs: readonly string[], rank: number, cores: nu
   return { spinUs: AUTO_SPIN_US, spinYield: true, spinMaxBytes: chosen.spinMaxBytes ?? SHARED_SPIN_MAX_BYTES };
 }
 
-async function dialWithRetry(transport: Transport, address: string, me: GroupIdentity, to: number, deadline: Deadline, signal?: AbortSignal): Promise<Link> {
+async function dialWithRetry(transport: Transport, address: string, me: GroupIdentity, to: number, deadline: Deadline, clock: Clock, signal?: AbortSignal): Promise<Link> {
   for (let attempt = 0; ; attempt++) {
     try {
       const conn = await transport.dial(address, deadline);
-      return await Link.dial(conn, me, to, deadline);
+      return await Link.dial(conn, me, to, deadline, clock);
     } catch (e) {
       // A refused secret will not get better by retrying; a refused connect might.
       if (e instanceof AuthError || (e instanceof RollcallError && e.code === 'ERR_PROTOCOL')) throw e;

@@ -4,7 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { constants, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { realClock } from '../fms/clock.js';
+import { realClock } from '../util/clock.js';
 import { ChaosScheduler, type ChaosFire } from '../fms/chaos.js';
 import { initMembership, watchMembership, type MembershipRecord } from '../fms/membership.js';
 import { logEvent, type EventFields, type EventName, type LogEvent } from '../protocol/events.js';

@@ -5,8 +5,9 @@ import { createCommunicator } from '../comm/rendezvous.js';
 import { ClosedError, TimeoutError, type RollcallError } from '../errors.js';
 import type { Store } from '../store/store.js';
 import { openStore } from '../store/open-store.js';
+import { isLegalMove, warnRefusedMove } from '../util/state-moves.js';
 import type { ProxyConnect } from './protocol.js';
-import { ProxyState, type CommProxy } from './proxy.js';
+import { PROXY_MOVES, ProxyState, type CommProxy } from './proxy.js';
 
 /**
  * The communication proxy run on the program's own thread. An operation is a direct call on the
@@ -15,7 +16,8 @@ import { ProxyState, type CommProxy } from './proxy.js';
  * communicator and builds the next generation's, and the program keeps its pid and its memory.
  */
 export class InlineProxy extends EventEmitter<{ broken: [RollcallError] }> implements CommProxy {
-  state = ProxyState.Starting;
+  /** Read through `state`; changed only by moveTo(). */
+  private proxyState = ProxyState.Starting;
   private comm: Communicator | undefined;
   private readonly abort = new AbortController();
 
@@ -27,13 +29,28 @@ export class InlineProxy extends EventEmitter<{ broken: [RollcallError] }> imple
   static async standby(store: string, secret: string, timeoutMs: number): Promise<InlineProxy> {
     const s = await openStore(store, { secret, requestTimeoutMs: timeoutMs });
     const p = new InlineProxy(s);
-    p.state = ProxyState.Standby;
+    p.moveTo(ProxyState.Standby);
     return p;
   }
 
+  /** PROXY_MOVES, shared with the thread proxy. */
+  get state(): ProxyState {
+    return this.proxyState;
+  }
+
+  /** The one place the state changes; an illegal move is refused and reported, never made. */
+  private moveTo(to: ProxyState): boolean {
+    if (!isLegalMove(PROXY_MOVES, this.proxyState, to)) {
+      warnRefusedMove('inline proxy', this.proxyState, to);
+      return false;
+    }
+    this.proxyState = to;
+    return true;
+  }
+
   async activate(connect: Omit<ProxyConnect, 'type'>, timeoutMs: number): Promise<number> {
-    if (this.state !== ProxyState.Standby) throw new ClosedError(`proxy is ${this.state}, not standby`);
-    this.state = ProxyState.Starting;
+    if (this.proxyState !== ProxyState.Standby) throw new ClosedError(`proxy is ${this.proxyState}, not standby`);
+    this.moveTo(ProxyState.Starting);
     const t0 = Date.now();
     const made = createCommunicator({
       job: connect.job,
@@ -48,27 +65,26 @@ export class InlineProxy extends EventEmitter<{ broken: [RollcallError] }> imple
       signal: this.abort.signal,
     });
     // Terminated while joining: the communicator may still complete; it must not outlive us.
-    made.then((c) => this.state === ProxyState.Closed && c.destroy('superseded'), () => undefined);
+    made.then((c) => this.proxyState === ProxyState.Closed && c.destroy('superseded'), () => undefined);
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new TimeoutError(`proxy for generation ${connect.generation} was not ready within ${timeoutMs} ms`, { rank: connect.rank })), timeoutMs);
     });
     try {
       const comm = await Promise.race([made, deadline]);
-      if (this.state !== ProxyState.Starting) {
+      // (A cast: the compiler narrowed the state before the await, and moveTo() does not widen it.)
+      if ((this.proxyState as ProxyState) !== ProxyState.Starting) {
         comm.destroy('superseded');
         throw new ClosedError(`proxy for generation ${connect.generation} ended while joining`, { rank: connect.rank });
       }
       this.comm = comm;
       comm.on('broken', (err) => {
-        if (this.state !== ProxyState.Ready) return;
-        this.state = ProxyState.Broken;
-        this.emit('broken', err);
+        if (this.proxyState === ProxyState.Ready && this.moveTo(ProxyState.Broken)) this.emit('broken', err);
       });
-      this.state = ProxyState.Ready;
+      this.moveTo(ProxyState.Ready);
       return Date.now() - t0;
     } catch (e) {
-      if (this.state === ProxyState.Starting) void this.terminate();
+      if ((this.proxyState as ProxyState) === ProxyState.Starting) void this.terminate();
       throw e;
     } finally {
       clearTimeout(timer);
@@ -98,8 +114,7 @@ export class InlineProxy extends EventEmitter<{ broken: [RollcallError] }> imple
   }
 
   close(): Promise<void> {
-    if (this.state === ProxyState.Ready) {
-      this.state = ProxyState.Closed;
+    if (this.proxyState === ProxyState.Ready && this.moveTo(ProxyState.Closed)) {
       this.comm?.close();
       return this.store.close();
     }
@@ -107,15 +122,14 @@ export class InlineProxy extends EventEmitter<{ broken: [RollcallError] }> imple
   }
 
   terminate(): Promise<void> {
-    if (this.state === ProxyState.Closed) return Promise.resolve();
-    this.state = ProxyState.Closed;
+    if (this.proxyState === ProxyState.Closed || !this.moveTo(ProxyState.Closed)) return Promise.resolve();
     this.abort.abort();
     this.comm?.destroy('terminated: its proxy is being relaunched');
     return this.store.close();
   }
 
   private ready(): Communicator {
-    if (this.state !== ProxyState.Ready || !this.comm) throw new ClosedError(`proxy is ${this.state}`);
+    if (this.proxyState !== ProxyState.Ready || !this.comm) throw new ClosedError(`proxy is ${this.proxyState}`);
     return this.comm;
   }
 }

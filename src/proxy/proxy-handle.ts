@@ -4,8 +4,9 @@ import { Worker } from 'node:worker_threads';
 import { dtypeOf, type NumericArray, type ReduceOp } from '../comm/dtype.js';
 import { ClosedError, RollcallError, TimeoutError } from '../errors.js';
 import { reviveError } from '../protocol/error-wire.js';
+import { isLegalMove, warnRefusedMove } from '../util/state-moves.js';
 import type { FromProxy, ProxyConnect, ProxyOp, SharedView, ToProxy } from './protocol.js';
-import { ProxyState, type CommProxy } from './proxy.js';
+import { PROXY_MOVES, ProxyState, type CommProxy } from './proxy.js';
 
 const WORKER = fileURLToPath(new URL('./proxy-worker.js', import.meta.url));
 
@@ -20,7 +21,8 @@ export function sharedArray<T extends NumericArray>(ctor: new (buf: SharedArrayB
  * back, which costs two memcpys.
  */
 export class ProxyHandle extends EventEmitter<{ broken: [RollcallError] }> implements CommProxy {
-  state = ProxyState.Starting;
+  /** Read through `state`; changed only by moveTo(). */
+  private proxyState = ProxyState.Starting;
   private nextId = 1;
   private readonly pending = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
 
@@ -39,17 +41,34 @@ export class ProxyHandle extends EventEmitter<{ broken: [RollcallError] }> imple
   static standby(store: string, secret: string, timeoutMs: number): Promise<ProxyHandle> {
     const proxy = new ProxyHandle(new Worker(WORKER));
     return proxy.request({ type: 'prepare', store, secret }, 'prepared', timeoutMs, 'proxy did not start').then(() => {
-      proxy.state = ProxyState.Standby;
+      proxy.moveTo(ProxyState.Standby);
       return proxy;
     });
   }
 
+  /** PROXY_MOVES, shared with the inline proxy. */
+  get state(): ProxyState {
+    return this.proxyState;
+  }
+
+  /** The one place the state changes; an illegal move is refused and reported, never made. */
+  private moveTo(to: ProxyState): boolean {
+    if (!isLegalMove(PROXY_MOVES, this.proxyState, to)) {
+      warnRefusedMove('thread proxy', this.proxyState, to);
+      return false;
+    }
+    this.proxyState = to;
+    return true;
+  }
+
   /** Joins a generation; resolves with the rendezvous time in ms. */
   activate(connect: Omit<ProxyConnect, 'type'>, timeoutMs: number): Promise<number> {
-    if (this.state !== ProxyState.Standby) return Promise.reject(new ClosedError(`proxy is ${this.state}, not standby`));
-    this.state = ProxyState.Starting;
+    if (this.proxyState !== ProxyState.Standby) return Promise.reject(new ClosedError(`proxy is ${this.proxyState}, not standby`));
+    this.moveTo(ProxyState.Starting);
     return this.request({ type: 'connect', ...connect }, 'ready', timeoutMs, `proxy for generation ${connect.generation} was not ready`, connect.rank).then((m) => {
-      this.state = ProxyState.Ready;
+      // Ended (terminated, its thread lost) while joining: as for the inline proxy, it stays ended.
+      if (this.proxyState !== ProxyState.Starting) throw new ClosedError(`proxy for generation ${connect.generation} ended while joining`, { rank: connect.rank });
+      this.moveTo(ProxyState.Ready);
       return m.type === 'ready' ? m.ms : 0;
     });
   }
@@ -114,7 +133,7 @@ export class ProxyHandle extends EventEmitter<{ broken: [RollcallError] }> imple
    * thread that lingers past graceMs is terminated.
    */
   async close(graceMs = 1000): Promise<void> {
-    if (this.state !== ProxyState.Ready) return this.terminate();
+    if (this.proxyState !== ProxyState.Ready) return this.terminate();
     const exited = new Promise<void>((r) => this.worker.once('exit', () => r()));
     this.worker.postMessage({ type: 'close' });
     const t = setTimeout(() => void this.worker.terminate(), graceMs);
@@ -158,7 +177,7 @@ export class ProxyHandle extends EventEmitter<{ broken: [RollcallError] }> imple
   }
 
   private call(m: ProxyOp): Promise<void> {
-    if (this.state !== ProxyState.Ready) return Promise.reject(new ClosedError(`proxy is ${this.state}`));
+    if (this.proxyState !== ProxyState.Ready) return Promise.reject(new ClosedError(`proxy is ${this.proxyState}`));
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
@@ -178,8 +197,7 @@ export class ProxyHandle extends EventEmitter<{ broken: [RollcallError] }> imple
   }
 
   private breakWith(err: RollcallError, state = ProxyState.Broken): void {
-    if (this.state === ProxyState.Broken || this.state === ProxyState.Closed) return;
-    this.state = state;
+    if (this.proxyState === ProxyState.Broken || this.proxyState === ProxyState.Closed || !this.moveTo(state)) return;
     for (const p of this.pending.values()) p.reject(err);
     this.pending.clear();
     if (state === ProxyState.Broken) this.emit('broken', err);

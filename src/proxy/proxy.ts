@@ -1,6 +1,7 @@
 import type { EventEmitter } from 'node:events';
 import type { NumericArray, ReduceOp } from '../comm/dtype.js';
 import type { RollcallError } from '../errors.js';
+import type { Moves } from '../util/state-moves.js';
 import type { ProxyConnect } from './protocol.js';
 
 export enum ProxyState {
@@ -11,6 +12,21 @@ export enum ProxyState {
   Broken = 'broken',
   Closed = 'closed',
 }
+
+/**
+ * The moves of both kinds of proxy (each has one transition function that refuses any other).
+ * Starting, then standby once the store is connected; activating goes back to starting until
+ * the rendezvous is done, then ready. A thread proxy's thread may die at any point before it is
+ * closed (broken). Broken may only close, and closed goes nowhere: a new generation gets a new
+ * proxy.
+ */
+export const PROXY_MOVES: Moves<ProxyState> = {
+  [ProxyState.Starting]: [ProxyState.Standby, ProxyState.Ready, ProxyState.Broken, ProxyState.Closed],
+  [ProxyState.Standby]: [ProxyState.Starting, ProxyState.Broken, ProxyState.Closed],
+  [ProxyState.Ready]: [ProxyState.Broken, ProxyState.Closed],
+  [ProxyState.Broken]: [ProxyState.Closed],
+  [ProxyState.Closed]: [],
+};
 
 /**
  * Where the proxy's communicator runs (docs/architecture.md, "The communication proxy"):

@@ -15,6 +15,7 @@ import { programEventMessage } from '../protocol/events.js';
 import { InlineProxy } from '../proxy/inline-proxy.js';
 import { ProxyHandle } from '../proxy/proxy-handle.js';
 import { ProxyState, type CommProxy } from '../proxy/proxy.js';
+import { isLegalMove, type Moves } from '../util/state-moves.js';
 import { FromProgramSchema, IPC_VERSION, ToProgramSchema, newProgramStats, type FromProgram, type ProgramStats, type ToProgram } from './ipc.js';
 
 /** How often progress carries the program's running totals. */
@@ -32,6 +33,18 @@ export enum JobState {
   Idle = 'idle',
   Closed = 'closed',
 }
+
+/**
+ * Waiting until the first generation is joined, then running, idle while a fault is recovered,
+ * running again in the next generation; closed from anywhere, and for good. A waiting spare is
+ * not idled (it has no generation to leave).
+ */
+export const JOB_MOVES: Moves<JobState> = {
+  [JobState.Waiting]: [JobState.Running, JobState.Closed],
+  [JobState.Running]: [JobState.Idle, JobState.Closed],
+  [JobState.Idle]: [JobState.Running, JobState.Closed],
+  [JobState.Closed]: [],
+};
 
 type Config = Extract<ToProgram, { type: 'config' }>;
 
@@ -84,7 +97,8 @@ function send(m: FromProgram): void {
 export class Job {
   readonly job: string;
   readonly node: number;
-  state = JobState.Waiting;
+  /** Read through `state`; changed only by moveTo(). */
+  private jobState = JobState.Waiting;
   generation = -1;
   rank = -1;
   world = 0;
@@ -126,6 +140,24 @@ export class Job {
     (process.channel as { unref?: () => void } | undefined)?.unref?.();
     this.startKeeper();
     this.refillStandby(() => send({ type: 'warm' }));
+  }
+
+  /** JOB_MOVES. */
+  get state(): JobState {
+    return this.jobState;
+  }
+
+  /**
+   * The one place the state changes; an illegal move is refused, never made, and reported in
+   * the job's event log (program_error), where a person reading why a program misbehaved looks.
+   */
+  private moveTo(to: JobState): boolean {
+    if (!isLegalMove(JOB_MOVES, this.jobState, to)) {
+      send(programEventMessage('program_error', { message: `job: refused the move from ${this.jobState} to ${to}` }));
+      return false;
+    }
+    this.jobState = to;
+    return true;
   }
 
   /** Reports the program's progress (its step): shown live and used by `--chaos ...@step=N`. */
@@ -255,7 +287,7 @@ export class Job {
    */
   private exchange(buf: Float64Array, op: 'max'): Promise<Float64Array> {
     const proxy = this.proxy;
-    if (this.state !== JobState.Running || !proxy || this.acked !== this.generation) {
+    if (this.jobState !== JobState.Running || !proxy || this.acked !== this.generation) {
       return Promise.reject(new MembershipChangedError(this.generation, this.rank, this.world, { node: this.node }));
     }
     return proxy.allreduce(buf, op);
@@ -263,8 +295,7 @@ export class Job {
 
   /** Ends the program's part in the job; the process can then exit. */
   async close(): Promise<void> {
-    if (this.state === JobState.Closed) return;
-    this.state = JobState.Closed;
+    if (this.jobState === JobState.Closed || !this.moveTo(JobState.Closed)) return;
     send({ type: 'closing' });
     this.wake();
     const activating = this.activating;
@@ -284,8 +315,8 @@ export class Job {
     // a later one; so every operation issued before the change fails, not only the first.
     const issuedIn = this.generation;
     for (;;) {
-      if (this.state === JobState.Closed) throw new ClosedError('job is closed', { node: this.node });
-      if (this.state !== JobState.Running) await this.waitRunning();
+      if (this.jobState === JobState.Closed) throw new ClosedError('job is closed', { node: this.node });
+      if (this.jobState !== JobState.Running) await this.waitRunning();
       if (this.acked !== this.generation || (issuedIn >= 0 && issuedIn !== this.generation)) {
         this.acked = this.generation;
         throw new MembershipChangedError(this.generation, this.rank, this.world, { node: this.node });
@@ -318,7 +349,7 @@ export class Job {
       timer.unref();
       const done = (): void => {
         clearTimeout(timer);
-        if (this.state === JobState.Closed) reject(new ClosedError('job is closed', { node: this.node }));
+        if (this.jobState === JobState.Closed) reject(new ClosedError('job is closed', { node: this.node }));
         else resolve();
       };
       this.waiters.push(done);
@@ -340,8 +371,8 @@ export class Job {
   }
 
   private enterIdle(): void {
-    if (this.state === JobState.Closed) return;
-    if (this.state === JobState.Running) this.state = JobState.Idle;
+    if (this.jobState === JobState.Closed) return;
+    if (this.jobState === JobState.Running) this.moveTo(JobState.Idle);
     // Ended at once: operations stuck on a dead or stopped peer return now, not at the
     // communicator's timeout, and wait for the new generation instead.
     const p = this.proxy;
@@ -350,13 +381,13 @@ export class Job {
   }
 
   private onBroken(generation: number, err: RollcallError): void {
-    if (generation !== this.generation || this.state === JobState.Closed) return;
+    if (generation !== this.generation || this.jobState === JobState.Closed) return;
     this.enterIdle();
     send({ type: 'proxy_broken', generation, error: serializeError(err) });
   }
 
   private async switchTo(generation: number, rank: number, world: number, members: number[], slot: number): Promise<void> {
-    if (generation <= this.target || this.state === JobState.Closed) return;
+    if (generation <= this.target || this.jobState === JobState.Closed) return;
     this.target = generation;
     this.enterIdle();
     const superseded = this.activating;
@@ -365,7 +396,7 @@ export class Job {
     let proxy: CommProxy | undefined;
     try {
       proxy = await this.takeStandby();
-      if (this.target !== generation || (this.state as JobState) === JobState.Closed) return void proxy.terminate();
+      if (this.target !== generation || (this.jobState as JobState) === JobState.Closed) return void proxy.terminate();
       this.activating = proxy;
       const c = this.config;
       // In generation 0 every program is still starting (loading its data, on a busy machine,
@@ -378,7 +409,7 @@ export class Job {
         rdvMs + 1000,
       );
       if (this.activating === proxy) this.activating = undefined;
-      if (this.target !== generation || (this.state as JobState) === JobState.Closed) return void proxy.terminate();
+      if (this.target !== generation || (this.jobState as JobState) === JobState.Closed) return void proxy.terminate();
       this.proxy = proxy;
       proxy.on('broken', (err) => this.onBroken(generation, err));
       this.generation = generation;
@@ -387,7 +418,7 @@ export class Job {
       this.members = members;
       this.slot = slot;
       if (this.acked < 0) this.acked = generation;
-      this.state = JobState.Running;
+      this.moveTo(JobState.Running);
       send({ type: 'proxy_ready', generation, ms });
       this.wake();
       this.resolveStarted();
@@ -429,7 +460,7 @@ export class Job {
   }
 
   private refillStandby(then?: () => void): void {
-    if (this.standby || this.state === JobState.Closed) return;
+    if (this.standby || this.jobState === JobState.Closed) return;
     const s = this.startStandby();
     this.standby = s;
     s.then(then, () => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { InvalidArgumentError } from '../../src/errors.js';
-import { FakeClock, realClock } from '../../src/fms/clock.js';
+import { FakeClock, realClock } from '../../src/util/clock.js';
 import { HeartbeatMonitor, PhiAccrualDetector, type SuspectInfo } from '../../src/fms/failure-detector.js';
 
 const I = 100;
