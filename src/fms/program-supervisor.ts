@@ -1,6 +1,6 @@
 import type { FromProgram, ToProgram } from '../sdk/ipc.js';
 import type { Store } from '../store/store.js';
-import type { Clock } from './clock.js';
+import type { Clock, TimerHandle } from './clock.js';
 import type { Datagram, FaultCause } from './datagram.js';
 import { HeartbeatMonitor } from './failure-detector.js';
 import { doneKey, FmsState, type Emit, type FmsConfig, type FmsHooks, type FmsStateLinks, type ProgramHandle, type StartProgram } from './fms-shared.js';
@@ -8,6 +8,16 @@ import { failJob, type MembershipRecord } from './membership.js';
 import type { ProgramExit } from './program-process.js';
 
 export type ProxyBrokenError = Extract<FromProgram, { type: 'proxy_broken' }>['error'];
+
+/**
+ * How long after its hello a program's heartbeat thread may take to send its first beat: the
+ * program is judged from that beat on (a thread can take a while to start on a loaded machine),
+ * so a program stopped or frozen before it would otherwise be found only by the start timeout,
+ * and taken for a bug. Ten fault timeouts, and at least 5 s, is far more than a thread start;
+ * never more than the start timeout.
+ */
+export const firstBeatMs = (cfg: Pick<FmsConfig, 'faultTimeoutMs' | 'startTimeoutMs'>): number =>
+  Math.min(cfg.startTimeoutMs, Math.max(5000, 10 * cfg.faultTimeoutMs));
 
 /** What the supervisor needs from the rest of the FMS. */
 export interface SupervisorLinks extends FmsStateLinks {
@@ -32,6 +42,9 @@ export class ProgramSupervisor {
   private program: ProgramHandle | undefined;
   private programConnected = false;
   private programBeating = false;
+  /** It said it is closing: its silence from then on is an exit in progress. */
+  private programClosing = false;
+  private firstBeatTimer: TimerHandle | undefined;
   private programMonitor: HeartbeatMonitor | undefined;
   private result: { value: unknown } | undefined;
 
@@ -57,10 +70,12 @@ export class ProgramSupervisor {
     this.program = p;
     this.programConnected = false;
     this.programBeating = false;
+    this.programClosing = false;
     this.result = undefined;
     // On the injected clock (the real one unref()s its timers), like every other timer here.
+    // A program that connected but never beat is a hang, found by the first-beat deadline.
     const startTimer = this.clock.setTimeout(() => {
-      if (this.program === p && (!this.programConnected || !this.programBeating) && p.running) {
+      if (this.program === p && !this.programConnected && p.running) {
         p.kill('SIGKILL');
         void this.programBug(`program on node ${this.cfg.node} did not connect within ${this.cfg.startTimeoutMs} ms (does it call connect()?)`);
       }
@@ -100,6 +115,7 @@ export class ProgramSupervisor {
 
   silence(): void {
     this.programMonitor?.stop();
+    this.clearFirstBeat();
   }
 
   async stop(graceMs: number): Promise<void> {
@@ -115,6 +131,7 @@ export class ProgramSupervisor {
         p.send({ type: 'config', ...this.cfg.program, fms: this.fmsAddress });
         emit('program_started', { pid: p.pid, fmsPid: process.pid, generation: this.links.record()?.generation ?? 0 });
         this.watchProgram(p);
+        this.awaitFirstBeat(p);
         this.links.connected();
         return;
       }
@@ -146,6 +163,7 @@ export class ProgramSupervisor {
       case 'closing': {
         // Its heartbeats stop now; silence from here on is an exit in progress, not a hang. But
         // it must actually exit: one that hangs on the way out is ended, keeping its result.
+        this.programClosing = true;
         this.programMonitor?.stop();
         void this.store.put(doneKey(this.cfg.job, this.cfg.node), String(p.pid)).catch(() => undefined);
         this.clock.setTimeout(() => {
@@ -177,8 +195,25 @@ export class ProgramSupervisor {
     });
     this.programMonitor = mon;
     // Judged from its first heartbeat on: starting a thread can take a while on a loaded machine,
-    // and a program that never gets that far is caught by the start timeout instead.
+    // and a program that never gets that far is caught by awaitFirstBeat() instead.
     mon.start();
+  }
+
+  private awaitFirstBeat(p: ProgramHandle): void {
+    const ms = firstBeatMs(this.cfg);
+    this.clearFirstBeat();
+    this.firstBeatTimer = this.clock.setTimeout(() => {
+      this.firstBeatTimer = undefined;
+      if (this.program !== p || !p.running || this.programBeating || this.programClosing || this.links.stopping()) return;
+      // Stopped or frozen before its heartbeat thread beat once: a hang, handled as one.
+      p.kill('SIGKILL');
+      this.links.fault('heartbeat', `program pid ${p.pid} sent no heartbeat within ${ms} ms of connecting`);
+    }, ms);
+  }
+
+  private clearFirstBeat(): void {
+    if (this.firstBeatTimer !== undefined) this.clock.clearTimeout(this.firstBeatTimer);
+    this.firstBeatTimer = undefined;
   }
 
   private onProgramExit(p: ProgramHandle, exit: ProgramExit): void {

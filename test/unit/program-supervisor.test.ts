@@ -4,7 +4,7 @@ import { FakeClock } from '../../src/fms/clock.js';
 import type { FaultCause } from '../../src/fms/datagram.js';
 import { FmsState } from '../../src/fms/fms.js';
 import { initMembership, readMembership, type MembershipRecord } from '../../src/fms/membership.js';
-import { ProgramSupervisor } from '../../src/fms/program-supervisor.js';
+import { ProgramSupervisor, firstBeatMs } from '../../src/fms/program-supervisor.js';
 import { MemoryStore } from '../../src/store/memory-store.js';
 import { FakeProgram, HEARTBEAT, FAULT_TIMEOUT, START_TIMEOUT, recordEvents, stateHolder, testFmsConfig, turns, until } from '../helpers/fms-fakes.js';
 
@@ -133,6 +133,20 @@ describe('program supervisor (fake clock, memory store, fake program)', () => {
     await until('the job failed', async () => (await jobState(b)).state === 'failed');
     assert.match((await jobState(b)).reason!, /did not connect within 5000 ms/);
     assert.deepEqual(b.faults, [], 'its own kill is no fault');
+  });
+
+  it('a program stopped after its hello, before its heartbeat thread beat once: a hang at the first-beat deadline, not a bug', async () => {
+    const b = await bench();
+    const ms = firstBeatMs(testFmsConfig(JOB, NODE));
+    hello(b);
+    b.clock.advance(ms - 1);
+    assert.equal(program(b).killedWith, undefined, 'not before the deadline');
+    b.clock.advance(1);
+    assert.equal(program(b).killedWith, 'SIGKILL', 'killed before anything else');
+    assert.deepEqual(b.faults.map((f) => f.cause), ['heartbeat']);
+    assert.match(b.faults[0]!.detail, new RegExp(`sent no heartbeat within ${ms} ms of connecting`));
+    await turns();
+    assert.equal((await jobState(b)).state, 'running', 'a hang is a fault of this node, not a failed job');
   });
 
   it('a program that connects and beats is not killed at the start timeout', async () => {
