@@ -1,5 +1,5 @@
 import { InvalidArgumentError } from '../errors.js';
-import type { Clock, TimerHandle } from './clock.js';
+import type { Clock, TimerHandle } from '../util/clock.js';
 
 export type ChaosKind = 'kill' | 'stop' | 'kill-node';
 export type ChaosTarget = { node: number } | 'random';

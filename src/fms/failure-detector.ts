@@ -1,5 +1,5 @@
 import { InvalidArgumentError } from '../errors.js';
-import type { Clock, TimerHandle } from './clock.js';
+import type { Clock, TimerHandle } from '../util/clock.js';
 
 export interface PhiAccrualOptions {
   /** The period nodes were told to heartbeat at: the expected gap until real samples exist. */

@@ -1,7 +1,7 @@
 import type { FmsEventName, LogEvent, NodeEventFields } from '../protocol/events.js';
 import type { Store } from '../store/store.js';
 import { openStore } from '../store/open-store.js';
-import { realClock, type Clock } from './clock.js';
+import { realClock, type Clock } from '../util/clock.js';
 import { openDatagramEndpoint, type Datagram, type DatagramEndpoint } from './datagram.js';
 import { FmsState, type Emit, type FmsConfig, type FmsHooks, type ProgramHandle } from './fms-shared.js';
 import { MembershipReactor } from './membership-reactor.js';

@@ -1,7 +1,7 @@
 import type { Store } from '../store/store.js';
 import { waitForPrefix } from '../store/store.js';
 import { TimeoutError } from '../errors.js';
-import type { Clock, TimerHandle } from './clock.js';
+import type { Clock, TimerHandle } from '../util/clock.js';
 import type { Datagram, DatagramEndpoint, FaultCause } from './datagram.js';
 import { HeartbeatMonitor } from './failure-detector.js';
 import { doneKey, FmsState, type Emit, type FmsConfig, type FmsHooks } from './fms-shared.js';

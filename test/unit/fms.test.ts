@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
-import { FakeClock } from '../../src/fms/clock.js';
+import { FakeClock } from '../../src/util/clock.js';
 import { Fms, FmsState, type FmsDeps } from '../../src/fms/fms.js';
 import type { EventName, EventOf, LogEvent } from '../../src/protocol/events.js';
 import { initMembership, readMembership, type MembershipRecord } from '../../src/fms/membership.js';
