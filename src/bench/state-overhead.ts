@@ -14,6 +14,7 @@ export interface StateBenchOptions {
   ranks: number;
   bytes: number;
   steps: number;
+  warmup: number;
   rounds: number;
   json: boolean;
   persistEvery?: number;
@@ -44,7 +45,7 @@ export async function benchState(o: StateBenchOptions, out: (line: string) => vo
   const watched: number[] = [];
   // CPU per step of the whole job (every rank, its FMS, the launcher), per arm and round.
   const cpu = { bare: [] as JobCpu[], copied: [] as JobCpu[], rc: [] as JobCpu[], drafted: [] as JobCpu[] };
-  const args = ['--bytes', String(o.bytes), '--steps', String(o.steps)];
+  const args = ['--bytes', String(o.bytes), '--steps', String(o.steps), '--warmup', String(o.warmup)];
   for (let i = 0; i < o.rounds; i++) {
     const b = await runBare(o, 'bare', args);
     bare.push(b.stepUs);
@@ -80,6 +81,8 @@ export async function benchState(o: StateBenchOptions, out: (line: string) => vo
   const row = {
     ranks: o.ranks,
     bytes: o.bytes,
+    steps: o.steps,
+    warmup: o.warmup,
     persist_every: o.persistEvery ?? null,
     replicate_every: o.replicateEvery ?? null,
     replicate_ms: o.replicateEvery === undefined ? (o.replicateMs ?? DEFAULT_REPLICATE_MS) : null,
@@ -113,7 +116,7 @@ export async function benchState(o: StateBenchOptions, out: (line: string) => vo
   };
   if (o.json) out(JSON.stringify(row));
   else {
-    out(`${o.ranks} ranks, ${o.bytes} bytes, ${o.steps} steps, ${o.rounds} rounds, files ${o.persistEvery === undefined ? 'of every 10th replicated version' : `every ${o.persistEvery} versions`}, versions ${o.versionEvery === undefined ? `about ${o.versionMs ?? DEFAULT_VERSION_MS} ms apart` : `every ${o.versionEvery} commits`}, replicas ${o.replicateEvery === undefined ? `about ${o.replicateMs ?? DEFAULT_REPLICATE_MS} ms apart` : `every ${o.replicateEvery} commits`}, proxy ${o.proxy} (per-step means; medians of the rounds, and of per-round ratios)`);
+    out(`${o.ranks} ranks, ${o.bytes} bytes, ${o.steps} steps after ${o.warmup}, ${o.rounds} rounds, files ${o.persistEvery === undefined ? 'of every 10th replicated version' : `every ${o.persistEvery} versions`}, versions ${o.versionEvery === undefined ? `about ${o.versionMs ?? DEFAULT_VERSION_MS} ms apart` : `every ${o.versionEvery} commits`}, replicas ${o.replicateEvery === undefined ? `about ${o.replicateMs ?? DEFAULT_REPLICATE_MS} ms apart` : `every ${o.replicateEvery} commits`}, proxy ${o.proxy} (per-step means; medians of the rounds, and of per-round ratios)`);
     out(`  bare library          ${row.bare_step_us} us/step   (${row.bare_samples_us.join(' ')})`);
     out(`  bare + a plain copy   ${row.bare_copy_step_us} us/step   (${row.bare_copy_samples_us.join(' ')})   ${row.copy_overhead_pct}% over bare`);
     out(`  under Rollcall        ${row.rollcall_step_us} us/step   (${row.rollcall_samples_us.join(' ')})   overhead ${row.overhead_pct}% (${row.overhead_beyond_copy_pct}% over bare + copy)`);
