@@ -32,6 +32,22 @@ describe('rollcall CLI', () => {
     }
   });
 
+  it('bench state --json: every arm timed, and the job\'s CPU per step accounted to every process of each arm', () => {
+    const r = rollcall(['bench', 'state', '--rounds', '1', '--steps', '30', '--warmup', '10', '--bytes', '65536', '--json']);
+    assert.equal(r.code, 0, r.err);
+    const row = JSON.parse(r.out.trim()) as Record<string, unknown> & { cpu_us: Record<string, Record<string, number>> };
+    for (const k of ['bare_step_us', 'bare_copy_step_us', 'rollcall_step_us', 'rollcall_draft_step_us']) assert.ok((row[k] as number) > 0, `${k} in ${r.out}`);
+    assert.deepEqual(Object.keys(row.cpu_us), ['bare', 'bare_copy', 'rollcall', 'rollcall_draft']);
+    for (const [arm, c] of Object.entries(row.cpu_us)) {
+      // Two ranks computing: their main threads carry most of it; only the Rollcall arms have FMSes.
+      assert.ok(c.main! > 0 && c.total! >= c.main!, `${arm}: ${JSON.stringify(c)}`);
+      assert.ok(Math.abs(c.total! - (c.main! + c.threads! + c.fms! + c.launcher!)) <= 2, `${arm}: the parts add up (each rounded)`);
+      if (arm.startsWith('rollcall')) assert.ok(c.fms! > 0, `${arm}: its FMSes counted`);
+      else assert.equal(c.fms, 0, `${arm}: no FMS`);
+    }
+    assert.equal(typeof row.cpu_overhead_pct, 'number');
+  });
+
   it('bad flags get a clear message and a non-zero exit', () => {
     for (const [args, msg] of [
       [['bench', 'allreduce', '--ranks', '0'], /integer from 1 to 64/],
