@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { FaultCauseSchema } from '../fms/datagram.js';
+import { FaultCauseSchema } from './datagram.js';
 import { MembershipPolicySchema } from '../fms/membership-record.js';
 
 /**

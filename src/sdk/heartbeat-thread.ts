@@ -1,6 +1,6 @@
 import { createSocket } from 'node:dgram';
 import { workerData } from 'node:worker_threads';
-import { encodeDatagram } from '../fms/datagram.js';
+import { encodeDatagram } from '../protocol/datagram.js';
 import { splitHostPort } from '../util/host.js';
 
 /**

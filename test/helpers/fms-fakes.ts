@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
-import type { Datagram, DatagramEndpoint } from '../../src/fms/datagram.js';
+import type { Datagram } from '../../src/protocol/datagram.js';
+import type { DatagramEndpoint } from '../../src/fms/datagram-endpoint.js';
 import { FmsState, type FmsConfig } from '../../src/fms/fms.js';
 import type { Emit } from '../../src/fms/fms-shared.js';
 import type { EventName, EventOf, LogEvent } from '../../src/protocol/events.js';
