@@ -1,4 +1,4 @@
-import type { FromProgram, ProgramConfig, ProgramStats, ToProgram } from '../sdk/ipc.js';
+import type { FromProgram, ProgramConfig, ProgramStats, ToProgram } from '../protocol/program-ipc.js';
 import type { MembershipPolicy } from './membership.js';
 import type { ProgramExit } from './program-process.js';
 import type { FmsEventName, LogEvent, NodeEventFields } from '../protocol/events.js';

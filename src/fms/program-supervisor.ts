@@ -1,4 +1,4 @@
-import type { FromProgram, ToProgram } from '../sdk/ipc.js';
+import type { FromProgram, ToProgram } from '../protocol/program-ipc.js';
 import type { Store } from '../store/store.js';
 import type { Clock, TimerHandle } from '../util/clock.js';
 import type { Datagram, FaultCause } from '../protocol/datagram.js';

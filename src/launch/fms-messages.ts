@@ -1,5 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
-import type { ProgramStats } from '../sdk/ipc.js';
+import type { ProgramStats } from '../protocol/program-ipc.js';
 import type { FmsConfig, FmsState } from '../fms/fms.js';
 import type { LogEvent } from '../protocol/events.js';
 

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { InvalidArgumentError } from '../errors.js';
 import { parseChaos, type ChaosAction } from '../fms/chaos.js';
 import { MembershipPolicySchema, type MembershipPolicy } from '../fms/membership.js';
-import { PROXY_KINDS, type ProxyKind } from '../proxy/proxy.js';
+import { PROXY_KINDS, type ProxyKind } from '../protocol/program-ipc.js';
 
 /**
  * Replicas at least a quarter of a second apart: each costs milliseconds of step time on two

@@ -12,11 +12,11 @@ import {
 } from '../errors.js';
 import { serializeError } from '../protocol/error-wire.js';
 import { programEventMessage } from '../protocol/events.js';
+import { FromProgramSchema, IPC_VERSION, ToProgramSchema, newProgramStats, type FromProgram, type ProgramStats, type ToProgram } from '../protocol/program-ipc.js';
 import { InlineProxy } from '../proxy/inline-proxy.js';
 import { ProxyHandle } from '../proxy/proxy-handle.js';
 import { ProxyState, type CommProxy } from '../proxy/proxy.js';
 import { isLegalMove, type Moves } from '../util/state-moves.js';
-import { FromProgramSchema, IPC_VERSION, ToProgramSchema, newProgramStats, type FromProgram, type ProgramStats, type ToProgram } from './ipc.js';
 
 /** How often progress carries the program's running totals. */
 const STATS_EVERY_MS = 1000;

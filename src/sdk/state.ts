@@ -3,7 +3,7 @@ import { Worker } from 'node:worker_threads';
 import { InvalidArgumentError, NoCommonStateError, TimeoutError } from '../errors.js';
 import type { NodeEventFields, ProgramEventMessage, ProgramEventName } from '../protocol/events.js';
 import type { FromKeeper, KeeperInit, ToKeeper } from '../state/keeper-protocol.js';
-import { newProgramStats, type ProgramStats } from './ipc.js';
+import { newProgramStats, type ProgramStats } from '../protocol/program-ipc.js';
 import { diskCadence, finest, isReplicated, makesVersion, retained, type Cadence } from '../state/replica-cadence.js';
 import type { EntryKind, EntryMeta, StateVersion } from '../state/version-format.js';
 import { ReplicaPacer, type PacerOptions } from './replica-pacer.js';

@@ -7,7 +7,7 @@ import type { EventName, EventOf, LogEvent } from '../../src/protocol/events.js'
 import type { ProgramExit } from '../../src/fms/program-process.js';
 import { fmsConfig } from '../../src/launch/fms-config.js';
 import { resolveLaunchOptions } from '../../src/launch/launch-options.js';
-import type { FromProgram, ToProgram } from '../../src/sdk/ipc.js';
+import type { FromProgram, ToProgram } from '../../src/protocol/program-ipc.js';
 
 /**
  * Fakes for everything an FMS (or one of its parts) reaches: programs that are objects the test
