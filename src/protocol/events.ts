@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { FaultCauseSchema } from './datagram.js';
-import { MembershipPolicySchema } from '../fms/membership-record.js';
+import { MembershipPolicySchema } from './fms-messages.js';
 
 /**
  * Every event the log holds, each with its fields, in one schema: the one list of them. An
