@@ -2,7 +2,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { InvalidArgumentError, NoCommonStateError, TimeoutError } from '../errors.js';
 import type { NodeEventFields, ProgramEventMessage, ProgramEventName } from '../protocol/events.js';
-import type { FromKeeper, KeeperInit, ToKeeper } from '../state/keeper-protocol.js';
+import type { FromKeeper, KeeperInit, ToKeeper } from '../protocol/keeper-messages.js';
 import { newProgramStats, type ProgramStats } from '../protocol/program-ipc.js';
 import { diskCadence, finest, isReplicated, makesVersion, retained, type Cadence } from '../state/replica-cadence.js';
 import type { EntryKind, EntryMeta, StateVersion } from '../state/version-format.js';
