@@ -2,7 +2,7 @@ import type { EventEmitter } from 'node:events';
 import type { NumericArray, ReduceOp } from '../comm/dtype.js';
 import type { RollcallError } from '../errors.js';
 import type { Moves } from '../util/state-moves.js';
-import type { ProxyConnect } from './protocol.js';
+import type { ProxyConnect } from '../protocol/proxy-messages.js';
 
 export enum ProxyState {
   Starting = 'starting',
