@@ -23,6 +23,17 @@ export const DatagramSchema = z.discriminatedUnion('type', [
 ]);
 export type Datagram = z.infer<typeof DatagramSchema>;
 
+/** What a program's heartbeat thread is started with (its workerData): enough to sign and send `program_heartbeat`. */
+export interface HeartbeatThreadConfig {
+  job: string;
+  secret: string;
+  node: number;
+  pid: number;
+  /** The FMS's datagram endpoint, host:port. */
+  fms: string;
+  intervalMs: number;
+}
+
 const MAX_DATAGRAM_BYTES = 4096;
 
 function mac(job: string, secret: string, json: string): string {
