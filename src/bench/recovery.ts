@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import type { MembershipPolicy } from '../fms/membership.js';
+import type { MembershipPolicy } from '../protocol/fms-messages.js';
 import { resolveLaunchOptions } from '../launch/launch-options.js';
 import { launch } from '../launch/launcher.js';
 import { median } from '../util/stats.js';

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { TimeoutError } from '../errors.js';
 import { DEFAULT_REPLICATE_MS, DEFAULT_VERSION_MS, resolveLaunchOptions } from '../launch/launch-options.js';
 import { launch } from '../launch/launcher.js';
-import type { ProxyKind } from '../proxy/proxy.js';
+import type { ProxyKind } from '../protocol/program-ipc.js';
 import { startStoreServer } from '../store/tcp-store-server.js';
 import { median } from '../util/stats.js';
 

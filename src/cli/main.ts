@@ -13,7 +13,7 @@ import { launch } from '../launch/launcher.js';
 import { runNode } from '../launch/node-runner.js';
 import { openStore } from '../store/open-store.js';
 import { DEFAULT_REPLICATE_MS, DEFAULT_VERSION_MS, resolveLaunchOptions } from '../launch/launch-options.js';
-import { PROXY_KINDS } from '../proxy/proxy.js';
+import { PROXY_KINDS } from '../protocol/program-ipc.js';
 
 function intIn(min: number, max: number) {
   return (v: string): number => {

@@ -155,6 +155,14 @@ interface EarlyFrame {
   from: number;
 }
 
+/**
+ * An ABORT frame's payload: why this communicator failed, for every rank still reachable. Not a
+ * serialized error (protocol/error-wire.ts): the receiver does not rebuild the sender's error
+ * but fails with its own, a PeerFailedError naming the `failed` ranks, `reason` and detector
+ * (or a CollectiveMismatchError), relayed on; and `failed` is sent for any error, ProtocolError
+ * included. It is the communication library's own wire, like frame.ts and handshake.ts, and
+ * comm does not import protocol/.
+ */
 const AbortPayload = z.object({
   code: z.string(),
   message: z.string(),

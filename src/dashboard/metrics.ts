@@ -1,6 +1,6 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { parseEvent, type EventLine } from '../protocol/events.js';
-import type { ProgramStats } from '../sdk/ipc.js';
+import type { ProgramStats } from '../protocol/program-ipc.js';
 
 /**
  * The job's Prometheus metrics, fed from the same events and progress reports as the

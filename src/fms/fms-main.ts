@@ -1,5 +1,5 @@
 import { Fms, FmsState, type FmsConfig } from './fms.js';
-import type { FromFms, ToFms } from '../launch/fms-messages.js';
+import type { FromFms, ToFms } from '../protocol/fms-messages.js';
 
 /**
  * Entry point of an FMS process, started by the launcher with an IPC channel. The launcher sends

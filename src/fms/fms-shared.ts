@@ -1,39 +1,13 @@
-import type { FromProgram, ProgramConfig, ProgramStats, ToProgram } from '../sdk/ipc.js';
-import type { MembershipPolicy } from './membership.js';
-import type { ProgramExit } from './program-process.js';
 import type { FmsEventName, LogEvent, NodeEventFields } from '../protocol/events.js';
+import type { FmsState } from '../protocol/fms-messages.js';
+import type { FromProgram, ProgramStats, ToProgram } from '../protocol/program-ipc.js';
+import type { ProgramExit } from './program-process.js';
 
-export interface FmsConfig {
-  job: string;
-  node: number;
-  secret: string;
-  /** Store address: host:port (the embedded store) or etcd://host:port[,host:port...]. */
-  store: string;
-  /** Address every listening socket of this node binds to; a wildcard advertises this host's address. */
-  host: string;
-  command: string[];
-  /** Every node of the job, members and spares. */
-  nodes: number[];
-  policy: MembershipPolicy;
-  heartbeatMs: number;
-  /** Silence after which a node or program is declared failed. */
-  faultTimeoutMs: number;
-  rendezvousTimeoutMs: number;
-  startTimeoutMs: number;
-  /** Sent verbatim to the program when it connects, with this FMS's datagram address added. */
-  program: Omit<ProgramConfig, 'fms'>;
-}
-
-export enum FmsState {
-  Starting = 'starting',
-  Spare = 'spare',
-  Running = 'running',
-  Recovering = 'recovering',
-  /** This node was declared failed; it has left the job. */
-  Fenced = 'fenced',
-  Done = 'done',
-  Stopped = 'stopped',
-}
+/**
+ * What the launcher configures an FMS with, and the states an FMS reports, are that boundary's
+ * content (protocol/fms-messages.ts); re-exported so the FMS's parts import them from here.
+ */
+export { FmsState, type FmsConfig } from '../protocol/fms-messages.js';
 
 /** One event-log line (src/protocol/events.ts); `ts` is set where the thing happened, not where it is written. */
 export type FmsEvent = LogEvent;

@@ -2,7 +2,8 @@ import type { FmsEventName, LogEvent, NodeEventFields } from '../protocol/events
 import type { Store } from '../store/store.js';
 import { openStore } from '../store/open-store.js';
 import { realClock, type Clock } from '../util/clock.js';
-import { openDatagramEndpoint, type Datagram, type DatagramEndpoint } from './datagram.js';
+import type { Datagram } from '../protocol/datagram.js';
+import { openDatagramEndpoint, type DatagramEndpoint } from './datagram-endpoint.js';
 import { FmsState, type Emit, type FmsConfig, type FmsHooks, type ProgramHandle } from './fms-shared.js';
 import { MembershipReactor } from './membership-reactor.js';
 import { PeerWatch } from './peer-watch.js';

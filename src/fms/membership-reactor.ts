@@ -1,7 +1,7 @@
 import { JobFailedError } from '../errors.js';
-import type { ToProgram } from '../sdk/ipc.js';
+import type { ToProgram } from '../protocol/program-ipc.js';
 import type { Store, Watcher } from '../store/store.js';
-import type { FaultCause } from './datagram.js';
+import type { FaultCause } from '../protocol/datagram.js';
 import { FmsState, type Emit, type FmsConfig, type FmsHooks, type FmsStateLinks } from './fms-shared.js';
 import { applyFault, applyRestart, membershipUpdatedEvent, slotOf, watchMembership, type MembershipRecord } from './membership.js';
 

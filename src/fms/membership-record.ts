@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { CorruptRecordError, InvalidArgumentError } from '../errors.js';
+import { MembershipPolicySchema } from '../protocol/fms-messages.js';
 
 /**
  * The membership record and the pure rule that turns a record plus a fault into the next one.
@@ -9,9 +10,8 @@ import { CorruptRecordError, InvalidArgumentError } from '../errors.js';
 
 const NodeId = z.number().int().nonnegative();
 
-/** What a fault does to the membership; `restart` also restarts every program (the torchrun baseline). */
-export const MembershipPolicySchema = z.enum(['replace', 'shrink', 'restart']);
-export type MembershipPolicy = z.infer<typeof MembershipPolicySchema>;
+/** The policy is part of the launcher's configuration of an FMS (protocol/fms-messages.ts). */
+export { MembershipPolicySchema, type MembershipPolicy } from '../protocol/fms-messages.js';
 
 export const MembershipRecordSchema = z
   .object({

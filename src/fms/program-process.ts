@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { FromProgramSchema, type FromProgram, type ToProgram } from '../sdk/ipc.js';
+import { FromProgramSchema, type FromProgram, type ToProgram } from '../protocol/program-ipc.js';
 
 export interface ProgramExit {
   code: number | null;

@@ -1,7 +1,7 @@
-import type { FromProgram, ToProgram } from '../sdk/ipc.js';
+import type { FromProgram, ToProgram } from '../protocol/program-ipc.js';
 import type { Store } from '../store/store.js';
 import type { Clock, TimerHandle } from '../util/clock.js';
-import type { Datagram, FaultCause } from './datagram.js';
+import type { Datagram, FaultCause } from '../protocol/datagram.js';
 import { HeartbeatMonitor } from './failure-detector.js';
 import { doneKey, FmsState, type Emit, type FmsConfig, type FmsHooks, type FmsStateLinks, type ProgramHandle, type StartProgram } from './fms-shared.js';
 import { failJob, type MembershipRecord } from './membership.js';

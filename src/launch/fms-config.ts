@@ -1,4 +1,4 @@
-import type { FmsConfig } from '../fms/fms.js';
+import type { FmsConfig } from '../protocol/fms-messages.js';
 import type { LaunchOptions } from './launch-options.js';
 
 export interface NodePlacement {

@@ -3,8 +3,8 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { InvalidArgumentError } from '../errors.js';
 import { parseChaos, type ChaosAction } from '../fms/chaos.js';
-import { MembershipPolicySchema, type MembershipPolicy } from '../fms/membership.js';
-import { PROXY_KINDS, type ProxyKind } from '../proxy/proxy.js';
+import { MembershipPolicySchema, type MembershipPolicy } from '../protocol/fms-messages.js';
+import { PROXY_KINDS, type ProxyKind } from '../protocol/program-ipc.js';
 
 /**
  * Replicas at least a quarter of a second apart: each costs milliseconds of step time on two

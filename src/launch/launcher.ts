@@ -18,7 +18,7 @@ import { JobView } from '../dashboard/job-view.js';
 import { EventLog } from './event-log.js';
 import { fmsConfig } from './fms-config.js';
 import { hasVersions } from './launch-options.js';
-import { sendToFms, type FromFms } from './fms-messages.js';
+import { sendToFms, type FromFms } from '../protocol/fms-messages.js';
 import type { LaunchOptions } from './launch-options.js';
 import { RecoveryTracker } from './recovery-tracker.js';
 

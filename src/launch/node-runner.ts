@@ -3,7 +3,6 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import { hostname } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { AlreadyExistsError, AuthError, InvalidArgumentError, LeaseExpiredError, TimeoutError } from '../errors.js';
-import { FmsState } from '../fms/fms.js';
 import { initMembership, readMembership, watchMembership, type MembershipRecord } from '../fms/membership.js';
 import type { EventLine, LogEvent } from '../protocol/events.js';
 import { openStore } from '../store/open-store.js';
@@ -14,7 +13,7 @@ import { JobView } from '../dashboard/job-view.js';
 import { EventLog } from './event-log.js';
 import { stoppedExitCode } from './launcher.js';
 import { fmsConfig } from './fms-config.js';
-import { sendToFms, type FromFms } from './fms-messages.js';
+import { FmsState, sendToFms, type FromFms } from '../protocol/fms-messages.js';
 import { EventPublisher, RecoveryFromEvents } from './job-events.js';
 import type { LaunchOptions } from './launch-options.js';
 

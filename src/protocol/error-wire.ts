@@ -27,7 +27,8 @@ import {
  * A typed error as it crosses a process or thread boundary (proxy thread → program, program →
  * FMS), and the one place it becomes a class again. The registry below has an entry for every
  * ErrorCode (the compiler checks it), so a code added later cannot silently come back as
- * something else.
+ * something else. Boundaries that carry less than an error (a keeper thread's reply: its
+ * message; comm's ABORT frame: the failed ranks and why) say so where they are defined.
  */
 const Int = z.number().int();
 

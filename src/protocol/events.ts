@@ -1,12 +1,12 @@
 import { z } from 'zod';
-import { FaultCauseSchema } from '../fms/datagram.js';
-import { MembershipPolicySchema } from '../fms/membership-record.js';
+import { FaultCauseSchema } from './datagram.js';
+import { MembershipPolicySchema } from './fms-messages.js';
 
 /**
  * Every event the log holds, each with its fields, in one schema: the one list of them. An
  * event-log line is `{ ts, event, ...fields }`. Writers are typed by it (an unknown name, or a
  * missing or mistyped field, does not compile), a program's events are validated by it when its
- * FMS receives them (src/sdk/ipc.ts), and readers take a line through `parseEvent` to its typed
+ * FMS receives them (src/protocol/program-ipc.ts), and readers take a line through `parseEvent` to its typed
  * form. Adding an event or a field means adding it here, where every writer and reader sees it.
  */
 const Int = z.number().int();
@@ -75,7 +75,7 @@ const fmsEvents = [
 ] as const;
 
 /**
- * Sent by a program to its FMS (`{ type: 'event', event, fields }`, src/sdk/ipc.ts), which logs
+ * Sent by a program to its FMS (`{ type: 'event', event, fields }`, src/protocol/program-ipc.ts), which logs
  * them with its `node` and the time it received them. `log` is the line; `ipc` the message.
  */
 const programEvent = <E extends string, S extends z.ZodRawShape>(name: E, fields: S) => ({

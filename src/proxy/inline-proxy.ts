@@ -6,7 +6,7 @@ import { ClosedError, TimeoutError, type RollcallError } from '../errors.js';
 import type { Store } from '../store/store.js';
 import { openStore } from '../store/open-store.js';
 import { isLegalMove, warnRefusedMove } from '../util/state-moves.js';
-import type { ProxyConnect } from './protocol.js';
+import type { ProxyConnect } from '../protocol/proxy-messages.js';
 import { PROXY_MOVES, ProxyState, type CommProxy } from './proxy.js';
 
 /**

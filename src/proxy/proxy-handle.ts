@@ -5,7 +5,7 @@ import { dtypeOf, type NumericArray, type ReduceOp } from '../comm/dtype.js';
 import { ClosedError, RollcallError, TimeoutError } from '../errors.js';
 import { reviveError } from '../protocol/error-wire.js';
 import { isLegalMove, warnRefusedMove } from '../util/state-moves.js';
-import type { FromProxy, ProxyConnect, ProxyOp, SharedView, ToProxy } from './protocol.js';
+import type { FromProxy, ProxyConnect, ProxyOp, SharedView, ToProxy } from '../protocol/proxy-messages.js';
 import { PROXY_MOVES, ProxyState, type CommProxy } from './proxy.js';
 
 const WORKER = fileURLToPath(new URL('./proxy-worker.js', import.meta.url));

@@ -5,7 +5,7 @@ import { createCommunicator } from '../comm/rendezvous.js';
 import type { Store } from '../store/store.js';
 import { openStore } from '../store/open-store.js';
 import { serializeError as serialize } from '../protocol/error-wire.js';
-import type { FromProxy, ProxyOp, SharedView, ToProxy } from './protocol.js';
+import type { FromProxy, ProxyOp, SharedView, ToProxy } from '../protocol/proxy-messages.js';
 
 /**
  * The communication proxy: a worker thread that owns one communicator for one generation.

@@ -2,7 +2,7 @@ import type { EventEmitter } from 'node:events';
 import type { NumericArray, ReduceOp } from '../comm/dtype.js';
 import type { RollcallError } from '../errors.js';
 import type { Moves } from '../util/state-moves.js';
-import type { ProxyConnect } from './protocol.js';
+import type { ProxyConnect } from '../protocol/proxy-messages.js';
 
 export enum ProxyState {
   Starting = 'starting',
@@ -28,14 +28,8 @@ export const PROXY_MOVES: Moves<ProxyState> = {
   [ProxyState.Closed]: [],
 };
 
-/**
- * Where the proxy's communicator runs (docs/architecture.md, "The communication proxy"):
- * - `inline`: on the program's own thread. No hand-off per operation; the communicator is
- *   still disposable: it is destroyed and rebuilt for each generation, the program is not.
- * - `thread`: in a worker thread of the program's process. Each operation is a message to it.
- */
-export const PROXY_KINDS = ['inline', 'thread'] as const;
-export type ProxyKind = (typeof PROXY_KINDS)[number];
+/** The kinds of proxy (`--proxy inline|thread`, PROXY_KINDS) are part of the program's configuration, defined with it. */
+export type { ProxyKind } from '../protocol/program-ipc.js';
 
 /** One generation's communication proxy, as the SDK drives it. */
 export interface CommProxy extends EventEmitter<{ broken: [RollcallError] }> {

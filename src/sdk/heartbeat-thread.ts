@@ -1,6 +1,6 @@
 import { createSocket } from 'node:dgram';
 import { workerData } from 'node:worker_threads';
-import { encodeDatagram } from '../fms/datagram.js';
+import { encodeDatagram, type HeartbeatThreadConfig } from '../protocol/datagram.js';
 import { splitHostPort } from '../util/host.js';
 
 /**
@@ -9,16 +9,7 @@ import { splitHostPort } from '../util/host.js';
  * without yielding is busy, not hung, and must not be mistaken for a fault. A stopped or dead
  * process stops every thread, so SIGSTOP and crashes are still seen.
  */
-interface HeartbeatConfig {
-  job: string;
-  secret: string;
-  node: number;
-  pid: number;
-  fms: string;
-  intervalMs: number;
-}
-
-const cfg = workerData as HeartbeatConfig;
+const cfg = workerData as HeartbeatThreadConfig;
 const to = splitHostPort(cfg.fms);
 if (!to) throw new Error(`heartbeat thread: bad FMS address ${JSON.stringify(cfg.fms)}`);
 const { host, port } = to;

@@ -10,13 +10,14 @@ import {
   RollcallError,
   TimeoutError,
 } from '../errors.js';
+import type { HeartbeatThreadConfig } from '../protocol/datagram.js';
 import { serializeError } from '../protocol/error-wire.js';
 import { programEventMessage } from '../protocol/events.js';
+import { FromProgramSchema, IPC_VERSION, ToProgramSchema, newProgramStats, type FromProgram, type ProgramStats, type ToProgram } from '../protocol/program-ipc.js';
 import { InlineProxy } from '../proxy/inline-proxy.js';
 import { ProxyHandle } from '../proxy/proxy-handle.js';
 import { ProxyState, type CommProxy } from '../proxy/proxy.js';
 import { isLegalMove, type Moves } from '../util/state-moves.js';
-import { FromProgramSchema, IPC_VERSION, ToProgramSchema, newProgramStats, type FromProgram, type ProgramStats, type ToProgram } from './ipc.js';
 
 /** How often progress carries the program's running totals. */
 const STATS_EVERY_MS = 1000;
@@ -130,7 +131,7 @@ export class Job {
     this.node = config.node;
     this.started = new Promise((resolve) => (this.resolveStarted = resolve));
     this.heartbeat = new Worker(HEARTBEAT_THREAD, {
-      workerData: { job: config.job, secret: config.secret, node: config.node, pid: process.pid, fms: config.fms, intervalMs: config.heartbeatMs },
+      workerData: { job: config.job, secret: config.secret, node: config.node, pid: process.pid, fms: config.fms, intervalMs: config.heartbeatMs } satisfies HeartbeatThreadConfig,
     });
     this.heartbeat.unref();
     process.on('message', (raw: unknown) => this.onMessage(raw));

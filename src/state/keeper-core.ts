@@ -4,8 +4,9 @@ import { join } from 'node:path';
 import type { Store } from '../store/store.js';
 import { openStore } from '../store/open-store.js';
 import { advertisedHost, joinHostPort } from '../util/host.js';
-import { frame, KeeperClient, keeperToken, MessageReader, tokenOk, type WireMessage } from './keeper-wire.js';
-import type { FromKeeper, KeeperInit, ToKeeper } from './keeper-protocol.js';
+import type { FromKeeper, KeeperInit, ToKeeper } from '../protocol/keeper-messages.js';
+import { frame, keeperToken, MessageReader, tokenOk, type WireMessage } from '../protocol/keeper-wire.js';
+import { KeeperClient } from './keeper-client.js';
 import { diskCadence, finest, retained, type Cadence } from './replica-cadence.js';
 import { checksum, corruptEntries, decodeVersion, encodeVersion, encodeVersionParts, VersionMetaSchema, type StateVersion } from './version-format.js';
 

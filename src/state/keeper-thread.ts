@@ -1,6 +1,6 @@
 import { parentPort } from 'node:worker_threads';
 import { createKeeperCore } from './keeper-core.js';
-import type { FromKeeper, ToKeeper } from './keeper-protocol.js';
+import type { FromKeeper, ToKeeper } from '../protocol/keeper-messages.js';
 
 /** The keeper's thread: forwards the program's messages to the core (keeper-core.ts). */
 const port = parentPort;

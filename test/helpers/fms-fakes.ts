@@ -1,12 +1,13 @@
 import { EventEmitter } from 'node:events';
-import type { Datagram, DatagramEndpoint } from '../../src/fms/datagram.js';
+import type { Datagram } from '../../src/protocol/datagram.js';
+import type { DatagramEndpoint } from '../../src/fms/datagram-endpoint.js';
 import { FmsState, type FmsConfig } from '../../src/fms/fms.js';
 import type { Emit } from '../../src/fms/fms-shared.js';
 import type { EventName, EventOf, LogEvent } from '../../src/protocol/events.js';
 import type { ProgramExit } from '../../src/fms/program-process.js';
 import { fmsConfig } from '../../src/launch/fms-config.js';
 import { resolveLaunchOptions } from '../../src/launch/launch-options.js';
-import type { FromProgram, ToProgram } from '../../src/sdk/ipc.js';
+import type { FromProgram, ToProgram } from '../../src/protocol/program-ipc.js';
 
 /**
  * Fakes for everything an FMS (or one of its parts) reaches: programs that are objects the test

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { EVENT_NAMES, EventSchema, logEvent, parseEvent, programEventMessage, ProgramEventMessageSchema } from '../../src/protocol/events.js';
-import { FromProgramSchema } from '../../src/sdk/ipc.js';
+import { FromProgramSchema } from '../../src/protocol/program-ipc.js';
 
 describe('typed events', () => {
   it('an event parses into its typed form; fields not in the schema are dropped', () => {

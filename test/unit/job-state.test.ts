@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { MembershipChangedError } from '../../src/errors.js';
 import { JOB_MOVES, Job, JobState } from '../../src/sdk/job.js';
-import type { FromProgram, ProgramConfig } from '../../src/sdk/ipc.js';
+import type { FromProgram, ProgramConfig } from '../../src/protocol/program-ipc.js';
 import { startStoreServer } from '../../src/store/tcp-store-server.js';
 import { forceMove, turn } from '../helpers/moves.js';
 

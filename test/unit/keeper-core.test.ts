@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, it } from 'node:test';
 import { createKeeperCore, type KeeperCore } from '../../src/state/keeper-core.js';
-import type { FromKeeper, ToKeeper } from '../../src/state/keeper-protocol.js';
+import type { FromKeeper, ToKeeper } from '../../src/protocol/keeper-messages.js';
 import type { StateVersion } from '../../src/state/version-format.js';
 import { MemoryStore } from '../../src/store/memory-store.js';
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ProtocolError } from '../../src/errors.js';
-import { frame, MessageReader, type WireMessage } from '../../src/state/keeper-wire.js';
+import { frame, MessageReader, type WireMessage } from '../../src/protocol/keeper-wire.js';
 
 function wire(...msgs: [Record<string, unknown>, Uint8Array?][]): Buffer {
   return Buffer.concat(msgs.flatMap(([h, b]) => frame(h, b)));

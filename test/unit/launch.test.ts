@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { AuthError, InvalidArgumentError, ProtocolError } from '../../src/errors.js';
-import { cachingDecoder, cachingEncoder, decodeDatagram, encodeDatagram, openDatagramEndpoint, type Datagram } from '../../src/fms/datagram.js';
+import { cachingDecoder, cachingEncoder, decodeDatagram, encodeDatagram, type Datagram } from '../../src/protocol/datagram.js';
+import { openDatagramEndpoint } from '../../src/fms/datagram-endpoint.js';
 import { failedMembership, nextMembership, restartMembership, type MembershipRecord } from '../../src/fms/membership.js';
 import { resolveLaunchOptions } from '../../src/launch/launch-options.js';
 import { RecoveryTracker } from '../../src/launch/recovery-tracker.js';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
 import { FakeClock } from '../../src/util/clock.js';
-import type { FaultCause } from '../../src/fms/datagram.js';
+import type { FaultCause } from '../../src/protocol/datagram.js';
 import { FmsState } from '../../src/fms/fms.js';
 import { initMembership, readMembership, type MembershipRecord } from '../../src/fms/membership.js';
 import { ProgramSupervisor, firstBeatMs } from '../../src/fms/program-supervisor.js';

@@ -4,7 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import { InlineProxy } from '../../src/proxy/inline-proxy.js';
 import { ProxyHandle, sharedArray } from '../../src/proxy/proxy-handle.js';
 import { ProxyState, type CommProxy, type ProxyKind } from '../../src/proxy/proxy.js';
-import type { ProxyConnect } from '../../src/proxy/protocol.js';
+import type { ProxyConnect } from '../../src/protocol/proxy-messages.js';
 import { startStoreServer } from '../../src/store/tcp-store-server.js';
 import { PeerFailedError } from '../../src/errors.js';
 

@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { InvalidArgumentError } from '../../src/errors.js';
 import { SnapshotPool } from '../../src/sdk/snapshot-pool.js';
 import { State, type Keeper, type StateHost } from '../../src/sdk/state.js';
-import { newProgramStats } from '../../src/sdk/ipc.js';
+import { newProgramStats } from '../../src/protocol/program-ipc.js';
 import type { StateVersion } from '../../src/state/version-format.js';
 
 /**

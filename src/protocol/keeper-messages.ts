@@ -1,6 +1,6 @@
-import type { ProgramEventMessage } from '../protocol/events.js';
-import type { Cadence } from './replica-cadence.js';
-import type { StateVersion, VersionMeta } from './version-format.js';
+import type { Cadence } from '../state/replica-cadence.js';
+import type { StateVersion, VersionMeta } from '../state/version-format.js';
+import type { ProgramEventMessage } from './events.js';
 
 /** Program (main thread) <-> keeper thread messages. Payloads are SharedArrayBuffer views: shared, not copied. */
 export interface KeeperInit {
@@ -36,6 +36,11 @@ export type ToKeeper =
 
 export type FromKeeper =
   | { type: 'ready'; address: string }
+  /**
+   * `error`: the failure's message only, not a SerializedError (error-wire.ts): the program uses
+   * nothing else of it (a failed fetch becomes a NoCommonStateError with it, a failed truncate a
+   * state_error event) and rejects the request with a plain Error.
+   */
   | { type: 'reply'; id: number; versions?: { version: number; step: number }[]; version?: StateVersion; error?: string }
   /** For the event log, through the program and its FMS (protocol/events.ts). */
   | ProgramEventMessage

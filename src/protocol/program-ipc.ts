@@ -1,7 +1,6 @@
 import { z } from 'zod';
-import { SerializedErrorSchema } from '../protocol/error-wire.js';
-import { ProgramEventMessageSchema } from '../protocol/events.js';
-import { PROXY_KINDS } from '../proxy/proxy.js';
+import { SerializedErrorSchema } from './error-wire.js';
+import { ProgramEventMessageSchema } from './events.js';
 
 /**
  * Messages between an FMS and its program over the Node IPC channel. Both ends validate what
@@ -12,6 +11,15 @@ import { PROXY_KINDS } from '../proxy/proxy.js';
 const Int = z.number().int();
 const NodeId = Int.nonnegative();
 
+/**
+ * Where the proxy's communicator runs (docs/architecture.md, "The communication proxy"):
+ * - `inline`: on the program's own thread. No hand-off per operation; the communicator is
+ *   still disposable: it is destroyed and rebuilt for each generation, the program is not.
+ * - `thread`: in a worker thread of the program's process. Each operation is a message to it.
+ * Part of the program's configuration (below); src/proxy/ builds either kind.
+ */
+export const PROXY_KINDS = ['inline', 'thread'] as const;
+export type ProxyKind = (typeof PROXY_KINDS)[number];
 
 /** A program's running totals, sent with its progress at most once a second (for /metrics). */
 export const ProgramStatsSchema = z.object({

@@ -1,8 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { createSocket, type Socket } from 'node:dgram';
 import { z } from 'zod';
 import { AuthError, ProtocolError } from '../errors.js';
-import { LOOPBACK, advertisedHost, joinHostPort, splitHostPort } from '../util/host.js';
 
 /**
  * Liveness traffic between FMSes, and from a program to its own FMS, travels as UDP datagrams:
@@ -24,6 +22,17 @@ export const DatagramSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('fault'), by: NodeId, failed: z.array(NodeId).min(1), cause: FaultCauseSchema, generation: z.number().int().nonnegative() }),
 ]);
 export type Datagram = z.infer<typeof DatagramSchema>;
+
+/** What a program's heartbeat thread is started with (its workerData): enough to sign and send `program_heartbeat`. */
+export interface HeartbeatThreadConfig {
+  job: string;
+  secret: string;
+  node: number;
+  pid: number;
+  /** The FMS's datagram endpoint, host:port. */
+  fms: string;
+  intervalMs: number;
+}
 
 const MAX_DATAGRAM_BYTES = 4096;
 
@@ -92,67 +101,5 @@ export function cachingEncoder(job: string, secret: string): (d: Datagram) => Bu
       signed.set(key, packet);
     }
     return packet;
-  };
-}
-
-export interface DatagramEndpoint {
-  readonly address: string;
-  send(to: string, d: Datagram): void;
-  close(): void;
-}
-
-/**
- * Binds a loopback (or given host) UDP socket. Bad datagrams are counted and handed to onBad,
- * never thrown: a stray packet must not take an FMS down.
- */
-export async function openDatagramEndpoint(opts: {
-  job: string;
-  secret: string;
-  host?: string;
-  onDatagram(d: Datagram): void;
-  onBad?(err: Error): void;
-}): Promise<DatagramEndpoint> {
-  const bind = opts.host ?? LOOPBACK;
-  const sock: Socket = createSocket(bind.includes(':') ? 'udp6' : 'udp4');
-  const decode = cachingDecoder(opts.job, opts.secret);
-  const encode = cachingEncoder(opts.job, opts.secret);
-  sock.on('message', (buf) => {
-    let d: Datagram;
-    try {
-      d = decode(buf);
-    } catch (e) {
-      opts.onBad?.(e as Error);
-      return;
-    }
-    opts.onDatagram(d);
-  });
-  // ICMP "port unreachable" from a dead peer surfaces as an error event on some platforms;
-  // a dead peer is the heartbeat monitor's business, not a reason to crash.
-  sock.on('error', (e) => opts.onBad?.(e));
-  await new Promise<void>((resolve, reject) => {
-    sock.once('error', reject);
-    sock.bind(0, bind, () => {
-      sock.off('error', reject);
-      resolve();
-    });
-  });
-  sock.unref();
-  const a = sock.address();
-  let closed = false;
-  return {
-    address: joinHostPort(advertisedHost(bind), a.port),
-    send(to, d) {
-      if (closed) return;
-      const hp = splitHostPort(to);
-      if (!hp) return;
-      sock.send(encode(d), hp.port, hp.host, () => {
-        // Errors (peer gone) are ignored on purpose: see above.
-      });
-    },
-    close() {
-      if (closed) return;
-      closed = true;
-      sock.close();
-    },
   };
 }

@@ -1,6 +1,6 @@
 import type { CommTuning } from '../comm/communicator.js';
 import type { DType, ReduceOp } from '../comm/dtype.js';
-import type { SerializedError } from '../protocol/error-wire.js';
+import type { SerializedError } from './error-wire.js';
 
 /**
  * Messages between a program and its proxy worker. Buffers travel as views over a

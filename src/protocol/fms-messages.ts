@@ -1,0 +1,66 @@
+import type { ChildProcess } from 'node:child_process';
+import { z } from 'zod';
+import type { LogEvent } from './events.js';
+import type { ProgramConfig, ProgramStats } from './program-ipc.js';
+
+/**
+ * Launcher ↔ FMS process messages (Node IPC between processes of the same Rollcall build): the
+ * configuration an FMS is started with, and what it reports back. Not validated on receipt: both
+ * ends are the same build, and neither is user code.
+ */
+
+/** What a fault does to the membership; `restart` also restarts every program (the torchrun baseline). */
+export const MembershipPolicySchema = z.enum(['replace', 'shrink', 'restart']);
+export type MembershipPolicy = z.infer<typeof MembershipPolicySchema>;
+
+export interface FmsConfig {
+  job: string;
+  node: number;
+  secret: string;
+  /** Store address: host:port (the embedded store) or etcd://host:port[,host:port...]. */
+  store: string;
+  /** Address every listening socket of this node binds to; a wildcard advertises this host's address. */
+  host: string;
+  command: string[];
+  /** Every node of the job, members and spares. */
+  nodes: number[];
+  policy: MembershipPolicy;
+  heartbeatMs: number;
+  /** Silence after which a node or program is declared failed. */
+  faultTimeoutMs: number;
+  rendezvousTimeoutMs: number;
+  startTimeoutMs: number;
+  /** Sent verbatim to the program when it connects, with this FMS's datagram address added. */
+  program: Omit<ProgramConfig, 'fms'>;
+}
+
+export enum FmsState {
+  Starting = 'starting',
+  Spare = 'spare',
+  Running = 'running',
+  Recovering = 'recovering',
+  /** This node was declared failed; it has left the job. */
+  Fenced = 'fenced',
+  Done = 'done',
+  Stopped = 'stopped',
+}
+
+export type ToFms = { type: 'start'; config: FmsConfig } | { type: 'stop' };
+
+export type FromFms =
+  | { type: 'ready'; node: number }
+  /** Sent last before an FMS exits; its delivery means every earlier message was delivered. */
+  | { type: 'flush' }
+  | { type: 'event'; event: LogEvent }
+  | { type: 'progress'; node: number; step: number; stats?: ProgramStats | undefined }
+  | { type: 'health'; node: number; phi: Record<string, number> }
+  | { type: 'finished'; node: number; state: FmsState; result?: unknown };
+
+/**
+ * Sends to an FMS process if its channel is open. The channel can still close under the write
+ * (the FMS exiting at that moment); without a callback Node raises that EPIPE as an uncaught
+ * 'error' and takes the launcher down. The FMS's exit is reported by its 'exit' handler.
+ */
+export function sendToFms(child: ChildProcess, m: ToFms): void {
+  if (child.connected) child.send(m, () => undefined);
+}
