@@ -100,13 +100,25 @@ export class Job {
   readonly node: number;
   /** Read through `state`; changed only by moveTo(). */
   private jobState = JobState.Waiting;
-  generation = -1;
-  rank = -1;
-  world = 0;
+  /** This node's place in the generation it has joined: set only when it joins one, read through the getters. */
+  private place: { generation: number; rank: number; world: number; members: readonly number[]; slot: number } = { generation: -1, rank: -1, world: 0, members: [], slot: -1 };
+  get generation(): number {
+    return this.place.generation;
+  }
+  get rank(): number {
+    return this.place.rank;
+  }
+  get world(): number {
+    return this.place.world;
+  }
   /** Node ids in rank order, in this generation. */
-  members: number[] = [];
+  get members(): readonly number[] {
+    return this.place.members;
+  }
   /** Whose state this node holds (see the glossary's "slot"): its own id, or the replaced node's. */
-  slot = -1;
+  get slot(): number {
+    return this.place.slot;
+  }
 
   /** Resolves when the first generation is joined. */
   readonly started: Promise<void>;
@@ -413,11 +425,7 @@ export class Job {
       if (this.target !== generation || (this.jobState as JobState) === JobState.Closed) return void proxy.terminate();
       this.proxy = proxy;
       proxy.on('broken', (err) => this.onBroken(generation, err));
-      this.generation = generation;
-      this.rank = rank;
-      this.world = world;
-      this.members = members;
-      this.slot = slot;
+      this.place = { generation, rank, world, members: [...members], slot };
       if (this.acked < 0) this.acked = generation;
       this.moveTo(JobState.Running);
       send({ type: 'proxy_ready', generation, ms });

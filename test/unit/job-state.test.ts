@@ -144,6 +144,14 @@ describe('job state machine', () => {
         (job as unknown as { state: JobState }).state = JobState.Running;
       }, TypeError);
       assert.equal(job.state, JobState.Waiting);
+      // So is its place in the generation: only joining one sets it.
+      for (const k of ['generation', 'rank', 'world', 'members', 'slot'] as const) {
+        const before = job[k];
+        assert.throws(() => {
+          (job as unknown as Record<string, unknown>)[k] = 7;
+        }, TypeError, k);
+        assert.equal(job[k], before);
+      }
     } finally {
       await job.close();
     }
