@@ -1,6 +1,9 @@
 import { z } from 'zod';
 import { FaultCauseSchema } from './datagram.js';
 import { MembershipPolicySchema } from './fms-messages.js';
+import { programEventShapes, type ProgramEventName } from './program-events.js';
+
+export { ProgramEventMessageSchema, programEventMessage, type ProgramEventMessage, type ProgramEventName } from './program-events.js';
 
 /**
  * Every event the log holds, each with its fields, in one schema: the one list of them. An
@@ -74,47 +77,31 @@ const fmsEvents = [
   event('fms_error', { node: NodeId, message: z.string() }),
 ] as const;
 
-/**
- * Sent by a program to its FMS (`{ type: 'event', event, fields }`, src/protocol/program-ipc.ts), which logs
- * them with its `node` and the time it received them. `log` is the line; `ipc` the message.
- */
-const programEvent = <E extends string, S extends z.ZodRawShape>(name: E, fields: S) => ({
-  log: event(name, { node: NodeId, ...fields }),
-  ipc: z.object({ type: z.literal('event'), event: z.literal(name), fields: z.object(fields) }),
-});
+/** What a program sends its FMS for the log (program-events.ts), with the `node` its FMS adds. */
+const ps = programEventShapes;
 const programEvents = {
-  /** Rank 0, after a rollback: the version every member restored. */
-  common_state_selected: programEvent('common_state_selected', { generation: Generation, version: Int.nonnegative(), step: Int.nonnegative() }),
-  replica_interval_chosen: programEvent('replica_interval_chosen', { generation: Generation, every: Int.positive(), from_version: Int.nonnegative(), step_ms: z.number().nonnegative(), target_ms: z.number().positive().nullable() }),
-  version_interval_chosen: programEvent('version_interval_chosen', { generation: Generation, every: Int.positive(), from_commit: Int.nonnegative(), step_ms: z.number().nonnegative(), target_ms: z.number().positive().nullable() }),
-  /** A version whose checksum fails, in memory, in a file or from a peer (`source`). */
-  state_corrupt: programEvent('state_corrupt', { slot: NodeId, version: Int.nonnegative(), source: z.string(), message: z.string() }),
-  state_error: programEvent('state_error', { message: z.string(), slot: NodeId.optional(), version: Int.nonnegative().optional() }),
-  /** The SDK's reason for a failure (`code`: its ErrorCode), or the FMS's about the program (no code). */
-  program_error: programEvent('program_error', { message: z.string(), code: z.string().optional() }),
+  common_state_selected: event('common_state_selected', { node: NodeId, ...ps.common_state_selected }),
+  replica_interval_chosen: event('replica_interval_chosen', { node: NodeId, ...ps.replica_interval_chosen }),
+  version_interval_chosen: event('version_interval_chosen', { node: NodeId, ...ps.version_interval_chosen }),
+  state_corrupt: event('state_corrupt', { node: NodeId, ...ps.state_corrupt }),
+  state_error: event('state_error', { node: NodeId, ...ps.state_error }),
+  program_error: event('program_error', { node: NodeId, ...ps.program_error }),
 };
 const p = programEvents;
 
 export const EventSchema = z.discriminatedUnion('event', [
   ...launcherEvents,
   ...fmsEvents,
-  p.common_state_selected.log,
-  p.replica_interval_chosen.log,
-  p.version_interval_chosen.log,
-  p.state_corrupt.log,
-  p.state_error.log,
-  p.program_error.log,
+  p.common_state_selected,
+  p.replica_interval_chosen,
+  p.version_interval_chosen,
+  p.state_corrupt,
+  p.state_error,
+  p.program_error,
 ]);
 
 /** The message by which a program forwards one of its events (and only those) to its FMS. */
-export const ProgramEventMessageSchema = z.discriminatedUnion('event', [
-  p.common_state_selected.ipc,
-  p.replica_interval_chosen.ipc,
-  p.version_interval_chosen.ipc,
-  p.state_corrupt.ipc,
-  p.state_error.ipc,
-  p.program_error.ipc,
-]);
+
 
 /** One event-log line, typed. */
 export type LogEvent = z.infer<typeof EventSchema>;
@@ -127,8 +114,6 @@ export type NodeEventFields<N extends EventName> = N extends EventName ? Omit<Ev
 /** The events an FMS writes: its own, and those its program sends it. */
 export type FmsEventName = z.infer<(typeof fmsEvents)[number]>['event'] | ProgramEventName;
 
-export type ProgramEventMessage = z.infer<typeof ProgramEventMessageSchema>;
-export type ProgramEventName = ProgramEventMessage['event'];
 
 /** A line as read from a log file or the store, before `parseEvent`: only `ts` and `event` are known. */
 export interface EventLine {
@@ -143,11 +128,6 @@ export function logEvent<N extends EventName>(event: N, fields: EventFields<N>, 
   return { ts, event, ...fields } as unknown as EventOf<N>;
 }
 
-/** A program's message for the log (the SDK's side of ProgramEventMessageSchema). */
-export function programEventMessage<N extends ProgramEventName>(event: N, fields: NodeEventFields<N>): ProgramEventMessage {
-  // As in logEvent: the signature pairs them.
-  return { type: 'event', event, fields } as unknown as ProgramEventMessage;
-}
 
 /** Every event name, in the schema's order. */
 export const EVENT_NAMES: readonly EventName[] = EventSchema.options.map((o) => o.shape.event.value);

@@ -1,6 +1,6 @@
 import type { Cadence } from '../state/replica-cadence.js';
 import type { StateVersion, VersionMeta } from '../state/version-format.js';
-import type { ProgramEventMessage } from './events.js';
+import type { ProgramEventMessage } from './program-events.js';
 
 /** Program (main thread) <-> keeper thread messages. Payloads are SharedArrayBuffer views: shared, not copied. */
 export interface KeeperInit {

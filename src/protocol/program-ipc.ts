@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { SerializedErrorSchema } from './error-wire.js';
-import { ProgramEventMessageSchema } from './events.js';
+import { ProgramEventMessageSchema } from './program-events.js';
 
 /**
  * Messages between an FMS and its program over the Node IPC channel. Both ends validate what

@@ -12,7 +12,7 @@ import {
 } from '../errors.js';
 import type { HeartbeatThreadConfig } from '../protocol/datagram.js';
 import { serializeError } from '../protocol/error-wire.js';
-import { programEventMessage } from '../protocol/events.js';
+import { programEventMessage } from '../protocol/program-events.js';
 import { FromProgramSchema, IPC_VERSION, ToProgramSchema, newProgramStats, type FromProgram, type ProgramStats, type ToProgram } from '../protocol/program-ipc.js';
 import { InlineProxy } from '../proxy/inline-proxy.js';
 import { ProxyHandle } from '../proxy/proxy-handle.js';

@@ -1,0 +1,47 @@
+import { z } from 'zod';
+// Types only: the log's schema is not loaded by a program (see below).
+import type { NodeEventFields } from './events.js';
+
+/**
+ * The events a program sends its FMS for the log (`{ type: 'event', event, fields }`,
+ * program-ipc.ts); the FMS adds its `node` and logs them (events.ts holds the log's schema,
+ * built from these shapes). Apart from events.ts so that a program loads these six schemas and
+ * not the log's forty: those take 2.4 MB of heap, and in the program they made the rendezvous
+ * of every recovery about 20 ms slower (docs/benchmarks.md, eighth session).
+ */
+const Int = z.number().int();
+const NodeId = Int.nonnegative();
+const Generation = Int.nonnegative();
+
+export const programEventShapes = {
+  /** Rank 0, after a rollback: the version every member restored. */
+  common_state_selected: { generation: Generation, version: Int.nonnegative(), step: Int.nonnegative() },
+  replica_interval_chosen: { generation: Generation, every: Int.positive(), from_version: Int.nonnegative(), step_ms: z.number().nonnegative(), target_ms: z.number().positive().nullable() },
+  version_interval_chosen: { generation: Generation, every: Int.positive(), from_commit: Int.nonnegative(), step_ms: z.number().nonnegative(), target_ms: z.number().positive().nullable() },
+  /** A version whose checksum fails, in memory, in a file or from a peer (`source`). */
+  state_corrupt: { slot: NodeId, version: Int.nonnegative(), source: z.string(), message: z.string() },
+  state_error: { message: z.string(), slot: NodeId.optional(), version: Int.nonnegative().optional() },
+  /** The SDK's reason for a failure (`code`: its ErrorCode), or the FMS's about the program (no code). */
+  program_error: { message: z.string(), code: z.string().optional() },
+} as const;
+
+const message = <E extends string, S extends z.ZodRawShape>(name: E, fields: S) => z.object({ type: z.literal('event'), event: z.literal(name), fields: z.object(fields) });
+const s = programEventShapes;
+
+export const ProgramEventMessageSchema = z.discriminatedUnion('event', [
+  message('common_state_selected', s.common_state_selected),
+  message('replica_interval_chosen', s.replica_interval_chosen),
+  message('version_interval_chosen', s.version_interval_chosen),
+  message('state_corrupt', s.state_corrupt),
+  message('state_error', s.state_error),
+  message('program_error', s.program_error),
+]);
+
+export type ProgramEventMessage = z.infer<typeof ProgramEventMessageSchema>;
+export type ProgramEventName = ProgramEventMessage['event'];
+
+/** A program's message for the log. */
+export function programEventMessage<N extends ProgramEventName>(event: N, fields: NodeEventFields<N>): ProgramEventMessage {
+  // The signature pairs the name with its fields; the compiler cannot follow that into the union.
+  return { type: 'event', event, fields } as unknown as ProgramEventMessage;
+}
