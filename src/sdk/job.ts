@@ -463,8 +463,9 @@ export class Job {
   private onResumed(generation: number, stepsRedone?: number, msRedone?: number): void {
     this.reportedResume = generation;
     send({ type: 'resumed', generation, ts: Date.now(), stepsRedone, msRedone });
-    // The next standby proxy is started only now: starting a thread costs ~85 ms of CPU, which
-    // on a small machine would otherwise be taken from the recovery itself.
+    // The next standby proxy is started only now: starting one (a thread, the library loaded:
+    // docs/architecture.md, "The proxy") takes CPU that a small machine would otherwise take
+    // from the recovery itself.
     setImmediate(() => this.refillStandby());
   }
 
