@@ -2,7 +2,7 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { InvalidArgumentError } from '../errors.js';
-import { parseChaos, type ChaosAction } from '../fms/chaos.js';
+import { parseChaos, type ChaosAction } from './chaos.js';
 import { MembershipPolicySchema, type MembershipPolicy } from '../protocol/fms-messages.js';
 import { PROXY_KINDS, type ProxyKind } from '../protocol/program-ipc.js';
 

@@ -5,7 +5,7 @@ import { constants, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { realClock } from '../util/clock.js';
-import { ChaosScheduler, type ChaosFire } from '../fms/chaos.js';
+import { ChaosScheduler, type ChaosFire } from './chaos.js';
 import { initMembership, watchMembership, type MembershipRecord } from '../fms/membership.js';
 import { logEvent, type EventFields, type EventName, type LogEvent } from '../protocol/events.js';
 import type { Store, Watcher } from '../store/store.js';

@@ -23,7 +23,7 @@ const event = <E extends string, S extends z.ZodRawShape>(name: E, shape: S) => 
 /** `rollcall launch` and `rollcall node` end a job, or a node, in one of these. */
 const JobOutcomeSchema = z.enum(['completed', 'failed', 'stopped']);
 const NodeOutcomeSchema = z.enum(['completed', 'failed', 'fenced', 'stopped']);
-/** What `--chaos` does (fms/chaos.ts ChaosKind). */
+/** What `--chaos` does (launch/chaos.ts ChaosKind). */
 const ChaosKindSchema = z.enum(['kill', 'stop', 'kill-node']);
 
 /** Written by the launcher (`rollcall launch`) or by a host's node runner (`rollcall node`). */

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { InvalidArgumentError } from '../../src/errors.js';
-import { ChaosScheduler, parseChaos, type ChaosFire, type ChaosSchedulerOptions } from '../../src/fms/chaos.js';
+import { ChaosScheduler, parseChaos, type ChaosFire, type ChaosSchedulerOptions } from '../../src/launch/chaos.js';
 import { FakeClock } from '../../src/util/clock.js';
 
 function setup(spec: string, extra: Partial<ChaosSchedulerOptions> = {}) {
