@@ -1,30 +1,17 @@
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { ClosedError, PeerFailedError } from '../../src/errors.js';
-import { InlineProxy } from '../../src/proxy/inline-proxy.js';
-import { ProxyHandle } from '../../src/proxy/proxy-handle.js';
-import { PROXY_MOVES, ProxyState, type CommProxy, type ProxyKind } from '../../src/proxy/proxy.js';
-import { startStoreServer } from '../../src/store/tcp-store-server.js';
+import { PROXY_MOVES, ProxyState, type CommProxy } from '../../src/proxy/proxy.js';
 import { forceMove, refusedMoves, turn } from '../helpers/moves.js';
+import { proxyStore } from '../helpers/proxy-store.js';
 
-const secret = randomBytes(8).toString('hex');
-let server: Awaited<ReturnType<typeof startStoreServer>>;
+const store = proxyStore();
+const { secret, standby } = store;
 let jobNo = 0;
 
-before(async () => {
-  server = await startStoreServer({ host: '127.0.0.1', port: 0, secret });
-});
-after(async () => {
-  await server.close();
-});
-
-const standby = (kind: ProxyKind): Promise<CommProxy> =>
-  kind === 'inline' ? InlineProxy.standby(server.address, secret, 10_000) : ProxyHandle.standby(server.address, secret, 10_000);
-
 const connect = (job: string, rank: number, world: number) => ({
-  store: server.address,
+  store: store.address,
   secret,
   job,
   generation: 0,

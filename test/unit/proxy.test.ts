@@ -1,26 +1,14 @@
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
-import { after, before, describe, it } from 'node:test';
-import { InlineProxy } from '../../src/proxy/inline-proxy.js';
-import { ProxyHandle, sharedArray } from '../../src/proxy/proxy-handle.js';
+import { describe, it } from 'node:test';
+import { sharedArray } from '../../src/proxy/proxy-handle.js';
 import { ProxyState, type CommProxy, type ProxyKind } from '../../src/proxy/proxy.js';
 import type { ProxyConnect } from '../../src/protocol/proxy-messages.js';
-import { startStoreServer } from '../../src/store/tcp-store-server.js';
 import { PeerFailedError } from '../../src/errors.js';
+import { proxyStore } from '../helpers/proxy-store.js';
 
-const secret = randomBytes(8).toString('hex');
-let server: Awaited<ReturnType<typeof startStoreServer>>;
+const store = proxyStore();
+const { secret, standby } = store;
 let jobNo = 0;
-
-before(async () => {
-  server = await startStoreServer({ host: '127.0.0.1', port: 0, secret });
-});
-after(async () => {
-  await server.close();
-});
-
-const standby = (kind: ProxyKind, timeoutMs = 10_000): Promise<CommProxy> =>
-  kind === 'inline' ? InlineProxy.standby(server.address, secret, timeoutMs) : ProxyHandle.standby(server.address, secret, timeoutMs);
 
 async function launch(kind: ProxyKind, connect: Omit<ProxyConnect, 'type'>, timeoutMs: number): Promise<CommProxy> {
   const p = await standby(kind, timeoutMs);
@@ -31,7 +19,7 @@ async function launch(kind: ProxyKind, connect: Omit<ProxyConnect, 'type'>, time
 async function launchAll(kind: ProxyKind, world: number, generation: number, job: string, timeoutMs = 10_000): Promise<CommProxy[]> {
   return Promise.all(
     Array.from({ length: world }, (_, rank) =>
-      launch(kind, { store: server.address, secret, job, generation, rank, world, tuning: { timeoutMs: 2000, heartbeatMs: 100 } }, timeoutMs),
+      launch(kind, { store: store.address, secret, job, generation, rank, world, tuning: { timeoutMs: 2000, heartbeatMs: 100 } }, timeoutMs),
     ),
   );
 }
@@ -94,11 +82,11 @@ for (const kind of ['thread', 'inline'] as const) {
       try {
         for (const p of spares) assert.equal(p.state, ProxyState.Standby);
         await assert.rejects(spares[0]!.barrier(), /standby/);
-        await Promise.all(spares.map((p, rank) => p.activate({ store: server.address, secret, job, generation: 3, rank, world: 2 }, 10_000)));
+        await Promise.all(spares.map((p, rank) => p.activate({ store: store.address, secret, job, generation: 3, rank, world: 2 }, 10_000)));
         const bufs = spares.map((_, r) => Float32Array.of(r + 0.5));
         await Promise.all(spares.map((p, r) => p.allreduce(bufs[r]!, 'sum')));
         for (const b of bufs) assert.equal(b[0], 2);
-        await assert.rejects(spares[0]!.activate({ store: server.address, secret, job, generation: 4, rank: 0, world: 2 }, 1000), /not standby/);
+        await assert.rejects(spares[0]!.activate({ store: store.address, secret, job, generation: 4, rank: 0, world: 2 }, 1000), /not standby/);
       } finally {
         await Promise.all(spares.map((p) => p.terminate()));
       }
@@ -107,7 +95,7 @@ for (const kind of ['thread', 'inline'] as const) {
     it('a proxy that cannot meet its peers fails by the deadline, not never', async () => {
       const job = `proxy-${process.pid}-${jobNo++}`;
       await assert.rejects(
-        launch(kind, { store: server.address, secret, job, generation: 0, rank: 0, world: 2, rendezvousTimeoutMs: 300 }, 5000),
+        launch(kind, { store: store.address, secret, job, generation: 0, rank: 0, world: 2, rendezvousTimeoutMs: 300 }, 5000),
         (e: Error) => /never published|never connected|not ready/.test(e.message),
       );
     });
