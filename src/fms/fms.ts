@@ -2,6 +2,7 @@ import type { FmsEventName, LogEvent, NodeEventFields } from '../protocol/events
 import type { Store } from '../store/store.js';
 import { openStore } from '../store/open-store.js';
 import { realClock, type Clock } from '../util/clock.js';
+import { isLegalMove, type Moves } from '../util/state-moves.js';
 import type { Datagram } from '../protocol/datagram.js';
 import { openDatagramEndpoint, type DatagramEndpoint } from './datagram-endpoint.js';
 import { FmsState, type Emit, type FmsConfig, type FmsHooks, type ProgramHandle } from './fms-shared.js';
@@ -14,11 +15,11 @@ export { FmsState } from './fms-shared.js';
 export type { FmsConfig, FmsEvent, FmsHooks, ProgramHandle } from './fms-shared.js';
 
 /**
- * The FMS's moves. A fenced node has left the job for good and may only stop; a stopped one is
+ * The FMS's moves (util/state-moves.ts; a refused one is logged as fms_error). A fenced node has left the job for good and may only stop; a stopped one is
  * done with everything. Anything else may follow anything: recoveries overlap, and a spare or a
  * finished node is still told of every generation.
  */
-const FMS_MOVES: Record<FmsState, readonly FmsState[]> = {
+const FMS_MOVES: Moves<FmsState> = {
   [FmsState.Starting]: [FmsState.Spare, FmsState.Running, FmsState.Recovering, FmsState.Fenced, FmsState.Done, FmsState.Stopped],
   [FmsState.Spare]: [FmsState.Spare, FmsState.Running, FmsState.Recovering, FmsState.Fenced, FmsState.Done, FmsState.Stopped],
   [FmsState.Running]: [FmsState.Running, FmsState.Recovering, FmsState.Spare, FmsState.Fenced, FmsState.Done, FmsState.Stopped],
@@ -80,7 +81,7 @@ export class Fms {
   /** The one place the state changes; an illegal move is refused and logged, never made. */
   private moveTo(to: FmsState): boolean {
     if (to === this.current) return true;
-    if (!FMS_MOVES[this.current].includes(to)) {
+    if (!isLegalMove(FMS_MOVES, this.current, to)) {
       this.emit('fms_error', { message: `refused the move from ${this.current} to ${to}` });
       return false;
     }

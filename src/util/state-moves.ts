@@ -1,6 +1,6 @@
 /**
  * A state machine's table of legal moves: for each state, the states it may go to next. Each
- * machine (communicator, proxy, job; the FMS has its own) changes its state in one function that
+ * machine (communicator, proxy, job, FMS) changes its state in one function that
  * looks the move up here and refuses any other, so an illegal move is never made.
  */
 export type Moves<S extends string> = Readonly<Record<S, readonly S[]>>;
