@@ -17,7 +17,8 @@ export const programEventShapes = {
   /** Rank 0, after a rollback: the version every member restored. */
   common_state_selected: { generation: Generation, version: Int.nonnegative(), step: Int.nonnegative() },
   replica_interval_chosen: { generation: Generation, every: Int.positive(), from_version: Int.nonnegative(), step_ms: z.number().nonnegative(), target_ms: z.number().positive().nullable() },
-  version_interval_chosen: { generation: Generation, every: Int.positive(), from_commit: Int.nonnegative(), step_ms: z.number().nonnegative(), target_ms: z.number().positive().nullable() },
+  /** `cost_ms`: a version's commit, measured (the slowest member's); versions are spaced by it too. */
+  version_interval_chosen: { generation: Generation, every: Int.positive(), from_commit: Int.nonnegative(), step_ms: z.number().nonnegative(), target_ms: z.number().positive().nullable(), cost_ms: z.number().nonnegative() },
   /** A version whose checksum fails, in memory, in a file or from a peer (`source`). */
   state_corrupt: { slot: NodeId, version: Int.nonnegative(), source: z.string(), message: z.string() },
   state_error: { message: z.string(), slot: NodeId.optional(), version: Int.nonnegative().optional() },

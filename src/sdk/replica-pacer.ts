@@ -1,5 +1,5 @@
 import type { NodeEventFields, ProgramEventName } from '../protocol/events.js';
-import { chooseEvery, chooseVersionEvery, finest, switchPoint, type Cadence } from '../state/replica-cadence.js';
+import { chooseEvery, chooseVersionEvery, finest, switchPoint, versionTargetMs, type Cadence } from '../state/replica-cadence.js';
 
 /** Commits after a sync before the step is measured (each is a version until then): the first steps warm up. */
 const WARM_VERSIONS = 10;
@@ -45,6 +45,8 @@ export class ReplicaPacer {
   private measureFrom = Infinity;
   private exchangeAt = Infinity;
   private startedAt = 0;
+  /** The measured window's versions: their commits' total time and count. */
+  private cost = { ms: 0, n: 0 };
 
   constructor(
     private readonly opts: PacerOptions,
@@ -65,22 +67,34 @@ export class ReplicaPacer {
     this.exchangeAt = this.measureFrom + MEASURED_VERSIONS;
   }
 
-  /** Called by every commit, after it: may start the exchange. */
-  committed(version: number): void {
-    if (version === this.measureFrom) this.startedAt = this.host.now();
+  /**
+   * Called by every commit, after it: may start the exchange. `costMs`: how long the commit took,
+   * given by commits that made a version (in the measured window, every commit makes one).
+   */
+  committed(version: number, costMs?: number): void {
+    if (version === this.measureFrom) {
+      this.startedAt = this.host.now();
+      this.cost = { ms: 0, n: 0 };
+    }
+    if (costMs !== undefined && version > this.measureFrom && version <= this.exchangeAt) {
+      this.cost.ms += costMs;
+      this.cost.n++;
+    }
     if (version !== this.exchangeAt) return;
     const stepMs = (this.host.now() - this.startedAt) / MEASURED_VERSIONS;
+    const costOfOne = this.cost.n > 0 ? this.cost.ms / this.cost.n : 0;
     const { keep, base, targetMs, versionMs } = this.opts;
     const epoch = this.epoch;
     // Until the answer is here, keep every `base`th version from this one: another member may
     // learn the answer first and switch (replica-cadence.ts).
     this.apply({ keep, base, every: base, holdFrom: version, versionEvery: this.opts.versionEvery });
-    this.host.exchange(new Float64Array([stepMs]), 'max').then(
+    this.host.exchange(new Float64Array([stepMs, costOfOne]), 'max').then(
       (r) => {
         if (epoch !== this.epoch) return;
         const slowest = r[0] as number;
+        const costliest = r[1] as number;
         const every = targetMs === undefined ? base : chooseEvery(base, slowest, targetMs);
-        const versionEvery = versionMs === undefined ? this.opts.versionEvery : chooseVersionEvery(slowest, versionMs, every);
+        const versionEvery = versionMs === undefined ? this.opts.versionEvery : chooseVersionEvery(slowest, versionTargetMs(versionMs, costliest), every);
         const switchAt = switchPoint(version + 1, every);
         // Versions thin out at once: every commit until then was one (replica-cadence.ts).
         const versionsFrom = switchPoint(version + 1, versionEvery);
@@ -89,7 +103,7 @@ export class ReplicaPacer {
           const g = this.host.generation;
           const step_ms = +slowest.toFixed(3);
           this.host.report('replica_interval_chosen', { generation: g, every, from_version: switchAt, step_ms, target_ms: targetMs ?? null });
-          this.host.report('version_interval_chosen', { generation: g, every: versionEvery, from_commit: versionsFrom, step_ms, target_ms: versionMs ?? null });
+          this.host.report('version_interval_chosen', { generation: g, every: versionEvery, from_commit: versionsFrom, step_ms, target_ms: versionMs ?? null, cost_ms: +costliest.toFixed(3) });
         }
       },
       // A fault under the exchange: the hold stays until the sync that follows resets it.

@@ -292,7 +292,8 @@ export class State<T extends Record<string, StateEntry>> {
     const values = this.values as Record<string, StateEntry>;
     // Every entry is checked before any is adopted: a bad one leaves the state as it was.
     const kinds = this.names.map((name) => kindOf(values[name] as StateEntry));
-    this.paceTo = { step: this.step, at: this.host.now() };
+    const t0 = this.host.now();
+    this.paceTo = { step: this.step, at: t0 };
     const entries: EntryMeta[] = [];
     const data: Uint8Array[] = [];
     for (const [i, name] of this.names.entries()) {
@@ -318,7 +319,7 @@ export class State<T extends Record<string, StateEntry>> {
     this.commits = version;
     this.furthest = Math.max(this.furthest, this.step);
     this.keeper.commit({ type: 'commit', meta: { slot: this.host.slot, version, step: this.step, entries }, data });
-    this.pacer.committed(version);
+    this.pacer.committed(version, this.host.now() - t0);
     return version;
   }
 

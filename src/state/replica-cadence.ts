@@ -65,15 +65,25 @@ export const makesVersion = (c: number, replicas: Cadence, disk: Cadence): boole
   c % (replicas.versionEvery ?? 1) === 0 || c < (replicas.versionsFrom ?? 0) || isReplicated(c, replicas) || isReplicated(c, disk);
 
 /**
- * The smallest power of two whose commits are at least `targetMs` apart at `stepMs` per commit,
- * and that divides the replica interval `every`: versions evenly spaced, a replica always one of
- * them, and never further apart than the replicas.
+ * The smallest divisor of the replica interval `every` whose commits are at least `targetMs`
+ * apart at `stepMs` per commit (`every` itself if none is): versions evenly spaced, a replica
+ * always one of them, and never further apart than the replicas. Any divisor will do, not only
+ * powers of two: with replicas every 10 commits a costly version can still be every 10th.
  */
 export function chooseVersionEvery(stepMs: number, targetMs: number, every: number): number {
-  let n = 1;
-  while (n * stepMs < targetMs && every % (n * 2) === 0) n *= 2;
-  return n;
+  for (let n = 1; n < every; n++) if (every % n === 0 && n * stepMs >= targetMs) return n;
+  return every;
 }
+
+/**
+ * At most this share of the time between versions goes to making one (its copy, measured): a
+ * state whose copy is slow gets versions further apart than `--version-ms`, as CheckFreq sizes its
+ * checkpoint interval from measured costs (docs/architecture.md, "Which commits become versions").
+ */
+export const VERSION_COST_SHARE = 0.005;
+
+/** How far apart versions should be: `versionMs`, or further when a version costs `versionCostMs`. */
+export const versionTargetMs = (versionMs: number, versionCostMs: number): number => Math.max(versionMs, versionCostMs / VERSION_COST_SHARE);
 
 /** The smallest `base * 2^k` whose versions are at least `targetMs` apart at `stepMs` per version. */
 export function chooseEvery(base: number, stepMs: number, targetMs: number): number {

@@ -52,7 +52,7 @@ describe("a program's events, forwarded by its FMS", () => {
     const sent = [
       programEventMessage('common_state_selected', { generation: 1, version: 40, step: 40 }),
       programEventMessage('replica_interval_chosen', { generation: 1, every: 4, from_version: 44, step_ms: 12.5, target_ms: 50 }),
-      programEventMessage('version_interval_chosen', { generation: 1, every: 2, from_commit: 42, step_ms: 12.5, target_ms: null }),
+      programEventMessage('version_interval_chosen', { generation: 1, every: 2, from_commit: 42, step_ms: 12.5, target_ms: null, cost_ms: 0.3 }),
       programEventMessage('state_corrupt', { slot: 1, version: 7, source: 'memory', message: 'entries 0 fail their checksum' }),
       programEventMessage('state_error', { message: 'could not persist' }),
       programEventMessage('program_error', { code: 'TIMEOUT', message: 'no answer' }),

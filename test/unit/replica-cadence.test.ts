@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { chooseEvery, chooseVersionEvery, isReplicated, makesVersion, MAX_EVERY, retained, scaled, switchPoint, type Cadence } from '../../src/state/replica-cadence.js';
+import { chooseEvery, chooseVersionEvery, isReplicated, makesVersion, MAX_EVERY, retained, scaled, switchPoint, VERSION_COST_SHARE, versionTargetMs, type Cadence } from '../../src/state/replica-cadence.js';
 
 /**
  * A model of R members committing in step (none more than one version ahead of another, as
@@ -28,6 +28,12 @@ interface Schedule {
 
 const BASE = 10;
 
+/** The schedule's version interval: any divisor of the replica interval, as chooseVersionEvery may pick. */
+const versionEveryOf = (s: Pick<Schedule, 'j'>, every: number): number => {
+  const divisors = [...Array(every).keys()].map((i) => i + 1).filter((d) => every % d === 0);
+  return divisors[s.j % divisors.length] as number;
+};
+
 type Rule = (versions: Iterable<number>, c: Cadence) => Set<number>;
 
 function simulate(s: Schedule, prune: Rule = retained): { common: number[]; every: number; fault: number } {
@@ -39,7 +45,7 @@ function simulate(s: Schedule, prune: Rule = retained): { common: number[]; ever
   const last = s.ahead.map((a) => fault + (a ? 1 : 0));
   const cadence = (r: number, v: number): Cadence => {
     const learnedAt = start + (delays[r] as number);
-    if (v >= learnedAt) return { keep: s.keep, base: BASE, every, switchAt: switchPoint(start + 1, every), versionEvery: 2 ** s.j, versionsFrom: switchPoint(start + 1, 2 ** s.j) };
+    if (v >= learnedAt) return { keep: s.keep, base: BASE, every, switchAt: switchPoint(start + 1, every), versionEvery: versionEveryOf(s, every), versionsFrom: switchPoint(start + 1, versionEveryOf(s, every)) };
     return { keep: s.keep, base: BASE, every: BASE, holdFrom: v >= start ? start : undefined };
   };
   const own = Array.from({ length: s.ranks }, () => new Set<number>());
@@ -81,7 +87,7 @@ function simulateDisk(s: Schedule, factor: number): { common: number[]; every: n
   const delays = s.delays.map((d) => (d > 1000 ? Infinity : 1 + Math.floor((d / 1000) * 2 * every * factor)));
   const replicaCadence = (r: number, v: number): Cadence => {
     const learnedAt = start + (delays[r] as number);
-    if (v >= learnedAt) return { keep: s.keep, base: BASE, every, switchAt: switchPoint(start + 1, every), versionEvery: 2 ** s.j, versionsFrom: switchPoint(start + 1, 2 ** s.j) };
+    if (v >= learnedAt) return { keep: s.keep, base: BASE, every, switchAt: switchPoint(start + 1, every), versionEvery: versionEveryOf(s, every), versionsFrom: switchPoint(start + 1, versionEveryOf(s, every)) };
     return { keep: s.keep, base: BASE, every: BASE, holdFrom: v >= start ? start : undefined };
   };
   const cadence = (r: number, v: number): Cadence => scaled(replicaCadence(r, v), factor);
@@ -108,7 +114,7 @@ const schedules = fc
     ranks: fc.integer({ min: 2, max: 5 }),
     keep: fc.integer({ min: 1, max: 4 }),
     k: fc.integer({ min: 0, max: 4 }),
-    j: fc.integer({ min: 0, max: 5 }),
+    j: fc.integer({ min: 0, max: 63 }),
     e: fc.integer({ min: 1, max: 8 }),
     /** Where in the range of interest the fault comes, in thousandths. */
     fault: fc.integer({ min: 0, max: 1000 }),
@@ -118,7 +124,7 @@ const schedules = fc
     delays: fc.array(fc.integer({ min: 0, max: 1200 }), { minLength: 5, maxLength: 5 }),
     ahead: fc.array(fc.boolean(), { minLength: 5, maxLength: 5 }),
   })
-  .map((s) => ({ ...s, j: Math.min(s.j, s.k + 1), lost: s.lost % s.ranks, delays: s.delays.slice(0, s.ranks), ahead: s.ahead.slice(0, s.ranks) }));
+  .map((s) => ({ ...s, lost: s.lost % s.ranks, delays: s.delays.slice(0, s.ranks), ahead: s.ahead.slice(0, s.ranks) }));
 
 describe('replica cadence', () => {
   it('a common version survives the loss of any member, whenever each learns the new interval', () => {
@@ -174,19 +180,26 @@ describe('replica cadence', () => {
     );
   });
 
-  it('chooses the smallest power of two that spaces versions by the target time, dividing the replica interval', () => {
+  it('chooses the smallest divisor of the replica interval that spaces versions by the target time', () => {
     assert.equal(chooseVersionEvery(6.5, 40, 80), 8);
     assert.equal(chooseVersionEvery(6.5, 40, 40), 8);
-    assert.equal(chooseVersionEvery(6.5, 40, 20), 4, 'never further apart than the replicas');
+    assert.equal(chooseVersionEvery(6.5, 40, 20), 10, 'a divisor, not only a power of two');
+    assert.equal(chooseVersionEvery(6.5, 400, 20), 20, 'never further apart than the replicas');
     assert.equal(chooseVersionEvery(50, 40, 80), 1);
     fc.assert(
       fc.property(fc.double({ min: 1e-3, max: 1e4, noNaN: true }), fc.integer({ min: 1, max: 60_000 }), fc.integer({ min: 0, max: 12 }), (step, target, k) => {
         const every = BASE * 2 ** k;
         const n = chooseVersionEvery(step, target, every);
-        assert.ok(every % n === 0 && Number.isInteger(Math.log2(n)));
-        assert.ok(n * step >= target || every % (n * 2) !== 0);
-        assert.ok(n === 1 || (n / 2) * step < target);
+        assert.ok(every % n === 0, 'divides the replica interval');
+        assert.ok(n * step >= target || n === every, 'far enough apart, or as far as the replicas');
+        for (let d = 1; d < n; d++) assert.ok(every % d !== 0 || d * step < target, `no smaller divisor ${d} would do`);
       }),
     );
+  });
+
+  it('spaces versions further when one costs more than its share of the time between them', () => {
+    assert.equal(versionTargetMs(40, 0.05), 40, 'a cheap version: the configured spacing');
+    assert.equal(versionTargetMs(40, 1.5), 1.5 / VERSION_COST_SHARE, 'a 16 MiB copy: 300 ms');
+    assert.equal(chooseVersionEvery(25, versionTargetMs(40, 1.5), 10), 10, '16 MiB at 25 ms steps, replicas every 10th: versions are the replicas');
   });
 });

@@ -6,7 +6,8 @@ import type { Cadence } from '../../src/state/replica-cadence.js';
 /** A member's view: a clock the test moves, and an exchange the test answers (or fails). */
 function harness(targetMs: number | undefined, rank = 0, versions: { versionMs?: number; versionEvery?: number } = {}) {
   let clock = 0;
-  const exchanges: { sent: number; resolve: (v: number) => void; reject: (e: Error) => void }[] = [];
+  /** `sent`: the step measured here; `cost`: a version's commit, measured here. The test answers for every member. */
+  const exchanges: { sent: number; cost: number; resolve: (v: number, cost?: number) => void; reject: (e: Error) => void }[] = [];
   const events: { event: string; fields: Record<string, unknown> }[] = [];
   const applied: Cadence[] = [];
   const host: PacerHost = {
@@ -16,15 +17,15 @@ function harness(targetMs: number | undefined, rank = 0, versions: { versionMs?:
     report: (event, fields) => events.push({ event, fields }),
     exchange: (buf) =>
       new Promise((resolve, reject) => {
-        exchanges.push({ sent: buf[0] as number, resolve: (v) => resolve(new Float64Array([v])), reject });
+        exchanges.push({ sent: buf[0] as number, cost: buf[1] as number, resolve: (v, cost = buf[1] as number) => resolve(new Float64Array([v, cost])), reject });
       }),
   };
   const pacer = new ReplicaPacer({ keep: 3, base: 10, targetMs, versionMs: versions.versionMs, versionEvery: versions.versionEvery ?? 1 }, host, (c) => applied.push(c));
-  /** Commits versions from..to, `stepMs` apart. */
-  const commit = (from: number, to: number, stepMs: number): void => {
+  /** Commits versions from..to, `stepMs` apart, each version's commit taking `costMs` if given. */
+  const commit = (from: number, to: number, stepMs: number, costMs?: number): void => {
     for (let v = from; v <= to; v++) {
       clock += stepMs;
-      pacer.committed(v);
+      pacer.committed(v, costMs);
     }
   };
   return { pacer, exchanges, events, applied, commit, last: () => applied.at(-1) as Cadence };
@@ -96,16 +97,32 @@ describe('replica pacer: the members choose the replica interval together', () =
     assert.deepEqual(h.applied, [{ keep: 3, base: 10, every: 10, versionEvery: 1 }]);
   });
 
-  it('chooses the version interval in the same exchange: a power of two dividing the replica interval, from the next multiple of it', async () => {
+  it('chooses the version interval in the same exchange: a divisor of the replica interval, from the next multiple of it', async () => {
     const h = harness(250, 0, { versionMs: 40 });
     h.pacer.restart(100);
     h.commit(101, 130, 6);
     h.exchanges[0]?.resolve(7.5);
     await settle();
-    // 40 ms at 7.5 ms per commit: 8 commits (4 would be 30 ms).
+    // 40 ms at 7.5 ms per commit: 8 commits (5 would be 37.5 ms).
     assert.deepEqual(h.last(), { keep: 3, base: 10, every: 40, switchAt: 160, versionEvery: 8, versionsFrom: 136 });
     const e = h.events.find((x) => x.event === 'version_interval_chosen');
-    assert.deepEqual(e?.fields, { generation: 3, every: 8, from_commit: 136, step_ms: 7.5, target_ms: 40 });
+    assert.deepEqual(e?.fields, { generation: 3, every: 8, from_commit: 136, step_ms: 7.5, target_ms: 40, cost_ms: 0 });
+  });
+
+  it('a version that costs more than its share of the interval: versions further apart (the costliest member decides)', async () => {
+    const h = harness(250, 0, { versionMs: 40 });
+    h.pacer.restart(100);
+    // Warm-up commits are not counted; the measured ones take 0.3 ms here.
+    h.commit(101, 110, 7.5, 5);
+    h.commit(111, 130, 7.5, 0.3);
+    assert.ok(Math.abs((h.exchanges[0]?.cost as number) - 0.3) < 1e-9, 'the mean of the measured versions');
+    // Another member's copies took 0.6 ms: versions at least 0.6 / 0.005 = 120 ms apart.
+    h.exchanges[0]?.resolve(7.5, 0.6);
+    await settle();
+    // Divisors of 40 at 7.5 ms: 10 is 75 ms, 20 is 150 ms.
+    assert.deepEqual(h.last(), { keep: 3, base: 10, every: 40, switchAt: 160, versionEvery: 20, versionsFrom: 140 });
+    const e = h.events.find((x) => x.event === 'version_interval_chosen');
+    assert.deepEqual(e?.fields, { generation: 3, every: 20, from_commit: 140, step_ms: 7.5, target_ms: 40, cost_ms: 0.6 });
   });
 
   it('with a fixed --replicate-every the versions are still chosen, among the divisors of its interval', async () => {
@@ -115,7 +132,8 @@ describe('replica pacer: the members choose the replica interval together', () =
     assert.equal(h.exchanges.length, 1);
     h.exchanges[0]?.resolve(7.5);
     await settle();
-    assert.deepEqual(h.last(), { keep: 3, base: 10, every: 10, switchAt: 40, versionEvery: 2, versionsFrom: 32 });
+    // 40 ms at 7.5 ms per commit among the divisors of 10: 5 is 37.5 ms, so 10.
+    assert.deepEqual(h.last(), { keep: 3, base: 10, every: 10, switchAt: 40, versionEvery: 10, versionsFrom: 40 });
   });
 
   it('with a fixed --version-every and --replicate-every nothing is measured, and the versions are fixed from the start', () => {
