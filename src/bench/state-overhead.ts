@@ -116,7 +116,7 @@ export async function benchState(o: StateBenchOptions, out: (line: string) => vo
   };
   if (o.json) out(JSON.stringify(row));
   else {
-    out(`${o.ranks} ranks, ${o.bytes} bytes, ${o.steps} steps after ${o.warmup}, ${o.rounds} rounds, files ${o.persistEvery === undefined ? 'of every 10th replicated version' : `every ${o.persistEvery} versions`}, versions ${o.versionEvery === undefined ? `about ${o.versionMs ?? DEFAULT_VERSION_MS} ms apart` : `every ${o.versionEvery} commits`}, replicas ${o.replicateEvery === undefined ? `about ${o.replicateMs ?? DEFAULT_REPLICATE_MS} ms apart` : `every ${o.replicateEvery} commits`}, proxy ${o.proxy} (per-step means; medians of the rounds, and of per-round ratios)`);
+    out(`${o.ranks} ranks, ${o.bytes} bytes, ${o.steps} steps after ${o.warmup}, ${o.rounds} rounds, files ${o.persistEvery === undefined ? 'of every 10th replicated version' : `every ${o.persistEvery} versions`}, versions ${o.versionEvery === undefined ? `at least ${o.versionMs ?? DEFAULT_VERSION_MS} ms apart (more if costly)` : `every ${o.versionEvery} commits`}, replicas ${o.replicateEvery === undefined ? `about ${o.replicateMs ?? DEFAULT_REPLICATE_MS} ms apart` : `every ${o.replicateEvery} commits`}, proxy ${o.proxy} (per-step means; medians of the rounds, and of per-round ratios)`);
     out(`  bare library          ${row.bare_step_us} us/step   (${row.bare_samples_us.join(' ')})`);
     out(`  bare + a plain copy   ${row.bare_copy_step_us} us/step   (${row.bare_copy_samples_us.join(' ')})   ${row.copy_overhead_pct}% over bare`);
     out(`  under Rollcall        ${row.rollcall_step_us} us/step   (${row.rollcall_samples_us.join(' ')})   overhead ${row.overhead_pct}% (${row.overhead_beyond_copy_pct}% over bare + copy)`);
