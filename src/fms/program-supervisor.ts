@@ -84,6 +84,7 @@ export class ProgramSupervisor {
     p.on('bad', (why) => this.links.emit('program_error', { message: why }));
     p.on('exit', (exit) => {
       this.clock.clearTimeout(startTimer);
+      if (this.program === p) this.clearFirstBeat();
       this.onProgramExit(p, exit);
     });
   }
