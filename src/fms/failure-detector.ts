@@ -43,6 +43,23 @@ export function phiOf(elapsed: number, mean: number, stdDev: number): number {
   return (z > 0 ? z + Math.log1p(Math.exp(-z)) : Math.log1p(Math.exp(z))) / Math.LN10;
 }
 
+/**
+ * The silence at which phi reaches `phi`: phiOf's inverse, so a monitor can sleep until the
+ * moment a node could be suspected instead of checking on a period. softplus(z) = phi·ln10 gives
+ * z; z = y·(1.5976 + 0.070566·y²) is a cubic with one real root (Cardano).
+ */
+export function elapsedAtPhi(phi: number, mean: number, stdDev: number): number {
+  const x = phi * Math.LN10;
+  // ln(e^x - 1) is x to double precision past 40, where expm1 would overflow first.
+  const z = x > 40 ? x : Math.log(Math.expm1(x));
+  const a = 0.070566;
+  const p = 1.5976 / a;
+  const q = z / a;
+  const r = Math.sqrt((q * q) / 4 + (p * p * p) / 27);
+  const y = Math.cbrt(q / 2 + r) + Math.cbrt(q / 2 - r);
+  return mean + y * stdDev;
+}
+
 /** Hayashibara et al.'s phi accrual failure detector over a sliding window of inter-arrival times. */
 export class PhiAccrualDetector {
   readonly intervalMs: number;
@@ -125,11 +142,23 @@ export class PhiAccrualDetector {
   }
 
   phi(node: number, now: number): number {
+    const { mean, stdDev } = this.expected(this.get(node));
+    return phiOf(this.silenceMs(node, now), mean, stdDev);
+  }
+
+  /** When `node` is suspected if nothing more arrives: phi past the threshold, or `maxSilenceMs` of silence. */
+  deadline(node: number, maxSilenceMs: number): number {
     const h = this.get(node);
+    const { mean, stdDev } = this.expected(h);
+    return h.last + Math.min(elapsedAtPhi(this.threshold, mean, stdDev), maxSilenceMs);
+  }
+
+  /** The gap expected after the last arrival, and its spread. */
+  private expected(h: History): { mean: number; stdDev: number } {
     const trusted = h.count >= this.minSamples;
     const mean = trusted ? h.sum / h.count : this.intervalMs;
     const variance = trusted ? Math.max(0, h.sumSq / h.count - mean * mean) : (this.intervalMs / 4) ** 2;
-    return phiOf(this.silenceMs(node, now), mean + this.pauseMs, Math.max(this.minStdDevMs, Math.sqrt(variance)));
+    return { mean: mean + this.pauseMs, stdDev: Math.max(this.minStdDevMs, Math.sqrt(variance)) };
   }
 
   isSuspected(node: number, now: number): boolean {
@@ -161,22 +190,25 @@ export interface HeartbeatMonitorOptions extends Omit<PhiAccrualOptions, 'interv
   threshold?: number;
   /** Suspect after this much silence whatever phi says (default 3 × intervalMs). */
   maxSilenceMs?: number;
-  /** How often to judge (default intervalMs / 2). */
-  checkEveryMs?: number;
-  /** A check running later than this past its time means our own loop stalled (default checkEveryMs). */
+  /** A check running later than this past its time means our own loop stalled (default intervalMs / 2). */
   stallToleranceMs?: number;
   onSuspect(node: number, info: SuspectInfo): void;
 }
 
 /**
- * Judges watched nodes by their heartbeats. Each node is reported at most once: a suspected node
+ * Judges watched nodes by their heartbeats. It wakes only when the first node could be suspected
+ * (its deadline), not on a period: checks every half interval were a third of an idle FMS's
+ * wake-ups (docs/benchmarks.md, "Tuning choices and the figures behind them"). Heartbeats
+ * only move deadlines later, so they leave the timer alone; a timer that finds its node heard
+ * from since sleeps again until the new deadline. A verdict is confirmed after the I/O already
+ * waiting has been read (clock.defer), so heartbeats queued behind our own stall clear a node.
+ * Each node is reported at most once: a suspected node
  * leaves the membership (fail-stop, as a broken communicator never recovers), so heartbeats it
  * sends afterwards are ignored; watch it again after unwatch() to follow a new incarnation.
  * Arrivals are recorded while stopped; only the judging pauses.
  */
 export class HeartbeatMonitor {
   readonly maxSilenceMs: number;
-  readonly checkEveryMs: number;
   private readonly stallToleranceMs: number;
   private readonly clock: Clock;
   private readonly detector: PhiAccrualDetector;
@@ -184,7 +216,9 @@ export class HeartbeatMonitor {
   private readonly suspected = new Set<number>();
   private timer: TimerHandle | undefined;
   private started = false;
-  private nextDue = 0;
+  /** A verdict is waiting for the I/O already queued to be read. */
+  private confirming = false;
+  private nextDue = Infinity;
   private graceUntil = -Infinity;
 
   constructor(opts: HeartbeatMonitorOptions) {
@@ -192,8 +226,7 @@ export class HeartbeatMonitor {
     this.onSuspect = opts.onSuspect;
     this.detector = new PhiAccrualDetector(opts);
     this.maxSilenceMs = positive('maxSilenceMs', opts.maxSilenceMs ?? 3 * opts.intervalMs);
-    this.checkEveryMs = positive('checkEveryMs', opts.checkEveryMs ?? opts.intervalMs / 2);
-    this.stallToleranceMs = positive('stallToleranceMs', opts.stallToleranceMs ?? this.checkEveryMs);
+    this.stallToleranceMs = positive('stallToleranceMs', opts.stallToleranceMs ?? opts.intervalMs / 2);
   }
 
   get running(): boolean {
@@ -201,7 +234,10 @@ export class HeartbeatMonitor {
   }
 
   watch(node: number): void {
-    if (!this.detector.has(node)) this.detector.track(node, this.clock.now());
+    if (this.detector.has(node)) return;
+    this.detector.track(node, this.clock.now());
+    // A new node's deadline may come before the one the timer waits for.
+    if (this.started && !this.confirming) this.schedule(this.clock.now());
   }
 
   unwatch(node: number): void {
@@ -242,6 +278,7 @@ export class HeartbeatMonitor {
 
   stop(): void {
     this.started = false;
+    this.confirming = false;
     if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
     this.timer = undefined;
   }
@@ -250,17 +287,17 @@ export class HeartbeatMonitor {
     this.timer = undefined;
     const now = this.clock.now();
     this.absorbStall(now);
-    const verdicts: SuspectInfo[] = [];
-    for (const node of this.detector.tracked()) {
-      if (this.suspected.has(node)) continue;
-      const silenceMs = this.detector.silenceMs(node, now);
-      const phi = this.detector.phi(node, now);
-      const reason = silenceMs > this.maxSilenceMs ? 'max_silence' : phi > this.detector.threshold ? 'phi' : undefined;
-      if (reason) {
-        this.suspected.add(node);
-        verdicts.push({ node, phi, silenceMs, reason, at: now });
-      }
-    }
+    if (this.verdicts(now).length === 0) return this.schedule(now);
+    this.confirming = true;
+    this.clock.defer(() => this.confirm());
+  }
+
+  private confirm(): void {
+    if (!this.confirming) return; // stopped meanwhile
+    this.confirming = false;
+    const now = this.clock.now();
+    const verdicts = this.verdicts(now);
+    for (const v of verdicts) this.suspected.add(v.node);
     // Rescheduled before the callbacks, so a throwing onSuspect cannot stop the monitor.
     this.schedule(now);
     for (const v of verdicts) {
@@ -269,15 +306,31 @@ export class HeartbeatMonitor {
     }
   }
 
+  private verdicts(now: number): SuspectInfo[] {
+    const out: SuspectInfo[] = [];
+    for (const node of this.detector.tracked()) {
+      if (this.suspected.has(node)) continue;
+      const silenceMs = this.detector.silenceMs(node, now);
+      const phi = this.detector.phi(node, now);
+      const reason = silenceMs > this.maxSilenceMs ? 'max_silence' : phi > this.detector.threshold ? 'phi' : undefined;
+      if (reason) out.push({ node, phi, silenceMs, reason, at: now });
+    }
+    return out;
+  }
+
   /**
-   * Checks run every checkEveryMs, and also exactly when the first node would cross maxSilenceMs,
-   * so the hard bound is not loosened by up to a check period (the recovery budget is tight).
+   * Wakes 1 ms past the earliest deadline, so that phi is strictly over the threshold or the
+   * silence strictly over maxSilenceMs: the hard bound is met to the millisecond.
    */
   private schedule(now: number): void {
-    let due = now + this.checkEveryMs;
+    if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
+    this.timer = undefined;
+    let due = Infinity;
     for (const node of this.detector.tracked()) {
-      if (!this.suspected.has(node)) due = Math.min(due, now + this.maxSilenceMs - this.detector.silenceMs(node, now) + 1);
+      if (!this.suspected.has(node)) due = Math.min(due, this.detector.deadline(node, this.maxSilenceMs) + 1);
     }
+    this.nextDue = due;
+    if (due === Infinity) return;
     due = Math.max(now, due);
     this.nextDue = due;
     this.timer = this.clock.setTimeout(() => this.tick(), due - now);
@@ -290,8 +343,10 @@ export class HeartbeatMonitor {
    * time we overslept is not counted as their silence (their last arrivals move forward by it),
    * and for one interval the queued burst does not become inter-arrival samples, whose
    * near-zero gaps would make phi jumpy. A node that is really dead is still caught: its silence
-   * keeps growing by every check period we do run, so detection takes maxSilenceMs of our own
-   * running time. Called from both the check and heartbeat(), whichever runs first after a stall.
+   * keeps growing while we do run, so detection takes maxSilenceMs of our own running time.
+   * Called from both the check and heartbeat(), whichever runs first after a stall. A stall that
+   * ends before a deadline is late by the tolerance is not absorbed: the verdict's confirmation
+   * after the queued I/O covers it.
    */
   private absorbStall(now: number): void {
     if (!this.running) return;

@@ -9,6 +9,11 @@ export interface Clock {
   now(): number;
   setTimeout(fn: () => void, ms: number): TimerHandle;
   clearTimeout(handle: TimerHandle): void;
+  /**
+   * Runs `fn` once the I/O already waiting has been read (setImmediate): a verdict reached in a
+   * timer can be checked against the heartbeats queued behind it.
+   */
+  defer(fn: () => void): void;
 }
 
 /**
@@ -25,6 +30,9 @@ export const realClock: Clock = {
   clearTimeout(handle) {
     clearTimeout(handle as NodeJS.Timeout);
   },
+  defer(fn) {
+    setImmediate(fn).unref();
+  },
 };
 
 interface FakeTimer {
@@ -33,11 +41,16 @@ interface FakeTimer {
   fn: () => void;
 }
 
-/** A clock tests move by hand. Timers fire in due order, ties in the order they were set. */
+/**
+ * A clock tests move by hand. Timers fire in due order, ties in the order they were set. What
+ * is deferred runs once nothing more is due at the current instant and time is about to move on:
+ * the test's own calls between two advance()s stand for the I/O read before it.
+ */
 export class FakeClock implements Clock {
   private t: number;
   private seq = 0;
   private readonly timers = new Map<number, FakeTimer>();
+  private readonly deferred: (() => void)[] = [];
 
   constructor(start = 0) {
     this.t = start;
@@ -57,6 +70,10 @@ export class FakeClock implements Clock {
     this.timers.delete(handle as number);
   }
 
+  defer(fn: () => void): void {
+    this.deferred.push(fn);
+  }
+
   /** Timers still waiting to fire. */
   get pending(): number {
     return this.timers.size;
@@ -73,6 +90,10 @@ export class FakeClock implements Clock {
       for (const entry of this.timers) {
         const [, tm] = entry;
         if (tm.due <= target && (!next || tm.due < next[1].due || (tm.due === next[1].due && tm.seq < next[1].seq))) next = entry;
+      }
+      if (!(next && next[1].due <= this.t) && this.deferred.length > 0 && (next || target > this.t)) {
+        for (const fn of this.deferred.splice(0)) fn();
+        continue;
       }
       if (!next) break;
       this.timers.delete(next[0]);

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { InvalidArgumentError } from '../../src/errors.js';
-import { FakeClock, realClock } from '../../src/util/clock.js';
-import { HeartbeatMonitor, PhiAccrualDetector, type SuspectInfo } from '../../src/fms/failure-detector.js';
+import { FakeClock, realClock, type Clock } from '../../src/util/clock.js';
+import { elapsedAtPhi, HeartbeatMonitor, phiOf, PhiAccrualDetector, type SuspectInfo } from '../../src/fms/failure-detector.js';
 
 const I = 100;
 
@@ -16,11 +16,23 @@ function rng(seed: number): () => number {
   };
 }
 
-function setup(extra: { threshold?: number; stallToleranceMs?: number } = {}) {
+/**
+ * `inlineDefer`: the monitor's confirmation runs at once, before queued heartbeats are read, as
+ * if it were not there. `wakeups` counts the monitor's timers.
+ */
+function setup(extra: { threshold?: number; stallToleranceMs?: number; inlineDefer?: boolean } = {}) {
   const clock = new FakeClock(1_000);
   const suspects: SuspectInfo[] = [];
-  const mon = new HeartbeatMonitor({ clock, intervalMs: I, onSuspect: (_n, info) => suspects.push(info), ...extra });
-  return { clock, mon, suspects };
+  const counted = { wakeups: 0 };
+  const monClock: Clock = {
+    now: () => clock.now(),
+    setTimeout: (fn, ms) => clock.setTimeout(() => (counted.wakeups++, fn()), ms),
+    clearTimeout: (h) => clock.clearTimeout(h),
+    defer: (fn) => (extra.inlineDefer ? fn() : clock.defer(fn)),
+  };
+  const { inlineDefer: _, ...opts } = extra;
+  const mon = new HeartbeatMonitor({ clock: monClock, intervalMs: I, onSuspect: (_n, info) => suspects.push(info), ...opts });
+  return { clock, mon, suspects, counted };
 }
 
 /**
@@ -87,7 +99,7 @@ describe('HeartbeatMonitor', () => {
     assert.ok(maxPhi < 1, `max phi ${maxPhi}`);
   });
 
-  it('suspects a node that stops within maxSilenceMs + one check period, exactly once', () => {
+  it('suspects a node that stops within maxSilenceMs, to the millisecond, exactly once', () => {
     for (const threshold of [8, 1e6]) {
       const { clock, mon, suspects } = setup({ threshold });
       const dead = new Source(clock, mon, 7);
@@ -100,11 +112,33 @@ describe('HeartbeatMonitor', () => {
       const s = suspects[0]!;
       assert.equal(s.node, 7);
       assert.equal(s.reason, threshold === 8 ? 'phi' : 'max_silence');
-      assert.ok(s.at - dead.lastArrival <= mon.maxSilenceMs + mon.checkEveryMs, `after ${s.at - dead.lastArrival} ms`);
+      assert.ok(s.at - dead.lastArrival <= mon.maxSilenceMs + 1, `after ${s.at - dead.lastArrival} ms`);
       assert.ok(s.silenceMs > (threshold === 8 ? 2 * I : mon.maxSilenceMs));
       assert.ok(mon.isSuspected(7) && !mon.isSuspected(8));
       assert.equal(mon.heartbeat(7), false, 'a suspected node stays suspected');
     }
+  });
+
+  it('wakes at deadlines, not on a period: under 6 times a second for heartbeats every 100 ms from 4 nodes', () => {
+    const { clock, mon, suspects, counted } = setup();
+    const r = rng(3);
+    for (let n = 0; n < 4; n++) new Source(clock, mon, n, () => 1 + r() * 10);
+    mon.start();
+    clock.advance(60_000);
+    assert.deepEqual(suspects, []);
+    // A check every half interval was 20 a second. A wake-up finds the earliest node heard from
+    // since and sleeps until its new deadline, two intervals on (phi crosses 8 after about 2.5).
+    assert.ok(counted.wakeups / 60 < 6, `${counted.wakeups / 60} wake-ups a second`);
+  });
+
+  it('a node watched after start() is judged from its own deadline', () => {
+    const { clock, mon, suspects } = setup();
+    new Source(clock, mon, 1);
+    mon.start();
+    clock.advance(5_000);
+    mon.watch(2);
+    clock.advance(mon.maxSilenceMs + 2);
+    assert.deepEqual(suspects.map((s) => [s.node, s.at - 5_000 - 1_000]), [[2, mon.maxSilenceMs + 1]]);
   });
 
   it('does not suspect a jittery (delays up to 1.5 × interval) or occasionally dropping node', () => {
@@ -122,7 +156,7 @@ describe('HeartbeatMonitor', () => {
   for (const held of [true, false]) {
     it(`does not blame others for its own stall of 10 × interval (${held ? 'check runs before queued heartbeats' : 'heartbeats interleaved'})`, () => {
       const run = (stallToleranceMs?: number): SuspectInfo[] => {
-        const { clock, mon, suspects } = setup(stallToleranceMs === undefined ? {} : { stallToleranceMs });
+        const { clock, mon, suspects } = setup(stallToleranceMs === undefined ? {} : { stallToleranceMs, inlineDefer: true });
         const srcs = [0, 1, 2].map((n) => new Source(clock, mon, n));
         mon.start();
         clock.advance(5_000 + 13);
@@ -138,6 +172,25 @@ describe('HeartbeatMonitor', () => {
       if (held) assert.equal(run(1e12).length, 3);
     });
   }
+
+  it('a stall that ends just past a deadline blames nobody: the verdict waits for the queued heartbeats', () => {
+    const run = (inlineDefer: boolean): SuspectInfo[] => {
+      const { clock, mon, suspects } = setup({ inlineDefer });
+      const src = new Source(clock, mon, 0);
+      mon.start();
+      clock.advance(5_000);
+      // Stall from just after an arrival until 1 ms past the deadline: the timer is late by less
+      // than the tolerance, so nothing is absorbed, and the arrivals meanwhile are queued.
+      src.held = true;
+      clock.jump(Math.ceil(src.lastArrival + 3 * I + 30 - clock.now()));
+      clock.advance(0);
+      src.flush();
+      clock.advance(10_000);
+      return suspects;
+    };
+    assert.deepEqual(run(false), []);
+    assert.equal(run(true).length, 1, 'without the confirmation the same run blames the node');
+  });
 
   it('still suspects a node that died before our stall, once', () => {
     const { clock, mon, suspects } = setup();
@@ -187,6 +240,17 @@ describe('HeartbeatMonitor', () => {
 });
 
 describe('PhiAccrualDetector', () => {
+  it('elapsedAtPhi inverts phiOf', () => {
+    for (const [mean, sd] of [[200, 20], [400, 100], [150, 5]] as const) {
+      for (const phi of [0.01, 0.3, 1, 8, 16, 100]) {
+        const t = elapsedAtPhi(phi, mean, sd);
+        assert.ok(Math.abs(phiOf(t, mean, sd) - phi) < 1e-6 * Math.max(1, phi), `phi ${phi}: ${phiOf(t, mean, sd)}`);
+        assert.ok(phiOf(t + 1, mean, sd) > phi);
+      }
+    }
+    assert.ok(elapsedAtPhi(1e6, 200, 20) > 10 * 200);
+  });
+
   it('phi grows monotonically with silence, and crosses the threshold', () => {
     const d = new PhiAccrualDetector({ intervalMs: I });
     const r = rng(7);

@@ -3,6 +3,7 @@ import { afterEach, describe, it } from 'node:test';
 import { FakeClock } from '../../src/util/clock.js';
 import type { Datagram, FaultCause } from '../../src/protocol/datagram.js';
 import { FmsState } from '../../src/fms/fms.js';
+import type { FmsHooks } from '../../src/fms/fms-shared.js';
 import type { MembershipRecord } from '../../src/fms/membership.js';
 import { PeerWatch } from '../../src/fms/peer-watch.js';
 import { MemoryStore } from '../../src/store/memory-store.js';
@@ -47,7 +48,7 @@ afterEach(async () => {
   }
 });
 
-async function bench(): Promise<Bench> {
+async function bench(health?: FmsHooks['health']): Promise<Bench> {
   const store = new MemoryStore();
   const hub = new Hub();
   const inbox = new Map<number, Datagram[]>();
@@ -73,7 +74,7 @@ async function bench(): Promise<Bench> {
     if (d.type === 'heartbeat') b.watch.onHeartbeat(d.node);
     else if (d.type === 'fault') b.watch.onFaultNotice(d);
   });
-  b.watch = new PeerWatch(testFmsConfig(JOB, NODE), b.clock, store, endpoint, {}, {
+  b.watch = new PeerWatch(testFmsConfig(JOB, NODE), b.clock, store, endpoint, health ? { health } : {}, {
     emit: (event, fields, ts) => {
       b.log.push(event);
       b.ev.emit(event, fields, ts);
@@ -110,6 +111,23 @@ async function run(b: Bench, ms: number, beating: number[] = OTHERS): Promise<vo
 const faultsTo = (b: Bench, n: number): Datagram[] => b.inbox.get(n)!.filter((d) => d.type === 'fault');
 
 describe('peer watch (fake clock, memory store, in-memory datagrams)', () => {
+  it('reports the phis about once a second, with a beat and on no timer of their own', async () => {
+    const reports: { at: number; phis: Record<string, number> }[] = [];
+    // The first report comes with the first beat, inside bench(), before its clock is ours.
+    const at: { clock?: FakeClock } = {};
+    const b = await bench((node, phis) => {
+      assert.equal(node, NODE);
+      reports.push({ at: at.clock?.now() ?? 1000, phis });
+    });
+    at.clock = b.clock;
+    const timers = b.clock.pending;
+    await run(b, 5_000);
+    assert.ok(reports.length >= 5 && reports.length <= 6, `${reports.length} reports in 5 s`);
+    for (let i = 1; i < reports.length; i++) assert.ok(reports[i]!.at - reports[i - 1]!.at >= 1000 - HEARTBEAT / 2);
+    assert.deepEqual(Object.keys(reports.at(-1)!.phis).sort(), ['1', '2', '3']);
+    assert.ok(b.clock.pending <= timers, 'no timer added for the reports');
+  });
+
   it('beats to every other FMS each heartbeat, and to none the record counts failed', async () => {
     const b = await bench();
     await run(b, 3 * HEARTBEAT);
