@@ -20,17 +20,23 @@ const { values } = parseArgs({
     bytes: { type: 'string', default: String(4 << 20) },
     steps: { type: 'string', default: '200' },
     warmup: { type: 'string', default: '50' },
+    'warmup-ms': { type: 'string', default: '0' },
   },
 });
 const n = Number(values.bytes) / 4;
 const steps = Number(values.steps);
 const warmup = Number(values.warmup);
+const warmupMs = Number(values['warmup-ms']);
+/** Warm-up steps between checks of the time floor: too few to cost anything, often enough not to overshoot it by much. */
+const AGREE_EVERY = 50;
 
 const initial = new Float32Array(new SharedArrayBuffer(n * 4)).fill(0.5);
 const grad = new Float32Array(new SharedArrayBuffer(n * 4));
 
 interface Loop {
   allreduce(g: Float32Array): Promise<unknown>;
+  /** The largest `ms` of all the ranks. */
+  max(ms: number): Promise<number>;
   /** The weights as they are. */
   current(): Float32Array;
   /** Where the update goes: the same array, or a draft. */
@@ -74,8 +80,16 @@ async function loop(l: Loop, fms: number | undefined, launcher: number | undefin
   const stepTimes: number[] = [];
   const commitTimes: number[] = [];
   let meter: ReturnType<typeof cpuMeter> | undefined;
-  for (let s = 0; s < warmup + steps; s++) {
-    if (s === warmup) meter = cpuMeter(others);
+  const begun = performance.now();
+  // The first timed step; a time floor makes it unknown until the ranks agree on it. They allreduce
+  // together, so they must leave the warm-up at the same step: each check takes the longest any
+  // has warmed up. Every arm checks alike, and only before the timed window, so no arm is biased.
+  let from = warmupMs > 0 ? Infinity : warmup;
+  for (let s = 0; s < from + steps; s++) {
+    if (from === Infinity && s >= warmup && (s - warmup) % AGREE_EVERY === 0) {
+      if ((await l.max(performance.now() - begun)) >= warmupMs) from = s;
+    }
+    if (s === from) meter = cpuMeter(others);
     const t0 = process.hrtime.bigint();
     const w = l.current();
     gradient(w, grad);
@@ -84,7 +98,7 @@ async function loop(l: Loop, fms: number | undefined, launcher: number | undefin
     const t1 = process.hrtime.bigint();
     l.commit();
     const t2 = process.hrtime.bigint();
-    if (s >= warmup) {
+    if (s >= from) {
       stepTimes.push(Number(t2 - t0) / 1e3);
       commitTimes.push(Number(t2 - t1) / 1e3);
     }
@@ -124,7 +138,7 @@ if (values.mode === 'bare' || values.mode === 'bare-copy') {
       const store = await openStore(m.store, { secret: m.secret });
       const comm = await createCommunicator({ ...m, generation: 0, store });
       // The bench process (it serves the store) counts on rank 0, as the launcher does under Rollcall.
-      const r = await loop({ allreduce: (g) => comm.allreduce(g, 'avg'), current: () => initial, next: () => initial, commit: copy }, undefined, m.rank === 0 ? process.ppid : undefined);
+      const r = await loop({ allreduce: (g) => comm.allreduce(g, 'avg'), max: async (ms) => (await comm.allreduce(new Float64Array([ms]), 'max'))[0] as number, current: () => initial, next: () => initial, commit: copy }, undefined, m.rank === 0 ? process.ppid : undefined);
       process.send?.({ rank: m.rank, ...r });
       comm.close();
       await store.close();
@@ -142,6 +156,7 @@ if (values.mode === 'bare' || values.mode === 'bare-copy') {
   await job.run(state, async (s) => {
     r = await loop({
       allreduce: (g) => job.allreduce(g, 'avg'),
+      max: async (ms) => (await job.allreduce(new Float64Array([ms]), 'max'))[0] as number,
       current: () => s.values.weights,
       next: () => (drafts ? s.draft('weights') : s.values.weights),
       commit: () => {

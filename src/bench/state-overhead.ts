@@ -15,6 +15,8 @@ export interface StateBenchOptions {
   bytes: number;
   steps: number;
   warmup: number;
+  /** The warm-up also lasts at least this long (0: no floor). */
+  warmupMs: number;
   rounds: number;
   json: boolean;
   persistEvery?: number;
@@ -45,7 +47,7 @@ export async function benchState(o: StateBenchOptions, out: (line: string) => vo
   const watched: number[] = [];
   // CPU per step of the whole job (every rank, its FMS, the launcher), per arm and round.
   const cpu = { bare: [] as JobCpu[], copied: [] as JobCpu[], rc: [] as JobCpu[], drafted: [] as JobCpu[] };
-  const args = ['--bytes', String(o.bytes), '--steps', String(o.steps), '--warmup', String(o.warmup)];
+  const args = ['--bytes', String(o.bytes), '--steps', String(o.steps), '--warmup', String(o.warmup), '--warmup-ms', String(o.warmupMs)];
   for (let i = 0; i < o.rounds; i++) {
     const b = await runBare(o, 'bare', args);
     bare.push(b.stepUs);
@@ -83,6 +85,7 @@ export async function benchState(o: StateBenchOptions, out: (line: string) => vo
     bytes: o.bytes,
     steps: o.steps,
     warmup: o.warmup,
+    warmup_ms: o.warmupMs,
     persist_every: o.persistEvery ?? null,
     replicate_every: o.replicateEvery ?? null,
     replicate_ms: o.replicateEvery === undefined ? (o.replicateMs ?? DEFAULT_REPLICATE_MS) : null,
@@ -116,7 +119,7 @@ export async function benchState(o: StateBenchOptions, out: (line: string) => vo
   };
   if (o.json) out(JSON.stringify(row));
   else {
-    out(`${o.ranks} ranks, ${o.bytes} bytes, ${o.steps} steps after ${o.warmup}, ${o.rounds} rounds, files ${o.persistEvery === undefined ? 'of every 10th replicated version' : `every ${o.persistEvery} versions`}, versions ${o.versionEvery === undefined ? `at least ${o.versionMs ?? DEFAULT_VERSION_MS} ms apart (more if costly)` : `every ${o.versionEvery} commits`}, replicas ${o.replicateEvery === undefined ? `about ${o.replicateMs ?? DEFAULT_REPLICATE_MS} ms apart` : `every ${o.replicateEvery} commits`}, proxy ${o.proxy} (per-step means; medians of the rounds, and of per-round ratios)`);
+    out(`${o.ranks} ranks, ${o.bytes} bytes, ${o.steps} steps after ${o.warmup}${o.warmupMs > 0 ? ` and at least ${o.warmupMs} ms` : ''}, ${o.rounds} rounds, files ${o.persistEvery === undefined ? 'of every 10th replicated version' : `every ${o.persistEvery} versions`}, versions ${o.versionEvery === undefined ? `at least ${o.versionMs ?? DEFAULT_VERSION_MS} ms apart (more if costly)` : `every ${o.versionEvery} commits`}, replicas ${o.replicateEvery === undefined ? `about ${o.replicateMs ?? DEFAULT_REPLICATE_MS} ms apart` : `every ${o.replicateEvery} commits`}, proxy ${o.proxy} (per-step means; medians of the rounds, and of per-round ratios)`);
     out(`  bare library          ${row.bare_step_us} us/step   (${row.bare_samples_us.join(' ')})`);
     out(`  bare + a plain copy   ${row.bare_copy_step_us} us/step   (${row.bare_copy_samples_us.join(' ')})   ${row.copy_overhead_pct}% over bare`);
     out(`  under Rollcall        ${row.rollcall_step_us} us/step   (${row.rollcall_samples_us.join(' ')})   overhead ${row.overhead_pct}% (${row.overhead_beyond_copy_pct}% over bare + copy)`);
@@ -166,7 +169,7 @@ async function runBare(o: StateBenchOptions, mode: 'bare' | 'bare-copy', args: s
   const job = `state-bare-${randomBytes(3).toString('hex')}`;
   const children: ChildProcess[] = [];
   // Generous: 10 ms steps would take a tenth of it. A rank that hangs must not hang the bench.
-  const ms = 120_000 + (o.steps + 50) * 100;
+  const ms = 120_000 + o.warmupMs + (o.steps + 50) * 100;
   let timer: NodeJS.Timeout | undefined;
   try {
     const results = Promise.all(

@@ -93,6 +93,7 @@ bench
   .option('--bytes <B>', 'gradient and state size', (v: string) => sizeList(v)[0] as number, 4 << 20)
   .option('--steps <n>', 'timed steps per run (at the defaults about 4 s: replicas and a file fall in it as they do in a long run)', intIn(10, 100_000), 600)
   .option('--warmup <n>', 'steps run before the timed ones, to leave start-up (threads loading, the JIT, the intervals being chosen) out', intIn(0, 100_000), 300)
+  .option('--warmup-ms <T>', 'and warm up for at least this long (0: no floor): each of the program\'s worker threads is a V8 isolate of its own, with start-up GCs some 8 and 17 s in and a JIT to settle', intIn(0, 600_000), 20_000)
   .option('--rounds <n>', 'bare/Rollcall runs, alternating', intIn(1, 20), 3)
   .option('--persist-every <N>', 'as for launch (default: every 10th replicated version)', intIn(1, 1_000_000))
   .option('--replicate-every <N>', 'as for launch (default: chosen from the step time)', intIn(1, 1_000_000))

@@ -33,7 +33,9 @@ describe('rollcall CLI', () => {
   });
 
   it('bench state --json: every arm timed, and the job\'s CPU per step accounted to every process of each arm', () => {
-    const r = rollcall(['bench', 'state', '--rounds', '1', '--steps', '30', '--warmup', '10', '--bytes', '65536', '--json']);
+    // Past start-up an FMS wakes some 40 times a second: the timed window must be long enough
+    // (0.1-0.5 s) to hold a few wake-ups; 30 steps did so only while start-up kept it busy.
+    const r = rollcall(['bench', 'state', '--rounds', '1', '--steps', '1000', '--warmup', '10', '--warmup-ms', '200', '--bytes', '65536', '--json']);
     assert.equal(r.code, 0, r.err);
     const row = JSON.parse(r.out.trim()) as Record<string, unknown> & { cpu_us: Record<string, Record<string, number>> };
     for (const k of ['bare_step_us', 'bare_copy_step_us', 'rollcall_step_us', 'rollcall_draft_step_us']) assert.ok((row[k] as number) > 0, `${k} in ${r.out}`);
@@ -46,6 +48,7 @@ describe('rollcall CLI', () => {
       else assert.equal(c.fms, 0, `${arm}: no FMS`);
     }
     assert.equal(typeof row.cpu_overhead_pct, 'number');
+    assert.equal(row.warmup_ms, 200);
   });
 
   it('bad flags get a clear message and a non-zero exit', () => {
