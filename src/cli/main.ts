@@ -139,7 +139,7 @@ function jobFlags(cmd: Command): Command {
     .option('--state-dir <dir>', 'where nodes persist committed state versions (default: a temporary directory)')
     .option('--keep <K>', 'committed versions each node keeps', intIn(1, 100), 3)
     .option('--version-every <N>', 'make a version of every Nth commit (the same commits on every node; 1: every commit; default: chosen from the step time)', intIn(1, 1_000_000))
-    .option('--version-ms <T>', `choose the version interval so that versions are at least T ms apart, further if a version costs over 0.5 % of that (default ${DEFAULT_VERSION_MS})`, intIn(1, 3_600_000))
+    .option('--version-ms <T>', `choose the version interval so that versions are at least T ms apart, further if a version costs over 0.25 % of that (default ${DEFAULT_VERSION_MS})`, intIn(1, 3_600_000))
     .option('--replicate-every <N>', "copy the version of every Nth commit to the next node's memory (the same on every node; default: chosen from the step time)", intIn(1, 1_000_000))
     .option('--replicate-ms <T>', `choose the replica interval so that replicas are about T ms apart (default ${DEFAULT_REPLICATE_MS})`, intIn(1, 3_600_000))
     .option('--persist-every <N>', 'write the version of every Nth commit to the state directory (the same on every node; default: every 10th replica)', intIn(1, 1_000_000))

@@ -79,8 +79,10 @@ export function chooseVersionEvery(stepMs: number, targetMs: number, every: numb
  * At most this share of the time between versions goes to making one (its copy, measured): a
  * state whose copy is slow gets versions further apart than `--version-ms`, as CheckFreq sizes its
  * checkpoint interval from measured costs (docs/architecture.md, "Which commits become versions").
+ * A quarter of the 1 % a failure-free job may pay: the FMS, the keeper's replicas and the
+ * threads' wake-ups take the rest (docs/benchmarks.md, "Ninth session").
  */
-export const VERSION_COST_SHARE = 0.005;
+export const VERSION_COST_SHARE = 0.0025;
 
 /** How far apart versions should be: `versionMs`, or further when a version costs `versionCostMs`. */
 export const versionTargetMs = (versionMs: number, versionCostMs: number): number => Math.max(versionMs, versionCostMs / VERSION_COST_SHARE);

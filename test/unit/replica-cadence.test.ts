@@ -199,7 +199,7 @@ describe('replica cadence', () => {
 
   it('spaces versions further when one costs more than its share of the time between them', () => {
     assert.equal(versionTargetMs(40, 0.05), 40, 'a cheap version: the configured spacing');
-    assert.equal(versionTargetMs(40, 1.5), 1.5 / VERSION_COST_SHARE, 'a 16 MiB copy: 300 ms');
+    assert.equal(versionTargetMs(40, 1.5), 1.5 / VERSION_COST_SHARE, 'a 16 MiB copy: 600 ms');
     assert.equal(chooseVersionEvery(25, versionTargetMs(40, 1.5), 10), 10, '16 MiB at 25 ms steps, replicas every 10th: versions are the replicas');
   });
 });

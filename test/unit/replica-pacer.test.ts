@@ -116,13 +116,13 @@ describe('replica pacer: the members choose the replica interval together', () =
     h.commit(101, 110, 7.5, 5);
     h.commit(111, 130, 7.5, 0.3);
     assert.ok(Math.abs((h.exchanges[0]?.cost as number) - 0.3) < 1e-9, 'the mean of the measured versions');
-    // Another member's copies took 0.6 ms: versions at least 0.6 / 0.005 = 120 ms apart.
-    h.exchanges[0]?.resolve(7.5, 0.6);
+    // Another member's copies took 0.3 ms: versions at least 0.3 / 0.0025 = 120 ms apart.
+    h.exchanges[0]?.resolve(7.5, 0.3);
     await settle();
     // Divisors of 40 at 7.5 ms: 10 is 75 ms, 20 is 150 ms.
     assert.deepEqual(h.last(), { keep: 3, base: 10, every: 40, switchAt: 160, versionEvery: 20, versionsFrom: 140 });
     const e = h.events.find((x) => x.event === 'version_interval_chosen');
-    assert.deepEqual(e?.fields, { generation: 3, every: 20, from_commit: 140, step_ms: 7.5, target_ms: 40, cost_ms: 0.6 });
+    assert.deepEqual(e?.fields, { generation: 3, every: 20, from_commit: 140, step_ms: 7.5, target_ms: 40, cost_ms: 0.3 });
   });
 
   it('with a fixed --replicate-every the versions are still chosen, among the divisors of its interval', async () => {
