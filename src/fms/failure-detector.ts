@@ -198,9 +198,9 @@ export interface HeartbeatMonitorOptions extends Omit<PhiAccrualOptions, 'interv
 /**
  * Judges watched nodes by their heartbeats. It wakes only when the first node could be suspected
  * (its deadline), not on a period: checks every half interval were a third of an idle FMS's
- * wake-ups (docs/benchmarks.md, "Tuning choices and the figures behind them"). Heartbeats
- * only move deadlines later, so they leave the timer alone; a timer that finds its node heard
- * from since sleeps again until the new deadline. A verdict is confirmed after the I/O already
+ * wake-ups (docs/benchmarks.md, "Tuning choices and the figures behind them"). Each arrival
+ * moves the timer to the new earliest deadline, in the wake-up the arrival already cost, so
+ * while every node beats the timer never fires. A verdict is confirmed after the I/O already
  * waiting has been read (clock.defer), so heartbeats queued behind our own stall clear a node.
  * Each node is reported at most once: a suspected node
  * leaves the membership (fail-stop, as a broken communicator never recovers), so heartbeats it
@@ -214,6 +214,8 @@ export class HeartbeatMonitor {
   private readonly detector: PhiAccrualDetector;
   private readonly onSuspect: (node: number, info: SuspectInfo) => void;
   private readonly suspected = new Set<number>();
+  /** Each watched node's deadline, recomputed when it changes (an arrival, a stall forgiven), not per wake-up. */
+  private readonly deadlines = new Map<number, number>();
   private timer: TimerHandle | undefined;
   private started = false;
   /** A verdict is waiting for the I/O already queued to be read. */
@@ -236,21 +238,33 @@ export class HeartbeatMonitor {
   watch(node: number): void {
     if (this.detector.has(node)) return;
     this.detector.track(node, this.clock.now());
+    this.refresh(node);
     // A new node's deadline may come before the one the timer waits for.
     if (this.started && !this.confirming) this.schedule(this.clock.now());
   }
 
   unwatch(node: number): void {
     this.detector.forget(node);
+    this.deadlines.delete(node);
     this.suspected.delete(node);
   }
 
-  /** Records an arrival from `node`; false if it is not watched or already suspected. */
+  private refresh(node: number): void {
+    this.deadlines.set(node, this.detector.deadline(node, this.maxSilenceMs));
+  }
+
+  /**
+   * Records an arrival from `node`; false if it is not watched or already suspected. The timer
+   * moves to the new earliest deadline in this same wake-up, so while every node beats it
+   * never fires.
+   */
   heartbeat(node: number): boolean {
     if (!this.detector.has(node) || this.suspected.has(node)) return false;
     const now = this.clock.now();
     this.absorbStall(now);
     this.detector.heartbeat(node, now, now >= this.graceUntil);
+    this.refresh(node);
+    if (this.started && !this.confirming) this.schedule(now);
     return true;
   }
 
@@ -326,9 +340,7 @@ export class HeartbeatMonitor {
     if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
     this.timer = undefined;
     let due = Infinity;
-    for (const node of this.detector.tracked()) {
-      if (!this.suspected.has(node)) due = Math.min(due, this.detector.deadline(node, this.maxSilenceMs) + 1);
-    }
+    for (const [node, d] of this.deadlines) if (!this.suspected.has(node)) due = Math.min(due, d + 1);
     this.nextDue = due;
     if (due === Infinity) return;
     due = Math.max(now, due);
@@ -353,6 +365,7 @@ export class HeartbeatMonitor {
     const lag = now - this.nextDue;
     if (lag <= this.stallToleranceMs) return;
     this.detector.forgive(lag, now);
+    for (const node of this.deadlines.keys()) this.refresh(node);
     this.nextDue = now;
     this.graceUntil = now + this.detector.intervalMs;
   }

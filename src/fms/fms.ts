@@ -140,7 +140,9 @@ export class Fms {
     // Before the parts exist nothing is watched and no record is known: a datagram changes nothing.
     if (!parts) return;
     if (d.type === 'heartbeat') parts.peers.onHeartbeat(d.node);
-    else if (d.type === 'program_heartbeat') parts.program.onHeartbeat(d);
+    else if (d.type === 'program_heartbeat') {
+      if (parts.program.onHeartbeat(d)) parts.peers.programBeat();
+    }
     else if (d.type === 'fault') parts.peers.onFaultNotice(d);
   }
 

@@ -35,7 +35,10 @@ export class PeerWatch {
   private readonly peers = new Map<number, string>();
   private readonly monitor: HeartbeatMonitor;
   private readonly declared = new Set<string>();
-  private stopBeats: (() => void) | undefined;
+  /** Beating to the others: from start() until silence(). */
+  private beating = false;
+  private lastBeatAt = -Infinity;
+  private beatTimer: TimerHandle | undefined;
   private healthAt = -Infinity;
 
   constructor(
@@ -75,8 +78,8 @@ export class PeerWatch {
     }
     for (const n of this.peers.keys()) this.monitor.watch(n);
     this.monitor.start();
+    this.beating = true;
     this.beat();
-    this.stopBeats = this.every(this.cfg.heartbeatMs, () => this.beat());
   }
 
   onHeartbeat(node: number): void {
@@ -91,23 +94,33 @@ export class PeerWatch {
   /** Stops judging the others and beating to them. */
   silence(): void {
     this.monitor.stop();
-    this.stopBeats?.();
-    this.stopBeats = undefined;
+    this.beating = false;
+    if (this.beatTimer !== undefined) this.clock.clearTimeout(this.beatTimer);
+    this.beatTimer = undefined;
   }
 
-  /** A repeating timer on the injected clock (which unref()s real timers). */
-  private every(ms: number, fn: () => void): () => void {
-    let handle: TimerHandle;
-    const tick = (): void => {
-      handle = this.clock.setTimeout(tick, ms);
-      fn();
-    };
-    handle = this.clock.setTimeout(tick, ms);
-    return () => this.clock.clearTimeout(handle);
+  /**
+   * Our program's heartbeat came in: our beat to the others goes out in the same wake-up, if half
+   * an interval has passed since the last. The program beats at our interval, so while it runs
+   * the timer below never fires: an FMS wakes for its program's beats, not also for its own.
+   */
+  programBeat(): void {
+    if (this.beating && this.clock.now() - this.lastBeatAt >= this.cfg.heartbeatMs / 2) this.beat();
   }
 
-  /** The phis for the dashboard go with a beat, about once a second: a timer of their own was one more wake-up. */
+  /**
+   * Beats to the others, and arms the next: a quarter interval late, so that it does not race
+   * the program's beat it stands in for, yet a peer hearing us every 1.25 intervals while our
+   * program is away (starting, stopped, recovering) is far from suspecting us. The phis for the
+   * dashboard go with a beat, about once a second: a timer of their own was one more wake-up.
+   */
   private beat(): void {
+    if (this.beatTimer !== undefined) this.clock.clearTimeout(this.beatTimer);
+    this.beatTimer = this.clock.setTimeout(() => {
+      this.beatTimer = undefined;
+      this.beat();
+    }, 1.25 * this.cfg.heartbeatMs);
+    this.lastBeatAt = this.clock.now();
     const record = this.links.record();
     for (const [n, addr] of this.peers) if (!record?.failed.includes(n)) this.endpoint.send(addr, { type: 'heartbeat', node: this.cfg.node });
     const now = this.clock.now();

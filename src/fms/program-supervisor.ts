@@ -105,13 +105,13 @@ export class ProgramSupervisor {
     return true;
   }
 
-  /** A datagram from a program's heartbeat thread; only this program's current process counts. */
-  onHeartbeat(d: Extract<Datagram, { type: 'program_heartbeat' }>): void {
-    if (d.node === this.cfg.node && d.pid === this.program?.pid && this.programMonitor) {
-      this.programBeating = true;
-      this.programMonitor.watch(d.node);
-      this.programMonitor.heartbeat(d.node);
-    }
+  /** A datagram from a program's heartbeat thread; only this program's current process counts (true). */
+  onHeartbeat(d: Extract<Datagram, { type: 'program_heartbeat' }>): boolean {
+    if (d.node !== this.cfg.node || d.pid !== this.program?.pid || !this.programMonitor) return false;
+    this.programBeating = true;
+    this.programMonitor.watch(d.node);
+    this.programMonitor.heartbeat(d.node);
+    return true;
   }
 
   silence(): void {

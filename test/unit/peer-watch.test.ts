@@ -99,11 +99,15 @@ async function bench(health?: FmsHooks['health']): Promise<Bench> {
   return b;
 }
 
-/** Moves the clock in half heartbeats; every other node in `beating` sends its FMS heartbeat. */
-async function run(b: Bench, ms: number, beating: number[] = OTHERS): Promise<void> {
+/**
+ * Moves the clock in half heartbeats; every other node in `beating` sends its FMS heartbeat, and
+ * our program's beat comes in at the end of each whole heartbeat unless `programBeats` is false.
+ */
+async function run(b: Bench, ms: number, beating: number[] = OTHERS, programBeats = true): Promise<void> {
   for (let t = 0; t < ms; t += HEARTBEAT / 2) {
     for (const n of beating) b.hub.deliver(NODE, { type: 'heartbeat', node: n });
     b.clock.advance(HEARTBEAT / 2);
+    if (programBeats && (t + HEARTBEAT / 2) % HEARTBEAT === 0) b.watch.programBeat();
     await turns(1);
   }
 }
@@ -126,6 +130,22 @@ describe('peer watch (fake clock, memory store, in-memory datagrams)', () => {
     for (let i = 1; i < reports.length; i++) assert.ok(reports[i]!.at - reports[i - 1]!.at >= 1000 - HEARTBEAT / 2);
     assert.deepEqual(Object.keys(reports.at(-1)!.phis).sort(), ['1', '2', '3']);
     assert.ok(b.clock.pending <= timers, 'no timer added for the reports');
+  });
+
+  it('beats with its program: in the wake-up of each program beat, and on a timer 1.25 intervals apart only while the program is away', async () => {
+    const b = await bench();
+    const beats = (): number => b.inbox.get(1)!.filter((d) => d.type === 'heartbeat' && d.node === NODE).length;
+    await run(b, 10 * HEARTBEAT);
+    assert.equal(beats(), 11, 'one at start, then one with each program beat, none of the timer');
+    // The program stops beating (stopped, restarting): the timer stands in, every 1.25 intervals.
+    const before = beats();
+    await run(b, 10 * HEARTBEAT, OTHERS, false);
+    assert.equal(beats() - before, 8);
+    // A burst of program beats (its thread late, then caught up) sends one beat, not a burst.
+    const burst = beats();
+    for (let i = 0; i < 5; i++) b.watch.programBeat();
+    assert.ok(beats() - burst <= 1);
+    assert.deepEqual(b.ev.of('fault_detected'), []);
   });
 
   it('beats to every other FMS each heartbeat, and to none the record counts failed', async () => {

@@ -78,7 +78,7 @@ async function bench(): Promise<Bench> {
 
 const program = (b: Bench): FakeProgram => b.programs.at(-1)!;
 const hello = (b: Bench): void => void program(b).emit('message', { type: 'hello', pid: program(b).pid, version: 1 });
-const beat = (b: Bench): void => b.supervisor.onHeartbeat({ type: 'program_heartbeat', node: NODE, pid: program(b).pid });
+const beat = (b: Bench): void => void b.supervisor.onHeartbeat({ type: 'program_heartbeat', node: NODE, pid: program(b).pid });
 const jobState = async (b: Bench): Promise<MembershipRecord> => (await readMembership(b.store, JOB)) as MembershipRecord;
 
 /** Moves the clock in half heartbeats, the program's thread beating unless `silent`. */
