@@ -80,6 +80,17 @@ export async function benchState(o: StateBenchOptions, out: (line: string) => vo
     fms: Math.round(median(a.map((c) => c.fms))),
     launcher: Math.round(median(a.map((c) => c.launcher))),
   });
+  // What Rollcall runs besides the ranks' main threads (its threads, FMSes, launcher, less what
+  // the bare arm's own threads and store took in the same round), and the commits on the ranks'
+  // threads, as shares of the ranks' main-thread CPU: counted per thread, so far steadier than
+  // step time on a shared machine, where the ratios above move by more than 1 % (docs/benchmarks.md, "Ninth session").
+  const besides = (arm: JobCpu[]): number[] =>
+    arm.map((c, i) => {
+      const b = cpu.bare[i] as JobCpu;
+      return ((c.threads + c.fms + c.launcher - b.threads - b.launcher) / c.main) * 100;
+    });
+  const share = (xs: number[]): number => +median(xs).toFixed(2);
+  const commitShares = cpu.rc.map((c, i) => (((commitMeans[i] as number) * o.ranks) / c.main) * 100);
   const row = {
     ranks: o.ranks,
     bytes: o.bytes,
@@ -110,6 +121,9 @@ export async function benchState(o: StateBenchOptions, out: (line: string) => vo
     cpu_overhead_pct: pct(total(cpu.rc), total(cpu.bare)),
     draft_cpu_overhead_pct: pct(total(cpu.drafted), total(cpu.bare)),
     copy_cpu_overhead_pct: pct(total(cpu.copied), total(cpu.bare)),
+    besides_ranks_pct: share(besides(cpu.rc)),
+    draft_besides_ranks_pct: share(besides(cpu.drafted)),
+    commit_share_pct: share(commitShares),
     cpu_samples_us: { bare: total(cpu.bare).map(Math.round), bare_copy: total(cpu.copied).map(Math.round), rollcall: total(cpu.rc).map(Math.round), rollcall_draft: total(cpu.drafted).map(Math.round) },
     bare_samples_us: bare.map(Math.round),
     bare_copy_samples_us: copied.map(Math.round),
@@ -132,6 +146,7 @@ export async function benchState(o: StateBenchOptions, out: (line: string) => vo
     out(`    bare + a plain copy ${split(c.bare_copy)}   ${row.copy_cpu_overhead_pct}% over bare`);
     out(`    under Rollcall      ${split(c.rollcall)}   ${row.cpu_overhead_pct}% over bare   (${row.cpu_samples_us.rollcall.join(' ')})`);
     out(`    Rollcall, drafts    ${split(c.rollcall_draft)}   ${row.draft_cpu_overhead_pct}% over bare   (${row.cpu_samples_us.rollcall_draft.join(' ')})`);
+    out(`  Rollcall besides the ranks' threads (its threads, FMSes, launcher; less the bare arm's): ${row.besides_ranks_pct}% of the ranks' CPU (drafts ${row.draft_besides_ranks_pct}%); its commits on the ranks' threads ${row.commit_share_pct}%`);
     out(`  commit                ${row.commit_us} us median, ${row.commit_mean_us} us mean (with the versions), ${row.draft_commit_us} us with a draft   (the plain copy in the same loop: ${row.copy_in_loop_us} us; a memcpy into a hot buffer, alone: ${row.memcpy_us} us)`);
   }
 }

@@ -120,10 +120,10 @@ export class PeerWatch {
       this.beatTimer = undefined;
       this.beat();
     }, 1.25 * this.cfg.heartbeatMs);
-    this.lastBeatAt = this.clock.now();
+    const now = this.clock.now();
+    this.lastBeatAt = now;
     const record = this.links.record();
     for (const [n, addr] of this.peers) if (!record?.failed.includes(n)) this.endpoint.send(addr, { type: 'heartbeat', node: this.cfg.node });
-    const now = this.clock.now();
     if (this.hooks.health && now - this.healthAt >= HEALTH_EVERY_MS - this.cfg.heartbeatMs / 2) {
       this.healthAt = now;
       this.hooks.health(this.cfg.node, this.monitor.phis());

@@ -33,7 +33,7 @@ describe('rollcall CLI', () => {
   });
 
   it('bench state --json: every arm timed, and the job\'s CPU per step accounted to every process of each arm', () => {
-    // Past start-up an FMS wakes some 40 times a second: the timed window must be long enough
+    // Past start-up an FMS wakes some 17 times a second: the timed window must be long enough
     // (0.1-0.5 s) to hold a few wake-ups; 30 steps did so only while start-up kept it busy.
     const r = rollcall(['bench', 'state', '--rounds', '1', '--steps', '1000', '--warmup', '10', '--warmup-ms', '200', '--bytes', '65536', '--json']);
     assert.equal(r.code, 0, r.err);
@@ -48,6 +48,8 @@ describe('rollcall CLI', () => {
       else assert.equal(c.fms, 0, `${arm}: no FMS`);
     }
     assert.equal(typeof row.cpu_overhead_pct, 'number');
+    for (const k of ['besides_ranks_pct', 'draft_besides_ranks_pct', 'commit_share_pct']) assert.ok(Number.isFinite(row[k]), `${k} in ${r.out}`);
+    assert.ok((row.commit_share_pct as number) > 0, 'commits take some of the ranks\' time');
     assert.equal(row.warmup_ms, 200);
   });
 
