@@ -15,9 +15,10 @@ export { FmsState } from './fms-shared.js';
 export type { FmsConfig, FmsEvent, FmsHooks, ProgramHandle } from './fms-shared.js';
 
 /**
- * The FMS's moves (util/state-moves.ts; a refused one is logged as fms_error). A fenced node has left the job for good and may only stop; a stopped one is
- * done with everything. Anything else may follow anything: recoveries overlap, and a spare or a
- * finished node is still told of every generation.
+ * The FMS's moves (util/state-moves.ts; a refused one is logged as fms_error). A fenced node
+ * has left the job for good and may only stop; a stopped one is done with everything. Anything
+ * else may follow anything: recoveries overlap, and a spare or a finished node is still told of
+ * every generation.
  */
 const FMS_MOVES: Moves<FmsState> = {
   [FmsState.Starting]: [FmsState.Spare, FmsState.Running, FmsState.Recovering, FmsState.Fenced, FmsState.Done, FmsState.Stopped],
@@ -140,9 +141,8 @@ export class Fms {
     // Before the parts exist nothing is watched and no record is known: a datagram changes nothing.
     if (!parts) return;
     if (d.type === 'heartbeat') parts.peers.onHeartbeat(d.node);
-    else if (d.type === 'program_heartbeat') {
-      if (parts.program.onHeartbeat(d)) parts.peers.programBeat();
-    }
+    // Our beat to the others rides on our program's (peer-watch.ts), only on one that counted.
+    else if (d.type === 'program_heartbeat' && parts.program.onHeartbeat(d)) parts.peers.programBeat();
     else if (d.type === 'fault') parts.peers.onFaultNotice(d);
   }
 

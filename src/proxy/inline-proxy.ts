@@ -12,8 +12,9 @@ import { PROXY_MOVES, ProxyState, type CommProxy } from './proxy.js';
 /**
  * The communication proxy run on the program's own thread. An operation is a direct call on the
  * communicator, with no message to another thread: the hand-off to a thread was measured to
- * cost more than it looks (docs/architecture.md, "The proxy"). The proxy stays disposable: a relaunch destroys this
- * communicator and builds the next generation's, and the program keeps its pid and its memory.
+ * cost more than it looks (docs/architecture.md, "The proxy"). The proxy stays disposable: a
+ * relaunch destroys this communicator and builds the next generation's, and the program keeps
+ * its pid and its memory.
  */
 export class InlineProxy extends EventEmitter<{ broken: [RollcallError] }> implements CommProxy {
   /** Read through `state`; changed only by moveTo(). */
