@@ -9,10 +9,7 @@ import {
   RollcallError,
   type PeerFailureReason,
 } from '../errors.js';
-import { BarrierRun, DirectAllgatherRun, DirectAllreduceRun, DirectBroadcastRun, DirectReduceScatterRun } from './algorithms/direct.js';
-import { ChainBroadcastRun, RingRun } from './algorithms/ring.js';
-import { RecursiveDoublingRun } from './algorithms/recursive-doubling.js';
-import { HalvingDoublingRun } from './algorithms/halving-doubling.js';
+import { allgatherRun, allreduceRun, barrierRun, broadcastRun, reduceScatterRun } from './algorithms/select.js';
 import { segStart, type CollectiveRun, type RunContext, type RunSignature } from './algorithms/collective-run.js';
 import { DTYPE_BY_CODE, REDUCE_BY_CODE, bytesPer, dtypeOf, type DType, type NumericArray, type ReduceOp } from './dtype.js';
 import { FrameType, OpKind, type FrameHeader } from './frame.js';
@@ -54,10 +51,10 @@ export interface CommTuning {
   timeoutMs: number;
   /** Idle links send a PING this often so a silent peer can be told from a busy one. */
   heartbeatMs: number;
-  /** Buffers up to this size use the small-message algorithms (direct, recursive doubling); above, halving-doubling or the ring. */
+  /** Buffers up to this size use the small-message algorithms (recursive doubling, binomial tree, Bruck, see algorithms/select.ts); above, halving-doubling, the ring or the chain. */
   smallBytes: number;
   /**
-   * Allreduces up to this size use recursive doubling in power-of-two worlds of 4 or more,
+   * Allreduces up to this size use recursive doubling in worlds of 4 or more,
    * whatever smallBytes says: whole buffers in log2(R) rounds beat halving-doubling's 2·log2(R)
    * rounds while a round costs more than its bytes; above 64 KiB they no longer did. Not at 2
    * ranks, where the ring's two half-size steps were as fast or faster. Figures:
@@ -67,7 +64,7 @@ export interface CommTuning {
   doublingMaxBytes: number;
   /**
    * Allreduces above smallBytes and up to this size use recursive halving and doubling
-   * instead of the ring, in power-of-two worlds of 4 or more: fewer rounds, the same bytes.
+   * instead of the ring, in worlds of 4 or more: fewer rounds, the same bytes.
    * Up to 2 MiB, because above it the ring wins (its chunks pipeline). Figures:
    * docs/benchmarks.md, "Allreduce (float32 sum), 2026-11-28, before it: halving-doubling,
    * polling up to 256 KiB, longer warm-up", change 1.
@@ -225,7 +222,6 @@ export class Communicator extends EventEmitter<CommEvents> {
     this.ctx = {
       rank,
       world,
-      others: Array.from({ length: world }, (_, i) => i).filter((i) => i !== rank),
       chunkElems,
       pool: this.pool,
       sendData: (to, fields, step, offset, payload, onFlushed) =>
@@ -257,19 +253,7 @@ export class Communicator extends EventEmitter<CommEvents> {
     const dtype = dtypeOf(buf);
     checkOp(op);
     const sig = this.sig(OpKind.Allreduce, dtype, op, buf.length, 0);
-    return this.run(sig, opts, () => this.allreduceRun(sig, buf, op), buf);
-  }
-
-  private allreduceRun(sig: RunSignature, buf: NumericArray, op: ReduceOp): CollectiveRun {
-    const bytes = buf.byteLength;
-    if (bytes <= this.tuning.smallBytes || this.world === 1) return this.smallAllreduce(sig, buf, op);
-    if (bytes <= this.tuning.doublingMaxBytes && RecursiveDoublingRun.fits(this.world)) return new RecursiveDoublingRun(this.ctx, sig, buf, op);
-    if (bytes <= this.tuning.halvingMaxBytes && HalvingDoublingRun.fits(this.world)) return new HalvingDoublingRun(this.ctx, sig, buf, op);
-    return new RingRun(this.ctx, sig, buf, { reduce: op, gather: true });
-  }
-
-  private smallAllreduce(sig: RunSignature, buf: NumericArray, op: ReduceOp): CollectiveRun {
-    return RecursiveDoublingRun.fits(this.world) ? new RecursiveDoublingRun(this.ctx, sig, buf, op) : new DirectAllreduceRun(this.ctx, sig, buf, op);
+    return this.run(sig, opts, () => allreduceRun(this.ctx, sig, buf, op, this.tuning), buf);
   }
 
   /** In-place broadcast of `buf` from `root` to every rank. */
@@ -277,8 +261,7 @@ export class Communicator extends EventEmitter<CommEvents> {
     const dtype = dtypeOf(buf);
     this.checkRank(root, 'root');
     const sig = this.sig(OpKind.Broadcast, dtype, undefined, buf.length, root);
-    const chain = buf.byteLength > this.tuning.smallBytes;
-    return this.run(sig, opts, () => (chain ? new ChainBroadcastRun(this.ctx, sig, buf, root) : new DirectBroadcastRun(this.ctx, sig, buf, root)), buf);
+    return this.run(sig, opts, () => broadcastRun(this.ctx, sig, buf, root, this.tuning), buf);
   }
 
   /** Gathers every rank's `input` into `output` (length world × input.length), in rank order. */
@@ -290,12 +273,7 @@ export class Communicator extends EventEmitter<CommEvents> {
       throw new InvalidArgumentError(`allgather output must be a ${dtype} array of ${n * this.world} elements (world ${this.world} × ${n})`, { rank: this.rank });
     }
     const sig = this.sig(OpKind.Allgather, dtype, undefined, n, 0);
-    const ring = out.byteLength > this.tuning.smallBytes && this.world > 1;
-    return this.run(sig, opts, () => {
-      if (!ring) return new DirectAllgatherRun(this.ctx, sig, input, out);
-      out.set(input, this.rank * n);
-      return new RingRun(this.ctx, { ...sig }, out, { reduce: undefined, gather: true });
-    }, out);
+    return this.run(sig, opts, () => allgatherRun(this.ctx, sig, input, out, this.tuning), out);
   }
 
   /**
@@ -306,13 +284,7 @@ export class Communicator extends EventEmitter<CommEvents> {
     const dtype = dtypeOf(buf);
     checkOp(op);
     const sig = this.sig(OpKind.ReduceScatter, dtype, op, buf.length, 0);
-    const ring = buf.byteLength > this.tuning.smallBytes && this.world > 1;
-    return this.run(
-      sig,
-      opts,
-      () => (ring ? new RingRun(this.ctx, sig, buf, { reduce: op, gather: false }) : new DirectReduceScatterRun(this.ctx, sig, buf, op)),
-      this.segmentOf(buf, this.rank),
-    );
+    return this.run(sig, opts, () => reduceScatterRun(this.ctx, sig, buf, op, this.tuning), this.segmentOf(buf, this.rank));
   }
 
   /** This rank's segment of a reduce-scatter result: a view, not a copy. */
@@ -322,7 +294,7 @@ export class Communicator extends EventEmitter<CommEvents> {
 
   barrier(opts: OpOptions = {}): Promise<void> {
     const sig = this.sig(OpKind.Barrier, 'int32', undefined, 0, 0);
-    return this.run(sig, opts, () => new BarrierRun(this.ctx, sig), undefined);
+    return this.run(sig, opts, () => barrierRun(this.ctx, sig), undefined);
   }
 
   /** Sends `buf` to rank `to`. Resolves once the data no longer needs `buf`. */

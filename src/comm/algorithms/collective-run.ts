@@ -7,8 +7,6 @@ import type { BufferPool } from '../buffer-pool.js';
 export interface RunContext {
   readonly rank: number;
   readonly world: number;
-  /** Every rank but this one, in rank order. */
-  readonly others: readonly number[];
   /** Elements per pipelined chunk for this dtype. */
   chunkElems(dtype: DType): number;
   sendData(to: number, fields: FrameFields, step: number, offset: number, payload: Uint8Array, onFlushed: (err?: Error) => void): void;
