@@ -1,6 +1,7 @@
 import { fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
+import { availableParallelism } from 'node:os';
 import { startStoreServer } from '../store/tcp-store-server.js';
 import { median } from '../util/stats.js';
 
@@ -30,7 +31,10 @@ export async function benchAllreduce(o: AllreduceBenchOptions, out: (line: strin
   const worker = fileURLToPath(new URL('./allreduce-worker.js', import.meta.url));
   const job = `bench-${process.pid}`;
   const results: AllreduceResult[] = [];
-  if (!o.json) out(`${'bytes'.padStart(10)} ${'us'.padStart(10)} ${'algbw GB/s'.padStart(11)} ${'busbw GB/s'.padStart(11)}   (${o.ranks} ranks, median of ${o.repeats})`);
+  // More ranks than cores share them, as Open MPI's --oversubscribe does: say so beside the figures.
+  const cores = availableParallelism();
+  const shared = o.ranks > cores ? `, oversubscribed: ${o.ranks} ranks on ${cores} cores` : '';
+  if (!o.json) out(`${'bytes'.padStart(10)} ${'us'.padStart(10)} ${'algbw GB/s'.padStart(11)} ${'busbw GB/s'.padStart(11)}   (${o.ranks} ranks, median of ${o.repeats}${shared})`);
   const children = Array.from({ length: o.ranks }, () => fork(worker, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
   try {
     await new Promise<void>((resolve, reject) => {

@@ -2,6 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError as CliArgError } from 'commander';
+import { benchAgainstMpi } from '../bench/against-mpi.js';
 import { benchAllreduce } from '../bench/allreduce.js';
 import { benchRecovery } from '../bench/recovery.js';
 import { benchState, type StateBenchOptions } from '../bench/state-overhead.js';
@@ -54,13 +55,24 @@ const bench = program.command('bench').description('measure Rollcall on this mac
 bench
   .command('allreduce')
   .description('allreduce latency and bandwidth over R local processes (float32 sum)')
-  .option('--ranks <R>', 'number of rank processes', intIn(1, 64), 2)
+  .option('--ranks <R>', 'number of rank processes, up to 64 (more than this machine\'s cores are oversubscribed: they share the cores)', intIn(1, 64), 2)
   .option('--sizes <list>', 'comma-separated message sizes in bytes', sizeList, sizeList('4096,65536,1048576,16777216'))
   .option('--repeats <n>', 'timed loops per size; the median is reported', intIn(1, 100), 5)
   .option('--timeout-ms <ms>', 'give up after this long', intIn(1000, 3_600_000), 600_000)
   .option('--spin-us <us>', 'busy-poll up to this long while waiting (default: the library\'s choice: 50 if every rank has a core; else 50 for collectives up to 16 KiB, yielding the core between polls)', intIn(0, 1_000_000))
   .option('--json', 'one JSON object per line', false)
-  .action(async (o: { ranks: number; sizes: number[]; repeats: number; json: boolean; timeoutMs: number; spinUs?: number }) => {
+  .option('--against-mpi <ranks>', 'instead: run Rollcall and Open MPI over TCP alternately for each comma-separated rank count (e.g. 2,4) and print medians and ratios', (v: string) => v.split(',').map((x) => intIn(1, 64)(x.trim())))
+  .option('--runs <n>', 'with --against-mpi: interleaved runs of each arm', intIn(1, 100), 3)
+  .option('--mpi-script <path>', 'with --against-mpi: the anchors\' mpi4py script', '../shared/anchors/mpi_allreduce.py')
+  .addHelpText('after', '\nThis machine has few cores: with more ranks than cores (up to 64 are allowed) the ranks are oversubscribed and share them, as Open MPI\'s --oversubscribe does.')
+  .action(async (o: { ranks: number; sizes: number[]; repeats: number; json: boolean; timeoutMs: number; spinUs?: number; againstMpi?: number[]; runs: number; mpiScript: string }) => {
+    if (o.againstMpi) {
+      await benchAgainstMpi(
+        { rankCounts: o.againstMpi, sizes: o.sizes, runs: o.runs, repeats: o.repeats, timeoutMs: o.timeoutMs, json: o.json, mpiScript: o.mpiScript, python: '/usr/bin/python3', mpirun: 'mpirun' },
+        (l) => console.log(l),
+      );
+      return;
+    }
     await benchAllreduce(o, (l) => console.log(l));
   });
 
