@@ -273,7 +273,7 @@ describe('e2e: real rank processes, real signals', { concurrency: false }, () =>
     await killScenario(t, 'medium');
   });
 
-  it('SIGKILL of a rank mid-allreduce (1 KiB direct): every survivor gets ERR_PEER_FAILED [2] at once', { timeout: 60_000 }, async (t) => {
+  it('SIGKILL of a rank mid-allreduce (1 KiB recursive doubling): every survivor gets ERR_PEER_FAILED [2] at once', { timeout: 60_000 }, async (t) => {
     await killScenario(t, 'small');
   });
 
