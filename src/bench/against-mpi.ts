@@ -17,6 +17,7 @@ export interface AgainstMpiOptions {
   runs: number;
   repeats: number;
   timeoutMs: number;
+  warmupMs?: number;
   json: boolean;
   /** mpi4py script printing the same JSON lines (the anchors' mpi_allreduce.py). */
   mpiScript: string;
@@ -94,7 +95,7 @@ export async function benchAgainstMpi(o: AgainstMpiOptions, out: (line: string) 
 }
 
 async function rollcallArm(o: AgainstMpiOptions, ranks: number): Promise<Row[]> {
-  const res: AllreduceResult[] = await benchAllreduce({ ranks, sizes: o.sizes, repeats: o.repeats, json: true, timeoutMs: o.timeoutMs }, () => undefined);
+  const res: AllreduceResult[] = await benchAllreduce({ ranks, sizes: o.sizes, repeats: o.repeats, json: true, timeoutMs: o.timeoutMs, warmupMs: o.warmupMs }, () => undefined);
   return res.map((r) => ({ impl: 'rollcall', ranks: r.ranks, bytes: r.bytes, us: r.us, busbw_GBps: r.busbw_GBps }));
 }
 

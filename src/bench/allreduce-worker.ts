@@ -16,10 +16,9 @@ interface Msg {
   repeats: number;
   /** Undefined: the library's default. */
   spinUs?: number;
+  /** Longest warm-up per size; the call count is reached first with few ranks. */
+  warmupMs: number;
 }
-
-/** Longest warm-up per size; the call count above is reached first with few ranks. */
-const WARMUP_MS = 20_000;
 
 process.once('message', (m: Msg) => {
   run(m).then(
@@ -59,14 +58,14 @@ async function run(m: Msg): Promise<void> {
       await comm.barrier();
       return Number(process.hrtime.bigint() - t0) / 1e3 / iters;
     };
-    // And for at most WARMUP_MS: with many ranks sharing two cores a call takes milliseconds, and
+    // And for at most warmupMs (20 s by default): with many ranks sharing two cores a call takes milliseconds, and
     // 20,000 of them took minutes per size (16 ranks, 4 KiB: 3.5 min). Rank 0 decides after each
     // window and tells the others, so that every rank runs the same windows.
     const started = Date.now();
     const more = new Int32Array(1);
     for (let w = 0; w < Math.ceil(warmup / iters); w++) {
       await window();
-      more[0] = Date.now() - started < WARMUP_MS ? 1 : 0;
+      more[0] = Date.now() - started < m.warmupMs ? 1 : 0;
       await comm.broadcast(more, 0);
       if (more[0] === 0) break;
     }

@@ -13,6 +13,8 @@ export interface AllreduceBenchOptions {
   timeoutMs: number;
   /** Undefined: the library's default. */
   spinUs?: number;
+  /** Longest warm-up per size (default 20 s). */
+  warmupMs?: number;
 }
 
 export interface AllreduceResult {
@@ -64,7 +66,7 @@ export async function benchAllreduce(o: AllreduceBenchOptions, out: (line: strin
             resolve();
           }
         });
-        c.send({ store: server.address, secret, job, rank, world: o.ranks, sizes: o.sizes, repeats: o.repeats, spinUs: o.spinUs });
+        c.send({ store: server.address, secret, job, rank, world: o.ranks, sizes: o.sizes, repeats: o.repeats, spinUs: o.spinUs, warmupMs: o.warmupMs ?? 20_000 });
       });
     });
   } finally {

@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 
@@ -15,6 +18,36 @@ describe('rollcall CLI', () => {
     const r = rollcall(['--help']);
     assert.equal(r.code, 0);
     assert.match(r.out, /bench/);
+  });
+
+  it('bench allreduce --against-mpi: both arms alternate, every run, and the medians and ratio are printed', () => {
+    // A stand-in for mpirun that prints what mpi_allreduce.py prints, and logs how it was called.
+    const dir = mkdtempSync(join(tmpdir(), 'rollcall-mpi-'));
+    const log = join(dir, 'calls.log');
+    const fake = join(dir, 'mpirun');
+    writeFileSync(
+      fake,
+      `#!${process.execPath}
+const a = process.argv.slice(2);
+require('fs').appendFileSync(${JSON.stringify(log)}, a.join(' ') + '\\n');
+const np = Number(a[a.indexOf('-np') + 1]);
+for (const b of a.slice(a.indexOf('${join(dir, 'script.py')}') + 1)) console.log(JSON.stringify({ impl: 'openmpi', ranks: np, bytes: Number(b), us: 10, algbw_GBps: 0.5, busbw_GBps: 0.5 }));
+`,
+    );
+    chmodSync(fake, 0o755);
+    writeFileSync(join(dir, 'script.py'), '');
+    const r = rollcall(['bench', 'allreduce', '--against-mpi', '2', '--sizes', '4096', '--runs', '2', '--repeats', '1', '--warmup-ms', '0', '--mpirun', fake, '--mpi-script', join(dir, 'script.py'), '--json']);
+    assert.equal(r.code, 0, r.err);
+    const calls = readFileSync(log, 'utf8').trim().split('\n');
+    assert.equal(calls.length, 2, 'one mpirun per run');
+    for (const c of calls) assert.match(c, /--oversubscribe -np 2 --mca btl tcp,self \S+python3 \S+script.py 4096$/);
+    const summary = r.out.trim().split('\n').map((l) => JSON.parse(l) as Record<string, number>);
+    assert.equal(summary.length, 1);
+    const s = summary[0]!;
+    assert.deepEqual([s.ranks, s.bytes, s.runs, s.openmpi_busbw_GBps], [2, 4096, 2, 0.5]);
+    assert.ok(s.rollcall_busbw_GBps! > 0);
+    assert.equal(s.busbw_ratio, Math.round((s.rollcall_busbw_GBps! / 0.5) * 100) / 100);
+    rmSync(dir, { recursive: true, force: true });
   });
 
   it('bench allreduce --json prints one well-formed line per size, with 4 rank processes', () => {
