@@ -32,8 +32,11 @@ process.once('message', (m: Msg) => {
 
 async function run(m: Msg): Promise<void> {
   const store = await openStore(m.store, { secret: m.secret });
-  const tuning = m.spinUs === undefined ? {} : { spinUs: m.spinUs };
-  const comm = await createCommunicator({ job: m.job, generation: 0, rank: m.rank, world: m.world, secret: m.secret, store, tuning });
+  // Patient deadlines: this measures speed, not failure detection, and with 16 or 64 ranks on
+  // a shared 2-core machine a rank can go unscheduled for seconds (the 10 s peer timeout and the
+  // rendezvous deadline both fired at 16 ranks with the machine's load average at 25-60).
+  const tuning = { timeoutMs: 120_000, ...(m.spinUs === undefined ? {} : { spinUs: m.spinUs }) };
+  const comm = await createCommunicator({ job: m.job, generation: 0, rank: m.rank, world: m.world, secret: m.secret, store, tuning, rendezvousTimeoutMs: 300_000 });
   for (const bytes of m.sizes) {
     const a = new Float32Array(Math.floor(bytes / 4)).fill(1);
     const iters = Math.max(3, Math.min(200, Math.floor(2e8 / Math.max(bytes, 1))));
