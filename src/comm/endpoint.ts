@@ -61,8 +61,9 @@ export class Endpoint {
     const maxFrameBytes = opts.maxFrameBytes ?? 64 * 1024 * 1024;
     const admitWaitMs = opts.admitWaitMs ?? 30_000;
     // The listener exists before the endpoint does; connections only reach it once it is set.
-    let self: Endpoint | undefined;
+    const made: { ep?: Endpoint } = {};
     const listener = await opts.transport.listen((conn) => {
+      const self = made.ep;
       if (!self || self.closed) return conn.destroy(new ClosedError('endpoint closed'));
       self.accepted++;
       const ep = self;
@@ -77,8 +78,8 @@ export class Endpoint {
         (e: Error) => (ep.lastRefusal = e),
       );
     }, opts.host);
-    self = new Endpoint(listener, opts.transport, admitWaitMs);
-    return self;
+    made.ep = new Endpoint(listener, opts.transport, admitWaitMs);
+    return made.ep;
   }
 
   /**

@@ -9,7 +9,6 @@ import { loadCpuYield } from './cpu-yield.js';
 import { Endpoint } from './endpoint.js';
 import { Link, type GroupIdentity } from './link.js';
 import { PeerSet, type DialFn } from './peer-set.js';
-import { Peer } from './peer.js';
 import { TcpTransport, parseHostPort } from './tcp-transport.js';
 import type { Transport } from './transport.js';
 
