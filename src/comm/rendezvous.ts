@@ -107,6 +107,11 @@ export interface OpenCommunicatorConfig extends z.input<typeof ConfigSchema> {
   connectTimeoutMs?: number;
   /** Close the endpoint with the communicator (createCommunicator's own). */
   ownsEndpoint?: boolean;
+  /**
+   * Asked when a rank's address refuses connections: its current address, if it has moved (a
+   * restarted process listens elsewhere). Without it, a refused address fails the rank.
+   */
+  readdress?: (rank: number, stale: string, deadline: Deadline) => Promise<string>;
 }
 
 /**
@@ -125,7 +130,7 @@ export async function openCommunicator(config: OpenCommunicatorConfig): Promise<
   const port = c.world > 1 ? endpoint.join(me) : undefined;
   const connectMs = config.connectTimeoutMs ?? Math.min(c.rendezvousTimeoutMs ?? 30_000, tuning.timeoutMs);
   const roster = [...config.roster];
-  const dial: DialFn = (to) => dialWithRetry(endpoint.transport, roster[to]!, me, to, deadlineIn(connectMs), clock, config.signal);
+  const dial: DialFn = (to) => dialWithRetry(endpoint.transport, roster[to]!, me, to, deadlineIn(connectMs), clock, config.signal, config.readdress);
   const peers = new PeerSet(c.rank, dial, clock, () => {
     port?.leave();
     if (config.ownsEndpoint) endpoint.close();
@@ -177,7 +182,16 @@ export async function autoSpin(addrs: readonly string[], rank: number, cores: nu
  * other errors (a reset in the handshake, a timeout) might. At the deadline the rank is failed:
  * PeerFailedError, reason timeout.
  */
-async function dialWithRetry(transport: Transport, address: string, me: GroupIdentity, to: number, deadline: Deadline, clock: Clock, signal?: AbortSignal): Promise<Link> {
+async function dialWithRetry(
+  transport: Transport,
+  address: string,
+  me: GroupIdentity,
+  to: number,
+  deadline: Deadline,
+  clock: Clock,
+  signal?: AbortSignal,
+  readdress?: OpenCommunicatorConfig['readdress'],
+): Promise<Link> {
   for (let attempt = 0; ; attempt++) {
     try {
       const conn = await transport.dial(address, deadline);
@@ -187,6 +201,13 @@ async function dialWithRetry(transport: Transport, address: string, me: GroupIde
       // Addresses are published only once listening, and a node's stays for its life: nothing
       // listening there means the rank's process (or its communicator) is gone.
       if ((e as NodeJS.ErrnoException).code === 'ECONNREFUSED') {
+        if (readdress) {
+          const stale = address;
+          address = await readdress(to, stale, deadline).catch((why: Error) => {
+            throw new PeerFailedError([to], 'closed', me.rank, `nothing listens at its address ${stale}, and no new one: ${why.message}`, { cause: e });
+          });
+          continue;
+        }
         throw new PeerFailedError([to], 'closed', me.rank, `nothing listens at its address ${address}`, { cause: e });
       }
       const wait = backoffMs(attempt, 10, 500);
