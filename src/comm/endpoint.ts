@@ -1,4 +1,4 @@
-import { ClosedError, TimeoutError } from '../errors.js';
+import { AuthError, ClosedError, TimeoutError } from '../errors.js';
 import { realClock, type Clock } from '../util/clock.js';
 import { deadlineIn } from '../util/deadline.js';
 import type { Hello } from './handshake.js';
@@ -17,6 +17,8 @@ export interface EndpointOptions {
    * its connection is dropped; it then retries until its own deadline.
    */
   admitWaitMs?: number;
+  /** The one job this endpoint serves: a dialer for another is refused at once (AuthError). */
+  job?: string;
 }
 
 interface Waiter {
@@ -50,6 +52,7 @@ export class Endpoint {
     private readonly listener: Listener,
     readonly transport: Transport,
     private readonly admitWaitMs: number,
+    private readonly job: string | undefined,
   ) {}
 
   get address(): string {
@@ -78,7 +81,7 @@ export class Endpoint {
         (e: Error) => (ep.lastRefusal = e),
       );
     }, opts.host);
-    made.ep = new Endpoint(listener, opts.transport, admitWaitMs);
+    made.ep = new Endpoint(listener, opts.transport, admitWaitMs, opts.job);
     return made.ep;
   }
 
@@ -111,6 +114,7 @@ export class Endpoint {
     const port = this.ports.get(k);
     if (port) return Promise.resolve(port);
     if (this.closed) return Promise.reject(new ClosedError('endpoint closed'));
+    if (this.job !== undefined && hello.job !== this.job) return Promise.reject(new AuthError(`dialer is for job "${hello.job}", this is job "${this.job}"`));
     if (hello.generation <= (this.newest.get(hello.job) ?? -1)) {
       return Promise.reject(new ClosedError(`generation ${hello.generation} has ended here`));
     }

@@ -82,9 +82,9 @@ export class PeerSet {
     this.peerFor(link.rank).setTx(link);
   }
 
-  /** Whether a dialing rank is admitted: any other; after our end, to hear our final word. */
+  /** Whether a dialing rank is admitted: any other not linked yet; after our end, to hear our final word. */
   wants(rank: number): boolean {
-    return rank !== this.rank;
+    return rank !== this.rank && !this.peers.get(rank)?.hasTx;
   }
 
   /**

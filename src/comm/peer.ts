@@ -51,6 +51,11 @@ export class Peer {
     this.since = now;
   }
 
+  /** Whether its dial to us is already in: a second one is refused. */
+  get hasTx(): boolean {
+    return this.tx !== undefined;
+  }
+
   /** True once both links are up: until then liveness is the dial's deadline, not silence. */
   get connected(): boolean {
     return this.rx !== undefined && this.tx !== undefined;

@@ -49,7 +49,7 @@ export async function createCommunicator(config: CommunicatorConfig): Promise<Co
   const deadline: Deadline = deadlineIn(c.rendezvousTimeoutMs ?? 30_000);
   const transport = config.transport ?? new TcpTransport();
   const tuning: CommTuning = { ...DEFAULT_TUNING, ...config.tuning };
-  const endpoint = await Endpoint.open({ transport, host: c.host, clock: config.clock, maxFrameBytes: tuning.maxFrameBytes });
+  const endpoint = await Endpoint.open({ transport, host: c.host, clock: config.clock, maxFrameBytes: tuning.maxFrameBytes, job: c.job });
   try {
     // Our address goes out while we start watching for the others': one store round trip
     // fewer (a few ms each on a replicated store under load).
@@ -100,9 +100,9 @@ export interface OpenCommunicatorConfig extends z.input<typeof ConfigSchema> {
   signal?: AbortSignal;
   clock?: Clock;
   /**
-   * How long a first connection to a rank may take (its dial retried with backoff), default the
-   * smaller of rendezvousTimeoutMs and tuning.timeoutMs: a rank that cannot be reached by then
-   * fails with PeerFailedError.
+   * How long a first connection to a rank may take (its dial retried with backoff), default
+   * rendezvousTimeoutMs: a rank that cannot be reached by then fails with PeerFailedError. While
+   * we wait on a rank, its silence (tuning.timeoutMs) counts from the moment its peer was made.
    */
   connectTimeoutMs?: number;
   /** Close the endpoint with the communicator (createCommunicator's own). */
@@ -128,7 +128,7 @@ export async function openCommunicator(config: OpenCommunicatorConfig): Promise<
   const endpoint = config.endpoint;
   const me: GroupIdentity = { job: c.job, generation: c.generation, rank: c.rank, world: c.world, secret: c.secret, maxFrameBytes: tuning.maxFrameBytes };
   const port = c.world > 1 ? endpoint.join(me) : undefined;
-  const connectMs = config.connectTimeoutMs ?? Math.min(c.rendezvousTimeoutMs ?? 30_000, tuning.timeoutMs);
+  const connectMs = config.connectTimeoutMs ?? c.rendezvousTimeoutMs ?? 30_000;
   const roster = [...config.roster];
   const dial: DialFn = (to) => dialWithRetry(endpoint.transport, roster[to]!, me, to, deadlineIn(connectMs), clock, config.signal, config.readdress);
   const peers = new PeerSet(c.rank, dial, clock, () => {

@@ -29,7 +29,7 @@ export class NodeListener {
   ) {}
 
   static async open(opts: NodeListenerOptions): Promise<NodeListener> {
-    const endpoint = await Endpoint.open({ transport: opts.transport ?? new TcpTransport(), host: opts.host, admitWaitMs: opts.admitWaitMs });
+    const endpoint = await Endpoint.open({ transport: opts.transport ?? new TcpTransport(), host: opts.host, admitWaitMs: opts.admitWaitMs, job: opts.job });
     try {
       await opts.store.put(nodeAddressKey(opts.job, opts.node), endpoint.address);
     } catch (e) {
