@@ -5,6 +5,7 @@ import { Command, CommanderError, InvalidArgumentError as CliArgError } from 'co
 import { benchAgainstMpi } from '../bench/against-mpi.js';
 import { benchAllreduce } from '../bench/allreduce.js';
 import { benchRecovery } from '../bench/recovery.js';
+import { benchGeneration } from '../bench/generation.js';
 import { benchState, type StateBenchOptions } from '../bench/state-overhead.js';
 import { readEventLog, renderReport } from '../dashboard/report.js';
 import { runDemo } from '../demo/demo.js';
@@ -98,6 +99,19 @@ bench
       { ...o, modes: o.modes as ('replace' | 'shrink' | 'restart')[], faults: o.faults as ('kill' | 'stop')[] },
       (l) => console.log(l),
     );
+  });
+
+bench
+  .command('generation')
+  .description('time for a new generation\'s communicator to be usable: every rank builds it and runs a first allreduce (R local processes)')
+  .option('--ranks <list>', 'comma-separated rank counts, one run each', (v: string) => v.split(',').map((x) => intIn(1, 256)(x.trim())), [4, 16, 64])
+  .option('--samples <n>', 'generations timed per run (after a first one); the median is reported', intIn(1, 100), 5)
+  .option('--via <how>', 'listener: each node\'s one listener and cached addresses (the runtime); store: createCommunicator() per generation', oneOf(['listener', 'store'] as const), 'listener')
+  .option('--bytes <B>', 'size of the first allreduce', (v: string) => sizeList(v)[0] as number, 4096)
+  .option('--timeout-ms <ms>', 'give up on a rank count after this long', intIn(1000, 3_600_000), 600_000)
+  .option('--json', 'one JSON object per line', false)
+  .action(async (o: { ranks: number[]; samples: number; via: 'listener' | 'store'; bytes: number; timeoutMs: number; json: boolean }) => {
+    await benchGeneration(o, (l) => console.log(l));
   });
 
 bench

@@ -17,7 +17,8 @@ import { PointToPoint } from './p2p.js';
 import { BufferPool } from './buffer-pool.js';
 import { Spinner } from './spinner.js';
 import { cpuYield } from './cpu-yield.js';
-import { Peer, PeerState, type PeerHandler } from './peer.js';
+import { PeerState, type Peer, type PeerHandler } from './peer.js';
+import type { PeerSet } from './peer-set.js';
 import { encodeJson } from './handshake.js';
 import { realClock, type Clock, type TimerHandle } from '../util/clock.js';
 import { isLegalMove, warnRefusedMove, type Moves } from '../util/state-moves.js';
@@ -206,7 +207,8 @@ export class Communicator extends EventEmitter<CommEvents> {
     readonly generation: number,
     readonly rank: number,
     readonly world: number,
-    private readonly peers: Map<number, Peer>,
+    /** Made on demand: a rank connects only to the partners its algorithms use (peer-set.ts). */
+    private readonly peers: PeerSet,
     readonly tuning: CommTuning,
     /** Liveness runs on it: the links' last-heard and last-sent times must come from the same clock. */
     private readonly clock: Clock = realClock,
@@ -216,7 +218,7 @@ export class Communicator extends EventEmitter<CommEvents> {
       frame: (peer, h, p) => this.onFrame(peer, h, p),
       lost: (peer, err) => this.onPeerLost(peer, err),
     };
-    for (const p of peers.values()) p.attach(handler);
+    peers.attach(handler);
     this.spinner = new Spinner(tuning.spinUs, tuning.spinYield ? cpuYield() : undefined);
     const chunkElems = (d: DType): number => Math.max(1, Math.floor(tuning.chunkBytes / bytesPer(d)));
     this.ctx = {
@@ -325,7 +327,7 @@ export class Communicator extends EventEmitter<CommEvents> {
    */
   destroy(reason = 'destroyed'): void {
     if (this.commState === CommState.Ready) this.end(CommState.Closed, new ClosedError(`communicator of rank ${this.rank} ${reason}`, { rank: this.rank }));
-    for (const p of this.peers.values()) p.destroy();
+    this.peers.destroy();
   }
 
   /** Closes the links gracefully. Pending operations reject with ClosedError. */
@@ -333,10 +335,8 @@ export class Communicator extends EventEmitter<CommEvents> {
     if (this.commState === CommState.Closed) return;
     const wasReady = this.commState === CommState.Ready;
     if (!this.end(CommState.Closed, this.failure ?? new ClosedError(`communicator of rank ${this.rank} was closed`, { rank: this.rank }))) return;
-    for (const p of this.peers.values()) {
-      if (wasReady) p.bye();
-      else p.destroy();
-    }
+    if (wasReady) this.peers.bye();
+    else this.peers.destroy();
     this.emit('closed');
   }
 
@@ -363,9 +363,18 @@ export class Communicator extends EventEmitter<CommEvents> {
   }
 
   private peerFor(rank: number): Peer {
-    const p = this.peers.get(rank);
-    if (!p) throw new ProtocolError(`no link to rank ${rank}`, { rank });
-    return p;
+    if (rank === this.rank || !(rank >= 0 && rank < this.world)) throw new ProtocolError(`no link to rank ${rank}`, { rank });
+    return this.peers.peerFor(rank);
+  }
+
+  /** Ranks this communicator holds connections with, ascending: the partners used so far. */
+  get partners(): number[] {
+    return this.peers.ranks();
+  }
+
+  /** Ranks this communicator dialed, in order (each once). */
+  get dialed(): readonly number[] {
+    return this.peers.dialed;
   }
 
   /** Why an operation cannot start now (broken, closed, or its signal already aborted), if so. */
@@ -580,7 +589,7 @@ export class Communicator extends EventEmitter<CommEvents> {
     this.lastTick = now;
     if (this.commState !== CommState.Ready) return;
     for (const p of this.peers.values()) {
-      if (p.state === PeerState.Ready && now - p.lastSent >= this.tuning.heartbeatMs) p.send(FrameType.Ping, {});
+      if (p.state === PeerState.Ready && now - p.lastSent >= this.tuning.heartbeatMs) p.ping();
     }
     // If our own event loop was blocked, incoming bytes are still waiting in socket buffers:
     // judging peers by lastHeard now would blame them for our stall.
@@ -590,6 +599,11 @@ export class Communicator extends EventEmitter<CommEvents> {
     }
     const waiting = new Set([...(this.current?.waitingOn() ?? []), ...this.p2p.waitingOn()]);
     if (waiting.size === 0) return;
+    // A rank we wait on but never talked to may be dead before it ever dialed us: connect to it,
+    // so its death is seen (a refused dial, by its deadline) instead of waited on forever.
+    for (const r of waiting) if (r !== this.rank) this.peers.peerFor(r);
+    // A peer still connecting counts as silent since it was made: a stopped process accepts
+    // connections (its kernel does) but never answers the handshake.
     const silent = [...this.peers.values()].filter((p) => p.state === PeerState.Ready && now - p.lastHeard > this.tuning.timeoutMs).map((p) => p.rank);
     if (silent.length > 0) {
       this.fail(
@@ -632,10 +646,7 @@ export class Communicator extends EventEmitter<CommEvents> {
     const dead = err instanceof PeerFailedError || err instanceof ProtocolError ? failed : [];
     const pf = err instanceof PeerFailedError ? err : undefined;
     const payload = encodeJson({ code: err.code, message: err.message, detail: pf?.detail, failed, reason: pf?.reason ?? 'error', detectedBy: pf?.detectedBy ?? this.rank });
-    for (const p of this.peers.values()) {
-      if (dead.includes(p.rank)) p.destroy();
-      else p.sendFinal(FrameType.Abort, payload);
-    }
+    this.peers.fail(payload, dead);
     this.emit('broken', err);
   }
 }

@@ -55,6 +55,6 @@ export function decodeJson<T>(schema: z.ZodType<T>, payload: Uint8Array, what: s
   return r.data;
 }
 
-export function authFailure(from: string): AuthError {
-  return new AuthError(`${from}: handshake MAC does not match; the peer does not hold this job's secret`);
+export function authFailure(from: string, rank?: number): AuthError {
+  return new AuthError(`${from}: handshake MAC does not match; the peer does not hold this job's secret`, { rank });
 }

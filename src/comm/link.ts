@@ -1,4 +1,4 @@
-import { AuthError, ProtocolError, TimeoutError, type RollcallError } from '../errors.js';
+import { AuthError, PeerFailedError, ProtocolError, RollcallError, TimeoutError } from '../errors.js';
 import type { Clock } from '../util/clock.js';
 import { remaining, type Deadline } from '../util/deadline.js';
 import { receiveBuffer } from './simd.js';
@@ -42,6 +42,12 @@ export interface GroupIdentity {
   world: number;
   secret: string;
   maxFrameBytes: number;
+}
+
+/** What a listener decided about a dialer: the communicator it reaches and whether it wants that rank now. */
+export interface Admission {
+  me: GroupIdentity;
+  isWanted: (rank: number) => boolean;
 }
 
 /** Read buffer of a link we receive on; links we only send on need just the handshake. */
@@ -228,6 +234,9 @@ export class Link {
         try {
           if (h.type === FrameType.Reject) {
             const r = decodeJson(RejectSchema, p, 'REJECT', this.label);
+            // A listener whose communicator for our generation has ended (or was superseded) refuses with
+            // ERR_CLOSED: that rank is gone from this generation, a failure like a reset.
+            if (r.code === 'ERR_CLOSED') throw new PeerFailedError([this.rank], 'closed', this.me.rank, `${this.label} has left this generation: ${r.message}`);
             throw r.code === 'ERR_AUTH'
               ? new AuthError(`${this.label} refused the handshake: ${r.message}`, { rank: this.rank })
               : new ProtocolError(`${this.label} refused the handshake: ${r.message}`, { rank: this.rank });
@@ -256,7 +265,7 @@ export class Link {
       return (h, payload) => {
         if (!sentAuth && h.type === FrameType.HelloAck) {
           const ack = decodeJson(HelloAckSchema, payload, 'HELLO_ACK', peer.label);
-          if (!macMatches(handshakeMac(me.secret, 'acceptor', hello, ack.nonce), ack.mac)) throw authFailure(peer.label);
+          if (!macMatches(handshakeMac(me.secret, 'acceptor', hello, ack.nonce), ack.mac)) throw authFailure(peer.label, to);
           peer.send(FrameType.Auth, {}, encodeJson({ mac: handshakeMac(me.secret, 'dialer', hello, ack.nonce) }));
           sentAuth = true;
         } else if (sentAuth && h.type === FrameType.Ready) {
@@ -270,27 +279,52 @@ export class Link {
     return p;
   }
 
-  /** Accept side: learns who dialed, checks it belongs to this job and generation. */
-  static accept(conn: Conn, me: GroupIdentity, deadline: Deadline, isWanted: (rank: number) => boolean, clock: Clock): Promise<Link> {
-    const peer = new Link(conn, me, TX_BUFFER, clock);
+  /**
+   * Accept side: learns who dialed, then asks `admit` which communicator (job, generation,
+   * rank) the dialer wants; `admit` may wait for that generation to be joined here (a dialer
+   * can be ahead of us) or refuse with a typed error, which goes back to the dialer as REJECT.
+   * `maxFrameBytes` bounds what a dialer can make us allocate before it is known.
+   */
+  static accept(conn: Conn, admit: (hello: Hello) => Promise<Admission>, deadline: Deadline, clock: Clock, maxFrameBytes: number): Promise<Link> {
+    const stranger: GroupIdentity = { job: '', generation: -1, rank: -1, world: 0, secret: '', maxFrameBytes };
+    const peer = new Link(conn, stranger, TX_BUFFER, clock);
     return peer.handshake<Link>(deadline, (resolve) => {
       let hello: Hello | undefined;
+      let me: GroupIdentity | undefined;
       let nonce = '';
+      let admitting = false;
+      const refuse = (e: unknown): void => {
+        try {
+          if (e instanceof RollcallError) peer.reject(e);
+          throw e;
+        } catch (err) {
+          peer.fail(err as Error);
+        }
+      };
       return (h, payload) => {
-        if (!hello && h.type === FrameType.Hello) {
+        if (!hello && !admitting && h.type === FrameType.Hello) {
           const got = decodeJson(HelloSchema, payload, 'HELLO', peer.label);
-          if (got.job !== me.job) peer.reject(new AuthError(`dialer is for job "${got.job}", this is job "${me.job}"`));
-          if (got.generation !== me.generation) {
-            peer.reject(new AuthError(`dialer is in generation ${got.generation}, this communicator is generation ${me.generation}`));
-          }
-          if (got.to !== me.rank || got.world !== me.world || got.from >= me.world || !isWanted(got.from)) {
-            peer.reject(new ProtocolError(`unexpected dialer: rank ${got.from} of ${got.world} asking for rank ${got.to}; this is rank ${me.rank} of ${me.world}`));
-          }
-          hello = got;
-          peer.rank = got.from;
-          nonce = newNonce();
-          peer.send(FrameType.HelloAck, {}, encodeJson({ nonce, mac: handshakeMac(me.secret, 'acceptor', got, nonce) }));
-        } else if (hello && h.type === FrameType.Auth) {
+          admitting = true;
+          admit(got).then((a) => {
+            if (peer.state !== LinkState.Handshaking) return;
+            try {
+              me = a.me;
+              if (got.job !== me.job) peer.reject(new AuthError(`dialer is for job "${got.job}", this is job "${me.job}"`));
+              if (got.generation !== me.generation) {
+                peer.reject(new AuthError(`dialer is in generation ${got.generation}, this communicator is generation ${me.generation}`));
+              }
+              if (got.to !== me.rank || got.world !== me.world || got.from >= me.world || !a.isWanted(got.from)) {
+                peer.reject(new ProtocolError(`unexpected dialer: rank ${got.from} of ${got.world} asking for rank ${got.to}; this is rank ${me.rank} of ${me.world}`));
+              }
+              hello = got;
+              peer.rank = got.from;
+              nonce = newNonce();
+              peer.send(FrameType.HelloAck, {}, encodeJson({ nonce, mac: handshakeMac(me.secret, 'acceptor', got, nonce) }));
+            } catch (e) {
+              peer.fail(e as Error);
+            }
+          }, refuse);
+        } else if (hello && me && h.type === FrameType.Auth) {
           const auth = decodeJson(AuthSchema, payload, 'AUTH', peer.label);
           if (!macMatches(handshakeMac(me.secret, 'dialer', hello, nonce), auth.mac)) {
             peer.reject(new AuthError(`rank ${hello.from}: handshake MAC does not match; the dialer does not hold this job's secret`, { rank: hello.from }));

@@ -1,4 +1,3 @@
-import { TimeoutError } from '../errors.js';
 import type { Deadline } from '../util/deadline.js';
 import type { Conn, ConnReader, Listener, Transport } from './transport.js';
 
@@ -37,6 +36,11 @@ export class MemoryNetwork {
 export class MemoryTransport implements Transport {
   /** Connection ends owned by this transport's side. */
   readonly conns: MemoryConn[] = [];
+  /** Addresses dialed from this side, in order: what tests compare with the partners used. */
+  readonly dialed: string[] = [];
+  private readonly addresses: string[] = [];
+  private silenced = false;
+  private dead = false;
 
   constructor(
     readonly opts: MemoryTransportOptions = {},
@@ -45,30 +49,40 @@ export class MemoryTransport implements Transport {
 
   listen(onConn: (conn: Conn) => void): Promise<Listener> {
     const address = this.network.newAddress();
-    this.network.listeners.set(address, { owner: this, onConn });
+    this.addresses.push(address);
+    if (!this.dead) this.network.listeners.set(address, { owner: this, onConn });
     return Promise.resolve({ address, close: () => this.network.listeners.delete(address) });
   }
 
   dial(address: string, _deadline: Deadline): Promise<Conn> {
     const l = this.network.listeners.get(address);
-    if (!l) return Promise.reject(new TimeoutError(`connect to ${address}: nothing listens there`));
+    if (this.dead) return Promise.reject(new Error('this side was killed'));
+    this.dialed.push(address);
+    // As TCP says when nothing listens on a port.
+    if (!l) return Promise.reject(Object.assign(new Error(`connect ECONNREFUSED ${address}: nothing listens there`), { code: 'ECONNREFUSED' }));
     const a = new MemoryConn(`${address}/client`, this.opts, this.network);
     const b = new MemoryConn(address, l.owner.opts, this.network);
     a.other = b;
     b.other = a;
+    // A stopped process still has its connections completed by the kernel, and says nothing.
+    if (this.silenced) b.pause();
+    if (l.owner.silenced) a.pause();
     this.conns.push(a);
     l.owner.conns.push(b);
     setImmediate(() => l.onConn(b));
     return Promise.resolve(a);
   }
 
-  /** Like SIGKILL of the process: every connection is reset. */
+  /** Like SIGKILL of the process: every connection is reset, nothing listens any more. */
   kill(): void {
+    this.dead = true;
+    for (const a of this.addresses) if (this.network.listeners.get(a)?.owner === this) this.network.listeners.delete(a);
     for (const c of this.conns) c.destroy(new Error('killed'));
   }
 
-  /** Like SIGSTOP: nothing this side sends reaches anyone any more, connections stay open. */
+  /** Like SIGSTOP: nothing this side sends reaches anyone any more, connections stay open (new ones too). */
   silence(): void {
+    this.silenced = true;
     for (const c of this.conns) c.other.pause();
   }
 }

@@ -1,6 +1,6 @@
 import type { RollcallError } from '../errors.js';
-import { ProtocolError } from '../errors.js';
-import { FrameType, type FrameFields, type FrameHeader } from './frame.js';
+import { ClosedError, ProtocolError } from '../errors.js';
+import { EMPTY_HEADER, FrameType, type FrameFields, type FrameHeader } from './frame.js';
 import { LinkState, type Link } from './link.js';
 
 export enum PeerState {
@@ -17,71 +17,148 @@ export interface PeerHandler {
   lost(peer: Peer, err: RollcallError | Error | undefined): void;
 }
 
+interface QueuedSend {
+  type: FrameType;
+  f: FrameFields;
+  step: number;
+  offset: number;
+  payload: Uint8Array | undefined;
+  onFlushed: ((err?: Error) => void) | undefined;
+}
+
 /**
  * One remote rank, reached over two links: `rx`, which we dialed and read from, and `tx`,
- * which it dialed and we write to. See tcp-transport.ts for why reads want dialed sockets.
+ * which it dialed and we write to (see tcp-transport.ts for why reads want dialed sockets).
+ * Both are made on demand (peer-set.ts): the peer exists from the first frame we send it, the
+ * first wait on it, or its dial to us, and sends made before `tx` is up are queued, in order,
+ * still referencing the caller's memory until flushed, as any send does.
  */
 export class Peer {
   state = PeerState.Ready;
+  private rx: Link | undefined;
+  private tx: Link | undefined;
+  private readonly queued: QueuedSend[] = [];
+  private handler: PeerHandler | undefined;
+  /** Our final word (ABORT), kept for a link that comes up after it was said. */
+  private finalWord: Uint8Array | undefined;
+  /** Stands in for the links' times until they exist. */
+  private since: number;
 
   constructor(
     readonly rank: number,
-    private readonly rx: Link,
-    private readonly tx: Link,
-  ) {}
+    now: number,
+  ) {
+    this.since = now;
+  }
+
+  /** Whether its dial to us is already in: a second one is refused. */
+  get hasTx(): boolean {
+    return this.tx !== undefined;
+  }
+
+  /** True once both links are up: until then liveness is the dial's deadline, not silence. */
+  get connected(): boolean {
+    return this.rx !== undefined && this.tx !== undefined;
+  }
 
   get lastHeard(): number {
-    return this.rx.lastHeard;
+    return this.rx ? this.rx.lastHeard : this.since;
   }
 
   set lastHeard(t: number) {
-    this.rx.lastHeard = t;
+    if (this.rx) this.rx.lastHeard = t;
+    else this.since = t;
   }
 
   get lastSent(): number {
-    return this.tx.lastSent;
+    return this.tx ? this.tx.lastSent : this.since;
   }
 
   attach(handler: PeerHandler): void {
-    const lost = (err: Error | undefined): void => {
-      if (this.state !== PeerState.Ready) return;
-      this.state = err === undefined ? PeerState.Departed : PeerState.Failed;
-      handler.lost(this, err);
-    };
-    this.rx.attach({ frame: (h, p) => handler.frame(this, h, p), lost });
+    this.handler = handler;
+  }
+
+  private lost(err: Error | undefined): void {
+    if (this.state !== PeerState.Ready) return;
+    this.state = err === undefined ? PeerState.Departed : PeerState.Failed;
+    // The communicator hears the cause first; the queued sends' failures then change nothing.
+    this.handler?.lost(this, err);
+    this.dropQueued(err ?? new ClosedError(`rank ${this.rank} departed`));
+  }
+
+  /** The link we dialed (we read from it). */
+  setRx(link: Link): void {
+    if (this.state !== PeerState.Ready || this.rx) return this.refuse(link);
+    this.rx = link;
+    link.attach({ frame: (h, p) => this.handler?.frame(this, h, p), lost: (err) => this.lost(err) });
+  }
+
+  /** The link it dialed (we write to it): queued sends go out now, in order. */
+  setTx(link: Link): void {
+    if (this.state !== PeerState.Ready || this.tx) return this.refuse(link);
+    this.tx = link;
     // Only final words (ABORT, BYE) come back on the link we send on; see sendFinal().
-    this.tx.attach({
+    link.attach({
       frame: (h, p) => {
-        if (h.type === FrameType.Abort) handler.frame(this, h, p);
-        else lost(new ProtocolError(`rank ${this.rank}: ${FrameType[h.type]} frame on a send-only link`, { rank: this.rank }));
+        if (h.type === FrameType.Abort) this.handler?.frame(this, h, p);
+        else this.lost(new ProtocolError(`rank ${this.rank}: ${FrameType[h.type]} frame on a send-only link`, { rank: this.rank }));
       },
       // A clean FIN on the link we only send on carries no news of its own: the remote closes it
       // when it says goodbye on our receive link, and a crash closes the receive link too.
-      // Only the receive link is ordered with the data, so only it decides.
+      // Only the receive link is ordered with the data, so only it decides; until it exists,
+      // this one does.
       lost: (err) => {
-        if (!this.tx.endedCleanly) lost(err);
+        if (!link.endedCleanly || !this.rx) this.lost(err ?? new ClosedError(`rank ${this.rank} closed its connection`));
       },
     });
+    for (const q of this.queued.splice(0)) link.sendFrame(q.type, q.f, q.step, q.offset, q.payload, q.onFlushed);
+  }
+
+  /** A link that came up for a peer already over: it hears our final word, if any, and closes. */
+  private refuse(link: Link): void {
+    if (this.finalWord && link.state === LinkState.Ready) {
+      link.attach({ frame: () => undefined, lost: () => undefined });
+      link.send(FrameType.Abort, {}, this.finalWord);
+      link.conn.end();
+    } else {
+      link.destroy(new ClosedError(`rank ${this.rank}: a second or late link`));
+    }
+  }
+
+  /** Fails the peer: its dial did not succeed. */
+  dialFailed(err: Error): void {
+    this.lost(err);
   }
 
   send(type: FrameType, h: Partial<FrameHeader>, payload?: Uint8Array, onFlushed?: (err?: Error) => void): void {
-    this.tx.send(type, h, payload, onFlushed);
+    const f = { ...EMPTY_HEADER, ...h };
+    this.sendFrame(type, f, f.step, f.offset, payload, onFlushed);
   }
 
-  sendFrame(type: FrameType, f: FrameFields, step: number, offset: number, payload: Uint8Array, onFlushed: (err?: Error) => void): void {
-    this.tx.sendFrame(type, f, step, offset, payload, onFlushed);
+  sendFrame(type: FrameType, f: FrameFields, step: number, offset: number, payload: Uint8Array | undefined, onFlushed?: (err?: Error) => void): void {
+    if (this.tx) this.tx.sendFrame(type, f, step, offset, payload, onFlushed);
+    else if (this.state === PeerState.Ready) this.queued.push({ type, f, step, offset, payload, onFlushed });
+    else onFlushed?.(new ClosedError(`rank ${this.rank} is gone`));
+  }
+
+  /** A heartbeat, on the link we write to; none before it exists (nothing to keep alive yet). */
+  ping(): void {
+    if (this.tx && this.state === PeerState.Ready && this.queued.length === 0) this.tx.send(FrameType.Ping, {});
   }
 
   /**
    * Sends a last frame on *both* links and closes them gracefully. The two TCP connections are
    * not ordered with each other, so a frame on one and a FIN on the other could arrive in
-   * either order; on both links the frame always comes before that link's FIN.
+   * either order; on both links the frame always comes before that link's FIN. A link that
+   * comes up later hears it too (refuse()).
    */
   sendFinal(type: FrameType.Abort, payload: Uint8Array): void {
     if (this.state !== PeerState.Ready) return;
     this.state = PeerState.Failed;
+    this.finalWord = payload;
+    this.dropQueued(new ClosedError(`communicator failed before rank ${this.rank} was reached`));
     for (const l of [this.tx, this.rx]) {
-      if (l.state !== LinkState.Ready) continue;
+      if (!l || l.state !== LinkState.Ready) continue;
       l.send(type, {}, payload);
       l.conn.end();
     }
@@ -94,17 +171,20 @@ export class Peer {
   bye(): void {
     if (this.state !== PeerState.Ready) return;
     this.state = PeerState.Departed;
-    this.tx.bye();
-    this.rx.conn.end();
+    this.dropQueued(new ClosedError('communicator closed'));
+    if (this.tx) this.tx.bye();
+    this.rx?.conn.end();
   }
 
   destroy(): void {
     this.state = PeerState.Failed;
-    this.rx.destroy(new Error('destroyed'));
-    this.tx.destroy(new Error('destroyed'));
+    this.finalWord = undefined;
+    this.dropQueued(new ClosedError('destroyed'));
+    this.rx?.destroy(new Error('destroyed'));
+    this.tx?.destroy(new Error('destroyed'));
   }
 
-  get usable(): boolean {
-    return this.state === PeerState.Ready && this.tx.state === LinkState.Ready;
+  private dropQueued(err: Error): void {
+    for (const q of this.queued.splice(0)) q.onFlushed?.(err);
   }
 }

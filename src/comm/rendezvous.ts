@@ -1,13 +1,14 @@
 import { z } from 'zod';
-import { AuthError, InvalidArgumentError, RendezvousTimeoutError, RollcallError } from '../errors.js';
+import { AuthError, InvalidArgumentError, PeerFailedError, RendezvousTimeoutError, RollcallError } from '../errors.js';
 import { waitForPrefix, type Store } from '../store/store.js';
 import { realClock, type Clock } from '../util/clock.js';
 import { backoffMs, deadlineIn, remaining, sleep, type Deadline } from '../util/deadline.js';
 import { availableParallelism } from 'node:os';
 import { AUTO_SPIN_US, Communicator, DEFAULT_TUNING, SHARED_SPIN_MAX_BYTES, type CommTuning } from './communicator.js';
 import { loadCpuYield } from './cpu-yield.js';
+import { Endpoint } from './endpoint.js';
 import { Link, type GroupIdentity } from './link.js';
-import { Peer } from './peer.js';
+import { PeerSet, type DialFn } from './peer-set.js';
 import { TcpTransport, parseHostPort } from './tcp-transport.js';
 import type { Transport } from './transport.js';
 
@@ -37,54 +38,22 @@ export function addressKey(job: string, generation: number, rank?: number): stri
 }
 
 /**
- * Builds the communicator of one generation: publish our address in the store, wait for
- * everyone's, then connect each pair once (the higher rank dials the lower) and authenticate.
- * Everything happens before one deadline; a rank that never shows up is named in the error.
+ * The library's entry with a store: each call listens on an address of its own, publishes it
+ * under `rollcall/<job>/comm/<generation>/addr/<rank>`, waits until every rank's is there, and
+ * builds the communicator on it (openCommunicator()); connections are then made on first use.
+ * The runtime does not come this way: its nodes each listen on one address for their whole
+ * life, published once, and a generation's roster comes from the membership (node-comm.ts).
  */
 export async function createCommunicator(config: CommunicatorConfig): Promise<Communicator> {
-  const parsed = ConfigSchema.safeParse(config);
-  if (!parsed.success) {
-    throw new InvalidArgumentError(`bad communicator config: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
-  }
-  const c = parsed.data;
-  const tuning: CommTuning = { ...DEFAULT_TUNING, ...config.tuning };
+  const c = parseConfig(config);
   const deadline: Deadline = deadlineIn(c.rendezvousTimeoutMs ?? 30_000);
   const transport = config.transport ?? new TcpTransport();
-  const clock = config.clock ?? realClock;
-  const me: GroupIdentity = { job: c.job, generation: c.generation, rank: c.rank, world: c.world, secret: c.secret, maxFrameBytes: tuning.maxFrameBytes };
-  if (c.world === 1) return new Communicator(c.job, c.generation, c.rank, c.world, new Map(), tuning, clock);
-
-  // Every rank dials every other (the link it reads from) and accepts every other's dial
-  // (the link it writes to): see tcp-transport.ts.
-  const others = Array.from({ length: c.world }, (_, r) => r).filter((r) => r !== c.rank);
-  const rx = new Map<number, Link>();
-  const tx = new Map<number, Link>();
-  let lastAcceptError: Error | undefined;
-  // Links that finish their handshake after we gave up must not linger and hold the process.
-  let settled = false;
-  const keep = (m: Map<number, Link>, l: Link): void => {
-    if (settled) l.destroy(new Error('rendezvous already over'));
-    else m.set(l.rank, l);
-  };
-  let acceptedAll!: () => void;
-  const allAccepted = new Promise<void>((res) => (acceptedAll = res));
-  const listener = await transport.listen((conn) => {
-    Link.accept(conn, me, deadline, (r) => r !== c.rank && !tx.has(r), clock).then(
-      (l) => {
-        keep(tx, l);
-        if (tx.size === others.length) acceptedAll();
-      },
-      (e: Error) => {
-        // A stray or unauthenticated dialer must not bring us down; remember it for the report.
-        lastAcceptError = e;
-      },
-    );
-  }, c.host);
-
+  const tuning: CommTuning = { ...DEFAULT_TUNING, ...config.tuning };
+  const endpoint = await Endpoint.open({ transport, host: c.host, clock: config.clock, maxFrameBytes: tuning.maxFrameBytes, job: c.job });
   try {
     // Our address goes out while we start watching for the others': one store round trip
-    // fewer on the recovery path (a few ms each on a replicated store under load).
-    const published = config.store.put(addressKey(c.job, c.generation, c.rank), listener.address);
+    // fewer (a few ms each on a replicated store under load).
+    const published = config.store.put(addressKey(c.job, c.generation, c.rank), endpoint.address);
     const stopWaiting = new AbortController();
     const onAbort = (): void => stopWaiting.abort(config.signal?.reason);
     if (config.signal?.aborted) onAbort();
@@ -115,24 +84,78 @@ export async function createCommunicator(config: CommunicatorConfig): Promise<Co
     config.signal?.removeEventListener('abort', onAbort);
     if (put.status === 'rejected') throw put.reason;
     if (wait.status === 'rejected') throw wait.reason;
-    const addrs = wait.value;
-    await Promise.all(others.map((j) => dialWithRetry(transport, addrs[j]!, me, j, deadline, clock, config.signal).then((l) => keep(rx, l))));
-    await raceDeadline(allAccepted, deadline, () => {
-      const missing = others.filter((r) => !tx.has(r));
-      const why = lastAcceptError ? ` (last refused connection: ${lastAcceptError.message})` : '';
-      return new RendezvousTimeoutError(missing, `rank ${c.rank}: rank(s) ${missing.join(',')} never connected${why}`, { rank: c.rank });
-    });
-    if (config.tuning?.spinUs === undefined) Object.assign(tuning, await autoSpin(addrs, c.rank, availableParallelism(), config.tuning ?? {}));
-    else if (tuning.spinYield) await loadCpuYield();
-    const peers = new Map(others.map((r) => [r, new Peer(r, rx.get(r)!, tx.get(r)!)]));
-    return new Communicator(c.job, c.generation, c.rank, c.world, peers, tuning, clock);
+    return await openCommunicator({ ...config, endpoint, roster: wait.value, connectTimeoutMs: remaining(deadline), ownsEndpoint: true });
   } catch (e) {
-    for (const l of [...rx.values(), ...tx.values()]) l.destroy(new Error('rendezvous failed'));
+    endpoint.close();
     throw e;
-  } finally {
-    settled = true;
-    listener.close();
   }
+}
+
+export interface OpenCommunicatorConfig extends z.input<typeof ConfigSchema> {
+  /** Where this rank listens; it may serve many generations (one per join). */
+  endpoint: Endpoint;
+  /** Every rank's endpoint address, in rank order. */
+  roster: readonly string[];
+  tuning?: Partial<CommTuning>;
+  signal?: AbortSignal;
+  clock?: Clock;
+  /**
+   * How long a first connection to a rank may take (its dial retried with backoff), default
+   * rendezvousTimeoutMs: a rank that cannot be reached by then fails with PeerFailedError. While
+   * we wait on a rank, its silence (tuning.timeoutMs) counts from the moment its peer was made.
+   */
+  connectTimeoutMs?: number;
+  /** Close the endpoint with the communicator (createCommunicator's own). */
+  ownsEndpoint?: boolean;
+  /**
+   * Asked when a rank's address refuses connections: its current address, if it has moved (a
+   * restarted process listens elsewhere). Without it, a refused address fails the rank.
+   */
+  readdress?: (rank: number, stale: string, deadline: Deadline) => Promise<string>;
+}
+
+/**
+ * Builds the communicator of one generation on an endpoint and a roster, without the store:
+ * nothing is connected yet. A rank connects to a partner on first use (a send to it, a wait on
+ * it, or its dial to us), authenticated for this generation with the nonce handshake, so it
+ * holds only the connections its algorithms use (peer-set.ts).
+ */
+export async function openCommunicator(config: OpenCommunicatorConfig): Promise<Communicator> {
+  const c = parseConfig(config);
+  if (config.roster.length !== c.world) throw new InvalidArgumentError(`roster has ${config.roster.length} addresses for a world of ${c.world}`);
+  const tuning: CommTuning = { ...DEFAULT_TUNING, ...config.tuning };
+  const clock = config.clock ?? realClock;
+  const endpoint = config.endpoint;
+  const me: GroupIdentity = { job: c.job, generation: c.generation, rank: c.rank, world: c.world, secret: c.secret, maxFrameBytes: tuning.maxFrameBytes };
+  const port = c.world > 1 ? endpoint.join(me) : undefined;
+  const connectMs = config.connectTimeoutMs ?? c.rendezvousTimeoutMs ?? 30_000;
+  const roster = [...config.roster];
+  const dial: DialFn = (to) => dialWithRetry(endpoint.transport, roster[to]!, me, to, deadlineIn(connectMs), clock, config.signal, config.readdress);
+  const peers = new PeerSet(c.rank, dial, clock, () => {
+    port?.leave();
+    if (config.ownsEndpoint) endpoint.close();
+  });
+  try {
+    if (config.tuning?.spinUs === undefined) Object.assign(tuning, await autoSpin(roster, c.rank, availableParallelism(), config.tuning ?? {}));
+    else if (tuning.spinYield) await loadCpuYield();
+  } catch (e) {
+    port?.leave();
+    throw e;
+  }
+  const comm = new Communicator(c.job, c.generation, c.rank, c.world, peers, tuning, clock);
+  if (port) {
+    port.isWanted = (r) => peers.wants(r);
+    port.onLink((link) => peers.accepted(link));
+  }
+  return comm;
+}
+
+function parseConfig(config: z.input<typeof ConfigSchema>): z.output<typeof ConfigSchema> {
+  const parsed = ConfigSchema.safeParse(config);
+  if (!parsed.success) {
+    throw new InvalidArgumentError(`bad communicator config: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  }
+  return parsed.data;
 }
 
 /**
@@ -153,36 +176,45 @@ export async function autoSpin(addrs: readonly string[], rank: number, cores: nu
   return { spinUs: AUTO_SPIN_US, spinYield: true, spinMaxBytes: chosen.spinMaxBytes ?? SHARED_SPIN_MAX_BYTES };
 }
 
-async function dialWithRetry(transport: Transport, address: string, me: GroupIdentity, to: number, deadline: Deadline, clock: Clock, signal?: AbortSignal): Promise<Link> {
+/**
+ * Dials a rank until it answers or the deadline passes. A refused secret, a protocol error, a
+ * rank that has left the generation or a refused connect will not get better by retrying;
+ * other errors (a reset in the handshake, a timeout) might. At the deadline the rank is failed:
+ * PeerFailedError, reason timeout.
+ */
+async function dialWithRetry(
+  transport: Transport,
+  address: string,
+  me: GroupIdentity,
+  to: number,
+  deadline: Deadline,
+  clock: Clock,
+  signal?: AbortSignal,
+  readdress?: OpenCommunicatorConfig['readdress'],
+): Promise<Link> {
   for (let attempt = 0; ; attempt++) {
     try {
       const conn = await transport.dial(address, deadline);
       return await Link.dial(conn, me, to, deadline, clock);
     } catch (e) {
-      // A refused secret will not get better by retrying; a refused connect might.
-      if (e instanceof AuthError || (e instanceof RollcallError && e.code === 'ERR_PROTOCOL')) throw e;
-      const wait = backoffMs(attempt, 10, 500);
-      if (remaining(deadline) <= wait) {
-        throw new RendezvousTimeoutError([to], `rank ${me.rank}: could not connect to rank ${to} at ${address}: ${(e as Error).message}`, { rank: me.rank, cause: e });
+      if (e instanceof AuthError || e instanceof PeerFailedError || (e instanceof RollcallError && e.code === 'ERR_PROTOCOL')) throw e;
+      // Addresses are published only once listening, and a node's stays for its life: nothing
+      // listening there means the rank's process (or its communicator) is gone.
+      if ((e as NodeJS.ErrnoException).code === 'ECONNREFUSED') {
+        if (readdress) {
+          const stale = address;
+          address = await readdress(to, stale, deadline).catch((why: Error) => {
+            throw new PeerFailedError([to], 'closed', me.rank, `nothing listens at its address ${stale}, and no new one: ${why.message}`, { cause: e });
+          });
+          continue;
+        }
+        throw new PeerFailedError([to], 'closed', me.rank, `nothing listens at its address ${address}`, { cause: e });
       }
-      await sleep(wait, signal);
+      const wait = backoffMs(attempt, 10, 500);
+      if (remaining(deadline) <= wait || signal?.aborted) {
+        throw new PeerFailedError([to], 'timeout', me.rank, `could not connect to rank ${to} at ${address}: ${(e as Error).message}`, { cause: e });
+      }
+      await sleep(wait, signal).catch(() => undefined);
     }
   }
-}
-
-function raceDeadline(p: Promise<void>, deadline: Deadline, onTimeout: () => Error): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(onTimeout()), remaining(deadline));
-    t.unref();
-    p.then(
-      () => {
-        clearTimeout(t);
-        resolve();
-      },
-      (e: unknown) => {
-        clearTimeout(t);
-        reject(e);
-      },
-    );
-  });
 }

@@ -19,6 +19,11 @@ export interface ProxyConnect {
   rendezvousTimeoutMs?: number;
   /** Address the communicator listens on; default loopback. */
   host?: string;
+  /**
+   * The generation's members, node ids in rank order (from the membership record): with them a
+   * proxy on its node's listener builds the roster from addresses published once (no store write).
+   */
+  members?: number[];
 }
 
 export type ProxyOp =

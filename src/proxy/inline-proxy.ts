@@ -1,7 +1,9 @@
 import { EventEmitter } from 'node:events';
 import type { Communicator } from '../comm/communicator.js';
 import type { NumericArray, ReduceOp } from '../comm/dtype.js';
-import { createCommunicator } from '../comm/rendezvous.js';
+import { createCommunicator, openCommunicator } from '../comm/rendezvous.js';
+import { deadlineIn } from '../util/deadline.js';
+import type { NodeListener } from './node-listener.js';
 import { ClosedError, TimeoutError, type RollcallError } from '../errors.js';
 import type { Store } from '../store/store.js';
 import { openStore } from '../store/open-store.js';
@@ -22,14 +24,28 @@ export class InlineProxy extends EventEmitter<{ broken: [RollcallError] }> imple
   private comm: Communicator | undefined;
   private readonly abort = new AbortController();
 
-  private constructor(private readonly store: Store) {
+  private constructor(
+    private readonly store: Store | undefined,
+    private readonly node: NodeListener | undefined,
+  ) {
     super();
   }
 
   /** Connects to the store ahead of need, so a relaunch pays only the rendezvous. */
   static async standby(store: string, secret: string, timeoutMs: number): Promise<InlineProxy> {
     const s = await openStore(store, { secret, requestTimeoutMs: timeoutMs });
-    const p = new InlineProxy(s);
+    const p = new InlineProxy(s, undefined);
+    p.moveTo(ProxyState.Standby);
+    return p;
+  }
+
+  /**
+   * A standby on the node's own listener (the SDK's, one per program): activated with the
+   * generation's members, it builds the communicator from their published addresses and
+   * writes nothing to the store.
+   */
+  static onNode(node: NodeListener): InlineProxy {
+    const p = new InlineProxy(undefined, node);
     p.moveTo(ProxyState.Standby);
     return p;
   }
@@ -53,18 +69,7 @@ export class InlineProxy extends EventEmitter<{ broken: [RollcallError] }> imple
     if (this.proxyState !== ProxyState.Standby) throw new ClosedError(`proxy is ${this.proxyState}, not standby`);
     this.moveTo(ProxyState.Starting);
     const t0 = Date.now();
-    const made = createCommunicator({
-      job: connect.job,
-      generation: connect.generation,
-      rank: connect.rank,
-      world: connect.world,
-      secret: connect.secret,
-      store: this.store,
-      tuning: connect.tuning ?? {},
-      rendezvousTimeoutMs: Math.min(timeoutMs, connect.rendezvousTimeoutMs ?? timeoutMs),
-      host: connect.host,
-      signal: this.abort.signal,
-    });
+    const made = this.join(connect, Math.min(timeoutMs, connect.rendezvousTimeoutMs ?? timeoutMs));
     // Terminated while joining: the communicator may still complete; it must not outlive us.
     made.then((c) => this.proxyState === ProxyState.Closed && c.destroy('superseded'), () => undefined);
     let timer: NodeJS.Timeout | undefined;
@@ -92,6 +97,35 @@ export class InlineProxy extends EventEmitter<{ broken: [RollcallError] }> imple
     }
   }
 
+  /** On the node's listener when the members are known, else through the store (the library's way). */
+  private async join(connect: Omit<ProxyConnect, 'type'>, rendezvousTimeoutMs: number): Promise<Communicator> {
+    const common = {
+      job: connect.job,
+      generation: connect.generation,
+      rank: connect.rank,
+      world: connect.world,
+      secret: connect.secret,
+      tuning: connect.tuning ?? {},
+      rendezvousTimeoutMs,
+      host: connect.host,
+      signal: this.abort.signal,
+    };
+    const node = this.node;
+    const members = connect.members;
+    if (node && members) {
+      if (members.length !== connect.world) throw new ClosedError(`generation ${connect.generation} has ${members.length} members for a world of ${connect.world}`);
+      const roster = await node.book.roster(members, deadlineIn(rendezvousTimeoutMs), this.abort.signal);
+      return openCommunicator({
+        ...common,
+        endpoint: node.endpoint,
+        roster,
+        readdress: (rank, stale, deadline) => node.book.moved(members[rank]!, stale, deadline, this.abort.signal),
+      });
+    }
+    if (!this.store) throw new ClosedError('a proxy on the node listener needs the generation\'s members');
+    return createCommunicator({ ...common, store: this.store });
+  }
+
   // async, so that a proxy that is not ready rejects rather than throws.
   async allreduce<T extends NumericArray>(buf: T, redop: ReduceOp = 'sum'): Promise<T> {
     return this.ready().allreduce(buf, redop);
@@ -117,7 +151,7 @@ export class InlineProxy extends EventEmitter<{ broken: [RollcallError] }> imple
   close(): Promise<void> {
     if (this.proxyState === ProxyState.Ready && this.moveTo(ProxyState.Closed)) {
       this.comm?.close();
-      return this.store.close();
+      return this.store?.close() ?? Promise.resolve();
     }
     return this.terminate();
   }
@@ -126,7 +160,7 @@ export class InlineProxy extends EventEmitter<{ broken: [RollcallError] }> imple
     if (this.proxyState === ProxyState.Closed || !this.moveTo(ProxyState.Closed)) return Promise.resolve();
     this.abort.abort();
     this.comm?.destroy('terminated: its proxy is being relaunched');
-    return this.store.close();
+    return this.store?.close() ?? Promise.resolve();
   }
 
   private ready(): Communicator {

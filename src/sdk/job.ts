@@ -15,6 +15,8 @@ import { serializeError } from '../protocol/error-wire.js';
 import { programEventMessage } from '../protocol/program-events.js';
 import { FromProgramSchema, IPC_VERSION, ToProgramSchema, newProgramStats, type FromProgram, type ProgramStats, type ToProgram } from '../protocol/program-ipc.js';
 import { InlineProxy } from '../proxy/inline-proxy.js';
+import { NodeListener } from '../proxy/node-listener.js';
+import { openStore } from '../store/open-store.js';
 import { ProxyHandle } from '../proxy/proxy-handle.js';
 import { ProxyState, type CommProxy } from '../proxy/proxy.js';
 import { isLegalMove, type Moves } from '../util/state-moves.js';
@@ -137,6 +139,12 @@ export class Job {
   private keeper: Keeper | undefined;
   private waiters: (() => void)[] = [];
   private readonly heartbeat: Worker;
+  /**
+   * This node's one listening address for the program's life (inline proxies), published once at
+   * its start, a spare's too: every generation's communicator is built on it, so a recovery
+   * writes nothing to the store. Thread proxies listen in their own thread, per generation.
+   */
+  private listener: Promise<NodeListener> | undefined;
 
   constructor(private readonly config: Config) {
     this.job = config.job;
@@ -152,6 +160,17 @@ export class Job {
     // The channel must not keep a finished program alive.
     (process.channel as { unref?: () => void } | undefined)?.unref?.();
     this.startKeeper();
+    if (config.proxy === 'inline') {
+      const c = config;
+      this.listener = openStore(c.store, { secret: c.secret, requestTimeoutMs: c.rendezvousTimeoutMs }).then((store) =>
+        NodeListener.open({ store, job: c.job, node: c.node, host: c.host, admitWaitMs: Math.max(c.rendezvousTimeoutMs, c.startTimeoutMs) }).catch(async (e: unknown) => {
+          await store.close();
+          throw e;
+        }),
+      );
+      // Failing here fails the standby proxy, which is reported like any proxy that cannot start.
+      this.listener.catch(() => undefined);
+    }
     this.refillStandby(() => send({ type: 'warm' }));
   }
 
@@ -318,6 +337,9 @@ export class Job {
     this.proxy = undefined;
     this.standby = undefined;
     await Promise.all([active?.close(), ...proxies.map((p) => p?.terminate())]);
+    const listener = await this.listener?.catch(() => undefined);
+    listener?.close();
+    await listener?.store.close();
     await this.keeper?.terminate();
     await this.heartbeat.terminate();
   }
@@ -418,7 +440,7 @@ export class Job {
       // a member missing then is a fault to recover from.
       const rdvMs = generation === 0 ? Math.max(c.rendezvousTimeoutMs, c.startTimeoutMs) : c.rendezvousTimeoutMs;
       const ms = await proxy.activate(
-        { store: c.store, secret: c.secret, job: c.job, generation, rank, world, rendezvousTimeoutMs: rdvMs, host: c.host, tuning: { timeoutMs: this.commTimeoutMs() } },
+        { store: c.store, secret: c.secret, job: c.job, generation, rank, world, members, rendezvousTimeoutMs: rdvMs, host: c.host, tuning: { timeoutMs: this.commTimeoutMs() } },
         rdvMs + 1000,
       );
       if (this.activating === proxy) this.activating = undefined;
@@ -457,6 +479,7 @@ export class Job {
 
   private startStandby(): Promise<CommProxy> {
     const c = this.config;
+    if (c.proxy === 'inline' && this.listener) return this.listener.then((n) => InlineProxy.onNode(n));
     return c.proxy === 'inline' ? InlineProxy.standby(c.store, c.secret, c.rendezvousTimeoutMs) : ProxyHandle.standby(c.store, c.secret, c.rendezvousTimeoutMs);
   }
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { AuthError, CollectiveMismatchError, InvalidArgumentError, ProtocolError, RendezvousTimeoutError } from '../../src/index.js';
+import { AuthError, CollectiveMismatchError, InvalidArgumentError, PeerFailedError, ProtocolError, RendezvousTimeoutError } from '../../src/index.js';
 import { encodeHeader, EMPTY_HEADER, FrameType, HEADER_BYTES } from '../../src/comm/frame.js';
 import { SMALL_TUNING, closeAll, makeGroup } from '../helpers/group.js';
 
@@ -93,6 +93,8 @@ describe('malformed frames', () => {
     it(`${label} breaks the communicator with a ProtocolError`, async () => {
       const { comms, transports } = await makeGroup(3, { tuning: FAST });
       try {
+        // Connections are made on first use: one collective first, so rank 0 has links.
+        await Promise.all(comms.map((c) => c.allreduce(new Float32Array(4))));
         const pending = errors([comms[0]!.allreduce(new Float32Array(4))]);
         transports[0]!.conns[0]!.injectRaw(bytes());
         const [e] = await pending;
@@ -108,12 +110,19 @@ describe('malformed frames', () => {
 
 describe('authentication and arguments', () => {
   it('a peer without the job secret is refused; the others name it', async () => {
-    const res = await errors([
-      makeGroup(3, { tuning: FAST, secret: (r) => (r === 2 ? 'wrong' : 'right'), extra: { rendezvousTimeoutMs: 600 } }).then((g) => closeAll(g.comms)),
-    ]);
-    const e = res[0];
-    assert.ok(e instanceof AuthError || e instanceof RendezvousTimeoutError, `got ${String(e)}`);
-    assert.match((e as Error).message, /secret/);
+    // Connections are made on first use, so the refusal comes with the first collective.
+    const { comms } = await makeGroup(3, { tuning: FAST, secret: (r) => (r === 2 ? 'wrong' : 'right'), extra: { rendezvousTimeoutMs: 600 } });
+    try {
+      const res = await errors(comms.map((c) => c.allreduce(new Float32Array(4))));
+      for (const e of res) assert.ok(e instanceof AuthError || e instanceof PeerFailedError || e instanceof RendezvousTimeoutError, `got ${String(e)}`);
+      const auth = res.filter((e): e is AuthError => e instanceof AuthError);
+      assert.ok(auth.length > 0, `no rank saw an AuthError: ${res.map(String).join('; ')}`);
+      for (const e of auth) assert.match(e.message, /secret/);
+      // The ranks holding the secret name rank 2.
+      for (const e of res.slice(0, 2)) assert.equal((e as AuthError | PeerFailedError).rank, 2, String(e));
+    } finally {
+      closeAll(comms);
+    }
   });
 
   it('bad arguments get clear errors', async () => {

@@ -1,0 +1,184 @@
+import { AuthError, ClosedError, TimeoutError } from '../errors.js';
+import { realClock, type Clock } from '../util/clock.js';
+import { deadlineIn } from '../util/deadline.js';
+import type { Hello } from './handshake.js';
+import { Link, type Admission, type GroupIdentity } from './link.js';
+import type { Listener, Transport } from './transport.js';
+
+export interface EndpointOptions {
+  transport: Transport;
+  /** Address to listen on (the transport's default if unset). */
+  host?: string;
+  clock?: Clock;
+  /** Largest handshake frame a dialer not yet known may send. */
+  maxFrameBytes?: number;
+  /**
+   * How long a dialer that is ahead of us (its generation not joined here yet) is held before
+   * its connection is dropped; it then retries until its own deadline.
+   */
+  admitWaitMs?: number;
+  /** The one job this endpoint serves: a dialer for another is refused at once (AuthError). */
+  job?: string;
+}
+
+interface Waiter {
+  key: string;
+  resolve: (port: Port) => void;
+  reject: (e: Error) => void;
+}
+
+const key = (job: string, generation: number): string => `${job}\n${generation}`;
+
+/**
+ * One listening address for the life of a node (or of one library communicator): dialers of any
+ * generation reach it, and each accepted connection goes to this node's communicator of the
+ * generation its HELLO names. So a recovery publishes nothing: the address a node published
+ * when it started still reaches its next communicator. A dialer whose generation is not joined
+ * here yet is held (it may simply be ahead of us); one whose generation has ended here is
+ * refused with ERR_CLOSED, which it takes as this rank having failed.
+ */
+export class Endpoint {
+  private readonly ports = new Map<string, Port>();
+  /** Newest generation joined per job: a dialer for an older one that is not joined is too late. */
+  private readonly newest = new Map<string, number>();
+  private readonly waiters = new Set<Waiter>();
+  private closed = false;
+  /** Why the last dialer was refused, for a report if a rank never connects. */
+  lastRefusal: Error | undefined;
+  /** Connections accepted (authenticated or not): what tests count. */
+  accepted = 0;
+
+  private constructor(
+    private readonly listener: Listener,
+    readonly transport: Transport,
+    private readonly admitWaitMs: number,
+    private readonly job: string | undefined,
+  ) {}
+
+  get address(): string {
+    return this.listener.address;
+  }
+
+  static async open(opts: EndpointOptions): Promise<Endpoint> {
+    const clock = opts.clock ?? realClock;
+    const maxFrameBytes = opts.maxFrameBytes ?? 64 * 1024 * 1024;
+    const admitWaitMs = opts.admitWaitMs ?? 30_000;
+    // The listener exists before the endpoint does; connections only reach it once it is set.
+    const made: { ep?: Endpoint } = {};
+    const listener = await opts.transport.listen((conn) => {
+      const self = made.ep;
+      if (!self || self.closed) return conn.destroy(new ClosedError('endpoint closed'));
+      self.accepted++;
+      const ep = self;
+      let port: Port | undefined;
+      const admit = async (hello: Hello): Promise<Admission> => {
+        port = await ep.admit(hello);
+        return port.admission;
+      };
+      Link.accept(conn, admit, deadlineIn(admitWaitMs), clock, maxFrameBytes).then(
+        (link) => (port ? port.deliver(link) : link.destroy(new ClosedError('no generation'))),
+        // A stray, late or unauthenticated dialer must not bring anything down; kept for reports.
+        (e: Error) => (ep.lastRefusal = e),
+      );
+    }, opts.host);
+    made.ep = new Endpoint(listener, opts.transport, admitWaitMs, opts.job);
+    return made.ep;
+  }
+
+  /**
+   * This node's place in one generation: connections for it are accepted from now on (and held
+   * until its communicator takes them). Joining a generation ends the wait of dialers held for it.
+   */
+  join(me: GroupIdentity): Port {
+    if (this.closed) throw new ClosedError('endpoint closed');
+    const k = key(me.job, me.generation);
+    if (this.ports.has(k)) throw new ClosedError(`generation ${me.generation} of job ${me.job} is already joined here`);
+    const port = new Port(me, () => this.ports.get(k) === port && this.ports.delete(k));
+    this.ports.set(k, port);
+    this.newest.set(me.job, Math.max(this.newest.get(me.job) ?? -1, me.generation));
+    for (const w of this.waiters) {
+      if (w.key === k) {
+        this.waiters.delete(w);
+        w.resolve(port);
+      } else if (w.key.startsWith(`${me.job}\n`) && Number(w.key.slice(me.job.length + 1)) < me.generation) {
+        // Held for a generation we skipped: it will never be joined here.
+        this.waiters.delete(w);
+        w.reject(new ClosedError(`this node has moved on to generation ${me.generation}`));
+      }
+    }
+    return port;
+  }
+
+  private admit(hello: Hello): Promise<Port> {
+    const k = key(hello.job, hello.generation);
+    const port = this.ports.get(k);
+    if (port) return Promise.resolve(port);
+    if (this.closed) return Promise.reject(new ClosedError('endpoint closed'));
+    if (this.job !== undefined && hello.job !== this.job) return Promise.reject(new AuthError(`dialer is for job "${hello.job}", this is job "${this.job}"`));
+    if (hello.generation <= (this.newest.get(hello.job) ?? -1)) {
+      return Promise.reject(new ClosedError(`generation ${hello.generation} has ended here`));
+    }
+    return new Promise<Port>((resolve, reject) => {
+      const w: Waiter = { key: k, resolve, reject };
+      this.waiters.add(w);
+      // The link's handshake deadline drops the connection; this only forgets the waiter.
+      setTimeout(() => this.waiters.delete(w), this.admitWaitMs).unref();
+    });
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.listener.close();
+    for (const w of this.waiters) w.reject(new TimeoutError('endpoint closed while the dialer waited'));
+    this.waiters.clear();
+    for (const p of [...this.ports.values()]) p.leave();
+  }
+
+  /** Generations joined and not left (tests, reports). */
+  get joined(): number {
+    return this.ports.size;
+  }
+
+}
+
+/**
+ * A node's place in one generation at its endpoint. Links accepted for it are held until the
+ * communicator takes them (a dialer can finish its handshake before our communicator exists).
+ */
+export class Port {
+  private handler: ((link: Link) => void) | undefined;
+  private readonly held: Link[] = [];
+  private left = false;
+  /** Which dialing ranks are wanted; the communicator narrows it (one receive link per rank). */
+  isWanted: (rank: number) => boolean;
+  readonly admission: Admission;
+
+  constructor(
+    readonly me: GroupIdentity,
+    private readonly onLeave: () => void,
+  ) {
+    this.isWanted = (r) => r !== me.rank;
+    this.admission = { me, isWanted: (r) => !this.left && this.isWanted(r) };
+  }
+
+  /** Where accepted links go from now on; those held so far go first. */
+  onLink(handler: (link: Link) => void): void {
+    this.handler = handler;
+    for (const l of this.held.splice(0)) handler(l);
+  }
+
+  deliver(link: Link): void {
+    if (this.left) link.destroy(new ClosedError('generation left'));
+    else if (this.handler) this.handler(link);
+    else this.held.push(link);
+  }
+
+  /** The communicator is over: later dialers for this generation are refused (ERR_CLOSED). */
+  leave(): void {
+    if (this.left) return;
+    this.left = true;
+    this.onLeave();
+    for (const l of this.held.splice(0)) l.destroy(new ClosedError('generation left'));
+  }
+}
