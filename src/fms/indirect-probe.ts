@@ -18,6 +18,8 @@ export interface ProbeLinks {
   addressOf(node: number): string | undefined;
   /** Up to `count` live nodes other than us and `target` whose addresses we know, to ask. */
   helpers(target: number, count: number): number[];
+  /** Whether the job has no live node but us and `target` (then nobody could be asked). */
+  alone(target: number): boolean;
   health: LocalHealth;
   /** The suspect did not answer while others could answer us: it is dead to them too. */
   confirmed(target: number, detail: string): void;
@@ -171,11 +173,9 @@ export class IndirectProbe {
 
   private conclude(r: Round): void {
     if (this.rounds.get(r.target) !== r) return;
-    if (r.asked === 0 || r.nacks > 0) {
-      if (r.asked === 0 && this.links.helpers(r.target, 1).length > 0) {
-        // Others exist but none could be asked yet (addresses still being looked up): try again.
-        return this.retry(r);
-      }
+    // Others exist but none could be asked (all suspected too, or their addresses still being
+    // looked up): that is no evidence against the target, rather against ourselves.
+    if (r.nacks > 0 || (r.asked === 0 && this.links.alone(r.target))) {
       this.end(r);
       this.links.confirmed(r.target, `${r.detail}; no answer to a probe${r.asked > 0 ? `, nor through ${r.nacks} of ${r.asked} other node(s)` : ''}`);
       return;

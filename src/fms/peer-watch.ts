@@ -114,6 +114,7 @@ export class PeerWatch {
       send: (to, d) => this.endpoint.send(to, d),
       addressOf: (n) => this.addresses.get(n),
       helpers: (target, count) => this.helpers(target, count),
+      alone: (target) => this.ring.every((n) => n === target || n === cfg.node),
       health: this.health,
       confirmed: (target, detail) => {
         const cause = this.suspects.get(target) ?? 'heartbeat';
