@@ -49,9 +49,17 @@ export class FaultProposer {
   private readonly takeovers = new Set<TimerHandle>();
   private stopped = false;
 
+  /**
+   * @param batchMs the window a batch opened by a program's own fault waits: short, as that
+   * path is the fast one (milliseconds from the exit to the report).
+   * @param peerBatchMs the window a batch opened by a peer's fault waits: silences are found up
+   * to a heartbeat apart (peers beat at different phases), and this path already took a fault
+   * timeout and a probe, so a longer window costs little and merges more.
+   */
   constructor(
     private readonly clock: Clock,
     private readonly batchMs: number,
+    private readonly peerBatchMs: number,
     private readonly takeoverMs: number,
     private readonly links: ProposerLinks,
   ) {}
@@ -95,7 +103,7 @@ export class FaultProposer {
   private gather(r: FaultReport): void {
     this.pending.push(r);
     if (this.batchTimer !== undefined) return;
-    this.batchTimer = this.clock.setTimeout(() => this.flush(), this.batchMs);
+    this.batchTimer = this.clock.setTimeout(() => this.flush(), isProgramFault(r) ? this.batchMs : this.peerBatchMs);
   }
 
   private flush(): void {

@@ -155,6 +155,11 @@ export class Fms {
     this.parts?.program.silence();
   }
 
+  /** This FMS's own health score (Lifeguard, fms/local-health.ts): 0 while it has no evidence against itself. */
+  get healthScore(): number {
+    return this.parts?.peers.healthScore ?? 0;
+  }
+
   /** Ends the program (SIGTERM, then SIGKILL) and everything of ours. */
   async stop(graceMs = 2000): Promise<void> {
     if (this.stopping) return;

@@ -39,14 +39,22 @@ export interface PeerWatchLinks {
 }
 
 /** The timings of the peer watch, all derived from the heartbeat and the fault timeout. */
-export function peerTimings(cfg: Pick<FmsConfig, 'heartbeatMs' | 'faultTimeoutMs'>): { probeMs: number; batchMs: number; takeoverMs: number; healthDecayMs: number } {
+export function peerTimings(cfg: Pick<FmsConfig, 'heartbeatMs' | 'faultTimeoutMs'>): {
+  probeMs: number;
+  batchMs: number;
+  peerBatchMs: number;
+  takeoverMs: number;
+  healthDecayMs: number;
+} {
   // Reports of faults found close together are gathered this long into one generation: short
   // beside the recovery (a rendezvous), long beside a datagram's way to the coordinator.
   const batchMs = Math.max(5, Math.min(50, cfg.heartbeatMs / 8));
+  const peerBatchMs = Math.max(batchMs, cfg.heartbeatMs / 2);
   return {
     probeMs: Math.max(cfg.heartbeatMs, cfg.faultTimeoutMs / 2),
     batchMs,
-    takeoverMs: batchMs + cfg.heartbeatMs,
+    peerBatchMs,
+    takeoverMs: peerBatchMs + cfg.heartbeatMs,
     healthDecayMs: 2 * cfg.faultTimeoutMs,
   };
 }
@@ -129,7 +137,7 @@ export class PeerWatch {
         this.links.emit('peer_cleared', { suspect: target, how, health: this.health.score });
       },
     });
-    this.proposer = new FaultProposer(clock, t.batchMs, t.takeoverMs, {
+    this.proposer = new FaultProposer(clock, t.batchMs, t.peerBatchMs, t.takeoverMs, {
       node: cfg.node,
       record: () => this.links.record(),
       coordinator: (failed) => coordinatorOf(this.ring, (n) => failed.includes(n) || this.suspects.has(n) || this.monitor.isSuspected(n)),
@@ -356,12 +364,15 @@ export class PeerWatch {
   private suspect(node: number, cause: FaultCause, detail: string): void {
     if (this.suspects.has(node) || this.probe.has(node)) return;
     const now = this.clock.now();
-    // Several of our few peers silent at the same moment says more about us than about them.
-    if (now === this.lastSuspicionAt || this.suspects.size > 0) this.health.worse();
+    const many = now === this.lastSuspicionAt || this.suspects.size > 0;
     this.lastSuspicionAt = now;
     this.suspects.set(node, cause);
     this.links.emit('peer_suspected', { suspect: node, cause, detail, health: this.health.score });
     this.probe.confirm(node, detail);
+    // Several of our few peers silent at once says more about us than about them: the timeouts
+    // that follow are stretched. Counted after this round started, so that two real crashes
+    // found together are confirmed together (one generation), not one a timeout after the other.
+    if (many) this.health.worse();
   }
 
   /**
