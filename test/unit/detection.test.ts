@@ -258,7 +258,10 @@ describe('failure detection at scale (whole FMSes, fake clock, memory store, in-
     const w = await startWorld(8);
     await run(w, 500);
     w.programs.get(2)!.crash();
-    w.clock.advance(3);
+    // Its report reaches the coordinator before the second crash, 5 ms later on the FMS's clock.
+    await turn();
+    w.clock.advance(5);
+    await turn();
     w.programs.get(4)!.crash();
     await runUntil(w, 'generation 1', async () => (await record(w)).generation === 1);
     await run(w, 500);
