@@ -162,6 +162,7 @@ function jobFlags(cmd: Command): Command {
     .option('--on-fault <mode>', 'replace (default with spares) | shrink (default without) | restart (the torchrun baseline)')
     .option('--events <file>', 'write the event log (JSON lines) to this file')
     .option('--heartbeat-ms <H>', 'heartbeat interval of FMSes and programs', intIn(10, 60_000), 200)
+    .option('--watchers <K>', 'FMSes each FMS watches (its successors on a ring of the live nodes); each node is watched by K', intIn(1, 64), 3)
     .option('--fault-timeout-ms <T>', 'silence after which a node or program is declared failed (default 3 x heartbeat)', intIn(20, 600_000))
     .option('--start-timeout-ms <T>', 'how long a program may take to start and connect, and every node to arrive', intIn(100, 3_600_000), 30_000)
     .option('--state-dir <dir>', 'where nodes persist committed state versions (default: a temporary directory)')

@@ -142,15 +142,23 @@ export class PhiAccrualDetector {
   }
 
   phi(node: number, now: number): number {
-    const { mean, stdDev } = this.expected(this.get(node));
-    return phiOf(this.silenceMs(node, now), mean, stdDev);
+    return this.phiAfter(node, this.silenceMs(node, now));
   }
 
-  /** When `node` is suspected if nothing more arrives: phi past the threshold, or `maxSilenceMs` of silence. */
-  deadline(node: number, maxSilenceMs: number): number {
+  /** phi after `silenceMs` of silence from `node`. */
+  phiAfter(node: number, silenceMs: number): number {
+    const { mean, stdDev } = this.expected(this.get(node));
+    return phiOf(silenceMs, mean, stdDev);
+  }
+
+  /**
+   * When `node` is suspected if nothing more arrives: phi past the threshold, or `maxSilenceMs`
+   * of silence, each silence stretched by `slowdown` (our own health, local-health.ts).
+   */
+  deadline(node: number, maxSilenceMs: number, slowdown = 1): number {
     const h = this.get(node);
     const { mean, stdDev } = this.expected(h);
-    return h.last + Math.min(elapsedAtPhi(this.threshold, mean, stdDev), maxSilenceMs);
+    return h.last + slowdown * Math.min(elapsedAtPhi(this.threshold, mean, stdDev), maxSilenceMs);
   }
 
   /** The gap expected after the last arrival, and its spread. */
@@ -192,6 +200,10 @@ export interface HeartbeatMonitorOptions extends Omit<PhiAccrualOptions, 'interv
   maxSilenceMs?: number;
   /** A check running later than this past its time means our own loop stalled (default intervalMs / 2). */
   stallToleranceMs?: number;
+  /** What every silence is stretched by (Lifeguard: our own health score + 1; default 1), read when a deadline is computed. */
+  slowdown?: () => number;
+  /** Our own timer ran `lagMs` late: evidence that this process, not the peers, is in trouble. */
+  onStall?: (lagMs: number) => void;
   onSuspect(node: number, info: SuspectInfo): void;
 }
 
@@ -214,6 +226,8 @@ export class HeartbeatMonitor {
   private readonly clock: Clock;
   private readonly detector: PhiAccrualDetector;
   private readonly onSuspect: (node: number, info: SuspectInfo) => void;
+  private readonly slowdown: () => number;
+  private readonly onStall: (lagMs: number) => void;
   private readonly suspected = new Set<number>();
   /** Each watched node's deadline, recomputed when it changes (an arrival, a stall forgiven), not per wake-up. */
   private readonly deadlines = new Map<number, number>();
@@ -227,6 +241,8 @@ export class HeartbeatMonitor {
   constructor(opts: HeartbeatMonitorOptions) {
     this.clock = opts.clock;
     this.onSuspect = opts.onSuspect;
+    this.slowdown = opts.slowdown ?? (() => 1);
+    this.onStall = opts.onStall ?? (() => undefined);
     this.detector = new PhiAccrualDetector(opts);
     this.maxSilenceMs = positive('maxSilenceMs', opts.maxSilenceMs ?? 3 * opts.intervalMs);
     this.stallToleranceMs = positive('stallToleranceMs', opts.stallToleranceMs ?? opts.intervalMs / 2);
@@ -251,7 +267,29 @@ export class HeartbeatMonitor {
   }
 
   private refresh(node: number): void {
-    this.deadlines.set(node, this.detector.deadline(node, this.maxSilenceMs));
+    this.deadlines.set(node, this.detector.deadline(node, this.maxSilenceMs, this.slowdown()));
+  }
+
+  /** The slowdown changed: every deadline is computed again (O(watched), and watched is a few). */
+  refreshAll(): void {
+    for (const node of this.deadlines.keys()) this.refresh(node);
+    if (this.started && !this.confirming) this.schedule(this.clock.now());
+  }
+
+  /**
+   * A suspicion was not confirmed (the node answered a probe, or nobody could tell): the node
+   * is judged again, its silence counted from now.
+   */
+  acquit(node: number): void {
+    if (!this.detector.has(node) || !this.suspected.delete(node)) return;
+    this.detector.heartbeat(node, this.clock.now(), false);
+    this.refresh(node);
+    if (this.started && !this.confirming) this.schedule(this.clock.now());
+  }
+
+  /** The nodes watched now. */
+  watched(): number[] {
+    return this.detector.tracked();
   }
 
   /**
@@ -321,13 +359,15 @@ export class HeartbeatMonitor {
     }
   }
 
+  /** O(watched): the nodes judged are the few this FMS watches (ring.ts), not the job. */
   private verdicts(now: number): SuspectInfo[] {
     const out: SuspectInfo[] = [];
+    const slow = this.slowdown();
     for (const node of this.detector.tracked()) {
       if (this.suspected.has(node)) continue;
       const silenceMs = this.detector.silenceMs(node, now);
-      const phi = this.detector.phi(node, now);
-      const reason = silenceMs > this.maxSilenceMs ? 'max_silence' : phi > this.detector.threshold ? 'phi' : undefined;
+      const phi = this.detector.phiAfter(node, silenceMs / slow);
+      const reason = silenceMs > slow * this.maxSilenceMs ? 'max_silence' : phi > this.detector.threshold ? 'phi' : undefined;
       if (reason) out.push({ node, phi, silenceMs, reason, at: now });
     }
     return out;
@@ -366,6 +406,8 @@ export class HeartbeatMonitor {
     const lag = now - this.nextDue;
     if (lag <= this.stallToleranceMs) return;
     this.detector.forgive(lag, now);
+    // Reported before the deadlines are computed again, so a slowdown it causes applies to them.
+    this.onStall(lag);
     for (const node of this.deadlines.keys()) this.refresh(node);
     this.nextDue = now;
     this.graceUntil = now + this.detector.intervalMs;

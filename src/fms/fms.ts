@@ -52,9 +52,10 @@ interface Parts {
 
 /**
  * The fault management service of one node. It supervises its own program (exit, heartbeat
- * thread), watches every other FMS by heartbeat datagrams, and on a fault: tells the other FMSes,
- * idles its program, writes the next membership (compare-and-set; any FMS may win) and, for every
- * new generation, has the program relaunch its communication proxy. It never restarts the
+ * thread), watches K other FMSes on a ring by heartbeat datagrams and confirms a silence by an
+ * indirect probe, and on a fault: idles its program, reports it to the one FMS that writes the
+ * next membership (compare-and-set) and, for every new generation, has the program relaunch its
+ * communication proxy. It never restarts the
  * program, except in `restart` mode, which exists as the baseline to compare against.
  *
  * Each concern is a part of its own (ProgramSupervisor, PeerWatch, MembershipReactor), built
@@ -119,7 +120,7 @@ export class Fms {
     const program: ProgramSupervisor = new ProgramSupervisor(cfg, clock, store, endpoint.address, (command, env) => this.deps.startProgram(command, env), hooks, {
       ...common,
       connected: () => membership.sendGeneration(),
-      fault: (cause, detail) => void peers.declareFault([cfg.node], cause, detail, true),
+      fault: (cause, detail) => peers.declareFault([cfg.node], cause, detail),
       proxyBroken: (generation, error) => peers.onProxyBroken(generation, error),
     });
     const peers: PeerWatch = new PeerWatch(cfg, clock, store, endpoint, hooks, {
@@ -142,14 +143,21 @@ export class Fms {
     if (!parts) return;
     if (d.type === 'heartbeat') parts.peers.onHeartbeat(d.node);
     // Our beat to the others rides on our program's (peer-watch.ts), only on one that counted.
-    else if (d.type === 'program_heartbeat' && parts.program.onHeartbeat(d)) parts.peers.programBeat();
-    else if (d.type === 'fault') parts.peers.onFaultNotice(d);
+    else if (d.type === 'program_heartbeat') {
+      if (parts.program.onHeartbeat(d)) parts.peers.programBeat();
+    } else if (d.type === 'fault') parts.peers.onFaultNotice(d);
+    else parts.peers.onProbeDatagram(d);
   }
 
   /** Stops every judgement and heartbeat of ours. */
   private silence(): void {
     this.parts?.peers.silence();
     this.parts?.program.silence();
+  }
+
+  /** This FMS's own health score (Lifeguard, fms/local-health.ts): 0 while it has no evidence against itself. */
+  get healthScore(): number {
+    return this.parts?.peers.healthScore ?? 0;
   }
 
   /** Ends the program (SIGTERM, then SIGKILL) and everything of ours. */

@@ -3,7 +3,7 @@ import type { ToProgram } from '../protocol/program-ipc.js';
 import type { Store, Watcher } from '../store/store.js';
 import type { FaultCause } from '../protocol/datagram.js';
 import { FmsState, type Emit, type FmsConfig, type FmsHooks, type FmsStateLinks } from './fms-shared.js';
-import { applyFault, applyRestart, membershipUpdatedEvent, slotOf, watchMembership, type MembershipRecord } from './membership.js';
+import { applyFault, applyRestart, isOut, membershipUpdatedEvent, slotOf, watchMembership, type MembershipRecord } from './membership.js';
 
 /** The program as the reactor drives it. */
 export interface ProgramControl {
@@ -110,7 +110,8 @@ export class MembershipReactor {
       return;
     }
     const me = this.cfg.node;
-    if (record.failed.includes(me)) {
+    // Named failed, or out of the job without a name (dropped from the bounded failed list).
+    if (isOut(record, me)) {
       if (this.links.state() !== FmsState.Fenced && this.links.moveTo(FmsState.Fenced)) {
         // Out of the job for good: a node that was declared failed must not judge the others
         // (they stop heartbeating it, so it would see them all as silent: a split brain).

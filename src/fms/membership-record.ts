@@ -19,8 +19,14 @@ export const MembershipRecordSchema = z
     /** Node ids in rank order: rank = index. */
     members: z.array(NodeId),
     spares: z.array(NodeId),
-    /** Every node ever reported failed, so a late or repeated report is recognised as old news. */
+    /**
+     * The nodes reported failed, newest last, so a late or repeated report is recognised as old
+     * news; at most FAILED_KEPT of them (the record is rewritten on every fault and read by every
+     * node: it must not grow with the job's history). Older ones are only counted, in `failedDropped`.
+     */
     failed: z.array(NodeId),
+    /** How many failed nodes were dropped from the front of `failed` (absent: none). */
+    failedDropped: z.number().int().nonnegative().optional(),
     minNodes: z.number().int().positive(),
     policy: MembershipPolicySchema,
     state: z.enum(['running', 'failed']),
@@ -76,6 +82,22 @@ export function parseMembership(key: string, value: string): MembershipRecord {
   return parsed.data;
 }
 
+/**
+ * The failed nodes a record names. A node that is neither member nor spare is out of the job
+ * either way: one named here, or one dropped from here long ago (counted in `failedDropped`).
+ */
+export const FAILED_KEPT = 256;
+
+/** Whether `node` is out of the job for good: neither a member nor a spare. */
+export function isOut(record: MembershipRecord, node: number): boolean {
+  return !record.members.includes(node) && !record.spares.includes(node);
+}
+
+/** How many nodes the job was started with: members, spares, failed, and failed nodes no longer named. */
+export function nodesEver(record: MembershipRecord): number {
+  return record.members.length + record.spares.length + record.failed.length + (record.failedDropped ?? 0);
+}
+
 /** The slot (whose committed state) a node holds. */
 export function slotOf(record: MembershipRecord, node: number): number {
   return record.slots?.[String(node)] ?? node;
@@ -102,7 +124,8 @@ export function nextMembership(record: MembershipRecord, failedNodes: readonly n
   const lost = new Set(failedNodes);
   for (const n of lost) {
     if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`failed node id must be a non-negative integer, got ${n}`);
-    if (!record.members.includes(n) && !record.spares.includes(n) && !record.failed.includes(n)) {
+    // Past the kept list, a node that is none of these may be one failed long ago: old news.
+    if (!record.members.includes(n) && !record.spares.includes(n) && !record.failed.includes(n) && !record.failedDropped) {
       throw new InvalidArgumentError(`node ${n} is not part of this job (neither member, spare nor failed)`, { node: n });
     }
   }
@@ -125,13 +148,16 @@ export function nextMembership(record: MembershipRecord, failedNodes: readonly n
       slots[String(s)] = slotOf(record, n);
     }
   }
-  const failed = [...record.failed, ...lostMembers, ...lostSpares];
+  const all = [...record.failed, ...lostMembers, ...lostSpares];
+  const drop = Math.max(0, all.length - FAILED_KEPT);
+  const failed = all.slice(drop);
+  const compacted = drop > 0 ? { failedDropped: (record.failedDropped ?? 0) + drop } : {};
 
   if (lostMembers.length === 0) {
-    return { record: { ...record, spares, failed }, changed: { removed: [], added: [] }, write: true, bumped: false };
+    return { record: { ...record, spares, failed, ...compacted }, changed: { removed: [], added: [] }, write: true, bumped: false };
   }
 
-  const next: MembershipRecord = { ...record, generation: record.generation + 1, members, spares, failed, ...(added.length > 0 ? { slots } : {}) };
+  const next: MembershipRecord = { ...record, generation: record.generation + 1, members, spares, failed, ...compacted, ...(added.length > 0 ? { slots } : {}) };
   if (members.length < record.minNodes) {
     next.state = 'failed';
     next.reason =

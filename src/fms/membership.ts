@@ -11,6 +11,7 @@ import { listAndWatch, type KeyValue, type Store, type Watcher } from '../store/
 import { backoffMs, remaining, sleep, withDeadline, type Deadline } from '../util/deadline.js';
 import {
   failedMembership,
+  isOut,
   nextMembership,
   parseMembership,
   restartMembership,
@@ -213,7 +214,7 @@ async function transition(
       modRevision = kv.modRevision;
     }
     if (current.state === 'failed') throw new JobFailedError(job, current.reason ?? 'unknown', current.generation);
-    if (opts.proposer !== undefined && current.failed.includes(opts.proposer)) return { record: current, changed: { removed: [], added: [] }, bumped: false };
+    if (opts.proposer !== undefined && isOut(current, opts.proposer)) return { record: current, changed: { removed: [], added: [] }, bumped: false };
     const t = rule(current);
     if (!t.write) return { record: current, changed: t.changed, bumped: false };
 

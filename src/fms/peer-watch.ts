@@ -5,13 +5,25 @@ import type { Clock, TimerHandle } from '../util/clock.js';
 import type { Datagram, FaultCause } from '../protocol/datagram.js';
 import type { DatagramEndpoint } from './datagram-endpoint.js';
 import { HeartbeatMonitor } from './failure-detector.js';
+import { FaultProposer, type FaultReport } from './fault-proposer.js';
 import { doneKey, FmsState, type Emit, type FmsConfig, type FmsHooks } from './fms-shared.js';
+import { IndirectProbe, PROBE_HELPERS } from './indirect-probe.js';
+import { LocalHealth } from './local-health.js';
 import type { MembershipRecord } from './membership.js';
+import { coordinatorOf, ringOf, watchedBy, watchersOf } from './ring.js';
 
 /** How often the FMS reports its suspicion of the others (shown by the dashboard). */
 const HEALTH_EVERY_MS = 1000;
 
-const fmsKey = (job: string, node: number): string => `rollcall/${job}/fms/${node}`;
+/** Nodes each FMS watches when the configuration does not say (`--watchers K`). */
+export const DEFAULT_WATCHERS = 3;
+
+/**
+ * Each FMS's address, under a prefix of its own (`.../fms/<node>/`), so that waiting for one
+ * node's address watches that node's key alone, not every node whose id starts with the same digits.
+ */
+export const fmsAddressKey = (job: string, node: number): string => `rollcall/${job}/fms/${node}/address`;
+const fmsPrefix = (job: string, node: number): string => `rollcall/${job}/fms/${node}/`;
 
 /** What the peer watch needs from the rest of the FMS. */
 export interface PeerWatchLinks {
@@ -26,19 +38,63 @@ export interface PeerWatchLinks {
   propose(failed: number[], cause: FaultCause, programFault: boolean, generation: number): Promise<void>;
 }
 
+/** The timings of the peer watch, all derived from the heartbeat and the fault timeout. */
+export function peerTimings(cfg: Pick<FmsConfig, 'heartbeatMs' | 'faultTimeoutMs'>): {
+  probeMs: number;
+  batchMs: number;
+  peerBatchMs: number;
+  takeoverMs: number;
+  healthDecayMs: number;
+} {
+  // Reports of faults found close together are gathered this long into one generation: short
+  // beside the recovery (a rendezvous), long beside a datagram's way to the coordinator.
+  const batchMs = Math.max(5, Math.min(50, cfg.heartbeatMs / 8));
+  const peerBatchMs = Math.max(batchMs, cfg.heartbeatMs / 2);
+  return {
+    probeMs: Math.max(cfg.heartbeatMs, cfg.faultTimeoutMs / 2),
+    batchMs,
+    peerBatchMs,
+    takeoverMs: peerBatchMs + cfg.heartbeatMs,
+    healthDecayMs: 2 * cfg.faultTimeoutMs,
+  };
+}
+
 /**
- * This node's watch over the other nodes and its word to them: heartbeats to every other FMS and
- * judged from them (phi accrual), fault notices sent and received, the delayed blame after a
- * proxy broke, and declaring a fault, whoever found it.
+ * This node's watch over a few other nodes and its word about them. The live nodes form a ring
+ * (ring.ts); this FMS beats to its K predecessors and judges its K successors (phi accrual),
+ * so its datagrams per interval do not depend on the size of the job. A silent successor is
+ * only suspected: it becomes a fault once an indirect probe through other nodes confirms it
+ * (indirect-probe.ts), and the confirmed fault is reported to the one FMS that writes the next
+ * membership (fault-proposer.ts). Our own health (local-health.ts: late timers, refuted
+ * suspicions, rounds nobody answered) stretches every timeout, so a starved or cut-off
+ * observer waits instead of accusing.
  */
 export class PeerWatch {
-  private readonly peers = new Map<number, string>();
+  private readonly k: number;
+  private readonly addresses = new Map<number, string>();
+  private readonly resolving = new Set<number>();
   private readonly monitor: HeartbeatMonitor;
+  private readonly health: LocalHealth;
+  private readonly probe: IndirectProbe;
+  private readonly proposer: FaultProposer;
   private readonly declared = new Set<string>();
+  /** Suspects being confirmed, with what made us suspect them. */
+  private readonly suspects = new Map<number, FaultCause>();
+  private ring: number[] = [];
+  private ringFor: MembershipRecord | undefined | null = null;
+  /** The nodes we beat to, and those we judge. */
+  private watchers: number[] = [];
+  private readonly watching = new Set<number>();
+  /** At start-up, a watched node is judged from its first beat (it may still be starting), or from the start timeout. */
+  private readonly awaitingFirstBeat = new Set<number>();
+  private warm = false;
+  private lastSuspicionAt = -Infinity;
   /** Beating to the others: from start() until silence(). */
   private beating = false;
+  private silenced = false;
   private lastBeatAt = -Infinity;
   private beatTimer: TimerHandle | undefined;
+  private warmTimer: TimerHandle | undefined;
   private healthAt = -Infinity;
 
   constructor(
@@ -49,54 +105,119 @@ export class PeerWatch {
     private readonly hooks: Pick<FmsHooks, 'health'>,
     private readonly links: PeerWatchLinks,
   ) {
+    this.k = cfg.watchers ?? DEFAULT_WATCHERS;
+    const t = peerTimings(cfg);
+    this.health = new LocalHealth(clock, t.healthDecayMs, () => this.monitor.refreshAll());
     this.monitor = new HeartbeatMonitor({
       clock,
       intervalMs: cfg.heartbeatMs,
       maxSilenceMs: cfg.faultTimeoutMs,
-      onSuspect: (n, info) => void this.declareFault([n], 'heartbeat', `FMS of node ${n} silent for ${Math.round(info.silenceMs)} ms (${info.reason})`),
+      slowdown: () => this.health.multiplier(),
+      onStall: () => this.health.worse(),
+      onSuspect: (n, info) => this.suspect(n, 'heartbeat', `FMS of node ${n} silent for ${Math.round(info.silenceMs)} ms (${info.reason})`),
+    });
+    this.probe = new IndirectProbe(clock, t.probeMs, {
+      node: cfg.node,
+      address: endpoint.address,
+      send: (to, d) => this.endpoint.send(to, d),
+      addressOf: (n) => this.addresses.get(n),
+      helpers: (target, count) => this.helpers(target, count),
+      alone: (target) => this.ring.every((n) => n === target || n === cfg.node),
+      health: this.health,
+      confirmed: (target, detail) => {
+        const cause = this.suspects.get(target) ?? 'heartbeat';
+        this.suspects.delete(target);
+        this.declareFault([target], cause, detail);
+      },
+      cleared: (target, how) => {
+        this.suspects.delete(target);
+        this.monitor.acquit(target);
+        // We suspected a live node: its beats went missing here, or we were too slow to read them.
+        if (how !== 'unresolved') this.health.worse();
+        this.links.emit('peer_cleared', { suspect: target, how, health: this.health.score });
+      },
+    });
+    this.proposer = new FaultProposer(clock, t.batchMs, t.peerBatchMs, t.takeoverMs, {
+      node: cfg.node,
+      record: () => this.links.record(),
+      coordinator: (failed) => coordinatorOf(this.ring, (n) => failed.includes(n) || this.suspects.has(n) || this.monitor.isSuspected(n)),
+      addressOf: (n) => this.addressOf(n),
+      send: (to, d) => this.endpoint.send(to, d),
+      propose: (failed, cause, programFault, generation) => this.links.propose(failed, cause, programFault, generation),
+      notified: (r, to) => this.links.emit('fault_notified', { by: this.cfg.node, failed: r.failed, to }),
     });
   }
 
   async register(): Promise<void> {
-    await this.store.put(fmsKey(this.cfg.job, this.cfg.node), this.endpoint.address);
+    await this.store.put(fmsAddressKey(this.cfg.job, this.cfg.node), this.endpoint.address);
   }
 
-  /** Waits for every other FMS's address, then beats to them and judges them. */
+  /**
+   * Looks up the addresses this FMS needs (its ring neighbours, a few helpers, the likely
+   * coordinators: a handful of gets, whatever N is), waiting for those not registered yet,
+   * then beats to its watchers and judges the nodes it watches.
+   */
   async start(): Promise<void> {
-    const { job, node } = this.cfg;
-    const others = this.cfg.nodes.filter((n) => n !== node);
-    const kvs = await waitForPrefix(
-      this.store,
-      `rollcall/${job}/fms/`,
-      (list) => (others.every((n) => list.has(fmsKey(job, n))) ? [...list.values()] : undefined),
-      Date.now() + this.cfg.startTimeoutMs,
-      (list) => new TimeoutError(`node ${node}: FMS of node(s) ${others.filter((n) => !list.has(fmsKey(job, n))).join(',')} did not register within ${this.cfg.startTimeoutMs} ms`),
-    );
-    for (const kv of kvs) {
-      const n = Number(kv.key.slice(kv.key.lastIndexOf('/') + 1));
-      if (n !== node) this.peers.set(n, kv.value);
-    }
-    for (const n of this.peers.keys()) this.monitor.watch(n);
+    this.rering();
+    await this.fetch(this.wanted(), Date.now() + this.cfg.startTimeoutMs);
+    if (this.silenced) return;
     this.monitor.start();
+    this.warmTimer = this.clock.setTimeout(() => {
+      this.warmTimer = undefined;
+      this.warm = true;
+      for (const n of this.awaitingFirstBeat) this.monitor.watch(n);
+      this.awaitingFirstBeat.clear();
+    }, this.cfg.startTimeoutMs);
     this.beating = true;
     this.beat();
   }
 
   onHeartbeat(node: number): void {
-    this.monitor.heartbeat(node);
+    if (this.awaitingFirstBeat.delete(node)) this.monitor.watch(node);
+    // A suspect is not judged by the monitor until cleared: its beat clears it.
+    if (!this.monitor.heartbeat(node)) this.probe.heard(node);
   }
 
-  /** Nodes declared failed: their FMSes no longer beat, so they are no longer judged. */
-  forget(nodes: readonly number[]): void {
-    for (const n of nodes) this.monitor.unwatch(n);
+  /** Probes, acks, requests to probe, nacks: this FMS answers them even before it judges anyone. */
+  onProbeDatagram(d: Extract<Datagram, { type: 'probe' | 'ack' | 'probe_request' | 'nack' }>): void {
+    if (this.links.state() === FmsState.Fenced) return;
+    this.probe.onDatagram(d);
+  }
+
+  /** A fault report from another FMS, which takes us for the coordinator. */
+  onFaultNotice(d: Extract<Datagram, { type: 'fault' }>): void {
+    const record = this.links.record();
+    if (!record || this.links.state() === FmsState.Fenced || this.links.stopping()) return;
+    if (d.failed.some((n) => record.members.includes(n)) && !d.failed.includes(this.cfg.node)) this.links.idle(record.generation);
+    this.proposer.onReport(d);
+  }
+
+  /** The record changed (the reactor read a new one): the ring and who watches whom are derived again. */
+  forget(_nodes: readonly number[]): void {
+    this.rering();
   }
 
   /** Stops judging the others and beating to them. */
   silence(): void {
+    this.silenced = true;
     this.monitor.stop();
+    this.probe.stop();
+    this.proposer.stop();
     this.beating = false;
     if (this.beatTimer !== undefined) this.clock.clearTimeout(this.beatTimer);
     this.beatTimer = undefined;
+    if (this.warmTimer !== undefined) this.clock.clearTimeout(this.warmTimer);
+    this.warmTimer = undefined;
+  }
+
+  /** Our health score (Lifeguard), for tests and the dashboard. */
+  get healthScore(): number {
+    return this.health.score;
+  }
+
+  /** The nodes this FMS beats to and those it judges, as derived from the record. */
+  get view(): { watchers: number[]; watching: number[] } {
+    return { watchers: [...this.watchers], watching: [...this.watching] };
   }
 
   /**
@@ -109,7 +230,7 @@ export class PeerWatch {
   }
 
   /**
-   * Beats to the others, and arms the next: a quarter interval late, so that it does not race
+   * Beats to our K watchers, and arms the next: a quarter interval late, so that it does not race
    * the program's beat it stands in for, yet a peer hearing us every 1.25 intervals while our
    * program is away (starting, stopped, recovering) is far from suspecting us. The phis for the
    * dashboard go with a beat, about once a second: a timer of their own was one more wake-up.
@@ -120,20 +241,145 @@ export class PeerWatch {
       this.beatTimer = undefined;
       this.beat();
     }, 1.25 * this.cfg.heartbeatMs);
+    this.rering();
     const now = this.clock.now();
     this.lastBeatAt = now;
-    const record = this.links.record();
-    for (const [n, addr] of this.peers) if (!record?.failed.includes(n)) this.endpoint.send(addr, { type: 'heartbeat', node: this.cfg.node });
+    for (const n of this.watchers) {
+      const addr = this.addressOf(n);
+      if (addr !== undefined) this.endpoint.send(addr, { type: 'heartbeat', node: this.cfg.node });
+    }
     if (this.hooks.health && now - this.healthAt >= HEALTH_EVERY_MS - this.cfg.heartbeatMs / 2) {
       this.healthAt = now;
       this.hooks.health(this.cfg.node, this.monitor.phis());
     }
   }
 
+  /** Derives the ring from the record (once per record: O(N log N) per generation, nothing per beat). */
+  private rering(): void {
+    const record = this.links.record();
+    if (record === this.ringFor) return;
+    this.ringFor = record;
+    this.ring = ringOf(record, this.cfg.nodes);
+    const me = this.cfg.node;
+    const fenced = record?.failed.includes(me) === true;
+    this.watchers = fenced ? [] : watchersOf(this.ring, me, this.k);
+    const next = new Set(fenced ? [] : watchedBy(this.ring, me, this.k));
+    for (const n of this.watching) {
+      if (next.has(n)) continue;
+      this.watching.delete(n);
+      this.awaitingFirstBeat.delete(n);
+      this.monitor.unwatch(n);
+      this.probe.cancel(n);
+      this.suspects.delete(n);
+    }
+    for (const n of next) {
+      if (this.watching.has(n)) continue;
+      this.watching.add(n);
+      if (this.warm) this.monitor.watch(n);
+      else this.awaitingFirstBeat.add(n);
+    }
+    // Addresses of nodes that left the ring are dropped, so the book stays the size of what we need.
+    const live = new Set(this.ring);
+    for (const n of this.addresses.keys()) if (!live.has(n)) this.addresses.delete(n);
+    if (this.beating) for (const n of this.wanted()) void this.resolve(n);
+  }
+
+  /** Whose addresses this FMS keeps: watchers, watched, a few more successors as helpers, the two lowest (coordinators). */
+  private wanted(): number[] {
+    const me = this.cfg.node;
+    const around = watchedBy(this.ring, me, this.k + PROBE_HELPERS);
+    return [...new Set([...this.watchers, ...around, ...this.ring.slice(0, 2)])].filter((n) => n !== me);
+  }
+
+  private addressOf(n: number): string | undefined {
+    const a = this.addresses.get(n);
+    if (a === undefined) void this.resolve(n);
+    return a;
+  }
+
+  /** One get for an address we do not have yet; a miss is tried again when next needed. */
+  private async resolve(n: number): Promise<void> {
+    if (this.addresses.has(n) || this.resolving.has(n)) return;
+    this.resolving.add(n);
+    try {
+      const kv = await this.store.get(fmsAddressKey(this.cfg.job, n));
+      if (kv) this.addresses.set(n, kv.value);
+    } catch {
+      // The store is away: the next beat or probe asks again.
+    } finally {
+      this.resolving.delete(n);
+    }
+  }
+
+  /** Gets each address; for one not registered yet, waits on that node's own key until the deadline. */
+  private async fetch(nodes: number[], deadline: number): Promise<void> {
+    const { job, node } = this.cfg;
+    const missing: number[] = [];
+    await Promise.all(
+      nodes.map(async (n) => {
+        const kv = await this.store.get(fmsAddressKey(job, n));
+        if (kv) this.addresses.set(n, kv.value);
+        else missing.push(n);
+      }),
+    );
+    const late: number[] = [];
+    await Promise.all(
+      missing.map(async (n) => {
+        try {
+          const value = await waitForPrefix(
+            this.store,
+            fmsPrefix(job, n),
+            (kvs) => kvs.get(fmsAddressKey(job, n))?.value,
+            deadline,
+            () => new TimeoutError(`node ${n}`),
+          );
+          this.addresses.set(n, value);
+        } catch (e) {
+          if (!(e instanceof TimeoutError)) throw e;
+          late.push(n);
+        }
+      }),
+    );
+    if (late.length > 0) {
+      throw new TimeoutError(`node ${node}: FMS of node(s) ${late.sort((a, b) => a - b).join(',')} did not register within ${this.cfg.startTimeoutMs} ms`);
+    }
+  }
+
+  /** Up to `count` live nodes with known addresses to ask about `target`, in random order. */
+  private helpers(target: number, count: number): number[] {
+    const out: number[] = [];
+    const live = new Set(this.ring);
+    for (const n of this.addresses.keys()) {
+      if (n === target || n === this.cfg.node || !live.has(n) || this.suspects.has(n) || this.monitor.isSuspected(n)) continue;
+      out.push(n);
+    }
+    for (let i = out.length - 1; i > 0; i--) {
+      const j = Math.floor(Math.random() * (i + 1));
+      [out[i], out[j]] = [out[j]!, out[i]!];
+    }
+    return out.slice(0, count);
+  }
+
+  /** The monitor (or a broken proxy) points at `node`: confirmed by an indirect probe before anything is done. */
+  private suspect(node: number, cause: FaultCause, detail: string): void {
+    if (this.suspects.has(node) || this.probe.has(node)) return;
+    const now = this.clock.now();
+    const many = now === this.lastSuspicionAt || this.suspects.size > 0;
+    this.lastSuspicionAt = now;
+    this.suspects.set(node, cause);
+    this.links.emit('peer_suspected', { suspect: node, cause, detail, health: this.health.score });
+    this.probe.confirm(node, detail);
+    // Several of our few peers silent at once says more about us than about them: the timeouts
+    // that follow are stretched. Counted after this round started, so that two real crashes
+    // found together are confirmed together (one generation), not one a timeout after the other.
+    if (many) this.health.worse();
+  }
+
   /**
    * A proxy saw a peer fail (reset, silence) or could not rendezvous. The failed node's own FMS
    * usually reports first (it sees its program exit within milliseconds), so we wait one
-   * heartbeat interval before blaming the node ourselves.
+   * heartbeat interval; then a node we watch is suspected (and confirmed as any other); one we
+   * do not watch is left to its own watchers, so a broken communicator is not N reports.
    */
   onProxyBroken(generation: number, error: { failedRanks?: readonly number[]; missingRanks?: readonly number[]; message: string }): void {
     const record = this.links.record();
@@ -142,11 +388,16 @@ export class PeerWatch {
     const nodes = ranks.map((r) => record.members[r]).filter((n): n is number => n !== undefined && n !== this.cfg.node);
     this.links.emit('proxy_broken', { generation, failed: nodes, message: error.message });
     this.links.idle(generation);
-    if (nodes.length === 0) return;
+    const mine = nodes.filter((n) => this.watching.has(n));
+    if (mine.length === 0) return;
     this.clock.setTimeout(() => {
       if (this.links.record()?.generation !== generation) return;
-      void this.stillRunning(nodes).then((running) => {
-        if (running.length > 0 && this.links.record()?.generation === generation) void this.declareFault(running, 'connection', error.message);
+      void this.stillRunning(mine).then((running) => {
+        if (this.links.record()?.generation !== generation) return;
+        for (const n of running) {
+          if (this.monitor.isSuspected(n)) continue;
+          this.suspect(n, 'connection', error.message);
+        }
       });
     }, this.cfg.heartbeatMs);
   }
@@ -157,37 +408,22 @@ export class PeerWatch {
     return nodes.filter((_, i) => !done[i]);
   }
 
-  onFaultNotice(d: Extract<Datagram, { type: 'fault' }>): void {
-    const record = this.links.record();
-    if (!record || d.generation < record.generation || this.links.state() === FmsState.Fenced) return;
-    if (d.failed.some((n) => record.members.includes(n))) this.links.idle(d.generation);
-    // The detector may die before it writes the membership; so we propose the same change
-    // ourselves if it has not appeared shortly. The compare-and-set makes it happen once.
-    this.clock.setTimeout(() => {
-      const now = this.links.record();
-      if (now && now.generation <= d.generation) void this.links.propose(d.failed, d.cause, d.by === d.failed[0] && d.failed.length === 1, d.generation);
-    }, this.cfg.heartbeatMs / 2);
-  }
-
   /**
-   * @param ownProgram the fault is this node's program (exit or hang), not the node itself: in
-   * `restart` mode the node stays and every program is restarted.
+   * A fault found here: our own program's (exit, hang), or a peer's confirmed by a probe. Logged
+   * once per node and generation, our program idled, and reported to the coordinator. Our own
+   * node named by ourselves is our program's fault, not the node's: in `restart` mode the node
+   * stays and every program is restarted.
    */
-  async declareFault(failed: number[], cause: FaultCause, detail: string, ownProgram = false): Promise<void> {
+  declareFault(failed: number[], cause: FaultCause, detail: string): void {
     const record = this.links.record();
     if (!record || this.links.stopping() || this.links.state() === FmsState.Fenced || record.failed.includes(this.cfg.node)) return;
     const fresh = failed.filter((n) => (record.members.includes(n) || record.spares.includes(n)) && !this.declared.has(`${record.generation}:${n}`));
     if (fresh.length === 0) return;
     for (const n of fresh) this.declared.add(`${record.generation}:${n}`);
     this.links.emit('fault_detected', { by: this.cfg.node, failed: fresh, cause, generation: record.generation, detail });
-    const to: number[] = [];
-    for (const [n, addr] of this.peers) {
-      if (fresh.includes(n) || record.failed.includes(n)) continue;
-      this.endpoint.send(addr, { type: 'fault', by: this.cfg.node, failed: fresh, cause, generation: record.generation });
-      to.push(n);
-    }
-    this.links.emit('fault_notified', { by: this.cfg.node, failed: fresh, to });
     if (fresh.some((n) => record.members.includes(n)) && !fresh.includes(this.cfg.node)) this.links.idle(record.generation);
-    await this.links.propose(fresh, cause, ownProgram, record.generation);
+    // A report by a node of itself is its own program's fault (fault-proposer.ts).
+    const report: FaultReport = { by: this.cfg.node, failed: fresh, cause, generation: record.generation };
+    this.proposer.report(report);
   }
 }

@@ -28,6 +28,7 @@ export function fmsConfig(opts: LaunchOptions, at: NodePlacement): FmsConfig {
     nodes: Array.from({ length: all }, (_, i) => i),
     policy: opts.policy,
     heartbeatMs: opts.heartbeatMs,
+    watchers: opts.watchers,
     faultTimeoutMs: opts.faultTimeoutMs,
     rendezvousTimeoutMs,
     startTimeoutMs: opts.startTimeoutMs,

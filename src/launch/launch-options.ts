@@ -32,6 +32,8 @@ export const LaunchOptionsSchema = z
     onFault: MembershipPolicySchema.optional(),
     events: z.string().min(1).optional(),
     heartbeatMs: z.number().int().min(10).max(60_000).default(200),
+    /** FMSes each FMS watches (its successors on the ring of live nodes). */
+    watchers: z.number().int().min(1).max(64).default(3),
     faultTimeoutMs: z.number().int().min(20).max(600_000).optional(),
     chaos: z.string().optional(),
     command: z.array(z.string()).min(1, 'no program command given (put it after --, e.g. rollcall launch --nodes 2 -- node train.js)'),
@@ -91,6 +93,7 @@ export interface LaunchOptions {
   policy: MembershipPolicy;
   events: string | undefined;
   heartbeatMs: number;
+  watchers: number;
   faultTimeoutMs: number;
   chaos: ChaosAction[];
   command: string[];
@@ -132,6 +135,7 @@ const FLAG: Record<string, string> = {
   onFault: '--on-fault',
   events: '--events',
   heartbeatMs: '--heartbeat-ms',
+  watchers: '--watchers',
   faultTimeoutMs: '--fault-timeout-ms',
   chaos: '--chaos',
   command: 'command',
@@ -174,6 +178,7 @@ export function resolveLaunchOptions(input: LaunchInput): LaunchOptions {
     policy: o.onFault ?? (o.spares > 0 ? 'replace' : 'shrink'),
     events: o.events,
     heartbeatMs: o.heartbeatMs,
+    watchers: o.watchers,
     faultTimeoutMs: o.faultTimeoutMs ?? 3 * o.heartbeatMs,
     chaos,
     command: o.command,

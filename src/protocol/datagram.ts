@@ -10,6 +10,9 @@ import { AuthError, ProtocolError } from '../errors.js';
  */
 
 const NodeId = z.number().int().nonnegative();
+const Seq = z.number().int().nonnegative();
+/** A datagram endpoint, host:port, for the reply to a probe (so nobody has to look it up). */
+const Address = z.string().min(1).max(300);
 export const FaultCauseSchema = z.enum(['exit', 'heartbeat', 'connection']);
 export type FaultCause = z.infer<typeof FaultCauseSchema>;
 
@@ -18,8 +21,16 @@ export const DatagramSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('heartbeat'), node: NodeId }),
   /** A program's heartbeat thread to its own FMS; sent off the program's main thread. */
   z.object({ type: z.literal('program_heartbeat'), node: NodeId, pid: z.number().int().positive() }),
-  /** The fault indication an FMS sends every other FMS as soon as it detects a fault. */
+  /** A confirmed fault, reported to the one FMS that writes the next membership (fms/fault-proposer.ts). */
   z.object({ type: z.literal('fault'), by: NodeId, failed: z.array(NodeId).min(1), cause: FaultCauseSchema, generation: z.number().int().nonnegative() }),
+  /** "Are you alive?": answered with an `ack` to `reply` (fms/indirect-probe.ts). */
+  z.object({ type: z.literal('probe'), from: NodeId, seq: Seq, reply: Address }),
+  /** `node` answers the probe `seq` of `from`; a helper forwards it to the FMS that asked it. */
+  z.object({ type: z.literal('ack'), node: NodeId, from: NodeId, seq: Seq }),
+  /** SWIM's ping-req: `from` asks the receiver to probe `target` at `addr` and forward the ack to `reply`. */
+  z.object({ type: z.literal('probe_request'), from: NodeId, seq: Seq, target: NodeId, addr: Address, reply: Address }),
+  /** Lifeguard's nack: helper `node` reached the asker but heard nothing from `target` in time. */
+  z.object({ type: z.literal('nack'), node: NodeId, target: NodeId, seq: Seq }),
 ]);
 export type Datagram = z.infer<typeof DatagramSchema>;
 
@@ -69,20 +80,27 @@ export function decodeDatagram(job: string, secret: string, buf: Buffer): Datagr
 /**
  * Heartbeats repeat byte for byte, so one verified once needs no HMAC, JSON or schema again
  * (equal bytes are equally authentic; replaying a datagram was always possible). Measured on
- * 2 nodes: decoding was a quarter of an FMS's JavaScript time, which is cut by half. Fault
- * datagrams always take the whole path. A few recent packets are kept, the oldest replaced.
+ * 2 nodes: decoding was a quarter of an FMS's JavaScript time, which is cut by half. Only the
+ * two kinds of heartbeat are kept: every other datagram is rare and carries a sequence number
+ * or a fault, so it would only push heartbeats out. The packets are looked up by their bytes
+ * in a map, not compared one by one, so the bound can be generous: an FMS hears its K watched
+ * peers and its program (ring.ts), far below it, and past it the oldest packet goes first.
  */
-const CACHED_PACKETS = 16;
+export const CACHED_PACKETS = 256;
+
+const cacheable = (d: Datagram): boolean => d.type === 'heartbeat' || d.type === 'program_heartbeat';
 
 export function cachingDecoder(job: string, secret: string): (buf: Buffer) => Datagram {
-  const seen: { buf: Buffer; d: Datagram }[] = [];
-  let next = 0;
+  const seen = new Map<string, Datagram>();
   return (buf) => {
-    for (const s of seen) if (s.buf.equals(buf)) return s.d;
+    // A heartbeat is under 120 bytes; the key is the packet itself (latin1 maps byte to char).
+    const key = buf.length <= 256 ? buf.toString('latin1') : undefined;
+    const hit = key === undefined ? undefined : seen.get(key);
+    if (hit) return hit;
     const d = decodeDatagram(job, secret, buf);
-    if (d.type !== 'fault') {
-      seen[next] = { buf: Buffer.from(buf), d: Object.freeze(d) };
-      next = (next + 1) % CACHED_PACKETS;
+    if (key !== undefined && cacheable(d)) {
+      if (seen.size >= CACHED_PACKETS) seen.delete(seen.keys().next().value as string);
+      seen.set(key, Object.freeze(d));
     }
     return d;
   };
@@ -92,12 +110,12 @@ export function cachingDecoder(job: string, secret: string): (buf: Buffer) => Da
 export function cachingEncoder(job: string, secret: string): (d: Datagram) => Buffer {
   const signed = new Map<string, Buffer>();
   return (d) => {
-    if (d.type === 'fault') return encodeDatagram(job, secret, d);
+    if (!cacheable(d)) return encodeDatagram(job, secret, d);
     const key = JSON.stringify(d);
     let packet = signed.get(key);
     if (!packet) {
       packet = encodeDatagram(job, secret, d);
-      if (signed.size >= CACHED_PACKETS) signed.clear();
+      if (signed.size >= CACHED_PACKETS) signed.delete(signed.keys().next().value as string);
       signed.set(key, packet);
     }
     return packet;

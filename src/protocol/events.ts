@@ -66,8 +66,12 @@ const fmsEvents = [
   event('program_resumed', { node: NodeId, generation: Int, pid: Int, steps_redone: z.number().nonnegative().optional(), ms_redone: z.number().nonnegative().optional() }),
   event('proxy_broken', { node: NodeId, generation: Int, failed: Nodes, message: z.string() }),
   event('fault_detected', { node: NodeId, by: NodeId, failed: Nodes, cause: FaultCauseSchema, generation: Generation, detail: z.string() }),
-  /** The FMSes told of the fault. */
+  /** The FMS the fault was reported to, the one writing the next membership (empty: the detector itself). */
   event('fault_notified', { node: NodeId, by: NodeId, failed: Nodes, to: Nodes }),
+  /** A watched peer went silent (or its proxy link broke): an indirect probe confirms or clears it. `health`: the observer's own score (Lifeguard). */
+  event('peer_suspected', { node: NodeId, suspect: NodeId, cause: FaultCauseSchema, detail: z.string(), health: Int.nonnegative() }),
+  /** A suspicion that did not become a fault: the peer answered (`ack`), beat again, or nobody could tell. */
+  event('peer_cleared', { node: NodeId, suspect: NodeId, how: z.enum(['ack', 'heartbeat', 'unresolved']), health: Int.nonnegative() }),
   event('program_idle', { node: NodeId, generation: Generation }),
   event('membership_updated', { node: NodeId, generation: Generation, members: Nodes, removed: Nodes, added: Nodes, by: NodeId, cause: FaultCauseSchema }),
   event('node_fenced', { node: NodeId, generation: Generation }),

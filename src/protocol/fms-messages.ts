@@ -26,6 +26,8 @@ export interface FmsConfig {
   nodes: number[];
   policy: MembershipPolicy;
   heartbeatMs: number;
+  /** How many other FMSes each one watches on the ring of live nodes (`--watchers K`; default 3). */
+  watchers?: number;
   /** Silence after which a node or program is declared failed. */
   faultTimeoutMs: number;
   rendezvousTimeoutMs: number;

@@ -3,10 +3,13 @@ import { after, before, describe, it } from 'node:test';
 import { AlreadyExistsError, CorruptRecordError, InvalidArgumentError, JobFailedError, TimeoutError } from '../../src/errors.js';
 import {
   applyFault,
+  FAILED_KEPT,
   initMembership,
+  isOut,
   membershipKey,
   membershipUpdatedEvent,
   nextMembership,
+  nodesEver,
   rankOf,
   readMembership,
   watchMembership,
@@ -97,6 +100,20 @@ describe('nextMembership (pure)', () => {
     }
     assert.throws(() => nextMembership(r, [7]), InvalidArgumentError);
     assert.throws(() => nextMembership(r, [-1]), InvalidArgumentError);
+  });
+
+  it('the failed list stays bounded over thousands of faults; a node dropped from it is still old news, and out of the job', () => {
+    const n = 3000;
+    let r: MembershipRecord = { generation: 0, members: Array.from({ length: n }, (_, i) => i), spares: [], failed: [], minNodes: 1, policy: 'shrink', state: 'running' };
+    for (let i = 0; i < n - 10; i++) r = nextMembership(r, [i]).record;
+    assert.equal(r.failed.length, FAILED_KEPT);
+    assert.equal(r.failedDropped, n - 10 - FAILED_KEPT);
+    assert.deepEqual(r.failed.slice(-2), [n - 12, n - 11], 'the newest are kept');
+    assert.equal(nodesEver(r), n);
+    assert.ok(JSON.stringify(r).length < 4000, `record of ${JSON.stringify(r).length} bytes`);
+    const late = nextMembership(r, [0]);
+    assert.equal(late.write, false, 'a late report of a node failed long ago changes nothing');
+    assert.ok(isOut(r, 0) && !isOut(r, n - 1));
   });
 
   it('falling below minNodes yields a terminal record', () => {

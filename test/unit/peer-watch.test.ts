@@ -5,7 +5,7 @@ import type { Datagram, FaultCause } from '../../src/protocol/datagram.js';
 import { FmsState } from '../../src/fms/fms.js';
 import type { FmsHooks } from '../../src/fms/fms-shared.js';
 import type { MembershipRecord } from '../../src/fms/membership.js';
-import { PeerWatch } from '../../src/fms/peer-watch.js';
+import { fmsAddressKey, PeerWatch } from '../../src/fms/peer-watch.js';
 import { MemoryStore } from '../../src/store/memory-store.js';
 import { HEARTBEAT, Hub, recordEvents, stateHolder, testFmsConfig, turns, until } from '../helpers/fms-fakes.js';
 
@@ -55,7 +55,7 @@ async function bench(health?: FmsHooks['health']): Promise<Bench> {
   for (const n of OTHERS) {
     const got: Datagram[] = [];
     inbox.set(n, got);
-    await store.put(`rollcall/${JOB}/fms/${n}`, hub.endpoint(n, (d) => got.push(d)).address);
+    await store.put(fmsAddressKey(JOB, n), hub.endpoint(n, (d) => got.push(d)).address);
   }
   const state = stateHolder(FmsState.Running);
   const b: Bench = {
@@ -73,6 +73,7 @@ async function bench(health?: FmsHooks['health']): Promise<Bench> {
   const endpoint = hub.endpoint(NODE, (d) => {
     if (d.type === 'heartbeat') b.watch.onHeartbeat(d.node);
     else if (d.type === 'fault') b.watch.onFaultNotice(d);
+    else if (d.type !== 'program_heartbeat') b.watch.onProbeDatagram(d);
   });
   b.watch = new PeerWatch(testFmsConfig(JOB, NODE), b.clock, store, endpoint, health ? { health } : {}, {
     emit: (event, fields, ts) => {
@@ -94,7 +95,7 @@ async function bench(health?: FmsHooks['health']): Promise<Bench> {
   });
   benches.push(b);
   await b.watch.register();
-  assert.equal((await store.get(`rollcall/${JOB}/fms/${NODE}`))?.value, 'mem-0:1');
+  assert.equal((await store.get(fmsAddressKey(JOB, NODE)))?.value, 'mem-0:1');
   await b.watch.start();
   return b;
 }
@@ -112,7 +113,29 @@ async function run(b: Bench, ms: number, beating: number[] = OTHERS, programBeat
   }
 }
 
-const faultsTo = (b: Bench, n: number): Datagram[] => b.inbox.get(n)!.filter((d) => d.type === 'fault');
+type Of<T extends Datagram['type']> = Extract<Datagram, { type: T }>;
+const sent = <T extends Datagram['type']>(b: Bench, n: number, type: T): Of<T>[] => b.inbox.get(n)!.filter((d): d is Of<T> => d.type === type);
+
+/** The helpers asked about `target` answer: each forwards an ack (the target answered them) or a nack. */
+function answer(b: Bench, target: number, how: 'ack' | 'nack', helpers: number[] = OTHERS.filter((n) => n !== target)): number {
+  let answered = 0;
+  for (const h of helpers) {
+    for (const r of sent(b, h, 'probe_request').filter((r) => r.target === target)) {
+      b.hub.deliver(NODE, how === 'ack' ? { type: 'ack', node: target, from: NODE, seq: r.seq } : { type: 'nack', node: h, target, seq: r.seq });
+      answered++;
+    }
+    b.inbox.get(h)!.splice(0);
+  }
+  return answered;
+}
+
+/** Runs until the watch suspects `target` (the others in `beating` beat meanwhile). */
+async function untilSuspected(b: Bench, target: number, beating: number[], maxMs = 2000): Promise<void> {
+  for (let t = 0; !b.ev.of('peer_suspected').some((e) => e.suspect === target); t += HEARTBEAT / 2) {
+    assert.ok(t < maxMs, `node ${target} not suspected within ${maxMs} ms`);
+    await run(b, HEARTBEAT / 2, beating);
+  }
+}
 
 describe('peer watch (fake clock, memory store, in-memory datagrams)', () => {
   it('reports the phis about once a second, with a beat and on no timer of their own', async () => {
@@ -160,53 +183,85 @@ describe('peer watch (fake clock, memory store, in-memory datagrams)', () => {
     assert.deepEqual(b.ev.of('fault_detected'), [], 'a node already failed is no longer judged');
   });
 
-  it('a silent peer is declared once, every other FMS is notified, the program idled and the change proposed', async () => {
+  it('a silent peer is only suspected; probed directly and through the others, their nacks confirm it: declared once, idled, proposed', async () => {
     const b = await bench();
     await run(b, 500);
-    assert.deepEqual(b.ev.of('fault_detected'), [], 'no fault while every node beats');
-    await run(b, 1000, [1, 3]);
+    assert.deepEqual(b.ev.of('peer_suspected'), [], 'no suspicion while every node beats');
+    await untilSuspected(b, 2, [1, 3]);
+    assert.deepEqual(b.ev.of('fault_detected'), [], 'a suspicion is not a fault');
+    assert.equal(sent(b, 2, 'probe').length, 1, 'the suspect itself is probed');
+    assert.deepEqual([1, 3].map((n) => sent(b, n, 'probe_request').map((r) => r.target)), [[2], [2]], 'and the others are asked to probe it');
+    assert.equal(answer(b, 2, 'nack'), 2);
+    await run(b, 300, [1, 3]);
     const detected = b.ev.of('fault_detected');
     assert.deepEqual(
       detected.map((e) => [e.by, e.failed, e.cause, e.generation]),
       [[NODE, [2], 'heartbeat', 0]],
     );
-    assert.match(detected[0]!.detail as string, /FMS of node 2 silent for \d+ ms/);
-    assert.deepEqual(b.ev.of('fault_notified').map((e) => [e.failed, e.to]), [[[2], [1, 3]]]);
-    const notice = { type: 'fault', by: NODE, failed: [2], cause: 'heartbeat', generation: 0 };
-    assert.deepEqual([faultsTo(b, 1), faultsTo(b, 2), faultsTo(b, 3)], [[notice], [], [notice]], 'the failed node is not told');
+    assert.match(detected[0]!.detail as string, /FMS of node 2 silent for \d+ ms .*no answer to a probe, nor through 2 of 2 other node\(s\)/);
+    // Node 0 is the lowest live node: it is the coordinator and writes the record itself.
+    assert.deepEqual(b.ev.of('fault_notified').map((e) => [e.failed, e.to]), [[[2], []]]);
+    assert.deepEqual(sent(b, 1, 'fault'), [], 'no fault notice to every node');
     assert.deepEqual(b.idles, [0]);
     assert.deepEqual(b.proposals, [{ failed: [2], cause: 'heartbeat', programFault: false, generation: 0 }]);
-    assert.deepEqual(b.log, ['fault_detected', 'fault_notified', 'idle', 'propose']);
+    assert.deepEqual(b.log, ['peer_suspected', 'fault_detected', 'idle', 'fault_notified', 'propose']);
   });
 
-  it('a fault notice whose detector died: idled at once, the same proposal after half a heartbeat', async () => {
+  it('a suspect that answers through a helper (a lossy link of ours) is cleared, judged again, and our health gets worse', async () => {
+    const b = await bench();
+    await run(b, 500);
+    await untilSuspected(b, 2, [1, 3]);
+    assert.equal(b.watch.healthScore, 0);
+    assert.ok(answer(b, 2, 'ack', [1]) >= 1);
+    await run(b, 400, [1, 3]);
+    assert.deepEqual(b.ev.of('peer_cleared').map((e) => [e.suspect, e.how]), [[2, 'ack']]);
+    assert.deepEqual(b.ev.of('fault_detected'), []);
+    assert.deepEqual(b.proposals, []);
+    assert.ok(b.watch.healthScore >= 1, 'a refuted suspicion counts against ourselves');
+    // Judged again, with its beats heard: no new suspicion while it beats.
+    const n = b.ev.of('peer_suspected').length;
+    await run(b, 1000);
+    assert.equal(b.ev.of('peer_suspected').length, n);
+  });
+
+  it('a cut-off observer (nobody answers its probes) accuses nobody: rounds tried again with longer timeouts, then dropped', async () => {
+    const b = await bench();
+    await run(b, 500);
+    // We hear nobody, and nobody answers us.
+    await untilSuspected(b, 1, [], 3000);
+    await run(b, 10_000, [], true);
+    assert.deepEqual(b.ev.of('fault_detected'), [], 'no answer from anyone is no evidence against them');
+    assert.deepEqual(b.proposals, []);
+    assert.ok(b.ev.of('peer_cleared').some((e) => e.how === 'unresolved'));
+    assert.ok(b.watch.healthScore >= 3, `health score ${b.watch.healthScore}`);
+  });
+
+  it('a report from another FMS: the coordinator idles its program and proposes once for the reports gathered in its window', async () => {
     const b = await bench();
     await run(b, 300);
     b.hub.deliver(NODE, { type: 'fault', by: 1, failed: [2], cause: 'heartbeat', generation: 0 });
-    assert.deepEqual(b.idles, [0], 'idled at once on the notice');
-    b.clock.advance(HEARTBEAT / 2 - 1);
-    assert.deepEqual(b.proposals, [], 'the detector is given half a heartbeat');
-    b.clock.advance(1);
-    // What node 1 itself would have proposed for a peer it found silent.
-    assert.deepEqual(b.proposals, [{ failed: [2], cause: 'heartbeat', programFault: false, generation: 0 }]);
+    b.hub.deliver(NODE, { type: 'fault', by: 3, failed: [2], cause: 'heartbeat', generation: 0 });
+    assert.ok(b.idles.length > 0 && b.idles.every((g) => g === 0), 'idled at once on the report');
+    b.clock.advance(5);
+    b.hub.deliver(NODE, { type: 'fault', by: 2, failed: [1], cause: 'connection', generation: 0 });
+    b.clock.advance(HEARTBEAT / 2);
+    assert.deepEqual(b.proposals, [{ failed: [2, 1], cause: 'heartbeat', programFault: false, generation: 0 }], 'one proposal for both');
     assert.deepEqual(b.ev.of('fault_detected'), [], 'not declared again here');
   });
 
-  it("a notice of a node's own program fault proposes it as that; none once the record has moved on", async () => {
+  it("a report of a node's own program fault proposes it as that; none once the record has it", async () => {
     const b = await bench();
     b.watch.onFaultNotice({ type: 'fault', by: 2, failed: [2], cause: 'exit', generation: 0 });
     b.clock.advance(HEARTBEAT / 2);
     assert.deepEqual(b.proposals, [{ failed: [2], cause: 'exit', programFault: true, generation: 0 }]);
-    b.watch.onFaultNotice({ type: 'fault', by: 1, failed: [3], cause: 'heartbeat', generation: 0 });
     b.record = { ...b.record, generation: 1, members: [0, 3, 1], spares: [], failed: [2], slots: { '3': 2 } };
-    b.clock.advance(HEARTBEAT / 2);
-    assert.equal(b.proposals.length, 1, 'the detector wrote in time');
-    b.watch.onFaultNotice({ type: 'fault', by: 1, failed: [3], cause: 'heartbeat', generation: 0 });
+    b.watch.forget([2]);
+    b.watch.onFaultNotice({ type: 'fault', by: 1, failed: [2], cause: 'heartbeat', generation: 0 });
     b.clock.advance(HEARTBEAT);
-    assert.equal(b.proposals.length, 1, 'a notice from an older generation is ignored');
+    assert.equal(b.proposals.length, 1, 'a report the record has already dealt with is dropped');
   });
 
-  it('a proxy_broken blames the peer only after one heartbeat interval', async () => {
+  it('a proxy_broken suspects the peer only after one heartbeat interval, and it is confirmed as any other', async () => {
     const b = await bench();
     await run(b, 300);
     b.watch.onProxyBroken(0, { failedRanks: [1], message: 'connection reset by rank 1' });
@@ -216,13 +271,16 @@ describe('peer watch (fake clock, memory store, in-memory datagrams)', () => {
     await turns();
     assert.deepEqual(b.log, ['proxy_broken', 'idle'], "node 1's own FMS is given a heartbeat to report");
     b.clock.advance(1);
-    await until('the peer blamed', () => b.ev.of('fault_detected').length > 0);
+    await until('the peer suspected', () => b.ev.of('peer_suspected').length > 0);
+    assert.deepEqual(b.ev.of('peer_suspected').map((e) => [e.suspect, e.cause]), [[1, 'connection']]);
+    answer(b, 1, 'nack');
+    b.clock.advance(300);
     assert.deepEqual(
-      b.ev.of('fault_detected').map((e) => [e.by, e.failed, e.cause, e.detail]),
-      [[NODE, [1], 'connection', 'connection reset by rank 1']],
+      b.ev.of('fault_detected').map((e) => [e.by, e.failed, e.cause]),
+      [[NODE, [1], 'connection']],
     );
+    assert.match(b.ev.of('fault_detected')[0]!.detail as string, /^connection reset by rank 1; no answer/);
     assert.deepEqual(b.proposals, [{ failed: [1], cause: 'connection', programFault: false, generation: 0 }]);
-    assert.deepEqual(b.log, ['proxy_broken', 'idle', 'fault_detected', 'fault_notified', 'idle', 'propose']);
   });
 
   it('a proxy_broken does not blame a peer that finished (its done key), nor one the record replaced meanwhile', async () => {
@@ -230,15 +288,15 @@ describe('peer watch (fake clock, memory store, in-memory datagrams)', () => {
     await b.store.put(`rollcall/${JOB}/done/2`, '4242');
     b.watch.onProxyBroken(0, { failedRanks: [1, 2], message: 'closed' });
     b.clock.advance(HEARTBEAT);
-    await until('the unfinished peer blamed', () => b.ev.of('fault_detected').length > 0);
+    await until('the unfinished peer suspected', () => b.ev.of('peer_suspected').length > 0);
     await turns();
-    assert.deepEqual(b.ev.of('fault_detected').map((e) => e.failed), [[1]], 'node 2 finished: its closing links are no fault');
+    assert.deepEqual(b.ev.of('peer_suspected').map((e) => e.suspect), [1], 'node 2 finished: its closing links are no fault');
 
     const c = await bench();
     c.watch.onProxyBroken(0, { missingRanks: [2], message: 'rendezvous' });
     c.record = { ...c.record, generation: 1, members: [0, 1, 3], spares: [], failed: [2], slots: { '3': 2 } };
     c.clock.advance(HEARTBEAT);
     await turns();
-    assert.deepEqual(c.ev.of('fault_detected'), [], 'a newer generation already dealt with it');
+    assert.deepEqual(c.ev.of('peer_suspected'), [], 'a newer generation already dealt with it');
   });
 });
