@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError as CliArgError } from 'commander';
 import { benchAllreduce } from '../bench/allreduce.js';
 import { benchRecovery } from '../bench/recovery.js';
+import { benchScale, parseFaults } from '../bench/scale.js';
 import { benchState, type StateBenchOptions } from '../bench/state-overhead.js';
 import { readEventLog, renderReport } from '../dashboard/report.js';
 import { runDemo } from '../demo/demo.js';
@@ -106,6 +107,63 @@ bench
   .action(async (o: StateBenchOptions) => {
     await benchState(o, (l) => console.log(l));
   });
+
+function fraction(v: string): number {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < 0 || n >= 1) throw new CliArgError(`expected a probability from 0 to below 1 (0.01 is 1 %), got "${v}"`);
+  return n;
+}
+
+function msIn(min: number, max: number) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isFinite(n) || n < min || n > max) throw new CliArgError(`expected milliseconds from ${min} to ${max}, got "${v}"`);
+    return n;
+  };
+}
+
+bench
+  .command('scale')
+  .description('a job of N nodes simulated in this process: the real FMS code on a fake clock, an in-memory network, one memory store; crashes and partitions')
+  .requiredOption('--nodes <N>', 'members', intIn(2, 100_000))
+  .option('--spares <S>', 'spares (default: none, so a crash shrinks the job)', intIn(0, 100_000), 0)
+  .option('--loss <P>', 'probability an FMS-to-FMS datagram is lost', fraction, 0)
+  .option('--latency-ms <L>', 'one-way datagram delay', msIn(0, 10_000), 1)
+  .option('--jitter-ms <J>', 'plus a uniform random delay up to this', msIn(0, 10_000), 0)
+  .option('--faults <spec>', 'crash:K,partition:K, spread evenly over the simulated minutes', 'crash:1')
+  .option('--partition-ms <T>', 'how long a partition lasts', intIn(1, 3_600_000), 3000)
+  .option('--partition-size <n>', 'nodes cut off together in one partition', intIn(1, 100_000), 1)
+  .option('--minutes <M>', 'simulated minutes measured (after the start-up)', (v: string) => msIn(0.01, 10_000)(v), 1)
+  .option('--watchers <K>', 'FMSes watching each node (passed to the FMS configuration)', intIn(1, 64))
+  .option('--heartbeat-ms <H>', 'heartbeat interval', intIn(10, 60_000), 200)
+  .option('--fault-timeout-ms <T>', 'as for launch (default: 3 heartbeats)', intIn(20, 600_000))
+  .option('--seed <S>', 'seed of losses, delays and victims', intIn(0, 2 ** 31), 1)
+  .option('--runs <R>', 'runs, with seeds S, S+1, ...', intIn(1, 100), 1)
+  .option('--wire', 'round-trip every datagram through the HMAC/JSON/zod codec, as the UDP endpoint does (slower; adds bytes per node)', false)
+  .option('--json', 'one JSON object per run', false)
+  .action(
+    async (o: {
+      nodes: number;
+      spares: number;
+      loss: number;
+      latencyMs: number;
+      jitterMs: number;
+      faults: string;
+      partitionMs: number;
+      partitionSize: number;
+      minutes: number;
+      watchers?: number;
+      heartbeatMs: number;
+      faultTimeoutMs?: number;
+      seed: number;
+      runs: number;
+      wire: boolean;
+      json: boolean;
+    }) => {
+      const { crashes, partitions } = parseFaults(o.faults);
+      await benchScale({ ...o, crashes, partitions }, (l) => console.log(l));
+    },
+  );
 
 program
   .command('demo')
