@@ -13,7 +13,7 @@ import { readJobEvents, withRecoveries } from '../launch/job-events.js';
 import { launch } from '../launch/launcher.js';
 import { runNode } from '../launch/node-runner.js';
 import { openStore } from '../store/open-store.js';
-import { DEFAULT_REPLICATE_MS, DEFAULT_VERSION_MS, resolveLaunchOptions } from '../launch/launch-options.js';
+import { DEFAULT_REPLICATE_MS, DEFAULT_VERSION_MS, MAX_NODES, resolveLaunchOptions } from '../launch/launch-options.js';
 import { PROXY_KINDS } from '../protocol/program-ipc.js';
 
 function intIn(min: number, max: number) {
@@ -71,8 +71,8 @@ bench
   .option('--samples <n>', 'faults (one job each) per mode and kind; the median is reported', intIn(1, 100), 5)
   .option('--modes <list>', 'comma-separated: replace, shrink, restart', (v: string) => v.split(',').map((s) => s.trim()), ['replace', 'shrink', 'restart'])
   .option('--faults <list>', 'comma-separated: kill (SIGKILL), stop (SIGSTOP hang)', (v: string) => v.split(',').map((s) => s.trim()), ['kill', 'stop'])
-  .option('--nodes <N>', 'nodes per job', intIn(2, 16), 4)
-  .option('--spares <S>', 'spares per job', intIn(1, 16), 1)
+  .option('--nodes <N>', 'nodes per job', intIn(2, 64), 4)
+  .option('--spares <S>', 'spares per job', intIn(1, 64), 1)
   .option('--heartbeat-ms <H>', 'heartbeat interval', intIn(10, 10_000), 200)
   .option('--load-ms <ms>', 'then run a fault-free job this long with every core busy and count false detections (0: skip)', intIn(0, 600_000), 0)
   .option('--state', 'run a training loop that commits its state every step: the recovery includes the rollback', false)
@@ -125,14 +125,14 @@ function msIn(min: number, max: number) {
 bench
   .command('scale')
   .description('a job of N nodes simulated in this process: the real FMS code on a fake clock, an in-memory network, one memory store; crashes and partitions')
-  .requiredOption('--nodes <N>', 'members', intIn(2, 100_000))
-  .option('--spares <S>', 'spares (default: none, so a crash shrinks the job)', intIn(0, 100_000), 0)
+  .requiredOption('--nodes <N>', 'members', intIn(2, MAX_NODES))
+  .option('--spares <S>', 'spares (default: none, so a crash shrinks the job)', intIn(0, MAX_NODES), 0)
   .option('--loss <P>', 'probability an FMS-to-FMS datagram is lost', fraction, 0)
   .option('--latency-ms <L>', 'one-way datagram delay', msIn(0, 10_000), 1)
   .option('--jitter-ms <J>', 'plus a uniform random delay up to this', msIn(0, 10_000), 0)
   .option('--faults <spec>', 'crash:K,partition:K, spread evenly over the simulated minutes', 'crash:1')
   .option('--partition-ms <T>', 'how long a partition lasts', intIn(1, 3_600_000), 3000)
-  .option('--partition-size <n>', 'nodes cut off together in one partition', intIn(1, 100_000), 1)
+  .option('--partition-size <n>', 'nodes cut off together in one partition', intIn(1, MAX_NODES), 1)
   .option('--minutes <M>', 'simulated minutes measured (after the start-up)', (v: string) => msIn(0.01, 10_000)(v), 1)
   .option('--watchers <K>', 'FMSes watching each node (passed to the FMS configuration)', intIn(1, 64))
   .option('--heartbeat-ms <H>', 'heartbeat interval', intIn(10, 60_000), 200)
@@ -186,9 +186,9 @@ program
 /** Flags that describe the job, the same on `launch` and on every host's `rollcall node`. */
 function jobFlags(cmd: Command): Command {
   return cmd
-    .requiredOption('--nodes <N>', 'nodes (programs) in the job', intIn(1, 64))
-    .option('--spares <S>', 'warm spare nodes, brought in on a fault', intIn(0, 64), 0)
-    .option('--min-nodes <M>', 'stop the job if fewer members than this remain', intIn(1, 64))
+    .requiredOption('--nodes <N>', `nodes (programs) in the job, up to ${MAX_NODES} with the spares (on one machine, as memory allows)`, intIn(1, MAX_NODES))
+    .option('--spares <S>', 'warm spare nodes, brought in on a fault', intIn(0, MAX_NODES), 0)
+    .option('--min-nodes <M>', 'stop the job if fewer members than this remain', intIn(1, MAX_NODES))
     .option('--on-fault <mode>', 'replace (default with spares) | shrink (default without) | restart (the torchrun baseline)')
     .option('--events <file>', 'write the event log (JSON lines) to this file')
     .option('--heartbeat-ms <H>', 'heartbeat interval of FMSes and programs', intIn(10, 60_000), 200)
@@ -242,7 +242,7 @@ jobFlags(
 )
   .requiredOption('--store <url>', 'the shared store: etcd://host:port[,host:port...]')
   .requiredOption('--job <id>', 'job id, the same on every host')
-  .requiredOption('--node <N>', "this host's node id: 0..nodes-1 are members, the rest spares", intIn(0, 127))
+  .requiredOption('--node <N>', "this host's node id: 0..nodes-1 are members, the rest spares", intIn(0, MAX_NODES - 1))
   .option('--host <addr>', 'address every socket of this node binds to and advertises (default: all interfaces, advertising this host\'s first address)', '0.0.0.0')
   .option('--secret-file <file>', 'the job secret, the same on every host (default: $ROLLCALL_SECRET)')
   .argument('<command...>', 'the program to run on this node')
