@@ -60,6 +60,8 @@ export class SimCluster {
   /** Events by name since the warm-up, and the first few fms_error messages. */
   eventCounts = new Map<string, number>();
   readonly errors: string[] = [];
+  /** When each node last logged anything: a crashed node must log nothing after its crash. */
+  readonly lastEventAt = new Map<number, number>();
   /** Live node-milliseconds since the warm-up: the denominator of per-node rates. */
   nodeMs = 0;
   measuredFrom = 0;
@@ -96,7 +98,7 @@ export class SimCluster {
       store: this.store,
       storeCounts: () => this.storeCounts,
       timing: { helloMs: opts.helloMs ?? 50, proxyMs: opts.proxyMs ?? 20 },
-      onEvent: (e: FmsEvent, now: number) => this.onEvent(e, now),
+      onEvent: (node: number, e: FmsEvent, now: number) => this.onEvent(node, e, now),
       onDelivered: (node: number, ev: WatchEvent) => this.onDelivered(node, ev, membershipKey(JOB)),
     };
     for (let n = 0; n < total; n++) this.nodes.push(new SimNode(n, at(n), world));
@@ -214,9 +216,10 @@ export class SimCluster {
     await this.store.close();
   }
 
-  private onEvent(e: FmsEvent, now: number): void {
+  private onEvent(node: number, e: FmsEvent, now: number): void {
     this.eventCounts.set(e.event, (this.eventCounts.get(e.event) ?? 0) + 1);
-    if (e.event === 'fms_error' && this.errors.length < 5) this.errors.push(`node ${e.node}: ${e.message}`);
+    this.lastEventAt.set(node, now);
+    if (e.event === 'fms_error' && this.errors.length < 5) this.errors.push(`node ${node}: ${e.message}`);
     const who = accused(e);
     if (who.length === 0) return;
     for (const f of this.faults) if (f.detectedAt === undefined && f.nodes.some((n) => who.includes(n))) f.detectedAt = now;

@@ -38,7 +38,7 @@ export interface SimNodeWorld {
   storeCounts(): StoreCounts;
   timing: SimProgramTiming;
   /** An event the node's FMS logged, at the simulated time it happened. */
-  onEvent(e: FmsEvent, at: number): void;
+  onEvent(node: number, e: FmsEvent, at: number): void;
   /** A store watch event delivered to (and handled by) the node's FMS. */
   onDelivered(node: number, ev: WatchEvent): void;
 }
@@ -70,7 +70,7 @@ export class SimNode {
       },
     };
     const hooks = {
-      event: (e: FmsEvent) => world.onEvent(e, world.clock.now()),
+      event: (e: FmsEvent) => world.onEvent(node, e, world.clock.now()),
       progress: () => undefined,
       finished: () => undefined,
     };
