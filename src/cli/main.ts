@@ -139,6 +139,7 @@ bench
   .option('--fault-timeout-ms <T>', 'as for launch (default: 3 heartbeats)', intIn(20, 600_000))
   .option('--seed <S>', 'seed of losses, delays and victims', intIn(0, 2 ** 31), 1)
   .option('--runs <R>', 'runs, with seeds S, S+1, ...', intIn(1, 100), 1)
+  .option('--budget-s <s>', 'give up (an error) if a run takes longer than this in real seconds', intIn(1, 1_000_000))
   .option('--wire', 'round-trip every datagram through the HMAC/JSON/zod codec, as the UDP endpoint does (slower; adds bytes per node)', false)
   .option('--json', 'one JSON object per run', false)
   .action(
@@ -159,9 +160,10 @@ bench
       runs: number;
       wire: boolean;
       json: boolean;
+      budgetS?: number;
     }) => {
       const { crashes, partitions } = parseFaults(o.faults);
-      await benchScale({ ...o, crashes, partitions }, (l) => console.log(l));
+      await benchScale({ ...o, crashes, partitions, realBudgetMs: o.budgetS === undefined ? undefined : o.budgetS * 1000 }, (l) => console.log(l));
     },
   );
 

@@ -30,6 +30,11 @@ export interface ClusterOptions {
   /** Program start-up and rendezvous times (simulated). */
   helloMs?: number;
   proxyMs?: number;
+  /**
+   * Real milliseconds the simulation may take in all (start-up included); past it, run() throws
+   * a TimeoutError instead of grinding on (the all-to-all FMS at 1,000 nodes would take an hour).
+   */
+  realBudgetMs?: number | undefined;
 }
 
 const JOB = 'sim';
@@ -66,6 +71,8 @@ export class SimCluster {
   nodeMs = 0;
   measuredFrom = 0;
   private readonly partitioned = new Set<number>();
+  private readonly realStart = performance.now();
+  private steps = 0;
   private nextPartition = 1;
 
   constructor(readonly opts: ClusterOptions) {
@@ -154,6 +161,10 @@ export class SimCluster {
   }
 
   private async step(until: number): Promise<void> {
+    const budget = this.opts.realBudgetMs;
+    if (budget !== undefined && ++this.steps % 256 === 0 && performance.now() - this.realStart > budget) {
+      throw new TimeoutError(`the simulation of ${this.opts.nodes} nodes took more than its real-time budget of ${Math.round(budget / 1000)} s, at simulated ${(this.clock.now() / 1000).toFixed(1)} s`);
+    }
     const now = this.clock.now();
     const due = this.clock.nextDue;
     const target = Math.min(until, due === undefined ? until : Math.max(due, now + QUANTUM_MS));
