@@ -39,7 +39,7 @@ export interface ScaleResult {
   agreed_p99_ms: number | null;
   /** Crashes never agreed by the end of the run. */
   unagreed: number;
-  /** FMS-to-FMS datagrams sent per live node per simulated second (program beats not counted). */
+  /** FMS-to-FMS datagrams sent per node per simulated second, over the nodes alive and in the job (program beats not counted). */
   datagrams_per_node_s: number;
   datagram_bytes_per_node_s: number | null;
   store_writes: number;

@@ -67,7 +67,7 @@ export class SimCluster {
   readonly errors: string[] = [];
   /** When each node last logged anything: a crashed node must log nothing after its crash. */
   readonly lastEventAt = new Map<number, number>();
-  /** Live node-milliseconds since the warm-up: the denominator of per-node rates. */
+  /** Node-milliseconds of the nodes taking part since the warm-up: the denominator of per-node rates. */
   nodeMs = 0;
   measuredFrom = 0;
   private readonly partitioned = new Set<number>();
@@ -167,9 +167,11 @@ export class SimCluster {
     const now = this.clock.now();
     const due = this.clock.nextDue;
     const target = Math.min(until, due === undefined ? until : Math.max(due, now + QUANTUM_MS));
-    let alive = 0;
-    for (const n of this.nodes) if (n.alive) alive++;
-    this.nodeMs += alive * (target - now);
+    // Per-node rates are over the nodes taking part: alive and, by their own record, in the job
+    // (a fenced node is silent; counting it would flatter a cascade).
+    let taking = 0;
+    for (const n of this.nodes) if (n.alive && this.view.of(n.node)?.inJob.has(n.node) === true) taking++;
+    this.nodeMs += taking * (target - now);
     this.clock.advance(target - now);
     this.store.tick();
     await turn();

@@ -51,15 +51,21 @@ function startNode(host: Host, node: number, store: string, job: string, dir: st
   return n;
 }
 
+const errs = (nodes: NodeProc[]): string => nodes.map((n) => `node ${n.node}: ${n.err}`).join('\n');
+
 const allEvents = (nodes: NodeProc[]): Ev[] => nodes.flatMap((n) => readEvents(n.events)).sort((a, b) => a.ts - b.ts);
 
 /** Polls the nodes' own event logs until `cond` holds over all of them, with a deadline. */
-async function waitEvents(nodes: NodeProc[], cond: (evs: Ev[]) => boolean, what: string, ms = 60_000): Promise<Ev[]> {
+async function waitEvents(nodes: NodeProc[], cond: (evs: Ev[]) => boolean, what: string, ms = 120_000): Promise<Ev[]> {
   const t0 = Date.now();
   for (;;) {
     const evs = allEvents(nodes);
     if (cond(evs)) return evs;
-    if (Date.now() - t0 > ms) throw new Error(`timed out after ${ms} ms waiting for ${what}\n${nodes.map((n) => `node ${n.node}: ${n.err}`).join('\n')}`);
+    if (Date.now() - t0 > ms) {
+      const faults = evs.filter((e) => e.event === 'fault_detected').map((e) => `${String(e.by)}->${JSON.stringify(e.failed)} ${String(e.detail)}`);
+      const last = evs.slice(-5).map((e) => JSON.stringify(e));
+      throw new Error(`timed out after ${ms} ms waiting for ${what}\nfaults declared: ${faults.slice(0, 10).join('; ')}\nlast events: ${last.join('\n')}\n${errs(nodes)}`);
+    }
     await new Promise((r) => setTimeout(r, 50));
   }
 }
@@ -70,8 +76,6 @@ function result(n: NodeProc): Digest {
   const line = n.out.trim().split('\n').at(-1) ?? '';
   return (JSON.parse(line) as { result: Digest }).result;
 }
-
-const errs = (nodes: NodeProc[]): string => nodes.map((n) => `node ${n.node}: ${n.err}`).join('\n');
 
 describe('sixteen hosts (network namespaces, etcd)', { timeout: 600_000 }, () => {
   let net: Network;
@@ -86,7 +90,9 @@ describe('sixteen hosts (network namespaces, etcd)', { timeout: 600_000 }, () =>
   async function referenceFor(steps: number): Promise<Digest> {
     let r = reference.get(steps);
     if (!r) {
-      r = completedResults<Digest>(await runJob(['--nodes', String(MEMBERS), ...train(steps)], { timeoutMs: 180_000 })).result;
+      // Fault-free by construction: a long fault timeout, so that this machine's load cannot
+      // make a fault of it (the FMS's judgement is what the tests below check, not this run's).
+      r = completedResults<Digest>(await runJob(['--nodes', String(MEMBERS), '--fault-timeout-ms', '20000', ...train(steps)], { timeoutMs: 180_000 })).result;
       reference.set(steps, r);
     }
     return r;
