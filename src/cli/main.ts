@@ -6,6 +6,7 @@ import { benchAgainstMpi } from '../bench/against-mpi.js';
 import { benchAllreduce } from '../bench/allreduce.js';
 import { benchRecovery } from '../bench/recovery.js';
 import { benchGeneration } from '../bench/generation.js';
+import { benchScale, parseFaults } from '../bench/scale.js';
 import { benchState, type StateBenchOptions } from '../bench/state-overhead.js';
 import { readEventLog, renderReport } from '../dashboard/report.js';
 import { runDemo } from '../demo/demo.js';
@@ -14,7 +15,7 @@ import { readJobEvents, withRecoveries } from '../launch/job-events.js';
 import { launch } from '../launch/launcher.js';
 import { runNode } from '../launch/node-runner.js';
 import { openStore } from '../store/open-store.js';
-import { DEFAULT_REPLICATE_MS, DEFAULT_VERSION_MS, resolveLaunchOptions } from '../launch/launch-options.js';
+import { DEFAULT_REPLICATE_MS, DEFAULT_VERSION_MS, MAX_NODES, resolveLaunchOptions } from '../launch/launch-options.js';
 import { PROXY_KINDS } from '../protocol/program-ipc.js';
 
 function intIn(min: number, max: number) {
@@ -85,8 +86,8 @@ bench
   .option('--samples <n>', 'faults (one job each) per mode and kind; the median is reported', intIn(1, 100), 5)
   .option('--modes <list>', 'comma-separated: replace, shrink, restart', (v: string) => v.split(',').map((s) => s.trim()), ['replace', 'shrink', 'restart'])
   .option('--faults <list>', 'comma-separated: kill (SIGKILL), stop (SIGSTOP hang)', (v: string) => v.split(',').map((s) => s.trim()), ['kill', 'stop'])
-  .option('--nodes <N>', 'nodes per job', intIn(2, 16), 4)
-  .option('--spares <S>', 'spares per job', intIn(1, 16), 1)
+  .option('--nodes <N>', 'nodes per job', intIn(2, 64), 4)
+  .option('--spares <S>', 'spares per job', intIn(1, 64), 1)
   .option('--heartbeat-ms <H>', 'heartbeat interval', intIn(10, 10_000), 200)
   .option('--load-ms <ms>', 'then run a fault-free job this long with every core busy and count false detections (0: skip)', intIn(0, 600_000), 0)
   .option('--state', 'run a training loop that commits its state every step: the recovery includes the rollback', false)
@@ -135,6 +136,65 @@ bench
     await benchState(o, (l) => console.log(l));
   });
 
+function fraction(v: string): number {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < 0 || n >= 1) throw new CliArgError(`expected a probability from 0 to below 1 (0.01 is 1 %), got "${v}"`);
+  return n;
+}
+
+function msIn(min: number, max: number) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isFinite(n) || n < min || n > max) throw new CliArgError(`expected milliseconds from ${min} to ${max}, got "${v}"`);
+    return n;
+  };
+}
+
+bench
+  .command('scale')
+  .description('a job of N nodes simulated in this process: the real FMS code on a fake clock, an in-memory network, one memory store; crashes and partitions')
+  .requiredOption('--nodes <N>', 'members', intIn(2, MAX_NODES))
+  .option('--spares <S>', 'spares (default: none, so a crash shrinks the job)', intIn(0, MAX_NODES), 0)
+  .option('--loss <P>', 'probability an FMS-to-FMS datagram is lost', fraction, 0)
+  .option('--latency-ms <L>', 'one-way datagram delay', msIn(0, 10_000), 1)
+  .option('--jitter-ms <J>', 'plus a uniform random delay up to this', msIn(0, 10_000), 0)
+  .option('--faults <spec>', 'crash:K,partition:K, spread evenly over the simulated minutes', 'crash:1')
+  .option('--partition-ms <T>', 'how long a partition lasts', intIn(1, 3_600_000), 3000)
+  .option('--partition-size <n>', 'nodes cut off together in one partition', intIn(1, MAX_NODES), 1)
+  .option('--minutes <M>', 'simulated minutes measured (after the start-up)', (v: string) => msIn(0.01, 10_000)(v), 1)
+  .option('--watchers <K>', 'FMSes watching each node (passed to the FMS configuration)', intIn(1, 64))
+  .option('--heartbeat-ms <H>', 'heartbeat interval', intIn(10, 60_000), 200)
+  .option('--fault-timeout-ms <T>', 'as for launch (default: 3 heartbeats)', intIn(20, 600_000))
+  .option('--seed <S>', 'seed of losses, delays and victims', intIn(0, 2 ** 31), 1)
+  .option('--runs <R>', 'runs, with seeds S, S+1, ...', intIn(1, 100), 1)
+  .option('--budget-s <s>', 'give up (an error) if a run takes longer than this in real seconds', intIn(1, 1_000_000))
+  .option('--wire', 'round-trip every datagram through the HMAC/JSON/zod codec, as the UDP endpoint does (slower; adds bytes per node)', false)
+  .option('--json', 'one JSON object per run', false)
+  .action(
+    async (o: {
+      nodes: number;
+      spares: number;
+      loss: number;
+      latencyMs: number;
+      jitterMs: number;
+      faults: string;
+      partitionMs: number;
+      partitionSize: number;
+      minutes: number;
+      watchers?: number;
+      heartbeatMs: number;
+      faultTimeoutMs?: number;
+      seed: number;
+      runs: number;
+      wire: boolean;
+      json: boolean;
+      budgetS?: number;
+    }) => {
+      const { crashes, partitions } = parseFaults(o.faults);
+      await benchScale({ ...o, crashes, partitions, realBudgetMs: o.budgetS === undefined ? undefined : o.budgetS * 1000 }, (l) => console.log(l));
+    },
+  );
+
 program
   .command('demo')
   .description('the main job: Fashion-MNIST training on 4 nodes + 1 spare, a crash, and the recovery, live')
@@ -156,9 +216,9 @@ program
 /** Flags that describe the job, the same on `launch` and on every host's `rollcall node`. */
 function jobFlags(cmd: Command): Command {
   return cmd
-    .requiredOption('--nodes <N>', 'nodes (programs) in the job', intIn(1, 64))
-    .option('--spares <S>', 'warm spare nodes, brought in on a fault', intIn(0, 64), 0)
-    .option('--min-nodes <M>', 'stop the job if fewer members than this remain', intIn(1, 64))
+    .requiredOption('--nodes <N>', `nodes (programs) in the job, up to ${MAX_NODES} with the spares (on one machine, as memory allows)`, intIn(1, MAX_NODES))
+    .option('--spares <S>', 'warm spare nodes, brought in on a fault', intIn(0, MAX_NODES), 0)
+    .option('--min-nodes <M>', 'stop the job if fewer members than this remain', intIn(1, MAX_NODES))
     .option('--on-fault <mode>', 'replace (default with spares) | shrink (default without) | restart (the torchrun baseline)')
     .option('--events <file>', 'write the event log (JSON lines) to this file')
     .option('--heartbeat-ms <H>', 'heartbeat interval of FMSes and programs', intIn(10, 60_000), 200)
@@ -213,7 +273,7 @@ jobFlags(
 )
   .requiredOption('--store <url>', 'the shared store: etcd://host:port[,host:port...]')
   .requiredOption('--job <id>', 'job id, the same on every host')
-  .requiredOption('--node <N>', "this host's node id: 0..nodes-1 are members, the rest spares", intIn(0, 127))
+  .requiredOption('--node <N>', "this host's node id: 0..nodes-1 are members, the rest spares", intIn(0, MAX_NODES - 1))
   .option('--host <addr>', 'address every socket of this node binds to and advertises (default: all interfaces, advertising this host\'s first address)', '0.0.0.0')
   .option('--secret-file <file>', 'the job secret, the same on every host (default: $ROLLCALL_SECRET)')
   .argument('<command...>', 'the program to run on this node')

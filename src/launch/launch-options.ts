@@ -23,11 +23,18 @@ export const DEFAULT_REPLICATE_MS = 250;
  */
 export const DEFAULT_VERSION_MS = 40;
 
+/**
+ * Most nodes a job may have, members and spares together (node ids 0..MAX_NODES-1). Nothing in
+ * the protocol is sized by it: it only turns a typo (an extra zero) into a clear message. On one
+ * machine, memory is the real bound: each node is two processes of some 60 MB each.
+ */
+export const MAX_NODES = 65_536;
+
 /** Everything `rollcall launch` accepts, checked in one place so a bad flag never starts a process. */
 export const LaunchOptionsSchema = z
   .object({
-    nodes: z.number().int().min(1).max(64),
-    spares: z.number().int().min(0).max(64).default(0),
+    nodes: z.number().int().min(1).max(MAX_NODES),
+    spares: z.number().int().min(0).max(MAX_NODES).default(0),
     minNodes: z.number().int().min(1).optional(),
     onFault: MembershipPolicySchema.optional(),
     events: z.string().min(1).optional(),
@@ -64,6 +71,7 @@ export const LaunchOptionsSchema = z
       .optional(),
   })
   .superRefine((o, ctx) => {
+    if (o.nodes + o.spares > MAX_NODES) ctx.addIssue({ code: 'custom', path: ['spares'], message: `--nodes ${o.nodes} and --spares ${o.spares} make ${o.nodes + o.spares} nodes; at most ${MAX_NODES}` });
     if (o.minNodes !== undefined && o.minNodes > o.nodes) ctx.addIssue({ code: 'custom', path: ['minNodes'], message: `--min-nodes ${o.minNodes} is more than --nodes ${o.nodes}` });
     const fault = o.faultTimeoutMs ?? 3 * o.heartbeatMs;
     if (fault < 2 * o.heartbeatMs) {

@@ -14,7 +14,7 @@ import { EventLog } from './event-log.js';
 import { stoppedExitCode } from './launcher.js';
 import { fmsConfig } from './fms-config.js';
 import { FmsState, sendToFms, type FromFms } from '../protocol/fms-messages.js';
-import { EventPublisher, RecoveryFromEvents } from './job-events.js';
+import { EventPublisher, RecoveryFromEvents, parseEventBatch } from './job-events.js';
 import type { LaunchOptions } from './launch-options.js';
 
 const FMS_MAIN = fileURLToPath(new URL('../fms/fms-main.js', import.meta.url));
@@ -59,18 +59,22 @@ const CLAIM_TTL_MS = 5000;
 /** Feeds a node's dashboard with the job's events and progress as the store has them. */
 async function feedFromStore(store: Store, job: string, view: JobView, metrics: JobMetrics): Promise<Watcher> {
   const recoveries = new RecoveryFromEvents();
-  const onEvent = (value: string): void => {
+  const onEvent = (e: EventLine): void => {
+    view.event(e);
+    metrics.event(e);
+    const rec = recoveries.observe(e);
+    if (rec) {
+      view.event(rec);
+      metrics.event(rec);
+    }
+  };
+  // A node's events arrive in batches (job-events.ts): one watch event per batch, not per event.
+  const batch = (value: string): EventLine[] => {
     try {
-      const e = JSON.parse(value) as EventLine;
-      view.event(e);
-      metrics.event(e);
-      const rec = recoveries.observe(e);
-      if (rec) {
-        view.event(rec);
-        metrics.event(rec);
-      }
+      return parseEventBatch(value);
     } catch {
       // `rollcall events` reports bad entries; a dashboard shows what it can.
+      return [];
     }
   };
   const onProgress = (key: string, value: string): void => {
@@ -85,8 +89,8 @@ async function feedFromStore(store: Store, job: string, view: JobView, metrics: 
     store,
     `rollcall/${job}/events/`,
     // Each node's events are in order; across nodes, time order (as `rollcall events` merges them).
-    (kvs) => kvs.map((kv) => ({ v: kv.value, ts: Number(/"ts":(\d+)/.exec(kv.value)?.[1] ?? 0) })).sort((a, b) => a.ts - b.ts).forEach((x) => onEvent(x.v)),
-    (ev) => ev.type === 'put' && onEvent(ev.kv.value),
+    (kvs) => kvs.flatMap((kv) => batch(kv.value)).sort((a, b) => a.ts - b.ts).forEach(onEvent),
+    (ev) => ev.type === 'put' && batch(ev.kv.value).forEach(onEvent),
     () => undefined,
   );
   const progress = await listAndWatch(
@@ -249,8 +253,11 @@ async function joinMembership(store: Store, opts: LaunchOptions & { job: string 
   if (r.failed.includes(node)) {
     throw new InvalidArgumentError(`node ${node} was declared failed in job ${opts.job} (generation ${r.generation}); its state is stale and it cannot rejoin. Run a new job, or give this host a node id that is still free.`);
   }
-  const done = await Promise.all(r.members.map((n) => store.get(doneKey(opts.job, n))));
-  if (done.every((kv) => kv !== undefined)) throw new InvalidArgumentError(`job ${opts.job} has already completed; use a new --job id`);
+  // One list of the finished nodes, not a get per member: O(1) requests per node, so a job's
+  // start costs the store O(N) requests, not O(N^2).
+  const { kvs } = await store.list(doneKey(opts.job, 0).replace(/0$/, ''));
+  const done = new Set(kvs.map((kv) => kv.key));
+  if (r.members.every((n) => done.has(doneKey(opts.job, n)))) throw new InvalidArgumentError(`job ${opts.job} has already completed; use a new --job id`);
   return r;
 }
 

@@ -41,15 +41,23 @@ interface FakeTimer {
   fn: () => void;
 }
 
+/** (due, seq) order: what fires first, ties in the order they were set. */
+const before = (a: FakeTimer, b: FakeTimer): boolean => a.due < b.due || (a.due === b.due && a.seq < b.seq);
+
 /**
  * A clock tests move by hand. Timers fire in due order, ties in the order they were set. What
  * is deferred runs once nothing more is due at the current instant and time is about to move on:
  * the test's own calls between two advance()s stand for the I/O read before it.
+ *
+ * The timers sit in a binary heap, so a fire costs O(log T): the cluster simulator (src/sim/)
+ * runs tens of thousands of them at once. A cleared timer leaves the map at once and the heap
+ * lazily (skipped when it surfaces; the heap is rebuilt when most of it is dead).
  */
 export class FakeClock implements Clock {
   private t: number;
   private seq = 0;
   private readonly timers = new Map<number, FakeTimer>();
+  private heap: FakeTimer[] = [];
   private readonly deferred: (() => void)[] = [];
 
   constructor(start = 0) {
@@ -62,12 +70,16 @@ export class FakeClock implements Clock {
 
   setTimeout(fn: () => void, ms: number): TimerHandle {
     const id = ++this.seq;
-    this.timers.set(id, { due: this.t + Math.max(0, Number.isFinite(ms) ? ms : 0), seq: id, fn });
+    const tm = { due: this.t + Math.max(0, Number.isFinite(ms) ? ms : 0), seq: id, fn };
+    this.timers.set(id, tm);
+    this.push(tm);
     return id;
   }
 
   clearTimeout(handle: TimerHandle): void {
-    this.timers.delete(handle as number);
+    if (!this.timers.delete(handle as number)) return;
+    // Cancelled entries are dropped as they surface; rebuilt once they outnumber the live ones.
+    if (this.heap.length > 1024 && this.heap.length > 2 * this.timers.size) this.rebuild();
   }
 
   defer(fn: () => void): void {
@@ -79,6 +91,16 @@ export class FakeClock implements Clock {
     return this.timers.size;
   }
 
+  /** When the next timer falls due (undefined: none is set): lets a driver jump straight to it. */
+  get nextDue(): number | undefined {
+    return this.top()?.due;
+  }
+
+  /** Whether something deferred waits for time to move on. */
+  get hasDeferred(): boolean {
+    return this.deferred.length > 0;
+  }
+
   /**
    * Moves time forward by `ms`, firing every timer that falls due on the way (including ones set
    * by earlier callbacks), each seeing now() at its due time, or later if it was already overdue.
@@ -86,19 +108,17 @@ export class FakeClock implements Clock {
   advance(ms: number): void {
     const target = this.t + Math.max(0, ms);
     for (;;) {
-      let next: [number, FakeTimer] | undefined;
-      for (const entry of this.timers) {
-        const [, tm] = entry;
-        if (tm.due <= target && (!next || tm.due < next[1].due || (tm.due === next[1].due && tm.seq < next[1].seq))) next = entry;
-      }
-      if (!(next && next[1].due <= this.t) && this.deferred.length > 0 && (next || target > this.t)) {
+      const top = this.top();
+      const next = top && top.due <= target ? top : undefined;
+      if (!(next && next.due <= this.t) && this.deferred.length > 0 && (next || target > this.t)) {
         for (const fn of this.deferred.splice(0)) fn();
         continue;
       }
       if (!next) break;
-      this.timers.delete(next[0]);
-      this.t = Math.max(this.t, next[1].due);
-      next[1].fn();
+      this.pop();
+      this.timers.delete(next.seq);
+      this.t = Math.max(this.t, next.due);
+      next.fn();
     }
     this.t = target;
   }
@@ -109,5 +129,50 @@ export class FakeClock implements Clock {
    */
   jump(ms: number): void {
     this.t += Math.max(0, ms);
+  }
+
+  /** The earliest live timer, dropping cancelled ones off the top. */
+  private top(): FakeTimer | undefined {
+    while (this.heap.length > 0) {
+      const h = this.heap[0] as FakeTimer;
+      if (this.timers.get(h.seq) === h) return h;
+      this.pop();
+    }
+    return undefined;
+  }
+
+  private push(tm: FakeTimer): void {
+    const h = this.heap;
+    h.push(tm);
+    let i = h.length - 1;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (!before(tm, h[parent] as FakeTimer)) break;
+      h[i] = h[parent] as FakeTimer;
+      i = parent;
+    }
+    h[i] = tm;
+  }
+
+  private pop(): void {
+    const h = this.heap;
+    const last = h.pop();
+    if (last === undefined || h.length === 0) return;
+    let i = 0;
+    for (;;) {
+      const l = 2 * i + 1;
+      if (l >= h.length) break;
+      const r = l + 1;
+      const c = r < h.length && before(h[r] as FakeTimer, h[l] as FakeTimer) ? r : l;
+      if (!before(h[c] as FakeTimer, last)) break;
+      h[i] = h[c] as FakeTimer;
+      i = c;
+    }
+    h[i] = last;
+  }
+
+  private rebuild(): void {
+    this.heap = [];
+    for (const tm of this.timers.values()) this.push(tm);
   }
 }

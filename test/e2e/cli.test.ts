@@ -86,12 +86,31 @@ for (const b of a.slice(a.indexOf('${join(dir, 'script.py')}') + 1)) console.log
     assert.equal(row.warmup_ms, 200);
   });
 
+  it('bench scale --json: one line per run, the simulated job measured', () => {
+    const r = rollcall(['bench', 'scale', '--nodes', '6', '--spares', '1', '--minutes', '0.2', '--faults', 'crash:1', '--runs', '2', '--json']);
+    assert.equal(r.code, 0, r.err);
+    const lines = r.out.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    assert.equal(lines.length, 2);
+    assert.deepEqual(lines.map((l) => l.seed), [1, 2]);
+    for (const l of lines) {
+      for (const k of ['nodes', 'detect_ms', 'agreed_ms', 'agreed_p99_ms', 'datagrams_per_node_s', 'store_writes_per_fault', 'watch_events_per_fault', 'false_evictions', 'sim_minutes']) assert.ok(k in l, `${k} in ${JSON.stringify(l)}`);
+      assert.equal(l.nodes, 6);
+      assert.deepEqual(l.faults, { crash: 1, partition: 0 });
+      assert.ok((l.agreed_ms as number) > 0, JSON.stringify(l));
+    }
+  });
+
   it('bad flags get a clear message and a non-zero exit', () => {
     for (const [args, msg] of [
       [['bench', 'allreduce', '--ranks', '0'], /integer from 1 to 64/],
       [['bench', 'allreduce', '--sizes', '12x'], /not a size in bytes/],
       [['bench', 'allreduce', '--sizes', '6'], /multiple of 4/],
       [['bench', 'nosuch'], /unknown command/],
+      [['bench', 'recovery', '--nodes', '65'], /integer from 2 to 64/],
+      [['bench', 'scale', '--nodes', '10', '--loss', '1'], /probability from 0 to below 1/],
+      [['bench', 'scale', '--nodes', '10', '--faults', 'boom:1'], /not crash:K or partition:K/],
+      [['bench', 'scale', '--nodes', '4', '--faults', 'crash:4'], /need more than the 4 nodes/],
+      [['launch', '--nodes', '70000', '--', 'node', 'x.js'], /integer from 1 to 65536/],
     ] as const) {
       const r = rollcall([...args]);
       assert.notEqual(r.code, 0, args.join(' '));
