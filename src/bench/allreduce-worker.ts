@@ -31,10 +31,11 @@ process.once('message', (m: Msg) => {
 });
 
 async function run(m: Msg): Promise<void> {
-  const store = await openStore(m.store, { secret: m.secret });
   // Patient deadlines: this measures speed, not failure detection, and with 16 or 64 ranks on
   // a shared 2-core machine a rank can go unscheduled for seconds (the 10 s peer timeout and the
-  // rendezvous deadline both fired at 16 ranks with the machine's load average at 25-60).
+  // rendezvous deadline both fired at 16 ranks with the machine's load average at 25-60, and the
+  // store's 5 s connect deadline at 64).
+  const store = await openStore(m.store, { secret: m.secret, requestTimeoutMs: 60_000 });
   const tuning = { timeoutMs: 120_000, ...(m.spinUs === undefined ? {} : { spinUs: m.spinUs }) };
   const comm = await createCommunicator({ job: m.job, generation: 0, rank: m.rank, world: m.world, secret: m.secret, store, tuning, rendezvousTimeoutMs: 300_000 });
   for (const bytes of m.sizes) {

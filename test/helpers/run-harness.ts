@@ -65,6 +65,21 @@ export function runHarness(
     finishedBeforeLate: 0,
   };
   const settled = new Uint8Array(world);
+  // Copies are carved from large slabs: an ArrayBuffer per frame made the garbage collector
+  // most of a 4,096-rank run.
+  let slab = new Uint8Array(0);
+  let used = 0;
+  const copyOf = (p: Uint8Array): Uint8Array => {
+    const len = (p.byteLength + 7) & ~7;
+    if (used + len > slab.byteLength) {
+      slab = new Uint8Array(Math.max(len, 8 << 20));
+      used = 0;
+    }
+    const out = slab.subarray(used, used + p.byteLength);
+    used += len;
+    out.set(p);
+    return out;
+  };
   const chunkElems = (d: DType): number => Math.max(1, Math.floor((opts.chunkBytes ?? 1 << 20) / bytesPer(d)));
   const runs: CollectiveRun[] = [];
   for (let rank = 0; rank < world; rank++) {
@@ -106,7 +121,7 @@ export function runHarness(
       }
       if (canFlush && (!canDeliver || random() < 0.5)) {
         const m = link.msgs[link.flushed++]!;
-        m.copy = new Uint8Array(m.payload);
+        m.copy = copyOf(m.payload);
         m.onFlushed();
       } else {
         const m = link.msgs[link.delivered++]!;
