@@ -1,3 +1,5 @@
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createCommunicator } from '../comm/rendezvous.js';
 import { openStore } from '../store/open-store.js';
 
@@ -16,6 +18,8 @@ interface Msg {
   repeats: number;
   /** Undefined: the library's default. */
   spinUs?: number;
+  /** tcp (loopback) or unix (a Unix domain socket per rank). */
+  transport?: 'tcp' | 'unix';
 }
 
 process.once('message', (m: Msg) => {
@@ -31,7 +35,8 @@ process.once('message', (m: Msg) => {
 async function run(m: Msg): Promise<void> {
   const store = await openStore(m.store, { secret: m.secret });
   const tuning = m.spinUs === undefined ? {} : { spinUs: m.spinUs };
-  const comm = await createCommunicator({ job: m.job, generation: 0, rank: m.rank, world: m.world, secret: m.secret, store, tuning });
+  const host = m.transport === 'unix' ? `unix:${join(tmpdir(), `rollcall-${m.job}-${m.rank}.sock`)}` : undefined;
+  const comm = await createCommunicator({ job: m.job, generation: 0, rank: m.rank, world: m.world, secret: m.secret, store, tuning, host });
   for (const bytes of m.sizes) {
     const a = new Float32Array(Math.floor(bytes / 4)).fill(1);
     const iters = Math.max(3, Math.min(200, Math.floor(2e8 / Math.max(bytes, 1))));

@@ -12,6 +12,8 @@ export interface AllreduceBenchOptions {
   timeoutMs: number;
   /** Undefined: the library's default. */
   spinUs?: number;
+  /** tcp (loopback, the default) or unix (Unix domain sockets). */
+  transport?: 'tcp' | 'unix';
 }
 
 export interface AllreduceResult {
@@ -60,7 +62,7 @@ export async function benchAllreduce(o: AllreduceBenchOptions, out: (line: strin
             resolve();
           }
         });
-        c.send({ store: server.address, secret, job, rank, world: o.ranks, sizes: o.sizes, repeats: o.repeats, spinUs: o.spinUs });
+        c.send({ store: server.address, secret, job, rank, world: o.ranks, sizes: o.sizes, repeats: o.repeats, spinUs: o.spinUs, transport: o.transport });
       });
     });
   } finally {

@@ -60,8 +60,9 @@ bench
   .option('--repeats <n>', 'timed loops per size; the median is reported', intIn(1, 100), 5)
   .option('--timeout-ms <ms>', 'give up after this long', intIn(1000, 3_600_000), 600_000)
   .option('--spin-us <us>', 'busy-poll up to this long while waiting (default: the library\'s choice: 50 if every rank has a core; else 50 for collectives up to 16 KiB, yielding the core between polls)', intIn(0, 1_000_000))
+  .option('--transport <t>', 'tcp (loopback) or unix (Unix domain sockets)', oneOf(['tcp', 'unix'] as const), 'tcp')
   .option('--json', 'one JSON object per line', false)
-  .action(async (o: { ranks: number; sizes: number[]; repeats: number; json: boolean; timeoutMs: number; spinUs?: number }) => {
+  .action(async (o: { ranks: number; sizes: number[]; repeats: number; json: boolean; timeoutMs: number; spinUs?: number; transport: 'tcp' | 'unix' }) => {
     await benchAllreduce(o, (l) => console.log(l));
   });
 
