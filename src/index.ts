@@ -1,6 +1,7 @@
 // The public entry point. Everything not exported here is internal and may change.
 export * from './errors.js';
-export { createCommunicator, type CommunicatorConfig } from './comm/rendezvous.js';
+export { createCommunicator, openCommunicator, type CommunicatorConfig, type OpenCommunicatorConfig } from './comm/rendezvous.js';
+export { Endpoint, type EndpointOptions } from './comm/endpoint.js';
 export { Communicator, CommState, DEFAULT_TUNING, type CommTuning, type OpOptions } from './comm/communicator.js';
 export type { DType, ReduceOp, NumericArray } from './comm/dtype.js';
 export type { Transport, Conn, Listener } from './comm/transport.js';

@@ -1,3 +1,5 @@
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createCommunicator } from '../comm/rendezvous.js';
 import { openStore } from '../store/open-store.js';
 
@@ -18,6 +20,8 @@ interface Msg {
   spinUs?: number;
   /** Longest warm-up per size; the call count is reached first with few ranks. */
   warmupMs: number;
+  /** tcp (loopback) or unix (a Unix domain socket per rank). */
+  transport?: 'tcp' | 'unix';
 }
 
 process.once('message', (m: Msg) => {
@@ -37,7 +41,8 @@ async function run(m: Msg): Promise<void> {
   // store's 5 s connect deadline at 64).
   const store = await openStore(m.store, { secret: m.secret, requestTimeoutMs: 60_000 });
   const tuning = { timeoutMs: 120_000, ...(m.spinUs === undefined ? {} : { spinUs: m.spinUs }) };
-  const comm = await createCommunicator({ job: m.job, generation: 0, rank: m.rank, world: m.world, secret: m.secret, store, tuning, rendezvousTimeoutMs: 300_000 });
+  const host = m.transport === 'unix' ? `unix:${join(tmpdir(), `rollcall-${m.job}-${m.rank}.sock`)}` : undefined;
+  const comm = await createCommunicator({ job: m.job, generation: 0, rank: m.rank, world: m.world, secret: m.secret, store, tuning, rendezvousTimeoutMs: 300_000, host });
   for (const bytes of m.sizes) {
     const a = new Float32Array(Math.floor(bytes / 4)).fill(1);
     const iters = Math.max(3, Math.min(200, Math.floor(2e8 / Math.max(bytes, 1))));

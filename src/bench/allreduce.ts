@@ -15,6 +15,8 @@ export interface AllreduceBenchOptions {
   spinUs?: number;
   /** Longest warm-up per size (default 20 s). */
   warmupMs?: number;
+  /** tcp (loopback, the default) or unix (Unix domain sockets). */
+  transport?: 'tcp' | 'unix';
 }
 
 export interface AllreduceResult {
@@ -66,7 +68,7 @@ export async function benchAllreduce(o: AllreduceBenchOptions, out: (line: strin
             resolve();
           }
         });
-        c.send({ store: server.address, secret, job, rank, world: o.ranks, sizes: o.sizes, repeats: o.repeats, spinUs: o.spinUs, warmupMs: o.warmupMs ?? 20_000 });
+        c.send({ store: server.address, secret, job, rank, world: o.ranks, sizes: o.sizes, repeats: o.repeats, spinUs: o.spinUs, warmupMs: o.warmupMs ?? 20_000, transport: o.transport });
       });
     });
   } finally {

@@ -62,6 +62,7 @@ bench
   .option('--repeats <n>', 'timed loops per size; the median is reported', intIn(1, 100), 5)
   .option('--timeout-ms <ms>', 'give up after this long', intIn(1000, 3_600_000), 600_000)
   .option('--spin-us <us>', 'busy-poll up to this long while waiting (default: the library\'s choice: 50 if every rank has a core; else 50 for collectives up to 16 KiB, yielding the core between polls)', intIn(0, 1_000_000))
+  .option('--transport <t>', 'tcp (loopback) or unix (Unix domain sockets)', oneOf(['tcp', 'unix'] as const), 'tcp')
   .option('--json', 'one JSON object per line', false)
   .option('--warmup-ms <T>', 'warm up each size for up to 20,000 calls or 2 GB, and at most this long', intIn(0, 600_000), 20_000)
   .option('--against-mpi <ranks>', 'instead: run Rollcall and Open MPI over TCP alternately for each comma-separated rank count (e.g. 2,4) and print medians and ratios', (v: string) => v.split(',').map((x) => intIn(1, 64)(x.trim())))
@@ -69,7 +70,7 @@ bench
   .option('--mpi-script <path>', 'with --against-mpi: the anchors\' mpi4py script', '../shared/anchors/mpi_allreduce.py')
   .option('--mpirun <cmd>', 'with --against-mpi: Open MPI\'s launcher', 'mpirun')
   .addHelpText('after', '\nThis machine has few cores: with more ranks than cores (up to 64 are allowed) the ranks are oversubscribed and share them, as Open MPI\'s --oversubscribe does.')
-  .action(async (o: { ranks: number; sizes: number[]; repeats: number; json: boolean; timeoutMs: number; spinUs?: number; warmupMs: number; againstMpi?: number[]; runs: number; mpiScript: string; mpirun: string }) => {
+  .action(async (o: { ranks: number; sizes: number[]; repeats: number; json: boolean; timeoutMs: number; spinUs?: number; warmupMs: number; againstMpi?: number[]; runs: number; mpiScript: string; mpirun: string; transport: 'tcp' | 'unix' }) => {
     if (o.againstMpi) {
       await benchAgainstMpi(
         { rankCounts: o.againstMpi, sizes: o.sizes, runs: o.runs, repeats: o.repeats, timeoutMs: o.timeoutMs, warmupMs: o.warmupMs, json: o.json, mpiScript: o.mpiScript, python: '/usr/bin/python3', mpirun: o.mpirun },

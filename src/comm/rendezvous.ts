@@ -9,7 +9,8 @@ import { loadCpuYield } from './cpu-yield.js';
 import { Endpoint } from './endpoint.js';
 import { Link, type GroupIdentity } from './link.js';
 import { PeerSet, type DialFn } from './peer-set.js';
-import { TcpTransport, parseHostPort } from './tcp-transport.js';
+import { TcpTransport, UNIX_PREFIX, parseHostPort } from './tcp-transport.js';
+import { LOOPBACK } from '../util/host.js';
 import type { Transport } from './transport.js';
 
 const ConfigSchema = z
@@ -166,7 +167,8 @@ function parseConfig(config: z.input<typeof ConfigSchema>): z.output<typeof Conf
 export async function autoSpin(addrs: readonly string[], rank: number, cores: number, chosen: Partial<CommTuning>): Promise<Partial<CommTuning>> {
   let hosts: string[];
   try {
-    hosts = addrs.map((a) => parseHostPort(a).host);
+    // Unix domain sockets are on this host by definition.
+    hosts = addrs.map((a) => (a.startsWith(UNIX_PREFIX) ? LOOPBACK : parseHostPort(a).host));
   } catch {
     return { spinUs: 0 };
   }

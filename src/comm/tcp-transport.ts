@@ -1,3 +1,4 @@
+import { rmSync } from 'node:fs';
 import net from 'node:net';
 import { InvalidArgumentError, TimeoutError } from '../errors.js';
 import { remaining, type Deadline } from '../util/deadline.js';
@@ -25,6 +26,7 @@ class TcpConn implements Conn {
   ) {
     this.remote = remote;
     // Collectives are latency-bound at small sizes; Nagle would add up to 40 ms per message.
+    // (A Unix socket has no Nagle; setNoDelay is then a no-op.)
     socket.setNoDelay(true);
     if (byob) this.scratch = new Uint8Array(64 * 1024);
   }
@@ -91,29 +93,43 @@ class TcpConn implements Conn {
   }
 }
 
+/** Addresses of Unix domain sockets: `unix:<path>`; listening on such a "host" makes one. */
+export const UNIX_PREFIX = 'unix:';
+
+/**
+ * Streams over TCP, or over Unix domain sockets for addresses `unix:<path>` (ranks on one host;
+ * the same framing and the same `onread` reads, see docs/benchmarks.md "Connections on demand"
+ * for how they compare with loopback TCP).
+ */
 export class TcpTransport implements Transport {
   listen(onConn: (conn: Conn) => void, host = LOOPBACK): Promise<Listener> {
     return new Promise((resolve, reject) => {
-      const server = net.createServer((socket) => onConn(new TcpConn(socket, `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`, false)));
+      const server = net.createServer((socket) => onConn(new TcpConn(socket, `${socket.remoteAddress ?? 'unix'}:${socket.remotePort ?? '?'}`, false)));
       server.once('error', reject);
-      server.listen(0, host, () => {
+      const ready = (address: string): void => {
         server.off('error', reject);
         server.unref();
-        const a = server.address() as net.AddressInfo;
-        resolve({ address: joinHostPort(advertisedHost(host), a.port), close: () => server.close() });
-      });
+        resolve({ address, close: () => server.close() });
+      };
+      if (host.startsWith(UNIX_PREFIX)) {
+        const path = host.slice(UNIX_PREFIX.length);
+        // A socket file left by a killed process would refuse the bind; nothing else may own it.
+        rmSync(path, { force: true });
+        server.listen(path, () => ready(host));
+      } else {
+        server.listen(0, host, () => ready(joinHostPort(advertisedHost(host), (server.address() as net.AddressInfo).port)));
+      }
     });
   }
 
   dial(address: string, deadline: Deadline): Promise<Conn> {
-    const { host, port } = parseHostPort(address);
+    const where = address.startsWith(UNIX_PREFIX) ? { path: address.slice(UNIX_PREFIX.length) } : parseHostPort(address);
     return new Promise((resolve, reject) => {
       let conn: TcpConn | undefined = undefined;
       // Node asks for the first buffer inside connect(), before `conn` exists.
       const first = new Uint8Array(64 * 1024);
       const socket = net.connect({
-        host,
-        port,
+        ...where,
         onread: {
           buffer: () => (conn ? conn.nextBuffer() : first),
           callback: (n: number, buf: Uint8Array): boolean => {

@@ -206,3 +206,25 @@ describe('recovery on stable listeners', () => {
     }
   });
 });
+
+describe('Unix domain sockets', () => {
+  it('ranks on one host can listen on unix:<path> and run collectives over it', async () => {
+    const { TcpTransport } = await import('../../src/comm/tcp-transport.js');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const store = new MemoryStore();
+    const { createCommunicator } = await import('../../src/comm/rendezvous.js');
+    const comms = await Promise.all(
+      [0, 1, 2].map((rank) =>
+        createCommunicator({ job: `uds-${process.pid}`, generation: 0, rank, world: 3, secret: 's', store, transport: new TcpTransport(), host: `unix:${join(tmpdir(), `rollcall-uds-${process.pid}-${rank}.sock`)}`, tuning: FAST }),
+      ),
+    );
+    try {
+      const bufs = comms.map((_, r) => new Float32Array(5000).fill(r));
+      await Promise.all(comms.map((c, r) => c.allreduce(bufs[r]!)));
+      for (const b of bufs) assert.ok(b.every((v) => v === 3));
+    } finally {
+      closeAll(comms);
+    }
+  });
+});
