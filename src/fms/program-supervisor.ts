@@ -200,16 +200,35 @@ export class ProgramSupervisor {
     mon.start();
   }
 
+  /**
+   * On a loaded machine (32 nodes on 2 cores) a heartbeat thread can take longer than the
+   * first-beat deadline to load; a program that used CPU since the last look is starting, not
+   * frozen (SIGSTOP and a frozen process use none), so it is given another deadline, up to the
+   * start timeout after its hello. Where the platform does not tell CPU time, the first deadline
+   * is final, as before.
+   */
   private awaitFirstBeat(p: ProgramHandle): void {
     const ms = firstBeatMs(this.cfg);
+    const helloAt = this.clock.now();
+    let cpu = p.cpuMs?.();
     this.clearFirstBeat();
-    this.firstBeatTimer = this.clock.setTimeout(() => {
+    const check = (): void => {
       this.firstBeatTimer = undefined;
       if (this.program !== p || !p.running || this.programBeating || this.programClosing || this.links.stopping()) return;
+      const now = this.clock.now();
+      const used = p.cpuMs?.();
+      const alive = used !== undefined && cpu !== undefined && used > cpu;
+      cpu = used;
+      const left = helloAt + this.cfg.startTimeoutMs - now;
+      if (alive && left > 0) {
+        this.firstBeatTimer = this.clock.setTimeout(check, Math.min(ms, left));
+        return;
+      }
       // Stopped or frozen before its heartbeat thread beat once: a hang, handled as one.
       p.kill('SIGKILL');
-      this.links.fault('heartbeat', `program pid ${p.pid} sent no heartbeat within ${ms} ms of connecting`);
-    }, ms);
+      this.links.fault('heartbeat', `program pid ${p.pid} sent no heartbeat within ${Math.round(now - helloAt)} ms of connecting`);
+    };
+    this.firstBeatTimer = this.clock.setTimeout(check, ms);
   }
 
   private clearFirstBeat(): void {
