@@ -127,6 +127,7 @@ export class Fms {
       ...common,
       idle: (generation) => membership.idle(generation),
       propose: (failed, cause, programFault, generation) => membership.propose(failed, cause, programFault, generation),
+      rejoin: (generation) => membership.rejoin(generation),
     });
     const membership: MembershipReactor = new MembershipReactor(cfg, store, hooks, {
       ...common,
