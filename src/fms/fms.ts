@@ -122,6 +122,7 @@ export class Fms {
       connected: () => membership.sendGeneration(),
       fault: (cause, detail) => peers.declareFault([cfg.node], cause, detail),
       proxyBroken: (generation, error) => peers.onProxyBroken(generation, error),
+      slowdown: () => peers.healthMultiplier(),
     });
     const peers: PeerWatch = new PeerWatch(cfg, clock, store, endpoint, hooks, {
       ...common,

@@ -227,6 +227,11 @@ export class PeerWatch {
     return this.health.score;
   }
 
+  /** What our timeouts are multiplied by: the health score + 1. */
+  healthMultiplier(): number {
+    return this.health.multiplier();
+  }
+
   /** The nodes this FMS beats to and those it judges, as derived from the record. */
   get view(): { watchers: number[]; watching: number[] } {
     return { watchers: [...this.watchers], watching: [...this.watching] };

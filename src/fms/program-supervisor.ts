@@ -31,6 +31,12 @@ export interface SupervisorLinks extends FmsStateLinks {
   fault(cause: FaultCause, detail: string): void;
   /** The program's proxy saw its communicator break in `generation`. */
   proxyBroken(generation: number, error: ProxyBrokenError): void;
+  /**
+   * What the program's silence is stretched by: this FMS's local health score + 1 (peer-watch.ts).
+   * Evidence that this host is starved (late timers, refuted suspicions) also makes a late beat
+   * of the program's thread likelier to be starvation than a hang. Default 1.
+   */
+  slowdown?(): number;
 }
 
 /**
@@ -186,6 +192,7 @@ export class ProgramSupervisor {
       clock: this.clock,
       intervalMs: this.cfg.heartbeatMs,
       maxSilenceMs: this.cfg.faultTimeoutMs,
+      slowdown: () => this.links.slowdown?.() ?? 1,
       onSuspect: (_n, info) => {
         if (this.program !== p || !p.running) return;
         // Fenced before anything else: a hung program that wakes up later must not act in a
