@@ -25,6 +25,8 @@ export interface FmsHooks {
 export interface ProgramHandle {
   readonly pid: number;
   readonly running: boolean;
+  /** CPU time used so far (ms), where the platform tells it: proof that a starting program is not frozen. */
+  cpuMs?(): number | undefined;
   send(m: ToProgram): void;
   kill(signal?: NodeJS.Signals): void;
   stop(graceMs: number): Promise<ProgramExit>;

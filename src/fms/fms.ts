@@ -122,11 +122,13 @@ export class Fms {
       connected: () => membership.sendGeneration(),
       fault: (cause, detail) => peers.declareFault([cfg.node], cause, detail),
       proxyBroken: (generation, error) => peers.onProxyBroken(generation, error),
+      slowdown: () => peers.healthMultiplier(),
     });
     const peers: PeerWatch = new PeerWatch(cfg, clock, store, endpoint, hooks, {
       ...common,
       idle: (generation) => membership.idle(generation),
       propose: (failed, cause, programFault, generation) => membership.propose(failed, cause, programFault, generation),
+      rejoin: (generation) => membership.rejoin(generation),
     });
     const membership: MembershipReactor = new MembershipReactor(cfg, store, hooks, {
       ...common,

@@ -3,7 +3,7 @@ import type { ToProgram } from '../protocol/program-ipc.js';
 import type { Store, Watcher } from '../store/store.js';
 import type { FaultCause } from '../protocol/datagram.js';
 import { FmsState, type Emit, type FmsConfig, type FmsHooks, type FmsStateLinks } from './fms-shared.js';
-import { applyFault, applyRestart, isOut, membershipUpdatedEvent, slotOf, watchMembership, type MembershipRecord } from './membership.js';
+import { applyFault, applyRejoin, applyRestart, isOut, membershipUpdatedEvent, slotOf, watchMembership, type MembershipRecord } from './membership.js';
 
 /** The program as the reactor drives it. */
 export interface ProgramControl {
@@ -90,6 +90,22 @@ export class MembershipReactor {
       if (e instanceof JobFailedError) return; // the launcher reports it from the record
       this.links.emit('fms_error', { message: `could not update the membership: ${(e as Error).message}` });
     }
+  }
+
+  /** Asks for the same members in a new generation: the communicator of `generation` broke with everyone alive. */
+  rejoin(generation: number): Promise<void> {
+    const p = (async () => {
+      const known = this.current && this.revision > 0 ? { record: this.current, modRevision: this.revision } : undefined;
+      try {
+        const res = await applyRejoin(this.store, this.cfg.job, generation, { deadline: Date.now() + this.cfg.rendezvousTimeoutMs, proposer: this.cfg.node, known });
+        if (res.bumped) this.links.emit('membership_updated', { ...membershipUpdatedEvent(res), by: this.cfg.node, cause: 'connection' });
+      } catch (e) {
+        if (e instanceof JobFailedError) return;
+        this.links.emit('fms_error', { message: `could not renew the generation: ${(e as Error).message}` });
+      }
+    })().finally(() => this.inflight.delete(p));
+    this.inflight.add(p);
+    return p;
   }
 
   idle(generation: number): void {

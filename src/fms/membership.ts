@@ -179,6 +179,16 @@ export async function applyRestart(store: Store, job: string, observedGeneration
 }
 
 /**
+ * The same members in a new generation, every communicator formed again: after a communicator
+ * broke in `observedGeneration` while every node it blamed still answers (a rendezvous that ran
+ * out of time on a loaded machine). Keyed on the generation, like a restart, so every FMS
+ * asking for it makes one bump.
+ */
+export async function applyRejoin(store: Store, job: string, observedGeneration: number, opts: ApplyFaultOptions): Promise<ApplyFaultResult> {
+  return transition(store, job, `applyRejoin(${job})`, (r) => restartMembership(r, observedGeneration), opts);
+}
+
+/**
  * Ends the job: writes the terminal record (unless it is already there) so every FMS and the
  * launcher stop on the same reason. Returns the terminal record.
  */

@@ -36,6 +36,8 @@ export interface PeerWatchLinks {
   idle(generation: number): void;
   /** Writes the membership without `failed` (compare-and-set); settles when written or given up. */
   propose(failed: number[], cause: FaultCause, programFault: boolean, generation: number): Promise<void>;
+  /** Writes the same members in a new generation (the communicator of `generation` broke, everyone alive). */
+  rejoin(generation: number): Promise<void>;
 }
 
 /** The timings of the peer watch, all derived from the heartbeat and the fault timeout. */
@@ -80,6 +82,8 @@ export class PeerWatch {
   private readonly declared = new Set<string>();
   /** Suspects being confirmed, with what made us suspect them. */
   private readonly suspects = new Map<number, FaultCause>();
+  /** Suspects named by a broken communicator, with its generation. */
+  private readonly brokenIn = new Map<number, number>();
   private ring: number[] = [];
   private ringFor: MembershipRecord | undefined | null = null;
   /** The nodes we beat to, and those we judge. */
@@ -130,7 +134,15 @@ export class PeerWatch {
         this.declareFault([target], cause, detail);
       },
       cleared: (target, how) => {
+        const cause = this.suspects.get(target);
         this.suspects.delete(target);
+        const generation = this.brokenIn.get(target);
+        this.brokenIn.delete(target);
+        // The communicator broke but the node it blamed answers: nobody is evicted, and the
+        // same members form it again in a new generation (a rendezvous that ran out of time).
+        if (cause === 'connection' && how === 'ack' && generation !== undefined && this.links.record()?.generation === generation) {
+          void this.links.rejoin(generation);
+        }
         this.monitor.acquit(target);
         // We suspected a live node: its beats went missing here, or we were too slow to read them.
         if (how !== 'unresolved') this.health.worse();
@@ -213,6 +225,11 @@ export class PeerWatch {
   /** Our health score (Lifeguard), for tests and the dashboard. */
   get healthScore(): number {
     return this.health.score;
+  }
+
+  /** What our timeouts are multiplied by: the health score + 1. */
+  healthMultiplier(): number {
+    return this.health.multiplier();
   }
 
   /** The nodes this FMS beats to and those it judges, as derived from the record. */
@@ -395,7 +412,8 @@ export class PeerWatch {
       void this.stillRunning(mine).then((running) => {
         if (this.links.record()?.generation !== generation) return;
         for (const n of running) {
-          if (this.monitor.isSuspected(n)) continue;
+          if (this.monitor.isSuspected(n) || this.suspects.has(n)) continue;
+          this.brokenIn.set(n, generation);
           this.suspect(n, 'connection', error.message);
         }
       });

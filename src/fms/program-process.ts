@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { FromProgramSchema, type FromProgram, type ToProgram } from '../protocol/program-ipc.js';
@@ -47,6 +48,22 @@ export class ProgramProcess extends EventEmitter<{ message: [FromProgram]; bad: 
       if (m.success) this.emit('message', m.data);
       else this.emit('bad', `program sent an invalid message: ${m.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
     });
+  }
+
+  /**
+   * CPU time the process has used (user + system, ms) from /proc, or undefined where there is
+   * none (not Linux, or the process is gone). A stopped or frozen process uses none.
+   */
+  cpuMs(): number | undefined {
+    try {
+      const stat = readFileSync(`/proc/${this.pid}/stat`, 'utf8');
+      // The command name (field 2) may hold spaces and parentheses: count from the last ')'.
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const ticks = Number(fields[11]) + Number(fields[12]);
+      return Number.isFinite(ticks) ? ticks * 10 : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   get running(): boolean {

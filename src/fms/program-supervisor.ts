@@ -31,6 +31,12 @@ export interface SupervisorLinks extends FmsStateLinks {
   fault(cause: FaultCause, detail: string): void;
   /** The program's proxy saw its communicator break in `generation`. */
   proxyBroken(generation: number, error: ProxyBrokenError): void;
+  /**
+   * What the program's silence is stretched by: this FMS's local health score + 1 (peer-watch.ts).
+   * Evidence that this host is starved (late timers, refuted suspicions) also makes a late beat
+   * of the program's thread likelier to be starvation than a hang. Default 1.
+   */
+  slowdown?(): number;
 }
 
 /**
@@ -186,6 +192,7 @@ export class ProgramSupervisor {
       clock: this.clock,
       intervalMs: this.cfg.heartbeatMs,
       maxSilenceMs: this.cfg.faultTimeoutMs,
+      slowdown: () => this.links.slowdown?.() ?? 1,
       onSuspect: (_n, info) => {
         if (this.program !== p || !p.running) return;
         // Fenced before anything else: a hung program that wakes up later must not act in a
@@ -200,16 +207,35 @@ export class ProgramSupervisor {
     mon.start();
   }
 
+  /**
+   * On a loaded machine (32 nodes on 2 cores) a heartbeat thread can take longer than the
+   * first-beat deadline to load; a program that used CPU since the last look is starting, not
+   * frozen (SIGSTOP and a frozen process use none), so it is given another deadline, up to the
+   * start timeout after its hello. Where the platform does not tell CPU time, the first deadline
+   * is final, as before.
+   */
   private awaitFirstBeat(p: ProgramHandle): void {
     const ms = firstBeatMs(this.cfg);
+    const helloAt = this.clock.now();
+    let cpu = p.cpuMs?.();
     this.clearFirstBeat();
-    this.firstBeatTimer = this.clock.setTimeout(() => {
+    const check = (): void => {
       this.firstBeatTimer = undefined;
       if (this.program !== p || !p.running || this.programBeating || this.programClosing || this.links.stopping()) return;
+      const now = this.clock.now();
+      const used = p.cpuMs?.();
+      const alive = used !== undefined && cpu !== undefined && used > cpu;
+      cpu = used;
+      const left = helloAt + this.cfg.startTimeoutMs - now;
+      if (alive && left > 0) {
+        this.firstBeatTimer = this.clock.setTimeout(check, Math.min(ms, left));
+        return;
+      }
       // Stopped or frozen before its heartbeat thread beat once: a hang, handled as one.
       p.kill('SIGKILL');
-      this.links.fault('heartbeat', `program pid ${p.pid} sent no heartbeat within ${ms} ms of connecting`);
-    }, ms);
+      this.links.fault('heartbeat', `program pid ${p.pid} sent no heartbeat within ${Math.round(now - helloAt)} ms of connecting`);
+    };
+    this.firstBeatTimer = this.clock.setTimeout(check, ms);
   }
 
   private clearFirstBeat(): void {

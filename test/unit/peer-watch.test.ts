@@ -35,6 +35,7 @@ interface Bench {
   inbox: Map<number, Datagram[]>;
   idles: number[];
   proposals: Proposal[];
+  rejoins: number[];
   ev: ReturnType<typeof recordEvents>;
   /** Events, idles and proposals in the order they happened. */
   log: string[];
@@ -65,6 +66,7 @@ async function bench(health?: FmsHooks['health']): Promise<Bench> {
     inbox,
     idles: [],
     proposals: [],
+    rejoins: [],
     record: { generation: 0, members: [0, 1, 2], spares: [3], failed: [], minNodes: 1, policy: 'replace', state: 'running' },
     ev: recordEvents(NODE),
     log: [],
@@ -90,6 +92,11 @@ async function bench(health?: FmsHooks['health']): Promise<Bench> {
     propose: (failed, cause, programFault, generation) => {
       b.log.push('propose');
       b.proposals.push({ failed, cause, programFault, generation });
+      return Promise.resolve();
+    },
+    rejoin: (generation) => {
+      b.log.push('rejoin');
+      b.rejoins.push(generation);
       return Promise.resolve();
     },
   });
@@ -281,6 +288,19 @@ describe('peer watch (fake clock, memory store, in-memory datagrams)', () => {
     );
     assert.match(b.ev.of('fault_detected')[0]!.detail as string, /^connection reset by rank 1; no answer/);
     assert.deepEqual(b.proposals, [{ failed: [1], cause: 'connection', programFault: false, generation: 0 }]);
+  });
+
+  it('a proxy_broken whose peer answers evicts nobody: the same members are asked for in a new generation', async () => {
+    const b = await bench();
+    await run(b, 300);
+    b.watch.onProxyBroken(0, { missingRanks: [2], message: 'handshake with rank 2 did not finish by the deadline' });
+    b.clock.advance(HEARTBEAT);
+    await until('the peer suspected', () => b.ev.of('peer_suspected').length > 0);
+    answer(b, 2, 'ack', [1]);
+    await run(b, 300);
+    assert.deepEqual(b.ev.of('fault_detected'), []);
+    assert.deepEqual(b.proposals, []);
+    assert.deepEqual(b.rejoins, [0]);
   });
 
   it('a proxy_broken does not blame a peer that finished (its done key), nor one the record replaced meanwhile', async () => {

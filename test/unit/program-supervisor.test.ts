@@ -35,7 +35,7 @@ afterEach(async () => {
   }
 });
 
-async function bench(): Promise<Bench> {
+async function bench(cfg = testFmsConfig(JOB, NODE), cpu?: () => number | undefined): Promise<Bench> {
   const store = new MemoryStore();
   const record = await initMembership(store, JOB, { nodes: [0, 1, 2], spares: [3], minNodes: 1, policy: 'replace' });
   const b: Bench = {
@@ -50,12 +50,13 @@ async function bench(): Promise<Bench> {
     supervisor: undefined as unknown as ProgramSupervisor,
   };
   b.supervisor = new ProgramSupervisor(
-    testFmsConfig(JOB, NODE),
+    cfg,
     b.clock,
     store,
     'mem-1:1',
     () => {
       const p = new FakeProgram();
+      if (cpu) Object.assign(p, { cpuMs: cpu });
       b.programs.push(p);
       return p;
     },
@@ -147,6 +148,34 @@ describe('program supervisor (fake clock, memory store, fake program)', () => {
     assert.match(b.faults[0]!.detail, new RegExp(`sent no heartbeat within ${ms} ms of connecting`));
     await turns();
     assert.equal((await jobState(b)).state, 'running', 'a hang is a fault of this node, not a failed job');
+  });
+
+  it('a program slow to start its heartbeat thread but using CPU (a loaded machine) gets more time, up to the start timeout; one whose CPU stands still is a hang', async () => {
+    const cfg = { ...testFmsConfig(JOB, NODE), startTimeoutMs: 20_000 };
+    const ms = firstBeatMs(cfg);
+    let used = 0;
+    let busy = true;
+    const b = await bench(cfg, () => (busy ? (used += 7) : used));
+    hello(b);
+    b.clock.advance(3 * ms);
+    assert.equal(program(b).killedWith, undefined, 'alive: three deadlines and still waiting');
+    beat(b);
+    run(b, 1000);
+    assert.deepEqual(b.faults, [], 'its first beat came late, and counted');
+
+    const c = await bench(cfg, () => (busy ? (used += 7) : used));
+    hello(c);
+    c.clock.advance(ms);
+    busy = false;
+    c.clock.advance(ms);
+    assert.equal(program(c).killedWith, 'SIGKILL', 'frozen once its CPU stood still');
+    assert.match(c.faults[0]!.detail, new RegExp(`sent no heartbeat within ${2 * ms} ms of connecting`));
+
+    busy = true;
+    const d = await bench(cfg, () => (used += 7));
+    hello(d);
+    d.clock.advance(cfg.startTimeoutMs);
+    assert.equal(program(d).killedWith, 'SIGKILL', 'never beyond the start timeout');
   });
 
   it('a program that connects and beats is not killed at the start timeout', async () => {
