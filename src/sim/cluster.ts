@@ -109,7 +109,8 @@ export class SimCluster {
       network: this.network,
       store: this.store,
       storeCounts: () => this.storeCounts,
-      timing: { helloMs: opts.helloMs ?? 50, proxyMs: opts.proxyMs ?? 20 },
+      timing: { helloMs: opts.helloMs ?? 50, helloSpreadMs: opts.heartbeatMs, proxyMs: opts.proxyMs ?? 20 },
+      rng: this.rng,
       onEvent: (node: number, e: FmsEvent, now: number) => this.onEvent(node, e, now),
       onDelivered: (node: number, ev: WatchEvent) => this.onDelivered(node, ev, membershipKey(JOB)),
     };
