@@ -30,7 +30,9 @@ export interface ScaleResult {
   latency_ms: number;
   jitter_ms: number;
   seed: number;
+  /** The faults run; fewer than asked when no untouched node was left in the job to pick. */
   faults: { crash: number; partition: number };
+  faults_asked: { crash: number; partition: number };
   /** Crash to the first suspicion or fault_detected naming the node (median, p99, over crashes). */
   detect_ms: number | null;
   detect_p99_ms: number | null;
@@ -52,6 +54,8 @@ export interface ScaleResult {
   partitioned_evictions: number;
   fault_detected: number;
   fms_errors: number;
+  /** The first few fms_error messages, to tell a simulator problem from the FMS's. */
+  fms_error_sample: string[];
   generation: number;
   sim_minutes: number;
   startup_real_s: number;
@@ -113,6 +117,7 @@ export async function runScale(o: Omit<ScaleBenchOptions, 'runs' | 'json'>): Pro
       jitter_ms: o.jitterMs,
       seed: o.seed,
       faults: { crash: crashes.length, partition: c.faults.length - crashes.length },
+      faults_asked: { crash: o.crashes, partition: o.partitions },
       detect_ms: ms(median(detect)),
       detect_p99_ms: ms(quantile(detect, 0.99)),
       agreed_ms: ms(median(agreed)),
@@ -129,6 +134,7 @@ export async function runScale(o: Omit<ScaleBenchOptions, 'runs' | 'json'>): Pro
       partitioned_evictions: partitionedEvictions.length,
       fault_detected: c.eventCounts.get('fault_detected') ?? 0,
       fms_errors: c.eventCounts.get('fms_error') ?? 0,
+      fms_error_sample: c.errors.slice(0, 3),
       generation: c.view.generation,
       sim_minutes: o.minutes,
       startup_real_s: Math.round((t1 - t0) / 100) / 10,

@@ -71,6 +71,12 @@ export class SimCluster {
   nodeMs = 0;
   measuredFrom = 0;
   private readonly partitioned = new Set<number>();
+  /**
+   * Nodes taking part: alive and, by their own record, in the job (a fenced node is silent;
+   * counting it would flatter a cascade). The denominator of per-node rates; kept up to date on
+   * each crash and delivery, as a scan per step would cost O(N) per simulated millisecond.
+   */
+  private taking = 0;
   private readonly realStart = performance.now();
   private nextPartition = 1;
 
@@ -103,7 +109,8 @@ export class SimCluster {
       network: this.network,
       store: this.store,
       storeCounts: () => this.storeCounts,
-      timing: { helloMs: opts.helloMs ?? 50, proxyMs: opts.proxyMs ?? 20 },
+      timing: { helloMs: opts.helloMs ?? 50, helloSpreadMs: opts.heartbeatMs, proxyMs: opts.proxyMs ?? 20 },
+      rng: this.rng,
       onEvent: (node: number, e: FmsEvent, now: number) => this.onEvent(node, e, now),
       onDelivered: (node: number, ev: WatchEvent) => this.onDelivered(node, ev, membershipKey(JOB)),
     };
@@ -125,6 +132,7 @@ export class SimCluster {
     });
     const kv = await this.store.get(membershipKey(JOB));
     if (kv) this.view.seed(kv.modRevision, kv.value);
+    this.taking = this.nodes.filter((n) => this.takesPart(n.node)).length;
     let failed: unknown;
     const started = Promise.all(this.nodes.map((n) => n.start())).catch((e: unknown) => {
       failed = e;
@@ -167,11 +175,7 @@ export class SimCluster {
     const now = this.clock.now();
     const due = this.clock.nextDue;
     const target = Math.min(until, due === undefined ? until : Math.max(due, now + QUANTUM_MS));
-    // Per-node rates are over the nodes taking part: alive and, by their own record, in the job
-    // (a fenced node is silent; counting it would flatter a cascade).
-    let taking = 0;
-    for (const n of this.nodes) if (n.alive && this.view.of(n.node)?.inJob.has(n.node) === true) taking++;
-    this.nodeMs += taking * (target - now);
+    this.nodeMs += this.taking * (target - now);
     this.clock.advance(target - now);
     this.store.tick();
     await turn();
@@ -183,7 +187,9 @@ export class SimCluster {
     this.clock.setTimeout(() => {
       const n = this.nodes[node];
       if (!n || !n.alive) return;
+      const was = this.takesPart(node);
       n.crash();
+      if (was) this.taking--;
       this.faults.push({ kind: 'crash', nodes: [node], at: this.clock.now() });
     }, inMs);
   }
@@ -238,7 +244,14 @@ export class SimCluster {
   }
 
   private onDelivered(node: number, ev: WatchEvent, key: string): void {
-    if (ev.type === 'put' && ev.kv.key === key) this.view.delivered(node, ev.kv.modRevision, ev.kv.value, this.clock.now());
+    if (ev.type !== 'put' || ev.kv.key !== key) return;
+    const was = this.takesPart(node);
+    this.view.delivered(node, ev.kv.modRevision, ev.kv.value, this.clock.now());
+    this.taking += Number(this.takesPart(node)) - Number(was);
+  }
+
+  private takesPart(node: number): boolean {
+    return this.nodes[node]?.alive === true && this.view.of(node)?.inJob.has(node) === true;
   }
 
   /** A crash is agreed once every live node still in the job by its own record holds one without the crashed node. */

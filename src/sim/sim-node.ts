@@ -37,6 +37,8 @@ export interface SimNodeWorld {
   store: MemoryStore;
   storeCounts(): StoreCounts;
   timing: SimProgramTiming;
+  /** The run's seeded random source. */
+  rng(): number;
   /** An event the node's FMS logged, at the simulated time it happened. */
   onEvent(node: number, e: FmsEvent, at: number): void;
   /** A store watch event delivered to (and handled by) the node's FMS. */
@@ -65,7 +67,7 @@ export class SimNode {
       openStore: () => Promise.resolve(this.store),
       openEndpoint: (o) => Promise.resolve(world.network.endpoint(node, o.onDatagram)),
       startProgram: () => {
-        this.program = new SimProgram(this.clock, world.timing, (to, pid) => world.network.local(node, to, { type: 'program_heartbeat', node, pid }));
+        this.program = new SimProgram(this.clock, world.timing, (to, pid) => world.network.local(node, to, { type: 'program_heartbeat', node, pid }), world.rng);
         return this.program;
       },
     };

@@ -8,6 +8,11 @@ import type { Clock, TimerHandle } from '../util/clock.js';
 export interface SimProgramTiming {
   /** From its start to its hello (loading the SDK, connect()). */
   helloMs: number;
+  /**
+   * Plus a random share of this, per program: programs start at different instants, so their
+   * heartbeat threads (and the FMS beats that ride on them) do not all fire in the same one.
+   */
+  helloSpreadMs: number;
   /** From a generation to its proxy being ready and the program resuming (the rendezvous). */
   proxyMs: number;
 }
@@ -31,9 +36,10 @@ export class SimProgram extends EventEmitter<{ message: [FromProgram]; bad: [str
     private readonly timing: SimProgramTiming,
     /** Its heartbeat thread's socket: loopback datagrams to its own FMS. */
     private readonly beat: (to: string, pid: number) => void,
+    random: () => number,
   ) {
     super();
-    this.clock.setTimeout(() => this.say({ type: 'hello', pid: this.pid, version: IPC_VERSION }), timing.helloMs);
+    this.clock.setTimeout(() => this.say({ type: 'hello', pid: this.pid, version: IPC_VERSION }), timing.helloMs + random() * timing.helloSpreadMs);
   }
 
   send(m: ToProgram): void {

@@ -4,6 +4,7 @@ import { Fms } from '../../src/fms/fms.js';
 import { readMembership } from '../../src/fms/membership.js';
 import type { Datagram } from '../../src/protocol/datagram.js';
 import { SimCluster } from '../../src/sim/cluster.js';
+import { MembershipView } from '../../src/sim/membership-view.js';
 import { seededRng } from '../../src/sim/rng.js';
 import { SimNetwork } from '../../src/sim/sim-network.js';
 import { FakeClock } from '../../src/util/clock.js';
@@ -120,5 +121,25 @@ describe('SimCluster: the real FMS on the simulator', () => {
     } finally {
       await c.stop();
     }
+  });
+});
+
+describe('MembershipView', () => {
+  const rec = (generation: number, members: number[], spares: number[] = [], state = 'running'): string => JSON.stringify({ generation, members, spares, failed: [], minNodes: 1, policy: 'shrink', state });
+
+  it('knows who holds which record and who each new generation removed', () => {
+    const v = new MembershipView(4);
+    v.seed(1, rec(0, [0, 1, 2], [3]));
+    assert.equal(v.of(2)?.generation, 0);
+    v.delivered(0, 5, rec(1, [0, 1, 3]), 100);
+    assert.deepEqual([...v.removed], [[2, 100]], 'node 2 removed at the first delivery of generation 1');
+    assert.equal(v.of(0)?.generation, 1);
+    assert.equal(v.of(1)?.generation, 0, 'node 1 has not handled it yet');
+    v.delivered(1, 5, rec(1, [0, 1, 3]), 120);
+    v.delivered(1, 1, rec(0, [0, 1, 2], [3]), 130);
+    assert.equal(v.of(1)?.generation, 1, 'an older record never replaces a newer one');
+    assert.equal(v.generation, 1);
+    v.delivered(0, 9, 'not json', 140);
+    assert.equal(v.of(0)?.generation, 1, 'a value that is no record is ignored');
   });
 });
