@@ -10,6 +10,7 @@ import { MembershipReactor } from './membership-reactor.js';
 import { PeerWatch } from './peer-watch.js';
 import { ProgramProcess } from './program-process.js';
 import { ProgramSupervisor } from './program-supervisor.js';
+import { StragglerWatch } from './straggler-watch.js';
 
 export { FmsState } from './fms-shared.js';
 export type { FmsConfig, FmsEvent, FmsHooks, ProgramHandle } from './fms-shared.js';
@@ -121,7 +122,11 @@ export class Fms {
       connected: () => membership.sendGeneration(),
       fault: (cause, detail) => void peers.declareFault([cfg.node], cause, detail, true),
       proxyBroken: (generation, error) => peers.onProxyBroken(generation, error),
+      compute: (m) => stragglers.onCompute(m),
     });
+    // A straggler is a fault of this node, declared like the others; not its program's (the
+    // program is fine, only slow), so `restart` mode replaces the node too.
+    const stragglers = new StragglerWatch(cfg, clock, { emit, record: () => membership.record, declare: (detail) => void peers.declareFault([cfg.node], 'slow', detail) });
     const peers: PeerWatch = new PeerWatch(cfg, clock, store, endpoint, hooks, {
       ...common,
       idle: (generation) => membership.idle(generation),

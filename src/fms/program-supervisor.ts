@@ -31,6 +31,8 @@ export interface SupervisorLinks extends FmsStateLinks {
   fault(cause: FaultCause, detail: string): void;
   /** The program's proxy saw its communicator break in `generation`. */
   proxyBroken(generation: number, error: ProxyBrokenError): void;
+  /** The program's compute time per step and the members' median (fms/straggler-watch.ts). */
+  compute(m: Extract<FromProgram, { type: 'compute' }>): void;
 }
 
 /**
@@ -157,6 +159,9 @@ export class ProgramSupervisor {
         return;
       case 'progress':
         this.hooks.progress(this.cfg.node, m.step, m.stats);
+        return;
+      case 'compute':
+        this.links.compute(m);
         return;
       case 'result':
         this.result = { value: m.value };

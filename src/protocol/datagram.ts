@@ -10,7 +10,8 @@ import { AuthError, ProtocolError } from '../errors.js';
  */
 
 const NodeId = z.number().int().nonnegative();
-export const FaultCauseSchema = z.enum(['exit', 'heartbeat', 'connection']);
+/** `slow`: a straggler (fms/straggler-watch.ts), its compute time per step far above the members' median for a window. */
+export const FaultCauseSchema = z.enum(['exit', 'heartbeat', 'connection', 'slow']);
 export type FaultCause = z.infer<typeof FaultCauseSchema>;
 
 export const DatagramSchema = z.discriminatedUnion('type', [

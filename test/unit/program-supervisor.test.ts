@@ -69,6 +69,7 @@ async function bench(): Promise<Bench> {
       connected: () => b.connected++,
       fault: (cause, detail) => b.faults.push({ cause, detail }),
       proxyBroken: () => undefined,
+      compute: () => undefined,
     },
   );
   benches.push(b);
