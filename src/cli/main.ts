@@ -14,11 +14,20 @@ import { runNode } from '../launch/node-runner.js';
 import { openStore } from '../store/open-store.js';
 import { DEFAULT_REPLICATE_MS, DEFAULT_VERSION_MS, resolveLaunchOptions } from '../launch/launch-options.js';
 import { PROXY_KINDS } from '../protocol/program-ipc.js';
+import { STRAGGLER_ACTIONS } from '../protocol/fms-messages.js';
 
 function intIn(min: number, max: number) {
   return (v: string): number => {
     const n = Number(v);
     if (!Number.isInteger(n) || n < min || n > max) throw new CliArgError(`expected an integer from ${min} to ${max}, got "${v}"`);
+    return n;
+  };
+}
+
+function numberIn(min: number, max: number) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!/^\d+(\.\d+)?$/.test(v) || n < min || n > max) throw new CliArgError(`expected a number from ${min} to ${max}, got "${v}"`);
     return n;
   };
 }
@@ -145,6 +154,9 @@ function jobFlags(cmd: Command): Command {
     .option('--persist-every <N>', 'write the version of every Nth commit to the state directory (the same on every node; default: every 10th replica)', intIn(1, 1_000_000))
     .option('--proxy <where>', "where each node's communication proxy runs: inline (on the program's thread) | thread (a worker thread)", 'inline')
     .option('--dashboard <[host:]port>', 'serve a live dashboard and Prometheus /metrics here (default host: loopback)')
+    .option('--straggler-factor <F>', "a member whose compute time per step stays above F times the members' median is a straggler", numberIn(1.1, 100), 1.5)
+    .option('--straggler-window-ms <T>', '...for this long', intIn(500, 86_400_000), 30_000)
+    .option('--on-straggler <mode>', 'replace (by a spare; with none left, report) | report | shrink (also without a spare, if --min-nodes allows)', oneOf(STRAGGLER_ACTIONS), 'replace')
     .option('--quiet', 'no progress lines on stderr', false);
 }
 
@@ -163,7 +175,8 @@ jobFlags(
     .description('run a job on this machine: an FMS and a program per node, recovering from faults')
     .usage('--nodes N [options] -- <program command...>'),
 )
-  .option('--chaos <spec>', 'inject faults, e.g. kill:node=2@step=30,stop:node=1@t=5s,kill-node:node=3@step=50,kill:random@every=10s')
+  .option('--chaos <spec>', 'inject faults, e.g. kill:node=2@step=30,stop:node=1@t=5s,kill-node:node=3@step=50,kill:random@every=10s,slow:node=1@step=40')
+  .option('--chaos-slow-factor <F>', 'how much slower `slow` chaos makes a program (a SIGSTOP/SIGCONT duty cycle)', numberIn(1.1, 20), 3)
   .option('--job <id>', 'job id (default: random)')
   .option('--resume <dir>', 'continue a stopped job from the newest common state in this state directory')
   .option('--store <url>', 'keep the runtime environment in etcd: etcd://host:port[,host:port...] (default: a store embedded in the launcher)')

@@ -21,6 +21,7 @@ import { hasVersions } from './launch-options.js';
 import { sendToFms, type FromFms } from '../protocol/fms-messages.js';
 import type { LaunchOptions } from './launch-options.js';
 import { RecoveryTracker } from './recovery-tracker.js';
+import { SlowDown, dutyCycle } from './slow-down.js';
 
 const FMS_MAIN = fileURLToPath(new URL('../fms/fms-main.js', import.meta.url));
 
@@ -150,12 +151,28 @@ export async function launch(opts: LaunchOptions, hooks: LaunchHooks = {}): Prom
     onError: (e) => say(`chaos: ${(e as Error).message}`),
   });
 
+  /** `slow` chaos under way, by program pid: one each, ended with the job (or the program). */
+  const slowDowns = new Map<number, SlowDown>();
   const inject = (f: ChaosFire): void => {
     const p = procs.get(f.node);
     if (!p || p.exited) return;
     const ts = Date.now();
     if (f.action.kind === 'kill-node') {
       killGroup(p.fms, 'SIGKILL');
+    } else if (f.action.kind === 'slow') {
+      const pid = p.programPid;
+      if (pid === undefined || slowDowns.get(pid)?.running) return;
+      const sd = new SlowDown(dutyCycle(opts.chaosSlowFactor, opts.faultTimeoutMs), realClock, (sig) => {
+        try {
+          process.kill(pid, sig);
+          return true;
+        } catch {
+          return false; // gone: replaced, finished, or the job is over
+        }
+      });
+      slowDowns.set(pid, sd);
+      sd.start();
+      if (!sd.running) return;
     } else {
       if (p.programPid === undefined) return;
       try {
@@ -183,6 +200,7 @@ export async function launch(opts: LaunchOptions, hooks: LaunchHooks = {}): Prom
         const now = Date.now();
         if (dashboard) {
           view.progress(m.node, m.step, now);
+          if (m.stats?.computeSeconds !== undefined) view.compute(m.node, m.step, m.stats.computeSeconds, now);
           metrics.progress(m.node, m.step, now, m.stats);
         }
         if (now - (progressLogged.get(m.node) ?? 0) >= PROGRESS_LOG_MS) {
@@ -220,6 +238,7 @@ export async function launch(opts: LaunchOptions, hooks: LaunchHooks = {}): Prom
 
   const end = await done;
   chaos.stop();
+  for (const sd of slowDowns.values()) sd.end();
   hooks.stopSignal?.removeEventListener('abort', onStop);
   watcher.close();
   const result = results.get(record.members[0] ?? -1);
