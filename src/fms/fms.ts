@@ -151,6 +151,11 @@ export class Fms {
     else if (d.type === 'fault') parts.peers.onFaultNotice(d);
   }
 
+  /** `--chaos slow`: tells the program to compute `factor` times slower (a straggler, on purpose). */
+  slowProgram(factor: number): void {
+    this.parts?.program.send({ type: 'slow', factor });
+  }
+
   /** Stops every judgement and heartbeat of ours. */
   private silence(): void {
     this.parts?.peers.silence();

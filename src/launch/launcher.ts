@@ -21,7 +21,6 @@ import { hasVersions } from './launch-options.js';
 import { sendToFms, type FromFms } from '../protocol/fms-messages.js';
 import type { LaunchOptions } from './launch-options.js';
 import { RecoveryTracker } from './recovery-tracker.js';
-import { SlowDown, dutyCycle } from './slow-down.js';
 
 const FMS_MAIN = fileURLToPath(new URL('../fms/fms-main.js', import.meta.url));
 
@@ -151,8 +150,6 @@ export async function launch(opts: LaunchOptions, hooks: LaunchHooks = {}): Prom
     onError: (e) => say(`chaos: ${(e as Error).message}`),
   });
 
-  /** `slow` chaos under way, by program pid: one each, ended with the job (or the program). */
-  const slowDowns = new Map<number, SlowDown>();
   const inject = (f: ChaosFire): void => {
     const p = procs.get(f.node);
     if (!p || p.exited) return;
@@ -160,19 +157,10 @@ export async function launch(opts: LaunchOptions, hooks: LaunchHooks = {}): Prom
     if (f.action.kind === 'kill-node') {
       killGroup(p.fms, 'SIGKILL');
     } else if (f.action.kind === 'slow') {
-      const pid = p.programPid;
-      if (pid === undefined || slowDowns.get(pid)?.running) return;
-      const sd = new SlowDown(dutyCycle(opts.chaosSlowFactor, opts.faultTimeoutMs), realClock, (sig) => {
-        try {
-          process.kill(pid, sig);
-          return true;
-        } catch {
-          return false; // gone: replaced, finished, or the job is over
-        }
-      });
-      slowDowns.set(pid, sd);
-      sd.start();
-      if (!sd.running) return;
+      // Through the FMS to the program's SDK, which stalls its main thread after each stretch
+      // of computing (sdk/compute-meter.ts): see there why not SIGSTOP from here.
+      if (p.programPid === undefined) return;
+      sendToFms(p.fms, { type: 'slow', factor: opts.chaosSlowFactor });
     } else {
       if (p.programPid === undefined) return;
       try {
@@ -238,7 +226,6 @@ export async function launch(opts: LaunchOptions, hooks: LaunchHooks = {}): Prom
 
   const end = await done;
   chaos.stop();
-  for (const sd of slowDowns.values()) sd.end();
   hooks.stopSignal?.removeEventListener('abort', onStop);
   watcher.close();
   const result = results.get(record.members[0] ?? -1);

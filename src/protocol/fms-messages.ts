@@ -63,7 +63,11 @@ export enum FmsState {
   Stopped = 'stopped',
 }
 
-export type ToFms = { type: 'start'; config: FmsConfig } | { type: 'stop' };
+export type ToFms =
+  | { type: 'start'; config: FmsConfig }
+  | { type: 'stop' }
+  /** `--chaos slow:...`: the program computes `factor` times slower from now on (sdk/compute-meter.ts). */
+  | { type: 'slow'; factor: number };
 
 export type FromFms =
   | { type: 'ready'; node: number }

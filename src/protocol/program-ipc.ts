@@ -87,6 +87,8 @@ export const ToProgramSchema = z.discriminatedUnion('type', [
   }),
   /** A fault is being recovered: hold operations until the next generation. */
   z.object({ type: z.literal('idle'), generation: Int.nonnegative() }),
+  /** `--chaos slow`: compute `factor` times slower from now on, a straggler made on purpose (sdk/compute-meter.ts). */
+  z.object({ type: z.literal('slow'), factor: z.number().min(1) }),
 ]);
 export type ToProgram = z.infer<typeof ToProgramSchema>;
 

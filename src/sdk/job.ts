@@ -406,6 +406,7 @@ export class Job {
     const m = parsed.data;
     if (m.type === 'idle') this.enterIdle();
     else if (m.type === 'generation') void this.switchTo(m.generation, m.rank, m.world, m.members, m.slot);
+    else if (m.type === 'slow') this.meter.slowBy(m.factor);
   }
 
   private enterIdle(): void {
