@@ -5,6 +5,7 @@ import { Command, CommanderError, InvalidArgumentError as CliArgError } from 'co
 import { benchAllreduce } from '../bench/allreduce.js';
 import { benchRecovery } from '../bench/recovery.js';
 import { benchState, type StateBenchOptions } from '../bench/state-overhead.js';
+import { benchStragglers, type StragglerBenchOptions } from '../bench/stragglers.js';
 import { readEventLog, renderReport } from '../dashboard/report.js';
 import { runDemo } from '../demo/demo.js';
 import { InvalidArgumentError, RollcallError } from '../errors.js';
@@ -114,6 +115,21 @@ bench
   .option('--json', 'one JSON object', false)
   .action(async (o: StateBenchOptions) => {
     await benchState(o, (l) => console.log(l));
+  });
+
+bench
+  .command('stragglers')
+  .description("false stragglers in fault-free runs of the demo's workload, and the time to replace a node slowed on purpose")
+  .option('--runs <n>', 'fault-free runs: every straggler declared or reported is a false positive', intIn(0, 1000), 20)
+  .option('--slow-runs <n>', 'then runs with node 1 slowed (--chaos slow) from a fifth of the way', intIn(0, 100), 0)
+  .option('--nodes <N>', 'nodes (and one spare)', intIn(2, 16), 4)
+  .option('--steps <n>', "steps per run (default: the demo's)", intIn(10, 1_000_000))
+  .option('--window-ms <T>', 'as --straggler-window-ms', intIn(500, 86_400_000), 30_000)
+  .option('--factor <F>', 'as --straggler-factor', numberIn(1.1, 100), 1.5)
+  .option('--slow-factor <F>', 'as --chaos-slow-factor', numberIn(1.1, 20), 3)
+  .option('--json', 'one JSON object per line', false)
+  .action(async (o: StragglerBenchOptions) => {
+    await benchStragglers(o, (l) => console.log(l));
   });
 
 program
