@@ -226,6 +226,7 @@ export class JobView {
    * back) starts the measure again.
    */
   compute(node: number, step: number, computeSeconds: number, now = Date.now()): void {
+    const r = this.row(node);
     const q = this.computeAt.get(node) ?? [];
     if (q.length > 0 && (step < q[q.length - 1]!.step || computeSeconds < q[q.length - 1]!.seconds)) q.length = 0;
     q.push({ step, seconds: computeSeconds, t: now });
@@ -233,7 +234,7 @@ export class JobView {
     this.computeAt.set(node, q);
     const first = q[0]!;
     if (step > first.step) {
-      this.row(node).computeMs = Math.round(((computeSeconds - first.seconds) * 1000 * 100) / (step - first.step)) / 100;
+      r.computeMs = Math.round(((computeSeconds - first.seconds) * 1000 * 100) / (step - first.step)) / 100;
       this.changed = true;
     }
   }
