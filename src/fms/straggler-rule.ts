@@ -29,6 +29,8 @@ export const MIN_EXCESS_MS = 1;
 export interface ComputeSample {
   computeMs: number;
   medianMs: number;
+  /** The wall time the figures cover, up to now (the exchange's window); 0 if unknown. */
+  spanMs?: number | undefined;
 }
 
 export type StragglerVerdict =
@@ -60,8 +62,9 @@ export class StragglerRule {
 
   /**
    * Takes one exchange's sample. Samples come every few seconds, so the window is judged when one
-   * arrives: a straggler is confirmed by the first sample at least `windowMs` after the first slow
-   * one, and a single sample under the line ends the suspicion (the window starts again).
+   * arrives: a straggler is confirmed by the first sample at least `windowMs` after the start of
+   * the first slow one (the span it covers: the node was slow over it, on average), and a single
+   * sample under the line ends the suspicion (the window starts again).
    */
   observe(s: ComputeSample): StragglerVerdict | undefined {
     const now = this.clock.now();
@@ -73,7 +76,7 @@ export class StragglerRule {
       return { kind: 'cleared', sample: s, slowMs };
     }
     if (this.since === undefined) {
-      this.since = now;
+      this.since = now - Math.max(0, s.spanMs ?? 0);
       return { kind: 'suspected', sample: s };
     }
     if (!this.confirmed && now - this.since >= this.cfg.windowMs) {

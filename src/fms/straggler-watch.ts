@@ -43,7 +43,7 @@ export class StragglerWatch {
     if (m.generation !== this.generation) this.newGeneration(m.generation);
     // Alone, a member is its own median: there is nothing to be slower than.
     if (m.world < 2) return;
-    const sample: ComputeSample = { computeMs: m.computeMs, medianMs: m.medianMs };
+    const sample: ComputeSample = { computeMs: m.computeMs, medianMs: m.medianMs, spanMs: m.spanMs };
     const v = this.rule.observe(sample);
     if (!v) return;
     const { emit } = this.links;

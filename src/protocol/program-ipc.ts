@@ -108,7 +108,7 @@ export const FromProgramSchema = z.discriminatedUnion('type', [
    * After each exchange of compute times (sdk/straggler-exchange.ts): this member's compute time
    * per step and the members' median, over the same commits; the FMS judges it (fms/straggler-watch.ts).
    */
-  z.object({ type: z.literal('compute'), generation: Int.nonnegative(), computeMs: z.number().nonnegative(), medianMs: z.number().nonnegative(), world: Int.positive() }),
+  z.object({ type: z.literal('compute'), generation: Int.nonnegative(), computeMs: z.number().nonnegative(), medianMs: z.number().nonnegative(), world: Int.positive(), spanMs: z.number().nonnegative() }),
   /** The program is closing its job: its heartbeats stop, and it should exit soon. */
   z.object({ type: z.literal('closing') }),
   /** The program's final result, reported just before it exits successfully. */

@@ -62,7 +62,7 @@ export interface StragglerExchangeHost {
   computeMs(): number;
   now(): number;
   /** Tells the FMS this member's figures. */
-  report(m: { generation: number; computeMs: number; medianMs: number; world: number }): void;
+  report(m: { generation: number; computeMs: number; medianMs: number; world: number; spanMs: number }): void;
 }
 
 export class StragglerExchange {
@@ -99,7 +99,8 @@ export class StragglerExchange {
     if (version !== this.nextAt) return;
     const steps = version - this.from.commit;
     const computeMs = (this.host.computeMs() - this.from.computeMs) / steps;
-    const wallMs = (this.host.now() - this.from.at) / steps;
+    const spanMs = this.host.now() - this.from.at;
+    const wallMs = spanMs / steps;
     this.mark(version);
     this.nextAt = Infinity;
     const buf = new Float64Array(BUCKETS + 1);
@@ -121,7 +122,7 @@ export class StragglerExchange {
         // in any training loop. Were it ever later, this member stops exchanging until the next
         // sync rather than issue an exchange the others have moved past.
         if (this.last < version + gap) this.nextAt = version + gap;
-        if (!first) this.host.report({ generation: this.host.generationOf(), computeMs, medianMs: m.medianMs, world: m.count });
+        if (!first) this.host.report({ generation: this.host.generationOf(), computeMs, medianMs: m.medianMs, world: m.count, spanMs });
       },
       // A fault under the exchange: the sync that follows restarts it.
       () => undefined,

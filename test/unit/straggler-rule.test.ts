@@ -47,6 +47,14 @@ describe('straggler rule (fake clock)', () => {
     assert.deepEqual(kinds, [`confirmed@${WINDOW}`]);
   });
 
+  it("the window starts where the first slow sample's span does", () => {
+    const { clock, r } = rule();
+    assert.equal(r.observe({ ...slow, spanMs: EVERY })?.kind, 'suspected');
+    clock.advance(WINDOW - EVERY);
+    const v = r.observe({ ...slow, spanMs: EVERY });
+    assert.deepEqual([v?.kind, v?.kind === 'confirmed' ? v.slowMs : -1], ['confirmed', WINDOW]);
+  });
+
   it('the line: above the factor times the median, and by at least MIN_EXCESS_MS', () => {
     const { r } = rule();
     assert.equal(r.isSlow({ computeMs: 15, medianMs: 10 }), false, 'exactly 1.5x is not above it');

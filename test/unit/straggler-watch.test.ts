@@ -75,7 +75,7 @@ async function exchanges(w: World, ms: number, slow: boolean): Promise<void> {
     const r = (await readMembership(w.store, JOB)) as MembershipRecord;
     for (const n of r.members) {
       const p = w.programs.get(n)!;
-      if (p.running) p.emit('message', { type: 'compute', generation: r.generation, computeMs: n === 1 && slow ? 30 : 10, medianMs: 10, world: r.members.length });
+      if (p.running) p.emit('message', { type: 'compute', generation: r.generation, computeMs: n === 1 && slow ? 30 : 10, medianMs: 10, world: r.members.length, spanMs: EVERY });
     }
     await turn();
   }
