@@ -11,7 +11,9 @@ import { completedResults, first, of, runJob, type JobRun } from '../helpers/job
 const PROGRAM = fileURLToPath(new URL('../../examples/fashion-mnist/main.js', import.meta.url));
 const STEPS = 120;
 const WINDOW_MS = 3000;
-const job = ['--nodes', '4', '--spares', '1', '--', process.execPath, PROGRAM, '--synthetic', '--train-size', '6000', '--steps', String(STEPS)];
+// A fault timeout well above the default's 600 ms: on a loaded machine an FMS can be late that long, and
+// a heartbeat fault would be another test's business.
+const job = ['--nodes', '4', '--spares', '1', '--fault-timeout-ms', '2000', '--', process.execPath, PROGRAM, '--synthetic', '--train-size', '6000', '--steps', String(STEPS)];
 
 interface Result {
   steps: number;
