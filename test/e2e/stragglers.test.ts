@@ -11,9 +11,10 @@ import { completedResults, first, of, runJob, type JobRun } from '../helpers/job
 const PROGRAM = fileURLToPath(new URL('../../examples/fashion-mnist/main.js', import.meta.url));
 const STEPS = 120;
 const WINDOW_MS = 3000;
-// A fault timeout well above the default's 600 ms: on a loaded machine an FMS can be late that long, and
-// a heartbeat fault would be another test's business.
-const job = ['--nodes', '4', '--spares', '1', '--fault-timeout-ms', '2000', '--', process.execPath, PROGRAM, '--synthetic', '--train-size', '6000', '--steps', String(STEPS)];
+// Heartbeats slower than the default's (200 ms, a fault at 600 ms): on this shared machine, at load
+// averages of 40-60, FMSes were found silent for 800 ms even with a 2 s fault timeout (phi), in the
+// reference run too; a heartbeat fault is another test's business.
+const job = ['--nodes', '4', '--spares', '1', '--heartbeat-ms', '500', '--fault-timeout-ms', '3000', '--', process.execPath, PROGRAM, '--synthetic', '--train-size', '6000', '--steps', String(STEPS)];
 
 interface Result {
   steps: number;
@@ -40,7 +41,8 @@ describe('stragglers: --chaos slow on the Fashion-MNIST example', { timeout: 300
     assert.equal(result.digest, reference.digest);
 
     const injected = first(run.events, 'fault_injected', (e) => e.kind === 'slow');
-    assert.ok(injected, 'the slow-down was injected');
+    // Not injected: node 1 had left before step 20 (a fault of the machine's load, named here).
+    assert.ok(injected, `the slow-down was injected (faults before it: ${JSON.stringify(of(run.events, 'fault_detected'))})`);
     const suspected = first(run.events, 'straggler_suspected', (e) => e.node === 1);
     assert.ok(suspected && suspected.ts >= injected.ts, 'node 1 suspected after it was slowed');
     // The premise: its steps really compute about 3x as long as the others' (the factor is 1.5).
@@ -51,10 +53,10 @@ describe('stragglers: --chaos slow on the Fashion-MNIST example', { timeout: 300
     // slow node was never taken for a hung or dead one.
     const faults = of(run.events, 'fault_detected');
     assert.deepEqual(faults.map((e) => [e.by, e.failed, e.cause]), [[1, [1], 'slow']], JSON.stringify(faults));
-    // The suspicion that led to it: node 1's last before the fault.
-    const leading = of(run.events, 'straggler_suspected').filter((e) => e.node === 1 && e.ts <= faults[0]!.ts).at(-1)!;
-    const slowFor = faults[0]!.ts - leading.ts;
-    assert.ok(slowFor >= WINDOW_MS, `declared ${slowFor} ms after the suspicion that led to it`);
+    // Slow for the whole window: counted from the start of the first slow exchange's span.
+    const slowFor = Number(/for (\d+) ms$/.exec(faults[0]!.detail as string)?.[1]);
+    assert.ok(slowFor >= WINDOW_MS, `declared after ${slowFor} ms slow`);
+    assert.ok(first(run.events, 'straggler_suspected', (e) => e.node === 1 && e.ts <= faults[0]!.ts), 'suspected before declared');
     const update = first(run.events, 'membership_updated', (e) => e.cause === 'slow');
     assert.ok(update && (update.removed as number[]).join() === '1' && (update.added as number[]).join() === '4', 'the spare took node 1');
     assert.ok(first(run.events, 'common_state_selected', (e) => (e.generation as number) >= 1), 'rolled back to a common version');
