@@ -8,6 +8,7 @@ import { benchRecovery } from '../bench/recovery.js';
 import { benchGeneration } from '../bench/generation.js';
 import { benchScale, parseFaults } from '../bench/scale.js';
 import { benchState, type StateBenchOptions } from '../bench/state-overhead.js';
+import { benchStragglers, type StragglerBenchOptions } from '../bench/stragglers.js';
 import { readEventLog, renderReport } from '../dashboard/report.js';
 import { runDemo } from '../demo/demo.js';
 import { InvalidArgumentError, RollcallError } from '../errors.js';
@@ -17,11 +18,20 @@ import { runNode } from '../launch/node-runner.js';
 import { openStore } from '../store/open-store.js';
 import { DEFAULT_REPLICATE_MS, DEFAULT_VERSION_MS, MAX_NODES, resolveLaunchOptions } from '../launch/launch-options.js';
 import { PROXY_KINDS } from '../protocol/program-ipc.js';
+import { STRAGGLER_ACTIONS } from '../protocol/fms-messages.js';
 
 function intIn(min: number, max: number) {
   return (v: string): number => {
     const n = Number(v);
     if (!Number.isInteger(n) || n < min || n > max) throw new CliArgError(`expected an integer from ${min} to ${max}, got "${v}"`);
+    return n;
+  };
+}
+
+function numberIn(min: number, max: number) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!/^\d+(\.\d+)?$/.test(v) || n < min || n > max) throw new CliArgError(`expected a number from ${min} to ${max}, got "${v}"`);
     return n;
   };
 }
@@ -196,6 +206,21 @@ bench
     },
   );
 
+bench
+  .command('stragglers')
+  .description("false stragglers in fault-free runs of the demo's workload, and the time to replace a node slowed on purpose")
+  .option('--runs <n>', 'fault-free runs: every straggler declared or reported is a false positive', intIn(0, 1000), 20)
+  .option('--slow-runs <n>', 'then runs with node 1 slowed (--chaos slow) from a fifth of the way', intIn(0, 100), 0)
+  .option('--nodes <N>', 'nodes (and one spare)', intIn(2, 16), 4)
+  .option('--steps <n>', "steps per run (default: the demo's)", intIn(10, 1_000_000))
+  .option('--window-ms <T>', 'as --straggler-window-ms', intIn(500, 86_400_000), 30_000)
+  .option('--factor <F>', 'as --straggler-factor', numberIn(1.1, 100), 1.5)
+  .option('--slow-factor <F>', 'as --chaos-slow-factor', numberIn(1.1, 20), 3)
+  .option('--json', 'one JSON object per line', false)
+  .action(async (o: StragglerBenchOptions) => {
+    await benchStragglers(o, (l) => console.log(l));
+  });
+
 program
   .command('demo')
   .description('the main job: Fashion-MNIST training on 4 nodes + 1 spare, a crash, and the recovery, live')
@@ -235,6 +260,9 @@ function jobFlags(cmd: Command): Command {
     .option('--persist-every <N>', 'write the version of every Nth commit to the state directory (the same on every node; default: every 10th replica)', intIn(1, 1_000_000))
     .option('--proxy <where>', "where each node's communication proxy runs: inline (on the program's thread) | thread (a worker thread)", 'inline')
     .option('--dashboard <[host:]port>', 'serve a live dashboard and Prometheus /metrics here (default host: loopback)')
+    .option('--straggler-factor <F>', "a member whose compute time per step stays above F times the members' median is a straggler", numberIn(1.1, 100), 1.5)
+    .option('--straggler-window-ms <T>', '...for this long', intIn(500, 86_400_000), 30_000)
+    .option('--on-straggler <mode>', 'replace (by a spare; with none left, report) | report | shrink (also without a spare, if --min-nodes allows)', oneOf(STRAGGLER_ACTIONS), 'replace')
     .option('--quiet', 'no progress lines on stderr', false);
 }
 
@@ -253,7 +281,8 @@ jobFlags(
     .description('run a job on this machine: an FMS and a program per node, recovering from faults')
     .usage('--nodes N [options] -- <program command...>'),
 )
-  .option('--chaos <spec>', 'inject faults, e.g. kill:node=2@step=30,stop:node=1@t=5s,kill-node:node=3@step=50,kill:random@every=10s')
+  .option('--chaos <spec>', 'inject faults, e.g. kill:node=2@step=30,stop:node=1@t=5s,kill-node:node=3@step=50,kill:random@every=10s,slow:node=1@step=40')
+  .option('--chaos-slow-factor <F>', 'how much slower `slow` chaos makes a program (a SIGSTOP/SIGCONT duty cycle)', numberIn(1.1, 20), 3)
   .option('--job <id>', 'job id (default: random)')
   .option('--resume <dir>', 'continue a stopped job from the newest common state in this state directory')
   .option('--store <url>', 'keep the runtime environment in etcd: etcd://host:port[,host:port...] (default: a store embedded in the launcher)')

@@ -11,6 +11,10 @@ export interface NodeRow {
   stepsPerSec: number;
   /** The highest suspicion any other FMS holds of this node (phi accrual; suspected above 8). */
   phi: number | null;
+  /** Its program's compute time per step (ms, between its operations) over its last few seconds, beside steps/s. */
+  computeMs: number | null;
+  /** Suspected or reported a straggler by its FMS, until cleared (fms/straggler-watch.ts). */
+  straggler: 'suspected' | 'reported' | null;
 }
 
 export interface RecoveryRow {
@@ -70,6 +74,8 @@ export class JobView {
   /** Recent step reports per node, for steps/s over the last few seconds. */
   private readonly recent = new Map<number, { t: number; step: number }[]>();
   private readonly phiBy = new Map<number, Map<number, number>>();
+  /** Each node's compute total at a step, a few seconds back: compute time per step is the difference's. */
+  private readonly computeAt = new Map<number, { step: number; seconds: number; t: number }[]>();
   private pendingFault: { ts: number; node: number } | undefined;
   private changed = true;
 
@@ -87,7 +93,7 @@ export class JobView {
   private row(node: number): NodeRow {
     let r = this.s.nodes.find((x) => x.node === node);
     if (!r) {
-      r = { node, role: 'spare', rank: null, pid: null, step: 0, stepsPerSec: 0, phi: null };
+      r = { node, role: 'spare', rank: null, pid: null, step: 0, stepsPerSec: 0, phi: null, computeMs: null, straggler: null };
       this.s.nodes.push(r);
       this.s.nodes.sort((a, b) => a.node - b.node);
       this.s.series.steps[String(node)] = this.s.series.t.map(() => null);
@@ -149,14 +155,21 @@ export class JobView {
         for (const r of this.s.nodes) {
           const rank = e.members.indexOf(r.node);
           if (rank >= 0) Object.assign(r, { role: 'member', rank });
-          else if (r.role === 'member') Object.assign(r, { role: 'gone', rank: null, stepsPerSec: 0 });
+          else if (r.role === 'member') Object.assign(r, { role: 'gone', rank: null, stepsPerSec: 0, computeMs: null, straggler: null });
         }
         for (const n of e.removed) Object.assign(this.row(n), { role: this.row(n).role === 'fenced' ? 'fenced' : 'gone', rank: null });
         e.members.forEach((n, rank) => Object.assign(this.row(n), { role: 'member', rank }));
         break;
       }
+      case 'straggler_suspected':
+      case 'straggler_reported':
+        this.row(e.node).straggler = e.event === 'straggler_suspected' ? 'suspected' : 'reported';
+        break;
+      case 'straggler_cleared':
+        this.row(e.node).straggler = null;
+        break;
       case 'node_fenced':
-        Object.assign(this.row(e.node), { role: 'fenced', rank: null, stepsPerSec: 0 });
+        Object.assign(this.row(e.node), { role: 'fenced', rank: null, stepsPerSec: 0, computeMs: null, straggler: null });
         break;
       case 'fms_exited':
         if (this.row(e.node).role !== 'fenced') Object.assign(this.row(e.node), { role: 'gone', rank: null });
@@ -205,6 +218,25 @@ export class JobView {
     r.stepsPerSec = now > first.t ? Math.max(0, ((step - first.step) * 1000) / (now - first.t)) : 0;
     this.changed = true;
     if (sample) this.sample(now);
+  }
+
+  /**
+   * A program's running total of compute time (seconds, sent with its progress about once a
+   * second): its compute time per step over the last few seconds. A rollback (the step going
+   * back) starts the measure again.
+   */
+  compute(node: number, step: number, computeSeconds: number, now = Date.now()): void {
+    const r = this.row(node);
+    const q = this.computeAt.get(node) ?? [];
+    if (q.length > 0 && (step < q[q.length - 1]!.step || computeSeconds < q[q.length - 1]!.seconds)) q.length = 0;
+    q.push({ step, seconds: computeSeconds, t: now });
+    while (q.length > 2 && now - q[0]!.t > 5000) q.shift();
+    this.computeAt.set(node, q);
+    const first = q[0]!;
+    if (step > first.step) {
+      r.computeMs = Math.round(((computeSeconds - first.seconds) * 1000 * 100) / (step - first.step)) / 100;
+      this.changed = true;
+    }
   }
 
   /** What each FMS suspects of the others right now. */

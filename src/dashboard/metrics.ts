@@ -31,6 +31,8 @@ export class JobMetrics {
   private readonly allreduceBytes = new Counter({ name: 'rollcall_allreduce_bytes_total', help: 'Bytes allreduced by the programs', labelNames: ['node'], registers: [this.registry] });
   private readonly allreduceTime = new Counter({ name: 'rollcall_allreduce_seconds_total', help: 'Time the programs spent in allreduce', labelNames: ['node'], registers: [this.registry] });
 
+  private readonly computeTime = new Counter({ name: 'rollcall_compute_seconds_total', help: 'Time the programs spent computing: outside their operations (the straggler rule compares it per step)', labelNames: ['node'], registers: [this.registry] });
+
   private readonly lastStep = new Map<number, { step: number; t: number }>();
   private readonly lastStats = new Map<number, ProgramStats>();
 
@@ -59,12 +61,17 @@ export class JobMetrics {
     const prev = this.lastStats.get(node);
     const label = { node: String(node) };
     // A program's totals only grow; a restarted program (restart mode) starts again from 0.
-    const delta = (k: keyof ProgramStats): number => Math.max(0, s[k] - (prev && s[k] >= prev[k] ? prev[k] : 0));
+    const delta = (k: keyof ProgramStats): number => {
+      const now = s[k] ?? 0;
+      const before = prev?.[k] ?? 0;
+      return Math.max(0, now - (now >= before ? before : 0));
+    };
     this.commits.inc(label, delta('commits'));
     this.replicaBytes.inc(label, delta('replicaBytes'));
     this.persistBytes.inc(label, delta('persistBytes'));
     this.allreduceBytes.inc(label, delta('allreduceBytes'));
     this.allreduceTime.inc(label, delta('allreduceSeconds'));
+    this.computeTime.inc(label, delta('computeSeconds'));
     this.lastStats.set(node, s);
   }
 

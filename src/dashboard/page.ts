@@ -24,6 +24,7 @@ tr.member td.role { color: #1a7f37; } tr.spare td.role { color: #555; }
 tr.fenced td.role, tr.gone td.role { color: #c62828; font-weight: 600; }
 #state.recovering { color: #c62828; font-weight: 600; } #state.failed { color: #c62828; }
 #plot { margin: .5em 0; }
+td.straggler { color: #c62828; font-weight: 600; }
 `;
 
 /**
@@ -59,7 +60,7 @@ function render() {
   $('generation').textContent = v.generation;
   $('recoveries-count').textContent = v.recoveries.filter((r) => r.recoveryMs !== null).length;
   $('nodes').innerHTML = v.nodes.map((n) => '<tr class="' + n.role + '" data-node="' + n.node + '"><td>' + n.node + '</td><td class="role">' + n.role +
-    '</td><td>' + num(n.rank) + '</td><td>' + num(n.pid) + '</td><td class="step">' + n.step + '</td><td>' + num(n.stepsPerSec, 1) + '</td><td>' + num(n.phi, 2) + '</td></tr>').join('');
+    '</td><td>' + num(n.rank) + '</td><td>' + num(n.pid) + '</td><td class="step">' + n.step + '</td><td>' + num(n.stepsPerSec, 1) + '</td><td class="compute' + (n.straggler ? ' straggler' : '') + '">' + num(n.computeMs, 2) + (n.straggler ? ' (' + n.straggler + ' slow)' : '') + '</td><td>' + num(n.phi, 2) + '</td></tr>').join('');
   $('recoveries').innerHTML = v.recoveries.map((r) => '<tr data-generation="' + r.generation + '"><td>' + r.generation + '</td><td>' + esc(r.cause) + ' (node ' + esc(r.failed.join(',')) +
     ')</td><td>' + num(r.detectionMs) + '</td><td class="recovery-ms">' + num(r.recoveryMs) + '</td><td>' + num(r.stepsRedone) + '</td><td>' + num(r.msRedone) + '</td><td>' + num(r.version) + '</td></tr>').join('');
   const ids = v.nodes.map((n) => n.node);
@@ -109,7 +110,7 @@ export function pageHtml(o: PageOptions): string {
 <h1>Rollcall: job <span id="job"></span><span id="conn"></span></h1>
 <div class="summary"><span>state: <b id="state"></b></span><span>generation: <b id="generation"></b></span><span>recoveries: <b id="recoveries-count"></b></span></div>
 ${o.summary ? `<pre id="summary">${o.summary.replace(/[&<>]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;' })[c] as string)}</pre>` : ''}
-<table><thead><tr><th>node</th><th>role</th><th>rank</th><th>pid</th><th>step</th><th>steps/s</th><th>heartbeat phi</th></tr></thead><tbody id="nodes"></tbody></table>
+<table><thead><tr><th>node</th><th>role</th><th>rank</th><th>pid</th><th>step</th><th>steps/s</th><th>compute ms/step</th><th>heartbeat phi</th></tr></thead><tbody id="nodes"></tbody></table>
 <div id="plot"></div>
 <h2>Recoveries</h2>
 <table><thead><tr><th>generation</th><th>cause</th><th>detection ms</th><th>recovery ms</th><th>steps redone</th><th>ms redone</th><th>common version</th></tr></thead><tbody id="recoveries"></tbody></table>

@@ -57,6 +57,8 @@ process.on('message', (m: ToFms) => {
     );
   } else if (m.type === 'stop') {
     void shutdown(0);
+  } else if (m.type === 'slow') {
+    fms?.slowProgram(m.factor);
   }
 });
 process.on('disconnect', () => void shutdown(0));

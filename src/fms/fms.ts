@@ -10,6 +10,7 @@ import { MembershipReactor } from './membership-reactor.js';
 import { PeerWatch } from './peer-watch.js';
 import { ProgramProcess } from './program-process.js';
 import { ProgramSupervisor } from './program-supervisor.js';
+import { StragglerWatch } from './straggler-watch.js';
 
 export { FmsState } from './fms-shared.js';
 export type { FmsConfig, FmsEvent, FmsHooks, ProgramHandle } from './fms-shared.js';
@@ -123,7 +124,11 @@ export class Fms {
       fault: (cause, detail) => peers.declareFault([cfg.node], cause, detail),
       proxyBroken: (generation, error) => peers.onProxyBroken(generation, error),
       slowdown: () => peers.healthMultiplier(),
+      compute: (m) => stragglers.onCompute(m),
     });
+    // A straggler is a fault of this node, declared like the others; not its program's (the
+    // program is fine, only slow), so `restart` mode replaces the node too.
+    const stragglers = new StragglerWatch(cfg, clock, { emit, record: () => membership.record, declare: (detail) => void peers.declareFault([cfg.node], 'slow', detail) });
     const peers: PeerWatch = new PeerWatch(cfg, clock, store, endpoint, hooks, {
       ...common,
       idle: (generation) => membership.idle(generation),
@@ -149,6 +154,11 @@ export class Fms {
       if (parts.program.onHeartbeat(d)) parts.peers.programBeat();
     } else if (d.type === 'fault') parts.peers.onFaultNotice(d);
     else parts.peers.onProbeDatagram(d);
+  }
+
+  /** `--chaos slow`: tells the program to compute `factor` times slower (a straggler, on purpose). */
+  slowProgram(factor: number): void {
+    this.parts?.program.send({ type: 'slow', factor });
   }
 
   /** Stops every judgement and heartbeat of ours. */

@@ -37,6 +37,8 @@ export interface SupervisorLinks extends FmsStateLinks {
    * of the program's thread likelier to be starvation than a hang. Default 1.
    */
   slowdown?(): number;
+  /** The program's compute time per step and the members' median (fms/straggler-watch.ts). */
+  compute(m: Extract<FromProgram, { type: 'compute' }>): void;
 }
 
 /**
@@ -163,6 +165,9 @@ export class ProgramSupervisor {
         return;
       case 'progress':
         this.hooks.progress(this.cfg.node, m.step, m.stats);
+        return;
+      case 'compute':
+        this.links.compute(m);
         return;
       case 'result':
         this.result = { value: m.value };

@@ -1,5 +1,6 @@
 import type { FmsConfig } from '../protocol/fms-messages.js';
 import type { LaunchOptions } from './launch-options.js';
+import { stragglerExchangeMs } from '../fms/straggler-rule.js';
 
 export interface NodePlacement {
   job: string;
@@ -32,6 +33,7 @@ export function fmsConfig(opts: LaunchOptions, at: NodePlacement): FmsConfig {
     faultTimeoutMs: opts.faultTimeoutMs,
     rendezvousTimeoutMs,
     startTimeoutMs: opts.startTimeoutMs,
+    straggler: { factor: opts.stragglerFactor, windowMs: opts.stragglerWindowMs, on: opts.onStraggler },
     program: {
       job: at.job,
       node: at.node,
@@ -51,6 +53,7 @@ export function fmsConfig(opts: LaunchOptions, at: NodePlacement): FmsConfig {
       versionEvery: opts.versionEvery ?? null,
       versionMs: opts.versionMs,
       proxy: opts.proxy,
+      stragglerExchangeMs: stragglerExchangeMs(opts.stragglerWindowMs),
     },
   };
 }

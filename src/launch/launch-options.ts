@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { InvalidArgumentError } from '../errors.js';
 import { parseChaos, type ChaosAction } from './chaos.js';
-import { MembershipPolicySchema, type MembershipPolicy } from '../protocol/fms-messages.js';
+import { MembershipPolicySchema, STRAGGLER_ACTIONS, type MembershipPolicy, type StragglerAction } from '../protocol/fms-messages.js';
 import { PROXY_KINDS, type ProxyKind } from '../protocol/program-ipc.js';
 
 /**
@@ -65,6 +65,13 @@ export const LaunchOptionsSchema = z
     /** Serve the live dashboard and /metrics at [HOST:]PORT. */
     dashboard: z.string().min(1).optional(),
     /** An external store for the runtime environment, `etcd://h:p[,h:p...]`; default: embedded. */
+    /** A member is a straggler when its compute time per step stays above this many times the members' median... */
+    stragglerFactor: z.number().min(1.1, 'at least 1.1: the members\' median is known to a few percent').max(100).default(1.5),
+    /** ...for this long. */
+    stragglerWindowMs: z.number().int().min(500).max(86_400_000).default(30_000),
+    onStraggler: z.enum(STRAGGLER_ACTIONS, { message: 'use replace, report or shrink' }).default('replace'),
+    /** How much `--chaos slow:...` slows a program down. */
+    chaosSlowFactor: z.number().min(1.1).max(20).default(3),
     store: z
       .string()
       .regex(/^etcd:\/\/[^,\s]+(,[^,\s]+)*$/, 'want etcd://host:port[,host:port...]')
@@ -125,6 +132,10 @@ export interface LaunchOptions {
   store: string | undefined;
   /** [HOST:]PORT of the live dashboard; undefined: none. */
   dashboard: string | undefined;
+  stragglerFactor: number;
+  stragglerWindowMs: number;
+  onStraggler: StragglerAction;
+  chaosSlowFactor: number;
 }
 
 /** Whether `dir` holds committed versions of some slot (what --resume needs). */
@@ -159,6 +170,10 @@ const FLAG: Record<string, string> = {
   resume: '--resume',
   store: '--store',
   dashboard: '--dashboard',
+  stragglerFactor: '--straggler-factor',
+  stragglerWindowMs: '--straggler-window-ms',
+  onStraggler: '--on-straggler',
+  chaosSlowFactor: '--chaos-slow-factor',
 };
 
 /** Validates and fills defaults; throws InvalidArgumentError naming the flag. */
@@ -204,5 +219,9 @@ export function resolveLaunchOptions(input: LaunchInput): LaunchOptions {
     resume: o.resume !== undefined,
     store: o.store,
     dashboard: o.dashboard,
+    stragglerFactor: o.stragglerFactor,
+    stragglerWindowMs: o.stragglerWindowMs,
+    onStraggler: o.onStraggler,
+    chaosSlowFactor: o.chaosSlowFactor,
   };
 }

@@ -156,6 +156,11 @@ export async function launch(opts: LaunchOptions, hooks: LaunchHooks = {}): Prom
     const ts = Date.now();
     if (f.action.kind === 'kill-node') {
       killGroup(p.fms, 'SIGKILL');
+    } else if (f.action.kind === 'slow') {
+      // Through the FMS to the program's SDK, which stalls its main thread after each stretch
+      // of computing (sdk/compute-meter.ts): see there why not SIGSTOP from here.
+      if (p.programPid === undefined) return;
+      sendToFms(p.fms, { type: 'slow', factor: opts.chaosSlowFactor });
     } else {
       if (p.programPid === undefined) return;
       try {
@@ -183,6 +188,7 @@ export async function launch(opts: LaunchOptions, hooks: LaunchHooks = {}): Prom
         const now = Date.now();
         if (dashboard) {
           view.progress(m.node, m.step, now);
+          if (m.stats?.computeSeconds !== undefined) view.compute(m.node, m.step, m.stats.computeSeconds, now);
           metrics.progress(m.node, m.step, now, m.stats);
         }
         if (now - (progressLogged.get(m.node) ?? 0) >= PROGRESS_LOG_MS) {

@@ -13,7 +13,8 @@ const NodeId = z.number().int().nonnegative();
 const Seq = z.number().int().nonnegative();
 /** A datagram endpoint, host:port, for the reply to a probe (so nobody has to look it up). */
 const Address = z.string().min(1).max(300);
-export const FaultCauseSchema = z.enum(['exit', 'heartbeat', 'connection']);
+/** `slow`: a straggler (fms/straggler-watch.ts), its compute time per step far above the members' median for a window. */
+export const FaultCauseSchema = z.enum(['exit', 'heartbeat', 'connection', 'slow']);
 export type FaultCause = z.infer<typeof FaultCauseSchema>;
 
 export const DatagramSchema = z.discriminatedUnion('type', [

@@ -24,7 +24,7 @@ const event = <E extends string, S extends z.ZodRawShape>(name: E, shape: S) => 
 const JobOutcomeSchema = z.enum(['completed', 'failed', 'stopped']);
 const NodeOutcomeSchema = z.enum(['completed', 'failed', 'fenced', 'stopped']);
 /** What `--chaos` does (launch/chaos.ts ChaosKind). */
-const ChaosKindSchema = z.enum(['kill', 'stop', 'kill-node']);
+const ChaosKindSchema = z.enum(['kill', 'stop', 'kill-node', 'slow']);
 
 /** Written by the launcher (`rollcall launch`) or by a host's node runner (`rollcall node`). */
 const launcherEvents = [
@@ -79,6 +79,15 @@ const fmsEvents = [
   event('program_failed', { node: NodeId, pid: Int, code: Int.nullable() }),
   event('program_completed', { node: NodeId, pid: Int, result: z.unknown() }),
   event('fms_error', { node: NodeId, message: z.string() }),
+  /**
+   * Stragglers (fms/straggler-watch.ts), judged by the node's own FMS: its program's compute time
+   * per step (`compute_ms`) went above `factor` times the members' median (`median_ms`).
+   */
+  event('straggler_suspected', { node: NodeId, generation: Generation, compute_ms: z.number().nonnegative(), median_ms: z.number().nonnegative(), factor: z.number().positive(), window_ms: z.number().positive() }),
+  /** Back under the factor (`why: fast_again`), or the suspicion ended by a new generation (`membership_changed`). */
+  event('straggler_cleared', { node: NodeId, generation: Generation, compute_ms: z.number().nonnegative().nullable(), median_ms: z.number().nonnegative().nullable(), slow_ms: z.number().nonnegative(), why: z.enum(['fast_again', 'membership_changed']) }),
+  /** Slow for the whole window, and left in place: `--on-straggler report`, or nothing to replace it with (`why`). */
+  event('straggler_reported', { node: NodeId, generation: Generation, compute_ms: z.number().nonnegative(), median_ms: z.number().nonnegative(), slow_ms: z.number().nonnegative(), why: z.string() }),
 ] as const;
 
 /** What a program sends its FMS for the log (program-events.ts), with the `node` its FMS adds. */

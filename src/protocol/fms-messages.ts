@@ -13,6 +13,23 @@ import type { ProgramConfig, ProgramStats } from './program-ipc.js';
 export const MembershipPolicySchema = z.enum(['replace', 'shrink', 'restart']);
 export type MembershipPolicy = z.infer<typeof MembershipPolicySchema>;
 
+/**
+ * What a straggler confirmed slow for the whole window leads to: `replace` by a spare (with no
+ * spare left, it is only reported), `report` only, or `shrink`: declared a fault even with no spare,
+ * when the job can lose a member (--min-nodes).
+ */
+export const STRAGGLER_ACTIONS = ['replace', 'report', 'shrink'] as const;
+export type StragglerAction = (typeof STRAGGLER_ACTIONS)[number];
+
+/** The straggler rule's settings (fms/straggler-rule.ts). */
+export interface StragglerConfig {
+  /** Slow: compute time per step above this many times the members' median. */
+  factor: number;
+  /** For this long without a break. */
+  windowMs: number;
+  on: StragglerAction;
+}
+
 export interface FmsConfig {
   job: string;
   node: number;
@@ -32,6 +49,7 @@ export interface FmsConfig {
   faultTimeoutMs: number;
   rendezvousTimeoutMs: number;
   startTimeoutMs: number;
+  straggler: StragglerConfig;
   /** Sent verbatim to the program when it connects, with this FMS's datagram address added. */
   program: Omit<ProgramConfig, 'fms'>;
 }
@@ -47,7 +65,11 @@ export enum FmsState {
   Stopped = 'stopped',
 }
 
-export type ToFms = { type: 'start'; config: FmsConfig } | { type: 'stop' };
+export type ToFms =
+  | { type: 'start'; config: FmsConfig }
+  | { type: 'stop' }
+  /** `--chaos slow:...`: the program computes `factor` times slower from now on (sdk/compute-meter.ts). */
+  | { type: 'slow'; factor: number };
 
 export type FromFms =
   | { type: 'ready'; node: number }

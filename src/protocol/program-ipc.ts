@@ -28,10 +28,12 @@ export const ProgramStatsSchema = z.object({
   persistBytes: z.number().nonnegative(),
   allreduceBytes: z.number().nonnegative(),
   allreduceSeconds: z.number().nonnegative(),
+  /** Time computing: outside the program's operations (sdk/compute-meter.ts). */
+  computeSeconds: z.number().nonnegative().optional(),
 });
 export type ProgramStats = z.infer<typeof ProgramStatsSchema>;
 
-export const newProgramStats = (): ProgramStats => ({ commits: 0, replicaBytes: 0, persistBytes: 0, allreduceBytes: 0, allreduceSeconds: 0 });
+export const newProgramStats = (): ProgramStats => ({ commits: 0, replicaBytes: 0, persistBytes: 0, allreduceBytes: 0, allreduceSeconds: 0, computeSeconds: 0 });
 
 /**
  * What a program is told when it connects: built once from the job's options (launch/fms-config.ts),
@@ -65,6 +67,8 @@ export const ProgramConfigSchema = z.object({
   versionEvery: z.number().int().positive().nullable(),
   versionMs: z.number().positive(),
   proxy: z.enum(PROXY_KINDS),
+  /** How often the members exchange their compute times, for the straggler rule (sdk/straggler-exchange.ts). */
+  stragglerExchangeMs: z.number().positive(),
 });
 export type ProgramConfig = z.infer<typeof ProgramConfigSchema>;
 
@@ -83,6 +87,8 @@ export const ToProgramSchema = z.discriminatedUnion('type', [
   }),
   /** A fault is being recovered: hold operations until the next generation. */
   z.object({ type: z.literal('idle'), generation: Int.nonnegative() }),
+  /** `--chaos slow`: compute `factor` times slower from now on, a straggler made on purpose (sdk/compute-meter.ts). */
+  z.object({ type: z.literal('slow'), factor: z.number().min(1) }),
 ]);
 export type ToProgram = z.infer<typeof ToProgramSchema>;
 
@@ -98,6 +104,11 @@ export const FromProgramSchema = z.discriminatedUnion('type', [
   /** One of the program's events for the log (common_state_selected, state_corrupt, ...), with its fields (protocol/events.ts). */
   ProgramEventMessageSchema,
   z.object({ type: z.literal('progress'), step: Int.nonnegative(), stats: ProgramStatsSchema.optional() }),
+  /**
+   * After each exchange of compute times (sdk/straggler-exchange.ts): this member's compute time
+   * per step and the members' median, over the same commits; the FMS judges it (fms/straggler-watch.ts).
+   */
+  z.object({ type: z.literal('compute'), generation: Int.nonnegative(), computeMs: z.number().nonnegative(), medianMs: z.number().nonnegative(), world: Int.positive(), spanMs: z.number().nonnegative() }),
   /** The program is closing its job: its heartbeats stop, and it should exit soon. */
   z.object({ type: z.literal('closing') }),
   /** The program's final result, reported just before it exits successfully. */

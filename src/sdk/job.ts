@@ -25,6 +25,8 @@ import { isLegalMove, type Moves } from '../util/state-moves.js';
 const STATS_EVERY_MS = 1000;
 import { REPLICA_BASE } from '../state/replica-cadence.js';
 import { Keeper, State, type StateEntry, type StateHost } from './state.js';
+import { ComputeMeter } from './compute-meter.js';
+import { StragglerExchange } from './straggler-exchange.js';
 
 const HEARTBEAT_THREAD = fileURLToPath(new URL('./heartbeat-thread.js', import.meta.url));
 
@@ -150,6 +152,13 @@ export class Job {
     this.job = config.job;
     this.node = config.node;
     this.started = new Promise((resolve) => (this.resolveStarted = resolve));
+    this.stragglers = new StragglerExchange(config.stragglerExchangeMs, {
+      generationOf: () => this.generation,
+      exchange: (buf, op) => this.exchange(buf, op),
+      computeMs: () => this.meter.totalMs,
+      now: () => performance.now(),
+      report: (m) => send({ type: 'compute', ...m }),
+    });
     this.heartbeat = new Worker(HEARTBEAT_THREAD, {
       workerData: { job: config.job, secret: config.secret, node: config.node, pid: process.pid, fms: config.fms, intervalMs: config.heartbeatMs } satisfies HeartbeatThreadConfig,
     });
@@ -198,12 +207,17 @@ export class Job {
     const now = performance.now();
     if (now - this.statsSentAt < STATS_EVERY_MS) return send({ type: 'progress', step });
     this.statsSentAt = now;
+    this.stats.computeSeconds = this.meter.totalMs / 1000;
     send({ type: 'progress', step, stats: { ...this.stats } });
   }
 
   /** Running totals for the launcher's /metrics: counted here, sent with progress. */
   readonly stats: ProgramStats = newProgramStats();
   private statsSentAt = -Infinity;
+  /** The program's compute time, between its operations: op() feeds it. */
+  private readonly meter = new ComputeMeter();
+  /** Compute times exchanged among the members, for the straggler rule; driven by the state's commits. */
+  private readonly stragglers: StragglerExchange;
 
   /** The program's result, logged in `job_completed`; call it once, before exiting. */
   result(value: unknown): void {
@@ -303,6 +317,8 @@ export class Job {
       },
       allreduce: (buf, op) => job.allreduce(buf, op),
       exchange: (buf, op) => job.exchange(buf, op),
+      committed: (version) => job.stragglers.committed(version),
+      synced: (version) => job.stragglers.restart(version),
       now: () => performance.now(),
       report: (event, fields) => send(programEventMessage(event, fields)),
       stats: job.stats,
@@ -317,7 +333,7 @@ export class Job {
    * rollback). After a fault it rejects, and so does the program's next operation on the broken
    * communicator, which hands the fault to the FMS.
    */
-  private exchange(buf: Float64Array, op: 'max'): Promise<Float64Array> {
+  private exchange(buf: Float64Array, op: 'max' | 'sum'): Promise<Float64Array> {
     const proxy = this.proxy;
     if (this.jobState !== JobState.Running || !proxy || this.acked !== this.generation) {
       return Promise.reject(new MembershipChangedError(this.generation, this.rank, this.world, { node: this.node }));
@@ -349,6 +365,15 @@ export class Job {
     // (several sends and receives pending at once), a receive would take a message meant for
     // a later one; so every operation issued before the change fails, not only the first.
     const issuedIn = this.generation;
+    this.meter.begin();
+    try {
+      return await this.opIn(issuedIn, run);
+    } finally {
+      this.meter.end();
+    }
+  }
+
+  private async opIn<T>(issuedIn: number, run: (p: CommProxy) => Promise<T>): Promise<T> {
     for (;;) {
       if (this.jobState === JobState.Closed) throw new ClosedError('job is closed', { node: this.node });
       if (this.jobState !== JobState.Running) await this.waitRunning();
@@ -403,6 +428,7 @@ export class Job {
     const m = parsed.data;
     if (m.type === 'idle') this.enterIdle();
     else if (m.type === 'generation') void this.switchTo(m.generation, m.rank, m.world, m.members, m.slot);
+    else if (m.type === 'slow') this.meter.slowBy(m.factor);
   }
 
   private enterIdle(): void {

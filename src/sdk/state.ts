@@ -39,6 +39,9 @@ export interface StateHost {
   allreduce<T extends Float64Array | Int32Array>(buf: T, op: 'max' | 'min'): Promise<T>;
   /** An allreduce of Rollcall's own, between the program's operations (see PacerHost). */
   exchange(buf: Float64Array, op: 'max'): Promise<Float64Array>;
+  /** Each commit, with its number, and each sync, with the version it restored: the straggler exchange's points (sdk/straggler-exchange.ts). */
+  committed?(version: number): void;
+  synced?(version: number): void;
   now(): number;
   report<N extends ProgramEventName>(event: N, fields: NodeEventFields<N>): void;
   /** Running totals the job reports; commits are counted here. */
@@ -287,6 +290,7 @@ export class State<T extends Record<string, StateEntry>> {
       this.commits = version;
       this.furthest = Math.max(this.furthest, this.step);
       this.pacer.committed(version);
+      this.host.committed?.(version);
       return version;
     }
     const values = this.values as Record<string, StateEntry>;
@@ -320,6 +324,7 @@ export class State<T extends Record<string, StateEntry>> {
     this.furthest = Math.max(this.furthest, this.step);
     this.keeper.commit({ type: 'commit', meta: { slot: this.host.slot, version, step: this.step, entries }, data });
     this.pacer.committed(version, this.host.now() - t0);
+    this.host.committed?.(version);
     return version;
   }
 
@@ -375,6 +380,7 @@ export class State<T extends Record<string, StateEntry>> {
       // Nobody has committed anything: this is the start. The initial state is version 0, on
       // disk before the first step: a node lost before its first replica arrives still has it.
       this.pacer.restart(0);
+      this.host.synced?.(0);
       this.commit();
       await this.keeper.request({ type: 'durable', slot: host.slot });
       this.finish(0, furthest);
@@ -400,6 +406,7 @@ export class State<T extends Record<string, StateEntry>> {
     // the program resumes without waiting for the disk.
     this.keeper.request({ type: 'truncate', slot: host.slot, after: version }).catch((e: unknown) => host.report('state_error', { message: (e as Error).message }));
     this.pacer.restart(version);
+    host.synced?.(version);
     if (host.rank === 0) host.report('common_state_selected', { generation: host.generation, version, step: this.step });
     // After a resume nothing was reached beyond the restored step: nothing is redone.
     this.finish(Math.max(0, furthest - this.step), Math.max(furthest, this.step));

@@ -53,6 +53,7 @@ function newJob(): Job {
     versionEvery: null,
     versionMs: 100,
     proxy: 'inline',
+    stragglerExchangeMs: 5000,
   };
   return new Job(config);
 }

@@ -70,6 +70,7 @@ async function bench(cfg = testFmsConfig(JOB, NODE), cpu?: () => number | undefi
       connected: () => b.connected++,
       fault: (cause, detail) => b.faults.push({ cause, detail }),
       proxyBroken: () => undefined,
+      compute: () => undefined,
     },
   );
   benches.push(b);
