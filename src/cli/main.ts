@@ -143,6 +143,8 @@ function jobFlags(cmd: Command): Command {
     .option('--replicate-every <N>', "copy the version of every Nth commit to the next node's memory (the same on every node; default: chosen from the step time)", intIn(1, 1_000_000))
     .option('--replicate-ms <T>', `choose the replica interval so that replicas are about T ms apart (default ${DEFAULT_REPLICATE_MS})`, intIn(1, 3_600_000))
     .option('--persist-every <N>', 'write the version of every Nth commit to the state directory (the same on every node; default: every 10th replica)', intIn(1, 1_000_000))
+    .option('--verify-every <N>', "compare the digests of the state declared replicated at every Nth commit, to catch silent data corruption (0: never; default: chosen from the step time so that it costs at most 0.25 %)", intIn(0, 1_000_000))
+    .option('--replicas <K>', "copy each node's versions to the next K nodes' memory (default 2: any two nodes can fail at once)", intIn(1, 8), 2)
     .option('--proxy <where>', "where each node's communication proxy runs: inline (on the program's thread) | thread (a worker thread)", 'inline')
     .option('--dashboard <[host:]port>', 'serve a live dashboard and Prometheus /metrics here (default host: loopback)')
     .option('--quiet', 'no progress lines on stderr', false);
@@ -163,7 +165,7 @@ jobFlags(
     .description('run a job on this machine: an FMS and a program per node, recovering from faults')
     .usage('--nodes N [options] -- <program command...>'),
 )
-  .option('--chaos <spec>', 'inject faults, e.g. kill:node=2@step=30,stop:node=1@t=5s,kill-node:node=3@step=50,kill:random@every=10s')
+  .option('--chaos <spec>', 'inject faults, e.g. kill:node=2@step=30,stop:node=1@t=5s,kill-node:node=3@step=50,kill:random@every=10s,corrupt:node=1@step=40')
   .option('--job <id>', 'job id (default: random)')
   .option('--resume <dir>', 'continue a stopped job from the newest common state in this state directory')
   .option('--store <url>', 'keep the runtime environment in etcd: etcd://host:port[,host:port...] (default: a store embedded in the launcher)')

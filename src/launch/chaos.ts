@@ -1,7 +1,11 @@
 import { InvalidArgumentError } from '../errors.js';
 import type { Clock, TimerHandle } from '../util/clock.js';
 
-export type ChaosKind = 'kill' | 'stop' | 'kill-node';
+/**
+ * `corrupt`: one bit flipped in the node's state declared replicated, at its next commit (the
+ * program's SDK does it on SIGUSR2: sdk/job.ts), for the members' digests to catch.
+ */
+export type ChaosKind = 'kill' | 'stop' | 'kill-node' | 'corrupt';
 export type ChaosTarget = { node: number } | 'random';
 export type ChaosTrigger = { step: number } | { atMs: number } | { everyMs: number };
 
@@ -13,7 +17,7 @@ export interface ChaosAction {
   spec: string;
 }
 
-const KINDS: readonly string[] = ['kill', 'stop', 'kill-node'] satisfies ChaosKind[];
+const KINDS: readonly string[] = ['kill', 'stop', 'kill-node', 'corrupt'] satisfies ChaosKind[];
 const SHAPE = 'expected KIND:TARGET@TRIGGER, e.g. kill:node=2@step=30';
 
 function nonNegativeInt(fail: (msg: string) => never, what: string, text: string): number {
@@ -45,7 +49,7 @@ export function parseChaos(spec: string): ChaosAction[] {
     if (colon < 0) fail(`missing ":" after the kind (${SHAPE})`);
     if (at < 0) fail(`missing "@" before the trigger (${SHAPE})`);
     const kind = head.slice(0, colon);
-    if (!KINDS.includes(kind)) fail(`unknown kind "${kind}" (expected kill, stop or kill-node)`);
+    if (!KINDS.includes(kind)) fail(`unknown kind "${kind}" (expected kill, stop, kill-node or corrupt)`);
     const targetText = head.slice(colon + 1);
     let target: ChaosTarget;
     if (targetText === 'random') target = 'random';

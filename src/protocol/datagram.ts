@@ -10,7 +10,8 @@ import { AuthError, ProtocolError } from '../errors.js';
  */
 
 const NodeId = z.number().int().nonnegative();
-export const FaultCauseSchema = z.enum(['exit', 'heartbeat', 'connection']);
+/** `corruption`: the node's replicated state differed from the majority's (sdk/state-verifier.ts). */
+export const FaultCauseSchema = z.enum(['exit', 'heartbeat', 'connection', 'corruption']);
 export type FaultCause = z.infer<typeof FaultCauseSchema>;
 
 export const DatagramSchema = z.discriminatedUnion('type', [

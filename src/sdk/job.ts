@@ -4,6 +4,9 @@ import type { NumericArray, ReduceOp } from '../comm/dtype.js';
 import {
   AbortedError,
   ClosedError,
+  CorruptionDetectedError,
+  CorruptionUnresolvedError,
+  NoCommonStateError,
   InvalidArgumentError,
   MembershipChangedError,
   PeerFailedError,
@@ -22,7 +25,8 @@ import { isLegalMove, type Moves } from '../util/state-moves.js';
 /** How often progress carries the program's running totals. */
 const STATS_EVERY_MS = 1000;
 import { REPLICA_BASE } from '../state/replica-cadence.js';
-import { Keeper, State, type StateEntry, type StateHost } from './state.js';
+import { replicaPeers } from '../state/replica-peers.js';
+import { Keeper, State, type StateEntry, type StateHost, type StateOptions } from './state.js';
 
 const HEARTBEAT_THREAD = fileURLToPath(new URL('./heartbeat-thread.js', import.meta.url));
 
@@ -152,6 +156,7 @@ export class Job {
     // The channel must not keep a finished program alive.
     (process.channel as { unref?: () => void } | undefined)?.unref?.();
     this.startKeeper();
+    this.listenForChaos();
     this.refillStandby(() => send({ type: 'warm' }));
   }
 
@@ -221,8 +226,23 @@ export class Job {
    * with `state.commit()`; `run()` rolls every member back to the newest common version after a
    * fault.
    */
-  registerState<T extends Record<string, StateEntry>>(values: T): State<T> {
-    return new State(values, this.stateHost(), this.startKeeper());
+  registerState<T extends Record<string, StateEntry>>(values: T, options: StateOptions = {}): State<T> {
+    const state = new State(values, this.stateHost(), this.startKeeper(), options);
+    this.states.push(state);
+    return state;
+  }
+
+  /** Registered states: `--chaos corrupt:...` flips a bit in one of them. */
+  private readonly states: { corruptNextCommit(): void }[] = [];
+
+  /**
+   * Chaos: the launcher signals SIGUSR2 for `corrupt:node=N@...`; the next commit has one bit of
+   * its replicated state flipped (State.corruptNextCommit).
+   */
+  private listenForChaos(): void {
+    process.on('SIGUSR2', () => {
+      for (const s of this.states) s.corruptNextCommit();
+    });
   }
 
   /** Started with the job, like the standby proxy: a spare must not pay for it when it joins. */
@@ -255,9 +275,14 @@ export class Job {
         await loop(state);
         return;
       } catch (e) {
-        if (e instanceof MembershipChangedError) continue;
+        if (e instanceof MembershipChangedError || e instanceof CorruptionDetectedError) continue;
         // The FMS sees only the exit code; the log should say why.
         if (e instanceof RollcallError) send({ type: 'event', event: 'program_error', fields: { code: e.code, message: e.message } });
+        // Not the program's failure: the job's, with the way to go on from what is on disk.
+        if (e instanceof NoCommonStateError || e instanceof CorruptionUnresolvedError) {
+          const dir = this.config.stateDir;
+          send({ type: 'job_failed', reason: `${e.message}. The job cannot continue; its state is kept in ${dir}: rerun with --resume ${dir} to continue from the newest version every node has on disk` });
+        }
         throw e;
       }
     }
@@ -279,9 +304,14 @@ export class Job {
       get slot() {
         return job.slot;
       },
-      get buddy() {
-        return job.world > 1 ? job.members[(job.rank + 1) % job.world] : undefined;
+      get world() {
+        return job.world;
       },
+      get buddies() {
+        return replicaPeers(job.members, job.rank, job.config.replicas);
+      },
+      verifyEvery: this.config.verifyEvery ?? undefined,
+      failCorrupt: (detail) => job.failCorrupt(detail),
       allreduce: (buf, op) => job.allreduce(buf, op),
       exchange: (buf, op) => job.exchange(buf, op),
       now: () => performance.now(),
@@ -304,6 +334,18 @@ export class Job {
       return Promise.reject(new MembershipChangedError(this.generation, this.rank, this.world, { node: this.node }));
     }
     return proxy.allreduce(buf, op);
+  }
+
+  /**
+   * Asks the FMS to fail this node (cause `corruption`): it kills this process. Waits for that,
+   * with a deadline: an FMS that does not answer leaves a program that cannot go on.
+   */
+  private failCorrupt(detail: string): Promise<never> {
+    send({ type: 'fault', cause: 'corruption', detail });
+    const ms = this.config.recoveryTimeoutMs;
+    return new Promise((_, reject) => {
+      setTimeout(() => reject(new TimeoutError(`node ${this.node}: declared corrupt, but not stopped by its FMS within ${ms} ms`, { node: this.node })), ms);
+    });
   }
 
   /** Ends the program's part in the job; the process can then exit. */
