@@ -53,6 +53,23 @@ export const JOB_MOVES: Moves<JobState> = {
 
 type Config = Extract<ToProgram, { type: 'config' }>;
 
+/** Registered states: `--chaos corrupt:...` flips a bit in one of them. */
+const chaosTargets: { corruptNextCommit(): void }[] = [];
+let chaosListening = false;
+
+/**
+ * Chaos: the launcher signals SIGUSR2 for `corrupt:node=N@...` (once the program said hello, so
+ * after this handler is in place); the next commit has one bit of its replicated state flipped
+ * (State.corruptNextCommit).
+ */
+function listenForChaos(): void {
+  if (chaosListening) return;
+  chaosListening = true;
+  process.on('SIGUSR2', () => {
+    for (const s of chaosTargets) s.corruptNextCommit();
+  });
+}
+
 export interface ConnectOptions {
   /** How long to wait for the FMS's configuration (default 30 s). */
   timeoutMs?: number;
@@ -66,6 +83,7 @@ export async function connect(opts: ConnectOptions = {}): Promise<Job> {
   if (typeof process.send !== 'function') {
     throw new InvalidArgumentError('no Rollcall FMS to talk to: start this program with `rollcall launch -- <command>`');
   }
+  listenForChaos();
   const config = await new Promise<Config>((resolve, reject) => {
     const timer = setTimeout(() => {
       process.off('message', onMessage);
@@ -156,7 +174,6 @@ export class Job {
     // The channel must not keep a finished program alive.
     (process.channel as { unref?: () => void } | undefined)?.unref?.();
     this.startKeeper();
-    this.listenForChaos();
     this.refillStandby(() => send({ type: 'warm' }));
   }
 
@@ -228,21 +245,8 @@ export class Job {
    */
   registerState<T extends Record<string, StateEntry>>(values: T, options: StateOptions = {}): State<T> {
     const state = new State(values, this.stateHost(), this.startKeeper(), options);
-    this.states.push(state);
+    chaosTargets.push(state);
     return state;
-  }
-
-  /** Registered states: `--chaos corrupt:...` flips a bit in one of them. */
-  private readonly states: { corruptNextCommit(): void }[] = [];
-
-  /**
-   * Chaos: the launcher signals SIGUSR2 for `corrupt:node=N@...`; the next commit has one bit of
-   * its replicated state flipped (State.corruptNextCommit).
-   */
-  private listenForChaos(): void {
-    process.on('SIGUSR2', () => {
-      for (const s of this.states) s.corruptNextCommit();
-    });
   }
 
   /** Started with the job, like the standby proxy: a spare must not pay for it when it joins. */

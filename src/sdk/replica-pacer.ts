@@ -56,7 +56,7 @@ export class ReplicaPacer {
     private readonly host: PacerHost,
     private readonly apply: (c: Cadence) => void,
     /** Given the verification lattice chosen with the same exchange (state-verifier.ts), when the state has replicated entries. */
-    private readonly verify?: (plan: VerifyPlan) => void,
+    private readonly verify?: (plan: VerifyPlan) => boolean,
   ) {}
 
   /** Whether commit `version` starts the exchange: the state times a digest there. */
@@ -106,8 +106,7 @@ export class ReplicaPacer {
         const costliest = r[1] as number;
         if (this.verify) {
           const plan = chooseVerifyPlan(base, slowest, DEFAULT_VERIFY_MS, r[2] as number, version);
-          this.verify(plan);
-          if (this.host.rank === 0) this.host.report('verify_interval_chosen', { generation: this.host.generation, every: plan.every, from_commit: plan.from, digest_ms: +(r[2] as number).toFixed(3) });
+          if (this.verify(plan) && this.host.rank === 0) this.host.report('verify_interval_chosen', { generation: this.host.generation, every: plan.every, from_commit: plan.from, digest_ms: +(r[2] as number).toFixed(3) });
         }
         const every = targetMs === undefined ? base : chooseEvery(base, slowest, targetMs);
         const versionEvery = versionMs === undefined ? this.opts.versionEvery : chooseVersionEvery(slowest, versionTargetMs(versionMs, costliest), every);

@@ -76,9 +76,11 @@ export class StateVerifier {
     this.repin();
   }
 
-  /** The pacer's choice (ignored when `--verify-every` fixes the lattice). */
-  choose(plan: VerifyPlan): void {
-    if (this.fixedEvery === undefined) this.plan = plan;
+  /** The pacer's choice; false, and ignored, when `--verify-every` fixes the lattice. */
+  choose(plan: VerifyPlan): boolean {
+    if (this.fixedEvery !== undefined) return false;
+    this.plan = plan;
+    return true;
   }
 
   get chosen(): VerifyPlan | undefined {
