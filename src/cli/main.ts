@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError as CliArgError } from 'commander';
 import { benchAllreduce } from '../bench/allreduce.js';
 import { benchRecovery } from '../bench/recovery.js';
+import { benchStateArms, type Compare } from '../bench/state-arms.js';
 import { benchState, type StateBenchOptions } from '../bench/state-overhead.js';
 import { readEventLog, renderReport } from '../dashboard/report.js';
 import { runDemo } from '../demo/demo.js';
@@ -102,9 +103,14 @@ bench
   .option('--version-ms <T>', 'as for launch', intIn(1, 3_600_000))
   .option('--proxy <where>', 'as for launch: inline | thread', oneOf(PROXY_KINDS), 'inline')
   .option('--dashboard', 'also run the Rollcall loop with the live dashboard on (a page and a Prometheus scrape polling it) and report its cost', false)
+  .option('--verify-every <N>', 'as for launch (default: chosen from the step time)', intIn(0, 1_000_000))
+  .option('--replicas <K>', 'as for launch', intIn(1, 8))
+  .option('--replicated', 'the program declares its weights replicated (the members compare digests)', false)
+  .option('--compare <what>', 'instead: two Rollcall arms interleaved, and the CPU one costs beyond the other: verify (digests compared at the default cadence, or never) | replicas (to 2 peers, or 1; 3 ranks or more)', oneOf(['verify', 'replicas'] as const))
   .option('--json', 'one JSON object', false)
-  .action(async (o: StateBenchOptions) => {
-    await benchState(o, (l) => console.log(l));
+  .action(async (o: StateBenchOptions & { compare?: Compare }) => {
+    if (o.compare) await benchStateArms(o, o.compare, (l) => console.log(l));
+    else await benchState(o, (l) => console.log(l));
   });
 
 program
