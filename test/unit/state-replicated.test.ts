@@ -5,7 +5,8 @@ import { newProgramStats } from '../../src/protocol/program-ipc.js';
 import { voteOnDigests } from '../../src/sdk/digest-vote.js';
 import { SnapshotPool } from '../../src/sdk/snapshot-pool.js';
 import { replicatedNames, State, type Keeper, type StateHost, type StateOptions } from '../../src/sdk/state.js';
-import { retained } from '../../src/state/replica-cadence.js';
+import { chooseVerifyPlan, EXCHANGE_ALLOWANCE_MS, VERIFY_COST_SHARE } from '../../src/sdk/state-verifier.js';
+import { MAX_EVERY, retained } from '../../src/state/replica-cadence.js';
 import { replicaPeers } from '../../src/state/replica-peers.js';
 import type { StateVersion } from '../../src/state/version-format.js';
 
@@ -318,6 +319,23 @@ describe('corruption: the members compare digests and roll back to the version t
     // Verified at 5 and 10; 10 answered by now (a step's collective went by since).
     assert.deepEqual(ms[0]?.keeper.pinned, [10]);
     assert.deepEqual([...retained([4, 5, 9, 10, 11, 12, 13], { keep: 2, base: 100, every: 100, pinned: [5] })].sort((a, b) => a - b), [5, 12, 13]);
+  });
+});
+
+describe('the default verification cadence', () => {
+  it('costs at most 0.25 % of the step time, at least a second apart, and starts a whole interval after the exchange', () => {
+    for (const stepMs of [0.5, 2, 7, 40, 300, 5000]) {
+      for (const digestMs of [0, 0.2, 3, 50]) {
+        const exchangedAt = 30;
+        const p = chooseVerifyPlan(10, stepMs, 1000, digestMs, exchangedAt);
+        const capped = p.every === MAX_EVERY;
+        assert.ok(capped || (digestMs + EXCHANGE_ALLOWANCE_MS) / (p.every * stepMs) <= VERIFY_COST_SHARE, JSON.stringify({ stepMs, digestMs, p }));
+        assert.ok(capped || p.every * stepMs >= 1000, JSON.stringify({ stepMs, p }));
+        // The smallest such: half the interval would be too often.
+        assert.ok(p.every === 10 || (p.every / 2) * stepMs < Math.max(1000, (digestMs + EXCHANGE_ALLOWANCE_MS) / VERIFY_COST_SHARE), JSON.stringify({ stepMs, digestMs, p }));
+        assert.ok(p.from % p.every === 0 && p.from > exchangedAt + p.every, JSON.stringify(p));
+      }
+    }
   });
 });
 
