@@ -167,6 +167,6 @@ if (values.mode === 'bare' || values.mode === 'bare-copy') {
       },
     }, process.ppid, launcher);
   });
-  job.result({ ...r, memcpyUs: memcpyUs() });
+  job.result({ ...r, memcpyUs: memcpyUs(), verification: state.verification });
   await job.close();
 }

@@ -168,6 +168,13 @@ interface RankResult {
   cpu: RankCpu | null;
 }
 
+/** Rank 0's verification of its replicated state over the whole run (State.verification). */
+export interface Verification {
+  every: number | undefined;
+  digests: number;
+  digestMs: number;
+}
+
 export interface JobCpu extends RankCpu {
   total: number;
 }
@@ -214,7 +221,12 @@ async function runBare(o: StateBenchOptions, mode: 'bare' | 'bare-copy', args: s
   }
 }
 
-export async function runRollcall(o: StateBenchOptions, mode: 'rollcall' | 'rollcall-draft', args: string[], dashboard = false): Promise<{ stepUs: number; commitUs: number; commitMeanUs: number; memcpyUs: number; cpu: JobCpu }> {
+export async function runRollcall(
+  o: StateBenchOptions,
+  mode: 'rollcall' | 'rollcall-draft',
+  args: string[],
+  dashboard = false,
+): Promise<{ stepUs: number; commitUs: number; commitMeanUs: number; memcpyUs: number; cpu: JobCpu; verification?: Verification }> {
   const opts = resolveLaunchOptions({
     dashboard: dashboard ? '127.0.0.1:0' : undefined,
     nodes: o.ranks,
@@ -245,6 +257,6 @@ export async function runRollcall(o: StateBenchOptions, mode: 'rollcall' | 'roll
   const r = await launch(opts, { onDashboard });
   for (const w of watchers) w.abort();
   if (r.outcome !== 'completed') throw new Error(`state bench job ${r.outcome}: ${r.reason}`);
-  const first = r.result as RankResult & { commitMeanUs: number; memcpyUs: number };
+  const first = r.result as RankResult & { commitMeanUs: number; memcpyUs: number; verification?: Verification };
   return { ...first, cpu: jobCpu(Object.values(r.results) as RankResult[]) };
 }

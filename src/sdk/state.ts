@@ -308,10 +308,13 @@ export class State<T extends Record<string, StateEntry>> {
     this.pacer = new ReplicaPacer(keeper.pacing, host, (c) => keeper.setCadence(c), this.verifier.enabled ? (p) => this.verifier.choose(p) : undefined);
   }
 
-  /** The versions being compared between members: for tests and the bench. */
-  get verification(): { agreed: number; every: number | undefined } {
-    return { agreed: this.verifier.agreed, every: this.verifier.chosen?.every };
+  /** The versions being compared between members, and what their digests cost: for tests and the bench. */
+  get verification(): { agreed: number; every: number | undefined; digests: number; digestMs: number } {
+    return { agreed: this.verifier.agreed, every: this.verifier.chosen?.every, ...this.digestCost };
   }
+
+  /** Digests computed at verify points, and their total time on this thread. */
+  private readonly digestCost = { digests: 0, digestMs: 0 };
 
   /**
    * Chaos: at the next commit, one bit of one replicated array is flipped in the state being
@@ -431,7 +434,11 @@ export class State<T extends Record<string, StateEntry>> {
     const measure = this.verifier.enabled && this.pacer.exchangesAt(version);
     if (verified || measure) {
       const digest = this.digestOf(data);
-      if (verified) this.verifier.verify(version, digest);
+      if (verified) {
+        this.digestCost.digests++;
+        this.digestCost.digestMs += this.host.now() - t1;
+        this.verifier.verify(version, digest);
+      }
       this.pacer.committed(version, t1 - t0, this.host.now() - t1);
     } else this.pacer.committed(version, t1 - t0);
     return version;
