@@ -452,8 +452,11 @@ export function createKeeperCore(post: (m: FromKeeper) => void, deps: KeeperCore
         const v = intactInMemory(Number(h.slot)).get(Number(h.version));
         reply({ ok: v !== undefined }, v ? encodeVersion(v) : undefined);
       } else if (h.op === 'get_any') {
-        const v = anyInMemory(Number(h.version));
-        reply({ ok: v !== undefined }, v ? encodeVersion(v) : undefined);
+        // Memory first; else our own slot's copy wherever our last listing found it (our disk).
+        const version = Number(h.version);
+        const local = anyInMemory(version);
+        const found = local ? Promise.resolve(local) : slot >= 0 ? fetch(slot, version).catch(() => undefined) : Promise.resolve(undefined);
+        void found.then((v) => reply({ ok: v !== undefined }, v ? encodeVersion(v) : undefined));
       } else if (h.op === 'push') {
         const parsed = VersionMetaSchema.safeParse(h.meta);
         if (!parsed.success) return void sock.destroy();

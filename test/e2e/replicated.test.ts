@@ -35,8 +35,8 @@ describe('replicated state: silent data corruption and double faults', { timeout
   });
 
   for (const how of [
-    { what: 'state not declared replicated, from the replica at the second peer', args: ['--persist-every', '1000000', ...train('--not-replicated')] },
-    { what: 'state declared replicated, with one replica peer: from any member', args: ['--persist-every', '1000000', '--replicas', '1', ...train()] },
+    { what: 'state not declared replicated, from the replica at the second peer', args: ['--persist-every', '1000000', ...train()] },
+    { what: 'state declared replicated, with one replica peer: from any member', args: ['--persist-every', '1000000', '--replicas', '1', ...train('--replicated')] },
   ]) {
     it(`two adjacent members killed together, two spares: bit-identical, rolled back to a recent version (${how.what})`, async () => {
       // Node 2 holds node 1's first replica; the only file on disk is the initial state.
@@ -50,7 +50,7 @@ describe('replicated state: silent data corruption and double faults', { timeout
   }
 
   it('two members, a corruption that keeps coming back on one: retried once, then the job fails saying why, its state kept', async () => {
-    const run = await runJob(['--nodes', '2', '--spares', '1', '--verify-every', '10', '--chaos', 'corrupt:node=1@every=100ms', ...train('--step-ms', '20')]);
+    const run = await runJob(['--nodes', '2', '--spares', '1', '--verify-every', '10', '--chaos', 'corrupt:node=1@every=100ms', ...train('--replicated', '--step-ms', '20')]);
     assert.notEqual(run.code, 0);
     assert.deepEqual(
       of(run.events, 'corruption_detected').map((e) => e.action),
