@@ -52,10 +52,11 @@ describe('replicated state: silent data corruption and double faults', { timeout
   it('two members, a corruption that keeps coming back on one: retried once, then the job fails saying why, its state kept', async () => {
     const run = await runJob(['--nodes', '2', '--spares', '1', '--verify-every', '10', '--chaos', 'corrupt:node=1@every=100ms', ...train('--replicated', '--step-ms', '20')]);
     assert.notEqual(run.code, 0);
-    assert.deepEqual(
-      of(run.events, 'corruption_detected').map((e) => e.action),
-      ['retry', 'fail_job'],
-    );
+    // A flip every 100 ms: on a loaded machine an interval may go by without one, and then the
+    // digests agree and the next disagreement is a first one again, retried.
+    const actions = of(run.events, 'corruption_detected').map((e) => e.action);
+    assert.equal(actions.at(-1), 'fail_job', JSON.stringify(actions));
+    assert.ok(actions.length >= 2 && actions.slice(0, -1).every((a) => a === 'retry'), JSON.stringify(actions));
     const failed = first(run.events, 'job_failed');
     assert.ok(failed, 'job_failed');
     assert.match(failed.reason as string, /no majority, a second time/);
