@@ -172,8 +172,8 @@ export class Keeper {
 
   setCadence(c: Cadence): void {
     this.cadence = { ...c, pinned: this.pinned };
-    this.disk = diskCadence(c, this.opts.persistEvery);
-    this.postSoon({ type: 'cadence', cadence: c, disk: this.disk });
+    this.disk = diskCadence(this.cadence, this.opts.persistEvery);
+    this.postSoon({ type: 'cadence', cadence: this.cadence, disk: this.disk });
   }
 
   private pinned: number[] = [];
