@@ -7,9 +7,9 @@ import { crc32 as zlibCrc32 } from 'node:zlib';
  * travels exactly as one float64 (8 bytes) in an allreduce: the high 32 are the CRC-32 of the
  * bytes, the low 21 the top of their CRC-32C. Two CRCs of different polynomials: any bit flip
  * changes the first, and an unlucky error pattern that leaves one unchanged is unlikely to
- * leave the other. Both are folded with carry-less multiplication by @node-rs/crc32 (several
- * GB/s), so a digest costs about a third of a copy of the same bytes (docs/benchmarks.md,
- * "Corruption and double faults").
+ * leave the other. Both are folded with carry-less multiplication by @node-rs/crc32: about 1 ms
+ * for 4 MiB here, four times a copy of it, which is why only every so many commits are digested
+ * (docs/benchmarks.md, "Corruption and double faults (2026-12-07)").
  */
 type Crc = (bytes: Uint8Array, initial?: number) => number;
 
