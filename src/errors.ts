@@ -21,7 +21,9 @@ export type ErrorCode =
   | 'ERR_CORRUPT_RECORD'
   | 'ERR_MEMBERSHIP_CHANGED'
   | 'ERR_CORRUPT_STATE'
-  | 'ERR_NO_COMMON_STATE';
+  | 'ERR_NO_COMMON_STATE'
+  | 'ERR_CORRUPTION_DETECTED'
+  | 'ERR_CORRUPTION_UNRESOLVED';
 
 export interface RollcallErrorOptions {
   cause?: unknown;
@@ -213,4 +215,19 @@ export class CorruptStateError extends RollcallError {
 /** After a fault, no version is held intact (or fetchable) by every member: nothing to roll back to. */
 export class NoCommonStateError extends RollcallError {
   readonly code = 'ERR_NO_COMMON_STATE' as const;
+}
+
+/**
+ * The members' digests of the state they declared identical differ (sdk/state-verifier.ts):
+ * thrown by a commit so that `Job.run()` syncs, votes and rolls back. Retryable: the rollback is
+ * the retry.
+ */
+export class CorruptionDetectedError extends RollcallError {
+  readonly code = 'ERR_CORRUPTION_DETECTED' as const;
+  override readonly retryable = true;
+}
+
+/** Digests differ with no majority a second time (two members): nothing tells which is corrupt; the job ends. */
+export class CorruptionUnresolvedError extends RollcallError {
+  readonly code = 'ERR_CORRUPTION_UNRESOLVED' as const;
 }

@@ -100,7 +100,11 @@ const gv = views(grad, shape);
 type Meta = { epoch: number; offset: number; adamT: number };
 // `offset` counts samples of this epoch's order already used, not steps: if a shrink changes the
 // world size mid-epoch, the epoch goes on from the same place with a smaller global batch.
-const state = job.registerState({ params, m, v, meta: { epoch: 0, offset: 0, adamT: 0 } as Meta });
+// Data-parallel: every entry is the same on every member (the weights and Adam's moments after
+// the averaged update, and the global position in the epoch), so all are declared replicated:
+// the members compare their digests to catch silent data corruption, and any member can restore
+// a node that lost every copy of its own versions.
+const state = job.registerState({ params, m, v, meta: { epoch: 0, offset: 0, adamT: 0 } as Meta }, { replicated: true });
 
 const B = opts.batch;
 const N = data.train.count;

@@ -64,7 +64,10 @@ const lr = Number(opts.lr ?? (opts.optimizer === 'adam' ? 0.001 : 0.05));
 const optimizer: tf.Optimizer = opts.optimizer === 'adam' ? tf.train.adam(lr) : tf.train.momentum(lr, 0.9);
 
 const job = await connect();
-const tracked = await trackModel(job, tf, model, optimizer);
+// The weights and the optimiser's state are the same on every member (gradients are averaged):
+// trackModel declares them replicated, so the members compare their digests (silent data
+// corruption) and any member can restore them.
+const tracked = await trackModel(job, tf, model, optimizer, undefined, { replicated: ['weights', 'optimizer'] });
 const sampler = new Sampler(train.count, seed);
 const started = Date.now();
 let accuracy = 0;

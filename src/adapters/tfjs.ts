@@ -1,5 +1,5 @@
 import type { Job } from '../sdk/job.js';
-import type { State, StateEntry } from '../sdk/state.js';
+import type { State, StateEntry, StateOptions } from '../sdk/state.js';
 
 /**
  * TensorFlow.js on Rollcall: gradient averaging and model/optimiser state that survives
@@ -192,6 +192,11 @@ export async function trackModel<E extends Record<string, StateEntry> = Record<n
   model: ModelLike | VariableLike[],
   optimizer: OptimizerLike,
   extra?: E,
+  /**
+   * Which entries are the same on every member (see StateOptions): by default the weights and the
+   * optimiser's state, which gradient averaging keeps identical; `extra` entries only if named.
+   */
+  options: StateOptions = { replicated: ['weights', 'optimizer'] },
 ): Promise<TrackedState<E>> {
   const getW = (): TensorLike[] => (Array.isArray(model) ? model : model.getWeights());
   const setW = (ts: TensorLike[]): void => {
@@ -221,7 +226,7 @@ export async function trackModel<E extends Record<string, StateEntry> = Record<n
   );
   disposeFresh(first.map((w) => w.tensor));
 
-  const state = job.registerState({ ...(extra ?? ({} as E)), weights, optimizer: opt }) as TrackedState<E>;
+  const state = job.registerState({ ...(extra ?? ({} as E)), weights, optimizer: opt }, options) as TrackedState<E>;
   state.capture = async () => {
     const ws = getW();
     copyIn(ws, weights);

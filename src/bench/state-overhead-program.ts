@@ -21,6 +21,8 @@ const { values } = parseArgs({
     steps: { type: 'string', default: '200' },
     warmup: { type: 'string', default: '50' },
     'warmup-ms': { type: 'string', default: '0' },
+    // Declare the weights replicated: the members compare their digests (bench state --compare verify).
+    replicated: { type: 'boolean', default: false },
   },
 });
 const n = Number(values.bytes) / 4;
@@ -147,7 +149,7 @@ if (values.mode === 'bare' || values.mode === 'bare-copy') {
   });
 } else {
   const job = await connect();
-  const state = job.registerState({ weights: initial });
+  const state = job.registerState({ weights: initial }, { replicated: values.replicated });
   let r: LoopResult = { stepUs: 0, commitUs: 0, commitMeanUs: 0, cpu: null };
   // Our FMS is our parent; the launcher (the bench process, which also serves the store) its parent.
   const launcher = job.rank === 0 ? parentOf(process.ppid) : undefined;
@@ -165,6 +167,6 @@ if (values.mode === 'bare' || values.mode === 'bare-copy') {
       },
     }, process.ppid, launcher);
   });
-  job.result({ ...r, memcpyUs: memcpyUs() });
+  job.result({ ...r, memcpyUs: memcpyUs(), verification: state.verification });
   await job.close();
 }

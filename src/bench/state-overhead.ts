@@ -24,6 +24,10 @@ export interface StateBenchOptions {
   replicateMs?: number;
   versionEvery?: number;
   versionMs?: number;
+  /** As for launch; and whether the program declares its state replicated (then the members compare digests). */
+  verifyEvery?: number;
+  replicas?: number;
+  replicated?: boolean;
   proxy: ProxyKind;
   /** Also run, each round, the Rollcall loop with the live dashboard and /metrics on, polled as a page would. */
   dashboard?: boolean;
@@ -164,7 +168,14 @@ interface RankResult {
   cpu: RankCpu | null;
 }
 
-interface JobCpu extends RankCpu {
+/** Rank 0's verification of its replicated state over the whole run (State.verification). */
+export interface Verification {
+  every: number | undefined;
+  digests: number;
+  digestMs: number;
+}
+
+export interface JobCpu extends RankCpu {
   total: number;
 }
 
@@ -210,17 +221,24 @@ async function runBare(o: StateBenchOptions, mode: 'bare' | 'bare-copy', args: s
   }
 }
 
-async function runRollcall(o: StateBenchOptions, mode: 'rollcall' | 'rollcall-draft', args: string[], dashboard = false): Promise<{ stepUs: number; commitUs: number; commitMeanUs: number; memcpyUs: number; cpu: JobCpu }> {
+export async function runRollcall(
+  o: StateBenchOptions,
+  mode: 'rollcall' | 'rollcall-draft',
+  args: string[],
+  dashboard = false,
+): Promise<{ stepUs: number; commitUs: number; commitMeanUs: number; memcpyUs: number; cpu: JobCpu; verification?: Verification }> {
   const opts = resolveLaunchOptions({
     dashboard: dashboard ? '127.0.0.1:0' : undefined,
     nodes: o.ranks,
-    command: [process.execPath, PROGRAM, '--mode', process.env.ROLLCALL_BENCH_MODE ?? mode, ...args],
+    command: [process.execPath, PROGRAM, '--mode', process.env.ROLLCALL_BENCH_MODE ?? mode, ...args, ...(o.replicated ? ['--replicated'] : [])],
     quiet: true,
     persistEvery: o.persistEvery,
     replicateEvery: o.replicateEvery,
     replicateMs: o.replicateMs,
     versionEvery: o.versionEvery,
     versionMs: o.versionMs,
+    verifyEvery: o.verifyEvery,
+    replicas: o.replicas,
     proxy: o.proxy,
   });
   // A watcher as a user would have: the page's event stream open, and /metrics scraped each second.
@@ -239,6 +257,6 @@ async function runRollcall(o: StateBenchOptions, mode: 'rollcall' | 'rollcall-dr
   const r = await launch(opts, { onDashboard });
   for (const w of watchers) w.abort();
   if (r.outcome !== 'completed') throw new Error(`state bench job ${r.outcome}: ${r.reason}`);
-  const first = r.result as RankResult & { commitMeanUs: number; memcpyUs: number };
+  const first = r.result as RankResult & { commitMeanUs: number; memcpyUs: number; verification?: Verification };
   return { ...first, cpu: jobCpu(Object.values(r.results) as RankResult[]) };
 }

@@ -8,7 +8,7 @@ import { connect } from '../sdk/job.js';
  * it with allreduce, updates the weights and commits. Same inputs and world size give the same
  * bits, so a run with faults (replace mode) must end with the digest of a run without.
  *
- *   node train-program.js [--steps N] [--elements E] [--step-ms MS] [--die-in-commit NODE:STEP] [--drafts]
+ *   node train-program.js [--steps N] [--elements E] [--step-ms MS] [--die-in-commit NODE:STEP] [--drafts] [--replicated]
  *
  * With --drafts the update is written into the state's draft and committed without a copy; the
  * arithmetic is the same, so are the bits.
@@ -22,6 +22,8 @@ const { values } = parseArgs({
     // persisted or replicated that version.
     'die-in-commit': { type: 'string' },
     drafts: { type: 'boolean', default: false },
+    // Declare the state replicated: the members compare digests, and any member restores it.
+    replicated: { type: 'boolean', default: false },
   },
 });
 const steps = Number(values.steps);
@@ -32,7 +34,8 @@ const [dieNode, dieStep] = (values['die-in-commit'] ?? '-1:-1').split(':').map(N
 const job = await connect();
 const initial = new Float32Array(new SharedArrayBuffer(n * 4));
 for (let i = 0; i < n; i++) initial[i] = (((i * 2654435761) >>> 0) % 1000) / 1000 - 0.5;
-const state = job.registerState({ weights: initial, data: { position: 0 } as { position: number } });
+// Data-parallel: the weights and the position are the same on every member, and may be declared so.
+const state = job.registerState({ weights: initial, data: { position: 0 } as { position: number } }, { replicated: values.replicated });
 const grad = new Float32Array(new SharedArrayBuffer(n * 4));
 
 await job.run(state, async (s) => {

@@ -7,6 +7,7 @@ import { benchAllreduce } from '../bench/allreduce.js';
 import { benchRecovery } from '../bench/recovery.js';
 import { benchGeneration } from '../bench/generation.js';
 import { benchScale, parseFaults } from '../bench/scale.js';
+import { benchStateArms, type Compare } from '../bench/state-arms.js';
 import { benchState, type StateBenchOptions } from '../bench/state-overhead.js';
 import { benchStragglers, type StragglerBenchOptions } from '../bench/stragglers.js';
 import { readEventLog, renderReport } from '../dashboard/report.js';
@@ -142,9 +143,14 @@ bench
   .option('--version-ms <T>', 'as for launch', intIn(1, 3_600_000))
   .option('--proxy <where>', 'as for launch: inline | thread', oneOf(PROXY_KINDS), 'inline')
   .option('--dashboard', 'also run the Rollcall loop with the live dashboard on (a page and a Prometheus scrape polling it) and report its cost', false)
+  .option('--verify-every <N>', 'as for launch (default: chosen from the step time)', intIn(0, 1_000_000))
+  .option('--replicas <K>', 'as for launch', intIn(1, 8))
+  .option('--replicated', 'the program declares its weights replicated (the members compare digests)', false)
+  .option('--compare <what>', 'instead: two Rollcall arms interleaved, and the CPU one costs beyond the other: verify (digests compared at the default cadence, or never) | replicas (to 2 peers, or 1; 3 ranks or more)', oneOf(['verify', 'replicas'] as const))
   .option('--json', 'one JSON object', false)
-  .action(async (o: StateBenchOptions) => {
-    await benchState(o, (l) => console.log(l));
+  .action(async (o: StateBenchOptions & { compare?: Compare }) => {
+    if (o.compare) await benchStateArms(o, o.compare, (l) => console.log(l));
+    else await benchState(o, (l) => console.log(l));
   });
 
 function fraction(v: string): number {
@@ -258,6 +264,8 @@ function jobFlags(cmd: Command): Command {
     .option('--replicate-every <N>', "copy the version of every Nth commit to the next node's memory (the same on every node; default: chosen from the step time)", intIn(1, 1_000_000))
     .option('--replicate-ms <T>', `choose the replica interval so that replicas are about T ms apart (default ${DEFAULT_REPLICATE_MS})`, intIn(1, 3_600_000))
     .option('--persist-every <N>', 'write the version of every Nth commit to the state directory (the same on every node; default: every 10th replica)', intIn(1, 1_000_000))
+    .option('--verify-every <N>', "compare the digests of the state declared replicated at every Nth commit, to catch silent data corruption (0: never; default: chosen from the step time so that it costs at most 0.25 %)", intIn(0, 1_000_000))
+    .option('--replicas <K>', "copy each node's versions to the next K nodes' memory (default 2: any two nodes can fail at once)", intIn(1, 8), 2)
     .option('--proxy <where>', "where each node's communication proxy runs: inline (on the program's thread) | thread (a worker thread)", 'inline')
     .option('--dashboard <[host:]port>', 'serve a live dashboard and Prometheus /metrics here (default host: loopback)')
     .option('--straggler-factor <F>', "a member whose compute time per step stays above F times the members' median is a straggler", numberIn(1.1, 100), 1.5)
@@ -281,7 +289,7 @@ jobFlags(
     .description('run a job on this machine: an FMS and a program per node, recovering from faults')
     .usage('--nodes N [options] -- <program command...>'),
 )
-  .option('--chaos <spec>', 'inject faults, e.g. kill:node=2@step=30,stop:node=1@t=5s,kill-node:node=3@step=50,kill:random@every=10s,slow:node=1@step=40')
+  .option('--chaos <spec>', 'inject faults, e.g. kill:node=2@step=30,stop:node=1@t=5s,kill-node:node=3@step=50,kill:random@every=10s,slow:node=1@step=40,corrupt:node=2@step=60')
   .option('--chaos-slow-factor <F>', 'how much slower `slow` chaos makes a program (a SIGSTOP/SIGCONT duty cycle)', numberIn(1.1, 20), 3)
   .option('--job <id>', 'job id (default: random)')
   .option('--resume <dir>', 'continue a stopped job from the newest common state in this state directory')

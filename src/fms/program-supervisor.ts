@@ -55,6 +55,8 @@ export class ProgramSupervisor {
   private firstBeatTimer: TimerHandle | undefined;
   private programMonitor: HeartbeatMonitor | undefined;
   private result: { value: unknown } | undefined;
+  /** The program ended the job for a reason of the job's (program-ipc.ts, `job_failed`): its exit code then says nothing more. */
+  private jobFailed: Promise<void> | undefined;
 
   constructor(
     private readonly cfg: FmsConfig,
@@ -80,6 +82,7 @@ export class ProgramSupervisor {
     this.programBeating = false;
     this.programClosing = false;
     this.result = undefined;
+    this.jobFailed = undefined;
     // On the injected clock (the real one unref()s its timers), like every other timer here.
     // A program that connected but never beat is a hang, found by the first-beat deadline.
     const startTimer = this.clock.setTimeout(() => {
@@ -172,6 +175,14 @@ export class ProgramSupervisor {
       case 'result':
         this.result = { value: m.value };
         return;
+      case 'fault':
+        // Fenced first, as a hung program is: it must not act in the generation that replaces it.
+        p.kill('SIGKILL');
+        this.links.fault(m.cause, `program pid ${p.pid}: ${m.detail}`);
+        return;
+      case 'job_failed':
+        this.jobFailed = this.programBug(m.reason);
+        return;
       case 'closing': {
         // Its heartbeats stop now; silence from here on is an exit in progress, not a hang. But
         // it must actually exit: one that hangs on the way out is ended, keeping its result.
@@ -256,6 +267,8 @@ export class ProgramSupervisor {
       this.links.fault('exit', `program pid ${p.pid} killed by ${exit.signal}`);
     } else if (exit.code === 0) {
       this.finishProgram(p);
+    } else if (this.jobFailed) {
+      this.links.emit('program_failed', { pid: p.pid, code: exit.code });
     } else {
       // Exiting with an error code is the program's own decision: a bug, not a node fault.
       // Relaunching it would only repeat the bug, so the job ends with the reason.

@@ -1,8 +1,12 @@
 import { InvalidArgumentError } from '../errors.js';
 import type { Clock, TimerHandle } from '../util/clock.js';
 
-/** `slow`: the program slowed down from then on (launch/slow-down.ts), a straggler. */
-export type ChaosKind = 'kill' | 'stop' | 'kill-node' | 'slow';
+/**
+ * `slow`: the program slowed down from then on (launch/slow-down.ts), a straggler. `corrupt`: one
+ * bit flipped in the node's state declared replicated, at its next commit (the program's SDK does
+ * it on SIGUSR2: sdk/job.ts), for the members' digests to catch.
+ */
+export type ChaosKind = 'kill' | 'stop' | 'kill-node' | 'slow' | 'corrupt';
 export type ChaosTarget = { node: number } | 'random';
 export type ChaosTrigger = { step: number } | { atMs: number } | { everyMs: number };
 
@@ -14,7 +18,7 @@ export interface ChaosAction {
   spec: string;
 }
 
-const KINDS: readonly string[] = ['kill', 'stop', 'kill-node', 'slow'] satisfies ChaosKind[];
+const KINDS: readonly string[] = ['kill', 'stop', 'kill-node', 'slow', 'corrupt'] satisfies ChaosKind[];
 const SHAPE = 'expected KIND:TARGET@TRIGGER, e.g. kill:node=2@step=30';
 
 function nonNegativeInt(fail: (msg: string) => never, what: string, text: string): number {
@@ -46,7 +50,7 @@ export function parseChaos(spec: string): ChaosAction[] {
     if (colon < 0) fail(`missing ":" after the kind (${SHAPE})`);
     if (at < 0) fail(`missing "@" before the trigger (${SHAPE})`);
     const kind = head.slice(0, colon);
-    if (!KINDS.includes(kind)) fail(`unknown kind "${kind}" (expected kill, stop, kill-node or slow)`);
+    if (!KINDS.includes(kind)) fail(`unknown kind "${kind}" (expected kill, stop, kill-node, slow or corrupt)`);
     const targetText = head.slice(colon + 1);
     let target: ChaosTarget;
     if (targetText === 'random') target = 'random';

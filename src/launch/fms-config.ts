@@ -52,6 +52,8 @@ export function fmsConfig(opts: LaunchOptions, at: NodePlacement): FmsConfig {
       replicateMs: opts.replicateMs,
       versionEvery: opts.versionEvery ?? null,
       versionMs: opts.versionMs,
+      verifyEvery: opts.verifyEvery ?? null,
+      replicas: opts.replicas,
       proxy: opts.proxy,
       stragglerExchangeMs: stragglerExchangeMs(opts.stragglerWindowMs),
     },

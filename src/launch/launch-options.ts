@@ -59,6 +59,10 @@ export const LaunchOptionsSchema = z
     /** A fixed version interval in commits; without it, versions are about `versionMs` apart. */
     versionEvery: z.number().int().min(1).max(1_000_000).optional(),
     versionMs: z.number().int().min(1).max(3_600_000).optional(),
+    /** Compare the replicated state's digests every Nth commit; 0: never; without it, chosen from the step time. */
+    verifyEvery: z.number().int().min(0).max(1_000_000).optional(),
+    /** How many peers hold each node's replicas. */
+    replicas: z.number().int().min(1).max(8).default(2),
     proxy: z.enum(PROXY_KINDS, { message: 'use inline or thread' }).default('inline'),
     /** Continue a stopped job from the newest common state in this directory. */
     resume: z.string().min(1).optional(),
@@ -126,6 +130,9 @@ export interface LaunchOptions {
   /** Undefined: chosen from the step time, `versionMs` apart. */
   versionEvery: number | undefined;
   versionMs: number;
+  /** Undefined: chosen from the step time; 0: never. */
+  verifyEvery: number | undefined;
+  replicas: number;
   proxy: ProxyKind;
   resume: boolean;
   /** Undefined: the launcher embeds a TCP store. */
@@ -166,6 +173,8 @@ const FLAG: Record<string, string> = {
   replicateMs: '--replicate-ms',
   versionEvery: '--version-every',
   versionMs: '--version-ms',
+  verifyEvery: '--verify-every',
+  replicas: '--replicas',
   proxy: '--proxy',
   resume: '--resume',
   store: '--store',
@@ -215,6 +224,8 @@ export function resolveLaunchOptions(input: LaunchInput): LaunchOptions {
     replicateMs: o.replicateMs ?? DEFAULT_REPLICATE_MS,
     versionEvery: o.versionEvery,
     versionMs: o.versionMs ?? DEFAULT_VERSION_MS,
+    verifyEvery: o.verifyEvery,
+    replicas: o.replicas,
     proxy: o.proxy,
     resume: o.resume !== undefined,
     store: o.store,

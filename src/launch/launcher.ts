@@ -164,13 +164,14 @@ export async function launch(opts: LaunchOptions, hooks: LaunchHooks = {}): Prom
     } else {
       if (p.programPid === undefined) return;
       try {
-        process.kill(p.programPid, f.action.kind === 'kill' ? 'SIGKILL' : 'SIGSTOP');
+        process.kill(p.programPid, f.action.kind === 'kill' ? 'SIGKILL' : f.action.kind === 'stop' ? 'SIGSTOP' : 'SIGUSR2');
       } catch {
         return; // already gone
       }
     }
     emit('fault_injected', { kind: f.action.kind, node: f.node, pid: f.action.kind === 'kill-node' ? p.fms.pid : p.programPid, spec: f.action.spec }, ts);
-    tracker.injected(ts, record.generation);
+    // A corruption is a fault only once the digests find it; its recovery is timed from that detection.
+    if (f.action.kind !== 'corrupt') tracker.injected(ts, record.generation);
   };
 
   for (const node of [...nodes, ...spares]) {

@@ -14,7 +14,8 @@ const Seq = z.number().int().nonnegative();
 /** A datagram endpoint, host:port, for the reply to a probe (so nobody has to look it up). */
 const Address = z.string().min(1).max(300);
 /** `slow`: a straggler (fms/straggler-watch.ts), its compute time per step far above the members' median for a window. */
-export const FaultCauseSchema = z.enum(['exit', 'heartbeat', 'connection', 'slow']);
+/** `corruption`: the node's replicated state differed from the majority's (sdk/state-verifier.ts). */
+export const FaultCauseSchema = z.enum(['exit', 'heartbeat', 'connection', 'slow', 'corruption']);
 export type FaultCause = z.infer<typeof FaultCauseSchema>;
 
 export const DatagramSchema = z.discriminatedUnion('type', [

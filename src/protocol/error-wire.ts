@@ -12,6 +12,8 @@ import {
   LeaseExpiredError,
   MembershipChangedError,
   NoCommonStateError,
+  CorruptionDetectedError,
+  CorruptionUnresolvedError,
   PeerFailedError,
   ProtocolError,
   RendezvousTimeoutError,
@@ -93,6 +95,8 @@ const REVIVE: { [C in ErrorCode]: Reviver } = {
   ERR_MEMBERSHIP_CHANGED: (e, o) => new MembershipChangedError(e.generation ?? -1, e.rank ?? -1, e.world ?? 0, { node: o.node }),
   ERR_CORRUPT_STATE: (e, o) => new CorruptStateError(e.source ?? '?', e.message, o),
   ERR_NO_COMMON_STATE: (e, o) => new NoCommonStateError(e.message, o),
+  ERR_CORRUPTION_DETECTED: (e, o) => new CorruptionDetectedError(e.message, o),
+  ERR_CORRUPTION_UNRESOLVED: (e, o) => new CorruptionUnresolvedError(e.message, o),
 };
 
 /** Rebuilds the typed error, so callers on this side can match on its class and fields. */

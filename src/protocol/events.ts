@@ -24,7 +24,7 @@ const event = <E extends string, S extends z.ZodRawShape>(name: E, shape: S) => 
 const JobOutcomeSchema = z.enum(['completed', 'failed', 'stopped']);
 const NodeOutcomeSchema = z.enum(['completed', 'failed', 'fenced', 'stopped']);
 /** What `--chaos` does (launch/chaos.ts ChaosKind). */
-const ChaosKindSchema = z.enum(['kill', 'stop', 'kill-node', 'slow']);
+const ChaosKindSchema = z.enum(['kill', 'stop', 'kill-node', 'slow', 'corrupt']);
 
 /** Written by the launcher (`rollcall launch`) or by a host's node runner (`rollcall node`). */
 const launcherEvents = [
@@ -97,6 +97,8 @@ const programEvents = {
   replica_interval_chosen: event('replica_interval_chosen', { node: NodeId, ...ps.replica_interval_chosen }),
   version_interval_chosen: event('version_interval_chosen', { node: NodeId, ...ps.version_interval_chosen }),
   state_corrupt: event('state_corrupt', { node: NodeId, ...ps.state_corrupt }),
+  verify_interval_chosen: event('verify_interval_chosen', { node: NodeId, ...ps.verify_interval_chosen }),
+  corruption_detected: event('corruption_detected', { node: NodeId, ...ps.corruption_detected }),
   state_error: event('state_error', { node: NodeId, ...ps.state_error }),
   program_error: event('program_error', { node: NodeId, ...ps.program_error }),
 };
@@ -109,6 +111,8 @@ export const EventSchema = z.discriminatedUnion('event', [
   p.replica_interval_chosen,
   p.version_interval_chosen,
   p.state_corrupt,
+  p.verify_interval_chosen,
+  p.corruption_detected,
   p.state_error,
   p.program_error,
 ]);

@@ -21,14 +21,18 @@ export interface KeeperInit {
 
 export type ToKeeper =
   | KeeperInit
-  /** Which slot this node holds now, and whose keeper receives its replicas. */
-  | { type: 'topology'; slot: number; buddy: number | undefined }
+  /** Which slot this node holds now, and whose keepers receive its replicas (`--replicas K` of them). */
+  | { type: 'topology'; slot: number; buddies: number[] }
   /** A new version; the keeper fills in the checksums. `replicate`: push it to the buddy. */
   | { type: 'commit'; meta: VersionMeta; data: Uint8Array[]; replicate: boolean; persist: boolean }
   /** Which versions are replicated, written and kept from now on (the program decides, in step with the other members). */
   | { type: 'cadence'; cadence: Cadence; disk: Cadence }
   | { type: 'list'; id: number; slot: number }
-  | { type: 'fetch'; id: number; slot: number; version: number }
+  /**
+   * `any`: the state is all declared replicated, so the same version of any slot will do, from
+   * this keeper's memory or any other's: the slot's own copies may all be lost.
+   */
+  | { type: 'fetch'; id: number; slot: number; version: number; any?: boolean }
   /** Answers once what was committed so far is written and at the buddy (or a deadline passed). */
   | { type: 'durable'; id: number; slot: number }
   /** Forget versions newer than `after` (they belong to a future that was rolled back). */

@@ -5,7 +5,7 @@ import type { NodeEventFields } from './events.js';
 /**
  * The events a program sends its FMS for the log (`{ type: 'event', event, fields }`,
  * program-ipc.ts); the FMS adds its `node` and logs them (events.ts holds the log's schema,
- * built from these shapes). Apart from events.ts so that a program loads these six schemas and
+ * built from these shapes). Apart from events.ts so that a program loads these few schemas and
  * not the log's forty: those take 2.4 MB of heap, and in the program they made the rendezvous
  * of every recovery about 20 ms slower (docs/benchmarks.md, eighth session).
  */
@@ -19,6 +19,20 @@ export const programEventShapes = {
   replica_interval_chosen: { generation: Generation, every: Int.positive(), from_version: Int.nonnegative(), step_ms: z.number().nonnegative(), target_ms: z.number().positive().nullable() },
   /** `cost_ms`: a version's commit, measured (the slowest member's); versions are spaced by it too. */
   version_interval_chosen: { generation: Generation, every: Int.positive(), from_commit: Int.nonnegative(), step_ms: z.number().nonnegative(), target_ms: z.number().positive().nullable(), cost_ms: z.number().nonnegative() },
+  /** Rank 0: the commit at which, and how often, the members compare their replicated state's digests (sdk/state-verifier.ts). */
+  verify_interval_chosen: { generation: Generation, every: Int.positive(), from_commit: Int.nonnegative(), digest_ms: z.number().nonnegative() },
+  /**
+   * Rank 0: the members' digests of `version` differed (each digest with how many members hold
+   * it). `replace`: the members outside the majority are failed; `retry`: no majority, every
+   * member recomputes from `rollback_to`; `fail_job`: no majority a second time.
+   */
+  corruption_detected: {
+    generation: Generation,
+    version: Int.nonnegative(),
+    rollback_to: Int.nonnegative(),
+    digests: z.array(z.object({ digest: z.string(), members: Int.positive() })),
+    action: z.enum(['replace', 'retry', 'fail_job']),
+  },
   /** A version whose checksum fails, in memory, in a file or from a peer (`source`). */
   state_corrupt: { slot: NodeId, version: Int.nonnegative(), source: z.string(), message: z.string() },
   state_error: { message: z.string(), slot: NodeId.optional(), version: Int.nonnegative().optional() },
@@ -34,6 +48,8 @@ export const ProgramEventMessageSchema = z.discriminatedUnion('event', [
   message('replica_interval_chosen', s.replica_interval_chosen),
   message('version_interval_chosen', s.version_interval_chosen),
   message('state_corrupt', s.state_corrupt),
+  message('verify_interval_chosen', s.verify_interval_chosen),
+  message('corruption_detected', s.corruption_detected),
   message('state_error', s.state_error),
   message('program_error', s.program_error),
 ]);

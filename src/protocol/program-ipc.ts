@@ -66,6 +66,10 @@ export const ProgramConfigSchema = z.object({
   /** A fixed version interval in commits; null: chosen from the step time, `versionMs` apart. */
   versionEvery: z.number().int().positive().nullable(),
   versionMs: z.number().positive(),
+  /** Compare the replicated state's digests every Nth commit; null: chosen from the step time; 0: never. */
+  verifyEvery: z.number().int().nonnegative().nullable().default(null),
+  /** How many peers hold a node's replicas (replica-peers.ts). */
+  replicas: z.number().int().positive().default(2),
   proxy: z.enum(PROXY_KINDS),
   /** How often the members exchange their compute times, for the straggler rule (sdk/straggler-exchange.ts). */
   stragglerExchangeMs: z.number().positive(),
@@ -111,6 +115,17 @@ export const FromProgramSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('compute'), generation: Int.nonnegative(), computeMs: z.number().nonnegative(), medianMs: z.number().nonnegative(), world: Int.positive(), spanMs: z.number().nonnegative() }),
   /** The program is closing its job: its heartbeats stop, and it should exit soon. */
   z.object({ type: z.literal('closing') }),
+  /**
+   * The program found its own node faulty (its replicated state differs from the majority's):
+   * the FMS fences it and declares the fault, as for a program killed by a signal.
+   */
+  z.object({ type: z.literal('fault'), cause: z.literal('corruption'), detail: z.string() }),
+  /**
+   * The job cannot go on and it is not the program's bug (no common state after a double fault,
+   * a corruption no majority resolves): the FMS ends the job with this reason; the program then
+   * exits with a non-zero code, which is not reported as its own failure.
+   */
+  z.object({ type: z.literal('job_failed'), reason: z.string() }),
   /** The program's final result, reported just before it exits successfully. */
   z.object({ type: z.literal('result'), value: z.unknown() }),
 ]);

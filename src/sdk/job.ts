@@ -4,6 +4,9 @@ import type { NumericArray, ReduceOp } from '../comm/dtype.js';
 import {
   AbortedError,
   ClosedError,
+  CorruptionDetectedError,
+  CorruptionUnresolvedError,
+  NoCommonStateError,
   InvalidArgumentError,
   MembershipChangedError,
   PeerFailedError,
@@ -24,7 +27,8 @@ import { isLegalMove, type Moves } from '../util/state-moves.js';
 /** How often progress carries the program's running totals. */
 const STATS_EVERY_MS = 1000;
 import { REPLICA_BASE } from '../state/replica-cadence.js';
-import { Keeper, State, type StateEntry, type StateHost } from './state.js';
+import { replicaPeers } from '../state/replica-peers.js';
+import { Keeper, State, type StateEntry, type StateHost, type StateOptions } from './state.js';
 import { ComputeMeter } from './compute-meter.js';
 import { StragglerExchange } from './straggler-exchange.js';
 
@@ -53,6 +57,23 @@ export const JOB_MOVES: Moves<JobState> = {
 
 type Config = Extract<ToProgram, { type: 'config' }>;
 
+/** Registered states: `--chaos corrupt:...` flips a bit in one of them. */
+const chaosTargets: { corruptNextCommit(): void }[] = [];
+let chaosListening = false;
+
+/**
+ * Chaos: the launcher signals SIGUSR2 for `corrupt:node=N@...` (once the program said hello, so
+ * after this handler is in place); the next commit has one bit of its replicated state flipped
+ * (State.corruptNextCommit).
+ */
+function listenForChaos(): void {
+  if (chaosListening) return;
+  chaosListening = true;
+  process.on('SIGUSR2', () => {
+    for (const s of chaosTargets) s.corruptNextCommit();
+  });
+}
+
 export interface ConnectOptions {
   /** How long to wait for the FMS's configuration (default 30 s). */
   timeoutMs?: number;
@@ -66,6 +87,7 @@ export async function connect(opts: ConnectOptions = {}): Promise<Job> {
   if (typeof process.send !== 'function') {
     throw new InvalidArgumentError('no Rollcall FMS to talk to: start this program with `rollcall launch -- <command>`');
   }
+  listenForChaos();
   const config = await new Promise<Config>((resolve, reject) => {
     const timer = setTimeout(() => {
       process.off('message', onMessage);
@@ -254,8 +276,10 @@ export class Job {
    * with `state.commit()`; `run()` rolls every member back to the newest common version after a
    * fault.
    */
-  registerState<T extends Record<string, StateEntry>>(values: T): State<T> {
-    return new State(values, this.stateHost(), this.startKeeper());
+  registerState<T extends Record<string, StateEntry>>(values: T, options: StateOptions = {}): State<T> {
+    const state = new State(values, this.stateHost(), this.startKeeper(), options);
+    chaosTargets.push(state);
+    return state;
   }
 
   /** Started with the job, like the standby proxy: a spare must not pay for it when it joins. */
@@ -288,9 +312,14 @@ export class Job {
         await loop(state);
         return;
       } catch (e) {
-        if (e instanceof MembershipChangedError) continue;
+        if (e instanceof MembershipChangedError || e instanceof CorruptionDetectedError) continue;
         // The FMS sees only the exit code; the log should say why.
         if (e instanceof RollcallError) send({ type: 'event', event: 'program_error', fields: { code: e.code, message: e.message } });
+        // Not the program's failure: the job's, with the way to go on from what is on disk.
+        if (e instanceof NoCommonStateError || e instanceof CorruptionUnresolvedError) {
+          const dir = this.config.stateDir;
+          send({ type: 'job_failed', reason: `${e.message}. The job cannot continue; its state is kept in ${dir}: rerun with --resume ${dir} to continue from the newest version every node has on disk` });
+        }
         throw e;
       }
     }
@@ -312,9 +341,14 @@ export class Job {
       get slot() {
         return job.slot;
       },
-      get buddy() {
-        return job.world > 1 ? job.members[(job.rank + 1) % job.world] : undefined;
+      get world() {
+        return job.world;
       },
+      get buddies() {
+        return replicaPeers(job.members, job.rank, job.config.replicas);
+      },
+      verifyEvery: this.config.verifyEvery ?? undefined,
+      failCorrupt: (detail) => job.failCorrupt(detail),
       allreduce: (buf, op) => job.allreduce(buf, op),
       exchange: (buf, op) => job.exchange(buf, op),
       committed: (version) => job.stragglers.committed(version),
@@ -339,6 +373,18 @@ export class Job {
       return Promise.reject(new MembershipChangedError(this.generation, this.rank, this.world, { node: this.node }));
     }
     return proxy.allreduce(buf, op);
+  }
+
+  /**
+   * Asks the FMS to fail this node (cause `corruption`): it kills this process. Waits for that,
+   * with a deadline: an FMS that does not answer leaves a program that cannot go on.
+   */
+  private failCorrupt(detail: string): Promise<never> {
+    send({ type: 'fault', cause: 'corruption', detail });
+    const ms = this.config.recoveryTimeoutMs;
+    return new Promise((_, reject) => {
+      setTimeout(() => reject(new TimeoutError(`node ${this.node}: declared corrupt, but not stopped by its FMS within ${ms} ms`, { node: this.node })), ms);
+    });
   }
 
   /** Ends the program's part in the job; the process can then exit. */

@@ -1,4 +1,5 @@
 import type { NodeEventFields, ProgramEventName } from '../protocol/events.js';
+import { chooseVerifyPlan, DEFAULT_VERIFY_MS, type VerifyPlan } from './state-verifier.js';
 import { chooseEvery, chooseVersionEvery, finest, switchPoint, versionTargetMs, type Cadence } from '../state/replica-cadence.js';
 
 /** Commits after a sync before the step is measured (each is a version until then): the first steps warm up. */
@@ -47,12 +48,21 @@ export class ReplicaPacer {
   private startedAt = 0;
   /** The measured window's versions: their commits' total time and count. */
   private cost = { ms: 0, n: 0 };
+  /** A digest of the replicated state, timed at the exchange's commit. */
+  private digestMs = 0;
 
   constructor(
     private readonly opts: PacerOptions,
     private readonly host: PacerHost,
     private readonly apply: (c: Cadence) => void,
+    /** Given the verification lattice chosen with the same exchange (state-verifier.ts), when the state has replicated entries. */
+    private readonly verify?: (plan: VerifyPlan) => boolean,
   ) {}
+
+  /** Whether commit `version` starts the exchange: the state times a digest there. */
+  exchangesAt(version: number): boolean {
+    return version === this.exchangeAt;
+  }
 
   get fixed(): boolean {
     return this.opts.targetMs === undefined && this.opts.versionMs === undefined;
@@ -71,7 +81,8 @@ export class ReplicaPacer {
    * Called by every commit, after it: may start the exchange. `costMs`: how long the commit took,
    * given by commits that made a version (in the measured window, every commit makes one).
    */
-  committed(version: number, costMs?: number): void {
+  committed(version: number, costMs?: number, digestMs?: number): void {
+    if (digestMs !== undefined && version === this.exchangeAt) this.digestMs = digestMs;
     if (version === this.measureFrom) {
       this.startedAt = this.host.now();
       this.cost = { ms: 0, n: 0 };
@@ -88,11 +99,15 @@ export class ReplicaPacer {
     // Until the answer is here, keep every `base`th version from this one: another member may
     // learn the answer first and switch (replica-cadence.ts).
     this.apply({ keep, base, every: base, holdFrom: version, versionEvery: this.opts.versionEvery });
-    this.host.exchange(new Float64Array([stepMs, costOfOne]), 'max').then(
+    this.host.exchange(new Float64Array([stepMs, costOfOne, this.digestMs]), 'max').then(
       (r) => {
         if (epoch !== this.epoch) return;
         const slowest = r[0] as number;
         const costliest = r[1] as number;
+        if (this.verify) {
+          const plan = chooseVerifyPlan(base, slowest, DEFAULT_VERIFY_MS, r[2] as number, version);
+          if (this.verify(plan) && this.host.rank === 0) this.host.report('verify_interval_chosen', { generation: this.host.generation, every: plan.every, from_commit: plan.from, digest_ms: +(r[2] as number).toFixed(3) });
+        }
         const every = targetMs === undefined ? base : chooseEvery(base, slowest, targetMs);
         const versionEvery = versionMs === undefined ? this.opts.versionEvery : chooseVersionEvery(slowest, versionTargetMs(versionMs, costliest), every);
         const switchAt = switchPoint(version + 1, every);

@@ -1,12 +1,15 @@
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { InvalidArgumentError, NoCommonStateError, TimeoutError } from '../errors.js';
+import { CorruptionDetectedError, CorruptionUnresolvedError, InvalidArgumentError, NoCommonStateError, TimeoutError } from '../errors.js';
 import type { NodeEventFields, ProgramEventMessage, ProgramEventName } from '../protocol/events.js';
 import type { FromKeeper, KeeperInit, ToKeeper } from '../protocol/keeper-messages.js';
 import { newProgramStats, type ProgramStats } from '../protocol/program-ipc.js';
 import { diskCadence, finest, isReplicated, makesVersion, retained, type Cadence } from '../state/replica-cadence.js';
 import type { EntryKind, EntryMeta, StateVersion } from '../state/version-format.js';
+import { stateDigest, digestHex } from '../state/state-digest.js';
+import { voteOnDigests } from './digest-vote.js';
 import { ReplicaPacer, type PacerOptions } from './replica-pacer.js';
+import { StateVerifier, type Dispute } from './state-verifier.js';
 import { SnapshotPool } from './snapshot-pool.js';
 
 const KEEPER = fileURLToPath(new URL('../state/keeper-thread.js', import.meta.url));
@@ -35,8 +38,10 @@ export interface StateHost {
   readonly generation: number;
   readonly rank: number;
   readonly slot: number;
-  readonly buddy: number | undefined;
-  allreduce<T extends Float64Array | Int32Array>(buf: T, op: 'max' | 'min'): Promise<T>;
+  readonly world: number;
+  /** Whose keepers receive this node's replicas (replica-peers.ts). */
+  readonly buddies: number[];
+  allreduce<T extends Float64Array | Int32Array>(buf: T, op: 'max' | 'min' | 'sum'): Promise<T>;
   /** An allreduce of Rollcall's own, between the program's operations (see PacerHost). */
   exchange(buf: Float64Array, op: 'max'): Promise<Float64Array>;
   /** Each commit, with its number, and each sync, with the version it restored: the straggler exchange's points (sdk/straggler-exchange.ts). */
@@ -48,6 +53,32 @@ export interface StateHost {
   readonly stats: ProgramStats;
   /** `msRedone`: the steps redone at this member's step time, when it has one. */
   resumed(generation: number, stepsRedone: number, msRedone: number | undefined): void;
+  /**
+   * This member's replicated state differs from the majority's: its FMS declares the node failed
+   * (cause `corruption`), which ends this process. Resolves never.
+   */
+  failCorrupt(detail: string): Promise<never>;
+  /** `--verify-every`: undefined, chosen with the pacer; 0, never. */
+  readonly verifyEvery: number | undefined;
+}
+
+/**
+ * Which entries the program declares identical on every member (data-parallel weights and
+ * optimizer moments): compared between members to catch silent data corruption, and restored
+ * from any member when every copy of a node's own versions is lost. `true`: every entry.
+ */
+export interface StateOptions {
+  replicated?: boolean | readonly string[];
+}
+
+/** The names `replicated` declares, checked against the state's entries. */
+export function replicatedNames(names: readonly string[], opt: StateOptions['replicated']): string[] {
+  if (opt === undefined || opt === false) return [];
+  if (opt === true) return [...names];
+  if (!Array.isArray(opt)) throw new InvalidArgumentError(`registerState: replicated must be true, false or a list of entry names, not ${JSON.stringify(opt)}`);
+  const unknown = opt.filter((n) => !names.includes(n));
+  if (unknown.length > 0) throw new InvalidArgumentError(`registerState: replicated names ${unknown.map((n) => `"${n}"`).join(', ')}, which the state does not have (its entries: ${names.join(', ')})`);
+  return names.filter((n) => opt.includes(n));
 }
 
 export type KeeperOptions = Omit<KeeperInit, 'type'>;
@@ -115,9 +146,11 @@ export class Keeper {
    * "Fifth session: replicas and files spaced in time"), and on the next turn the program is
    * usually waiting for the network.
    */
-  commit(m: Omit<CommitMessage, 'replicate' | 'persist'>): void {
+  commit(m: Omit<CommitMessage, 'replicate' | 'persist'>, verified = false): void {
     const v = m.meta.version;
-    const replicate = isReplicated(v, this.cadence);
+    // A verified version is replicated too: a corruption rolls back to it, and the node replaced
+    // for it needs its own part from a replica.
+    const replicate = verified || isReplicated(v, this.cadence);
     const persist = isReplicated(v, this.disk);
     const c: CommitMessage = Object.assign(m, { replicate, persist });
     if (replicate || persist) {
@@ -141,9 +174,18 @@ export class Keeper {
   private disk: Cadence;
 
   setCadence(c: Cadence): void {
-    this.cadence = c;
-    this.disk = diskCadence(c, this.opts.persistEvery);
-    this.postSoon({ type: 'cadence', cadence: c, disk: this.disk });
+    this.cadence = { ...c, pinned: this.pinned };
+    this.disk = diskCadence(this.cadence, this.opts.persistEvery);
+    this.postSoon({ type: 'cadence', cadence: this.cadence, disk: this.disk });
+  }
+
+  private pinned: number[] = [];
+
+  /** Versions kept whatever their age (the verifier's: replica-cadence.ts, `pinned`). */
+  pin(versions: number[]): void {
+    if (versions.length === this.pinned.length && versions.every((v, i) => v === this.pinned[i])) return;
+    this.pinned = versions;
+    this.setCadence(this.cadence);
   }
 
   /** Keeps what `retained` says; a version not handed to the keeper gives its buffers back. */
@@ -189,7 +231,7 @@ export class Keeper {
     this.held = [];
   }
 
-  request(m: { type: 'list' | 'fetch' | 'truncate' | 'durable'; slot: number; version?: number; after?: number }): Promise<Extract<FromKeeper, { type: 'reply' }>> {
+  request(m: { type: 'list' | 'fetch' | 'truncate' | 'durable'; slot: number; version?: number; after?: number; any?: boolean }): Promise<Extract<FromKeeper, { type: 'reply' }>> {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -239,16 +281,74 @@ export class State<T extends Record<string, StateEntry>> {
   /** Entries whose current value is an adopted draft, and the version that owns it. */
   private readonly adopted = new Map<string, number>();
   private readonly pacer: ReplicaPacer;
+  /** The entries declared identical on every member, in entry order. */
+  readonly replicated: readonly string[];
+  private readonly verifier: StateVerifier;
+  /**
+   * After a corruption: no version newer than this one may be restored (it came after the
+   * digests last agreed). Cleared by the sync that restores one.
+   */
+  private ceiling: number | undefined;
+  /** A vote without a majority rolled back to this agreed version once already (two members). */
+  private retriedFrom: number | undefined;
+  /** Chaos (`--chaos corrupt:...`): flip one bit at the next commit. */
+  private flipPending = false;
 
   constructor(
     readonly values: T,
     private readonly host: StateHost,
     private readonly keeper: Keeper,
+    options: StateOptions = {},
   ) {
-    this.pacer = new ReplicaPacer(keeper.pacing, host, (c) => keeper.setCadence(c));
     this.names = Object.keys(values);
     if (this.names.length === 0) throw new InvalidArgumentError('state needs at least one entry');
     for (const n of this.names) kindOf(values[n] as StateEntry);
+    this.replicated = replicatedNames(this.names, options.replicated);
+    // With fixed intervals there is no pacer exchange to choose the lattice with: every 10th replica.
+    const fixedPacing = keeper.pacing.targetMs === undefined && keeper.pacing.versionMs === undefined;
+    const verifyEvery = this.replicated.length === 0 ? 0 : (host.verifyEvery ?? (fixedPacing ? keeper.pacing.base * 10 : undefined));
+    this.verifier = new StateVerifier(verifyEvery, host, (v) => keeper.pin(v));
+    this.pacer = new ReplicaPacer(keeper.pacing, host, (c) => keeper.setCadence(c), this.verifier.enabled ? (p) => this.verifier.choose(p) : undefined);
+  }
+
+  /** The versions being compared between members, and what their digests cost: for tests and the bench. */
+  get verification(): { agreed: number; every: number | undefined; digests: number; digestMs: number } {
+    return { agreed: this.verifier.agreed, every: this.verifier.chosen?.every, ...this.digestCost };
+  }
+
+  /** Digests computed at verify points, and their total time on this thread. */
+  private readonly digestCost = { digests: 0, digestMs: 0 };
+
+  /**
+   * Chaos: at the next commit, one bit of one replicated array is flipped in the state being
+   * committed, as a faulty memory or ALU would after the program's update. Nothing to flip (no
+   * replicated typed array) does nothing.
+   */
+  corruptNextCommit(): void {
+    this.flipPending = true;
+  }
+
+  private flipOneBit(): void {
+    this.flipPending = false;
+    const values = this.values as Record<string, StateEntry>;
+    const name = this.replicated.find((n) => kindOf(values[n] as StateEntry) !== 'json');
+    if (name === undefined) return;
+    let target = this.drafts.get(name);
+    if (!target) {
+      // An adopted draft is a committed version's bytes: the flip goes to a copy of it, not into history.
+      const cur = values[name] as TypedState;
+      if (this.adopted.delete(name)) {
+        target = this.fresh(cur);
+        bytesOf(target).set(bytesOf(cur));
+        values[name] = target;
+      } else target = cur;
+    }
+    const bytes = bytesOf(target);
+    if (bytes.length === 0) return;
+    // A bit of the mantissa of some element near the middle: the value changes a little, as in
+    // the silent corruptions reported at scale, not into a NaN.
+    const at = (bytes.length >> 1) & ~3;
+    bytes[at] = (bytes[at] as number) ^ 0x10;
   }
 
   /**
@@ -280,12 +380,22 @@ export class State<T extends Record<string, StateEntry>> {
   commit(): number {
     if (!Number.isInteger(this.step) || this.step < 0) throw new InvalidArgumentError(`state.step must be a non-negative integer, got ${this.step}`);
     const version = this.commits + 1;
+    if (this.flipPending) this.flipOneBit();
+    const verified = this.verifier.due(version);
+    if (verified) {
+      // The last comparison disagreed: nothing more is committed; Job.run() syncs, which votes.
+      const dispute = this.verifier.takeDispute(version);
+      if (dispute) {
+        this.dispute = dispute;
+        throw new CorruptionDetectedError(`the members' digests of version ${dispute.version} differ: rolling back to version ${this.verifier.agreed}`, { node: this.host.node, rank: this.host.rank });
+      }
+    }
     // Right after the program's update loop, which has just swept the caches, every line of
     // code here runs cold, several times slower than in a hot loop (docs/benchmarks.md, "Sixth
     // session (2026-12-03): versions on a time cadence"): a commit without a version does as
     // little as it can. Its drafts are ours, so only a version checks entries.
     this.host.stats.commits++;
-    if (!this.keeper.due(version)) {
+    if (!verified && !this.keeper.due(version)) {
       this.adoptDrafts();
       this.commits = version;
       this.furthest = Math.max(this.furthest, this.step);
@@ -322,8 +432,19 @@ export class State<T extends Record<string, StateEntry>> {
     this.version = version;
     this.commits = version;
     this.furthest = Math.max(this.furthest, this.step);
-    this.keeper.commit({ type: 'commit', meta: { slot: this.host.slot, version, step: this.step, entries }, data });
-    this.pacer.committed(version, this.host.now() - t0);
+    this.keeper.commit({ type: 'commit', meta: { slot: this.host.slot, version, step: this.step, entries }, data }, verified);
+    const t1 = this.host.now();
+    // The pacer's exchange carries the cost of a digest too, measured on this version.
+    const measure = this.verifier.enabled && this.pacer.exchangesAt(version);
+    if (verified || measure) {
+      const digest = this.digestOf(data);
+      if (verified) {
+        this.digestCost.digests++;
+        this.digestCost.digestMs += this.host.now() - t1;
+        this.verifier.verify(version, digest);
+      }
+      this.pacer.committed(version, t1 - t0, this.host.now() - t1);
+    } else this.pacer.committed(version, t1 - t0);
     this.host.committed?.(version);
     return version;
   }
@@ -353,6 +474,14 @@ export class State<T extends Record<string, StateEntry>> {
     values[name] = d;
   }
 
+  /** The digest of a version's replicated entries (state-digest.ts). */
+  private digestOf(data: readonly Uint8Array[]): number {
+    return stateDigest(this.names.flatMap((n, i) => (this.replicated.includes(n) ? [data[i] as Uint8Array] : [])));
+  }
+
+  /** A comparison that disagreed, for the next sync to vote on. */
+  private dispute: Dispute | undefined;
+
   private fresh(like: TypedState): TypedState {
     const b = this.keeper.buffers.take(like.byteLength);
     const Ctor = like.constructor as new (buffer: ArrayBufferLike, byteOffset: number, length: number) => TypedState;
@@ -367,12 +496,15 @@ export class State<T extends Record<string, StateEntry>> {
   async sync(): Promise<void> {
     const host = this.host;
     await this.keeper.ready;
-    this.keeper.post({ type: 'topology', slot: host.slot, buddy: host.buddy });
+    this.keeper.post({ type: 'topology', slot: host.slot, buddies: host.buddies });
+    if (this.dispute) await this.settle(this.dispute);
     this.furthest = Math.max(this.furthest, this.step);
-    const avail = (await this.keeper.request({ type: 'list', slot: host.slot })).versions ?? [];
+    const ceiling = this.ceiling ?? Infinity;
+    const avail = ((await this.keeper.request({ type: 'list', slot: host.slot })).versions ?? []).filter((a) => a.version <= ceiling);
     const top = avail.reduce((m, a) => Math.max(m, a.version), -1);
     // The slowest member's step time too: a spare brought in has none of its own.
-    const agg = await host.allreduce(new Float64Array([top, this.furthest, this.stepTime() ?? -1]), 'max');
+    // The newest agreed version too: a member brought in has none of its own.
+    const agg = await host.allreduce(new Float64Array([top, this.furthest, this.stepTime() ?? -1, this.verifier.agreed]), 'max');
     const vmax = agg[0] as number;
     const furthest = agg[1] as number;
     if ((agg[2] as number) >= 0) this.msPerStep = agg[2] as number;
@@ -381,12 +513,14 @@ export class State<T extends Record<string, StateEntry>> {
       // disk before the first step: a node lost before its first replica arrives still has it.
       this.pacer.restart(0);
       this.host.synced?.(0);
+      this.verifier.restart();
       this.commit();
       await this.keeper.request({ type: 'durable', slot: host.slot });
       this.finish(0, furthest);
       return;
     }
-    const version = await this.common(vmax, new Set(avail.map((a) => a.version)));
+    const anyMember = this.replicated.length === this.names.length;
+    const version = await this.common(vmax, new Set(avail.map((a) => a.version)), anyMember, ceiling);
     if (version < 0) {
       throw new NoCommonStateError(
         `generation ${host.generation}: no version of the state is held intact by every member (newest anywhere: ${vmax}; this node's slot ${host.slot} has ${avail.map((a) => a.version).join(',') || 'none'})`,
@@ -395,7 +529,7 @@ export class State<T extends Record<string, StateEntry>> {
     }
     let r: Extract<FromKeeper, { type: 'reply' }>;
     try {
-      r = await this.keeper.request({ type: 'fetch', slot: host.slot, version });
+      r = await this.keeper.request({ type: 'fetch', slot: host.slot, version, any: anyMember });
     } catch (e) {
       // Listed, then gone: its only holder failed meanwhile (a second fault, on the buddy of
       // the node being replaced, with no shared disk). Nothing is left to roll this slot back to.
@@ -407,6 +541,9 @@ export class State<T extends Record<string, StateEntry>> {
     this.keeper.request({ type: 'truncate', slot: host.slot, after: version }).catch((e: unknown) => host.report('state_error', { message: (e as Error).message }));
     this.pacer.restart(version);
     host.synced?.(version);
+    this.verifier.agreed = Math.min(version, agg[3] as number);
+    this.verifier.restart();
+    this.ceiling = undefined;
     if (host.rank === 0) host.report('common_state_selected', { generation: host.generation, version, step: this.step });
     // After a resume nothing was reached beyond the restored step: nothing is redone.
     this.finish(Math.max(0, furthest - this.step), Math.max(furthest, this.step));
@@ -418,18 +555,53 @@ export class State<T extends Record<string, StateEntry>> {
    * candidate and, if not, takes the newest older version anyone holds: a max-allreduce of
    * [missing here, newest older here]. Every member runs the same rounds.
    */
-  private async common(vmax: number, held: Set<number>): Promise<number> {
+  private async common(vmax: number, held: Set<number>, anyMember: boolean, ceiling: number): Promise<number> {
     const newest = [...held].sort((a, b) => b - a);
     let candidate = vmax;
     for (let round = 0; round < MAX_ROUNDS && candidate >= 0; round++) {
       const older = newest.find((v) => v < candidate) ?? -1;
-      const r = await this.host.allreduce(new Float64Array([held.has(candidate) ? 0 : 1, older]), 'max');
-      if (r[0] === 0) return candidate;
+      const has = held.has(candidate);
+      // State declared replicated in full: a member missing the candidate takes any member's.
+      // A member that found corruption vetoes what came after the digests last agreed.
+      const missing = candidate > ceiling || !(has || anyMember);
+      const r = await this.host.allreduce(new Float64Array([missing ? 1 : 0, older, has ? 1 : 0]), 'max');
+      if (r[0] === 0 && r[2] === 1) return candidate;
       candidate = r[1] as number;
     }
     if (candidate < 0) return -1;
     const host = this.host;
     throw new NoCommonStateError(`generation ${host.generation}: no common version found in ${MAX_ROUNDS} rounds of the search (down to version ${candidate} from ${vmax})`, { node: host.node, rank: host.rank });
+  }
+
+  /**
+   * The comparison of version `d.version` disagreed (every member saw it, and threw at the same
+   * commit): the members vote (digest-vote.ts). Those outside a majority are failed, with cause
+   * `corruption`, and never return from here; the rest roll back to the newest version whose
+   * digests agreed, as the sync that follows restores no newer one. With no majority (two
+   * members) every member rolls back and recomputes once; a second disagreement from the same
+   * agreed version ends the job, since nothing tells which member is wrong.
+   */
+  private async settle(d: Dispute): Promise<void> {
+    const host = this.host;
+    this.dispute = undefined;
+    const vote = await voteOnDigests(d.digest, host.world, (b, op) => host.allreduce(b, op));
+    const agreed = this.verifier.agreed;
+    const again = vote.majority === undefined && this.retriedFrom === agreed;
+    const action = vote.majority !== undefined ? 'replace' : again ? 'fail_job' : 'retry';
+    const digests = vote.tallies.map((t) => ({ digest: digestHex(t.digest), members: t.members }));
+    if (host.rank === 0) host.report('corruption_detected', { generation: host.generation, version: d.version, rollback_to: agreed, digests, action });
+    this.ceiling = agreed;
+    if (vote.majority === undefined) {
+      if (again) {
+        throw new CorruptionUnresolvedError(
+          `the ${host.world} members' digests of version ${d.version} differ with no majority, a second time since version ${agreed} (digests ${digests.map((x) => x.digest).join(', ')}): nothing tells which member is corrupt`,
+          { node: host.node, rank: host.rank },
+        );
+      }
+      this.retriedFrom = agreed;
+      return;
+    }
+    if (d.digest !== vote.majority) await host.failCorrupt(`digest ${digestHex(d.digest)} of version ${d.version} differs from the majority's ${digestHex(vote.majority)}`);
   }
 
   /** The step time of the last generation; one too short to measure keeps the one before. */

@@ -43,7 +43,8 @@ export function createKeeperCore(post: (m: FromKeeper) => void, deps: KeeperCore
   let store: Store;
   let token: string;
   let slot = -1;
-  let buddy: number | undefined;
+  /** Whose keepers receive this node's replicas (replica-peers.ts). */
+  let buddies: number[] = [];
   const memory = new Map<number, Map<number, StateVersion>>();
   const clients = new Map<number, KeeperClient>();
   /** Where fetchable copies of a slot's versions were found by the last listing. */
@@ -282,8 +283,13 @@ export function createKeeperCore(post: (m: FromKeeper) => void, deps: KeeperCore
     }
   }
 
+  /** To every replica peer in turn: true if at least one has it. */
   async function replicate(v: StateVersion): Promise<boolean> {
-    if (buddy === undefined || buddy === cfg.node) return false;
+    const done = await Promise.all(buddies.filter((b) => b !== cfg.node).map((b) => replicateTo(b, v)));
+    return done.includes(true);
+  }
+
+  async function replicateTo(buddy: number, v: StateVersion): Promise<boolean> {
     try {
       let c = clients.get(buddy);
       if (!c) c = (await peers()).get(buddy);
@@ -358,10 +364,21 @@ export function createKeeperCore(post: (m: FromKeeper) => void, deps: KeeperCore
     return out;
   }
 
-  async function fetch(s: number, version: number): Promise<StateVersion> {
+  /** Version `version` of any slot this keeper holds, its own first. */
+  function anyInMemory(version: number): StateVersion | undefined {
+    for (const sl of [slot, ...memory.keys()]) {
+      const v = memory.has(sl) ? intactInMemory(sl).get(version) : undefined;
+      if (v) return v;
+    }
+    return undefined;
+  }
+
+  async function fetch(s: number, version: number, any = false): Promise<StateVersion> {
     const own = intactInMemory(s).get(version);
     if (own) return own;
-    for (const from of sources.get(s)?.get(version) ?? ['disk']) {
+    const local = any ? anyInMemory(version) : undefined;
+    if (local) return local;
+    for (const from of sources.get(s)?.get(version) ?? (any ? [] : ['disk'])) {
       try {
         let v: StateVersion;
         if (from === 'disk') {
@@ -378,6 +395,15 @@ export function createKeeperCore(post: (m: FromKeeper) => void, deps: KeeperCore
         return v;
       } catch (e) {
         corrupt(s, version, from, (e as Error).message);
+      }
+    }
+    // Replicated state: every member's own copy of the version is as good as the slot's.
+    for (const [node, c] of any ? await peers() : []) {
+      try {
+        const r = await c.request({ op: 'get_any', version }, undefined, REMOTE_TIMEOUT_MS);
+        if (r.head.ok === true) return decodeVersion(r.body, `version ${version} from node ${node}`);
+      } catch (e) {
+        corrupt(s, version, `node:${node}`, (e as Error).message);
       }
     }
     throw new Error(`version ${version} of slot ${s} is not held intact anywhere`);
@@ -425,6 +451,12 @@ export function createKeeperCore(post: (m: FromKeeper) => void, deps: KeeperCore
       } else if (h.op === 'get') {
         const v = intactInMemory(Number(h.slot)).get(Number(h.version));
         reply({ ok: v !== undefined }, v ? encodeVersion(v) : undefined);
+      } else if (h.op === 'get_any') {
+        // Memory first; else our own slot's copy wherever our last listing found it (our disk).
+        const version = Number(h.version);
+        const local = anyInMemory(version);
+        const found = local ? Promise.resolve(local) : slot >= 0 ? fetch(slot, version).catch(() => undefined) : Promise.resolve(undefined);
+        void found.then((v) => reply({ ok: v !== undefined }, v ? encodeVersion(v) : undefined));
       } else if (h.op === 'push') {
         const parsed = VersionMetaSchema.safeParse(h.meta);
         if (!parsed.success) return void sock.destroy();
@@ -531,7 +563,7 @@ export function createKeeperCore(post: (m: FromKeeper) => void, deps: KeeperCore
         return;
       case 'topology':
         slot = m.slot;
-        buddy = m.buddy;
+        buddies = m.buddies;
         return;
       case 'commit':
         commit({ meta: m.meta, data: m.data }, m.replicate, m.persist);
@@ -547,7 +579,7 @@ export function createKeeperCore(post: (m: FromKeeper) => void, deps: KeeperCore
         );
         return;
       case 'fetch':
-        fetch(m.slot, m.version).then(
+        fetch(m.slot, m.version, m.any).then(
           (v) => post({ type: 'reply', id: m.id, version: { meta: v.meta, data: v.data } }),
           (e: unknown) => post({ type: 'reply', id: m.id, error: (e as Error).message }),
         );

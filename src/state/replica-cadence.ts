@@ -42,6 +42,11 @@ export interface Cadence {
   /** Below this version, every `base`th is replicated (the switch to `every` waits for a common point). */
   switchAt?: number | undefined;
   holdFrom?: number | undefined;
+  /**
+   * Versions kept whatever their age: the newest one whose digests the members found equal and
+   * the one being compared (sdk/state-verifier.ts), which a corruption rolls back to.
+   */
+  pinned?: readonly number[] | undefined;
 }
 
 /** Replicas of every 10th version until the members have measured their step. */
@@ -138,5 +143,6 @@ export function retained(versions: Iterable<number>, c: Cadence): Set<number> {
     }
     if (onBase && c.holdFrom !== undefined && v >= c.holdFrom) keep.add(v);
   }
+  for (const v of c.pinned ?? []) if (sorted.includes(v)) keep.add(v);
   return keep;
 }

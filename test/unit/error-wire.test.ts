@@ -13,6 +13,8 @@ import {
   LeaseExpiredError,
   MembershipChangedError,
   NoCommonStateError,
+  CorruptionDetectedError,
+  CorruptionUnresolvedError,
   PeerFailedError,
   ProtocolError,
   RendezvousTimeoutError,
@@ -42,6 +44,8 @@ const SAMPLES: { [C in ErrorCode]: RollcallError } = {
   ERR_MEMBERSHIP_CHANGED: new MembershipChangedError(3, 1, 4, { node: 5 }),
   ERR_CORRUPT_STATE: new CorruptStateError('node:2', 'checksum mismatch', { node: 1, rank: 0 }),
   ERR_NO_COMMON_STATE: new NoCommonStateError('no version is held by every member', { node: 1, rank: 2 }),
+  ERR_CORRUPTION_DETECTED: new CorruptionDetectedError('digests of version 40 differ', { node: 1, rank: 1 }),
+  ERR_CORRUPTION_UNRESOLVED: new CorruptionUnresolvedError('digests differ twice with no majority', { node: 0, rank: 0 }),
 };
 
 describe('errors across a process or thread boundary', () => {

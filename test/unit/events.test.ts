@@ -54,6 +54,8 @@ describe("a program's events, forwarded by its FMS", () => {
       programEventMessage('replica_interval_chosen', { generation: 1, every: 4, from_version: 44, step_ms: 12.5, target_ms: 50 }),
       programEventMessage('version_interval_chosen', { generation: 1, every: 2, from_commit: 42, step_ms: 12.5, target_ms: null, cost_ms: 0.3 }),
       programEventMessage('state_corrupt', { slot: 1, version: 7, source: 'memory', message: 'entries 0 fail their checksum' }),
+      programEventMessage('verify_interval_chosen', { generation: 0, every: 160, from_commit: 320, digest_ms: 0.4 }),
+      programEventMessage('corruption_detected', { generation: 0, version: 480, rollback_to: 320, digests: [{ digest: '0a1b2c3d4e5f60', members: 3 }, { digest: '0a1b2c3d4e5f61', members: 1 }], action: 'replace' }),
       programEventMessage('state_error', { message: 'could not persist' }),
       programEventMessage('program_error', { code: 'TIMEOUT', message: 'no answer' }),
     ];

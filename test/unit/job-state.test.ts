@@ -52,6 +52,8 @@ function newJob(): Job {
     replicateMs: 1000,
     versionEvery: null,
     versionMs: 100,
+    verifyEvery: null,
+    replicas: 2,
     proxy: 'inline',
     stragglerExchangeMs: 5000,
   };

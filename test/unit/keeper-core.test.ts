@@ -88,8 +88,8 @@ describe('keeper core (no thread)', () => {
     const store = new MemoryStore();
     const k0 = await keeper(store, 0);
     const k1 = await keeper(store, 1);
-    k0.core.handle({ type: 'topology', slot: 0, buddy: 1 });
-    k1.core.handle({ type: 'topology', slot: 1, buddy: 0 });
+    k0.core.handle({ type: 'topology', slot: 0, buddies: [1] });
+    k1.core.handle({ type: 'topology', slot: 1, buddies: [0] });
     for (let v = 1; v <= 3; v++) k0.core.handle({ type: 'commit', ...version(0, v), replicate: true, persist: v === 1 });
     await k0.request({ type: 'durable', slot: 0 });
     const atBuddy = await k1.request({ type: 'list', slot: 0 });
@@ -99,7 +99,7 @@ describe('keeper core (no thread)', () => {
     // Node 0 is lost with its memory and its disk; a spare takes slot 0 on another host.
     await k0.core.close();
     const spare = await keeper(store, 2);
-    spare.core.handle({ type: 'topology', slot: 0, buddy: 1 });
+    spare.core.handle({ type: 'topology', slot: 0, buddies: [1] });
     const found = await spare.request({ type: 'list', slot: 0 });
     assert.ok(found.versions?.some((x) => x.version === 3));
     const got = await spare.request({ type: 'fetch', slot: 0, version: 3 });
@@ -111,10 +111,46 @@ describe('keeper core (no thread)', () => {
     await store.close();
   });
 
+  it('replicas to K = 2 peers: node 0 lost with its first peer, the second still serves its versions', async () => {
+    const store = new MemoryStore();
+    const [k0, k1, k2] = [await keeper(store, 0), await keeper(store, 1), await keeper(store, 2)];
+    k0.core.handle({ type: 'topology', slot: 0, buddies: [1, 2] });
+    k1.core.handle({ type: 'topology', slot: 1, buddies: [2, 0] });
+    k2.core.handle({ type: 'topology', slot: 2, buddies: [0, 1] });
+    k0.core.handle({ type: 'commit', ...version(0, 4), replicate: true, persist: false });
+    await k0.request({ type: 'durable', slot: 0 });
+    for (const k of [k1, k2]) assert.ok((await k.request({ type: 'list', slot: 0 })).versions?.some((x) => x.version === 4), 'both peers hold it');
+    await k0.core.close();
+    await k1.core.close();
+    const spare = await keeper(store, 3);
+    spare.core.handle({ type: 'topology', slot: 0, buddies: [2] });
+    assert.ok((await spare.request({ type: 'list', slot: 0 })).versions?.some((x) => x.version === 4));
+    const got = await spare.request({ type: 'fetch', slot: 0, version: 4 });
+    assert.equal(got.error, undefined);
+    await store.close();
+  });
+
+  it('state declared replicated: a slot with no copy left takes the same version of any member', async () => {
+    const store = new MemoryStore();
+    const k1 = await keeper(store, 1);
+    k1.core.handle({ type: 'topology', slot: 1, buddies: [] });
+    k1.core.handle({ type: 'commit', ...version(1, 6), replicate: false, persist: false });
+    await k1.request({ type: 'list', slot: 1 });
+    // Slot 0's every copy is gone: a spare takes slot 0 and finds nothing of its own.
+    const spare = await keeper(store, 3);
+    spare.core.handle({ type: 'topology', slot: 0, buddies: [] });
+    const strict = await spare.request({ type: 'fetch', slot: 0, version: 6 });
+    assert.match(strict.error ?? '', /not held intact anywhere/, 'not without the declaration');
+    const any = await spare.request({ type: 'fetch', slot: 0, version: 6, any: true });
+    assert.equal(any.error, undefined);
+    assert.deepEqual([...new Float32Array((any.version as StateVersion).data[0]!.slice().buffer)], [6, 6.5, -6, 42]);
+    await store.close();
+  });
+
   it('a damaged file is reported and skipped; truncate forgets a rolled-back future', async () => {
     const store = new MemoryStore();
     const k = await keeper(store, 0);
-    k.core.handle({ type: 'topology', slot: 0, buddy: undefined });
+    k.core.handle({ type: 'topology', slot: 0, buddies: [] });
     for (let v = 1; v <= 2; v++) k.core.handle({ type: 'commit', ...version(0, v), replicate: false, persist: true });
     await k.request({ type: 'durable', slot: 0 });
     const files = readdirSync(join(k.dir, 'slot-0')).filter((f) => f.endsWith('.rcs'));
@@ -124,7 +160,7 @@ describe('keeper core (no thread)', () => {
     // The node restarts on the same disk (a resume); one file was cut short meanwhile.
     truncateSync(join(k.dir, 'slot-0', 'v000000000002.rcs'), 10);
     const again = await keeper(store, 0, k.dir);
-    again.core.handle({ type: 'topology', slot: 0, buddy: undefined });
+    again.core.handle({ type: 'topology', slot: 0, buddies: [] });
     const listed = await again.request({ type: 'list', slot: 0 });
     assert.deepEqual(listed.versions?.map((x) => x.version), [1]);
     assert.ok(again.out.some((m) => m.type === 'event' && m.event === 'state_corrupt' && m.fields.version === 2), 'the damaged file is reported');

@@ -39,6 +39,8 @@ class FakeKeeper {
 
   setCadence(): void {}
 
+  pin(): void {}
+
   due(c: number): boolean {
     return c % this.versionEvery === 0;
   }
@@ -80,7 +82,10 @@ const host: StateHost = {
   generation: 0,
   rank: 0,
   slot: 0,
-  buddy: undefined,
+  world: 1,
+  buddies: [],
+  verifyEvery: undefined,
+  failCorrupt: () => Promise.reject(new Error('no corruption expected')),
   allreduce: (buf) => Promise.resolve(buf),
   exchange: (buf) => Promise.resolve(buf),
   now: () => 0,
