@@ -44,7 +44,8 @@ function fail(e: unknown): void {
 }
 
 async function start(m: Init): Promise<(generation: number) => Promise<void>> {
-  const store = await openStore(m.store, { secret: m.secret });
+  // 64 processes starting on 2 cores: the store may take a while to answer them all.
+  const store = await openStore(m.store, { secret: m.secret, requestTimeoutMs: 120_000, deadline: Date.now() + 120_000 });
   const members = Array.from({ length: m.world }, (_, r) => r);
   const common = { job: m.job, rank: m.rank, world: m.world, secret: m.secret, rendezvousTimeoutMs: 120_000, tuning: { timeoutMs: 120_000 } };
   let build: (generation: number) => Promise<Communicator>;

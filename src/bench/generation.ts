@@ -61,6 +61,8 @@ async function oneSize(ranks: number, o: GenerationBenchOptions, out: (line: str
     children.forEach((c, rank) => {
       c.on('message', (m: { error?: string }) => m.error && failAll(new Error(`rank ${rank}: ${m.error}`)));
       c.on('exit', (code, sig) => code !== 0 && failAll(new Error(`rank ${rank} exited with ${code ?? sig}`)));
+      // A rank that died is reported by 'exit' (and its own error message); a send to it must not throw.
+      c.on('error', (e) => failAll(new Error(`rank ${rank}: ${e.message}`)));
     });
     const ready = waitAll((m) => m.ready === true);
     children.forEach((c, rank) => c.send({ store: server.address, secret, job, rank, world: ranks, via: o.via, bytes: o.bytes }));
@@ -69,7 +71,7 @@ async function oneSize(ranks: number, o: GenerationBenchOptions, out: (line: str
     for (let g = 0; g <= o.samples; g++) {
       const done = waitAll((m) => m.done === g);
       const t0 = performance.now();
-      for (const c of children) c.send({ go: g });
+      for (const c of children) c.send({ go: g }, () => undefined);
       await done;
       if (g > 0) samples.push(performance.now() - t0);
     }
@@ -78,7 +80,7 @@ async function oneSize(ranks: number, o: GenerationBenchOptions, out: (line: str
     return r;
   } finally {
     clearTimeout(deadline);
-    for (const c of children) if (c.connected) c.send({ exit: true });
+    for (const c of children) if (c.connected) c.send({ exit: true }, () => undefined);
     await new Promise((r) => setTimeout(r, 200));
     for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
     await server.close();
