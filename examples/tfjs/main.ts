@@ -24,6 +24,9 @@ const { values: opts } = parseArgs({
     optimizer: { type: 'string', default: 'momentum' },
     lr: { type: 'string' },
     seed: { type: 'string', default: '1' },
+    // Declares nothing replicated: each node's state comes back from its own versions or its
+    // replica peers' only (the path a test of per-node restores needs).
+    'local-state': { type: 'boolean', default: false },
   },
 });
 const steps = Number(opts.steps);
@@ -67,7 +70,7 @@ const job = await connect();
 // The weights and the optimiser's state are the same on every member (gradients are averaged):
 // trackModel declares them replicated, so the members compare their digests (silent data
 // corruption) and any member can restore them.
-const tracked = await trackModel(job, tf, model, optimizer, undefined, { replicated: ['weights', 'optimizer'] });
+const tracked = await trackModel(job, tf, model, optimizer, undefined, { replicated: opts['local-state'] ? [] : ['weights', 'optimizer'] });
 const sampler = new Sampler(train.count, seed);
 const started = Date.now();
 let accuracy = 0;
