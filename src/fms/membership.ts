@@ -25,9 +25,11 @@ export * from './membership-record.js';
 
 /**
  * The job's membership in the store: one record at `rollcall/<job>/membership`, changed only
- * by compare-and-set on its modRevision. The CAS is the whole coordination protocol: any number
- * of FMSes may propose at once, each losing proposer re-reads and recomputes, and the pure rule
- * in membership-record.ts makes a fault that is already applied a no-op.
+ * by compare-and-set on its modRevision. Normally one FMS writes each change (the coordinator of
+ * fms/fault-proposer.ts, which batches the faults reported to it); the CAS keeps the record right
+ * when more than one does (a reporter taking over from a coordinator that died, two nodes that
+ * declare themselves slow): each losing proposer re-reads and recomputes, and the pure rule in
+ * membership-record.ts makes a fault that is already applied a no-op.
  */
 
 export function membershipKey(job: string): string {
