@@ -1,6 +1,6 @@
 import { asBytes, viewOf, type NumericArray } from '../dtype.js';
-import type { FrameHeader } from '../frame.js';
-import { CollectiveRun, mod, type RunContext, type RunSignature } from './collective-run.js';
+import { mod, type RunContext, type RunSignature } from './collective-run.js';
+import { LogRoundsRun } from './log-rounds.js';
 
 /**
  * Small allgather on any world (Bruck et al.): ceil(log2 R) rounds. A scratch buffer starts
@@ -13,10 +13,8 @@ import { CollectiveRun, mod, type RunContext, type RunSignature } from './collec
  * at once; round k+1 is sent only when rounds 0..k are in, and what it sends lies below
  * every later round's landing place, so no pending send is overwritten.
  */
-export class BruckAllgatherRun extends CollectiveRun {
-  private readonly rounds = this.ctx.world > 1 ? Math.ceil(Math.log2(this.ctx.world)) : 0;
-  private readonly got = new Uint8Array(this.rounds);
-  private sent = 0;
+export class BruckAllgatherRun extends LogRoundsRun {
+  protected readonly what = 'allgather';
   private readonly scratchBytes: Uint8Array;
   private readonly scratch: NumericArray;
 
@@ -36,39 +34,27 @@ export class BruckAllgatherRun extends CollectiveRun {
     return Math.min(2 ** k, this.ctx.world - 2 ** k);
   }
 
-  private from(k: number): number {
+  protected to(k: number): number {
+    return mod(this.ctx.rank - 2 ** k, this.ctx.world);
+  }
+
+  protected from(k: number): number {
     return mod(this.ctx.rank + 2 ** k, this.ctx.world);
   }
 
-  protected start(): void {
+  protected override start(): void {
     this.scratch.set(this.input);
-    this.expectFrames(this.rounds);
-    this.advance();
+    super.start();
   }
 
-  private advance(): void {
-    const n = this.input.length;
-    while (this.sent < this.rounds && (this.sent === 0 || this.got[this.sent - 1] === 1)) {
-      const k = this.sent++;
-      this.send(mod(this.ctx.rank - 2 ** k, this.ctx.world), k, 0, asBytes(this.scratch, 0, this.blocks(k) * n));
-    }
+  protected payload(k: number): Uint8Array {
+    return asBytes(this.scratch, 0, this.blocks(k) * this.input.length);
   }
 
-  onFrame(from: number, h: FrameHeader, payload: Uint8Array): void {
-    const k = h.step;
-    if (k >= this.rounds || from !== this.from(k) || this.got[k] === 1) throw this.badFrame(from, `unexpected allgather frame for round ${k}`);
+  protected receive(from: number, k: number, payload: Uint8Array): void {
     const n = this.input.length;
     this.checkLength(from, payload, this.blocks(k) * n);
     this.scratch.set(viewOf(this.sig.dtype, payload), 2 ** k * n);
-    this.got[k] = 1;
-    this.advance();
-    this.frameDone();
-  }
-
-  waitingOn(): number[] {
-    const out: number[] = [];
-    for (let k = 0; k < this.rounds; k++) if (this.got[k] !== 1) out.push(this.from(k));
-    return out;
   }
 
   protected override finish(): void {
