@@ -9,7 +9,9 @@ import { completedResults, first, of, runJob, type JobRun } from '../helpers/job
  * spare; the job must end with the weights of the run without the fault, bit for bit.
  */
 const PROGRAM = fileURLToPath(new URL('../../examples/fashion-mnist/main.js', import.meta.url));
-const STEPS = 120;
+// Enough steps that the job outlasts the slow-down plus the window on a quiet machine too (120 steps
+// took 4.4 s here, ending before the 3 s window after the suspicion had passed).
+const STEPS = 400;
 const WINDOW_MS = 3000;
 // Heartbeats slower than the default's (200 ms, a fault at 600 ms): on this shared machine, at load
 // averages of 40-60, FMSes were found silent for 800 ms even with a 2 s fault timeout (phi), in the
