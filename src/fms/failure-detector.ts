@@ -188,6 +188,8 @@ export interface SuspectInfo {
   phi: number;
   silenceMs: number;
   reason: SuspectReason;
+  /** Silence allowed on top of the usual for the node's own recent stalls (0: none). */
+  allowanceMs: number;
   /** clock.now() at the verdict. */
   at: number;
 }
@@ -204,6 +206,10 @@ export interface HeartbeatMonitorOptions extends Omit<PhiAccrualOptions, 'interv
   slowdown?: () => number;
   /** Our own timer ran `lagMs` late: evidence that this process, not the peers, is in trouble. */
   onStall?: (lagMs: number) => void;
+  /** A node that says it stalled for S ms recently is allowed `stallFactor`·S more silence (default 2)... */
+  stallFactor?: number;
+  /** ...but never more than this (default 5 × maxSilenceMs), so a dead node's last word cannot hide it for long. */
+  maxAllowanceMs?: number;
   onSuspect(node: number, info: SuspectInfo): void;
 }
 
@@ -222,6 +228,8 @@ export interface HeartbeatMonitorOptions extends Omit<PhiAccrualOptions, 'interv
  */
 export class HeartbeatMonitor {
   readonly maxSilenceMs: number;
+  readonly maxAllowanceMs: number;
+  private readonly stallFactor: number;
   private readonly stallToleranceMs: number;
   private readonly clock: Clock;
   private readonly detector: PhiAccrualDetector;
@@ -231,6 +239,8 @@ export class HeartbeatMonitor {
   private readonly suspected = new Set<number>();
   /** Each watched node's deadline, recomputed when it changes (an arrival, a stall forgiven), not per wake-up. */
   private readonly deadlines = new Map<number, number>();
+  /** Extra silence each node has earned by the stalls it reported (only nodes that reported one). */
+  private readonly allowances = new Map<number, number>();
   private timer: TimerHandle | undefined;
   private started = false;
   /** A verdict is waiting for the I/O already queued to be read. */
@@ -246,6 +256,10 @@ export class HeartbeatMonitor {
     this.detector = new PhiAccrualDetector(opts);
     this.maxSilenceMs = positive('maxSilenceMs', opts.maxSilenceMs ?? 3 * opts.intervalMs);
     this.stallToleranceMs = positive('stallToleranceMs', opts.stallToleranceMs ?? opts.intervalMs / 2);
+    this.stallFactor = opts.stallFactor ?? 2;
+    if (!(this.stallFactor >= 0)) throw new InvalidArgumentError(`stallFactor must be >= 0, got ${this.stallFactor}`);
+    this.maxAllowanceMs = opts.maxAllowanceMs ?? 5 * this.maxSilenceMs;
+    if (!(this.maxAllowanceMs >= 0)) throw new InvalidArgumentError(`maxAllowanceMs must be >= 0, got ${this.maxAllowanceMs}`);
   }
 
   get running(): boolean {
@@ -263,11 +277,17 @@ export class HeartbeatMonitor {
   unwatch(node: number): void {
     this.detector.forget(node);
     this.deadlines.delete(node);
+    this.allowances.delete(node);
     this.suspected.delete(node);
   }
 
   private refresh(node: number): void {
-    this.deadlines.set(node, this.detector.deadline(node, this.maxSilenceMs, this.slowdown()));
+    this.deadlines.set(node, this.detector.deadline(node, this.maxSilenceMs, this.slowdown()) + this.allowanceOf(node));
+  }
+
+  /** The extra silence `node` is allowed now. */
+  allowanceOf(node: number): number {
+    return this.allowances.get(node) ?? 0;
   }
 
   /** The slowdown changed: every deadline is computed again (O(watched), and watched is a few). */
@@ -293,14 +313,17 @@ export class HeartbeatMonitor {
   }
 
   /**
-   * Records an arrival from `node`; false if it is not watched or already suspected. The timer
-   * moves to the new earliest deadline in this same wake-up, so while every node beats it
-   * never fires.
+   * Records an arrival from `node`, which says it stalled for `stallMs` lately (stall-meter.ts);
+   * false if it is not watched or already suspected. The timer moves to the new earliest
+   * deadline in this same wake-up, so while every node beats it never fires.
    */
-  heartbeat(node: number): boolean {
+  heartbeat(node: number, stallMs = 0): boolean {
     if (!this.detector.has(node) || this.suspected.has(node)) return false;
     const now = this.clock.now();
     this.absorbStall(now);
+    const allowance = Math.min(this.maxAllowanceMs, this.stallFactor * Math.max(0, stallMs));
+    if (allowance > 0) this.allowances.set(node, allowance);
+    else this.allowances.delete(node);
     this.detector.heartbeat(node, now, now >= this.graceUntil);
     this.refresh(node);
     if (this.started && !this.confirming) this.schedule(now);
@@ -366,9 +389,12 @@ export class HeartbeatMonitor {
     for (const node of this.detector.tracked()) {
       if (this.suspected.has(node)) continue;
       const silenceMs = this.detector.silenceMs(node, now);
-      const phi = this.detector.phiAfter(node, silenceMs / slow);
-      const reason = silenceMs > slow * this.maxSilenceMs ? 'max_silence' : phi > this.detector.threshold ? 'phi' : undefined;
-      if (reason) out.push({ node, phi, silenceMs, reason, at: now });
+      // The silence a node's own stalls account for is not held against it.
+      const allowanceMs = this.allowanceOf(node);
+      const judged = Math.max(0, silenceMs - allowanceMs);
+      const phi = this.detector.phiAfter(node, judged / slow);
+      const reason = judged > slow * this.maxSilenceMs ? 'max_silence' : phi > this.detector.threshold ? 'phi' : undefined;
+      if (reason) out.push({ node, phi, silenceMs, reason, allowanceMs, at: now });
     }
     return out;
   }

@@ -11,6 +11,7 @@ import { PeerWatch } from './peer-watch.js';
 import { ProgramProcess } from './program-process.js';
 import { ProgramSupervisor } from './program-supervisor.js';
 import { StragglerWatch } from './straggler-watch.js';
+import { EventLoopStallMeter, SteadyMeter, type StallMeter } from './stall-meter.js';
 
 export { FmsState } from './fms-shared.js';
 export type { FmsConfig, FmsEvent, FmsHooks, ProgramHandle } from './fms-shared.js';
@@ -36,6 +37,8 @@ export interface FmsDeps {
   openStore(cfg: FmsConfig): Promise<Store>;
   openEndpoint(opts: { job: string; secret: string; host: string; onDatagram(d: Datagram): void }): Promise<DatagramEndpoint>;
   startProgram(command: readonly string[], env: NodeJS.ProcessEnv): ProgramHandle;
+  /** How long this process could not run lately, for its heartbeats (default: never). */
+  stallMeter?(): StallMeter;
 }
 
 /** A real node: the configured store, a UDP endpoint, the program as a child process. */
@@ -43,6 +46,7 @@ export const processDeps: FmsDeps = {
   openStore: (cfg) => openStore(cfg.store, { secret: cfg.secret }),
   openEndpoint: (opts) => openDatagramEndpoint(opts),
   startProgram: (command, env) => new ProgramProcess(command, env),
+  stallMeter: () => new EventLoopStallMeter(),
 };
 
 interface Parts {
@@ -71,6 +75,7 @@ export class Fms {
   }
   private store: Store | undefined;
   private endpoint: DatagramEndpoint | undefined;
+  private stall: StallMeter | undefined;
   private parts: Parts | undefined;
   private stopping = false;
 
@@ -98,6 +103,8 @@ export class Fms {
 
   async start(): Promise<void> {
     const { job, secret } = this.cfg;
+    // Measuring from the start: the stalls of a loaded start-up are the first the watchers should hear of.
+    this.stall = this.deps.stallMeter?.() ?? new SteadyMeter();
     this.store = await this.deps.openStore(this.cfg);
     this.endpoint = await this.deps.openEndpoint({ job, secret, host: this.cfg.host, onDatagram: (d) => this.onDatagram(d) });
     const parts = this.assemble(this.store, this.endpoint);
@@ -129,8 +136,10 @@ export class Fms {
     // A straggler is a fault of this node, declared like the others; not its program's (the
     // program is fine, only slow), so `restart` mode replaces the node too.
     const stragglers = new StragglerWatch(cfg, clock, { emit, record: () => membership.record, declare: (detail) => void peers.declareFault([cfg.node], 'slow', detail) });
+    const stall = this.stall ?? new SteadyMeter();
     const peers: PeerWatch = new PeerWatch(cfg, clock, store, endpoint, hooks, {
       ...common,
+      stallMs: () => stall.recentMs(),
       idle: (generation) => membership.idle(generation),
       propose: (failed, cause, programFault, generation) => membership.propose(failed, cause, programFault, generation),
       rejoin: (generation) => membership.rejoin(generation),
@@ -148,7 +157,7 @@ export class Fms {
     const parts = this.parts;
     // Before the parts exist nothing is watched and no record is known: a datagram changes nothing.
     if (!parts) return;
-    if (d.type === 'heartbeat') parts.peers.onHeartbeat(d.node);
+    if (d.type === 'heartbeat') parts.peers.onHeartbeat(d.node, d.stall ?? 0);
     // Our beat to the others rides on our program's (peer-watch.ts), only on one that counted.
     else if (d.type === 'program_heartbeat') {
       if (parts.program.onHeartbeat(d)) parts.peers.programBeat();
@@ -181,6 +190,7 @@ export class Fms {
     await this.parts?.membership.stop();
     await this.parts?.program.stop(graceMs);
     this.endpoint?.close();
+    this.stall?.stop();
     await this.store?.close().catch(() => undefined);
   }
 }

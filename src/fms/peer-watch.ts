@@ -9,6 +9,7 @@ import { FaultProposer, type FaultReport } from './fault-proposer.js';
 import { doneKey, FmsState, type Emit, type FmsConfig, type FmsHooks } from './fms-shared.js';
 import { IndirectProbe, PROBE_HELPERS } from './indirect-probe.js';
 import { LocalHealth } from './local-health.js';
+import { quantizeStall } from './stall-meter.js';
 import type { MembershipRecord } from './membership.js';
 import { coordinatorOf, ringOf, watchedBy, watchersOf } from './ring.js';
 
@@ -38,6 +39,8 @@ export interface PeerWatchLinks {
   propose(failed: number[], cause: FaultCause, programFault: boolean, generation: number): Promise<void>;
   /** Writes the same members in a new generation (the communicator of `generation` broke, everyone alive). */
   rejoin(generation: number): Promise<void>;
+  /** The longest this process could not run lately (stall-meter.ts), told to our watchers in each beat. */
+  stallMs(): number;
 }
 
 /** The timings of the peer watch, all derived from the heartbeat and the fault timeout. */
@@ -118,7 +121,10 @@ export class PeerWatch {
       maxSilenceMs: cfg.faultTimeoutMs,
       slowdown: () => this.health.multiplier(),
       onStall: () => this.health.worse(),
-      onSuspect: (n, info) => this.suspect(n, 'heartbeat', `FMS of node ${n} silent for ${Math.round(info.silenceMs)} ms (${info.reason})`),
+      onSuspect: (n, info) => {
+        const allowed = info.allowanceMs > 0 ? `, ${Math.round(info.allowanceMs)} ms more allowed for its own recent stalls` : '';
+        this.suspect(n, 'heartbeat', `FMS of node ${n} silent for ${Math.round(info.silenceMs)} ms (${info.reason}${allowed})`);
+      },
     });
     this.probe = new IndirectProbe(clock, t.probeMs, {
       node: cfg.node,
@@ -184,10 +190,11 @@ export class PeerWatch {
     this.beat();
   }
 
-  onHeartbeat(node: number): void {
+  /** A beat from `node`, which could not run for `stallMs` lately: it is allowed that much more silence. */
+  onHeartbeat(node: number, stallMs = 0): void {
     if (this.awaitingFirstBeat.delete(node)) this.monitor.watch(node);
     // A suspect is not judged by the monitor until cleared: its beat clears it.
-    if (!this.monitor.heartbeat(node)) this.probe.heard(node);
+    if (!this.monitor.heartbeat(node, stallMs)) this.probe.heard(node);
   }
 
   /** Probes, acks, requests to probe, nacks: this FMS answers them even before it judges anyone. */
@@ -261,9 +268,11 @@ export class PeerWatch {
     this.rering();
     const now = this.clock.now();
     this.lastBeatAt = now;
+    const stall = quantizeStall(this.links.stallMs());
+    const beat: Datagram = stall > 0 ? { type: 'heartbeat', node: this.cfg.node, stall } : { type: 'heartbeat', node: this.cfg.node };
     for (const n of this.watchers) {
       const addr = this.addressOf(n);
-      if (addr !== undefined) this.endpoint.send(addr, { type: 'heartbeat', node: this.cfg.node });
+      if (addr !== undefined) this.endpoint.send(addr, beat);
     }
     if (this.hooks.health && now - this.healthAt >= HEALTH_EVERY_MS - this.cfg.heartbeatMs / 2) {
       this.healthAt = now;

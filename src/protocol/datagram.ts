@@ -19,8 +19,11 @@ export const FaultCauseSchema = z.enum(['exit', 'heartbeat', 'connection', 'slow
 export type FaultCause = z.infer<typeof FaultCauseSchema>;
 
 export const DatagramSchema = z.discriminatedUnion('type', [
-  /** FMS to FMS, every heartbeat interval. */
-  z.object({ type: z.literal('heartbeat'), node: NodeId }),
+  /**
+   * FMS to FMS, every heartbeat interval. `stall`: the longest the sender could not run lately,
+   * in ms (fms/stall-meter.ts); its watchers allow it that much more silence.
+   */
+  z.object({ type: z.literal('heartbeat'), node: NodeId, stall: z.number().int().nonnegative().max(60_000).optional() }),
   /** A program's heartbeat thread to its own FMS; sent off the program's main thread. */
   z.object({ type: z.literal('program_heartbeat'), node: NodeId, pid: z.number().int().positive() }),
   /** A confirmed fault, reported to the one FMS that writes the next membership (fms/fault-proposer.ts). */

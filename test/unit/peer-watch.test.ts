@@ -39,6 +39,9 @@ interface Bench {
   ev: ReturnType<typeof recordEvents>;
   /** Events, idles and proposals in the order they happened. */
   log: string[];
+  /** The stall each other node reports in its beats (ms), and our own (stall-meter.ts). */
+  stalls: Map<number, number>;
+  ownStallMs: number;
 }
 
 const benches: Bench[] = [];
@@ -70,10 +73,12 @@ async function bench(health?: FmsHooks['health']): Promise<Bench> {
     record: { generation: 0, members: [0, 1, 2], spares: [3], failed: [], minNodes: 1, policy: 'replace', state: 'running' },
     ev: recordEvents(NODE),
     log: [],
+    stalls: new Map(),
+    ownStallMs: 0,
     watch: undefined as unknown as PeerWatch,
   };
   const endpoint = hub.endpoint(NODE, (d) => {
-    if (d.type === 'heartbeat') b.watch.onHeartbeat(d.node);
+    if (d.type === 'heartbeat') b.watch.onHeartbeat(d.node, d.stall ?? 0);
     else if (d.type === 'fault') b.watch.onFaultNotice(d);
     else if (d.type !== 'program_heartbeat') b.watch.onProbeDatagram(d);
   });
@@ -84,6 +89,7 @@ async function bench(health?: FmsHooks['health']): Promise<Bench> {
     },
     state: state.state,
     stopping: () => false,
+    stallMs: () => b.ownStallMs,
     record: () => b.record,
     idle: (generation) => {
       b.log.push('idle');
@@ -113,7 +119,10 @@ async function bench(health?: FmsHooks['health']): Promise<Bench> {
  */
 async function run(b: Bench, ms: number, beating: number[] = OTHERS, programBeats = true): Promise<void> {
   for (let t = 0; t < ms; t += HEARTBEAT / 2) {
-    for (const n of beating) b.hub.deliver(NODE, { type: 'heartbeat', node: n });
+    for (const n of beating) {
+      const stall = b.stalls.get(n);
+      b.hub.deliver(NODE, stall ? { type: 'heartbeat', node: n, stall } : { type: 'heartbeat', node: n });
+    }
     b.clock.advance(HEARTBEAT / 2);
     if (programBeats && (t + HEARTBEAT / 2) % HEARTBEAT === 0) b.watch.programBeat();
     await turns(1);
@@ -318,5 +327,36 @@ describe('peer watch (fake clock, memory store, in-memory datagrams)', () => {
     c.clock.advance(HEARTBEAT);
     await turns();
     assert.deepEqual(c.ev.of('peer_suspected'), [], 'a newer generation already dealt with it');
+  });
+  it('a peer that says it could not run for half a second lately is allowed twice that more silence; one that did not say so, the usual', async () => {
+    const silentFor = async (stall: number): Promise<{ at: number; detail: string }> => {
+      const b = await bench();
+      if (stall > 0) b.stalls.set(2, stall);
+      await run(b, 2000);
+      const from = b.clock.now();
+      await untilSuspected(b, 2, [1, 3], 6000);
+      const e = b.ev.of('peer_suspected').find((x) => x.suspect === 2)!;
+      return { at: b.clock.now() - from, detail: String(e.detail) };
+    };
+    const usual = await silentFor(0);
+    const stalled = await silentFor(500);
+    assert.ok(usual.at <= testFmsConfig(JOB, NODE).faultTimeoutMs + HEARTBEAT, `suspected ${usual.at} ms into the silence`);
+    assert.ok(stalled.at >= usual.at + 1000 - HEARTBEAT && stalled.at <= usual.at + 1000 + HEARTBEAT, `${stalled.at} ms against ${usual.at} ms`);
+    assert.match(stalled.detail, /1000 ms more allowed for its own recent stalls/);
+    assert.doesNotMatch(usual.detail, /allowed/);
+    // The allowance is bounded: a dead node's last word cannot hide it for long.
+    const capped = await silentFor(60_000);
+    assert.ok(capped.at <= usual.at + 5 * testFmsConfig(JOB, NODE).faultTimeoutMs + HEARTBEAT, `${capped.at} ms`);
+  });
+
+  it('its beats say how long this FMS itself could not run lately, in 100 ms steps, and nothing when it ran on time', async () => {
+    const b = await bench();
+    b.ownStallMs = 437;
+    await run(b, 2 * HEARTBEAT);
+    const last = (): Datagram | undefined => b.inbox.get(1)!.filter((d) => d.type === 'heartbeat').at(-1);
+    assert.deepEqual(last(), { type: 'heartbeat', node: NODE, stall: 500 });
+    b.ownStallMs = 40;
+    await run(b, 2 * HEARTBEAT);
+    assert.deepEqual(last(), { type: 'heartbeat', node: NODE });
   });
 });
