@@ -14,7 +14,8 @@ import { EventLog } from './event-log.js';
 import { stoppedExitCode } from './launcher.js';
 import { fmsConfig } from './fms-config.js';
 import { FmsState, sendToFms, type FromFms } from '../protocol/fms-messages.js';
-import { EventPublisher, RecoveryFromEvents, parseEventBatch } from './job-events.js';
+import { EventPublisher, RecoveryFromEvents } from './job-events.js';
+import { feedDashboard, type DashboardSink } from '../dashboard/summary-feed.js';
 import type { LaunchOptions } from './launch-options.js';
 
 const FMS_MAIN = fileURLToPath(new URL('../fms/fms-main.js', import.meta.url));
@@ -56,55 +57,20 @@ const progressKey = (job: string, node: number): string => `rollcall/${job}/prog
 const PROGRESS_PUBLISH_MS = 1000;
 const CLAIM_TTL_MS = 5000;
 
-/** Feeds a node's dashboard with the job's events and progress as the store has them. */
-async function feedFromStore(store: Store, job: string, view: JobView, metrics: JobMetrics): Promise<Watcher> {
+/** A dashboard's view of the job, with the recoveries worked out from the events as they come. */
+function dashboardSink(view: JobView, metrics: JobMetrics): DashboardSink {
   const recoveries = new RecoveryFromEvents();
-  const onEvent = (e: EventLine): void => {
-    view.event(e);
-    metrics.event(e);
-    const rec = recoveries.observe(e);
-    if (rec) {
-      view.event(rec);
-      metrics.event(rec);
-    }
-  };
-  // A node's events arrive in batches (job-events.ts): one watch event per batch, not per event.
-  const batch = (value: string): EventLine[] => {
-    try {
-      return parseEventBatch(value);
-    } catch {
-      // `rollcall events` reports bad entries; a dashboard shows what it can.
-      return [];
-    }
-  };
-  const onProgress = (key: string, value: string): void => {
-    try {
-      const p = JSON.parse(value) as { step: number; ts: number };
-      view.progress(Number(key.slice(key.lastIndexOf('/') + 1)), p.step, p.ts);
-    } catch {
-      // As above.
-    }
-  };
-  const events = await listAndWatch(
-    store,
-    `rollcall/${job}/events/`,
-    // Each node's events are in order; across nodes, time order (as `rollcall events` merges them).
-    (kvs) => kvs.flatMap((kv) => batch(kv.value)).sort((a, b) => a.ts - b.ts).forEach(onEvent),
-    (ev) => ev.type === 'put' && batch(ev.kv.value).forEach(onEvent),
-    () => undefined,
-  );
-  const progress = await listAndWatch(
-    store,
-    `rollcall/${job}/progress/`,
-    (kvs) => kvs.forEach((kv) => onProgress(kv.key, kv.value)),
-    (ev) => ev.type === 'put' && onProgress(ev.kv.key, ev.kv.value),
-    () => undefined,
-  );
   return {
-    close: () => {
-      events.close();
-      progress.close();
+    event: (e: EventLine): void => {
+      view.event(e);
+      metrics.event(e);
+      const rec = recoveries.observe(e);
+      if (rec) {
+        view.event(rec);
+        metrics.event(rec);
+      }
     },
+    progress: (node, step, ts) => view.progress(node, step, ts),
   };
 }
 
@@ -154,8 +120,8 @@ export async function runNode(o: NodeRunOptions, hooks: NodeHooks = {}): Promise
       publisher.publish(e);
     };
     if (dashboard) {
-      // The whole job's view, from every node's events and progress in the store.
-      feed = await feedFromStore(store, job, view, metrics);
+      // The whole job's view: from one dashboard's summary, or, on that one, every node's events and progress.
+      feed = await feedDashboard(store, job, node, lease, dashboardSink(view, metrics));
       say(`dashboard: ${dashboard.url}`);
       hooks.onDashboard?.(dashboard.url);
     }

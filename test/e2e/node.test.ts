@@ -5,6 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startEtcd, type EtcdCluster } from '../helpers/etcd.js';
+import { dashboardSummaryKey, dashboardWriterKey } from '../../src/dashboard/summary-feed.js';
+import { openStore } from '../../src/store/open-store.js';
 import { ROLLCALL, STEPS_PROGRAM, TRAIN_PROGRAM, assertEveryEventTyped, readEvents, type Ev } from '../helpers/job.js';
 
 /**
@@ -141,5 +143,54 @@ describe('rollcall node on a 3-member etcd: the leader killed mid-job', { timeou
     assertEveryEventTyped(evs);
     assert.deepEqual(evs.filter((e) => ['fault_detected', 'node_fenced', 'membership_updated'].includes(e.event)), []);
     assert.ok(evs.some((e) => e.event === 'program_completed' && e.node === 0));
+  });
+});
+
+describe('rollcall node: a dashboard on every node, fed from one summary', { timeout: 120_000 }, () => {
+  let etcd: EtcdCluster;
+  before(async () => {
+    etcd = await startEtcd();
+  });
+  after(() => etcd?.stop());
+
+  it('every dashboard shows every member stepping; one of them writes the summary the others follow', async () => {
+    const job = `dashboards-${Date.now()}`;
+    const train = ['--', process.execPath, STEPS_PROGRAM, '--steps', '150', '--step-ms', '20'];
+    const nodes = [0, 1, 2].map((n) => {
+      const p = spawn(process.execPath, [ROLLCALL, 'node', '--store', etcd.url, '--job', job, '--node', String(n), '--nodes', '2', '--spares', '1', '--host', '127.0.0.1', '--dashboard', '127.0.0.1:0', ...train], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, ROLLCALL_SECRET: SECRET },
+      });
+      const out = { err: '', url: undefined as string | undefined, exit: new Promise<number | null>((r) => p.on('exit', (c) => r(c))) };
+      p.stdout!.resume();
+      p.stderr!.on('data', (d: Buffer) => {
+        out.err += d.toString();
+        out.url ??= /dashboard: (http:\S+)/.exec(out.err)?.[1];
+      });
+      return out;
+    });
+    const t0 = Date.now();
+    // Each dashboard sees both members past their first steps: its own node's and the others'.
+    const seen = new Set<number>();
+    while (seen.size < 3) {
+      if (Date.now() - t0 > 60_000) assert.fail(`dashboards ${[0, 1, 2].filter((n) => !seen.has(n)).join(',')} never showed both members stepping:\n${nodes.map((n) => n.err).join('\n')}`);
+      for (const [i, n] of nodes.entries()) {
+        if (seen.has(i) || n.url === undefined) continue;
+        const view = (await fetch(`${n.url}view.json`).then((r) => r.json()).catch(() => undefined)) as { nodes: { node: number; step: number }[] } | undefined;
+        const steps = new Map(view?.nodes.map((r) => [r.node, r.step]));
+        if ((steps.get(0) ?? 0) > 0 && (steps.get(1) ?? 0) > 0) seen.add(i);
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const store = await openStore(etcd.url, { secret: SECRET });
+    try {
+      const writer = (await store.get(dashboardWriterKey(job)))?.value;
+      assert.ok(writer !== undefined && ['0', '1', '2'].includes(writer), `the summary writer is one of the nodes (${writer})`);
+      const summary = JSON.parse((await store.get(dashboardSummaryKey(job)))?.value ?? '{}') as { writer?: number; seq?: number };
+      assert.equal(String(summary.writer), writer, 'the summary is that node\'s');
+    } finally {
+      await store.close();
+    }
+    assert.deepEqual(await Promise.all(nodes.map((n) => n.exit)), [0, 0, 0], nodes.map((n) => n.err).join('\n'));
   });
 });
