@@ -11,6 +11,7 @@ export type { Store, KeyValue, Lease, Watcher, WatchEvent } from './store/store.
 export { connectStore, type ConnectStoreOptions } from './store/tcp-store-client.js';
 export { startStoreServer } from './store/tcp-store-server.js';
 export { openStore, type OpenStoreOptions } from './store/open-store.js';
+export type { StoreAccess } from './protocol/store-access.js';
 export { MemoryStore } from './store/memory-store.js';
 export { connect, Job, JobState, type ConnectOptions } from './sdk/job.js';
 export type { State, StateEntry, JsonValue } from './sdk/state.js';

@@ -6,6 +6,7 @@ import { ClosedError, RollcallError, TimeoutError } from '../errors.js';
 import { reviveError } from '../protocol/error-wire.js';
 import { isLegalMove, warnRefusedMove } from '../util/state-moves.js';
 import type { FromProxy, ProxyConnect, ProxyOp, SharedView, ToProxy } from '../protocol/proxy-messages.js';
+import type { StoreAccess } from '../protocol/store-access.js';
 import { PROXY_MOVES, ProxyState, type CommProxy } from './proxy.js';
 
 const WORKER = fileURLToPath(new URL('./proxy-worker.js', import.meta.url));
@@ -38,9 +39,9 @@ export class ProxyHandle extends EventEmitter<{ broken: [RollcallError] }> imple
    * and loading the library took most of a relaunch (see docs/architecture.md), so the SDK keeps
    * one standby proxy and activates it when the membership changes.
    */
-  static standby(store: string, secret: string, timeoutMs: number): Promise<ProxyHandle> {
+  static standby(store: string, secret: string, timeoutMs: number, storeAccess?: StoreAccess): Promise<ProxyHandle> {
     const proxy = new ProxyHandle(new Worker(WORKER));
-    return proxy.request({ type: 'prepare', store, secret }, 'prepared', timeoutMs, 'proxy did not start').then(() => {
+    return proxy.request({ type: 'prepare', store, storeAccess, secret }, 'prepared', timeoutMs, 'proxy did not start').then(() => {
       proxy.moveTo(ProxyState.Standby);
       return proxy;
     });

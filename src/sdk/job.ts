@@ -193,7 +193,7 @@ export class Job {
     this.startKeeper();
     if (config.proxy === 'inline') {
       const c = config;
-      this.listener = openStore(c.store, { secret: c.secret, requestTimeoutMs: c.rendezvousTimeoutMs }).then((store) =>
+      this.listener = openStore(c.store, { secret: c.secret, access: c.storeAccess, requestTimeoutMs: c.rendezvousTimeoutMs }).then((store) =>
         NodeListener.open({ store, job: c.job, node: c.node, host: c.host, admitWaitMs: Math.max(c.rendezvousTimeoutMs, c.startTimeoutMs) }).catch(async (e: unknown) => {
           await store.close();
           throw e;
@@ -287,7 +287,7 @@ export class Job {
     const c = this.config;
     this.keeper ??= new Keeper(
       // Time-chosen replicas start on a multiple of a fixed version interval: evenly spaced versions.
-      { job: c.job, secret: c.secret, node: c.node, store: c.store, host: c.host, stateDir: c.stateDir, keep: c.keep, persistEvery: c.persistEvery, base: c.replicateEvery ?? REPLICA_BASE * (c.versionEvery ?? 1) },
+      { job: c.job, secret: c.secret, node: c.node, store: c.store, storeAccess: c.storeAccess, host: c.host, stateDir: c.stateDir, keep: c.keep, persistEvery: c.persistEvery, base: c.replicateEvery ?? REPLICA_BASE * (c.versionEvery ?? 1) },
       {
         targetMs: c.replicateEvery === null ? c.replicateMs : undefined,
         versionMs: c.versionEvery === null ? c.versionMs : undefined,
@@ -512,7 +512,7 @@ export class Job {
       // a member missing then is a fault to recover from.
       const rdvMs = generation === 0 ? Math.max(c.rendezvousTimeoutMs, c.startTimeoutMs) : c.rendezvousTimeoutMs;
       const ms = await proxy.activate(
-        { store: c.store, secret: c.secret, job: c.job, generation, rank, world, members, rendezvousTimeoutMs: rdvMs, host: c.host, tuning: { timeoutMs: this.commTimeoutMs() } },
+        { store: c.store, storeAccess: c.storeAccess, secret: c.secret, job: c.job, generation, rank, world, members, rendezvousTimeoutMs: rdvMs, host: c.host, tuning: { timeoutMs: this.commTimeoutMs() } },
         rdvMs + 1000,
       );
       if (this.activating === proxy) this.activating = undefined;
@@ -552,7 +552,7 @@ export class Job {
   private startStandby(): Promise<CommProxy> {
     const c = this.config;
     if (c.proxy === 'inline' && this.listener) return this.listener.then((n) => InlineProxy.onNode(n));
-    return c.proxy === 'inline' ? InlineProxy.standby(c.store, c.secret, c.rendezvousTimeoutMs) : ProxyHandle.standby(c.store, c.secret, c.rendezvousTimeoutMs);
+    return c.proxy === 'inline' ? InlineProxy.standby(c.store, c.secret, c.rendezvousTimeoutMs, c.storeAccess) : ProxyHandle.standby(c.store, c.secret, c.rendezvousTimeoutMs, c.storeAccess);
   }
 
   private onResumed(generation: number, stepsRedone?: number, msRedone?: number): void {

@@ -5,6 +5,7 @@ import type { Store } from '../store/store.js';
 import { openStore } from '../store/open-store.js';
 import { advertisedHost, joinHostPort } from '../util/host.js';
 import type { FromKeeper, KeeperInit, ToKeeper } from '../protocol/keeper-messages.js';
+import type { StoreAccess } from '../protocol/store-access.js';
 import { macMatches, newNonce } from '../protocol/challenge.js';
 import { programEventMessage } from '../protocol/program-events.js';
 import { frame, KeeperAuthSchema, KeeperHelloSchema, keeperMac, MessageReader, type KeeperHello, type WireMessage } from '../protocol/keeper-wire.js';
@@ -24,7 +25,7 @@ import { checksum, corruptEntries, decodeVersion, encodeVersion, encodeVersionPa
  * unit tests run keepers in-process.
  */
 export interface KeeperCoreDeps {
-  openStore(address: string, opts: { secret: string }): Promise<Store>;
+  openStore(address: string, opts: { secret: string; access?: StoreAccess }): Promise<Store>;
 }
 
 export interface KeeperCore {
@@ -670,7 +671,7 @@ export function createKeeperCore(post: (m: FromKeeper) => void, deps: KeeperCore
     srv.unref();
     const a = srv.address() as { address: string; port: number };
     const address = joinHostPort(advertisedHost(m.host), a.port);
-    store = await deps.openStore(m.store, { secret: m.secret });
+    store = await deps.openStore(m.store, { secret: m.secret, access: m.storeAccess });
     await store.put(keeperKey(m.node), address);
     post({ type: 'ready', address });
   }
