@@ -53,12 +53,15 @@ export class MessageReader {
         this.need = 8 + hl + bl;
         continue;
       }
-      let head: Record<string, unknown>;
+      let parsed: unknown;
       try {
-        head = JSON.parse(all.subarray(4, 4 + hl).toString('utf8')) as Record<string, unknown>;
+        parsed = JSON.parse(all.subarray(4, 4 + hl).toString('utf8'));
       } catch {
         throw new ProtocolError('state message header is not JSON');
       }
+      // Readers index the head by field: `null` or a number there would be a TypeError, not a refusal.
+      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new ProtocolError('state message header is not a JSON object');
+      const head = parsed as Record<string, unknown>;
       const body = new Uint8Array(all.buffer, all.byteOffset + 8 + hl, bl);
       const rest = all.subarray(8 + hl + bl);
       this.chunks = rest.length > 0 ? [rest] : [];
