@@ -140,6 +140,10 @@ export class InlineProxy extends EventEmitter<{ broken: [RollcallError] }> imple
     return this.ready().barrier();
   }
 
+  async allgather<T extends NumericArray>(input: T, output: T): Promise<T> {
+    return this.ready().allgather(input, output);
+  }
+
   async send<T extends NumericArray>(buf: T, peer: number, tag = 0): Promise<T> {
     await this.ready().send(buf, peer, { tag });
     return buf;

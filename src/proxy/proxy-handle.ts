@@ -120,6 +120,25 @@ export class ProxyHandle extends EventEmitter<{ broken: [RollcallError] }> imple
     return this.call({ type: 'op', id: 0, op: 'barrier' });
   }
 
+  /** As staged() below, with two buffers: the input copied in, the output copied back. */
+  async allgather<T extends NumericArray>(input: T, output: T): Promise<T> {
+    const dtype = dtypeOf(input);
+    const shared = (b: NumericArray): SharedArrayBuffer | undefined => (b.buffer instanceof SharedArrayBuffer ? b.buffer : undefined);
+    const inStage = shared(input) ? undefined : this.takeStaging(input.byteLength);
+    const outStage = shared(output) ? undefined : this.takeStaging(output.byteLength);
+    const viewOf = (b: NumericArray, stage: SharedArrayBuffer | undefined): SharedView =>
+      stage ? { sab: stage, byteOffset: 0, length: b.length, dtype } : { sab: b.buffer as SharedArrayBuffer, byteOffset: b.byteOffset, length: b.length, dtype };
+    try {
+      if (inStage) new Uint8Array(inStage, 0, input.byteLength).set(new Uint8Array(input.buffer, input.byteOffset, input.byteLength));
+      await this.call({ type: 'op', id: 0, op: 'allgather', buf: viewOf(input, inStage), out: viewOf(output, outStage) });
+      if (outStage) new Uint8Array(output.buffer, output.byteOffset, output.byteLength).set(new Uint8Array(outStage, 0, output.byteLength));
+    } finally {
+      if (inStage) this.staging.push(inStage);
+      if (outStage) this.staging.push(outStage);
+    }
+    return output;
+  }
+
   send<T extends NumericArray>(buf: T, peer: number, tag = 0): Promise<T> {
     return this.staged(buf, (v) => ({ type: 'op', id: 0, op: 'send', buf: v, peer, tag }));
   }

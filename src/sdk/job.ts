@@ -1,6 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import type { NumericArray, ReduceOp } from '../comm/dtype.js';
+import type { Collectives } from '../comm/communicator.js';
+import { dtypeOf, type NumericArray, type ReduceOp } from '../comm/dtype.js';
 import {
   AbortedError,
   ClosedError,
@@ -121,7 +122,7 @@ function send(m: FromProgram): void {
  * is idle); when the membership has changed, the first operation afterwards rejects with
  * MembershipChangedError so the program can resynchronise, then operations go on.
  */
-export class Job {
+export class Job implements Collectives {
   readonly job: string;
   readonly node: number;
   /** Read through `state`; changed only by moveTo(). */
@@ -263,12 +264,25 @@ export class Job {
     return this.op((p) => p.barrier());
   }
 
-  send<T extends NumericArray>(buf: T, peer: number, tag = 0): Promise<T> {
-    return this.op((p) => p.send(buf, peer, tag));
+  /** Every member's `input` into `output` (world × input.length elements, rank order; allocated if not given). */
+  allgather<T extends NumericArray>(input: T, output?: T): Promise<T> {
+    return this.op((p) => {
+      // Sized when the operation runs: the world it runs in is the one it was issued in (op()).
+      const out = output ?? new (input.constructor as new (n: number) => T)(input.length * this.world);
+      if (dtypeOf(out) !== dtypeOf(input) || out.length !== input.length * this.world) {
+        throw new InvalidArgumentError(`allgather output must be a ${dtypeOf(input)} array of ${input.length * this.world} elements (world ${this.world} × ${input.length})`, { rank: this.rank });
+      }
+      return p.allgather(input, out);
+    });
   }
 
-  recv<T extends NumericArray>(buf: T, peer: number, tag = 0): Promise<T> {
-    return this.op((p) => p.recv(buf, peer, tag));
+  /** Resolves once the data no longer needs `buf` (as Communicator.send). */
+  send(buf: NumericArray, to: number, opts: { tag?: number } = {}): Promise<void> {
+    return this.op((p) => p.send(buf, to, opts.tag ?? 0)).then(() => undefined);
+  }
+
+  recv<T extends NumericArray>(buf: T, from: number, opts: { tag?: number } = {}): Promise<T> {
+    return this.op((p) => p.recv(buf, from, opts.tag ?? 0));
   }
 
   /**
