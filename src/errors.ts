@@ -11,6 +11,7 @@ export type ErrorCode =
   | 'ERR_COLLECTIVE_MISMATCH'
   | 'ERR_PROTOCOL'
   | 'ERR_AUTH'
+  | 'ERR_TLS'
   | 'ERR_TIMEOUT'
   | 'ERR_RENDEZVOUS_TIMEOUT'
   | 'ERR_INVALID_ARGUMENT'
@@ -103,6 +104,15 @@ export class ProtocolError extends RollcallError {
 /** A peer could not prove it holds the job's secret, or was for another job or generation. */
 export class AuthError extends RollcallError {
   readonly code = 'ERR_AUTH' as const;
+}
+
+/**
+ * A TLS connection could not be made: the server's certificate does not verify against the CA
+ * we were given (or does not name the host we dialled), or the server refused our certificate.
+ * The message names the cause as TLS reported it.
+ */
+export class TlsError extends RollcallError {
+  readonly code = 'ERR_TLS' as const;
 }
 
 /** A deadline passed before the awaited thing happened. */

@@ -51,12 +51,12 @@ async function exchangeHalos(): Promise<void> {
   for (const phase of [0, 1]) {
     if (job.rank % 2 === phase) {
       if (job.rank + 1 < job.world) {
-        await job.send(row(block.count), job.rank + 1, DOWN);
-        await job.recv(row(block.count + 1), job.rank + 1, UP);
+        await job.send(row(block.count), job.rank + 1, { tag: DOWN });
+        await job.recv(row(block.count + 1), job.rank + 1, { tag: UP });
       }
     } else if (job.rank > 0) {
-      await job.recv(row(0), job.rank - 1, DOWN);
-      await job.send(row(1), job.rank - 1, UP);
+      await job.recv(row(0), job.rank - 1, { tag: DOWN });
+      await job.send(row(1), job.rank - 1, { tag: UP });
     }
   }
 }
@@ -76,9 +76,22 @@ function checkLayout(layout: Block): void {
   }
 }
 
+/**
+ * Every member's rows, gathered: they must tile the grid in rank order, each row owned once. A
+ * member that split the grid differently would exchange halos with the wrong rows.
+ */
+async function checkTiling(): Promise<void> {
+  const all = await job.allgather(new Int32Array([block.first, block.count]));
+  for (let r = 0, next = 0; r < job.world; next += all[2 * r + 1]!, r++) {
+    if (all[2 * r] !== next) throw new Error(`heat: rank ${r} starts at row ${all[2 * r]}, not ${next}: the members split the grid differently`);
+    if (r === job.world - 1 && next + all[2 * r + 1]! !== size) throw new Error(`heat: the blocks cover ${next + all[2 * r + 1]!} rows of ${size}`);
+  }
+}
+
 let grid: Float64Array | undefined;
 await job.run(state, async (s) => {
   checkLayout(s.values.layout);
+  await checkTiling();
   while (s.step < iterations) {
     await exchangeHalos();
     sweep(cur, next, size, block);

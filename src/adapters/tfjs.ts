@@ -1,3 +1,4 @@
+import type { Collectives } from '../comm/communicator.js';
 import type { Job } from '../sdk/job.js';
 import type { State, StateEntry, StateOptions } from '../sdk/state.js';
 
@@ -78,7 +79,7 @@ function flatFor(job: object, n: number): Float32Array {
  * caller disposes them and its own. Members must pass maps with the same names and shapes.
  */
 export async function averageGradients<T extends TensorLike>(
-  job: Pick<Job, 'allreduce'>,
+  job: Pick<Collectives, 'allreduce'>,
   tf: { tensor(values: Float32Array, shape: number[]): T },
   grads: Record<string, TensorLike>,
 ): Promise<Record<string, T>> {

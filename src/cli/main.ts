@@ -17,6 +17,7 @@ import { readJobEvents, withRecoveries } from '../launch/job-events.js';
 import { launch } from '../launch/launcher.js';
 import { runNode } from '../launch/node-runner.js';
 import { openStore } from '../store/open-store.js';
+import { readStoreAccess, storeFlags } from './store-flags.js';
 import { DEFAULT_REPLICATE_MS, DEFAULT_VERSION_MS, MAX_NODES, resolveLaunchOptions } from '../launch/launch-options.js';
 import { PROXY_KINDS } from '../protocol/program-ipc.js';
 import { STRAGGLER_ACTIONS } from '../protocol/fms-messages.js';
@@ -283,33 +284,33 @@ function stopOnSignals(): AbortController {
   return stop;
 }
 
-jobFlags(
+storeFlags(jobFlags(
   program
     .command('launch')
     .description('run a job on this machine: an FMS and a program per node, recovering from faults')
     .usage('--nodes N [options] -- <program command...>'),
-)
+))
   .option('--chaos <spec>', 'inject faults, e.g. kill:node=2@step=30,stop:node=1@t=5s,kill-node:node=3@step=50,kill:random@every=10s,slow:node=1@step=40,corrupt:node=2@step=60')
   .option('--chaos-slow-factor <F>', 'how much slower `slow` chaos makes a program (a SIGSTOP/SIGCONT duty cycle)', numberIn(1.1, 20), 3)
   .option('--job <id>', 'job id (default: random)')
   .option('--resume <dir>', 'continue a stopped job from the newest common state in this state directory')
-  .option('--store <url>', 'keep the runtime environment in etcd: etcd://host:port[,host:port...] (default: a store embedded in the launcher)')
+  .option('--store <url>', 'keep the runtime environment in etcd: etcd://host:port[,host:port...], or etcds://... over TLS (default: a store embedded in the launcher)')
   .argument('<command...>', 'the program to run on every node')
   .action(async (command: string[], o: Record<string, unknown>) => {
-    const opts = resolveLaunchOptions({ ...o, command } as Parameters<typeof resolveLaunchOptions>[0]);
+    const opts = { ...resolveLaunchOptions({ ...o, command } as Parameters<typeof resolveLaunchOptions>[0]), storeAccess: readStoreAccess(o) };
     const stop = stopOnSignals();
     const r = await launch(opts, { log: (l) => console.error(`[rollcall] ${l}`), stopSignal: stop.signal });
     if (r.outcome === 'completed') console.log(JSON.stringify({ result: r.result ?? null }));
     process.exitCode = r.exitCode;
   });
 
-jobFlags(
+storeFlags(jobFlags(
   program
     .command('node')
     .description("run this host's node of a job that spans hosts: its FMS and program, meeting the others in the store")
     .usage('--store URL --job ID --node N --nodes N [options] -- <program command...>'),
-)
-  .requiredOption('--store <url>', 'the shared store: etcd://host:port[,host:port...]')
+))
+  .requiredOption('--store <url>', 'the shared store: etcd://host:port[,host:port...], or etcds://... over TLS')
   .requiredOption('--job <id>', 'job id, the same on every host')
   .requiredOption('--node <N>', "this host's node id: 0..nodes-1 are members, the rest spares", intIn(0, MAX_NODES - 1))
   .option('--host <addr>', 'address every socket of this node binds to and advertises (default: all interfaces, advertising this host\'s first address)', '0.0.0.0')
@@ -317,11 +318,12 @@ jobFlags(
   .argument('<command...>', 'the program to run on this node')
   .action(async (command: string[], o: Record<string, unknown>) => {
     const { store, node, host, secretFile, ...rest } = o as { store: string; node: number; host: string; secretFile?: string } & Record<string, unknown>;
+    const storeAccess = readStoreAccess(o);
     const opts = resolveLaunchOptions({ ...rest, command } as Parameters<typeof resolveLaunchOptions>[0]);
     const secret = readSecret(secretFile);
     const stop = stopOnSignals();
     const r = await runNode(
-      { job: { ...opts, job: opts.job as string }, node, store, host, secret, stateDir: opts.stateDir ?? join(tmpdir(), `rollcall-${opts.job as string}-node${node}`) },
+      { job: { ...opts, job: opts.job as string }, node, store, storeAccess, host, secret, stateDir: opts.stateDir ?? join(tmpdir(), `rollcall-${opts.job as string}-node${node}`) },
       { log: (l) => console.error(`[rollcall node ${node}] ${l}`), stopSignal: stop.signal },
     );
     if (r.outcome === 'completed') console.log(JSON.stringify({ result: r.result ?? null }));
@@ -347,13 +349,15 @@ program
     console.error(`rollcall report: ${read.events.length} event(s)${read.bad.length ? `, ${read.bad.length} bad line(s) skipped` : ''} -> ${o.output}`);
   });
 
-program
-  .command('events')
-  .description("print a job's event log, merged from every node's events in the store (JSON lines, in time order)")
-  .requiredOption('--store <url>', 'the shared store: etcd://host:port[,host:port...]')
-  .requiredOption('--job <id>', 'job id')
+storeFlags(
+  program
+    .command('events')
+    .description("print a job's event log, merged from every node's events in the store (JSON lines, in time order)")
+    .requiredOption('--store <url>', 'the shared store: etcd://host:port[,host:port...], or etcds://... over TLS')
+    .requiredOption('--job <id>', 'job id'),
+)
   .action(async (o: { store: string; job: string }) => {
-    const store = await openStore(o.store);
+    const store = await openStore(o.store, { access: readStoreAccess(o) });
     try {
       const { events, bad } = await readJobEvents(store, o.job);
       for (const e of withRecoveries(events)) console.log(JSON.stringify(e));

@@ -104,7 +104,8 @@ export interface CommTuning {
   spinYield: boolean;
 }
 
-export const DEFAULT_TUNING: CommTuning = {
+/** Frozen: a library's defaults changed by one caller would change them for every other. */
+export const DEFAULT_TUNING: Readonly<CommTuning> = Object.freeze({
   timeoutMs: 10_000,
   heartbeatMs: 1_000,
   smallBytes: 32 * 1024,
@@ -115,7 +116,7 @@ export const DEFAULT_TUNING: CommTuning = {
   spinUs: 0,
   spinMaxBytes: 256 * 1024,
   spinYield: false,
-};
+} satisfies CommTuning);
 
 /** With more ranks than cores, collectives up to this size poll (and yield). */
 export const SHARED_SPIN_MAX_BYTES = 16 * 1024;
@@ -132,7 +133,35 @@ export const AUTO_SPIN_US = 50;
 const SPIN_US_PER_KIB = 1;
 
 export interface OpOptions {
+  /**
+   * Aborting it ends the communicator, as `abort()` does: a collective cancelled on one rank
+   * cannot complete on the others, and a half-sent message would desynchronise the stream. This
+   * operation and every pending and later one reject with AbortedError (its `cause` is
+   * `signal.reason`), on this rank and, once told, on its peers. To stop waiting for one
+   * operation alone, race it instead.
+   */
   signal?: AbortSignal;
+}
+
+/**
+ * The operations a Communicator and the runtime's Job both offer, with the same names, arguments
+ * and results: code written against this runs on either. (A Communicator's methods take one
+ * more, optional, argument: OpOptions.)
+ */
+export interface Collectives {
+  readonly rank: number;
+  readonly world: number;
+  /** In place; every rank ends with the same bits. */
+  allreduce<T extends NumericArray>(buf: T, op?: ReduceOp): Promise<T>;
+  /** In place, from `root`. */
+  broadcast<T extends NumericArray>(buf: T, root?: number): Promise<T>;
+  /** Every rank's `input` into `output` (world × input.length, rank order; allocated if not given). */
+  allgather<T extends NumericArray>(input: T, output?: T): Promise<T>;
+  barrier(): Promise<void>;
+  /** Resolves once the data no longer needs `buf`. */
+  send(buf: NumericArray, to: number, opts?: { tag?: number }): Promise<void>;
+  /** The next message from `from` with this tag, into `buf` (same length and dtype). */
+  recv<T extends NumericArray>(buf: T, from: number, opts?: { tag?: number }): Promise<T>;
 }
 
 export interface CommEvents {
@@ -176,7 +205,7 @@ const AbortPayload = z.object({
  * later operation rejects with that typed error, and the other ranks are told why. Recovery
  * means building a new communicator for a new generation, which is the proxy's job.
  */
-export class Communicator extends EventEmitter<CommEvents> {
+export class Communicator extends EventEmitter<CommEvents> implements Collectives {
   /** Read through `state`; changed only by moveTo(). */
   private commState = CommState.Ready;
   private failure: RollcallError | undefined;
@@ -382,17 +411,24 @@ export class Communicator extends EventEmitter<CommEvents> {
     if (this.failure) return this.failure;
     if (this.commState === CommState.Closed) return new ClosedError(`communicator of rank ${this.rank} is closed`, { rank: this.rank });
     if (signal?.aborted) {
-      this.abort('operation signal aborted');
+      this.abortedBy(signal);
       return this.failure;
     }
     return undefined;
+  }
+
+  /** An operation's signal aborted: the communicator ends (see OpOptions), keeping the signal's reason. */
+  private abortedBy(signal: AbortSignal): void {
+    const reason: unknown = signal.reason;
+    const why = reason instanceof Error ? reason.message : typeof reason === 'string' ? reason : String(reason);
+    this.fail(new AbortedError(`rank ${this.rank}: an operation's signal aborted (${why}); the communicator is ended`, { rank: this.rank, cause: reason }), [this.rank]);
   }
 
   private guard<T>(opts: OpOptions, work: () => Promise<T>): Promise<T> {
     const signal = opts.signal;
     const refused = this.refusal(signal);
     if (refused) return Promise.reject(refused);
-    const onAbort = (): void => this.abort('operation signal aborted');
+    const onAbort = (): void => this.abortedBy(signal as AbortSignal);
     signal?.addEventListener('abort', onAbort, { once: true });
     let p: Promise<T>;
     try {
@@ -413,7 +449,7 @@ export class Communicator extends EventEmitter<CommEvents> {
     const refused = this.refusal(signal);
     if (refused) return Promise.reject(refused);
     return new Promise<T>((resolve, reject) => {
-      const onAbort = (): void => this.abort('operation signal aborted');
+      const onAbort = (): void => this.abortedBy(signal as AbortSignal);
       signal?.addEventListener('abort', onAbort, { once: true });
       const done = (err?: Error): void => {
         signal?.removeEventListener('abort', onAbort);

@@ -1,6 +1,8 @@
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 import { AuthError, ProtocolError } from '../errors.js';
+import { challengeMac, MacSchema, NonceSchema } from '../protocol/challenge.js';
+
+export { macMatches, newNonce } from '../protocol/challenge.js';
 
 /**
  * Mutual authentication in four frames: the dialer says who it is and sends a nonce; the
@@ -14,28 +16,16 @@ export const HelloSchema = z.object({
   from: z.number().int().nonnegative(),
   to: z.number().int().nonnegative(),
   world: z.number().int().positive(),
-  nonce: z.string().regex(/^[0-9a-f]{32}$/),
+  nonce: NonceSchema,
 });
 export type Hello = z.infer<typeof HelloSchema>;
 
-export const HelloAckSchema = z.object({ nonce: z.string().regex(/^[0-9a-f]{32}$/), mac: z.string().regex(/^[0-9a-f]{64}$/) });
-export const AuthSchema = z.object({ mac: z.string().regex(/^[0-9a-f]{64}$/) });
+export const HelloAckSchema = z.object({ nonce: NonceSchema, mac: MacSchema });
+export const AuthSchema = z.object({ mac: MacSchema });
 export const RejectSchema = z.object({ code: z.string(), message: z.string() });
 
-export function newNonce(): string {
-  return randomBytes(16).toString('hex');
-}
-
 export function handshakeMac(secret: string, role: 'acceptor' | 'dialer', hello: Hello, acceptorNonce: string): string {
-  return createHmac('sha256', secret)
-    .update(['rollcall-v1', role, hello.job, hello.generation, hello.from, hello.to, hello.world, hello.nonce, acceptorNonce].join('|'))
-    .digest('hex');
-}
-
-export function macMatches(expected: string, got: string): boolean {
-  const a = Buffer.from(expected, 'hex');
-  const b = Buffer.from(got, 'hex');
-  return a.length === b.length && timingSafeEqual(a, b);
+  return challengeMac(secret, 'rollcall-v1', role, [hello.job, hello.generation, hello.from, hello.to, hello.world], hello.nonce, acceptorNonce);
 }
 
 export function encodeJson(value: unknown): Uint8Array {

@@ -43,7 +43,7 @@ export interface FmsDeps {
 
 /** A real node: the configured store, a UDP endpoint, the program as a child process. */
 export const processDeps: FmsDeps = {
-  openStore: (cfg) => openStore(cfg.store, { secret: cfg.secret }),
+  openStore: (cfg) => openStore(cfg.store, { secret: cfg.secret, access: cfg.storeAccess }),
   openEndpoint: (opts) => openDatagramEndpoint(opts),
   startProgram: (command, env) => new ProgramProcess(command, env),
   stallMeter: () => new EventLoopStallMeter(),

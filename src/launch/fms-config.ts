@@ -1,4 +1,5 @@
 import type { FmsConfig } from '../protocol/fms-messages.js';
+import type { StoreAccess } from '../protocol/store-access.js';
 import type { LaunchOptions } from './launch-options.js';
 import { stragglerExchangeMs } from '../fms/straggler-rule.js';
 
@@ -7,6 +8,7 @@ export interface NodePlacement {
   node: number;
   secret: string;
   store: string;
+  storeAccess?: StoreAccess;
   host: string;
   stateDir: string;
 }
@@ -24,6 +26,7 @@ export function fmsConfig(opts: LaunchOptions, at: NodePlacement): FmsConfig {
     node: at.node,
     secret: at.secret,
     store: at.store,
+    ...(at.storeAccess ? { storeAccess: at.storeAccess } : {}),
     host: at.host,
     command: opts.command,
     nodes: Array.from({ length: all }, (_, i) => i),
@@ -38,6 +41,7 @@ export function fmsConfig(opts: LaunchOptions, at: NodePlacement): FmsConfig {
       job: at.job,
       node: at.node,
       store: at.store,
+      ...(at.storeAccess ? { storeAccess: at.storeAccess } : {}),
       secret: at.secret,
       host: at.host,
       heartbeatMs: opts.heartbeatMs,

@@ -5,6 +5,7 @@ import { InvalidArgumentError } from '../errors.js';
 import { parseChaos, type ChaosAction } from './chaos.js';
 import { MembershipPolicySchema, STRAGGLER_ACTIONS, type MembershipPolicy, type StragglerAction } from '../protocol/fms-messages.js';
 import { PROXY_KINDS, type ProxyKind } from '../protocol/program-ipc.js';
+import type { StoreAccess } from '../protocol/store-access.js';
 
 /**
  * Replicas at least a quarter of a second apart: each costs milliseconds of step time on two
@@ -78,7 +79,7 @@ export const LaunchOptionsSchema = z
     chaosSlowFactor: z.number().min(1.1).max(20).default(3),
     store: z
       .string()
-      .regex(/^etcd:\/\/[^,\s]+(,[^,\s]+)*$/, 'want etcd://host:port[,host:port...]')
+      .regex(/^etcds?:\/\/[^,\s]+(,[^,\s]+)*$/, 'want etcd://host:port[,host:port...] or etcds://... (TLS)')
       .optional(),
   })
   .superRefine((o, ctx) => {
@@ -137,6 +138,8 @@ export interface LaunchOptions {
   resume: boolean;
   /** Undefined: the launcher embeds a TCP store. */
   store: string | undefined;
+  /** For `etcds://`: TLS material and a user, read by the CLI (store/store-access.ts); not validated by the schema above. */
+  storeAccess?: StoreAccess;
   /** [HOST:]PORT of the live dashboard; undefined: none. */
   dashboard: string | undefined;
   stragglerFactor: number;

@@ -94,7 +94,7 @@ export async function launch(opts: LaunchOptions, hooks: LaunchHooks = {}): Prom
   // An external store (etcd) outlives the launcher; without one, the launcher embeds its own.
   const server: StoreServer | undefined = opts.store === undefined ? await startStoreServer({ secret }) : undefined;
   const storeAddress = opts.store ?? (server as StoreServer).address;
-  const store: Store = await openStore(storeAddress, { secret });
+  const store: Store = await openStore(storeAddress, { secret, access: opts.storeAccess });
   const nodes = Array.from({ length: opts.nodes }, (_, i) => i);
   const spares = Array.from({ length: opts.spares }, (_, i) => opts.nodes + i);
   let record: MembershipRecord = await initMembership(store, job, { nodes, spares, minNodes: opts.minNodes, policy: opts.policy });
@@ -175,7 +175,7 @@ export async function launch(opts: LaunchOptions, hooks: LaunchHooks = {}): Prom
   };
 
   for (const node of [...nodes, ...spares]) {
-    const config = fmsConfig(opts, { job, node, secret, store: storeAddress, host: LOOPBACK, stateDir });
+    const config = fmsConfig(opts, { job, node, secret, store: storeAddress, storeAccess: opts.storeAccess, host: LOOPBACK, stateDir });
     // Its own process group: `kill-node` and the final clean-up kill the FMS and its program
     // together with one signal.
     const fms = fork(FMS_MAIN, [], { detached: true, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });

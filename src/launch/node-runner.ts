@@ -6,6 +6,7 @@ import { AlreadyExistsError, AuthError, InvalidArgumentError, LeaseExpiredError,
 import { initMembership, readMembership, watchMembership, type MembershipRecord } from '../fms/membership.js';
 import type { EventLine, LogEvent } from '../protocol/events.js';
 import { openStore } from '../store/open-store.js';
+import type { StoreAccess } from '../protocol/store-access.js';
 import { listAndWatch, waitForPrefix, type Lease, type Store, type Watcher } from '../store/store.js';
 import { JobMetrics } from '../dashboard/metrics.js';
 import { startDashboard } from '../dashboard/server.js';
@@ -25,6 +26,8 @@ export interface NodeRunOptions {
   job: LaunchOptions & { job: string };
   node: number;
   store: string;
+  /** For `etcds://`: TLS material and a user. */
+  storeAccess?: StoreAccess;
   /** Address every socket of this node binds to (a wildcard advertises this host's address). */
   host: string;
   secret: string;
@@ -98,7 +101,7 @@ export async function runNode(o: NodeRunOptions, hooks: NodeHooks = {}): Promise
   const view = new JobView();
   const metrics = new JobMetrics();
   const dashboard = opts.dashboard === undefined ? undefined : await startDashboard(opts.dashboard, view, metrics);
-  const store = await openStore(o.store, { secret: o.secret, requestTimeoutMs: 5000 }).catch(async (e: unknown) => {
+  const store = await openStore(o.store, { secret: o.secret, access: o.storeAccess, requestTimeoutMs: 5000 }).catch(async (e: unknown) => {
     await dashboard?.close();
     throw e;
   });
@@ -129,7 +132,7 @@ export async function runNode(o: NodeRunOptions, hooks: NodeHooks = {}): Promise
     emit({ ts: Date.now(), event: 'node_started', node, job, host: hostname(), bind: o.host, pid: process.pid, generation: record.generation, role: record.members.includes(node) ? 'member' : 'spare' });
     say(`job ${job}: node ${node} of ${all} (${record.members.includes(node) ? 'member' : 'spare'}), store ${o.store}`);
 
-    const config = fmsConfig(opts, { job, node, secret: o.secret, store: o.store, host: o.host, stateDir: o.stateDir });
+    const config = fmsConfig(opts, { job, node, secret: o.secret, store: o.store, storeAccess: o.storeAccess, host: o.host, stateDir: o.stateDir });
     const child = fork(FMS_MAIN, [], { detached: true, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     fms = child;
     let resolveEnd!: (r: NodeResult) => void;

@@ -101,6 +101,7 @@ const programEvents = {
   corruption_detected: event('corruption_detected', { node: NodeId, ...ps.corruption_detected }),
   state_error: event('state_error', { node: NodeId, ...ps.state_error }),
   program_error: event('program_error', { node: NodeId, ...ps.program_error }),
+  auth_refused: event('auth_refused', { node: NodeId, ...ps.auth_refused }),
 };
 const p = programEvents;
 
@@ -115,6 +116,7 @@ export const EventSchema = z.discriminatedUnion('event', [
   p.corruption_detected,
   p.state_error,
   p.program_error,
+  p.auth_refused,
 ]);
 
 /** The message by which a program forwards one of its events (and only those) to its FMS. */

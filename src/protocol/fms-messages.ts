@@ -2,6 +2,7 @@ import type { ChildProcess } from 'node:child_process';
 import { z } from 'zod';
 import type { LogEvent } from './events.js';
 import type { ProgramConfig, ProgramStats } from './program-ipc.js';
+import type { StoreAccess } from './store-access.js';
 
 /**
  * Launcher ↔ FMS process messages (Node IPC between processes of the same Rollcall build): the
@@ -36,6 +37,8 @@ export interface FmsConfig {
   secret: string;
   /** Store address: host:port (the embedded store) or etcd://host:port[,host:port...]. */
   store: string;
+  /** For `etcds://`: TLS material and a user (store-access.ts). */
+  storeAccess?: StoreAccess;
   /** Address every listening socket of this node binds to; a wildcard advertises this host's address. */
   host: string;
   command: string[];

@@ -1,6 +1,7 @@
 import type { Cadence } from '../state/replica-cadence.js';
 import type { StateVersion, VersionMeta } from '../state/version-format.js';
 import type { ProgramEventMessage } from './program-events.js';
+import type { StoreAccess } from './store-access.js';
 
 /** Program (main thread) <-> keeper thread messages. Payloads are SharedArrayBuffer views: shared, not copied. */
 export interface KeeperInit {
@@ -9,6 +10,7 @@ export interface KeeperInit {
   secret: string;
   node: number;
   store: string;
+  storeAccess?: StoreAccess;
   /** Address the keeper listens on for replicas; advertised through the store. */
   host: string;
   stateDir: string;

@@ -1,4 +1,5 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { z } from 'zod';
+import { challengeMac, MacSchema, NonceSchema } from './challenge.js';
 import { ProtocolError } from '../errors.js';
 
 /**
@@ -52,12 +53,15 @@ export class MessageReader {
         this.need = 8 + hl + bl;
         continue;
       }
-      let head: Record<string, unknown>;
+      let parsed: unknown;
       try {
-        head = JSON.parse(all.subarray(4, 4 + hl).toString('utf8')) as Record<string, unknown>;
+        parsed = JSON.parse(all.subarray(4, 4 + hl).toString('utf8'));
       } catch {
         throw new ProtocolError('state message header is not JSON');
       }
+      // Readers index the head by field: `null` or a number there would be a TypeError, not a refusal.
+      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new ProtocolError('state message header is not a JSON object');
+      const head = parsed as Record<string, unknown>;
       const body = new Uint8Array(all.buffer, all.byteOffset + 8 + hl, bl);
       const rest = all.subarray(8 + hl + bl);
       this.chunks = rest.length > 0 ? [rest] : [];
@@ -68,11 +72,21 @@ export class MessageReader {
   }
 }
 
-export function keeperToken(secret: string, job: string): string {
-  return createHmac('sha256', secret).update(`rollcall-state\n${job}`).digest('hex');
-}
+/**
+ * Authentication, a nonce challenge with the job secret (the communicator's: comm/handshake.ts).
+ * The dialer sends `hello` with its nonce; the keeper answers `challenge` with its own nonce and
+ * its MAC over both, which proves to the dialer that it talks to a keeper of this job; the dialer
+ * answers `auth` with its MAC. Both MACs cover both nonces, so a captured exchange is good for
+ * its own connection only: replayed, it meets a new keeper nonce and is refused. A refusal is
+ * `refused` with the reason, then the keeper closes the connection.
+ */
+const KEEPER_DOMAIN = 'rollcall-keeper-v1';
 
-export function tokenOk(expected: string, got: unknown): boolean {
-  if (typeof got !== 'string' || got.length !== expected.length) return false;
-  return timingSafeEqual(Buffer.from(expected), Buffer.from(got));
+export const KeeperHelloSchema = z.object({ op: z.literal('hello'), job: z.string().min(1).max(256), nonce: NonceSchema });
+export const KeeperChallengeSchema = z.object({ op: z.literal('challenge'), nonce: NonceSchema, mac: MacSchema });
+export const KeeperAuthSchema = z.object({ op: z.literal('auth'), mac: MacSchema });
+export type KeeperHello = z.infer<typeof KeeperHelloSchema>;
+
+export function keeperMac(secret: string, role: 'acceptor' | 'dialer', job: string, dialerNonce: string, keeperNonce: string): string {
+  return challengeMac(secret, KEEPER_DOMAIN, role, [job], dialerNonce, keeperNonce);
 }

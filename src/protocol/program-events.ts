@@ -36,6 +36,12 @@ export const programEventShapes = {
   /** A version whose checksum fails, in memory, in a file or from a peer (`source`). */
   state_corrupt: { slot: NodeId, version: Int.nonnegative(), source: z.string(), message: z.string() },
   state_error: { message: z.string(), slot: NodeId.optional(), version: Int.nonnegative().optional() },
+  /**
+   * A peer that could not authenticate was refused: a replayed or forged exchange, another job,
+   * or bytes that are not the protocol. `peer`: its address as this node saw it. `unlogged`:
+   * refusals since the last one logged that were not (at most 10 are logged a second).
+   */
+  auth_refused: { service: z.enum(['keeper']), peer: z.string(), reason: z.string(), unlogged: Int.positive().optional() },
   /** The SDK's reason for a failure (`code`: its ErrorCode), or the FMS's about the program (no code). */
   program_error: { message: z.string(), code: z.string().optional() },
 } as const;
@@ -52,6 +58,7 @@ export const ProgramEventMessageSchema = z.discriminatedUnion('event', [
   message('corruption_detected', s.corruption_detected),
   message('state_error', s.state_error),
   message('program_error', s.program_error),
+  message('auth_refused', s.auth_refused),
 ]);
 
 export type ProgramEventMessage = z.infer<typeof ProgramEventMessageSchema>;

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { SerializedErrorSchema } from './error-wire.js';
 import { ProgramEventMessageSchema } from './program-events.js';
+import { StoreAccessSchema } from './store-access.js';
 
 /**
  * Messages between an FMS and its program over the Node IPC channel. Both ends validate what
@@ -43,6 +44,8 @@ export const ProgramConfigSchema = z.object({
   job: z.string(),
   node: NodeId,
   store: z.string(),
+  /** For `etcds://`: TLS material and a user, with the secret in the same channel. */
+  storeAccess: StoreAccessSchema.optional(),
   secret: z.string(),
   /** Address the program's communicator and keeper listen on, and advertise. */
   host: z.string().min(1),

@@ -1,6 +1,7 @@
 import type { CommTuning } from '../comm/communicator.js';
 import type { DType, ReduceOp } from '../comm/dtype.js';
 import type { SerializedError } from './error-wire.js';
+import type { StoreAccess } from './store-access.js';
 
 /**
  * Messages between a program and its proxy worker. Buffers travel as views over a
@@ -10,6 +11,7 @@ import type { SerializedError } from './error-wire.js';
 export interface ProxyConnect {
   type: 'connect';
   store: string;
+  storeAccess?: StoreAccess;
   secret: string;
   job: string;
   generation: number;
@@ -45,6 +47,7 @@ export interface SharedView {
 export interface ProxyPrepare {
   type: 'prepare';
   store: string;
+  storeAccess?: StoreAccess;
   secret: string;
 }
 

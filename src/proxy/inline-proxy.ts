@@ -7,6 +7,7 @@ import type { NodeListener } from './node-listener.js';
 import { ClosedError, TimeoutError, type RollcallError } from '../errors.js';
 import type { Store } from '../store/store.js';
 import { openStore } from '../store/open-store.js';
+import type { StoreAccess } from '../protocol/store-access.js';
 import { isLegalMove, warnRefusedMove } from '../util/state-moves.js';
 import type { ProxyConnect } from '../protocol/proxy-messages.js';
 import { PROXY_MOVES, ProxyState, type CommProxy } from './proxy.js';
@@ -32,8 +33,8 @@ export class InlineProxy extends EventEmitter<{ broken: [RollcallError] }> imple
   }
 
   /** Connects to the store ahead of need, so a relaunch pays only the rendezvous. */
-  static async standby(store: string, secret: string, timeoutMs: number): Promise<InlineProxy> {
-    const s = await openStore(store, { secret, requestTimeoutMs: timeoutMs });
+  static async standby(store: string, secret: string, timeoutMs: number, access?: StoreAccess): Promise<InlineProxy> {
+    const s = await openStore(store, { secret, access, requestTimeoutMs: timeoutMs });
     const p = new InlineProxy(s, undefined);
     p.moveTo(ProxyState.Standby);
     return p;
@@ -137,6 +138,10 @@ export class InlineProxy extends EventEmitter<{ broken: [RollcallError] }> imple
 
   async barrier(): Promise<void> {
     return this.ready().barrier();
+  }
+
+  async allgather<T extends NumericArray>(input: T, output: T): Promise<T> {
+    return this.ready().allgather(input, output);
   }
 
   async send<T extends NumericArray>(buf: T, peer: number, tag = 0): Promise<T> {

@@ -6,6 +6,7 @@ import { ClosedError, RollcallError, TimeoutError } from '../errors.js';
 import { reviveError } from '../protocol/error-wire.js';
 import { isLegalMove, warnRefusedMove } from '../util/state-moves.js';
 import type { FromProxy, ProxyConnect, ProxyOp, SharedView, ToProxy } from '../protocol/proxy-messages.js';
+import type { StoreAccess } from '../protocol/store-access.js';
 import { PROXY_MOVES, ProxyState, type CommProxy } from './proxy.js';
 
 const WORKER = fileURLToPath(new URL('./proxy-worker.js', import.meta.url));
@@ -38,9 +39,9 @@ export class ProxyHandle extends EventEmitter<{ broken: [RollcallError] }> imple
    * and loading the library took most of a relaunch (see docs/architecture.md), so the SDK keeps
    * one standby proxy and activates it when the membership changes.
    */
-  static standby(store: string, secret: string, timeoutMs: number): Promise<ProxyHandle> {
+  static standby(store: string, secret: string, timeoutMs: number, storeAccess?: StoreAccess): Promise<ProxyHandle> {
     const proxy = new ProxyHandle(new Worker(WORKER));
-    return proxy.request({ type: 'prepare', store, secret }, 'prepared', timeoutMs, 'proxy did not start').then(() => {
+    return proxy.request({ type: 'prepare', store, storeAccess, secret }, 'prepared', timeoutMs, 'proxy did not start').then(() => {
       proxy.moveTo(ProxyState.Standby);
       return proxy;
     });
@@ -117,6 +118,25 @@ export class ProxyHandle extends EventEmitter<{ broken: [RollcallError] }> imple
 
   barrier(): Promise<void> {
     return this.call({ type: 'op', id: 0, op: 'barrier' });
+  }
+
+  /** As staged() below, with two buffers: the input copied in, the output copied back. */
+  async allgather<T extends NumericArray>(input: T, output: T): Promise<T> {
+    const dtype = dtypeOf(input);
+    const shared = (b: NumericArray): SharedArrayBuffer | undefined => (b.buffer instanceof SharedArrayBuffer ? b.buffer : undefined);
+    const inStage = shared(input) ? undefined : this.takeStaging(input.byteLength);
+    const outStage = shared(output) ? undefined : this.takeStaging(output.byteLength);
+    const viewOf = (b: NumericArray, stage: SharedArrayBuffer | undefined): SharedView =>
+      stage ? { sab: stage, byteOffset: 0, length: b.length, dtype } : { sab: b.buffer as SharedArrayBuffer, byteOffset: b.byteOffset, length: b.length, dtype };
+    try {
+      if (inStage) new Uint8Array(inStage, 0, input.byteLength).set(new Uint8Array(input.buffer, input.byteOffset, input.byteLength));
+      await this.call({ type: 'op', id: 0, op: 'allgather', buf: viewOf(input, inStage), out: viewOf(output, outStage) });
+      if (outStage) new Uint8Array(output.buffer, output.byteOffset, output.byteLength).set(new Uint8Array(outStage, 0, output.byteLength));
+    } finally {
+      if (inStage) this.staging.push(inStage);
+      if (outStage) this.staging.push(outStage);
+    }
+    return output;
   }
 
   send<T extends NumericArray>(buf: T, peer: number, tag = 0): Promise<T> {

@@ -4,6 +4,7 @@ import { viewOf, type NumericArray } from '../comm/dtype.js';
 import { createCommunicator } from '../comm/rendezvous.js';
 import type { Store } from '../store/store.js';
 import { openStore } from '../store/open-store.js';
+import type { StoreAccess } from '../protocol/store-access.js';
 import { serializeError as serialize } from '../protocol/error-wire.js';
 import type { FromProxy, ProxyOp, SharedView, ToProxy } from '../protocol/proxy-messages.js';
 
@@ -22,20 +23,20 @@ const post = (m: FromProxy): void => port.postMessage(m);
 
 /** One store connection per proxy, made at prepare time if the proxy was started in advance. */
 let storeReady: Promise<Store> | undefined;
-const storeFor = (address: string, secret: string): Promise<Store> => {
-  storeReady ??= openStore(address, { secret }).then((s) => (store = s));
+const storeFor = (address: string, secret: string, access: StoreAccess | undefined): Promise<Store> => {
+  storeReady ??= openStore(address, { secret, access }).then((s) => (store = s));
   return storeReady;
 };
 
 port.on('message', (m: ToProxy) => {
   if (m.type === 'prepare') {
-    storeFor(m.store, m.secret).then(
+    storeFor(m.store, m.secret, m.storeAccess).then(
       () => post({ type: 'prepared' }),
       (e: unknown) => post({ type: 'connect_failed', error: serialize(e) }),
     );
   } else if (m.type === 'connect') {
     const t0 = Date.now();
-    storeFor(m.store, m.secret)
+    storeFor(m.store, m.secret, m.storeAccess)
       .then((s) => {
         return createCommunicator({
           job: m.job,

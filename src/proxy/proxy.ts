@@ -39,6 +39,8 @@ export interface CommProxy extends EventEmitter<{ broken: [RollcallError] }> {
   allreduce<T extends NumericArray>(buf: T, redop?: ReduceOp): Promise<T>;
   broadcast<T extends NumericArray>(buf: T, root?: number): Promise<T>;
   barrier(): Promise<void>;
+  /** `output`: world × input.length elements, allocated by the caller. */
+  allgather<T extends NumericArray>(input: T, output: T): Promise<T>;
   send<T extends NumericArray>(buf: T, peer: number, tag?: number): Promise<T>;
   recv<T extends NumericArray>(buf: T, peer: number, tag?: number): Promise<T>;
   /** Ends it at the end of the job: peers see a departure, not a fault. */

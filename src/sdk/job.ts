@@ -1,6 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import type { NumericArray, ReduceOp } from '../comm/dtype.js';
+import type { Collectives } from '../comm/communicator.js';
+import { dtypeOf, type NumericArray, type ReduceOp } from '../comm/dtype.js';
 import {
   AbortedError,
   ClosedError,
@@ -121,7 +122,7 @@ function send(m: FromProgram): void {
  * is idle); when the membership has changed, the first operation afterwards rejects with
  * MembershipChangedError so the program can resynchronise, then operations go on.
  */
-export class Job {
+export class Job implements Collectives {
   readonly job: string;
   readonly node: number;
   /** Read through `state`; changed only by moveTo(). */
@@ -193,7 +194,7 @@ export class Job {
     this.startKeeper();
     if (config.proxy === 'inline') {
       const c = config;
-      this.listener = openStore(c.store, { secret: c.secret, requestTimeoutMs: c.rendezvousTimeoutMs }).then((store) =>
+      this.listener = openStore(c.store, { secret: c.secret, access: c.storeAccess, requestTimeoutMs: c.rendezvousTimeoutMs }).then((store) =>
         NodeListener.open({ store, job: c.job, node: c.node, host: c.host, admitWaitMs: Math.max(c.rendezvousTimeoutMs, c.startTimeoutMs) }).catch(async (e: unknown) => {
           await store.close();
           throw e;
@@ -263,12 +264,25 @@ export class Job {
     return this.op((p) => p.barrier());
   }
 
-  send<T extends NumericArray>(buf: T, peer: number, tag = 0): Promise<T> {
-    return this.op((p) => p.send(buf, peer, tag));
+  /** Every member's `input` into `output` (world × input.length elements, rank order; allocated if not given). */
+  allgather<T extends NumericArray>(input: T, output?: T): Promise<T> {
+    return this.op((p) => {
+      // Sized when the operation runs: the world it runs in is the one it was issued in (op()).
+      const out = output ?? new (input.constructor as new (n: number) => T)(input.length * this.world);
+      if (dtypeOf(out) !== dtypeOf(input) || out.length !== input.length * this.world) {
+        throw new InvalidArgumentError(`allgather output must be a ${dtypeOf(input)} array of ${input.length * this.world} elements (world ${this.world} × ${input.length})`, { rank: this.rank });
+      }
+      return p.allgather(input, out);
+    });
   }
 
-  recv<T extends NumericArray>(buf: T, peer: number, tag = 0): Promise<T> {
-    return this.op((p) => p.recv(buf, peer, tag));
+  /** Resolves once the data no longer needs `buf` (as Communicator.send). */
+  send(buf: NumericArray, to: number, opts: { tag?: number } = {}): Promise<void> {
+    return this.op((p) => p.send(buf, to, opts.tag ?? 0)).then(() => undefined);
+  }
+
+  recv<T extends NumericArray>(buf: T, from: number, opts: { tag?: number } = {}): Promise<T> {
+    return this.op((p) => p.recv(buf, from, opts.tag ?? 0));
   }
 
   /**
@@ -287,7 +301,7 @@ export class Job {
     const c = this.config;
     this.keeper ??= new Keeper(
       // Time-chosen replicas start on a multiple of a fixed version interval: evenly spaced versions.
-      { job: c.job, secret: c.secret, node: c.node, store: c.store, host: c.host, stateDir: c.stateDir, keep: c.keep, persistEvery: c.persistEvery, base: c.replicateEvery ?? REPLICA_BASE * (c.versionEvery ?? 1) },
+      { job: c.job, secret: c.secret, node: c.node, store: c.store, storeAccess: c.storeAccess, host: c.host, stateDir: c.stateDir, keep: c.keep, persistEvery: c.persistEvery, base: c.replicateEvery ?? REPLICA_BASE * (c.versionEvery ?? 1) },
       {
         targetMs: c.replicateEvery === null ? c.replicateMs : undefined,
         versionMs: c.versionEvery === null ? c.versionMs : undefined,
@@ -512,7 +526,7 @@ export class Job {
       // a member missing then is a fault to recover from.
       const rdvMs = generation === 0 ? Math.max(c.rendezvousTimeoutMs, c.startTimeoutMs) : c.rendezvousTimeoutMs;
       const ms = await proxy.activate(
-        { store: c.store, secret: c.secret, job: c.job, generation, rank, world, members, rendezvousTimeoutMs: rdvMs, host: c.host, tuning: { timeoutMs: this.commTimeoutMs() } },
+        { store: c.store, storeAccess: c.storeAccess, secret: c.secret, job: c.job, generation, rank, world, members, rendezvousTimeoutMs: rdvMs, host: c.host, tuning: { timeoutMs: this.commTimeoutMs() } },
         rdvMs + 1000,
       );
       if (this.activating === proxy) this.activating = undefined;
@@ -552,7 +566,7 @@ export class Job {
   private startStandby(): Promise<CommProxy> {
     const c = this.config;
     if (c.proxy === 'inline' && this.listener) return this.listener.then((n) => InlineProxy.onNode(n));
-    return c.proxy === 'inline' ? InlineProxy.standby(c.store, c.secret, c.rendezvousTimeoutMs) : ProxyHandle.standby(c.store, c.secret, c.rendezvousTimeoutMs);
+    return c.proxy === 'inline' ? InlineProxy.standby(c.store, c.secret, c.rendezvousTimeoutMs, c.storeAccess) : ProxyHandle.standby(c.store, c.secret, c.rendezvousTimeoutMs, c.storeAccess);
   }
 
   private onResumed(generation: number, stepsRedone?: number, msRedone?: number): void {

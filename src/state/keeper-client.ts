@@ -1,6 +1,7 @@
 import { connect as netConnect, type Socket } from 'node:net';
-import { InvalidArgumentError, ProtocolError, TimeoutError } from '../errors.js';
-import { frame, MessageReader, type WireMessage } from '../protocol/keeper-wire.js';
+import { macMatches, newNonce } from '../protocol/challenge.js';
+import { AuthError, InvalidArgumentError, ProtocolError, TimeoutError } from '../errors.js';
+import { frame, KeeperChallengeSchema, keeperMac, MessageReader, type WireMessage } from '../protocol/keeper-wire.js';
 import { splitHostPort } from '../util/host.js';
 
 /**
@@ -9,13 +10,13 @@ import { splitHostPort } from '../util/host.js';
  */
 export class KeeperClient {
   private sock: Socket | undefined;
-  private reader = new MessageReader();
   private waiting: ((m: WireMessage | Error) => void) | undefined;
   private queue: Promise<unknown> = Promise.resolve();
 
   constructor(
     readonly address: string,
-    private readonly token: string,
+    private readonly job: string,
+    private readonly secret: string,
   ) {}
 
   request(head: Record<string, unknown>, body: Uint8Array | undefined, timeoutMs: number): Promise<WireMessage> {
@@ -44,6 +45,11 @@ export class KeeperClient {
     });
   }
 
+  /**
+   * Connects and authenticates (keeper-wire.ts): resolves once our `auth` is written, after the
+   * keeper proved it holds the job's secret. A keeper that refuses us answers `refused` before
+   * closing; that, or a challenge whose MAC does not match, is an AuthError.
+   */
   private connected(timeoutMs: number): Promise<Socket> {
     if (this.sock && !this.sock.destroyed) return Promise.resolve(this.sock);
     const to = splitHostPort(this.address);
@@ -51,35 +57,52 @@ export class KeeperClient {
     return new Promise((resolve, reject) => {
       const sock = netConnect({ host: to.host, port: to.port });
       sock.setNoDelay(true);
+      const send = (head: Record<string, unknown>): void => {
+        sock.cork();
+        for (const b of frame(head)) sock.write(b);
+        sock.uncork();
+      };
       const timer = setTimeout(() => {
         sock.destroy();
-        reject(new TimeoutError(`could not connect to keeper ${this.address} within ${timeoutMs} ms`));
+        reject(new TimeoutError(`could not connect to and authenticate with keeper ${this.address} within ${timeoutMs} ms`));
       }, timeoutMs);
-      sock.once('connect', () => {
-        clearTimeout(timer);
-        this.sock = sock;
-        this.reader = new MessageReader();
-        sock.cork();
-        for (const b of frame({ op: 'auth', token: this.token })) sock.write(b);
-        sock.uncork();
-        resolve(sock);
-      });
-      sock.on('data', (d: Buffer) => {
-        try {
-          this.reader.push(d, (m) => this.waiting?.(m));
-        } catch (e) {
-          this.waiting?.(e as Error);
-          sock.destroy();
-        }
-      });
-      const fail = (e?: Error): void => {
+      const nonce = newNonce();
+      let authed = false;
+      const reader = new MessageReader();
+      const fail = (e: Error): void => {
         clearTimeout(timer);
         if (this.sock === sock) this.sock = undefined;
-        this.waiting?.(e ?? new ProtocolError(`keeper ${this.address} closed the connection`));
-        reject(e ?? new Error('closed'));
+        sock.destroy();
+        this.waiting?.(e);
+        reject(e);
       };
-      sock.on('error', fail);
-      sock.on('close', () => fail());
+      const onChallenge = (head: Record<string, unknown>): void => {
+        const c = KeeperChallengeSchema.safeParse(head);
+        if (!c.success) return fail(new ProtocolError(`keeper ${this.address} answered our hello with ${JSON.stringify(head).slice(0, 120)}`));
+        // The keeper proves it holds the secret before we send it anything of the job's state.
+        if (!macMatches(keeperMac(this.secret, 'acceptor', this.job, nonce, c.data.nonce), c.data.mac)) {
+          return fail(new AuthError(`keeper ${this.address}: challenge MAC does not match; it does not hold this job's secret`));
+        }
+        send({ op: 'auth', mac: keeperMac(this.secret, 'dialer', this.job, nonce, c.data.nonce) });
+        authed = true;
+        clearTimeout(timer);
+        this.sock = sock;
+        resolve(sock);
+      };
+      sock.once('connect', () => send({ op: 'hello', job: this.job, nonce }));
+      sock.on('data', (d: Buffer) => {
+        try {
+          reader.push(d, (m) => {
+            if (m.head.op === 'refused') fail(new AuthError(`keeper ${this.address} refused us: ${String(m.head.message)}`));
+            else if (!authed) onChallenge(m.head);
+            else this.waiting?.(m);
+          });
+        } catch (e) {
+          fail(e as Error);
+        }
+      });
+      sock.on('error', (e) => fail(e));
+      sock.on('close', () => fail(new ProtocolError(`keeper ${this.address} closed the connection`)));
     });
   }
 

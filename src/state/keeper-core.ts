@@ -5,7 +5,10 @@ import type { Store } from '../store/store.js';
 import { openStore } from '../store/open-store.js';
 import { advertisedHost, joinHostPort } from '../util/host.js';
 import type { FromKeeper, KeeperInit, ToKeeper } from '../protocol/keeper-messages.js';
-import { frame, keeperToken, MessageReader, tokenOk, type WireMessage } from '../protocol/keeper-wire.js';
+import type { StoreAccess } from '../protocol/store-access.js';
+import { macMatches, newNonce } from '../protocol/challenge.js';
+import { programEventMessage } from '../protocol/program-events.js';
+import { frame, KeeperAuthSchema, KeeperHelloSchema, keeperMac, MessageReader, type KeeperHello, type WireMessage } from '../protocol/keeper-wire.js';
 import { KeeperClient } from './keeper-client.js';
 import { diskCadence, finest, retained, type Cadence } from './replica-cadence.js';
 import { checksum, corruptEntries, decodeVersion, encodeVersion, encodeVersionParts, VersionMetaSchema, type StateVersion } from './version-format.js';
@@ -22,7 +25,7 @@ import { checksum, corruptEntries, decodeVersion, encodeVersion, encodeVersionPa
  * unit tests run keepers in-process.
  */
 export interface KeeperCoreDeps {
-  openStore(address: string, opts: { secret: string }): Promise<Store>;
+  openStore(address: string, opts: { secret: string; access?: StoreAccess }): Promise<Store>;
 }
 
 export interface KeeperCore {
@@ -41,7 +44,6 @@ export function createKeeperCore(post: (m: FromKeeper) => void, deps: KeeperCore
 
   let cfg: KeeperInit;
   let store: Store;
-  let token: string;
   let slot = -1;
   /** Whose keepers receive this node's replicas (replica-peers.ts). */
   let buddies: number[] = [];
@@ -155,7 +157,7 @@ export function createKeeperCore(post: (m: FromKeeper) => void, deps: KeeperCore
       const c = clients.get(node);
       if (!c || c.address !== kv.value) {
         c?.close();
-        clients.set(node, new KeeperClient(kv.value, token));
+        clients.set(node, new KeeperClient(kv.value, cfg.job, cfg.secret));
       }
     }
     return clients;
@@ -426,6 +428,8 @@ export function createKeeperCore(post: (m: FromKeeper) => void, deps: KeeperCore
 
   // ---- serving other keepers ----
 
+  const describeOp = (op: unknown): string => (typeof op === 'string' ? JSON.stringify(op.slice(0, 40)) : 'a message without an op');
+
   function serve(sock: Socket): void {
     served.add(sock);
     sock.once('close', () => served.delete(sock));
@@ -439,13 +443,45 @@ export function createKeeperCore(post: (m: FromKeeper) => void, deps: KeeperCore
       for (const b of frame(head, body)) sock.write(b);
       sock.uncork();
     };
-    const handle = (m: WireMessage): void => {
-      const h = m.head;
-      if (!authed) {
-        if (h.op === 'auth' && tokenOk(token, h.token)) authed = true;
-        else sock.destroy();
+    const peer = joinHostPort(sock.remoteAddress ?? 'unknown', sock.remotePort ?? 0);
+    /** What the dialer said in its hello and the nonce we answered with: set between hello and auth. */
+    let challenge: { hello: KeeperHello; nonce: string } | undefined;
+    let refusedAlready = false;
+    const refuse = (reason: string): void => {
+      if (refusedAlready) return;
+      refusedAlready = true;
+      clearTimeout(authTimer);
+      refused(peer, reason);
+      reply({ op: 'refused', message: reason });
+      // After our reason is written: the dialer learns why, and nothing more it sends is read.
+      sock.destroySoon();
+    };
+    // A connection that never authenticates must not hold a socket (and its buffers) for ever.
+    const authTimer = setTimeout(() => refuse(`no authentication within ${REMOTE_TIMEOUT_MS} ms`), REMOTE_TIMEOUT_MS);
+    authTimer.unref();
+    sock.once('close', () => clearTimeout(authTimer));
+    const authenticate = (h: Record<string, unknown>): void => {
+      if (!challenge) {
+        const hello = KeeperHelloSchema.safeParse(h);
+        if (!hello.success) return refuse(h.op === 'hello' ? 'malformed hello' : `expected hello, got ${describeOp(h.op)}`);
+        if (hello.data.job !== cfg.job) return refuse(`hello is for job ${JSON.stringify(hello.data.job)}, this keeper serves job ${JSON.stringify(cfg.job)}`);
+        const nonce = newNonce();
+        challenge = { hello: hello.data, nonce };
+        reply({ op: 'challenge', nonce, mac: keeperMac(cfg.secret, 'acceptor', cfg.job, hello.data.nonce, nonce) });
         return;
       }
+      const auth = KeeperAuthSchema.safeParse(h);
+      if (!auth.success) return refuse(h.op === 'auth' ? 'malformed auth' : `expected auth, got ${describeOp(h.op)}`);
+      if (!macMatches(keeperMac(cfg.secret, 'dialer', cfg.job, challenge.hello.nonce, challenge.nonce), auth.data.mac)) {
+        return refuse("auth MAC does not match this connection's challenge: a replayed exchange, or a peer without the job's secret");
+      }
+      authed = true;
+      clearTimeout(authTimer);
+    };
+    const handle = (m: WireMessage): void => {
+      if (refusedAlready) return;
+      const h = m.head;
+      if (!authed) return authenticate(h);
       if (h.op === 'list') {
         reply({ versions: [...intactInMemory(Number(h.slot)).values()].map((v) => ({ version: v.meta.version, step: v.meta.step })) });
       } else if (h.op === 'get') {
@@ -502,11 +538,37 @@ export function createKeeperCore(post: (m: FromKeeper) => void, deps: KeeperCore
     sock.on('data', (d: Buffer) => {
       try {
         reader.push(d, handle);
-      } catch {
+      } catch (e) {
+        // Nonsense from a peer that has not authenticated is a refusal like any other; from one that has, a broken peer.
+        if (!authed) refuse(`malformed message before authentication: ${(e as Error).message}`);
         sock.destroy();
       }
     });
     sock.on('error', () => undefined);
+  }
+
+  /**
+   * Refusals are logged, at most REFUSALS_PER_S a second: each is an event through the program
+   * and its FMS to the store, and a peer that dials in a loop must not flood the log. The next
+   * one logged says how many were not.
+   */
+  const REFUSALS_PER_S = 10;
+  let refusalWindow = 0;
+  let refusalsInWindow = 0;
+  let refusalsUnlogged = 0;
+  function refused(peer: string, reason: string): void {
+    const now = Date.now();
+    if (now - refusalWindow >= 1000) {
+      refusalWindow = now;
+      refusalsInWindow = 0;
+    }
+    if (refusalsInWindow >= REFUSALS_PER_S) {
+      refusalsUnlogged += 1;
+      return;
+    }
+    refusalsInWindow += 1;
+    post(programEventMessage('auth_refused', { service: 'keeper', peer, reason, ...(refusalsUnlogged > 0 ? { unlogged: refusalsUnlogged } : {}) }));
+    refusalsUnlogged = 0;
   }
 
   const DEDUP_WAIT_MS = 50;
@@ -600,7 +662,6 @@ export function createKeeperCore(post: (m: FromKeeper) => void, deps: KeeperCore
     cfg = m;
     cadence = finest(m.keep, m.base);
     disk = diskCadence(cadence, m.persistEvery);
-    token = keeperToken(m.secret, m.job);
     const srv = createServer(serve);
     server = srv;
     await new Promise<void>((resolve, reject) => {
@@ -610,7 +671,7 @@ export function createKeeperCore(post: (m: FromKeeper) => void, deps: KeeperCore
     srv.unref();
     const a = srv.address() as { address: string; port: number };
     const address = joinHostPort(advertisedHost(m.host), a.port);
-    store = await deps.openStore(m.store, { secret: m.secret });
+    store = await deps.openStore(m.store, { secret: m.secret, access: m.storeAccess });
     await store.put(keeperKey(m.node), address);
     post({ type: 'ready', address });
   }

@@ -9,12 +9,16 @@ import {
   type IKeyValue,
   type Watcher as EtcdWatcher,
 } from 'etcd3';
-import { AuthError, ClosedError, InvalidArgumentError, LeaseExpiredError, RollcallError, StoreUnavailableError } from '../errors.js';
+import { AuthError, ClosedError, InvalidArgumentError, LeaseExpiredError, RollcallError, StoreUnavailableError, TlsError } from '../errors.js';
+import type { StoreAccess } from '../protocol/store-access.js';
 import { deadlineIn, withDeadline } from '../util/deadline.js';
 import type { KeyValue, Lease, PutOptions, Store, Watcher, WatchEvent, WatchOptions } from './store.js';
+import { checkTls } from './tls-check.js';
 import { checkCount, checkKey, checkPrefix, checkTtl, checkValue, parseAddress } from './wire.js';
 
 export interface EtcdStoreOptions {
+  /** TLS material and a user, for `etcds://` (protocol/store-access.ts). */
+  access?: StoreAccess;
   /** Per request, retries included; a request with no answer by then rejects with StoreUnavailableError. */
   requestTimeoutMs?: number;
   /**
@@ -25,13 +29,17 @@ export interface EtcdStoreOptions {
   watchGraceMs?: number;
 }
 
-/** `etcd://h1:2379,h2:2379` → the endpoints, each checked as host:port. */
+/**
+ * `etcd://h1:2379,h2:2379` → the endpoints, each checked as host:port; `etcds://` is the same
+ * cluster over TLS.
+ */
 export function parseEtcdUrl(url: string): string[] {
-  const m = /^etcd:\/\/(.+)$/.exec(url);
-  if (!m) throw new InvalidArgumentError(`bad etcd URL ${JSON.stringify(url)}: want "etcd://host:port[,host:port...]"`);
-  return m[1]!.split(',').map((ep) => {
+  const m = /^etcd(s?):\/\/(.+)$/.exec(url);
+  if (!m) throw new InvalidArgumentError(`bad etcd URL ${JSON.stringify(url)}: want "etcd://host:port[,host:port...]" or "etcds://..." (TLS)`);
+  const scheme = m[1] === 's' ? 'https' : 'http';
+  return m[2]!.split(',').map((ep) => {
     const { host, port } = parseAddress(ep.trim());
-    return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+    return `${scheme}://${host.includes(':') ? `[${host}]` : host}:${port}`;
   });
 }
 
@@ -68,22 +76,49 @@ export async function connectEtcdStore(url: string, opts: EtcdStoreOptions = {})
   const endpoints = parseEtcdUrl(url);
   const timeoutMs = opts.requestTimeoutMs ?? 5000;
   checkTtl(timeoutMs);
+  const access = opts.access ?? {};
+  const tls = endpoints[0]!.startsWith('https:');
+  const deadline = Date.now() + timeoutMs;
+  const pem = (s: string | undefined): Buffer | undefined => (s === undefined ? undefined : Buffer.from(s));
   const client = new Etcd3({
     hosts: endpoints,
     dialTimeout: timeoutMs,
+    // Without a CA of ours etcd3 uses the system's (https hosts), as a browser would.
+    ...(tls && access.ca !== undefined ? { credentials: { rootCertificate: pem(access.ca)!, certChain: pem(access.cert), privateKey: pem(access.key) } } : {}),
+    ...(access.user !== undefined ? { auth: { username: access.user, password: access.password ?? '', callOptions: () => ({ deadline: Date.now() + timeoutMs }) } } : {}),
     // Every call carries an absolute deadline; without one a call to a partitioned member waits forever.
     defaultCallOptions: () => ({ deadline: Date.now() + timeoutMs }),
   });
   const store = new EtcdStore(client, endpoints.join(','), timeoutMs, opts.watchGraceMs ?? timeoutMs);
+  // gRPC reports a failed TLS handshake as "UNAVAILABLE: No connection established. Last error:
+  // null", which names no cause; a handshake of our own, alongside, finds it (tls-check.ts).
+  const tlsCheck = new AbortController();
+  const diagnosis = tls ? checkTls(endpoints, access, deadline, tlsCheck.signal) : undefined;
   try {
     // A linearizable read needs the leader and a quorum: the honest test that the store works.
-    await store.get('rollcall/.probe');
-    await warmUp(client, Date.now() + timeoutMs);
+    const probe = store.get('rollcall/.probe');
+    // Every member failing its handshake is an answer at once; otherwise the read decides.
+    const failFast = diagnosis?.then((d) => {
+      if (d.allFailed) throw tlsFailure(url, d.failures);
+      return probe;
+    });
+    await Promise.race(failFast ? [probe, failFast] : [probe]);
+    tlsCheck.abort();
+    await warmUp(client, deadline);
     return store;
   } catch (e) {
+    tlsCheck.abort();
     await store.close();
+    if (e instanceof TlsError) throw e;
+    // The read failed: if some member's handshake did too, that is the cause worth naming.
+    const d = await diagnosis?.catch(() => undefined);
+    if (e instanceof StoreUnavailableError && d && d.failures.length > 0) throw tlsFailure(url, d.failures, e);
     throw e instanceof StoreUnavailableError ? new StoreUnavailableError(`no etcd quorum answered at ${url} within ${timeoutMs} ms: ${e.message}`, { cause: e }) : e;
   }
+}
+
+function tlsFailure(url: string, failures: readonly string[], cause?: unknown): TlsError {
+  return new TlsError(`etcd at ${url}: TLS failed: ${failures.join('; ')}`, { cause });
 }
 
 /**

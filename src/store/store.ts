@@ -1,3 +1,4 @@
+import { AbortedError } from '../errors.js';
 import type { Deadline } from '../util/deadline.js';
 
 /**
@@ -135,7 +136,8 @@ export async function waitForPrefix<T>(
     };
     const timer = setTimeout(() => finish(onTimeout(state)), Math.max(0, deadline - Date.now()));
     timer.unref();
-    const onAbort = (): void => finish(new Error('aborted'));
+    // The one cancellation class (errors.ts), with the signal's reason kept as the cause.
+    const onAbort = (): void => finish(new AbortedError(`waiting for ${prefix} was aborted`, { cause: signal?.reason }));
     if (signal?.aborted) return onAbort();
     signal?.addEventListener('abort', onAbort, { once: true });
     const check = (): void => {

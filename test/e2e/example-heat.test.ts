@@ -48,6 +48,11 @@ describe('example: heat diffusion', { timeout: 120_000 }, () => {
     assert.deepEqual(completed(run), reference);
   });
 
+  it('3 nodes, proxies in threads: the same grid (halos and the allgather through the thread proxy)', async () => {
+    const run = await runJob(['--nodes', '3', '--proxy', 'thread', '--quiet', ...heat]);
+    assert.deepEqual(completed(run), reference);
+  });
+
   it('a node killed a third of the way: rolled back, resumed, and still bit-identical', async () => {
     const run = await runJob(['--nodes', '3', '--spares', '1', '--quiet', '--chaos', `kill:node=1@step=${KILL_AT}`, ...heat]);
     assert.deepEqual(completed(run), reference);

@@ -55,10 +55,10 @@ export function assertEveryEventTyped(events: Ev[]): void {
  */
 export async function runJob(
   args: string[],
-  opts: { timeoutMs?: number; waitFor?: (evs: Ev[]) => boolean; during?: (pid: number) => void } = {},
+  opts: { timeoutMs?: number; waitFor?: (evs: Ev[]) => boolean; during?: (pid: number) => void; env?: NodeJS.ProcessEnv } = {},
 ): Promise<JobRun> {
   const events = join(mkdtempSync(join(tmpdir(), 'rollcall-test-')), 'events.jsonl');
-  const child = spawn(process.execPath, [ROLLCALL, 'launch', '--events', events, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [ROLLCALL, 'launch', '--events', events, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: opts.env ?? process.env });
   let out = '';
   let err = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));

@@ -74,17 +74,23 @@ describe('peer failure', () => {
     }
   });
 
-  it('an AbortSignal cancels the operation it was given', async () => {
+  it("an operation's AbortSignal ends the communicator, as documented, with the signal's reason as the cause", async () => {
     const { comms } = await makeGroup(2, { tuning: FAST });
     try {
       const ac = new AbortController();
       const p = settle(comms[0]!.allreduce(new Float32Array(5), 'sum', { signal: ac.signal }));
-      ac.abort();
+      const reason = new Error('stopped by the user');
+      ac.abort(reason);
       const { err } = await p;
       assert.ok(err instanceof AbortedError);
+      assert.equal(err.cause, reason);
+      assert.match(err.message, /stopped by the user.*the communicator is ended/);
+      // Not only that operation: the communicator is ended (OpOptions.signal says so).
+      assert.ok((await settle(comms[0]!.barrier())).err instanceof AbortedError);
       const pre = new AbortController();
-      pre.abort();
-      assert.ok((await settle(comms[1]!.barrier({ signal: pre.signal }))).err instanceof Error);
+      pre.abort('too late');
+      const before = (await settle(comms[1]!.barrier({ signal: pre.signal }))).err;
+      assert.ok(before instanceof AbortedError || before instanceof PeerFailedError, String(before));
     } finally {
       closeAll(comms);
     }

@@ -20,6 +20,7 @@ import {
   RendezvousTimeoutError,
   StoreUnavailableError,
   TimeoutError,
+  TlsError,
   type ErrorCode,
   type RollcallError,
 } from '../../src/errors.js';
@@ -33,6 +34,7 @@ const SAMPLES: { [C in ErrorCode]: RollcallError } = {
   ERR_COLLECTIVE_MISMATCH: new CollectiveMismatchError('rank 1 called broadcast, rank 0 allreduce', { rank: 1 }),
   ERR_PROTOCOL: new ProtocolError('bad frame', { rank: 2 }),
   ERR_AUTH: new AuthError('wrong secret', { node: 1 }),
+  ERR_TLS: new TlsError('etcd at https://10.0.0.1:2379: certificate does not verify: SELF_SIGNED_CERT_IN_CHAIN', { node: 1 }),
   ERR_TIMEOUT: new TimeoutError('deadline passed', { rank: 3 }),
   ERR_RENDEZVOUS_TIMEOUT: new RendezvousTimeoutError([3, 5], 'rank(s) 3,5 never published an address', { node: 2 }),
   ERR_INVALID_ARGUMENT: new InvalidArgumentError('bad size'),

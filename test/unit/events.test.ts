@@ -58,6 +58,7 @@ describe("a program's events, forwarded by its FMS", () => {
       programEventMessage('corruption_detected', { generation: 0, version: 480, rollback_to: 320, digests: [{ digest: '0a1b2c3d4e5f60', members: 3 }, { digest: '0a1b2c3d4e5f61', members: 1 }], action: 'replace' }),
       programEventMessage('state_error', { message: 'could not persist' }),
       programEventMessage('program_error', { code: 'TIMEOUT', message: 'no answer' }),
+      programEventMessage('auth_refused', { service: 'keeper', peer: '10.0.0.7:51234', reason: 'auth MAC does not match', unlogged: 3 }),
     ];
     const names = ProgramEventMessageSchema.options.map((o) => o.shape.event.value);
     assert.deepEqual(new Set(sent.map((m) => m.event)), new Set(names), 'one of each');
