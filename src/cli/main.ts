@@ -12,13 +12,14 @@ import { benchState, type StateBenchOptions } from '../bench/state-overhead.js';
 import { benchStragglers, type StragglerBenchOptions } from '../bench/stragglers.js';
 import { readEventLog, renderReport } from '../dashboard/report.js';
 import { runDemo } from '../demo/demo.js';
-import { InvalidArgumentError, RollcallError } from '../errors.js';
+import { InvalidArgumentError, JobStoppedError, RollcallError } from '../errors.js';
 import { readJobEvents, withRecoveries } from '../launch/job-events.js';
-import { launch } from '../launch/launcher.js';
+import { launch, stoppedExitCode } from '../launch/launcher.js';
 import { runNode } from '../launch/node-runner.js';
 import { openStore } from '../store/open-store.js';
 import { DEFAULT_REPLICATE_MS, DEFAULT_VERSION_MS, MAX_NODES, resolveLaunchOptions } from '../launch/launch-options.js';
 import { PROXY_KINDS } from '../protocol/program-ipc.js';
+import { watchParent } from '../util/parent-watch.js';
 import { STRAGGLER_ACTIONS } from '../protocol/fms-messages.js';
 
 function intIn(min: number, max: number) {
@@ -241,7 +242,8 @@ program
   .option('--report <file>', 'write an HTML report of the run (the plot, the recoveries, the summary)')
   .option('--json', 'print the summary as one JSON object', false)
   .action(async (o: { nodes: number; spares: number; steps?: number; crashAt?: number; synthetic: boolean; verify: boolean; events?: string; dashboard?: string; report?: string; json: boolean }) => {
-    const s = await runDemo({ ...o, steps: o.steps, crashAt: o.crashAt, events: o.events, dashboard: o.dashboard, report: o.report }, (l) => console.log(l), process.stderr);
+    const stop = stopOnSignals();
+    const s = await runDemo({ ...o, steps: o.steps, crashAt: o.crashAt, events: o.events, dashboard: o.dashboard, report: o.report, stopSignal: stop.signal }, (l) => console.log(l), process.stderr);
     if (s.match === false) process.exitCode = 1;
   });
 
@@ -274,12 +276,21 @@ function jobFlags(cmd: Command): Command {
     .option('--quiet', 'no progress lines on stderr', false);
 }
 
-/** SIGINT/SIGTERM stop the run cleanly: the programs are ended and the exit code says by what. */
+/**
+ * SIGINT, SIGTERM and SIGHUP stop the run cleanly: the programs are ended and the exit code says
+ * by what (128 + the signal's number). So does the death of whatever started this process: `npx`,
+ * `npm exec` and a shell die of a SIGTERM without passing it on, and a scheduler or a container
+ * runtime signals only the process it started; without this the job would run on, orphaned.
+ * That case exits as a SIGHUP would (129): the launcher lost its controlling parent.
+ */
 function stopOnSignals(): AbortController {
   const stop = new AbortController();
   const onSignal = (sig: NodeJS.Signals): void => stop.abort(`stopped by ${sig}`);
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
+  process.once('SIGHUP', onSignal);
+  const unwatch = watchParent((ppid) => stop.abort(`stopped by SIGHUP: the process that started rollcall (pid ${ppid}) exited`));
+  stop.signal.addEventListener('abort', unwatch, { once: true });
   return stop;
 }
 
@@ -381,6 +392,10 @@ function readSecret(file: string | undefined): string {
 
 program.parseAsync(process.argv).catch((e: unknown) => {
   if (e instanceof CommanderError) process.exit(e.exitCode === 0 ? 0 : 2);
+  if (e instanceof JobStoppedError) {
+    console.error(`rollcall: ${e.message}`);
+    process.exit(stoppedExitCode(e.message));
+  }
   if (e instanceof RollcallError && e.code === 'ERR_INVALID_ARGUMENT') {
     console.error(`rollcall: ${e.message}`);
     process.exit(2);

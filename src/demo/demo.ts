@@ -1,6 +1,7 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { renderReport } from '../dashboard/report.js';
+import { JobFailedError, JobStoppedError } from '../errors.js';
 import { parseEvent, type EventLine, type EventOf } from '../protocol/events.js';
 import { resolveLaunchOptions } from '../launch/launch-options.js';
 import { launch, type LaunchResult } from '../launch/launcher.js';
@@ -24,6 +25,8 @@ export interface DemoOptions {
   /** Write an HTML report of the run here. */
   report?: string | undefined;
   json: boolean;
+  /** Stops the run (the CLI wires SIGINT, SIGTERM and the loss of its parent here). */
+  stopSignal?: AbortSignal;
 }
 
 export interface DemoSummary {
@@ -74,7 +77,7 @@ export async function runDemo(o: DemoOptions, out: (line: string) => void, err: 
       dashboard: o.dashboard,
       quiet: true,
     }),
-    { onEvent: (e) => view.event(e), onProgress: (_n, step) => view.progress(step), onDashboard: (url) => view.say(`dashboard: ${url}`) },
+    { onEvent: (e) => view.event(e), onProgress: (_n, step) => view.progress(step), onDashboard: (url) => view.say(`dashboard: ${url}`), stopSignal: o.stopSignal },
   );
   if (o.report) {
     writeFileSync(o.report, renderReport(run.events));
@@ -88,7 +91,7 @@ export async function runDemo(o: DemoOptions, out: (line: string) => void, err: 
   if (o.verify) {
     view.say('verifying: the same job again, without the fault...');
     const check = new ProgressView(err, steps, !o.json);
-    const ref = await launch(resolveLaunchOptions({ nodes: o.nodes, spares: o.spares, command: program, quiet: true }), { onProgress: (_n, s) => check.progress(s) });
+    const ref = await launch(resolveLaunchOptions({ nodes: o.nodes, spares: o.spares, command: program, quiet: true }), { onProgress: (_n, s) => check.progress(s), stopSignal: o.stopSignal });
     check.done();
     faultFree = expectCompleted(ref, 'the fault-free job');
   }
@@ -112,7 +115,12 @@ export async function runDemo(o: DemoOptions, out: (line: string) => void, err: 
 }
 
 function expectCompleted(r: LaunchResult, what: string): TrainResult {
-  if (r.outcome !== 'completed') throw new Error(`${what} did not complete (${r.outcome}): ${r.reason}`);
+  if (r.outcome === 'stopped') throw new JobStoppedError(`${what} was ${r.reason ?? 'stopped'}`);
+  if (r.outcome !== 'completed') {
+    const started = r.events.find((e) => e.event === 'job_started');
+    const ended = r.events.find((e) => e.event === 'job_failed');
+    throw new JobFailedError(String(started?.job ?? '?'), `${what} did not complete: ${r.reason ?? 'unknown'}`, Number(ended?.generation ?? -1));
+  }
   return r.result as TrainResult;
 }
 
