@@ -34,6 +34,9 @@ export interface DemoSummary {
   spares: number;
   steps: number;
   accuracy: number;
+  /** Members at the start and at the end: a job that went on smaller says so. */
+  world_start: number;
+  world_end: number;
   faults: number;
   recoveries: { generation: number; ms: number; steps_redone: number; ms_redone: number | null }[];
   digest: string;
@@ -101,6 +104,7 @@ export async function runDemo(o: DemoOptions, out: (line: string) => void, err: 
     spares: o.spares,
     steps: result.steps,
     accuracy: result.accuracy,
+    ...worldOf(run),
     faults: run.events.filter((e) => e.event === 'fault_detected').length,
     recoveries: recoveriesOf(run.events),
     digest: result.digest,
@@ -124,6 +128,11 @@ function expectCompleted(r: LaunchResult, what: string): TrainResult {
   return r.result as TrainResult;
 }
 
+function worldOf(r: LaunchResult): { world_start: number; world_end: number } {
+  const done = r.events.map(parseEvent).find((e): e is EventOf<'job_completed'> => e?.event === 'job_completed');
+  return { world_start: done?.worldStart ?? 0, world_end: done?.worldEnd ?? 0 };
+}
+
 function recoveriesOf(events: readonly EventLine[]): DemoSummary['recoveries'] {
   const typed = events.map(parseEvent);
   const resumedIn = (g: number): EventOf<'program_resumed'>[] => typed.filter((r): r is EventOf<'program_resumed'> => r?.event === 'program_resumed' && r.generation === g);
@@ -141,6 +150,7 @@ function describe(s: DemoSummary): string[] {
     '',
     `  steps           ${s.steps}`,
     `  test accuracy   ${(s.accuracy * 100).toFixed(1)} %${s.synthetic ? ' (synthetic data)' : ''}`,
+    `  world           ${s.world_start} nodes at the start, ${s.world_end} at the end`,
     `  faults          ${s.faults}`,
   ];
   for (const r of s.recoveries) {

@@ -265,6 +265,11 @@ export class ProgramSupervisor {
     if (exit.expected || this.links.stopping()) return;
     if (exit.signal !== null) {
       this.links.fault('exit', `program pid ${p.pid} killed by ${exit.signal}`);
+    } else if (exit.code === 0 && !this.programConnected) {
+      // It ran to its end without ever joining the job (no connect()): whatever it computed,
+      // it computed alone, and a job of N programs that each did so has no result to report.
+      this.links.emit('program_failed', { pid: p.pid, code: exit.code });
+      void this.programBug(`program on node ${this.cfg.node} exited with code 0 without calling connect(): it never joined the job (a Rollcall program calls connect() from 'rollcall' first)`);
     } else if (exit.code === 0) {
       this.finishProgram(p);
     } else if (this.jobFailed) {

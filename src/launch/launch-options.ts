@@ -198,6 +198,7 @@ export function resolveLaunchOptions(input: LaunchInput): LaunchOptions {
     throw new InvalidArgumentError(msg);
   }
   const o = r.data;
+  const policy = o.onFault ?? (o.spares > 0 ? 'replace' : 'shrink');
   const chaos = o.chaos === undefined ? [] : parseChaos(o.chaos);
   const all = o.nodes + o.spares;
   for (const a of chaos) {
@@ -206,8 +207,11 @@ export function resolveLaunchOptions(input: LaunchInput): LaunchOptions {
   return {
     nodes: o.nodes,
     spares: o.spares,
-    minNodes: o.minNodes ?? 1,
-    policy: o.onFault ?? (o.spares > 0 ? 'replace' : 'shrink'),
+    // Replace mode keeps the job at its size: once the spares are gone, a fault ends the job
+    // (with its state kept for --resume) rather than quietly finishing smaller, with another
+    // result. Shrinking is the user's to ask for: --min-nodes M, or --on-fault shrink.
+    minNodes: o.minNodes ?? (policy === 'replace' ? o.nodes : 1),
+    policy,
     events: o.events,
     heartbeatMs: o.heartbeatMs,
     watchers: o.watchers,

@@ -150,6 +150,8 @@ export async function launch(opts: LaunchOptions, hooks: LaunchHooks = {}): Prom
     onError: (e) => say(`chaos: ${(e as Error).message}`),
   });
 
+  /** The --chaos actions that injected their fault at least once. */
+  const fired = new Set<ChaosFire['action']>();
   const inject = (f: ChaosFire): void => {
     const p = procs.get(f.node);
     if (!p || p.exited) return;
@@ -170,6 +172,7 @@ export async function launch(opts: LaunchOptions, hooks: LaunchHooks = {}): Prom
       }
     }
     emit('fault_injected', { kind: f.action.kind, node: f.node, pid: f.action.kind === 'kill-node' ? p.fms.pid : p.programPid, spec: f.action.spec }, ts);
+    fired.add(f.action);
     // A corruption is a fault only once the digests find it; its recovery is timed from that detection.
     if (f.action.kind !== 'corrupt') tracker.injected(ts, record.generation);
   };
@@ -230,12 +233,17 @@ export async function launch(opts: LaunchOptions, hooks: LaunchHooks = {}): Prom
   hooks.stopSignal?.removeEventListener('abort', onStop);
   watcher.close();
   const result = results.get(record.members[0] ?? -1);
+  const world = { worldStart: opts.nodes, worldEnd: record.members.length };
+  const worldLine = `world ${world.worldStart} at the start, ${world.worldEnd} at the end`;
+  // A chaos run that did not inject what it was asked to tested nothing: said even with --quiet.
+  const notFired = opts.chaos.filter((a) => !fired.has(a)).map((a) => a.spec);
   if (end.outcome === 'completed') {
-    emit('job_completed', { generation: record.generation, result, results: Object.fromEntries(results) });
-    say(`job completed at generation ${record.generation}`);
+    emit('job_completed', { generation: record.generation, result, results: Object.fromEntries(results), ...world, ...(notFired.length > 0 ? { chaosNotFired: notFired } : {}) });
+    say(`job completed at generation ${record.generation}: ${worldLine}`);
+    if (notFired.length > 0) hooks.log?.(`warning: --chaos action(s) never fired: ${notFired.join(', ')} (the job ended first, or the target had left); exit code ${EXIT_CHAOS_NOT_FIRED}`);
   } else {
-    emit('job_failed', { generation: record.generation, reason: end.reason, outcome: end.outcome });
-    say(`job ${end.outcome}: ${end.reason}`);
+    emit('job_failed', { generation: record.generation, reason: end.reason, outcome: end.outcome, ...world });
+    say(`job ${end.outcome}: ${end.reason}; ${worldLine}`);
   }
   await shutdown(procs);
   await store.close().catch(() => undefined);
@@ -247,13 +255,19 @@ export async function launch(opts: LaunchOptions, hooks: LaunchHooks = {}): Prom
   else if (tempState) await rm(stateDir, { recursive: true, force: true });
   return {
     outcome: end.outcome,
-    exitCode: end.outcome === 'completed' ? 0 : end.outcome === 'stopped' ? stoppedExitCode(hooks.stopSignal?.reason) : 1,
+    exitCode: end.outcome === 'completed' ? (notFired.length > 0 ? EXIT_CHAOS_NOT_FIRED : 0) : end.outcome === 'stopped' ? stoppedExitCode(hooks.stopSignal?.reason) : 1,
     reason: end.reason,
     result,
     results: Object.fromEntries(results),
     events: log.events,
   };
 }
+
+/**
+ * The job completed, but a --chaos action never injected its fault: the result is printed, and
+ * the exit code says the run is no test of what was asked (README.md, "Exit codes").
+ */
+export const EXIT_CHAOS_NOT_FIRED = 4;
 
 /** 128 + the signal number, as shells report a process ended by that signal. */
 export function stoppedExitCode(reason: unknown): number {

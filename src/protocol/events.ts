@@ -49,8 +49,20 @@ const launcherEvents = [
   /** Each node's step, about once a second. */
   event('node_progress', { node: NodeId, step: Int.nonnegative() }),
   event('fms_exited', { node: NodeId, code: Int.nullable(), signal: z.string().nullable() }),
-  event('job_completed', { generation: Generation, result: z.unknown(), results: z.record(z.string(), z.unknown()) }),
-  event('job_failed', { generation: Generation, outcome: JobOutcomeSchema, reason: z.string().optional() }),
+  /**
+   * `worldStart`/`worldEnd`: members at the start and at the end (a shrunk job says so).
+   * `chaosNotFired`: the --chaos actions that never injected their fault (the job ended first,
+   * or their target had left): the run did not test what was asked, and the launcher exits 4.
+   */
+  event('job_completed', {
+    generation: Generation,
+    result: z.unknown(),
+    results: z.record(z.string(), z.unknown()),
+    worldStart: Int.positive().optional(),
+    worldEnd: Int.nonnegative().optional(),
+    chaosNotFired: z.array(z.string()).optional(),
+  }),
+  event('job_failed', { generation: Generation, outcome: JobOutcomeSchema, reason: z.string().optional(), worldStart: Int.positive().optional(), worldEnd: Int.nonnegative().optional() }),
   event('node_completed', { node: NodeId, outcome: NodeOutcomeSchema, reason: z.string().nullable() }),
   event('node_stopped', { node: NodeId, outcome: NodeOutcomeSchema, reason: z.string().nullable() }),
 ] as const;

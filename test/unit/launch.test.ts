@@ -102,8 +102,12 @@ describe('launch options', () => {
     assert.equal(o.policy, 'replace');
     assert.equal(o.heartbeatMs, 200);
     assert.equal(o.faultTimeoutMs, 600);
-    assert.equal(o.minNodes, 1);
+    // Replace mode never shrinks unless asked: the job keeps its size or fails.
+    assert.equal(o.minNodes, 4);
+    assert.equal(resolveLaunchOptions({ nodes: 4, spares: 1, minNodes: 2, command: cmd }).minNodes, 2);
+    assert.equal(resolveLaunchOptions({ nodes: 4, spares: 1, onFault: 'shrink', command: cmd }).minNodes, 1);
     assert.equal(resolveLaunchOptions({ nodes: 2, command: cmd }).policy, 'shrink');
+    assert.equal(resolveLaunchOptions({ nodes: 2, command: cmd }).minNodes, 1);
     assert.deepEqual(resolveLaunchOptions({ nodes: 2, chaos: 'kill:node=1@step=3', command: cmd }).chaos[0]?.trigger, { step: 3 });
     // State tiers and the proxy: the figures in docs/benchmarks.md were measured with these.
     assert.equal(o.keep, 3);
