@@ -57,9 +57,26 @@ function sizeList(v: string): number[] {
   return out;
 }
 
+/**
+ * `rollcall launch --nodes 2 node train.js --steps 5` reads `--steps` as launch's own option: an
+ * unknown option on a command that runs a program, with no `--` on the line, is most likely the
+ * program's. Said before commander's help, which would otherwise bury the fix.
+ */
+function dashHint(message: string, argv: readonly string[]): string {
+  const m = /unknown option '([^']+)'/.exec(message);
+  const cmd = argv.find((a) => !a.startsWith('-'));
+  if (!m || (cmd !== 'launch' && cmd !== 'node') || argv.includes('--')) return message;
+  return (
+    `${message.trimEnd()}\n` +
+    `hint: if ${m[1]} is an option of your program, put -- before the program, so that everything after it is the program's:\n` +
+    `      rollcall ${cmd} --nodes 2 [options] -- node train.js ${m[1]} ...\n`
+  );
+}
+
 const program = new Command()
   .name('rollcall')
   .description('Keeps distributed jobs running through node faults.')
+  .configureOutput({ outputError: (str, write) => write(dashHint(str, process.argv.slice(2))) })
   .showHelpAfterError()
   // Usage errors exit 2, as the flags validated by zod do; commander has printed the message.
   .exitOverride();

@@ -20,7 +20,7 @@ import { fmsConfig } from './fms-config.js';
 import { hasVersions } from './launch-options.js';
 import { sendToFms, type FromFms } from '../protocol/fms-messages.js';
 import type { LaunchOptions } from './launch-options.js';
-import { RecoveryTracker } from './recovery-tracker.js';
+import { describeRecovery, RecoveryTracker } from './recovery-tracker.js';
 
 const FMS_MAIN = fileURLToPath(new URL('../fms/fms-main.js', import.meta.url));
 
@@ -130,7 +130,7 @@ export async function launch(opts: LaunchOptions, hooks: LaunchHooks = {}): Prom
     const rec = tracker.observe(e, record);
     if (rec) {
       emit('recovered', { ...rec });
-      say(`recovered: generation ${rec.generation} running ${rec.ms} ms after the fault`);
+      say(describeRecovery(rec));
     }
     describe(e, say);
     if (e.event === 'program_started') {
@@ -243,7 +243,8 @@ export async function launch(opts: LaunchOptions, hooks: LaunchHooks = {}): Prom
     if (notFired.length > 0) hooks.log?.(`warning: --chaos action(s) never fired: ${notFired.join(', ')} (the job ended first, or the target had left); exit code ${EXIT_CHAOS_NOT_FIRED}`);
   } else {
     emit('job_failed', { generation: record.generation, reason: end.reason, outcome: end.outcome, ...world });
-    say(`job ${end.outcome}: ${end.reason}; ${worldLine}`);
+    // --quiet drops progress, never why the job ended or how to go on from it.
+    hooks.log?.(`job ${end.outcome}: ${end.reason}; ${worldLine}`);
   }
   await shutdown(procs);
   await store.close().catch(() => undefined);
@@ -251,7 +252,7 @@ export async function launch(opts: LaunchOptions, hooks: LaunchHooks = {}): Prom
   await dashboard?.close();
   log.close();
   const kept = end.outcome !== 'completed' && hasVersions(stateDir);
-  if (kept) say(`committed state kept in ${stateDir}; continue with --resume ${stateDir}`);
+  if (kept) hooks.log?.(`committed state kept in ${stateDir}; continue with --resume ${stateDir}`);
   else if (tempState) await rm(stateDir, { recursive: true, force: true });
   return {
     outcome: end.outcome,

@@ -45,7 +45,19 @@ const launcherEvents = [
   /** `pid`: the FMS's for kill-node, else the program's (absent if the FMS process has none). */
   event('fault_injected', { node: NodeId, kind: ChaosKindSchema, pid: Int.optional(), spec: z.string() }),
   /** From the fault (its injection, or its first detection) to every member running again. */
-  event('recovered', { generation: Generation, ms: z.number().nonnegative(), from: z.enum(['fault_injected', 'fault_detected']), faultTs: Ts }),
+  /**
+   * `ms` from `faultTs`, which is what `from` says (launch/recovery-tracker.ts): the injection,
+   * the detection where it is the fault (an exit, a reset), or the last sign of life of a node
+   * found silent. `detectionMs`: from `faultTs` to the first detection (null: the same instant).
+   */
+  event('recovered', {
+    generation: Generation,
+    ms: z.number().nonnegative(),
+    from: z.enum(['fault_injected', 'fault_detected', 'last_sign_of_life']),
+    faultTs: Ts,
+    detectionMs: z.number().nonnegative().nullable().optional(),
+    cause: z.string().optional(),
+  }),
   /** Each node's step, about once a second. */
   event('node_progress', { node: NodeId, step: Int.nonnegative() }),
   event('fms_exited', { node: NodeId, code: Int.nullable(), signal: z.string().nullable() }),

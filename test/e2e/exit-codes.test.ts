@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { STEPS_PROGRAM, TRAIN_PROGRAM, first, jobPids, isAlive, runJob, type JobRun } from '../helpers/job.js';
 
@@ -14,9 +16,10 @@ function assertNoOrphans(run: JobRun): void {
 }
 
 describe('exit codes of the degraded cases', { timeout: 300_000 }, () => {
-  it('replace mode with no spare left for a second fault: exit 1, the reason, the --resume hint, the world at start and end', async () => {
-    // Node 0's fault takes the only spare; node 2's then finds none.
-    const run = await runJob(['--nodes', '3', '--spares', '1', '--chaos', 'kill:node=0@step=20,kill:node=2@step=40', ...train(400)]);
+  it('replace mode with no spare left for a second fault: exit 1, the reason, the --resume hint, the world at start and end (even with --quiet)', async () => {
+    // Node 0's fault takes the only spare; node 2's then finds none. --quiet drops the progress
+    // lines, never why the job ended or how to go on.
+    const run = await runJob(['--nodes', '3', '--spares', '1', '--quiet', '--chaos', 'kill:node=0@step=20,kill:node=2@step=40', ...train(400)]);
     assert.equal(run.code, 1, run.err);
     const failed = first(run.events, 'job_failed');
     assert.ok(failed, 'job_failed logged');
@@ -28,6 +31,7 @@ describe('exit codes of the degraded cases', { timeout: 300_000 }, () => {
     const dir = /continue with --resume (\S+)/.exec(run.err)?.[1];
     assert.ok(dir && existsSync(dir), `the --resume hint names a state directory that exists: ${run.err}`);
     assert.equal(run.out, '', 'no result printed for a failed job');
+    assert.doesNotMatch(run.err, /recovered:|chaos:/, '--quiet: no progress lines');
     assertNoOrphans(run);
   });
 
@@ -37,6 +41,11 @@ describe('exit codes of the degraded cases', { timeout: 300_000 }, () => {
     const done = first(run.events, 'job_completed');
     assert.deepEqual([done?.worldStart, done?.worldEnd], [3, 2]);
     assert.match(run.err, /job completed at generation \d+: world 3 at the start, 2 at the end/);
+    // Recovery times say what they count from; the detection is shown apart.
+    assert.match(run.err, /recovered: generation 1 running \d+ ms after the fault was injected \(detected \d+ ms after it\)/);
+    const rec = first(run.events, 'recovered', (e) => e.generation === 1);
+    assert.equal(rec?.from, 'fault_injected');
+    assert.equal(typeof rec?.detectionMs, 'number');
     assertNoOrphans(run);
   });
 
@@ -46,6 +55,21 @@ describe('exit codes of the degraded cases', { timeout: 300_000 }, () => {
     assert.match(String(first(run.events, 'job_failed')?.reason), /exited with code 0 without calling connect\(\)/);
     assert.match(run.err, /without calling connect\(\)/);
     assert.equal(first(run.events, 'job_completed'), undefined);
+  });
+
+  it('a program without registered state that does not catch MembershipChangedError: the job failed, naming the error', async () => {
+    const index = new URL('../../src/index.js', import.meta.url).href;
+    const script = `const { connect } = await import(${JSON.stringify(index)});
+const job = await connect();
+for (let s = 1; s <= 100000; s++) { await job.allreduce(new Float32Array(4)); job.progress(s); await new Promise((r) => setTimeout(r, 5)); }`;
+    const file = join(mkdtempSync(join(tmpdir(), 'rollcall-unhandled-')), 'program.mjs');
+    writeFileSync(file, script);
+    const run = await runJob(['--nodes', '3', '--spares', '1', '--chaos', 'kill:node=1@step=20', '--', process.execPath, file]);
+    assert.equal(run.code, 1, run.err);
+    const reason = String(first(run.events, 'job_failed')?.reason);
+    assert.match(reason, /exited with code 1: unhandled MembershipChangedError \(ERR_MEMBERSHIP_CHANGED\)/);
+    assert.match(run.err, /job failed: .*unhandled MembershipChangedError/);
+    assertNoOrphans(run);
   });
 
   it('a --chaos action that never fires (a step past the end): the result is printed, exit 4, and a warning', async () => {
