@@ -11,7 +11,7 @@ import { benchStateArms, type Compare } from '../bench/state-arms.js';
 import { benchState, type StateBenchOptions } from '../bench/state-overhead.js';
 import { benchStragglers, type StragglerBenchOptions } from '../bench/stragglers.js';
 import { readEventLog, renderReport } from '../dashboard/report.js';
-import { runDemo } from '../demo/demo.js';
+import { DEMO_DASHBOARD_LINGER_MS, runDemo } from '../demo/demo.js';
 import { InvalidArgumentError, JobStoppedError, RollcallError } from '../errors.js';
 import { readJobEvents, withRecoveries } from '../launch/job-events.js';
 import { launch, stoppedExitCode } from '../launch/launcher.js';
@@ -256,9 +256,10 @@ program
   .option('--verify', 'run the job again without the fault and compare the final digests', false)
   .option('--events <file>', 'write the event log (JSON lines) to this file')
   .option('--dashboard <[host:]port>', 'watch the job live in a browser (and Prometheus /metrics) at this address')
+  .option('--dashboard-linger-ms <T>', 'with --dashboard: keep serving the final view and /metrics this long after the job (Ctrl-C closes it sooner)', intIn(0, 86_400_000), DEMO_DASHBOARD_LINGER_MS)
   .option('--report <file>', 'write an HTML report of the run (the plot, the recoveries, the summary)')
   .option('--json', 'print the summary as one JSON object', false)
-  .action(async (o: { nodes: number; spares: number; steps?: number; crashAt?: number; synthetic: boolean; verify: boolean; events?: string; dashboard?: string; report?: string; json: boolean }) => {
+  .action(async (o: { nodes: number; spares: number; steps?: number; crashAt?: number; synthetic: boolean; verify: boolean; events?: string; dashboard?: string; dashboardLingerMs: number; report?: string; json: boolean }) => {
     const stop = stopOnSignals();
     const s = await runDemo({ ...o, steps: o.steps, crashAt: o.crashAt, events: o.events, dashboard: o.dashboard, report: o.report, stopSignal: stop.signal }, (l) => console.log(l), process.stderr);
     if (s.match === false) process.exitCode = 1;
@@ -318,6 +319,7 @@ jobFlags(
     .usage('--nodes N [options] -- <program command...>'),
 )
   .option('--chaos <spec>', 'inject faults, e.g. kill:node=2@step=30,stop:node=1@t=5s,kill-node:node=3@step=50,kill:random@every=10s,slow:node=1@step=40,corrupt:node=2@step=60')
+  .option('--dashboard-linger-ms <T>', 'with --dashboard: keep serving the final view and /metrics this long after the job ended (Ctrl-C closes it sooner)', intIn(0, 86_400_000), 0)
   .option('--chaos-slow-factor <F>', 'how much slower `slow` chaos makes a program (a SIGSTOP/SIGCONT duty cycle)', numberIn(1.1, 20), 3)
   .option('--job <id>', 'job id (default: random)')
   .option('--resume <dir>', 'continue a stopped job from the newest common state in this state directory')

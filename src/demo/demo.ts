@@ -10,6 +10,12 @@ import { ProgressView } from './progress-view.js';
 const PROGRAM = fileURLToPath(new URL('../../examples/fashion-mnist/main.js', import.meta.url));
 const DATA_DIR = '/usr/share/datasets/fashion-mnist';
 
+/**
+ * The demo's job is over in some 20 s, before the README's reader has opened the page it
+ * printed: its dashboard stays up this long after (README.md, "Watching a job").
+ */
+export const DEMO_DASHBOARD_LINGER_MS = 60_000;
+
 export interface DemoOptions {
   nodes: number;
   spares: number;
@@ -22,6 +28,8 @@ export interface DemoOptions {
   events: string | undefined;
   /** [HOST:]PORT of a live dashboard. */
   dashboard?: string | undefined;
+  /** How long the dashboard keeps serving the final view after the job (default DEMO_DASHBOARD_LINGER_MS). */
+  dashboardLingerMs?: number;
   /** Write an HTML report of the run here. */
   report?: string | undefined;
   json: boolean;
@@ -68,6 +76,7 @@ export async function runDemo(o: DemoOptions, out: (line: string) => void, err: 
   // wait for the evaluation to finish before anyone reaches its next operation.
   const crashAt = Math.min(o.crashAt ?? Math.floor(steps * 0.4), steps - 1);
   const t0 = Date.now();
+  let dashboardUrl: string | undefined;
   const view = new ProgressView(err, steps, !o.json);
   view.say(`training Fashion-MNIST${synthetic ? ' (synthetic)' : ''} on ${o.nodes} nodes + ${o.spares} spare, ${steps} steps${crashAt > 0 ? `; node 2 will crash at step ${crashAt}` : ''}`);
   const run = await launch(
@@ -78,9 +87,20 @@ export async function runDemo(o: DemoOptions, out: (line: string) => void, err: 
       chaos: crashAt > 0 ? `kill:node=${Math.min(2, o.nodes - 1)}@step=${crashAt}` : undefined,
       command: program,
       dashboard: o.dashboard,
+      dashboardLingerMs: o.dashboardLingerMs ?? DEMO_DASHBOARD_LINGER_MS,
       quiet: true,
     }),
-    { onEvent: (e) => view.event(e), onProgress: (_n, step) => view.progress(step), onDashboard: (url) => view.say(`dashboard: ${url}`), stopSignal: o.stopSignal },
+    {
+      onEvent: (e) => view.event(e),
+      onProgress: (_n, step) => view.progress(step),
+      onDashboard: (url) => {
+        dashboardUrl = url;
+        // On stderr even with --json (stdout holds only the summary): asked for, it must be found.
+        if (o.json) err.write(`dashboard: ${url}\n`);
+        else view.say(`dashboard: ${url}`);
+      },
+      stopSignal: o.stopSignal,
+    },
   );
   if (o.report) {
     writeFileSync(o.report, renderReport(run.events));
@@ -115,6 +135,10 @@ export async function runDemo(o: DemoOptions, out: (line: string) => void, err: 
   };
   if (o.json) out(JSON.stringify(summary));
   else for (const l of describe(summary)) out(l);
+  const linger = o.dashboardLingerMs ?? DEMO_DASHBOARD_LINGER_MS;
+  if (dashboardUrl !== undefined && linger > 0 && !o.stopSignal?.aborted) {
+    err.write(`dashboard: the job has ended; its final view stays at ${dashboardUrl} for ${Math.round(linger / 1000)} s (Ctrl-C to close it now)\n`);
+  }
   return summary;
 }
 

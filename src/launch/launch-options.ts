@@ -68,6 +68,8 @@ export const LaunchOptionsSchema = z
     resume: z.string().min(1).optional(),
     /** Serve the live dashboard and /metrics at [HOST:]PORT. */
     dashboard: z.string().min(1).optional(),
+    /** Keep serving the dashboard's final view this long after the job ended. */
+    dashboardLingerMs: z.number().int().min(0).max(86_400_000).default(0),
     /** An external store for the runtime environment, `etcd://h:p[,h:p...]`; default: embedded. */
     /** A member is a straggler when its compute time per step stays above this many times the members' median... */
     stragglerFactor: z.number().min(1.1, 'at least 1.1: the members\' median is known to a few percent').max(100).default(1.5),
@@ -139,6 +141,8 @@ export interface LaunchOptions {
   store: string | undefined;
   /** [HOST:]PORT of the live dashboard; undefined: none. */
   dashboard: string | undefined;
+  /** How long the dashboard outlives the job (its final view and /metrics); 0: it closes with the job. */
+  dashboardLingerMs: number;
   stragglerFactor: number;
   stragglerWindowMs: number;
   onStraggler: StragglerAction;
@@ -179,6 +183,7 @@ const FLAG: Record<string, string> = {
   resume: '--resume',
   store: '--store',
   dashboard: '--dashboard',
+  dashboardLingerMs: '--dashboard-linger-ms',
   stragglerFactor: '--straggler-factor',
   stragglerWindowMs: '--straggler-window-ms',
   onStraggler: '--on-straggler',
@@ -234,6 +239,7 @@ export function resolveLaunchOptions(input: LaunchInput): LaunchOptions {
     resume: o.resume !== undefined,
     store: o.store,
     dashboard: o.dashboard,
+    dashboardLingerMs: o.dashboardLingerMs,
     stragglerFactor: o.stragglerFactor,
     stragglerWindowMs: o.stragglerWindowMs,
     onStraggler: o.onStraggler,

@@ -34,6 +34,12 @@ export interface LaunchResult {
   result?: unknown;
   results: Record<number, unknown>;
   events: LogEvent[];
+  /**
+   * Resolves once the dashboard is closed: at once without one, else after `dashboardLingerMs`
+   * (cut short by the stop signal). The launch itself has returned by then, so the result can
+   * be shown while the page still serves the job's final view.
+   */
+  dashboardClosed: Promise<void>;
 }
 
 export interface LaunchHooks {
@@ -249,8 +255,8 @@ export async function launch(opts: LaunchOptions, hooks: LaunchHooks = {}): Prom
   await shutdown(procs);
   await store.close().catch(() => undefined);
   await server?.close();
-  await dashboard?.close();
   log.close();
+  const dashboardClosed = dashboard ? lingerThenClose(dashboard, opts.dashboardLingerMs, hooks) : Promise.resolve();
   const kept = end.outcome !== 'completed' && hasVersions(stateDir);
   if (kept) hooks.log?.(`committed state kept in ${stateDir}; continue with --resume ${stateDir}`);
   else if (tempState) await rm(stateDir, { recursive: true, force: true });
@@ -261,7 +267,30 @@ export async function launch(opts: LaunchOptions, hooks: LaunchHooks = {}): Prom
     result,
     results: Object.fromEntries(results),
     events: log.events,
+    dashboardClosed,
   };
+}
+
+/**
+ * A job of 20 s is over before anyone opens its page: the dashboard keeps serving the final view
+ * and /metrics for `ms`, every process of the job already gone, unless the run is stopped (Ctrl-C).
+ */
+async function lingerThenClose(dashboard: { url: string; close(): Promise<void> }, ms: number, hooks: LaunchHooks): Promise<void> {
+  const stop = hooks.stopSignal;
+  if (ms > 0 && !stop?.aborted) {
+    hooks.log?.(`dashboard: the job has ended; its final view stays at ${dashboard.url} for ${Math.round(ms / 1000)} s (--dashboard-linger-ms; Ctrl-C to close it now)`);
+    await new Promise<void>((resolve) => {
+      // Ref'd on purpose: this timer is what keeps the process (and the page) up.
+      const t = setTimeout(done, ms);
+      function done(): void {
+        clearTimeout(t);
+        stop?.removeEventListener('abort', done);
+        resolve();
+      }
+      stop?.addEventListener('abort', done, { once: true });
+    });
+  }
+  await dashboard.close();
 }
 
 /**
