@@ -24,7 +24,8 @@ export type ErrorCode =
   | 'ERR_CORRUPT_STATE'
   | 'ERR_NO_COMMON_STATE'
   | 'ERR_CORRUPTION_DETECTED'
-  | 'ERR_CORRUPTION_UNRESOLVED';
+  | 'ERR_CORRUPTION_UNRESOLVED'
+  | 'ERR_JOB_STOPPED';
 
 export interface RollcallErrorOptions {
   cause?: unknown;
@@ -240,4 +241,13 @@ export class CorruptionDetectedError extends RollcallError {
 /** Digests differ with no majority a second time (two members): nothing tells which is corrupt; the job ends. */
 export class CorruptionUnresolvedError extends RollcallError {
   readonly code = 'ERR_CORRUPTION_UNRESOLVED' as const;
+}
+
+/**
+ * The job was stopped from outside (a signal, or the process that started the launcher exited)
+ * before it finished. Not a failure of the job's: the message names the signal, and the CLI
+ * exits with 128 + its number, as a shell reports a process that signal ended.
+ */
+export class JobStoppedError extends RollcallError {
+  readonly code = 'ERR_JOB_STOPPED' as const;
 }

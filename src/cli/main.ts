@@ -11,15 +11,16 @@ import { benchStateArms, type Compare } from '../bench/state-arms.js';
 import { benchState, type StateBenchOptions } from '../bench/state-overhead.js';
 import { benchStragglers, type StragglerBenchOptions } from '../bench/stragglers.js';
 import { readEventLog, renderReport } from '../dashboard/report.js';
-import { runDemo } from '../demo/demo.js';
-import { InvalidArgumentError, RollcallError } from '../errors.js';
+import { DEMO_DASHBOARD_LINGER_MS, runDemo } from '../demo/demo.js';
+import { InvalidArgumentError, JobStoppedError, RollcallError } from '../errors.js';
 import { readJobEvents, withRecoveries } from '../launch/job-events.js';
-import { launch } from '../launch/launcher.js';
+import { launch, stoppedExitCode } from '../launch/launcher.js';
 import { runNode } from '../launch/node-runner.js';
 import { openStore } from '../store/open-store.js';
 import { readStoreAccess, storeFlags } from './store-flags.js';
 import { DEFAULT_REPLICATE_MS, DEFAULT_VERSION_MS, MAX_NODES, resolveLaunchOptions } from '../launch/launch-options.js';
 import { PROXY_KINDS } from '../protocol/program-ipc.js';
+import { watchParent } from '../util/parent-watch.js';
 import { STRAGGLER_ACTIONS } from '../protocol/fms-messages.js';
 
 function intIn(min: number, max: number) {
@@ -57,9 +58,26 @@ function sizeList(v: string): number[] {
   return out;
 }
 
+/**
+ * `rollcall launch --nodes 2 node train.js --steps 5` reads `--steps` as launch's own option: an
+ * unknown option on a command that runs a program, with no `--` on the line, is most likely the
+ * program's. Said before commander's help, which would otherwise bury the fix.
+ */
+function dashHint(message: string, argv: readonly string[]): string {
+  const m = /unknown option '([^']+)'/.exec(message);
+  const cmd = argv.find((a) => !a.startsWith('-'));
+  if (!m || (cmd !== 'launch' && cmd !== 'node') || argv.includes('--')) return message;
+  return (
+    `${message.trimEnd()}\n` +
+    `hint: if ${m[1]} is an option of your program, put -- before the program, so that everything after it is the program's:\n` +
+    `      rollcall ${cmd} --nodes 2 [options] -- node train.js ${m[1]} ...\n`
+  );
+}
+
 const program = new Command()
   .name('rollcall')
   .description('Keeps distributed jobs running through node faults.')
+  .configureOutput({ outputError: (str, write) => write(dashHint(str, process.argv.slice(2))) })
   .showHelpAfterError()
   // Usage errors exit 2, as the flags validated by zod do; commander has printed the message.
   .exitOverride();
@@ -239,10 +257,12 @@ program
   .option('--verify', 'run the job again without the fault and compare the final digests', false)
   .option('--events <file>', 'write the event log (JSON lines) to this file')
   .option('--dashboard <[host:]port>', 'watch the job live in a browser (and Prometheus /metrics) at this address')
+  .option('--dashboard-linger-ms <T>', 'with --dashboard: keep serving the final view and /metrics this long after the job (Ctrl-C closes it sooner)', intIn(0, 86_400_000), DEMO_DASHBOARD_LINGER_MS)
   .option('--report <file>', 'write an HTML report of the run (the plot, the recoveries, the summary)')
   .option('--json', 'print the summary as one JSON object', false)
-  .action(async (o: { nodes: number; spares: number; steps?: number; crashAt?: number; synthetic: boolean; verify: boolean; events?: string; dashboard?: string; report?: string; json: boolean }) => {
-    const s = await runDemo({ ...o, steps: o.steps, crashAt: o.crashAt, events: o.events, dashboard: o.dashboard, report: o.report }, (l) => console.log(l), process.stderr);
+  .action(async (o: { nodes: number; spares: number; steps?: number; crashAt?: number; synthetic: boolean; verify: boolean; events?: string; dashboard?: string; dashboardLingerMs: number; report?: string; json: boolean }) => {
+    const stop = stopOnSignals();
+    const s = await runDemo({ ...o, steps: o.steps, crashAt: o.crashAt, events: o.events, dashboard: o.dashboard, report: o.report, stopSignal: stop.signal }, (l) => console.log(l), process.stderr);
     if (s.match === false) process.exitCode = 1;
   });
 
@@ -275,12 +295,21 @@ function jobFlags(cmd: Command): Command {
     .option('--quiet', 'no progress lines on stderr', false);
 }
 
-/** SIGINT/SIGTERM stop the run cleanly: the programs are ended and the exit code says by what. */
+/**
+ * SIGINT, SIGTERM and SIGHUP stop the run cleanly: the programs are ended and the exit code says
+ * by what (128 + the signal's number). So does the death of whatever started this process: `npx`,
+ * `npm exec` and a shell die of a SIGTERM without passing it on, and a scheduler or a container
+ * runtime signals only the process it started; without this the job would run on, orphaned.
+ * That case exits as a SIGHUP would (129): the launcher lost its controlling parent.
+ */
 function stopOnSignals(): AbortController {
   const stop = new AbortController();
   const onSignal = (sig: NodeJS.Signals): void => stop.abort(`stopped by ${sig}`);
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
+  process.once('SIGHUP', onSignal);
+  const unwatch = watchParent((ppid) => stop.abort(`stopped by SIGHUP: the process that started rollcall (pid ${ppid}) exited`));
+  stop.signal.addEventListener('abort', unwatch, { once: true });
   return stop;
 }
 
@@ -291,6 +320,7 @@ storeFlags(jobFlags(
     .usage('--nodes N [options] -- <program command...>'),
 ))
   .option('--chaos <spec>', 'inject faults, e.g. kill:node=2@step=30,stop:node=1@t=5s,kill-node:node=3@step=50,kill:random@every=10s,slow:node=1@step=40,corrupt:node=2@step=60')
+  .option('--dashboard-linger-ms <T>', 'with --dashboard: keep serving the final view and /metrics this long after the job ended (Ctrl-C closes it sooner)', intIn(0, 86_400_000), 0)
   .option('--chaos-slow-factor <F>', 'how much slower `slow` chaos makes a program (a SIGSTOP/SIGCONT duty cycle)', numberIn(1.1, 20), 3)
   .option('--job <id>', 'job id (default: random)')
   .option('--resume <dir>', 'continue a stopped job from the newest common state in this state directory')
@@ -385,6 +415,10 @@ function readSecret(file: string | undefined): string {
 
 program.parseAsync(process.argv).catch((e: unknown) => {
   if (e instanceof CommanderError) process.exit(e.exitCode === 0 ? 0 : 2);
+  if (e instanceof JobStoppedError) {
+    console.error(`rollcall: ${e.message}`);
+    process.exit(stoppedExitCode(e.message));
+  }
   if (e instanceof RollcallError && e.code === 'ERR_INVALID_ARGUMENT') {
     console.error(`rollcall: ${e.message}`);
     process.exit(2);

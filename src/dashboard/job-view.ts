@@ -21,10 +21,12 @@ export interface RecoveryRow {
   generation: number;
   cause: string;
   failed: number[];
-  /** From the injected fault to its first detection; null when the fault came from outside. */
+  /** From the fault (as `from` says) to its first detection; null where the detection is the fault (an exit, a reset). */
   detectionMs: number | null;
-  /** From the fault (its injection, else its detection) to every member running again. */
+  /** From the fault to every member running again. */
   recoveryMs: number | null;
+  /** What the times count from: the injection, the fault as detected, or the last sign of life of a silent node. */
+  from: 'fault_injected' | 'fault_detected' | 'last_sign_of_life' | null;
   stepsRedone: number | null;
   msRedone: number | null;
   /** The common version every member rolled back to. */
@@ -104,7 +106,7 @@ export class JobView {
   private openRecovery(generation: number): RecoveryRow {
     let r = this.s.recoveries.find((x) => x.generation === generation);
     if (!r) {
-      r = { generation, cause: '', failed: [], detectionMs: null, recoveryMs: null, stepsRedone: null, msRedone: null, version: null };
+      r = { generation, cause: '', failed: [], detectionMs: null, recoveryMs: null, from: null, stepsRedone: null, msRedone: null, version: null };
       this.s.recoveries.push(r);
     }
     return r;
@@ -186,6 +188,9 @@ export class JobView {
       case 'recovered': {
         const r = this.openRecovery(e.generation);
         r.recoveryMs = e.ms;
+        r.from = e.from;
+        // The tracker's figure covers faults from outside too (a heartbeat silence: the silence).
+        if (e.detectionMs !== undefined) r.detectionMs = e.detectionMs;
         this.pendingFault = undefined;
         this.s.markers.push({ ts: e.ts, kind: 'recovered', label: `generation ${e.generation}: ${e.ms} ms` });
         this.s.state = 'running';

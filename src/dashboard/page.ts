@@ -35,6 +35,7 @@ const CLIENT = `
 const $ = (id) => document.getElementById(id);
 const esc = (s) => String(s).replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]);
 const num = (v, d = 0) => (v === null || v === undefined ? '–' : Number(v).toFixed(d));
+const FROM = { fault_injected: 'the injected fault', fault_detected: 'the fault (seen as it happened)', last_sign_of_life: 'the last sign of life' };
 const COLORS = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf'];
 let view = null, plot = null, plotNodes = '';
 
@@ -62,7 +63,7 @@ function render() {
   $('nodes').innerHTML = v.nodes.map((n) => '<tr class="' + n.role + '" data-node="' + n.node + '"><td>' + n.node + '</td><td class="role">' + n.role +
     '</td><td>' + num(n.rank) + '</td><td>' + num(n.pid) + '</td><td class="step">' + n.step + '</td><td>' + num(n.stepsPerSec, 1) + '</td><td class="compute' + (n.straggler ? ' straggler' : '') + '">' + num(n.computeMs, 2) + (n.straggler ? ' (' + n.straggler + ' slow)' : '') + '</td><td>' + num(n.phi, 2) + '</td></tr>').join('');
   $('recoveries').innerHTML = v.recoveries.map((r) => '<tr data-generation="' + r.generation + '"><td>' + r.generation + '</td><td>' + esc(r.cause) + ' (node ' + esc(r.failed.join(',')) +
-    ')</td><td>' + num(r.detectionMs) + '</td><td class="recovery-ms">' + num(r.recoveryMs) + '</td><td>' + num(r.stepsRedone) + '</td><td>' + num(r.msRedone) + '</td><td>' + num(r.version) + '</td></tr>').join('');
+    ')</td><td>' + num(r.detectionMs) + '</td><td class="recovery-ms">' + num(r.recoveryMs) + '</td><td class="from">' + esc(FROM[r.from] ?? '–') + '</td><td>' + num(r.stepsRedone) + '</td><td>' + num(r.msRedone) + '</td><td>' + num(r.version) + '</td></tr>').join('');
   const ids = v.nodes.map((n) => n.node);
   const data = [v.series.t.map((t) => t / 1000), ...ids.map((n) => v.series.steps[n] ?? [])];
   const width = Math.min(1000, document.body.clientWidth - 20);
@@ -113,7 +114,7 @@ ${o.summary ? `<pre id="summary">${o.summary.replace(/[&<>]/g, (c) => ({ '&': '&
 <table><thead><tr><th>node</th><th>role</th><th>rank</th><th>pid</th><th>step</th><th>steps/s</th><th>compute ms/step</th><th>heartbeat phi</th></tr></thead><tbody id="nodes"></tbody></table>
 <div id="plot"></div>
 <h2>Recoveries</h2>
-<table><thead><tr><th>generation</th><th>cause</th><th>detection ms</th><th>recovery ms</th><th>steps redone</th><th>ms redone</th><th>common version</th></tr></thead><tbody id="recoveries"></tbody></table>
+<table><thead><tr><th>generation</th><th>cause</th><th>detection ms</th><th>recovery ms</th><th>counted from</th><th>steps redone</th><th>ms redone</th><th>common version</th></tr></thead><tbody id="recoveries"></tbody></table>
 <script>${CLIENT}
 ${start}</script>
 </body></html>`;

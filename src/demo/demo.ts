@@ -1,6 +1,7 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { renderReport } from '../dashboard/report.js';
+import { JobFailedError, JobStoppedError } from '../errors.js';
 import { parseEvent, type EventLine, type EventOf } from '../protocol/events.js';
 import { resolveLaunchOptions } from '../launch/launch-options.js';
 import { launch, type LaunchResult } from '../launch/launcher.js';
@@ -8,6 +9,12 @@ import { ProgressView } from './progress-view.js';
 
 const PROGRAM = fileURLToPath(new URL('../../examples/fashion-mnist/main.js', import.meta.url));
 const DATA_DIR = '/usr/share/datasets/fashion-mnist';
+
+/**
+ * The demo's job is over in some 20 s, before the README's reader has opened the page it
+ * printed: its dashboard stays up this long after (README.md, "Watching a job").
+ */
+export const DEMO_DASHBOARD_LINGER_MS = 60_000;
 
 export interface DemoOptions {
   nodes: number;
@@ -21,9 +28,13 @@ export interface DemoOptions {
   events: string | undefined;
   /** [HOST:]PORT of a live dashboard. */
   dashboard?: string | undefined;
+  /** How long the dashboard keeps serving the final view after the job (default DEMO_DASHBOARD_LINGER_MS). */
+  dashboardLingerMs?: number;
   /** Write an HTML report of the run here. */
   report?: string | undefined;
   json: boolean;
+  /** Stops the run (the CLI wires SIGINT, SIGTERM and the loss of its parent here). */
+  stopSignal?: AbortSignal;
 }
 
 export interface DemoSummary {
@@ -31,6 +42,9 @@ export interface DemoSummary {
   spares: number;
   steps: number;
   accuracy: number;
+  /** Members at the start and at the end: a job that went on smaller says so. */
+  world_start: number;
+  world_end: number;
   faults: number;
   recoveries: { generation: number; ms: number; steps_redone: number; ms_redone: number | null }[];
   digest: string;
@@ -62,6 +76,7 @@ export async function runDemo(o: DemoOptions, out: (line: string) => void, err: 
   // wait for the evaluation to finish before anyone reaches its next operation.
   const crashAt = Math.min(o.crashAt ?? Math.floor(steps * 0.4), steps - 1);
   const t0 = Date.now();
+  let dashboardUrl: string | undefined;
   const view = new ProgressView(err, steps, !o.json);
   view.say(`training Fashion-MNIST${synthetic ? ' (synthetic)' : ''} on ${o.nodes} nodes + ${o.spares} spare, ${steps} steps${crashAt > 0 ? `; node 2 will crash at step ${crashAt}` : ''}`);
   const run = await launch(
@@ -72,9 +87,20 @@ export async function runDemo(o: DemoOptions, out: (line: string) => void, err: 
       chaos: crashAt > 0 ? `kill:node=${Math.min(2, o.nodes - 1)}@step=${crashAt}` : undefined,
       command: program,
       dashboard: o.dashboard,
+      dashboardLingerMs: o.dashboardLingerMs ?? DEMO_DASHBOARD_LINGER_MS,
       quiet: true,
     }),
-    { onEvent: (e) => view.event(e), onProgress: (_n, step) => view.progress(step), onDashboard: (url) => view.say(`dashboard: ${url}`) },
+    {
+      onEvent: (e) => view.event(e),
+      onProgress: (_n, step) => view.progress(step),
+      onDashboard: (url) => {
+        dashboardUrl = url;
+        // On stderr even with --json (stdout holds only the summary): asked for, it must be found.
+        if (o.json) err.write(`dashboard: ${url}\n`);
+        else view.say(`dashboard: ${url}`);
+      },
+      stopSignal: o.stopSignal,
+    },
   );
   if (o.report) {
     writeFileSync(o.report, renderReport(run.events));
@@ -88,7 +114,7 @@ export async function runDemo(o: DemoOptions, out: (line: string) => void, err: 
   if (o.verify) {
     view.say('verifying: the same job again, without the fault...');
     const check = new ProgressView(err, steps, !o.json);
-    const ref = await launch(resolveLaunchOptions({ nodes: o.nodes, spares: o.spares, command: program, quiet: true }), { onProgress: (_n, s) => check.progress(s) });
+    const ref = await launch(resolveLaunchOptions({ nodes: o.nodes, spares: o.spares, command: program, quiet: true }), { onProgress: (_n, s) => check.progress(s), stopSignal: o.stopSignal });
     check.done();
     faultFree = expectCompleted(ref, 'the fault-free job');
   }
@@ -98,6 +124,7 @@ export async function runDemo(o: DemoOptions, out: (line: string) => void, err: 
     spares: o.spares,
     steps: result.steps,
     accuracy: result.accuracy,
+    ...worldOf(run),
     faults: run.events.filter((e) => e.event === 'fault_detected').length,
     recoveries: recoveriesOf(run.events),
     digest: result.digest,
@@ -108,12 +135,26 @@ export async function runDemo(o: DemoOptions, out: (line: string) => void, err: 
   };
   if (o.json) out(JSON.stringify(summary));
   else for (const l of describe(summary)) out(l);
+  const linger = o.dashboardLingerMs ?? DEMO_DASHBOARD_LINGER_MS;
+  if (dashboardUrl !== undefined && linger > 0 && !o.stopSignal?.aborted) {
+    err.write(`dashboard: the job has ended; its final view stays at ${dashboardUrl} for ${Math.round(linger / 1000)} s (Ctrl-C to close it now)\n`);
+  }
   return summary;
 }
 
 function expectCompleted(r: LaunchResult, what: string): TrainResult {
-  if (r.outcome !== 'completed') throw new Error(`${what} did not complete (${r.outcome}): ${r.reason}`);
+  if (r.outcome === 'stopped') throw new JobStoppedError(`${what} was ${r.reason ?? 'stopped'}`);
+  if (r.outcome !== 'completed') {
+    const started = r.events.find((e) => e.event === 'job_started');
+    const ended = r.events.find((e) => e.event === 'job_failed');
+    throw new JobFailedError(String(started?.job ?? '?'), `${what} did not complete: ${r.reason ?? 'unknown'}`, Number(ended?.generation ?? -1));
+  }
   return r.result as TrainResult;
+}
+
+function worldOf(r: LaunchResult): { world_start: number; world_end: number } {
+  const done = r.events.map(parseEvent).find((e): e is EventOf<'job_completed'> => e?.event === 'job_completed');
+  return { world_start: done?.worldStart ?? 0, world_end: done?.worldEnd ?? 0 };
 }
 
 function recoveriesOf(events: readonly EventLine[]): DemoSummary['recoveries'] {
@@ -133,6 +174,7 @@ function describe(s: DemoSummary): string[] {
     '',
     `  steps           ${s.steps}`,
     `  test accuracy   ${(s.accuracy * 100).toFixed(1)} %${s.synthetic ? ' (synthetic data)' : ''}`,
+    `  world           ${s.world_start} nodes at the start, ${s.world_end} at the end`,
     `  faults          ${s.faults}`,
   ];
   for (const r of s.recoveries) {

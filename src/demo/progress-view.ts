@@ -61,7 +61,7 @@ export class ProgressView {
         this.say(`  ⇄ generation ${e.generation}: a version of every ${e.every}th commit from commit ${e.from_commit}`);
         break;
       case 'recovered':
-        this.say(`  ✓ running again ${e.ms} ms after the fault; no program was restarted`);
+        this.say(`  ✓ running again ${e.ms} ms after ${e.from === 'fault_injected' ? 'the crash' : e.from === 'last_sign_of_life' ? 'its last sign of life' : 'the fault was seen'}${e.detectionMs === null || e.detectionMs === undefined ? '' : ` (detected after ${e.detectionMs} ms)`}; no program was restarted`);
         break;
     }
   }

@@ -115,7 +115,8 @@ export function rankOf(record: MembershipRecord, node: number): number | undefin
  * concurrent proposers of the same fault converge on one generation bump.
  *
  * `replace` fills failed ranks with spares, lowest rank first, so surviving members keep their
- * rank; once spares run out the remaining failed ranks are dropped as in `shrink`. A lost spare
+ * rank; once spares run out the remaining failed ranks are dropped as in `shrink`, as far as
+ * minNodes allows (the CLI sets it to the job's size in replace mode unless told otherwise). A lost spare
  * is struck from the spares without a generation bump: the communicator is unchanged, so
  * relaunching every proxy for it would be a recovery with nothing to recover.
  */
@@ -162,7 +163,9 @@ export function nextMembership(record: MembershipRecord, failedNodes: readonly n
     next.state = 'failed';
     next.reason =
       `node(s) ${lostMembers.join(',')} failed and no spare is left: ` +
-      `${members.length} member(s) would remain, below minNodes ${record.minNodes}`;
+      `${members.length} member(s) would remain, below minNodes ${record.minNodes}` +
+      // What to do about it, where the user can: the CLI's replace mode only shrinks as far as asked.
+      (record.policy === 'shrink' ? '' : ' (replace mode does not shrink the job: give --min-nodes M, or --on-fault shrink, to let it go on with fewer members)');
   }
   return { record: next, changed: { removed: lostMembers, added }, write: true, bumped: true };
 }

@@ -55,6 +55,10 @@ export class ProgramSupervisor {
   private firstBeatTimer: TimerHandle | undefined;
   private programMonitor: HeartbeatMonitor | undefined;
   private result: { value: unknown } | undefined;
+  /** The program whose completion is logged (once per program process). */
+  private completed: ProgramHandle | undefined;
+  /** The error the program said it is dying of (program-ipc.ts, `uncaught`). */
+  private uncaught: { name: string; code?: string; message: string } | undefined;
   /** The program ended the job for a reason of the job's (program-ipc.ts, `job_failed`): its exit code then says nothing more. */
   private jobFailed: Promise<void> | undefined;
 
@@ -82,6 +86,7 @@ export class ProgramSupervisor {
     this.programBeating = false;
     this.programClosing = false;
     this.result = undefined;
+    this.uncaught = undefined;
     this.jobFailed = undefined;
     // On the injected clock (the real one unref()s its timers), like every other timer here.
     // A program that connected but never beat is a hang, found by the first-beat deadline.
@@ -175,6 +180,9 @@ export class ProgramSupervisor {
       case 'result':
         this.result = { value: m.value };
         return;
+      case 'uncaught':
+        this.uncaught = { name: m.name, ...(m.code === undefined ? {} : { code: m.code }), message: m.message };
+        return;
       case 'fault':
         // Fenced first, as a hung program is: it must not act in the generation that replaces it.
         p.kill('SIGKILL');
@@ -262,9 +270,21 @@ export class ProgramSupervisor {
   private onProgramExit(p: ProgramHandle, exit: ProgramExit): void {
     if (p !== this.program) return;
     this.programMonitor?.stop();
-    if (exit.expected || this.links.stopping()) return;
+    if (exit.expected || this.links.stopping()) {
+      // The job's end can race a program's: the others finish, the FMS is told to stop, and this
+      // program closes its job or exits 0 just then. It did finish, and its node's log must say
+      // so: it had closed its job (its work is done, whatever ended the process), or it exited
+      // 0 on its own, not after our signal.
+      if (this.programConnected && (this.programClosing || (exit.code === 0 && !exit.expected))) this.finishProgram(p);
+      return;
+    }
     if (exit.signal !== null) {
       this.links.fault('exit', `program pid ${p.pid} killed by ${exit.signal}`);
+    } else if (exit.code === 0 && !this.programConnected) {
+      // It ran to its end without ever joining the job (no connect()): whatever it computed,
+      // it computed alone, and a job of N programs that each did so has no result to report.
+      this.links.emit('program_failed', { pid: p.pid, code: exit.code });
+      void this.programBug(`program on node ${this.cfg.node} exited with code 0 without calling connect(): it never joined the job (a Rollcall program calls connect() from 'rollcall' first)`);
     } else if (exit.code === 0) {
       this.finishProgram(p);
     } else if (this.jobFailed) {
@@ -273,14 +293,18 @@ export class ProgramSupervisor {
       // Exiting with an error code is the program's own decision: a bug, not a node fault.
       // Relaunching it would only repeat the bug, so the job ends with the reason.
       this.links.emit('program_failed', { pid: p.pid, code: exit.code });
-      void this.programBug(`program on node ${this.cfg.node} exited with code ${exit.code} (a failure of the program itself, not a node fault)`);
+      void this.programBug(`program on node ${this.cfg.node} exited with code ${exit.code}${uncaughtWhy(this.uncaught)}`);
     }
   }
 
   private finishProgram(p: ProgramHandle): void {
+    if (this.completed === p) return;
+    this.completed = p;
+    // Logged first and whatever the FMS's state: a stopping FMS refuses the move to Done, and
+    // the log must lose nothing.
+    this.links.emit('program_completed', { pid: p.pid, result: this.result?.value ?? null });
     if (this.links.state() === FmsState.Done || !this.links.moveTo(FmsState.Done)) return;
     void this.store.put(doneKey(this.cfg.job, this.cfg.node), String(p.pid)).catch(() => undefined);
-    this.links.emit('program_completed', { pid: p.pid, result: this.result?.value ?? null });
     this.hooks.finished({ node: this.cfg.node, state: this.links.state(), result: this.result?.value ?? null });
   }
 
@@ -291,4 +315,17 @@ export class ProgramSupervisor {
       if (!this.links.stopping()) this.links.emit('fms_error', { message: `could not record the job's failure: ${(e as Error).message}` });
     }
   }
+}
+
+/**
+ * What a non-zero exit is put down to: the error the program died of, if it said, and for a
+ * MembershipChangedError what the program should have done with it.
+ */
+export function uncaughtWhy(u: { name: string; code?: string; message: string } | undefined): string {
+  if (!u) return ' (a failure of the program itself, not a node fault)';
+  const what = `unhandled ${u.name}${u.code === undefined ? '' : ` (${u.code})`}: ${u.message}`;
+  if (u.code === 'ERR_MEMBERSHIP_CHANGED') {
+    return `: ${what}. A fault was recovered, and a program without registered state must catch MembershipChangedError and resynchronise (README.md, "Writing a program"), or register its state and use job.run()`;
+  }
+  return `: ${what} (a failure of the program itself, not a node fault)`;
 }

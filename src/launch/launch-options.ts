@@ -69,6 +69,8 @@ export const LaunchOptionsSchema = z
     resume: z.string().min(1).optional(),
     /** Serve the live dashboard and /metrics at [HOST:]PORT. */
     dashboard: z.string().min(1).optional(),
+    /** Keep serving the dashboard's final view this long after the job ended. */
+    dashboardLingerMs: z.number().int().min(0).max(86_400_000).default(0),
     /** An external store for the runtime environment, `etcd://h:p[,h:p...]`; default: embedded. */
     /** A member is a straggler when its compute time per step stays above this many times the members' median... */
     stragglerFactor: z.number().min(1.1, 'at least 1.1: the members\' median is known to a few percent').max(100).default(1.5),
@@ -142,6 +144,8 @@ export interface LaunchOptions {
   storeAccess?: StoreAccess;
   /** [HOST:]PORT of the live dashboard; undefined: none. */
   dashboard: string | undefined;
+  /** How long the dashboard outlives the job (its final view and /metrics); 0: it closes with the job. */
+  dashboardLingerMs: number;
   stragglerFactor: number;
   stragglerWindowMs: number;
   onStraggler: StragglerAction;
@@ -182,6 +186,7 @@ const FLAG: Record<string, string> = {
   resume: '--resume',
   store: '--store',
   dashboard: '--dashboard',
+  dashboardLingerMs: '--dashboard-linger-ms',
   stragglerFactor: '--straggler-factor',
   stragglerWindowMs: '--straggler-window-ms',
   onStraggler: '--on-straggler',
@@ -201,6 +206,7 @@ export function resolveLaunchOptions(input: LaunchInput): LaunchOptions {
     throw new InvalidArgumentError(msg);
   }
   const o = r.data;
+  const policy = o.onFault ?? (o.spares > 0 ? 'replace' : 'shrink');
   const chaos = o.chaos === undefined ? [] : parseChaos(o.chaos);
   const all = o.nodes + o.spares;
   for (const a of chaos) {
@@ -209,8 +215,11 @@ export function resolveLaunchOptions(input: LaunchInput): LaunchOptions {
   return {
     nodes: o.nodes,
     spares: o.spares,
-    minNodes: o.minNodes ?? 1,
-    policy: o.onFault ?? (o.spares > 0 ? 'replace' : 'shrink'),
+    // Replace mode keeps the job at its size: once the spares are gone, a fault ends the job
+    // (with its state kept for --resume) rather than quietly finishing smaller, with another
+    // result. Shrinking is the user's to ask for: --min-nodes M, or --on-fault shrink.
+    minNodes: o.minNodes ?? (policy === 'replace' ? o.nodes : 1),
+    policy,
     events: o.events,
     heartbeatMs: o.heartbeatMs,
     watchers: o.watchers,
@@ -233,6 +242,7 @@ export function resolveLaunchOptions(input: LaunchInput): LaunchOptions {
     resume: o.resume !== undefined,
     store: o.store,
     dashboard: o.dashboard,
+    dashboardLingerMs: o.dashboardLingerMs,
     stragglerFactor: o.stragglerFactor,
     stragglerWindowMs: o.stragglerWindowMs,
     onStraggler: o.onStraggler,

@@ -20,7 +20,7 @@ import { fmsConfig } from './fms-config.js';
 import { hasVersions } from './launch-options.js';
 import { sendToFms, type FromFms } from '../protocol/fms-messages.js';
 import type { LaunchOptions } from './launch-options.js';
-import { RecoveryTracker } from './recovery-tracker.js';
+import { describeRecovery, RecoveryTracker } from './recovery-tracker.js';
 
 const FMS_MAIN = fileURLToPath(new URL('../fms/fms-main.js', import.meta.url));
 
@@ -34,6 +34,12 @@ export interface LaunchResult {
   result?: unknown;
   results: Record<number, unknown>;
   events: LogEvent[];
+  /**
+   * Resolves once the dashboard is closed: at once without one, else after `dashboardLingerMs`
+   * (cut short by the stop signal). The launch itself has returned by then, so the result can
+   * be shown while the page still serves the job's final view.
+   */
+  dashboardClosed: Promise<void>;
 }
 
 export interface LaunchHooks {
@@ -130,7 +136,7 @@ export async function launch(opts: LaunchOptions, hooks: LaunchHooks = {}): Prom
     const rec = tracker.observe(e, record);
     if (rec) {
       emit('recovered', { ...rec });
-      say(`recovered: generation ${rec.generation} running ${rec.ms} ms after the fault`);
+      say(describeRecovery(rec));
     }
     describe(e, say);
     if (e.event === 'program_started') {
@@ -150,6 +156,8 @@ export async function launch(opts: LaunchOptions, hooks: LaunchHooks = {}): Prom
     onError: (e) => say(`chaos: ${(e as Error).message}`),
   });
 
+  /** The --chaos actions that injected their fault at least once. */
+  const fired = new Set<ChaosFire['action']>();
   const inject = (f: ChaosFire): void => {
     const p = procs.get(f.node);
     if (!p || p.exited) return;
@@ -170,6 +178,7 @@ export async function launch(opts: LaunchOptions, hooks: LaunchHooks = {}): Prom
       }
     }
     emit('fault_injected', { kind: f.action.kind, node: f.node, pid: f.action.kind === 'kill-node' ? p.fms.pid : p.programPid, spec: f.action.spec }, ts);
+    fired.add(f.action);
     // A corruption is a fault only once the digests find it; its recovery is timed from that detection.
     if (f.action.kind !== 'corrupt') tracker.injected(ts, record.generation);
   };
@@ -230,30 +239,65 @@ export async function launch(opts: LaunchOptions, hooks: LaunchHooks = {}): Prom
   hooks.stopSignal?.removeEventListener('abort', onStop);
   watcher.close();
   const result = results.get(record.members[0] ?? -1);
+  const world = { worldStart: opts.nodes, worldEnd: record.members.length };
+  const worldLine = `world ${world.worldStart} at the start, ${world.worldEnd} at the end`;
+  // A chaos run that did not inject what it was asked to tested nothing: said even with --quiet.
+  const notFired = opts.chaos.filter((a) => !fired.has(a)).map((a) => a.spec);
   if (end.outcome === 'completed') {
-    emit('job_completed', { generation: record.generation, result, results: Object.fromEntries(results) });
-    say(`job completed at generation ${record.generation}`);
+    emit('job_completed', { generation: record.generation, result, results: Object.fromEntries(results), ...world, ...(notFired.length > 0 ? { chaosNotFired: notFired } : {}) });
+    say(`job completed at generation ${record.generation}: ${worldLine}`);
+    if (notFired.length > 0) hooks.log?.(`warning: --chaos action(s) never fired: ${notFired.join(', ')} (the job ended first, or the target had left); exit code ${EXIT_CHAOS_NOT_FIRED}`);
   } else {
-    emit('job_failed', { generation: record.generation, reason: end.reason, outcome: end.outcome });
-    say(`job ${end.outcome}: ${end.reason}`);
+    emit('job_failed', { generation: record.generation, reason: end.reason, outcome: end.outcome, ...world });
+    // --quiet drops progress, never why the job ended or how to go on from it.
+    hooks.log?.(`job ${end.outcome}: ${end.reason}; ${worldLine}`);
   }
   await shutdown(procs);
   await store.close().catch(() => undefined);
   await server?.close();
-  await dashboard?.close();
   log.close();
+  const dashboardClosed = dashboard ? lingerThenClose(dashboard, opts.dashboardLingerMs, hooks) : Promise.resolve();
   const kept = end.outcome !== 'completed' && hasVersions(stateDir);
-  if (kept) say(`committed state kept in ${stateDir}; continue with --resume ${stateDir}`);
+  if (kept) hooks.log?.(`committed state kept in ${stateDir}; continue with --resume ${stateDir}`);
   else if (tempState) await rm(stateDir, { recursive: true, force: true });
   return {
     outcome: end.outcome,
-    exitCode: end.outcome === 'completed' ? 0 : end.outcome === 'stopped' ? stoppedExitCode(hooks.stopSignal?.reason) : 1,
+    exitCode: end.outcome === 'completed' ? (notFired.length > 0 ? EXIT_CHAOS_NOT_FIRED : 0) : end.outcome === 'stopped' ? stoppedExitCode(hooks.stopSignal?.reason) : 1,
     reason: end.reason,
     result,
     results: Object.fromEntries(results),
     events: log.events,
+    dashboardClosed,
   };
 }
+
+/**
+ * A job of 20 s is over before anyone opens its page: the dashboard keeps serving the final view
+ * and /metrics for `ms`, every process of the job already gone, unless the run is stopped (Ctrl-C).
+ */
+async function lingerThenClose(dashboard: { url: string; close(): Promise<void> }, ms: number, hooks: LaunchHooks): Promise<void> {
+  const stop = hooks.stopSignal;
+  if (ms > 0 && !stop?.aborted) {
+    hooks.log?.(`dashboard: the job has ended; its final view stays at ${dashboard.url} for ${Math.round(ms / 1000)} s (--dashboard-linger-ms; Ctrl-C to close it now)`);
+    await new Promise<void>((resolve) => {
+      // Ref'd on purpose: this timer is what keeps the process (and the page) up.
+      const t = setTimeout(done, ms);
+      function done(): void {
+        clearTimeout(t);
+        stop?.removeEventListener('abort', done);
+        resolve();
+      }
+      stop?.addEventListener('abort', done, { once: true });
+    });
+  }
+  await dashboard.close();
+}
+
+/**
+ * The job completed, but a --chaos action never injected its fault: the result is printed, and
+ * the exit code says the run is no test of what was asked (README.md, "Exit codes").
+ */
+export const EXIT_CHAOS_NOT_FIRED = 4;
 
 /** 128 + the signal number, as shells report a process ended by that signal. */
 export function stoppedExitCode(reason: unknown): number {

@@ -14,6 +14,7 @@ import {
   NoCommonStateError,
   CorruptionDetectedError,
   CorruptionUnresolvedError,
+  JobStoppedError,
   PeerFailedError,
   ProtocolError,
   RendezvousTimeoutError,
@@ -99,6 +100,7 @@ const REVIVE: { [C in ErrorCode]: Reviver } = {
   ERR_NO_COMMON_STATE: (e, o) => new NoCommonStateError(e.message, o),
   ERR_CORRUPTION_DETECTED: (e, o) => new CorruptionDetectedError(e.message, o),
   ERR_CORRUPTION_UNRESOLVED: (e, o) => new CorruptionUnresolvedError(e.message, o),
+  ERR_JOB_STOPPED: (e, o) => new JobStoppedError(e.message, o),
 };
 
 /** Rebuilds the typed error, so callers on this side can match on its class and fields. */

@@ -45,12 +45,36 @@ const launcherEvents = [
   /** `pid`: the FMS's for kill-node, else the program's (absent if the FMS process has none). */
   event('fault_injected', { node: NodeId, kind: ChaosKindSchema, pid: Int.optional(), spec: z.string() }),
   /** From the fault (its injection, or its first detection) to every member running again. */
-  event('recovered', { generation: Generation, ms: z.number().nonnegative(), from: z.enum(['fault_injected', 'fault_detected']), faultTs: Ts }),
+  /**
+   * `ms` from `faultTs`, which is what `from` says (launch/recovery-tracker.ts): the injection,
+   * the detection where it is the fault (an exit, a reset), or the last sign of life of a node
+   * found silent. `detectionMs`: from `faultTs` to the first detection (null: the same instant).
+   */
+  event('recovered', {
+    generation: Generation,
+    ms: z.number().nonnegative(),
+    from: z.enum(['fault_injected', 'fault_detected', 'last_sign_of_life']),
+    faultTs: Ts,
+    detectionMs: z.number().nonnegative().nullable().optional(),
+    cause: z.string().optional(),
+  }),
   /** Each node's step, about once a second. */
   event('node_progress', { node: NodeId, step: Int.nonnegative() }),
   event('fms_exited', { node: NodeId, code: Int.nullable(), signal: z.string().nullable() }),
-  event('job_completed', { generation: Generation, result: z.unknown(), results: z.record(z.string(), z.unknown()) }),
-  event('job_failed', { generation: Generation, outcome: JobOutcomeSchema, reason: z.string().optional() }),
+  /**
+   * `worldStart`/`worldEnd`: members at the start and at the end (a shrunk job says so).
+   * `chaosNotFired`: the --chaos actions that never injected their fault (the job ended first,
+   * or their target had left): the run did not test what was asked, and the launcher exits 4.
+   */
+  event('job_completed', {
+    generation: Generation,
+    result: z.unknown(),
+    results: z.record(z.string(), z.unknown()),
+    worldStart: Int.positive().optional(),
+    worldEnd: Int.nonnegative().optional(),
+    chaosNotFired: z.array(z.string()).optional(),
+  }),
+  event('job_failed', { generation: Generation, outcome: JobOutcomeSchema, reason: z.string().optional(), worldStart: Int.positive().optional(), worldEnd: Int.nonnegative().optional() }),
   event('node_completed', { node: NodeId, outcome: NodeOutcomeSchema, reason: z.string().nullable() }),
   event('node_stopped', { node: NodeId, outcome: NodeOutcomeSchema, reason: z.string().nullable() }),
 ] as const;

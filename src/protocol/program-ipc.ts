@@ -129,6 +129,11 @@ export const FromProgramSchema = z.discriminatedUnion('type', [
    * exits with a non-zero code, which is not reported as its own failure.
    */
   z.object({ type: z.literal('job_failed'), reason: z.string() }),
+  /**
+   * The program is dying of an error it did not handle: its name (and code, for Rollcall's own),
+   * so the FMS can say which in the job's failure rather than only the exit code.
+   */
+  z.object({ type: z.literal('uncaught'), name: z.string(), code: z.string().optional(), message: z.string() }),
   /** The program's final result, reported just before it exits successfully. */
   z.object({ type: z.literal('result'), value: z.unknown() }),
 ]);

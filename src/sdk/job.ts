@@ -75,6 +75,22 @@ function listenForChaos(): void {
   });
 }
 
+let uncaughtReported = false;
+
+/**
+ * Tells the FMS which error is ending the process, before Node prints it and exits 1: the job's
+ * failure then names it ("unhandled MembershipChangedError") instead of only "exited with code
+ * 1". A monitor only watches: the program's own handlers, and Node's exit, are unchanged.
+ */
+function reportUncaught(): void {
+  if (uncaughtReported) return;
+  uncaughtReported = true;
+  process.on('uncaughtExceptionMonitor', (err: unknown) => {
+    const e = err instanceof Error ? err : new Error(String(err));
+    send({ type: 'uncaught', name: e.name, ...(err instanceof RollcallError ? { code: err.code } : {}), message: e.message });
+  });
+}
+
 export interface ConnectOptions {
   /** How long to wait for the FMS's configuration (default 30 s). */
   timeoutMs?: number;
@@ -89,6 +105,7 @@ export async function connect(opts: ConnectOptions = {}): Promise<Job> {
     throw new InvalidArgumentError('no Rollcall FMS to talk to: start this program with `rollcall launch -- <command>`');
   }
   listenForChaos();
+  reportUncaught();
   const config = await new Promise<Config>((resolve, reject) => {
     const timer = setTimeout(() => {
       process.off('message', onMessage);

@@ -20,6 +20,17 @@ describe('rollcall CLI', () => {
     assert.match(r.out, /bench/);
   });
 
+  it('an unknown option after the program, without --, suggests putting -- before the program', () => {
+    const r = rollcall(['launch', '--nodes', '2', 'node', 'train.js', '--steps', '5']);
+    assert.equal(r.code, 2, r.err);
+    assert.match(r.err, /unknown option '--steps'\nhint: if --steps is an option of your program, put -- before the program/);
+    // With -- on the line the option is launch's own typo: no hint about the program.
+    const typo = rollcall(['launch', '--nodes', '2', '--spare', '1', '--', 'node', 'train.js']);
+    assert.equal(typo.code, 2);
+    assert.match(typo.err, /unknown option '--spare'/);
+    assert.doesNotMatch(typo.err, /hint:/);
+  });
+
   it('bench allreduce --against-mpi: both arms alternate, every run, and the medians and ratio are printed', () => {
     // A stand-in for mpirun that prints what mpi_allreduce.py prints, and logs how it was called.
     const dir = mkdtempSync(join(tmpdir(), 'rollcall-mpi-'));

@@ -20,6 +20,7 @@ describe('rollcall demo', { timeout: 240_000 }, () => {
     assert.equal(s.nodes, 4);
     assert.equal(s.spares, 1);
     assert.equal(s.steps, 120);
+    assert.deepEqual([s.world_start, s.world_end], [4, 4], 'the spare kept the world at 4');
     assert.ok(s.faults >= 1, 'a fault happened');
     assert.equal(s.recoveries.length, 1);
     assert.ok((s.recoveries[0]?.ms ?? 0) > 0);

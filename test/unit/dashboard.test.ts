@@ -58,6 +58,21 @@ function parseProm(text: string): Map<string, number> {
 }
 
 describe('dashboard: the view of a job', () => {
+  it('a heartbeat fault nobody injected: detection ms is the silence, and the recovery counts from the last sign of life', () => {
+    const v = viewOfLog(
+      withRecoveries([
+        started([0, 1, 2], [3]),
+        { ts: 5600, event: 'fault_detected', node: 1, by: 1, failed: [1], cause: 'heartbeat', generation: 0, detail: 'program pid 101 silent for 600 ms' },
+        { ts: 5610, event: 'membership_updated', node: 0, generation: 1, members: [0, 3, 2], removed: [1], added: [3], by: 0, cause: 'heartbeat' },
+        ...[0, 2, 3].map((node): LogEvent => ({ ts: 5655, event: 'program_resumed', node, generation: 1, pid: 100 + node })),
+      ]),
+    );
+    assert.deepEqual(
+      v.recoveries.map((r) => [r.cause, r.detectionMs, r.recoveryMs, r.from]),
+      [['heartbeat', 600, 655, 'last_sign_of_life']],
+    );
+  });
+
   it('folds the event log into node rows, a recovery row and marks', () => {
     const v = viewOfLog(LOG);
     assert.equal(v.state, 'completed');
@@ -66,7 +81,7 @@ describe('dashboard: the view of a job', () => {
       v.nodes.map((n) => [n.node, n.role, n.rank]),
       [[0, 'member', 0], [1, 'fenced', null], [2, 'member', 2], [3, 'member', 1]],
     );
-    assert.deepEqual(v.recoveries, [{ generation: 1, cause: 'exit', failed: [1], detectionMs: 9, recoveryMs: 80, stepsRedone: 12, msRedone: 120, version: 40 }]);
+    assert.deepEqual(v.recoveries, [{ generation: 1, cause: 'exit', failed: [1], detectionMs: 9, recoveryMs: 80, from: 'fault_injected', stepsRedone: 12, msRedone: 120, version: 40 }]);
     assert.deepEqual(v.markers.map((m) => m.kind), ['fault', 'recovered']);
     // Steps over time: a row per progress moment, a node that is not a member has no value.
     assert.deepEqual(v.series.t, [500, 1500]);

@@ -15,6 +15,7 @@ import {
   NoCommonStateError,
   CorruptionDetectedError,
   CorruptionUnresolvedError,
+  JobStoppedError,
   PeerFailedError,
   ProtocolError,
   RendezvousTimeoutError,
@@ -48,6 +49,7 @@ const SAMPLES: { [C in ErrorCode]: RollcallError } = {
   ERR_NO_COMMON_STATE: new NoCommonStateError('no version is held by every member', { node: 1, rank: 2 }),
   ERR_CORRUPTION_DETECTED: new CorruptionDetectedError('digests of version 40 differ', { node: 1, rank: 1 }),
   ERR_CORRUPTION_UNRESOLVED: new CorruptionUnresolvedError('digests differ twice with no majority', { node: 0, rank: 0 }),
+  ERR_JOB_STOPPED: new JobStoppedError('stopped by SIGTERM'),
 };
 
 describe('errors across a process or thread boundary', () => {

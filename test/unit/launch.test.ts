@@ -5,7 +5,7 @@ import { cachingDecoder, cachingEncoder, decodeDatagram, encodeDatagram, type Da
 import { openDatagramEndpoint } from '../../src/fms/datagram-endpoint.js';
 import { failedMembership, nextMembership, restartMembership, type MembershipRecord } from '../../src/fms/membership.js';
 import { resolveLaunchOptions } from '../../src/launch/launch-options.js';
-import { RecoveryTracker } from '../../src/launch/recovery-tracker.js';
+import { RecoveryTracker, describeRecovery, silenceOf } from '../../src/launch/recovery-tracker.js';
 import { logEvent, type LogEvent } from '../../src/protocol/events.js';
 
 const record = (over: Partial<MembershipRecord> = {}): MembershipRecord => ({
@@ -102,8 +102,12 @@ describe('launch options', () => {
     assert.equal(o.policy, 'replace');
     assert.equal(o.heartbeatMs, 200);
     assert.equal(o.faultTimeoutMs, 600);
-    assert.equal(o.minNodes, 1);
+    // Replace mode never shrinks unless asked: the job keeps its size or fails.
+    assert.equal(o.minNodes, 4);
+    assert.equal(resolveLaunchOptions({ nodes: 4, spares: 1, minNodes: 2, command: cmd }).minNodes, 2);
+    assert.equal(resolveLaunchOptions({ nodes: 4, spares: 1, onFault: 'shrink', command: cmd }).minNodes, 1);
     assert.equal(resolveLaunchOptions({ nodes: 2, command: cmd }).policy, 'shrink');
+    assert.equal(resolveLaunchOptions({ nodes: 2, command: cmd }).minNodes, 1);
     assert.deepEqual(resolveLaunchOptions({ nodes: 2, chaos: 'kill:node=1@step=3', command: cmd }).chaos[0]?.trigger, { step: 3 });
     // State tiers and the proxy: the figures in docs/benchmarks.md were measured with these.
     assert.equal(o.keep, 3);
@@ -169,7 +173,9 @@ describe('recovery tracker', () => {
     assert.equal(t.observe(detected(1010, 0, 1), record()), undefined);
     assert.equal(t.observe(resumed(1050, 0, 1), g1), undefined);
     assert.equal(t.observe(resumed(1070, 3, 1), g1), undefined);
-    assert.deepEqual(t.observe(resumed(1060, 2, 1), g1), { generation: 1, ms: 70, from: 'fault_injected', faultTs: 1000 });
+    const rec = t.observe(resumed(1060, 2, 1), g1);
+    assert.deepEqual(rec, { generation: 1, ms: 70, from: 'fault_injected', faultTs: 1000, detectionMs: 10, cause: 'exit' });
+    assert.equal(describeRecovery(rec!), 'recovered: generation 1 running 70 ms after the fault was injected (detected 10 ms after it)');
     assert.equal(t.check(g1), undefined, 'closed once');
   });
 
@@ -182,6 +188,20 @@ describe('recovery tracker', () => {
     t.observe(detected(560, 1, 3), g1);
     assert.equal(t.observe(resumed(570, 2, 1), g2), undefined);
     for (const n of [0, 2]) t.observe(resumed(600, n, 2), g2);
-    assert.deepEqual(t.observe(resumed(640, 4, 2), g2), { generation: 2, ms: 140, from: 'fault_detected', faultTs: 500 });
+    const rec = t.observe(resumed(640, 4, 2), g2);
+    assert.deepEqual(rec, { generation: 2, ms: 140, from: 'fault_detected', faultTs: 500, detectionMs: null, cause: 'exit' });
+    assert.equal(describeRecovery(rec!), 'recovered: generation 2 running 140 ms after the fault (exit: seen as it happened)');
+  });
+
+  it('a silence from outside (a SIGSTOP nobody injected) counts from the last sign of life, the detection apart', () => {
+    const t = new RecoveryTracker();
+    const g1 = record({ generation: 1, members: [0, 3, 2], spares: [], failed: [1] });
+    t.observe(logEvent('fault_detected', { node: 1, by: 1, failed: [1], cause: 'heartbeat', generation: 0, detail: 'program pid 7 silent for 600 ms' }, 5600), record());
+    for (const n of [0, 3]) t.observe(resumed(5650, n, 1), g1);
+    const rec = t.observe(resumed(5655, 2, 1), g1);
+    assert.deepEqual(rec, { generation: 1, ms: 655, from: 'last_sign_of_life', faultTs: 5000, detectionMs: 600, cause: 'heartbeat' });
+    assert.equal(describeRecovery(rec!), "recovered: generation 1 running 655 ms after the last sign of life (the fault's heartbeat silence detected 600 ms after it)");
+    assert.equal(silenceOf('FMS of node 2 silent for 31 ms (max_silence)'), 31);
+    assert.equal(silenceOf('no heartbeat'), undefined);
   });
 });

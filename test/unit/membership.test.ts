@@ -122,6 +122,14 @@ describe('nextMembership (pure)', () => {
     assert.match(t.record.reason ?? '', /below minNodes 4/);
     assert.equal(t.record.generation, 4);
   });
+
+  it('replace mode out of spares: the terminal reason says how to let the job shrink; shrink mode has nothing to add', () => {
+    const replace = nextMembership(base({ minNodes: 4, policy: 'replace' }), [2]);
+    assert.equal(replace.record.state, 'failed');
+    assert.match(replace.record.reason ?? '', /no spare is left.*below minNodes 4 \(replace mode does not shrink the job: give --min-nodes M, or --on-fault shrink/);
+    const shrink = nextMembership(base({ minNodes: 4, policy: 'shrink' }), [2]);
+    assert.doesNotMatch(shrink.record.reason ?? '', /replace mode/);
+  });
 });
 
 describe('membership in the store', () => {

@@ -23,6 +23,8 @@ interface Bench {
   faults: { cause: FaultCause; detail: string }[];
   finished: { node: number; state: FmsState; result?: unknown }[];
   connected: number;
+  /** The FMS is stopping (the job has ended). */
+  stopping: boolean;
   state: ReturnType<typeof stateHolder>;
   ev: ReturnType<typeof recordEvents>;
 }
@@ -45,6 +47,7 @@ async function bench(cfg = testFmsConfig(JOB, NODE), cpu?: () => number | undefi
     faults: [],
     finished: [],
     connected: 0,
+    stopping: false,
     state: stateHolder(FmsState.Running),
     ev: recordEvents(NODE),
     supervisor: undefined as unknown as ProgramSupervisor,
@@ -65,7 +68,7 @@ async function bench(cfg = testFmsConfig(JOB, NODE), cpu?: () => number | undefi
       emit: b.ev.emit,
       state: b.state.state,
       moveTo: b.state.moveTo,
-      stopping: () => false,
+      stopping: () => b.stopping,
       record: (): MembershipRecord => record,
       connected: () => b.connected++,
       fault: (cause, detail) => b.faults.push({ cause, detail }),
@@ -124,6 +127,49 @@ describe('program supervisor (fake clock, memory store, fake program)', () => {
     assert.match((await jobState(b)).reason!, /node 1 exited with code 3 \(a failure of the program itself/);
     assert.deepEqual(b.faults, [], 'not a node fault');
     assert.deepEqual(b.finished, [], 'not a success either');
+  });
+
+  it('a program that exits 0 without ever calling connect() fails the job, saying so; it is no success', async () => {
+    const b = await bench();
+    program(b).exitWith(0);
+    await until('the job failed', async () => (await jobState(b)).state === 'failed');
+    assert.match((await jobState(b)).reason!, /node 1 exited with code 0 without calling connect\(\)/);
+    assert.deepEqual([b.ev.of('program_completed'), b.finished, b.faults], [[], [], []]);
+  });
+
+  it('a program dying of an unhandled MembershipChangedError: the job\'s failure names it and what to do', async () => {
+    const b = await bench();
+    hello(b);
+    run(b, 300);
+    program(b).emit('message', { type: 'uncaught', name: 'MembershipChangedError', code: 'ERR_MEMBERSHIP_CHANGED', message: 'membership changed: now generation 1, rank 1 of 3' });
+    program(b).exitWith(1);
+    await until('the job failed', async () => (await jobState(b)).state === 'failed');
+    const reason = (await jobState(b)).reason!;
+    assert.match(reason, /node 1 exited with code 1: unhandled MembershipChangedError \(ERR_MEMBERSHIP_CHANGED\): membership changed/);
+    assert.match(reason, /must catch MembershipChangedError and resynchronise/);
+    assert.doesNotMatch(reason, /a failure of the program itself/);
+  });
+
+  it('the job\'s end racing a program: one that closed its job, stopped by a stopping FMS, still logs program_completed with its result', async () => {
+    const b = await bench();
+    hello(b);
+    run(b, 300);
+    program(b).emit('message', { type: 'result', value: { digest: 'abc' } });
+    program(b).emit('message', { type: 'closing' });
+    // The others finished first: the job ended and this FMS is stopping its program.
+    b.stopping = true;
+    b.state.moveTo(FmsState.Stopped);
+    await program(b).stop();
+    assert.deepEqual(b.ev.of('program_completed').map((e) => [e.pid, e.result]), [[program(b).pid, { digest: 'abc' }]]);
+    assert.deepEqual(b.faults, []);
+
+    // One stopped before it closed its job did not complete: nothing is claimed for it.
+    const c = await bench();
+    hello(c);
+    run(c, 300);
+    c.stopping = true;
+    await program(c).stop();
+    assert.deepEqual(c.ev.of('program_completed'), []);
   });
 
   it('a program that never connects is killed at the start timeout and fails the job', async () => {
