@@ -39,7 +39,8 @@ export interface RecoveryResult {
   samples_ms: number[];
 }
 
-const SAMPLE_TIMEOUT_MS = 60_000;
+/** A sample's job starts N FMSes and N programs on this machine's cores: 32 nodes took 25-40 s to reach step 30 under load. */
+const sampleTimeoutMs = (nodes: number): number => 60_000 + 3_000 * nodes;
 
 /**
  * One job per sample, each with one fault injected by --chaos at step 30 on a node chosen in
@@ -95,7 +96,7 @@ async function oneRecovery(o: RecoveryBenchOptions, mode: MembershipPolicy, faul
   });
   const stop = new AbortController();
   let ms: number | undefined;
-  const timer = setTimeout(() => stop.abort('sample timed out'), SAMPLE_TIMEOUT_MS);
+  const timer = setTimeout(() => stop.abort('sample timed out'), sampleTimeoutMs(o.nodes));
   const r = await launch(opts, {
     stopSignal: stop.signal,
     onEvent: (e) => {
