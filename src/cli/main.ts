@@ -18,7 +18,7 @@ import { launch, stoppedExitCode } from '../launch/launcher.js';
 import { runNode } from '../launch/node-runner.js';
 import { openStore } from '../store/open-store.js';
 import { readStoreAccess, storeFlags } from './store-flags.js';
-import { DEFAULT_REPLICATE_MS, DEFAULT_VERSION_MS, MAX_NODES, resolveLaunchOptions } from '../launch/launch-options.js';
+import { DEFAULT_REPLICATE_MS, DEFAULT_VERSION_MS, MAX_NODES, MIN_HEARTBEAT_MS, SAFE_HEARTBEAT_MS, resolveLaunchOptions, timingWarnings } from '../launch/launch-options.js';
 import { PROXY_KINDS } from '../protocol/program-ipc.js';
 import { watchParent } from '../util/parent-watch.js';
 import { STRAGGLER_ACTIONS } from '../protocol/fms-messages.js';
@@ -274,7 +274,7 @@ function jobFlags(cmd: Command): Command {
     .option('--min-nodes <M>', 'stop the job if fewer members than this remain', intIn(1, MAX_NODES))
     .option('--on-fault <mode>', 'replace (default with spares) | shrink (default without) | restart (the torchrun baseline)')
     .option('--events <file>', 'write the event log (JSON lines) to this file')
-    .option('--heartbeat-ms <H>', 'heartbeat interval of FMSes and programs', intIn(10, 60_000), 200)
+    .option('--heartbeat-ms <H>', `heartbeat interval of FMSes and programs (at least ${MIN_HEARTBEAT_MS}; under ${SAFE_HEARTBEAT_MS} warns)`, intIn(MIN_HEARTBEAT_MS, 60_000), 200)
     .option('--watchers <K>', 'FMSes each FMS watches (its successors on a ring of the live nodes); each node is watched by K', intIn(1, 64), 3)
     .option('--fault-timeout-ms <T>', 'silence after which a node or program is declared failed (default 3 x heartbeat)', intIn(20, 600_000))
     .option('--start-timeout-ms <T>', 'how long a program may take to start and connect, and every node to arrive', intIn(100, 3_600_000), 30_000)
@@ -328,6 +328,8 @@ storeFlags(jobFlags(
   .argument('<command...>', 'the program to run on every node')
   .action(async (command: string[], o: Record<string, unknown>) => {
     const opts = { ...resolveLaunchOptions({ ...o, command } as Parameters<typeof resolveLaunchOptions>[0]), storeAccess: readStoreAccess(o) };
+    // Shown with --quiet too: it is about whether the job's faults will be real.
+    for (const w of timingWarnings(opts)) console.error(`rollcall: warning: ${w}`);
     const stop = stopOnSignals();
     const r = await launch(opts, { log: (l) => console.error(`[rollcall] ${l}`), stopSignal: stop.signal });
     if (r.outcome === 'completed') console.log(JSON.stringify({ result: r.result ?? null }));
@@ -350,6 +352,7 @@ storeFlags(jobFlags(
     const { store, node, host, secretFile, ...rest } = o as { store: string; node: number; host: string; secretFile?: string } & Record<string, unknown>;
     const storeAccess = readStoreAccess(o);
     const opts = resolveLaunchOptions({ ...rest, command } as Parameters<typeof resolveLaunchOptions>[0]);
+    for (const w of timingWarnings(opts)) console.error(`rollcall: warning: ${w}`);
     const secret = readSecret(secretFile);
     const stop = stopOnSignals();
     const r = await runNode(

@@ -31,6 +31,23 @@ export const DEFAULT_VERSION_MS = 40;
  */
 export const MAX_NODES = 65_536;
 
+/**
+ * The shortest heartbeat the detector can honour on a busy machine, and the one below which it
+ * warns. Measured (docs/benchmarks.md, "The heartbeat floor"): the 4-node demo workload with a
+ * 2 s CPU spike from outside had false faults in every run at 20 ms (a 60 ms fault timeout),
+ * in one of two at 50 ms, in none at 100 ms or more.
+ */
+export const MIN_HEARTBEAT_MS = 50;
+export const SAFE_HEARTBEAT_MS = 100;
+
+/** What a job's timings risk, said before it starts (not refused: a quiet, dedicated cluster may afford them). */
+export function timingWarnings(o: Pick<LaunchOptions, 'heartbeatMs' | 'faultTimeoutMs'>): string[] {
+  if (o.heartbeatMs >= SAFE_HEARTBEAT_MS && o.faultTimeoutMs >= 3 * SAFE_HEARTBEAT_MS) return [];
+  return [
+    `--heartbeat-ms ${o.heartbeatMs} with a fault timeout of ${o.faultTimeoutMs} ms: a busy host (a CPU spike, a long GC) stalls processes for longer than that, and they are then declared failed; ${SAFE_HEARTBEAT_MS} ms and ${3 * SAFE_HEARTBEAT_MS} ms are the least measured free of false faults under a CPU spike`,
+  ];
+}
+
 /** Everything `rollcall launch` accepts, checked in one place so a bad flag never starts a process. */
 export const LaunchOptionsSchema = z
   .object({
@@ -39,7 +56,7 @@ export const LaunchOptionsSchema = z
     minNodes: z.number().int().min(1).optional(),
     onFault: MembershipPolicySchema.optional(),
     events: z.string().min(1).optional(),
-    heartbeatMs: z.number().int().min(10).max(60_000).default(200),
+    heartbeatMs: z.number().int().min(MIN_HEARTBEAT_MS, `--heartbeat-ms must be at least ${MIN_HEARTBEAT_MS}: shorter beats are declared failed by any stall of a busy host`).max(60_000).default(200),
     /** FMSes each FMS watches (its successors on the ring of live nodes). */
     watchers: z.number().int().min(1).max(64).default(3),
     faultTimeoutMs: z.number().int().min(20).max(600_000).optional(),

@@ -4,7 +4,7 @@ import { AuthError, InvalidArgumentError, ProtocolError } from '../../src/errors
 import { cachingDecoder, cachingEncoder, decodeDatagram, encodeDatagram, type Datagram } from '../../src/protocol/datagram.js';
 import { openDatagramEndpoint } from '../../src/fms/datagram-endpoint.js';
 import { failedMembership, nextMembership, restartMembership, type MembershipRecord } from '../../src/fms/membership.js';
-import { resolveLaunchOptions } from '../../src/launch/launch-options.js';
+import { resolveLaunchOptions, timingWarnings } from '../../src/launch/launch-options.js';
 import { RecoveryTracker, describeRecovery, silenceOf } from '../../src/launch/recovery-tracker.js';
 import { logEvent, type LogEvent } from '../../src/protocol/events.js';
 
@@ -132,11 +132,23 @@ describe('launch options', () => {
     [{ nodes: 2, replicateEvery: 0 }, /--replicate-every/],
     [{ nodes: 2, replicateMs: 0 }, /--replicate-ms/],
     [{ nodes: 2, replicateEvery: 10, replicateMs: 100 }, /give one/],
+    [{ nodes: 2, heartbeatMs: 20 }, /--heartbeat-ms must be at least 50: shorter beats are declared failed by any stall of a busy host/],
   ] as const) {
     it(`rejects ${JSON.stringify(input)}`, () => {
       assert.throws(() => resolveLaunchOptions({ command: cmd, ...input } as Parameters<typeof resolveLaunchOptions>[0]), (e: unknown) => e instanceof InvalidArgumentError && message.test(e.message));
     });
   }
+});
+
+describe('timings a busy host cannot honour', () => {
+  const cmd = ['node', 'p.js'];
+  it('warns under 100 ms heartbeats or a 300 ms fault timeout, and says nothing at the defaults', () => {
+    assert.deepEqual(timingWarnings(resolveLaunchOptions({ nodes: 2, command: cmd })), []);
+    assert.deepEqual(timingWarnings(resolveLaunchOptions({ nodes: 2, heartbeatMs: 100, command: cmd })), []);
+    const [w] = timingWarnings(resolveLaunchOptions({ nodes: 2, heartbeatMs: 50, command: cmd }));
+    assert.match(w ?? '', /--heartbeat-ms 50 with a fault timeout of 150 ms: a busy host .* declared failed/);
+    assert.equal(timingWarnings(resolveLaunchOptions({ nodes: 2, heartbeatMs: 100, faultTimeoutMs: 200, command: cmd })).length, 1);
+  });
 });
 
 describe('membership rules for restart and failure', () => {
