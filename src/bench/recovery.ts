@@ -1,4 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { MembershipPolicy } from '../protocol/fms-messages.js';
 import { resolveLaunchOptions } from '../launch/launch-options.js';
@@ -84,7 +87,10 @@ function programCommand(o: RecoveryBenchOptions): string[] {
 }
 
 async function oneRecovery(o: RecoveryBenchOptions, mode: MembershipPolicy, fault: FaultKind, node: number, store: string | undefined): Promise<number> {
+  // Each sample's event log is kept where a failed sample says, so that a failure can be read.
+  const events = join(mkdtempSync(join(tmpdir(), 'rollcall-bench-recovery-')), 'events.jsonl');
   const opts = resolveLaunchOptions({
+    events,
     store,
     nodes: o.nodes,
     spares: o.spares,
@@ -107,7 +113,8 @@ async function oneRecovery(o: RecoveryBenchOptions, mode: MembershipPolicy, faul
     },
   });
   clearTimeout(timer);
-  if (ms === undefined) throw new Error(`${mode}/${fault} on node ${node}${store ? ` (store ${store})` : ''}: no recovery (${r.outcome}: ${r.reason})`);
+  if (ms === undefined) throw new Error(`${mode}/${fault} on node ${node}${store ? ` (store ${store})` : ''}: no recovery (${r.outcome}: ${r.reason}); event log ${events}`);
+  rmSync(dirname(events), { recursive: true, force: true });
   return ms;
 }
 
