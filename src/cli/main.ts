@@ -321,7 +321,7 @@ storeFlags(jobFlags(
 ))
   .option('--chaos <spec>', 'inject faults, e.g. kill:node=2@step=30,stop:node=1@t=5s,kill-node:node=3@step=50,kill:random@every=10s,slow:node=1@step=40,corrupt:node=2@step=60')
   .option('--dashboard-linger-ms <T>', 'with --dashboard: keep serving the final view and /metrics this long after the job ended (Ctrl-C closes it sooner)', intIn(0, 86_400_000), 0)
-  .option('--chaos-slow-factor <F>', 'how much slower `slow` chaos makes a program (a SIGSTOP/SIGCONT duty cycle)', numberIn(1.1, 20), 3)
+  .option('--chaos-slow-factor <F>', 'how much slower `slow` chaos makes a program (each stretch of its computing followed by a stall of F - 1 times its length)', numberIn(1.1, 20), 3)
   .option('--job <id>', 'job id (default: random)')
   .option('--resume <dir>', 'continue a stopped job from the newest common state in this state directory')
   .option('--store <url>', 'keep the runtime environment in etcd: etcd://host:port[,host:port...], or etcds://... over TLS (default: a store embedded in the launcher)')

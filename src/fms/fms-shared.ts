@@ -27,6 +27,8 @@ export interface ProgramHandle {
   readonly running: boolean;
   /** CPU time used so far (ms), where the platform tells it: proof that a starting program is not frozen. */
   cpuMs?(): number | undefined;
+  /** Whether the process is stopped (SIGSTOP): undefined where the platform does not tell. */
+  stopped?(): boolean | undefined;
   send(m: ToProgram): void;
   kill(signal?: NodeJS.Signals): void;
   stop(graceMs: number): Promise<ProgramExit>;

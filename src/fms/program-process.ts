@@ -55,12 +55,23 @@ export class ProgramProcess extends EventEmitter<{ message: [FromProgram]; bad: 
    * none (not Linux, or the process is gone). A stopped or frozen process uses none.
    */
   cpuMs(): number | undefined {
+    const fields = this.stat();
+    const ticks = fields ? Number(fields[11]) + Number(fields[12]) : NaN;
+    return Number.isFinite(ticks) ? ticks * 10 : undefined;
+  }
+
+  /** Whether the process is stopped (SIGSTOP, a debugger), from /proc; undefined where there is no /proc. */
+  stopped(): boolean | undefined {
+    const state = this.stat()?.[0];
+    return state === undefined ? undefined : state === 'T' || state === 't';
+  }
+
+  /** The fields of /proc/<pid>/stat after the command name, or undefined (not Linux, or gone). */
+  private stat(): string[] | undefined {
     try {
       const stat = readFileSync(`/proc/${this.pid}/stat`, 'utf8');
       // The command name (field 2) may hold spaces and parentheses: count from the last ')'.
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      const ticks = Number(fields[11]) + Number(fields[12]);
-      return Number.isFinite(ticks) ? ticks * 10 : undefined;
+      return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     } catch {
       return undefined;
     }

@@ -53,6 +53,8 @@ export class ProgramSupervisor {
   /** It said it is closing: its silence from then on is an exit in progress. */
   private programClosing = false;
   private firstBeatTimer: TimerHandle | undefined;
+  /** While waiting for the first beat: a look at whether the program is stopped, each fault timeout. */
+  private stopTimer: TimerHandle | undefined;
   private programMonitor: HeartbeatMonitor | undefined;
   private result: { value: unknown } | undefined;
   /** The program whose completion is logged (once per program process). */
@@ -236,16 +238,25 @@ export class ProgramSupervisor {
    * first-beat deadline to load; a program that used CPU since the last look is starting, not
    * frozen (SIGSTOP and a frozen process use none), so it is given another deadline, up to the
    * start timeout after its hello. Where the platform does not tell CPU time, the first deadline
-   * is final, as before.
+   * is final, as before. A program stopped meanwhile (SIGSTOP: /proc says `T`, and it used no CPU
+   * for a fault timeout) is a hang at once: waiting out the first-beat deadline made a stop under
+   * load take 10.5 s to find instead of 0.6 (docs/benchmarks.md).
    */
   private awaitFirstBeat(p: ProgramHandle): void {
     const ms = firstBeatMs(this.cfg);
     const helloAt = this.clock.now();
     let cpu = p.cpuMs?.();
     this.clearFirstBeat();
+    const waiting = (): boolean => this.program === p && p.running && !this.programBeating && !this.programClosing && !this.links.stopping();
+    const hang = (why: string): void => {
+      this.clearFirstBeat();
+      // Stopped or frozen before its heartbeat thread beat once: a hang, handled as one.
+      p.kill('SIGKILL');
+      this.links.fault('heartbeat', `program pid ${p.pid} ${why}`);
+    };
     const check = (): void => {
       this.firstBeatTimer = undefined;
-      if (this.program !== p || !p.running || this.programBeating || this.programClosing || this.links.stopping()) return;
+      if (!waiting()) return this.clearFirstBeat();
       const now = this.clock.now();
       const used = p.cpuMs?.();
       const alive = used !== undefined && cpu !== undefined && used > cpu;
@@ -255,16 +266,30 @@ export class ProgramSupervisor {
         this.firstBeatTimer = this.clock.setTimeout(check, Math.min(ms, left));
         return;
       }
-      // Stopped or frozen before its heartbeat thread beat once: a hang, handled as one.
-      p.kill('SIGKILL');
-      this.links.fault('heartbeat', `program pid ${p.pid} sent no heartbeat within ${Math.round(now - helloAt)} ms of connecting`);
+      hang(`sent no heartbeat within ${Math.round(now - helloAt)} ms of connecting`);
     };
     this.firstBeatTimer = this.clock.setTimeout(check, ms);
+    if (!p.stopped) return;
+    let stopCpu = cpu;
+    const stopCheck = (): void => {
+      this.stopTimer = undefined;
+      if (!waiting()) return;
+      const used = p.cpuMs?.();
+      if (p.stopped?.() === true && used !== undefined && used === stopCpu) {
+        hang(`stopped (SIGSTOP) before its heartbeat thread beat once, ${Math.round(this.clock.now() - helloAt)} ms after connecting`);
+        return;
+      }
+      stopCpu = used;
+      this.stopTimer = this.clock.setTimeout(stopCheck, this.cfg.faultTimeoutMs);
+    };
+    this.stopTimer = this.clock.setTimeout(stopCheck, this.cfg.faultTimeoutMs);
   }
 
   private clearFirstBeat(): void {
     if (this.firstBeatTimer !== undefined) this.clock.clearTimeout(this.firstBeatTimer);
     this.firstBeatTimer = undefined;
+    if (this.stopTimer !== undefined) this.clock.clearTimeout(this.stopTimer);
+    this.stopTimer = undefined;
   }
 
   private onProgramExit(p: ProgramHandle, exit: ProgramExit): void {

@@ -37,7 +37,7 @@ afterEach(async () => {
   }
 });
 
-async function bench(cfg = testFmsConfig(JOB, NODE), cpu?: () => number | undefined): Promise<Bench> {
+async function bench(cfg = testFmsConfig(JOB, NODE), cpu?: () => number | undefined, stopped?: () => boolean | undefined): Promise<Bench> {
   const store = new MemoryStore();
   const record = await initMembership(store, JOB, { nodes: [0, 1, 2], spares: [3], minNodes: 1, policy: 'replace' });
   const b: Bench = {
@@ -60,6 +60,7 @@ async function bench(cfg = testFmsConfig(JOB, NODE), cpu?: () => number | undefi
     () => {
       const p = new FakeProgram();
       if (cpu) Object.assign(p, { cpuMs: cpu });
+      if (stopped) Object.assign(p, { stopped });
       b.programs.push(p);
       return p;
     },
@@ -195,6 +196,29 @@ describe('program supervisor (fake clock, memory store, fake program)', () => {
     assert.match(b.faults[0]!.detail, new RegExp(`sent no heartbeat within ${ms} ms of connecting`));
     await turns();
     assert.equal((await jobState(b)).state, 'running', 'a hang is a fault of this node, not a failed job');
+  });
+
+  it('a program SIGSTOPped before its first beat is a hang a fault timeout or two after the stop, not at the first-beat deadline; a stop seen while it still uses CPU is not', async () => {
+    const cfg = testFmsConfig(JOB, NODE);
+    let used = 0;
+    let isStopped = false;
+    const b = await bench(cfg, () => (isStopped ? used : (used += 7)), () => isStopped);
+    hello(b);
+    b.clock.advance(3 * cfg.faultTimeoutMs);
+    assert.equal(program(b).killedWith, undefined, 'running, starting its thread');
+    isStopped = true;
+    b.clock.advance(2 * cfg.faultTimeoutMs);
+    assert.equal(program(b).killedWith, 'SIGKILL', 'stopped: a hang within two fault timeouts');
+    assert.ok(2 * cfg.faultTimeoutMs < firstBeatMs(cfg), 'sooner than the first-beat deadline');
+    assert.match(b.faults[0]!.detail, /stopped \(SIGSTOP\) before its heartbeat thread beat once/);
+
+    // Seen in state T now and then but using CPU (a debugger stepping it, say): not a hang yet.
+    let flip = false;
+    const c = await bench(cfg, () => (used += 7), () => (flip = !flip));
+    hello(c);
+    c.clock.advance(5 * cfg.faultTimeoutMs);
+    assert.equal(program(c).killedWith, undefined);
+    assert.deepEqual(c.faults, []);
   });
 
   it('a program slow to start its heartbeat thread but using CPU (a loaded machine) gets more time, up to the start timeout; one whose CPU stands still is a hang', async () => {
