@@ -39,12 +39,14 @@ export const DatagramSchema = z.discriminatedUnion('type', [
 ]);
 export type Datagram = z.infer<typeof DatagramSchema>;
 
-/** What a program's heartbeat thread is started with (its workerData): enough to sign and send `program_heartbeat`. */
+/**
+ * What a program's heartbeat thread is started with (its workerData): the signed packet, made
+ * on the main thread, and where to send it. The thread then needs nothing but a UDP socket: it
+ * used to sign the packet itself, and loading the codec (zod, crypto) in a fresh isolate took
+ * 6-8 s under load, all that time a program whose hang nobody could see by its beats.
+ */
 export interface HeartbeatThreadConfig {
-  job: string;
-  secret: string;
-  node: number;
-  pid: number;
+  packet: Uint8Array;
   /** The FMS's datagram endpoint, host:port. */
   fms: string;
   intervalMs: number;

@@ -1,6 +1,6 @@
 import { createSocket } from 'node:dgram';
 import { workerData } from 'node:worker_threads';
-import { encodeDatagram, type HeartbeatThreadConfig } from '../protocol/datagram.js';
+import type { HeartbeatThreadConfig } from '../protocol/datagram.js';
 import { splitHostPort } from '../util/host.js';
 
 /**
@@ -14,7 +14,7 @@ const to = splitHostPort(cfg.fms);
 if (!to) throw new Error(`heartbeat thread: bad FMS address ${JSON.stringify(cfg.fms)}`);
 const { host, port } = to;
 const sock = createSocket(host.includes(':') ? 'udp6' : 'udp4');
-const packet = encodeDatagram(cfg.job, cfg.secret, { type: 'program_heartbeat', node: cfg.node, pid: cfg.pid });
+const packet = cfg.packet;
 // Connected: a send is one syscall, without an address lookup per beat. Errors (the FMS gone,
 // ICMP unreachable on a connected socket) are the FMS's business, not this thread's.
 const beat = (): void => sock.send(packet, () => undefined);

@@ -14,7 +14,7 @@ import {
   RollcallError,
   TimeoutError,
 } from '../errors.js';
-import type { HeartbeatThreadConfig } from '../protocol/datagram.js';
+import { encodeDatagram, type HeartbeatThreadConfig } from '../protocol/datagram.js';
 import { serializeError } from '../protocol/error-wire.js';
 import { programEventMessage } from '../protocol/program-events.js';
 import { FromProgramSchema, IPC_VERSION, ToProgramSchema, newProgramStats, type FromProgram, type ProgramStats, type ToProgram } from '../protocol/program-ipc.js';
@@ -200,7 +200,11 @@ export class Job implements Collectives {
       report: (m) => send({ type: 'compute', ...m }),
     });
     this.heartbeat = new Worker(HEARTBEAT_THREAD, {
-      workerData: { job: config.job, secret: config.secret, node: config.node, pid: process.pid, fms: config.fms, intervalMs: config.heartbeatMs } satisfies HeartbeatThreadConfig,
+      workerData: {
+        packet: encodeDatagram(config.job, config.secret, { type: 'program_heartbeat', node: config.node, pid: process.pid }),
+        fms: config.fms,
+        intervalMs: config.heartbeatMs,
+      } satisfies HeartbeatThreadConfig,
     });
     this.heartbeat.unref();
     process.on('message', (raw: unknown) => this.onMessage(raw));

@@ -33,6 +33,15 @@ describe('what a program loads', () => {
     });
   }
 
+  it('sdk/heartbeat-thread.js loads nothing but the host parser and Node built-ins: its packet is signed on the main thread, so it beats within milliseconds of starting (loading the codec in it took 6-8 s under load)', () => {
+    const files = [...reachable('sdk/heartbeat-thread.js')].map((f) => f.slice(SRC.length + 1));
+    assert.deepEqual(files.sort(), ['sdk/heartbeat-thread.js', 'util/host.js']);
+    for (const f of files) {
+      const bare = [...readFileSync(resolve(SRC, f), 'utf8').matchAll(/^import\s[^;]*?from\s+'([^.'][^']*)'/gm)].map((m) => m[1]!);
+      assert.deepEqual(bare.filter((m) => !m.startsWith('node:')), [], `${f} imports packages`);
+    }
+  });
+
   it('the walk finds a module that is there (it would see protocol/events.js if the SDK loaded it)', () => {
     assert.ok([...reachable('launch/launcher.js')].some((f) => f.endsWith('protocol/events.js')));
   });
