@@ -4,6 +4,7 @@ import { hostname } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { AlreadyExistsError, AuthError, InvalidArgumentError, LeaseExpiredError, TimeoutError } from '../errors.js';
 import { initMembership, readMembership, watchMembership, type MembershipRecord } from '../fms/membership.js';
+import { isOut, nodesEver } from '../fms/membership-record.js';
 import type { EventLine, LogEvent } from '../protocol/events.js';
 import { openStore } from '../store/open-store.js';
 import type { StoreAccess } from '../protocol/store-access.js';
@@ -202,7 +203,12 @@ async function checkSecret(store: Store, job: string, node: number, secret: stri
 }
 
 /** The first node writes generation 0; every later one checks that it describes the same job. */
-async function joinMembership(store: Store, opts: LaunchOptions & { job: string }, node: number): Promise<MembershipRecord> {
+/**
+ * Generation 0 written by the first host to arrive (compare-and-set), checked by the others.
+ * The record names at most FAILED_KEPT failed nodes and counts older ones: the job's size is
+ * `nodesEver`, and a node that is neither member nor spare is out for good, named or not.
+ */
+export async function joinMembership(store: Store, opts: LaunchOptions & { job: string }, node: number): Promise<MembershipRecord> {
   const nodes = Array.from({ length: opts.nodes }, (_, i) => i);
   const spares = Array.from({ length: opts.spares }, (_, i) => opts.nodes + i);
   try {
@@ -212,15 +218,16 @@ async function joinMembership(store: Store, opts: LaunchOptions & { job: string 
   }
   const r = await readMembership(store, opts.job);
   if (!r) throw new InvalidArgumentError(`job ${opts.job}: membership record vanished while joining`);
-  const all = [...r.members, ...r.spares, ...r.failed].sort((a, b) => a - b);
-  if (all.length !== opts.nodes + opts.spares || r.policy !== opts.policy || (r.generation === 0 && r.members.length !== opts.nodes)) {
+  const ever = nodesEver(r);
+  if (ever !== opts.nodes + opts.spares || r.policy !== opts.policy || (r.generation === 0 && r.members.length !== opts.nodes)) {
     throw new InvalidArgumentError(
-      `node ${node}: job ${opts.job} runs ${r.generation === 0 ? r.members.length : all.length - r.spares.length} node(s) and ${r.spares.length} spare(s) on fault policy ${r.policy}; this node was started with --nodes ${opts.nodes} --spares ${opts.spares} --on-fault ${opts.policy}`,
+      `node ${node}: job ${opts.job} runs ${r.generation === 0 ? r.members.length : ever - r.spares.length} node(s) and ${r.spares.length} spare(s) on fault policy ${r.policy}; this node was started with --nodes ${opts.nodes} --spares ${opts.spares} --on-fault ${opts.policy}`,
     );
   }
   if (r.state === 'failed') throw new InvalidArgumentError(`job ${opts.job} has already failed: ${r.reason ?? 'unknown'}`);
-  if (r.failed.includes(node)) {
-    throw new InvalidArgumentError(`node ${node} was declared failed in job ${opts.job} (generation ${r.generation}); its state is stale and it cannot rejoin. Run a new job, or give this host a node id that is still free.`);
+  // Not `failed.includes`: past FAILED_KEPT failures the oldest are no longer named, and such a node must not rejoin either.
+  if (isOut(r, node)) {
+    throw new InvalidArgumentError(`node ${node} was declared failed in job ${opts.job} (by generation ${r.generation}); its state is stale and it cannot rejoin. Run a new job, or give this host a node id that is still free.`);
   }
   // One list of the finished nodes, not a get per member: O(1) requests per node, so a job's
   // start costs the store O(N) requests, not O(N^2).
