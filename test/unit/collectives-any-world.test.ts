@@ -8,13 +8,16 @@ import type { RunContext, RunSignature } from '../../src/comm/algorithms/collect
 import { allgatherRun, allreduceRun, barrierRun, broadcastRun, reduceScatterRun, type AlgorithmTuning } from '../../src/comm/algorithms/select.js';
 import { runHarness, type HarnessResult } from '../helpers/run-harness.js';
 import { closeAll, makeGroup, rng } from '../helpers/group.js';
+import { exactInputs as sharedInputs, exactReference, type Ctor } from '../helpers/exact-reduce.js';
+
+/** ±1, 2 (and 1 twice as often) for prod: the inputs this file was written with. */
+const exactInputs = (ctor: Ctor, world: number, n: number, op: ReduceOp, seed: number): NumericArray[] => sharedInputs(ctor, world, n, op, seed, [1, -1, 2, 1]);
 
 /**
  * Every collective's algorithms on worlds of 1 to 33 ranks (and, for the partner sets, up to
  * 4,096), run on simulated ranks (test/helpers/run-harness.ts) whose frames move in a random
  * order, and then through real communicators on the in-memory transport.
  */
-type Ctor = Float32ArrayConstructor | Float64ArrayConstructor | Int32ArrayConstructor;
 const CTORS: Ctor[] = [Float32Array, Float64Array, Int32Array];
 const OPS: ReduceOp[] = ['sum', 'avg', 'min', 'max', 'prod'];
 const WORLDS = [1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 16, 17, 33];
@@ -40,33 +43,6 @@ function assertOk(res: HarnessResult, what: string): void {
   }
 }
 
-/** Integers small enough (and ±1, 2 for prod) that every order of reduction is exact. */
-function exactInputs(ctor: Ctor, world: number, n: number, op: ReduceOp, seed: number): NumericArray[] {
-  const r = rng(seed);
-  return Array.from({ length: world }, () => {
-    const a = new ctor(n);
-    for (let i = 0; i < n; i++) a[i] = op === 'prod' ? [1, -1, 2, 1][Math.floor(r() * 4)]! : Math.floor(r() * 200) - 100;
-    return a;
-  });
-}
-
-/** Reference computed independently of the library, element by element. */
-function exactReference(ins: NumericArray[], op: ReduceOp): NumericArray {
-  const out = ins[0]!.slice();
-  for (let i = 0; i < out.length; i++) {
-    let acc = ins[0]![i]!;
-    for (const a of ins.slice(1)) {
-      const v = a[i]!;
-      if (op === 'sum' || op === 'avg') acc += v;
-      else if (op === 'prod') acc *= v;
-      else if (op === 'min') acc = Math.min(acc, v);
-      else acc = Math.max(acc, v);
-    }
-    if (op === 'avg') acc = out instanceof Int32Array ? Math.trunc(acc / ins.length) : acc / ins.length;
-    out[i] = acc;
-  }
-  return out;
-}
 
 /**
  * Recursive doubling's fixed order: each host's (host op spare), then a balanced tree over the

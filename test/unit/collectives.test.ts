@@ -2,38 +2,12 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import type { NumericArray, ReduceOp } from '../../src/comm/dtype.js';
+import { exactInputs as inputs, exactReference as reference, type Ctor } from '../helpers/exact-reduce.js';
 import { SMALL_TUNING, closeAll, makeGroup, rng } from '../helpers/group.js';
 
-type Ctor = Float32ArrayConstructor | Float64ArrayConstructor | Int32ArrayConstructor;
 const CTORS: Ctor[] = [Float32Array, Float64Array, Int32Array];
 const OPS: ReduceOp[] = ['sum', 'avg', 'min', 'max', 'prod'];
 
-/** Small integers (and halves for prod) keep every reduction order exact, so any order is a valid reference. */
-function inputs(ctor: Ctor, world: number, n: number, op: ReduceOp, seed: number): NumericArray[] {
-  const r = rng(seed);
-  return Array.from({ length: world }, () => {
-    const a = new ctor(n);
-    for (let i = 0; i < n; i++) a[i] = op === 'prod' ? [1, -1, 2][Math.floor(r() * 3)]! : Math.floor(r() * 200) - 100;
-    return a;
-  });
-}
-
-function reference(ins: NumericArray[], op: ReduceOp): NumericArray {
-  const out = ins[0]!.slice();
-  for (let i = 0; i < out.length; i++) {
-    let acc = ins[0]![i]!;
-    for (const a of ins.slice(1)) {
-      const v = a[i]!;
-      if (op === 'sum' || op === 'avg') acc += v;
-      else if (op === 'prod') acc *= v;
-      else if (op === 'min') acc = Math.min(acc, v);
-      else acc = Math.max(acc, v);
-    }
-    if (op === 'avg') acc = out instanceof Int32Array ? Math.trunc(acc / ins.length) : acc / ins.length;
-    out[i] = acc;
-  }
-  return out;
-}
 
 function sameBits(a: NumericArray, b: NumericArray): boolean {
   const x = new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
