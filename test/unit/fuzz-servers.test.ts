@@ -13,15 +13,13 @@ import { openDatagramEndpoint } from '../../src/fms/datagram-endpoint.js';
 import { ProgramProcess } from '../../src/fms/program-process.js';
 import { newNonce } from '../../src/protocol/challenge.js';
 import { encodeDatagram, type Datagram } from '../../src/protocol/datagram.js';
-import type { FromKeeper } from '../../src/protocol/keeper-messages.js';
 import { frame, keeperMac, MessageReader } from '../../src/protocol/keeper-wire.js';
 import type { FromProgram } from '../../src/protocol/program-ipc.js';
 import { KeeperClient } from '../../src/state/keeper-client.js';
-import { createKeeperCore } from '../../src/state/keeper-core.js';
-import { MemoryStore } from '../../src/store/memory-store.js';
 import { connectStore } from '../../src/store/tcp-store-client.js';
 import { startStoreServer } from '../../src/store/tcp-store-server.js';
 import { bytes, fuzzParams, FUZZ_SEED, mutated } from '../helpers/fuzz.js';
+import { startTestKeeper } from '../helpers/keeper.js';
 import { closeAll, makeGroup } from '../helpers/group.js';
 
 /**
@@ -59,20 +57,8 @@ describe('fuzz: servers go on serving their good peers', { timeout: 60_000 }, ()
   it('the keeper: random and mutated bytes before and after authentication', async () => {
     const JOB = 'fuzz-keeper';
     const SECRET = 'fuzz-keeper-secret-0123456789';
-    const out: FromKeeper[] = [];
-    let ready: (a: string) => void = () => undefined;
-    const address = new Promise<string>((r) => (ready = r));
-    const store = new MemoryStore();
-    const core = createKeeperCore(
-      (m) => {
-        out.push(m);
-        if (m.type === 'ready') ready(m.address);
-      },
-      { openStore: () => Promise.resolve(store) },
-    );
+    const { core, out, address: at } = await startTestKeeper(JOB, SECRET);
     cleanup.push(() => core.close());
-    core.handle({ type: 'init', job: JOB, secret: SECRET, node: 0, store: 'memory', host: '127.0.0.1', stateDir: mkdtempSync(join(tmpdir(), 'rollcall-fuzz-keeper-')), keep: 3, persistEvery: null, base: 1 });
-    const at = await address;
     const good = new KeeperClient(at, JOB, SECRET);
     cleanup.push(() => good.close());
 

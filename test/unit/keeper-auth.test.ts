@@ -1,8 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, describe, it } from 'node:test';
 import { newNonce } from '../../src/protocol/challenge.js';
 import { AuthError } from '../../src/errors.js';
@@ -10,8 +7,8 @@ import type { FromKeeper } from '../../src/protocol/keeper-messages.js';
 import { frame, keeperMac, MessageReader, type WireMessage } from '../../src/protocol/keeper-wire.js';
 import { parseEvent } from '../../src/protocol/events.js';
 import { KeeperClient } from '../../src/state/keeper-client.js';
-import { createKeeperCore, type KeeperCore } from '../../src/state/keeper-core.js';
-import { MemoryStore } from '../../src/store/memory-store.js';
+import type { KeeperCore } from '../../src/state/keeper-core.js';
+import { startTestKeeper } from '../helpers/keeper.js';
 
 /**
  * The keeper's authentication (protocol/keeper-wire.ts): a nonce challenge with the job secret.
@@ -27,20 +24,9 @@ afterEach(async () => {
 });
 
 async function keeper(secret = SECRET): Promise<{ core: KeeperCore; out: FromKeeper[]; address: string }> {
-  const out: FromKeeper[] = [];
-  const store = new MemoryStore();
-  let ready: (a: string) => void = () => undefined;
-  const address = new Promise<string>((r) => (ready = r));
-  const core = createKeeperCore(
-    (m) => {
-      out.push(m);
-      if (m.type === 'ready') ready(m.address);
-    },
-    { openStore: () => Promise.resolve(store) },
-  );
-  cleanup.push(() => core.close());
-  core.handle({ type: 'init', job: JOB, secret, node: 0, store: 'memory', host: '127.0.0.1', stateDir: mkdtempSync(join(tmpdir(), 'rollcall-keeper-auth-')), keep: 3, persistEvery: null, base: 1 });
-  return { core, out, address: await address };
+  const k = await startTestKeeper(JOB, secret);
+  cleanup.push(() => k.core.close());
+  return k;
 }
 
 /** A TCP relay to `target` that records every byte its clients send. */
