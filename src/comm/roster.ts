@@ -35,7 +35,7 @@ export class AddressBook {
       got.forEach((kv, i) => kv && this.known.set(missing[i]!, kv.value));
       missing = missing.filter((n) => !this.known.has(n));
     }
-    if (missing.length > 0) await this.await(missing, deadline, signal);
+    if (missing.length > 0) await this.await(missing, (n) => nodes.indexOf(n), deadline, signal);
     return nodes.map((n) => this.known.get(n)!);
   }
 
@@ -43,7 +43,7 @@ export class AddressBook {
    * A node's address after `stale` refused a connection: a restarted program (policy restart)
    * listens elsewhere and publishes its new address when it starts. Waits for a different one.
    */
-  async moved(node: number, stale: string, deadline: Deadline, signal?: AbortSignal): Promise<string> {
+  async moved(node: number, rank: number, stale: string, deadline: Deadline, signal?: AbortSignal): Promise<string> {
     this.reads++;
     const kv = await this.store.get(nodeAddressKey(this.job, node));
     if (kv && kv.value !== stale) {
@@ -51,11 +51,12 @@ export class AddressBook {
       return kv.value;
     }
     this.known.delete(node);
-    await this.await([node], deadline, signal, stale);
+    await this.await([node], () => rank, deadline, signal, stale);
     return this.known.get(node)!;
   }
 
-  private async await(nodes: readonly number[], deadline: Deadline, signal: AbortSignal | undefined, stale?: string): Promise<void> {
+  /** Waits for `nodes`' addresses; a timeout names them by rank (`rankOf`), as every communicator error does. */
+  private async await(nodes: readonly number[], rankOf: (node: number) => number, deadline: Deadline, signal: AbortSignal | undefined, stale?: string): Promise<void> {
     this.reads++;
     const prefix = nodes.length === 1 ? nodeAddressKey(this.job, nodes[0]).replace(/addr$/, '') : nodeAddressKey(this.job);
     const fresh = (kv: { value: string } | undefined): kv is { value: string } => kv !== undefined && kv.value !== stale;
@@ -70,7 +71,7 @@ export class AddressBook {
       deadline,
       (kvs) => {
         const absent = nodes.filter((n) => !fresh(kvs.get(nodeAddressKey(this.job, n))));
-        return new RendezvousTimeoutError(absent, `node(s) ${absent.join(',')} never published a listening address`);
+        return new RendezvousTimeoutError(absent.map(rankOf), `node(s) ${absent.join(',')} never published a listening address`);
       },
       signal,
     );

@@ -120,7 +120,7 @@ export class InlineProxy extends EventEmitter<{ broken: [RollcallError] }> imple
         ...common,
         endpoint: node.endpoint,
         roster,
-        readdress: (rank, stale, deadline) => node.book.moved(members[rank]!, stale, deadline, this.abort.signal),
+        readdress: (rank, stale, deadline) => node.book.moved(members[rank]!, rank, stale, deadline, this.abort.signal),
       });
     }
     if (!this.store) throw new ClosedError('a proxy on the node listener needs the generation\'s members');

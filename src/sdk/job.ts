@@ -23,6 +23,7 @@ import { NodeListener } from '../proxy/node-listener.js';
 import { openStore } from '../store/open-store.js';
 import { ProxyHandle } from '../proxy/proxy-handle.js';
 import { ProxyState, type CommProxy } from '../proxy/proxy.js';
+import { deadlineIn, retryUntil } from '../util/deadline.js';
 import { isLegalMove, type Moves } from '../util/state-moves.js';
 
 /** How often progress carries the program's running totals. */
@@ -213,17 +214,7 @@ export class Job implements Collectives {
     // The channel must not keep a finished program alive.
     (process.channel as { unref?: () => void } | undefined)?.unref?.();
     this.startKeeper();
-    if (config.proxy === 'inline') {
-      const c = config;
-      this.listener = openStore(c.store, { secret: c.secret, access: c.storeAccess, requestTimeoutMs: c.rendezvousTimeoutMs }).then((store) =>
-        NodeListener.open({ store, job: c.job, node: c.node, host: c.host, admitWaitMs: Math.max(c.rendezvousTimeoutMs, c.startTimeoutMs) }).catch(async (e: unknown) => {
-          await store.close();
-          throw e;
-        }),
-      );
-      // Failing here fails the standby proxy, which is reported like any proxy that cannot start.
-      this.listener.catch(() => undefined);
-    }
+    // An inline proxy's standby opens the node's listener (published at once, a spare's too).
     this.refillStandby(() => send({ type: 'warm' }));
   }
 
@@ -584,10 +575,33 @@ export class Job implements Collectives {
     return s;
   }
 
+  /**
+   * The node's listener, retried until the start deadline: at a job's start the store may be too
+   * busy to answer one request in time (sixteen hosts starting on two cores: seen), and a node
+   * that gave up then could never join any generation.
+   */
+  private openListener(): Promise<NodeListener> {
+    const c = this.config;
+    return retryUntil(async () => {
+      const store = await openStore(c.store, { secret: c.secret, access: c.storeAccess, requestTimeoutMs: c.rendezvousTimeoutMs });
+      return NodeListener.open({ store, job: c.job, node: c.node, host: c.host, admitWaitMs: Math.max(c.rendezvousTimeoutMs, c.startTimeoutMs) }).catch(async (e: unknown) => {
+        await store.close();
+        throw e;
+      });
+    }, deadlineIn(c.startTimeoutMs));
+  }
+
   private startStandby(): Promise<CommProxy> {
     const c = this.config;
-    if (c.proxy === 'inline' && this.listener) return this.listener.then((n) => InlineProxy.onNode(n));
-    return c.proxy === 'inline' ? InlineProxy.standby(c.store, c.secret, c.rendezvousTimeoutMs, c.storeAccess) : ProxyHandle.standby(c.store, c.secret, c.rendezvousTimeoutMs, c.storeAccess);
+    if (c.proxy === 'inline') {
+      // A listener that could not be opened is tried again for the next generation, not given up for good.
+      const l = (this.listener ??= this.openListener());
+      l.catch(() => {
+        if (this.listener === l) this.listener = undefined;
+      });
+      return l.then((n) => InlineProxy.onNode(n));
+    }
+    return ProxyHandle.standby(c.store, c.secret, c.rendezvousTimeoutMs, c.storeAccess);
   }
 
   private onResumed(generation: number, stepsRedone?: number, msRedone?: number): void {

@@ -75,3 +75,21 @@ export function backoffMs(attempt: number, baseMs = 20, capMs = 1000, random: ()
   const ceiling = Math.min(capMs, baseMs * 2 ** attempt);
   return Math.round(ceiling / 2 + (random() * ceiling) / 2);
 }
+
+/**
+ * Runs `attempt` until it succeeds, a failure is not retryable (a RollcallError says so), or the
+ * deadline would pass before the next try: then the last failure is thrown. Waits between tries
+ * with backoffMs, so many nodes that failed together do not retry together.
+ */
+export async function retryUntil<T>(attempt: () => Promise<T>, deadline: Deadline, opts: { baseMs?: number; capMs?: number; signal?: AbortSignal } = {}): Promise<T> {
+  for (let n = 0; ; n++) {
+    try {
+      return await attempt();
+    } catch (e) {
+      const retryable = (e as Partial<RollcallError>).retryable === true;
+      const wait = backoffMs(n, opts.baseMs ?? 100, opts.capMs ?? 2000);
+      if (!retryable || opts.signal?.aborted || remaining(deadline) <= wait) throw e;
+      await sleep(wait, opts.signal);
+    }
+  }
+}
