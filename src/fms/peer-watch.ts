@@ -20,6 +20,14 @@ const HEALTH_EVERY_MS = 1000;
 export const DEFAULT_WATCHERS = 3;
 
 /**
+ * A node that answers its probes but is blamed for a broken communicator this many generations
+ * running is a fault of its own (cause `connection`): its proxy cannot join, whatever its FMS
+ * says, and renewing the generation again would loop for ever (seen: a node whose listener
+ * could not be published re-formed the job 27 times).
+ */
+export const MAX_REJOINS = 3;
+
+/**
  * Each FMS's address, under a prefix of its own (`.../fms/<node>/`), so that waiting for one
  * node's address watches that node's key alone, not every node whose id starts with the same digits.
  */
@@ -85,8 +93,10 @@ export class PeerWatch {
   private readonly declared = new Set<string>();
   /** Suspects being confirmed, with what made us suspect them. */
   private readonly suspects = new Map<number, FaultCause>();
-  /** Suspects named by a broken communicator, with its generation. */
-  private readonly brokenIn = new Map<number, number>();
+  /** Suspects named by a broken communicator, with its generation and message. */
+  private readonly brokenIn = new Map<number, { generation: number; message: string }>();
+  /** Nodes for which the generation was renewed (they answered), the last generation renewed and how many running. */
+  private readonly rejoinedFor = new Map<number, { generation: number; times: number }>();
   private ring: number[] = [];
   private ringFor: MembershipRecord | undefined | null = null;
   /** The nodes we beat to, and those we judge. */
@@ -142,12 +152,21 @@ export class PeerWatch {
       cleared: (target, how) => {
         const cause = this.suspects.get(target);
         this.suspects.delete(target);
-        const generation = this.brokenIn.get(target);
+        const broken = this.brokenIn.get(target);
         this.brokenIn.delete(target);
         // The communicator broke but the node it blamed answers: nobody is evicted, and the
-        // same members form it again in a new generation (a rendezvous that ran out of time).
-        if (cause === 'connection' && how === 'ack' && generation !== undefined && this.links.record()?.generation === generation) {
-          void this.links.rejoin(generation);
+        // same members form it again in a new generation (a rendezvous that ran out of time),
+        // unless that node was blamed in the generations just before as well.
+        if (cause === 'connection' && how === 'ack' && broken && this.links.record()?.generation === broken.generation) {
+          const prev = this.rejoinedFor.get(target);
+          const times = prev?.generation === broken.generation - 1 ? prev.times + 1 : 1;
+          if (times >= MAX_REJOINS) {
+            this.rejoinedFor.delete(target);
+            this.declareFault([target], 'connection', `node ${target} answers its probes, but the communicator broke on it ${times} generations running: ${broken.message}`);
+            return;
+          }
+          this.rejoinedFor.set(target, { generation: broken.generation, times });
+          void this.links.rejoin(broken.generation);
         }
         this.monitor.acquit(target);
         // We suspected a live node: its beats went missing here, or we were too slow to read them.
@@ -422,7 +441,7 @@ export class PeerWatch {
         if (this.links.record()?.generation !== generation) return;
         for (const n of running) {
           if (this.monitor.isSuspected(n) || this.suspects.has(n)) continue;
-          this.brokenIn.set(n, generation);
+          this.brokenIn.set(n, { generation, message: error.message });
           this.suspect(n, 'connection', error.message);
         }
       });

@@ -5,7 +5,7 @@ import type { Datagram, FaultCause } from '../../src/protocol/datagram.js';
 import { FmsState } from '../../src/fms/fms.js';
 import type { FmsHooks } from '../../src/fms/fms-shared.js';
 import type { MembershipRecord } from '../../src/fms/membership.js';
-import { fmsAddressKey, PeerWatch } from '../../src/fms/peer-watch.js';
+import { fmsAddressKey, MAX_REJOINS, PeerWatch } from '../../src/fms/peer-watch.js';
 import { MemoryStore } from '../../src/store/memory-store.js';
 import { HEARTBEAT, Hub, recordEvents, stateHolder, testFmsConfig, turns, until } from '../helpers/fms-fakes.js';
 
@@ -310,6 +310,35 @@ describe('peer watch (fake clock, memory store, in-memory datagrams)', () => {
     assert.deepEqual(b.ev.of('fault_detected'), []);
     assert.deepEqual(b.proposals, []);
     assert.deepEqual(b.rejoins, [0]);
+  });
+
+  it(`a peer that answers but is blamed for a broken communicator ${MAX_REJOINS} generations running is a fault; blamed with a gap between, it is not`, async () => {
+    const blame = async (b: Awaited<ReturnType<typeof bench>>, generation: number): Promise<void> => {
+      const before = b.ev.of('peer_suspected').length;
+      b.record = { ...b.record, generation };
+      b.watch.onProxyBroken(generation, { missingRanks: [2], message: 'node(s) 2 never published a listening address' });
+      b.clock.advance(HEARTBEAT);
+      await until(`the peer suspected in generation ${generation}`, () => b.ev.of('peer_suspected').length > before);
+      answer(b, 2, 'ack', [1]);
+      await run(b, 300);
+    };
+    const b = await bench();
+    await run(b, 300);
+    for (let g = 0; g < MAX_REJOINS - 1; g++) await blame(b, g);
+    assert.deepEqual(b.rejoins, Array.from({ length: MAX_REJOINS - 1 }, (_, g) => g));
+    assert.deepEqual(b.ev.of('fault_detected'), []);
+    await blame(b, MAX_REJOINS - 1);
+    assert.deepEqual(b.rejoins.length, MAX_REJOINS - 1, 'not renewed again');
+    assert.deepEqual(b.ev.of('fault_detected').map((e) => [e.failed, e.cause]), [[[2], 'connection']]);
+    assert.match(String(b.ev.of('fault_detected')[0]!.detail), new RegExp(`node 2 answers its probes, but the communicator broke on it ${MAX_REJOINS} generations running: node\\(s\\) 2 never published`));
+
+    // A generation in between that did not blame it starts the count again.
+    const c = await bench();
+    await run(c, 300);
+    for (let g = 0; g < MAX_REJOINS - 1; g++) await blame(c, g);
+    await blame(c, MAX_REJOINS);
+    assert.deepEqual(c.ev.of('fault_detected'), []);
+    assert.equal(c.rejoins.length, MAX_REJOINS);
   });
 
   it('a proxy_broken does not blame a peer that finished (its done key), nor one the record replaced meanwhile', async () => {
