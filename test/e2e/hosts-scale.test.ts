@@ -78,7 +78,11 @@ async function waitEvents(nodes: NodeProc[], cond: (evs: Ev[]) => boolean, what:
     if (Date.now() - t0 > ms) {
       const faults = evs.filter((e) => e.event === 'fault_detected').map((e) => `${String(e.by)}->${JSON.stringify(e.failed)} ${String(e.detail)}`);
       const last = evs.slice(-5).map((e) => JSON.stringify(e));
-      throw new Error(`timed out after ${ms} ms waiting for ${what}\nfaults declared: ${faults.slice(0, 10).join('; ')}\nlast events: ${last.join('\n')}\n${errs(nodes)}`);
+      // What a loop of broken generations was about: each distinct reason once, with its first reporter.
+      const broken = new Map<string, string>();
+      for (const e of evs) if (e.event === 'proxy_broken' || e.event === 'program_error' || e.event === 'fms_error') broken.set(`${e.event} ${String(e.message)}`, `node ${String(e.node)} gen ${String(e.generation)}`);
+      const reasons = [...broken].slice(0, 10).map(([m, at]) => `${at}: ${m}`);
+      throw new Error(`timed out after ${ms} ms waiting for ${what}\nfaults declared: ${faults.slice(0, 10).join('; ')}\nreasons: ${reasons.join('\n')}\nlast events: ${last.join('\n')}\n${errs(nodes)}`);
     }
     await new Promise((r) => setTimeout(r, 50));
   }
