@@ -126,6 +126,9 @@ export async function benchState(o: StateBenchOptions, out: (line: string) => vo
     draft_cpu_overhead_pct: pct(total(cpu.drafted), total(cpu.bare)),
     copy_cpu_overhead_pct: pct(total(cpu.copied), total(cpu.bare)),
     besides_ranks_pct: share(besides(cpu.rc)),
+    // The same CPU per node and per second of the job's wall time: what must not grow with the
+    // number of nodes (issue 26), whatever the step time (oversubscribed, it grows).
+    per_node_ms_per_s: perNodePerSecond(cpu.rc, cpu.bare, rc, o.ranks),
     draft_besides_ranks_pct: share(besides(cpu.drafted)),
     commit_share_pct: share(commitShares),
     cpu_samples_us: { bare: total(cpu.bare).map(Math.round), bare_copy: total(cpu.copied).map(Math.round), rollcall: total(cpu.rc).map(Math.round), rollcall_draft: total(cpu.drafted).map(Math.round) },
@@ -151,6 +154,8 @@ export async function benchState(o: StateBenchOptions, out: (line: string) => vo
     out(`    under Rollcall      ${split(c.rollcall)}   ${row.cpu_overhead_pct}% over bare   (${row.cpu_samples_us.rollcall.join(' ')})`);
     out(`    Rollcall, drafts    ${split(c.rollcall_draft)}   ${row.draft_cpu_overhead_pct}% over bare   (${row.cpu_samples_us.rollcall_draft.join(' ')})`);
     out(`  Rollcall besides the ranks' threads (its threads, FMSes, launcher; less the bare arm's): ${row.besides_ranks_pct}% of the ranks' CPU (drafts ${row.draft_besides_ranks_pct}%); its commits on the ranks' threads ${row.commit_share_pct}%`);
+    const pn = row.per_node_ms_per_s;
+    out(`  per node and second: FMS ${pn.fms} ms, program threads ${pn.threads} ms, launcher ${pn.launcher} ms of CPU`);
     out(`  commit                ${row.commit_us} us median, ${row.commit_mean_us} us mean (with the versions), ${row.draft_commit_us} us with a draft   (the plain copy in the same loop: ${row.copy_in_loop_us} us; a memcpy into a hot buffer, alone: ${row.memcpy_us} us)`);
   }
 }
@@ -177,6 +182,20 @@ export interface Verification {
 
 export interface JobCpu extends RankCpu {
   total: number;
+}
+
+/**
+ * Rollcall's CPU besides the ranks' main threads, per node and per second of wall time (medians
+ * of the rounds): its FMS, its program's threads (less the bare program's), the launcher's share.
+ */
+function perNodePerSecond(rc: readonly JobCpu[], bare: readonly JobCpu[], stepUs: readonly number[], ranks: number): { fms: number; threads: number; launcher: number } {
+  const per = (f: (c: JobCpu, b: JobCpu) => number): number =>
+    median(rc.map((c, i) => f(c, bare[i] as JobCpu) / ranks / (stepUs[i] as number))) * 1000;
+  return {
+    fms: +per((c) => c.fms).toFixed(2),
+    threads: +per((c, b) => c.threads - b.threads).toFixed(2),
+    launcher: +per((c) => c.launcher).toFixed(2),
+  };
 }
 
 /** The job's CPU per step: every rank's (each with its FMS, one with the launcher), summed; NaN where /proc could not tell. */

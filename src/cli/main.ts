@@ -149,7 +149,7 @@ bench
 bench
   .command('state')
   .description('step time of an allreduce + commit loop under Rollcall against the bare library, and the cost of a commit')
-  .option('--ranks <R>', 'processes', intIn(1, 16), 2)
+  .option('--ranks <R>', 'processes (above the cores, oversubscribed: compare shares of CPU, not step times)', intIn(1, 64), 2)
   .option('--bytes <B>', 'gradient and state size', (v: string) => sizeList(v)[0] as number, 4 << 20)
   .option('--steps <n>', 'timed steps per run (at the defaults about 4 s: replicas and a file fall in it as they do in a long run)', intIn(10, 100_000), 600)
   .option('--warmup <n>', 'steps run before the timed ones, to leave start-up (threads loading, the JIT, the intervals being chosen) out', intIn(0, 100_000), 300)
