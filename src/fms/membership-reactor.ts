@@ -158,6 +158,6 @@ export class MembershipReactor {
     const rank = record.members.indexOf(this.cfg.node);
     if (rank < 0) return;
     this.sentGeneration = record.generation;
-    this.links.program.send({ type: 'generation', generation: record.generation, rank, world: record.members.length, members: record.members, slot: slotOf(record, this.cfg.node) });
+    this.links.program.send({ type: 'generation', generation: record.generation, rank, world: record.members.length, members: record.members, slot: slotOf(record, this.cfg.node), spares: record.spares.length });
   }
 }

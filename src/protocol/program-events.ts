@@ -24,14 +24,16 @@ export const programEventShapes = {
   /**
    * Rank 0: the members' digests of `version` differed (each digest with how many members hold
    * it). `replace`: the members outside the majority are failed; `retry`: no majority, every
-   * member recomputes from `rollback_to`; `fail_job`: no majority a second time.
+   * member recomputes from `rollback_to`; `arbitrate`: no majority a second time between two
+   * members, rank 1 steps out for a spare; `fail_job`: the same with no spare. After an
+   * arbitration, `replace` with no majority fails the member that disagreed with both partners.
    */
   corruption_detected: {
     generation: Generation,
     version: Int.nonnegative(),
     rollback_to: Int.nonnegative(),
     digests: z.array(z.object({ digest: z.string(), members: Int.positive() })),
-    action: z.enum(['replace', 'retry', 'fail_job']),
+    action: z.enum(['replace', 'retry', 'arbitrate', 'fail_job']),
   },
   /** A version whose checksum fails, in memory, in a file or from a peer (`source`). */
   state_corrupt: { slot: NodeId, version: Int.nonnegative(), source: z.string(), message: z.string() },

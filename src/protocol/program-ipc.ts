@@ -91,6 +91,8 @@ export const ToProgramSchema = z.discriminatedUnion('type', [
     members: z.array(NodeId),
     /** Whose state this node holds: its own node id, or the slot of the node it replaced. */
     slot: NodeId,
+    /** Spares waiting in the record: whether a two-member corruption dispute can call on one (sdk/state.ts). */
+    spares: Int.nonnegative().optional(),
   }),
   /** A fault is being recovered: hold operations until the next generation. */
   z.object({ type: z.literal('idle'), generation: Int.nonnegative() }),

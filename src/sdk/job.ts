@@ -188,6 +188,8 @@ export class Job implements Collectives {
    * writes nothing to the store. Thread proxies listen in their own thread, per generation.
    */
   private listener: Promise<NodeListener> | undefined;
+  /** Spares in the newest generation's record. */
+  private spares = 0;
 
   constructor(private readonly config: Config) {
     this.job = config.job;
@@ -374,6 +376,9 @@ export class Job implements Collectives {
         return replicaPeers(job.members, job.rank, job.config.replicas);
       },
       verifyEvery: this.config.verifyEvery ?? undefined,
+      get spares() {
+        return job.spares;
+      },
       failCorrupt: (detail) => job.failCorrupt(detail),
       allreduce: (buf, op) => job.allreduce(buf, op),
       exchange: (buf, op) => job.exchange(buf, op),
@@ -499,7 +504,10 @@ export class Job implements Collectives {
     if (!parsed.success) return;
     const m = parsed.data;
     if (m.type === 'idle') this.enterIdle();
-    else if (m.type === 'generation') void this.switchTo(m.generation, m.rank, m.world, m.members, m.slot);
+    else if (m.type === 'generation') {
+      this.spares = m.spares ?? 0;
+      void this.switchTo(m.generation, m.rank, m.world, m.members, m.slot);
+    }
     else if (m.type === 'slow') this.meter.slowBy(m.factor);
   }
 

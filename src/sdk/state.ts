@@ -60,6 +60,8 @@ export interface StateHost {
   failCorrupt(detail: string): Promise<never>;
   /** `--verify-every`: undefined, chosen with the pacer; 0, never. */
   readonly verifyEvery: number | undefined;
+  /** Spares waiting in this generation's record (0 when not known): what a two-member dispute can call on. */
+  readonly spares?: number;
 }
 
 /**
@@ -291,6 +293,8 @@ export class State<T extends Record<string, StateEntry>> {
   private ceiling: number | undefined;
   /** A vote without a majority rolled back to this agreed version once already (two members). */
   private retriedFrom: number | undefined;
+  /** This member kept its place from this agreed version while its partner stepped out for a spare. */
+  private arbitratedFrom: number | undefined;
   /** Chaos (`--chaos corrupt:...`): flip one bit at the next commit. */
   private flipPending = false;
 
@@ -380,7 +384,9 @@ export class State<T extends Record<string, StateEntry>> {
   commit(): number {
     if (!Number.isInteger(this.step) || this.step < 0) throw new InvalidArgumentError(`state.step must be a non-negative integer, got ${this.step}`);
     const version = this.commits + 1;
-    if (this.flipPending) this.flipOneBit();
+    // Never into version 0: the initial state, which every comparison takes as agreed (compared
+    // once, at the start: compareInitial); a flip there would be a bad start, not a fault.
+    if (this.flipPending && version > 0) this.flipOneBit();
     const verified = this.verifier.due(version);
     if (verified) {
       // The last comparison disagreed: nothing more is committed; Job.run() syncs, which votes.
@@ -515,6 +521,7 @@ export class State<T extends Record<string, StateEntry>> {
       this.host.synced?.(0);
       this.verifier.restart();
       this.commit();
+      if (this.verifier.enabled) await this.compareInitial();
       await this.keeper.request({ type: 'durable', slot: host.slot });
       this.finish(0, furthest);
       return;
@@ -550,6 +557,23 @@ export class State<T extends Record<string, StateEntry>> {
   }
 
   /**
+   * Version 0 is the base every later comparison assumes agreed, and what a corruption found
+   * before any comparison rolls back to: its digests are compared once, at the start. Members
+   * that start from different values (a weight initialisation seeded per rank, say) did not
+   * declare replicated state, and nothing after could tell corruption from that.
+   */
+  private async compareInitial(): Promise<void> {
+    const values = this.values as Record<string, StateEntry>;
+    const d = this.digestOf(this.names.map((n) => (kindOf(values[n] as StateEntry) === 'json' ? Buffer.from(JSON.stringify(values[n])) : bytesOf(values[n] as TypedState))));
+    const r = await this.host.allreduce(new Float64Array([d, -d]), 'max');
+    if (r[0] === -(r[1] as number)) return;
+    throw new CorruptionUnresolvedError(
+      `the members' initial values of the state declared replicated differ (digests ${digestHex(r[0] as number)} and ${digestHex(-(r[1] as number))} at least): they must be the same on every member when registered (initialise them alike, or declare replicated only the entries that are)`,
+      { node: this.host.node, rank: this.host.rank },
+    );
+  }
+
+  /**
    * The newest version every member holds, or -1. Versions are numbered by commit and sparse, so
    * rather than a mask of the newest numbers each round asks whether every member holds the
    * candidate and, if not, takes the newest older version anyone holds: a max-allreduce of
@@ -577,31 +601,55 @@ export class State<T extends Record<string, StateEntry>> {
    * The comparison of version `d.version` disagreed (every member saw it, and threw at the same
    * commit): the members vote (digest-vote.ts). Those outside a majority are failed, with cause
    * `corruption`, and never return from here; the rest roll back to the newest version whose
-   * digests agreed, as the sync that follows restores no newer one. With no majority (two
-   * members) every member rolls back and recomputes once; a second disagreement from the same
-   * agreed version ends the job, since nothing tells which member is wrong.
+   * digests agreed, as the sync that follows restores no newer one.
+   *
+   * Two members have no majority. The first time, both roll back and recompute (`retry`): a
+   * flip that does not come back is gone. The second time from the same agreed version, one
+   * of them (rank 1, a guess) steps out and a spare takes its place (`arbitrate`), restoring the
+   * agreed version as any replacement does. If the remaining member and the spare then agree,
+   * the one that stepped out was wrong and is gone; if they disagree as well, the member both
+   * disagreements had in common is failed (`replace`). With no spare, nothing tells which
+   * member is wrong, and the job ends (`fail_job`).
    */
   private async settle(d: Dispute): Promise<void> {
     const host = this.host;
     this.dispute = undefined;
     const vote = await voteOnDigests(d.digest, host.world, (b, op) => host.allreduce(b, op));
     const agreed = this.verifier.agreed;
-    const again = vote.majority === undefined && this.retriedFrom === agreed;
-    const action = vote.majority !== undefined ? 'replace' : again ? 'fail_job' : 'retry';
+    let action: 'replace' | 'retry' | 'arbitrate' | 'fail_job' = 'replace';
+    let blamed: number | undefined;
+    if (vote.majority === undefined) {
+      // Every member is here (the vote is the same everywhere): one exchange of who kept its
+      // place in an arbitration from this agreed version, and the fewest spares any member knows of.
+      const r = await host.allreduce(new Float64Array([this.arbitratedFrom === agreed ? host.rank + 1 : 0, -(host.spares ?? 0)]), 'max');
+      const kept = r[0] as number;
+      const spares = -(r[1] as number);
+      if (kept > 0) blamed = kept - 1;
+      else action = this.retriedFrom !== agreed ? 'retry' : host.world === 2 && spares > 0 ? 'arbitrate' : 'fail_job';
+    }
     const digests = vote.tallies.map((t) => ({ digest: digestHex(t.digest), members: t.members }));
     if (host.rank === 0) host.report('corruption_detected', { generation: host.generation, version: d.version, rollback_to: agreed, digests, action });
     this.ceiling = agreed;
-    if (vote.majority === undefined) {
-      if (again) {
+    switch (action) {
+      case 'retry':
+        this.retriedFrom = agreed;
+        return;
+      case 'fail_job':
         throw new CorruptionUnresolvedError(
-          `the ${host.world} members' digests of version ${d.version} differ with no majority, a second time since version ${agreed} (digests ${digests.map((x) => x.digest).join(', ')}): nothing tells which member is corrupt`,
+          `the ${host.world} members' digests of version ${d.version} differ with no majority, a second time since version ${agreed} (digests ${digests.map((x) => x.digest).join(', ')}): ${host.world === 2 ? 'no spare to tell which member is corrupt' : 'nothing tells which member is corrupt'}`,
           { node: host.node, rank: host.rank },
         );
-      }
-      this.retriedFrom = agreed;
-      return;
+      case 'arbitrate':
+        if (host.rank === 1) await host.failCorrupt(`digest ${digestHex(d.digest)} of version ${d.version} differs from its partner's a second time since version ${agreed}: this member steps out so that a spare can tell which of the two is wrong`);
+        this.arbitratedFrom = agreed;
+        return;
+      case 'replace':
+        if (blamed !== undefined) {
+          if (host.rank === blamed) await host.failCorrupt(`digest ${digestHex(d.digest)} of version ${d.version} differs from its partner's again since version ${agreed}, as it did with the partner that stepped out: this member is the one both disagreements had in common`);
+          return;
+        }
+        if (d.digest !== vote.majority) await host.failCorrupt(`digest ${digestHex(d.digest)} of version ${d.version} differs from the majority's ${digestHex(vote.majority as number)}`);
     }
-    if (d.digest !== vote.majority) await host.failCorrupt(`digest ${digestHex(d.digest)} of version ${d.version} differs from the majority's ${digestHex(vote.majority)}`);
   }
 
   /** The step time of the last generation; one too short to measure keeps the one before. */

@@ -375,11 +375,23 @@ export function createKeeperCore(post: (m: FromKeeper) => void, deps: KeeperCore
     return undefined;
   }
 
+  /**
+   * Another member's version of state declared replicated in full (`any`) is this slot's too:
+   * held from now on as the slot's, so that the next recovery finds it here even if every node
+   * that held it before is lost (a spare that restored it, then its partner replaced as well).
+   */
+  function adopt(s: number, v: StateVersion): StateVersion {
+    const mine = v.meta.slot === s ? v : { meta: { ...v.meta, slot: s }, data: v.data };
+    sealed.add(mine);
+    remember(s, mine);
+    return mine;
+  }
+
   async function fetch(s: number, version: number, any = false): Promise<StateVersion> {
     const own = intactInMemory(s).get(version);
     if (own) return own;
     const local = any ? anyInMemory(version) : undefined;
-    if (local) return local;
+    if (local) return adopt(s, local);
     for (const from of sources.get(s)?.get(version) ?? (any ? [] : ['disk'])) {
       try {
         let v: StateVersion;
@@ -403,7 +415,7 @@ export function createKeeperCore(post: (m: FromKeeper) => void, deps: KeeperCore
     for (const [node, c] of any ? await peers() : []) {
       try {
         const r = await c.request({ op: 'get_any', version }, undefined, REMOTE_TIMEOUT_MS);
-        if (r.head.ok === true) return decodeVersion(r.body, `version ${version} from node ${node}`);
+        if (r.head.ok === true) return adopt(s, decodeVersion(r.body, `version ${version} from node ${node}`));
       } catch (e) {
         corrupt(s, version, `node:${node}`, (e as Error).message);
       }

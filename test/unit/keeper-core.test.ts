@@ -130,7 +130,7 @@ describe('keeper core (no thread)', () => {
     await store.close();
   });
 
-  it('state declared replicated: a slot with no copy left takes the same version of any member', async () => {
+  it('state declared replicated: a slot with no copy left takes the same version of any member, and holds it as its own', async () => {
     const store = new MemoryStore();
     const k1 = await keeper(store, 1);
     k1.core.handle({ type: 'topology', slot: 1, buddies: [] });
@@ -144,6 +144,11 @@ describe('keeper core (no thread)', () => {
     const any = await spare.request({ type: 'fetch', slot: 0, version: 6, any: true });
     assert.equal(any.error, undefined);
     assert.deepEqual([...new Float32Array((any.version as StateVersion).data[0]!.slice().buffer)], [6, 6.5, -6, 42]);
+    // Held as slot 0's from now on: the next recovery finds it here with node 1 gone too.
+    assert.equal((any.version as StateVersion).meta.slot, 0);
+    await k1.core.close();
+    assert.ok((await spare.request({ type: 'list', slot: 0 })).versions?.some((x) => x.version === 6), 'listed as slot 0\'s');
+    assert.equal((await spare.request({ type: 'fetch', slot: 0, version: 6 })).error, undefined, 'fetched without the declaration now');
     await store.close();
   });
 

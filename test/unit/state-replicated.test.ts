@@ -78,7 +78,10 @@ class FakeKeeper {
   request(m: { type: string; version?: number; after?: number; any?: boolean }): Promise<unknown> {
     if (m.type === 'list') return Promise.resolve({ versions: [...this.held.values()].map((v) => ({ version: v.meta.version, step: v.meta.step })) });
     if (m.type === 'fetch') {
-      const v = this.held.get(m.version as number) ?? (m.any ? this.all.map((k) => k.held.get(m.version as number)).find((x) => x) : undefined);
+      const own = this.held.get(m.version as number);
+      const v = own ?? (m.any ? this.all.map((k) => k.held.get(m.version as number)).find((x) => x) : undefined);
+      // As the real keeper: another member's copy of state replicated in full is held as this slot's from now on.
+      if (v && !own) this.held.set(v.meta.version, v);
       return v ? Promise.resolve({ version: v }) : Promise.reject(new Error(`version ${m.version} not held`));
     }
     if (m.type === 'truncate') for (const v of [...this.held.keys()]) if (v > (m.after as number)) this.held.delete(v);
@@ -100,7 +103,11 @@ class Job {
   gen: Generation;
   readonly keepers: FakeKeeper[] = [];
   readonly events: { event: string; fields: Record<string, unknown> }[] = [];
-  constructor(n: number) {
+  constructor(
+    n: number,
+    /** Spares in the record, as every member's host reports them. */
+    public spares = 0,
+  ) {
     this.gen = new Generation(n);
   }
 
@@ -122,6 +129,9 @@ class Job {
         return job.gen.n;
       },
       buddies: [],
+      get spares() {
+        return job.spares;
+      },
       stats: newProgramStats(),
       verifyEvery,
       allreduce: <T extends Float64Array | Int32Array>(buf: T, op: Op) => job.gen.call(m.rank, Float64Array.from(buf), op) as unknown as Promise<T>,
@@ -295,7 +305,7 @@ describe('corruption: the members compare digests and roll back to the version t
     for (const [i, m] of ms.entries()) assert.deepEqual(weightsOf(m), weightsOf(rm[i] as Member));
   });
 
-  it('two members, the same corruption again after the retry: the job ends, saying nothing tells which member is wrong', async () => {
+  it('two members and no spare, the same corruption again after the retry: the job ends, saying nothing tells which member is wrong', async () => {
     const job = new Job(2);
     const ms = [0, 1].map((r) => job.member(r));
     await syncAll(job, ms);
@@ -304,11 +314,112 @@ describe('corruption: the members compare digests and roll back to the version t
       // Step 7 again, after the rollback to 5.
       { at: 7, m: ms[1] as Member },
     ]);
-    await assert.rejects(run, (e: Error) => e instanceof CorruptionUnresolvedError && /no majority, a second time since version 5/.test(e.message));
+    await assert.rejects(run, (e: Error) => e instanceof CorruptionUnresolvedError && /no majority, a second time since version 5 .*: no spare to tell which member is corrupt/.test(e.message));
     assert.deepEqual(
       job.events.filter((e) => e.event === 'corruption_detected').map((e) => e.fields.action),
       ['retry', 'fail_job'],
     );
+  });
+
+  /** Until `cond` holds, a turn of the event loop at a time (the members' calls are promises, no timers). */
+  async function turnsUntil(what: string, cond: () => boolean): Promise<void> {
+    for (let i = 0; i < 5000 && !cond(); i++) await new Promise((r) => setImmediate(r));
+    assert.ok(cond(), what);
+  }
+
+  /** The FMS's part: the member that asked to be failed is replaced by a spare in its rank and slot, in the next generation. */
+  async function replace(job: Job, ms: Member[], running: Promise<unknown>, rank: number): Promise<Member[]> {
+    job.gen.break();
+    await running.catch(() => undefined);
+    job.spares--;
+    job.gen = new Generation(ms.length, job.gen.number + 1);
+    const next = [...ms];
+    next[rank] = job.member(rank);
+    await syncAll(job, next);
+    return next;
+  }
+
+  const actions = (job: Job): unknown[] => job.events.filter((e) => e.event === 'corruption_detected').map((e) => e.fields.action);
+
+  it('two members and a spare, the corruption back on rank 1 after the retry: rank 1 steps out, rank 0 and the spare agree, and the job ends as without the fault', async () => {
+    const reference = new Job(2);
+    const rm = [0, 1].map((r) => reference.member(r));
+    await syncAll(reference, rm);
+    await train(reference, rm, 30);
+
+    const job = new Job(2, 1);
+    const ms = [0, 1].map((r) => job.member(r));
+    await syncAll(job, ms);
+    const running = train(job, ms, 30, [
+      { at: 7, m: ms[1] as Member },
+      { at: 7, m: ms[1] as Member },
+    ]);
+    running.catch(() => undefined);
+    await turnsUntil('rank 1 asked to step out', () => ms[1]?.failed !== undefined);
+    assert.match(ms[1]!.failed!, /differs from its partner's a second time since version 5: this member steps out so that a spare can tell/);
+    assert.equal(ms[0]?.failed, undefined);
+    assert.deepEqual(actions(job), ['retry', 'arbitrate']);
+
+    const next = await replace(job, ms, running, 1);
+    assert.equal(job.events.filter((e) => e.event === 'common_state_selected').at(-1)?.fields.version, 5);
+    await train(job, next, 30);
+    assert.deepEqual(actions(job), ['retry', 'arbitrate'], 'rank 0 and the spare agree');
+    for (const [i, m] of next.entries()) assert.deepEqual(weightsOf(m), weightsOf(rm[i] as Member), `member ${i} ends as without the fault`);
+  });
+
+  it('two members and two spares, the corruption back on rank 0: rank 1 steps out (a guess), rank 0 disagrees with the spare too and is failed, and the job ends as without the fault', async () => {
+    const reference = new Job(2);
+    const rm = [0, 1].map((r) => reference.member(r));
+    await syncAll(reference, rm);
+    await train(reference, rm, 30);
+
+    const job = new Job(2, 2);
+    const ms = [0, 1].map((r) => job.member(r));
+    await syncAll(job, ms);
+    let running = train(job, ms, 30, [
+      { at: 7, m: ms[0] as Member },
+      { at: 7, m: ms[0] as Member },
+    ]);
+    running.catch(() => undefined);
+    await turnsUntil('rank 1 asked to step out', () => ms[1]?.failed !== undefined);
+    let next = await replace(job, ms, running, 1);
+
+    running = train(job, next, 30, [{ at: 7, m: next[0] as Member }]);
+    running.catch(() => undefined);
+    await turnsUntil('rank 0 failed', () => next[0]?.failed !== undefined);
+    assert.match(next[0]!.failed!, /differs from its partner's again since version 5, as it did with the partner that stepped out/);
+    assert.equal(next[1]?.failed, undefined, 'the spare is not blamed');
+    assert.deepEqual(actions(job), ['retry', 'arbitrate', 'replace']);
+
+    next = await replace(job, next, running, 0);
+    await train(job, next, 30);
+    assert.equal(actions(job).length, 3, 'the two spares agree');
+    for (const [i, m] of next.entries()) assert.deepEqual(weightsOf(m), weightsOf(rm[i] as Member), `member ${i} ends as without the fault`);
+  });
+
+  it('members that start from different values of state declared replicated: the first sync says so, and nothing is blamed later', async () => {
+    const job = new Job(3);
+    const ms = [0, 1, 2].map((r) => job.member(r));
+    ms[2]!.s.values.weights[3] = 0.25;
+    const results = await Promise.allSettled(ms.map((m) => m.s.sync()));
+    for (const r of results) {
+      assert.equal(r.status, 'rejected');
+      assert.ok(r.reason instanceof CorruptionUnresolvedError && /initial values of the state declared replicated differ/.test((r.reason as Error).message), String(r.reason));
+    }
+  });
+
+  it('a flip due at the initial commit goes into the state after version 0, never into it: the rollback to 0 undoes it', async () => {
+    const reference = new Job(2);
+    const rm = [0, 1].map((r) => reference.member(r));
+    await syncAll(reference, rm);
+    await train(reference, rm, 30);
+    const job = new Job(2);
+    const ms = [0, 1].map((r) => job.member(r));
+    ms[1]!.s.corruptNextCommit();
+    await syncAll(job, ms);
+    assert.equal(await train(job, ms, 30), 1, 'found at the first comparison');
+    assert.deepEqual(job.events.filter((e) => e.event === 'corruption_detected').map((e) => [e.fields.action, e.fields.rollback_to]), [['retry', 0]]);
+    for (const [i, m] of ms.entries()) assert.deepEqual(weightsOf(m), weightsOf(rm[i] as Member));
   });
 
   it('the versions being compared and the agreed one are pinned: the keepers keep them whatever their age', async () => {
