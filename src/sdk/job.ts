@@ -584,7 +584,8 @@ export class Job implements Collectives {
     const c = this.config;
     return retryUntil(async () => {
       const store = await openStore(c.store, { secret: c.secret, access: c.storeAccess, requestTimeoutMs: c.rendezvousTimeoutMs });
-      return NodeListener.open({ store, job: c.job, node: c.node, host: c.host, admitWaitMs: Math.max(c.rendezvousTimeoutMs, c.startTimeoutMs) }).catch(async (e: unknown) => {
+      // Its Unix domain socket goes under the state directory, which a launcher removes at the end.
+      return NodeListener.open({ store, job: c.job, node: c.node, host: c.host, admitWaitMs: Math.max(c.rendezvousTimeoutMs, c.startTimeoutMs), socketParent: c.stateDir }).catch(async (e: unknown) => {
         await store.close();
         throw e;
       });
