@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { CorruptRecordError } from '../errors.js';
 import { UNIX_PREFIX } from './tcp-transport.js';
+import { splitHostPort } from '../util/host.js';
 
 /**
  * What a node publishes once, when it starts (roster.ts, nodeAddressKey): its TCP address, and,
@@ -18,13 +19,15 @@ export const MAX_SOCKET_PATH_BYTES = 107;
 
 const hasControl = (s: string): boolean => [...s].some((ch) => ch.charCodeAt(0) < 0x20 || ch.charCodeAt(0) === 0x7f);
 
-/** One address as a transport takes it: no whitespace or control characters, nothing that could be the record form. */
+/**
+ * One address as a transport dials it: host:port (TCP), unix:<absolute path> (a node listening on
+ * a socket only) or mem://<n> (the in-memory transport of tests).
+ */
 const Plain = z
   .string()
-  .min(1)
   .max(1024)
-  .regex(/^[^\s{]\S*$/, 'an address has no whitespace and does not start with "{"')
-  .refine((a) => !hasControl(a), 'an address has no control characters');
+  .refine((a) => !hasControl(a) && !/\s/.test(a), 'an address has no whitespace or control characters')
+  .refine((a) => splitHostPort(a) !== undefined || /^unix:\/./.test(a) || /^mem:\/\/\d+$/.test(a), 'expected host:port, unix:<absolute path> or mem://<n>');
 
 const RecordSchema = z
   .object({
