@@ -153,6 +153,11 @@ describe('node listeners on one host and across hosts (real sockets on 127.0.0.1
       assert.deepEqual([...new Set(transports[0]!.dials)].sort(), [sock(1), listeners[2]!.address].sort(), 'node 0: node 1 at its socket, node 2 over TCP');
       assert.deepEqual([...new Set(transports[1]!.dials)].sort(), [sock(0), listeners[2]!.address].sort(), 'node 1: node 0 at its socket, node 2 over TCP');
       assert.deepEqual([...new Set(transports[2]!.dials)].sort(), [listeners[0]!.address, listeners[1]!.address].sort(), 'node 2 (host B): TCP only');
+      // A generation ends (a recovery destroys the communicator, with an error): over a socket
+      // too, without throwing (a Unix domain socket has no reset to send), and the peers learn.
+      const broken = new Promise((resolve) => comms[1]!.once('broken', resolve));
+      comms[0]!.destroy('superseded');
+      await broken;
     } finally {
       closeAll(comms);
       for (const l of listeners) l.close();
