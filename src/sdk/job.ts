@@ -589,7 +589,11 @@ export class Job implements Collectives {
         await store.close();
         throw e;
       });
-    }, deadlineIn(c.startTimeoutMs));
+    }, deadlineIn(c.startTimeoutMs)).then((l) => {
+      const skipped = l.socketSkipped;
+      send(programEventMessage('comm_listening', { address: l.address, socket: l.socketPath ?? null, ...(skipped === undefined ? {} : { no_socket: skipped }) }));
+      return l;
+    });
   }
 
   private startStandby(): Promise<CommProxy> {
