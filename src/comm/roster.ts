@@ -100,23 +100,22 @@ export class AddressBook {
       this.store,
       prefix,
       (kvs) => {
+        // Every node is looked at (found ones cost nothing), so that a timeout knows which are missing.
+        let all = true;
         try {
-          for (const n of nodes) if (!fresh(n, kvs)) return undefined;
+          for (const n of nodes) if (!fresh(n, kvs)) all = false;
         } catch (e) {
           corrupt = e as CorruptRecordError;
           return true;
         }
-        return true;
+        return all || undefined;
       },
       deadline,
       (kvs) => {
-        const absent = nodes.filter((n) => !found.has(n) && !kvs.has(nodeAddressKey(this.job, n)));
-        const still = nodes.filter((n) => !found.has(n) && kvs.has(nodeAddressKey(this.job, n)));
-        const waited = [...absent, ...still];
-        return new RendezvousTimeoutError(
-          waited.map(rankOf),
-          still.length === 0 ? `node(s) ${absent.join(',')} never published a listening address` : `node(s) ${waited.join(',')} never published a listening address other than ${stale}`,
-        );
+        const waited = nodes.filter((n) => !found.has(n));
+        const absent = waited.filter((n) => !kvs.has(nodeAddressKey(this.job, n)));
+        const moved = stale !== undefined && absent.length < waited.length ? ` (node(s) ${waited.filter((n) => !absent.includes(n)).join(',')} still at ${stale})` : '';
+        return new RendezvousTimeoutError(waited.map(rankOf), `node(s) ${waited.join(',')} never published a listening address${stale === undefined ? '' : ` other than ${stale}`}${moved}`);
       },
       signal,
     );

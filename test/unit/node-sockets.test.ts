@@ -249,6 +249,19 @@ describe('address book and sockets', () => {
     assert.equal(await waiting, 'unix:/tmp/b/node-4.sock', 'the restarted program at its new socket');
   });
 
+  it('a wait that times out names exactly the nodes that never published, by rank', async () => {
+    const store = new MemoryStore();
+    const members = [10, 11, 12, 13, 14, 15, 16, 17, 18, 19];
+    for (const n of members) if (n !== 12 && n !== 15) await store.put(nodeAddressKey('j', n), `10.0.0.${n}:1`);
+    const err = await new AddressBook(store, 'j', 'A').roster(members, deadlineIn(100)).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    assert.ok(err instanceof RendezvousTimeoutError, String(err));
+    assert.deepEqual(err.missingRanks, [2, 5]);
+    assert.equal(err.message, 'node(s) 12,15 never published a listening address');
+  });
+
   it('a record that does not parse fails the roster with CorruptRecordError, in a read and in a wait', async () => {
     const store = new MemoryStore();
     await store.put(nodeAddressKey('j', 1), '{"tcp":1}');
