@@ -17,6 +17,8 @@ interface Init {
   world: number;
   via: 'listener' | 'store';
   bytes: number;
+  /** Listener arm: unix (the nodes' sockets, the runtime's default on one host) or tcp only. */
+  transport?: 'tcp' | 'unix';
 }
 
 let comm: Communicator | undefined;
@@ -53,7 +55,7 @@ async function start(m: Init): Promise<(generation: number) => Promise<void>> {
     // Loaded only here, so that the store arm also runs on a build without stable listeners.
     const { NodeListener } = await import('../proxy/node-listener.js');
     const { openCommunicator } = await import('../comm/rendezvous.js');
-    const node = await NodeListener.open({ store, job: m.job, node: m.rank, admitWaitMs: 120_000 });
+    const node = await NodeListener.open({ store, job: m.job, node: m.rank, admitWaitMs: 120_000, localSocket: m.transport !== 'tcp' });
     build = async (generation) => openCommunicator({ ...common, generation, endpoint: node.endpoint, roster: await node.book.roster(members, Date.now() + 120_000) });
   } else {
     build = (generation) => createCommunicator({ ...common, generation, store });

@@ -8,6 +8,11 @@ export interface GenerationBenchOptions {
   ranks: number[];
   samples: number;
   via: 'listener' | 'store';
+  /**
+   * With `via: listener`, how ranks reach each other: unix (their nodes' Unix domain sockets, the
+   * runtime's way on one host) or tcp (loopback TCP, every node without a socket). Default unix.
+   */
+  transport?: 'tcp' | 'unix';
   /** Size of the first collective (an allreduce of float32). */
   bytes: number;
   timeoutMs: number;
@@ -17,6 +22,8 @@ export interface GenerationBenchOptions {
 export interface GenerationResult {
   ranks: number;
   via: 'listener' | 'store';
+  /** How listener ranks connected (unset for the store arm, which is TCP). */
+  transport?: 'tcp' | 'unix';
   /** From "go" to the last rank done with its first collective, per generation after the first. */
   median_ms: number;
   samples_ms: number[];
@@ -57,6 +64,7 @@ async function oneSize(ranks: number, o: GenerationBenchOptions, out: (line: str
         c.on('message', on);
       }))).then(() => undefined),
     ]);
+  const transport = o.via === 'listener' ? (o.transport ?? 'unix') : undefined;
   try {
     children.forEach((c, rank) => {
       c.on('message', (m: { error?: string }) => m.error && failAll(new Error(`rank ${rank}: ${m.error}`)));
@@ -65,7 +73,7 @@ async function oneSize(ranks: number, o: GenerationBenchOptions, out: (line: str
       c.on('error', (e) => failAll(new Error(`rank ${rank}: ${e.message}`)));
     });
     const ready = waitAll((m) => m.ready === true);
-    children.forEach((c, rank) => c.send({ store: server.address, secret, job, rank, world: ranks, via: o.via, bytes: o.bytes }));
+    children.forEach((c, rank) => c.send({ store: server.address, secret, job, rank, world: ranks, via: o.via, bytes: o.bytes, transport }));
     await ready;
     const samples: number[] = [];
     for (let g = 0; g <= o.samples; g++) {
@@ -75,8 +83,8 @@ async function oneSize(ranks: number, o: GenerationBenchOptions, out: (line: str
       await done;
       if (g > 0) samples.push(performance.now() - t0);
     }
-    const r: GenerationResult = { ranks, via: o.via, median_ms: Math.round(median(samples) * 10) / 10, samples_ms: samples.map((s) => Math.round(s * 10) / 10) };
-    out(o.json ? JSON.stringify(r) : `${String(ranks).padStart(6)} ranks  via ${o.via.padEnd(8)}  median ${r.median_ms.toFixed(1).padStart(8)} ms   (${r.samples_ms.join(', ')})`);
+    const r: GenerationResult = { ranks, via: o.via, transport, median_ms: Math.round(median(samples) * 10) / 10, samples_ms: samples.map((s) => Math.round(s * 10) / 10) };
+    out(o.json ? JSON.stringify(r) : `${String(ranks).padStart(6)} ranks  via ${(o.via + (transport ? `/${transport}` : '')).padEnd(13)}  median ${r.median_ms.toFixed(1).padStart(8)} ms   (${r.samples_ms.join(', ')})`);
     return r;
   } finally {
     clearTimeout(deadline);

@@ -139,10 +139,11 @@ bench
   .option('--ranks <list>', 'comma-separated rank counts, one run each', (v: string) => v.split(',').map((x) => intIn(1, 256)(x.trim())), [4, 16, 64])
   .option('--samples <n>', 'generations timed per run (after a first one); the median is reported', intIn(1, 100), 5)
   .option('--via <how>', 'listener: each node\'s one listener and cached addresses (the runtime); store: createCommunicator() per generation', oneOf(['listener', 'store'] as const), 'listener')
+  .option('--transport <t>', 'with --via listener: unix (ranks on this host reach each other at their nodes\' Unix domain sockets, the runtime\'s way) or tcp (loopback TCP only)', oneOf(['tcp', 'unix'] as const), 'unix')
   .option('--bytes <B>', 'size of the first allreduce', (v: string) => sizeList(v)[0] as number, 4096)
   .option('--timeout-ms <ms>', 'give up on a rank count after this long', intIn(1000, 3_600_000), 600_000)
   .option('--json', 'one JSON object per line', false)
-  .action(async (o: { ranks: number[]; samples: number; via: 'listener' | 'store'; bytes: number; timeoutMs: number; json: boolean }) => {
+  .action(async (o: { ranks: number[]; samples: number; via: 'listener' | 'store'; transport: 'tcp' | 'unix'; bytes: number; timeoutMs: number; json: boolean }) => {
     await benchGeneration(o, (l) => console.log(l));
   });
 

@@ -3,7 +3,7 @@ import { realClock, type Clock } from '../util/clock.js';
 import { deadlineIn } from '../util/deadline.js';
 import type { Hello } from './handshake.js';
 import { Link, type Admission, type GroupIdentity } from './link.js';
-import type { Listener, Transport } from './transport.js';
+import type { Conn, Listener, Transport } from './transport.js';
 
 export interface EndpointOptions {
   transport: Transport;
@@ -48,11 +48,16 @@ export class Endpoint {
   /** Connections accepted (authenticated or not): what tests count. */
   accepted = 0;
 
+  /** Further listeners of this endpoint (listenAlso()): a node's Unix domain socket beside its TCP port. */
+  private readonly extra: Listener[] = [];
+
   private constructor(
     private readonly listener: Listener,
     readonly transport: Transport,
     private readonly admitWaitMs: number,
     private readonly job: string | undefined,
+    private readonly clock: Clock,
+    private readonly maxFrameBytes: number,
   ) {}
 
   get address(): string {
@@ -65,24 +70,39 @@ export class Endpoint {
     const admitWaitMs = opts.admitWaitMs ?? 30_000;
     // The listener exists before the endpoint does; connections only reach it once it is set.
     const made: { ep?: Endpoint } = {};
-    const listener = await opts.transport.listen((conn) => {
-      const self = made.ep;
-      if (!self || self.closed) return conn.destroy(new ClosedError('endpoint closed'));
-      self.accepted++;
-      const ep = self;
-      let port: Port | undefined;
-      const admit = async (hello: Hello): Promise<Admission> => {
-        port = await ep.admit(hello);
-        return port.admission;
-      };
-      Link.accept(conn, admit, deadlineIn(admitWaitMs), clock, maxFrameBytes).then(
-        (link) => (port ? port.deliver(link) : link.destroy(new ClosedError('no generation'))),
-        // A stray, late or unauthenticated dialer must not bring anything down; kept for reports.
-        (e: Error) => (ep.lastRefusal = e),
-      );
-    }, opts.host);
-    made.ep = new Endpoint(listener, opts.transport, admitWaitMs, opts.job);
+    const listener = await opts.transport.listen((conn) => (made.ep ? made.ep.accept(conn) : conn.destroy(new ClosedError('endpoint closed'))), opts.host);
+    made.ep = new Endpoint(listener, opts.transport, admitWaitMs, opts.job, clock, maxFrameBytes);
     return made.ep;
+  }
+
+  /**
+   * One more address this endpoint is reached at (on the same transport, e.g. `unix:<path>`):
+   * its connections are accepted exactly as the first address's. Closed with the endpoint.
+   */
+  async listenAlso(host: string): Promise<string> {
+    if (this.closed) throw new ClosedError('endpoint closed');
+    const l = await this.transport.listen((conn) => this.accept(conn), host);
+    if (this.closed) {
+      l.close();
+      throw new ClosedError('endpoint closed');
+    }
+    this.extra.push(l);
+    return l.address;
+  }
+
+  private accept(conn: Conn): void {
+    if (this.closed) return conn.destroy(new ClosedError('endpoint closed'));
+    this.accepted++;
+    let port: Port | undefined;
+    const admit = async (hello: Hello): Promise<Admission> => {
+      port = await this.admit(hello);
+      return port.admission;
+    };
+    Link.accept(conn, admit, deadlineIn(this.admitWaitMs), this.clock, this.maxFrameBytes).then(
+      (link) => (port ? port.deliver(link) : link.destroy(new ClosedError('no generation'))),
+      // A stray, late or unauthenticated dialer must not bring anything down; kept for reports.
+      (e: Error) => (this.lastRefusal = e),
+    );
   }
 
   /**
@@ -130,6 +150,7 @@ export class Endpoint {
     if (this.closed) return;
     this.closed = true;
     this.listener.close();
+    for (const l of this.extra.splice(0)) l.close();
     for (const w of this.waiters) w.reject(new TimeoutError('endpoint closed while the dialer waited'));
     this.waiters.clear();
     for (const p of [...this.ports.values()]) p.leave();

@@ -179,6 +179,17 @@ export async function autoSpin(addrs: readonly string[], rank: number, cores: nu
 }
 
 /**
+ * Nothing listens at `address`: a refused TCP port, or a Unix domain socket that refuses, is gone
+ * (ENOENT: a node removes its socket when it closes) or is no socket we may use. Retrying the
+ * same address cannot help; the address book may know another (roster.ts, moved()).
+ */
+const UNIX_REFUSALS = new Set(['ECONNREFUSED', 'ENOENT', 'ENOTDIR', 'ENOTSOCK', 'EACCES', 'EPERM']);
+function isRefusal(address: string, e: unknown): boolean {
+  const code = (e as NodeJS.ErrnoException).code;
+  return code === 'ECONNREFUSED' || (address.startsWith(UNIX_PREFIX) && code !== undefined && UNIX_REFUSALS.has(code));
+}
+
+/**
  * Dials a rank until it answers or the deadline passes. A refused secret, a protocol error, a
  * rank that has left the generation or a refused connect will not get better by retrying;
  * other errors (a reset in the handshake, a timeout) might. At the deadline the rank is failed:
@@ -202,7 +213,7 @@ async function dialWithRetry(
       if (e instanceof AuthError || e instanceof PeerFailedError || (e instanceof RollcallError && e.code === 'ERR_PROTOCOL')) throw e;
       // Addresses are published only once listening, and a node's stays for its life: nothing
       // listening there means the rank's process (or its communicator) is gone.
-      if ((e as NodeJS.ErrnoException).code === 'ECONNREFUSED') {
+      if (isRefusal(address, e)) {
         if (readdress) {
           const stale = address;
           address = await readdress(to, stale, deadline).catch((why: Error) => {

@@ -23,6 +23,8 @@ class TcpConn implements Conn {
     private readonly socket: net.Socket,
     remote: string,
     byob: boolean,
+    /** A Unix domain socket: it has no reset to send (Node throws ERR_INVALID_HANDLE_TYPE if asked). */
+    private readonly unix = false,
   ) {
     this.remote = remote;
     // Collectives are latency-bound at small sizes; Nagle would add up to 40 ms per message.
@@ -88,7 +90,8 @@ class TcpConn implements Conn {
     // resetAndDestroy sends RST so the peer learns at once, instead of waiting for a FIN. Not
     // after end(): libuv cannot reset a socket that was shut down, and the handle then never
     // closed here, spinning a core and holding the process open.
-    if (err && !this.socket.writableEnded && typeof this.socket.resetAndDestroy === 'function') this.socket.resetAndDestroy();
+    // A Unix domain socket's peer sees the close as at once without one.
+    if (err && !this.unix && !this.socket.writableEnded && typeof this.socket.resetAndDestroy === 'function') this.socket.resetAndDestroy();
     else this.socket.destroy();
   }
 }
@@ -104,14 +107,15 @@ export const UNIX_PREFIX = 'unix:';
 export class TcpTransport implements Transport {
   listen(onConn: (conn: Conn) => void, host = LOOPBACK): Promise<Listener> {
     return new Promise((resolve, reject) => {
-      const server = net.createServer((socket) => onConn(new TcpConn(socket, `${socket.remoteAddress ?? 'unix'}:${socket.remotePort ?? '?'}`, false)));
+      const unix = host.startsWith(UNIX_PREFIX);
+      const server = net.createServer((socket) => onConn(new TcpConn(socket, `${socket.remoteAddress ?? 'unix'}:${socket.remotePort ?? '?'}`, false, unix)));
       server.once('error', reject);
       const ready = (address: string): void => {
         server.off('error', reject);
         server.unref();
         resolve({ address, close: () => server.close() });
       };
-      if (host.startsWith(UNIX_PREFIX)) {
+      if (unix) {
         const path = host.slice(UNIX_PREFIX.length);
         // A socket file left by a killed process would refuse the bind; nothing else may own it.
         rmSync(path, { force: true });
@@ -123,7 +127,8 @@ export class TcpTransport implements Transport {
   }
 
   dial(address: string, deadline: Deadline): Promise<Conn> {
-    const where = address.startsWith(UNIX_PREFIX) ? { path: address.slice(UNIX_PREFIX.length) } : parseHostPort(address);
+    const unix = address.startsWith(UNIX_PREFIX);
+    const where = unix ? { path: address.slice(UNIX_PREFIX.length) } : parseHostPort(address);
     return new Promise((resolve, reject) => {
       let conn: TcpConn | undefined = undefined;
       // Node asks for the first buffer inside connect(), before `conn` exists.
@@ -138,7 +143,7 @@ export class TcpTransport implements Transport {
           },
         },
       });
-      conn = new TcpConn(socket, address, true);
+      conn = new TcpConn(socket, address, true, unix);
       const timer = setTimeout(() => {
         socket.destroy();
         reject(new TimeoutError(`connect to ${address}: deadline passed`));

@@ -126,6 +126,7 @@ const programEvents = {
   state_error: event('state_error', { node: NodeId, ...ps.state_error }),
   program_error: event('program_error', { node: NodeId, ...ps.program_error }),
   auth_refused: event('auth_refused', { node: NodeId, ...ps.auth_refused }),
+  comm_listening: event('comm_listening', { node: NodeId, ...ps.comm_listening }),
 };
 const p = programEvents;
 
@@ -141,6 +142,7 @@ export const EventSchema = z.discriminatedUnion('event', [
   p.state_error,
   p.program_error,
   p.auth_refused,
+  p.comm_listening,
 ]);
 
 /** The message by which a program forwards one of its events (and only those) to its FMS. */

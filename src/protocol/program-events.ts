@@ -44,6 +44,12 @@ export const programEventShapes = {
    * refusals since the last one logged that were not (at most 10 are logged a second).
    */
   auth_refused: { service: z.enum(['keeper']), peer: z.string(), reason: z.string(), unlogged: Int.positive().optional() },
+  /**
+   * The node's communicator listens (once for its life): `address` (TCP, what other hosts dial)
+   * and `socket`, the Unix domain socket the nodes on its host dial, or null with `no_socket`
+   * saying why (docs/architecture.md, "Ranks on one host over Unix domain sockets").
+   */
+  comm_listening: { address: z.string(), socket: z.string().nullable(), no_socket: z.string().optional() },
   /** The SDK's reason for a failure (`code`: its ErrorCode), or the FMS's about the program (no code). */
   program_error: { message: z.string(), code: z.string().optional() },
 } as const;
@@ -61,6 +67,7 @@ export const ProgramEventMessageSchema = z.discriminatedUnion('event', [
   message('state_error', s.state_error),
   message('program_error', s.program_error),
   message('auth_refused', s.auth_refused),
+  message('comm_listening', s.comm_listening),
 ]);
 
 export type ProgramEventMessage = z.infer<typeof ProgramEventMessageSchema>;

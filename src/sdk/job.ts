@@ -592,11 +592,16 @@ export class Job implements Collectives {
     const c = this.config;
     return retryUntil(async () => {
       const store = await openStore(c.store, { secret: c.secret, access: c.storeAccess, requestTimeoutMs: c.rendezvousTimeoutMs });
-      return NodeListener.open({ store, job: c.job, node: c.node, host: c.host, admitWaitMs: Math.max(c.rendezvousTimeoutMs, c.startTimeoutMs) }).catch(async (e: unknown) => {
+      // Its Unix domain socket goes under the state directory, which a launcher removes at the end.
+      return NodeListener.open({ store, job: c.job, node: c.node, host: c.host, admitWaitMs: Math.max(c.rendezvousTimeoutMs, c.startTimeoutMs), socketParent: c.stateDir }).catch(async (e: unknown) => {
         await store.close();
         throw e;
       });
-    }, deadlineIn(c.startTimeoutMs));
+    }, deadlineIn(c.startTimeoutMs)).then((l) => {
+      const skipped = l.socketSkipped;
+      send(programEventMessage('comm_listening', { address: l.address, socket: l.socketPath ?? null, ...(skipped === undefined ? {} : { no_socket: skipped }) }));
+      return l;
+    });
   }
 
   private startStandby(): Promise<CommProxy> {

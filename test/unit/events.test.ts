@@ -59,6 +59,7 @@ describe("a program's events, forwarded by its FMS", () => {
       programEventMessage('state_error', { message: 'could not persist' }),
       programEventMessage('program_error', { code: 'TIMEOUT', message: 'no answer' }),
       programEventMessage('auth_refused', { service: 'keeper', peer: '10.0.0.7:51234', reason: 'auth MAC does not match', unlogged: 3 }),
+      programEventMessage('comm_listening', { address: '10.0.0.7:41234', socket: null, no_socket: 'not asked for' }),
     ];
     const names = ProgramEventMessageSchema.options.map((o) => o.shape.event.value);
     assert.deepEqual(new Set(sent.map((m) => m.event)), new Set(names), 'one of each');
