@@ -59,7 +59,12 @@ const doneKey = (job: string, node: number): string => `rollcall/${job}/done/${n
 /** Each node's latest step, overwritten about once a second: for the dashboards, not the event history. */
 const progressKey = (job: string, node: number): string => `rollcall/${job}/progress/${node}`;
 const PROGRESS_PUBLISH_MS = 1000;
-const CLAIM_TTL_MS = 5000;
+/**
+ * Long enough that a healthy node starved of CPU at start-up keeps its claim: at 5 s, 16 hosts
+ * starting on 2 busy cores lost claims before their FMSes had even registered (seen), and a node
+ * that lost its claim fences itself. A cut-off node still fences within one TTL (keepClaim).
+ */
+const CLAIM_TTL_MS = 15_000;
 
 /** A dashboard's view of the job, with the recoveries worked out from the events as they come. */
 function dashboardSink(view: JobView, metrics: JobMetrics): DashboardSink {
@@ -255,13 +260,13 @@ async function claimNode(store: Store, job: string, node: number, ttlMs: number)
 
 /**
  * Renews the claim every third of its TTL, one renewal at a time. The node fences itself when
- * the store says the claim is gone (the lease expired: the others have replaced it), or when it
- * has reached no majority for UNREACHABLE_TTLS whole TTLs. Fencing late costs nothing (cut off,
- * the node can write no membership and finish no collective); fencing early is a false fault, and
- * an etcd election on a loaded machine was seen to block renewals for longer than a TTL
+ * the store says the claim is gone (the lease expired: no renewal got through for a whole TTL),
+ * or when it has reached no majority for UNREACHABLE_TTLS whole TTLs. Fencing late costs nothing
+ * (cut off, the node can write no membership and finish no collective); fencing early is a false
+ * fault, and an etcd election on a loaded machine was seen to block renewals for several seconds
  * (docs/architecture.md, "Many hosts: the store is the only meeting place").
  */
-const UNREACHABLE_TTLS = 3;
+const UNREACHABLE_TTLS = 1;
 
 function keepClaim(lease: Lease, fence: (why: string) => void): { stop(): void } {
   let lastOk = Date.now();
