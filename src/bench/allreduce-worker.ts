@@ -1,5 +1,6 @@
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { CommTuning } from '../comm/communicator.js';
 import { createCommunicator } from '../comm/rendezvous.js';
 import { openStore } from '../store/open-store.js';
 
@@ -22,6 +23,28 @@ interface Msg {
   warmupMs: number;
   /** tcp (loopback) or unix (a Unix domain socket per rank). */
   transport?: 'tcp' | 'unix';
+  /** After the windows, this many calls timed one by one (0 or undefined: none). */
+  perCall?: number;
+  tuning?: Partial<CommTuning>;
+}
+
+/**
+ * A window's mean hides how its calls are spread: on a loaded machine a few descheduled calls
+ * make most of it. Rank 0's calls timed one by one, with the CPU and the context switches each
+ * costs: `sleeps` (voluntary switches) counts waits in epoll, `preemptions` (involuntary ones)
+ * the times another process took the core, sched_yield included.
+ */
+export interface PerCallStats {
+  calls: number;
+  p10: number;
+  p25: number;
+  p50: number;
+  p90: number;
+  mean: number;
+  userUs: number;
+  sysUs: number;
+  sleeps: number;
+  preemptions: number;
 }
 
 process.once('message', (m: Msg) => {
@@ -40,7 +63,7 @@ async function run(m: Msg): Promise<void> {
   // rendezvous deadline both fired at 16 ranks with the machine's load average at 25-60, and the
   // store's 5 s connect deadline at 64).
   const store = await openStore(m.store, { secret: m.secret, requestTimeoutMs: 60_000 });
-  const tuning = { timeoutMs: 120_000, ...(m.spinUs === undefined ? {} : { spinUs: m.spinUs }) };
+  const tuning = { ...m.tuning, timeoutMs: 120_000, ...(m.spinUs === undefined ? {} : { spinUs: m.spinUs }) };
   const host = m.transport === 'unix' ? `unix:${join(tmpdir(), `rollcall-${m.job}-${m.rank}.sock`)}` : undefined;
   const comm = await createCommunicator({ job: m.job, generation: 0, rank: m.rank, world: m.world, secret: m.secret, store, tuning, rendezvousTimeoutMs: 300_000, host });
   for (const bytes of m.sizes) {
@@ -81,7 +104,43 @@ async function run(m: Msg): Promise<void> {
     const samples: number[] = [];
     for (let rep = 0; rep < m.repeats; rep++) samples.push(await window());
     if (m.rank === 0) process.send?.({ bytes, samples });
+    if (m.perCall) {
+      const perCall = await timeEachCall(m.perCall, () => comm.allreduce(a, 'sum'), () => comm.barrier());
+      if (m.rank === 0) process.send?.({ bytes, perCall });
+    }
   }
   comm.close();
   await store.close();
+}
+
+async function timeEachCall(calls: number, call: () => Promise<unknown>, barrier: () => Promise<unknown>): Promise<PerCallStats> {
+  await barrier();
+  const times = new Float64Array(calls);
+  const cpu0 = process.cpuUsage();
+  const use0 = process.resourceUsage();
+  const t0 = process.hrtime.bigint();
+  for (let i = 0; i < calls; i++) {
+    const t = process.hrtime.bigint();
+    await call();
+    times[i] = Number(process.hrtime.bigint() - t) / 1e3;
+  }
+  const wall = Number(process.hrtime.bigint() - t0) / 1e3;
+  const cpu = process.cpuUsage(cpu0);
+  const use = process.resourceUsage();
+  await barrier();
+  times.sort();
+  const q = (f: number): number => Math.round(times[Math.floor(f * (calls - 1))]!);
+  const per = (x: number, digits = 0): number => Number((x / calls).toFixed(digits));
+  return {
+    calls,
+    p10: q(0.1),
+    p25: q(0.25),
+    p50: q(0.5),
+    p90: q(0.9),
+    mean: per(wall),
+    userUs: per(cpu.user),
+    sysUs: per(cpu.system),
+    sleeps: per(use.voluntaryContextSwitches - use0.voluntaryContextSwitches, 2),
+    preemptions: per(use.involuntaryContextSwitches - use0.involuntaryContextSwitches, 2),
+  };
 }

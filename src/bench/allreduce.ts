@@ -2,8 +2,11 @@ import { fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { availableParallelism } from 'node:os';
+import { DEFAULT_TUNING, type CommTuning } from '../comm/communicator.js';
+import { InvalidArgumentError } from '../errors.js';
 import { startStoreServer } from '../store/tcp-store-server.js';
 import { median } from '../util/stats.js';
+import type { PerCallStats } from './allreduce-worker.js';
 
 export interface AllreduceBenchOptions {
   ranks: number;
@@ -17,6 +20,10 @@ export interface AllreduceBenchOptions {
   warmupMs?: number;
   /** tcp (loopback, the default) or unix (Unix domain sockets). */
   transport?: 'tcp' | 'unix';
+  /** After the windows, time this many calls one by one (rank 0's quantiles, CPU and context switches per call). */
+  perCall?: number;
+  /** Tuning fields to set instead of the library's choices, for A/B runs. */
+  tuning?: Partial<CommTuning>;
 }
 
 export interface AllreduceResult {
@@ -46,8 +53,17 @@ export async function benchAllreduce(o: AllreduceBenchOptions, out: (line: strin
       timer.unref();
       let exited = 0;
       children.forEach((c, rank) => {
-        c.on('message', (msg: { bytes?: number; samples?: number[]; error?: string }) => {
+        c.on('message', (msg: { bytes?: number; samples?: number[]; perCall?: PerCallStats; error?: string }) => {
           if (msg.error) return reject(new Error(`rank ${rank}: ${msg.error}`));
+          if (msg.perCall) {
+            const p = msg.perCall;
+            out(
+              o.json
+                ? JSON.stringify({ impl: 'rollcall', ranks: o.ranks, bytes: msg.bytes, per_call: p })
+                : `${String(msg.bytes).padStart(10)}   per call (rank 0, ${p.calls} calls): p10 ${p.p10} p25 ${p.p25} p50 ${p.p50} p90 ${p.p90} mean ${p.mean} µs; CPU user ${p.userUs} sys ${p.sysUs} µs; sleeps ${p.sleeps}, preemptions ${p.preemptions}`,
+            );
+            return;
+          }
           const us = median(msg.samples!);
           const algbw = msg.bytes! / us / 1e3;
           const r: AllreduceResult = {
@@ -68,7 +84,7 @@ export async function benchAllreduce(o: AllreduceBenchOptions, out: (line: strin
             resolve();
           }
         });
-        c.send({ store: server.address, secret, job, rank, world: o.ranks, sizes: o.sizes, repeats: o.repeats, spinUs: o.spinUs, warmupMs: o.warmupMs ?? 20_000, transport: o.transport });
+        c.send({ store: server.address, secret, job, rank, world: o.ranks, sizes: o.sizes, repeats: o.repeats, spinUs: o.spinUs, warmupMs: o.warmupMs ?? 20_000, transport: o.transport, perCall: o.perCall, tuning: o.tuning });
       });
     });
   } finally {
@@ -81,4 +97,21 @@ export async function benchAllreduce(o: AllreduceBenchOptions, out: (line: strin
 function round(x: number, digits: number): number {
   const f = 10 ** digits;
   return Math.round(x * f) / f;
+}
+
+/** `--tuning '{"spinMaxBytes":262144}'`: known CommTuning fields of the right type only. */
+export function parseTuning(json: string): Partial<CommTuning> {
+  let v: unknown;
+  try {
+    v = JSON.parse(json);
+  } catch {
+    throw new InvalidArgumentError(`--tuning is not JSON: ${json}`);
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new InvalidArgumentError('--tuning must be a JSON object of tuning fields');
+  const known = DEFAULT_TUNING as Readonly<Record<string, unknown>>;
+  for (const [k, x] of Object.entries(v)) {
+    if (!(k in known)) throw new InvalidArgumentError(`--tuning: unknown field "${k}" (known: ${Object.keys(known).join(', ')})`);
+    if (typeof x !== typeof known[k]) throw new InvalidArgumentError(`--tuning: ${k} must be a ${typeof known[k]}`);
+  }
+  return v as Partial<CommTuning>;
 }

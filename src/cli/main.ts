@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError as CliArgError } from 'commander';
 import { benchAgainstMpi } from '../bench/against-mpi.js';
-import { benchAllreduce } from '../bench/allreduce.js';
+import type { CommTuning } from '../comm/communicator.js';
+import { benchAllreduce, parseTuning } from '../bench/allreduce.js';
 import { benchRecovery } from '../bench/recovery.js';
 import { benchGeneration } from '../bench/generation.js';
 import { benchScale, parseFaults } from '../bench/scale.js';
@@ -95,12 +96,20 @@ bench
   .option('--transport <t>', 'tcp (loopback) or unix (Unix domain sockets)', oneOf(['tcp', 'unix'] as const), 'tcp')
   .option('--json', 'one JSON object per line', false)
   .option('--warmup-ms <T>', 'warm up each size for up to 20,000 calls or 2 GB, and at most this long', intIn(0, 600_000), 20_000)
+  .option('--per-call <n>', 'after the timed windows, time this many calls one by one: rank 0\'s quantiles, CPU and sleeps per call', intIn(1, 1_000_000))
+  .option('--tuning <json>', 'communicator tuning fields instead of the library\'s choices, e.g. \'{"spinMaxBytes":262144}\' (for A/B runs)', (v: string) => {
+    try {
+      return parseTuning(v);
+    } catch (e) {
+      throw new CliArgError((e as Error).message);
+    }
+  })
   .option('--against-mpi <ranks>', 'instead: run Rollcall and Open MPI over TCP alternately for each comma-separated rank count (e.g. 2,4) and print medians and ratios', (v: string) => v.split(',').map((x) => intIn(1, 64)(x.trim())))
   .option('--runs <n>', 'with --against-mpi: interleaved runs of each arm', intIn(1, 100), 3)
   .option('--mpi-script <path>', 'with --against-mpi: the anchors\' mpi4py script', '../shared/anchors/mpi_allreduce.py')
   .option('--mpirun <cmd>', 'with --against-mpi: Open MPI\'s launcher', 'mpirun')
   .addHelpText('after', '\nThis machine has few cores: with more ranks than cores (up to 64 are allowed) the ranks are oversubscribed and share them, as Open MPI\'s --oversubscribe does.')
-  .action(async (o: { ranks: number; sizes: number[]; repeats: number; json: boolean; timeoutMs: number; spinUs?: number; warmupMs: number; againstMpi?: number[]; runs: number; mpiScript: string; mpirun: string; transport: 'tcp' | 'unix' }) => {
+  .action(async (o: { ranks: number; sizes: number[]; repeats: number; json: boolean; timeoutMs: number; spinUs?: number; warmupMs: number; perCall?: number; tuning?: Partial<CommTuning>; againstMpi?: number[]; runs: number; mpiScript: string; mpirun: string; transport: 'tcp' | 'unix' }) => {
     if (o.againstMpi) {
       await benchAgainstMpi(
         { rankCounts: o.againstMpi, sizes: o.sizes, runs: o.runs, repeats: o.repeats, timeoutMs: o.timeoutMs, warmupMs: o.warmupMs, json: o.json, mpiScript: o.mpiScript, python: '/usr/bin/python3', mpirun: o.mpirun },

@@ -42,7 +42,7 @@ export const COMM_MOVES: Moves<CommState> = {
 };
 
 /**
- * The defaults (DEFAULT_TUNING, AUTO_SPIN_US, SHARED_SPIN_MAX_BYTES, SPIN_US_PER_KIB) were chosen
+ * The defaults (DEFAULT_TUNING, AUTO_SPIN_US, SHARED_SPIN_MAX_BYTES, DEDICATED_SPIN_MAX_BYTES, SPIN_US_PER_KIB) were chosen
  * by measurement. Each comment gives the decision and its reason, and points to the section of
  * docs/benchmarks.md that holds the figures ("Tuning choices" is "Tuning choices and the figures
  * behind them").
@@ -102,6 +102,14 @@ export interface CommTuning {
    * "Tuning choices", and "Allreduce (float32 sum), 2026-11-28 (fourth session)".
    */
   spinYield: boolean;
+  /**
+   * Polls that outlast spinUs (those of large collectives, whose window grows with their size)
+   * yield the core between polls (see spinner.ts). createCommunicator() turns it on, with
+   * polling up to DEDICATED_SPIN_MAX_BYTES, when every rank on this host has a core and the
+   * caller did not choose. Figures: docs/benchmarks.md, "Allreduce against Open MPI,
+   * interleaved (2026-12-07)".
+   */
+  spinLateYield: boolean;
 }
 
 /** Frozen: a library's defaults changed by one caller would change them for every other. */
@@ -116,10 +124,19 @@ export const DEFAULT_TUNING: Readonly<CommTuning> = Object.freeze({
   spinUs: 0,
   spinMaxBytes: 256 * 1024,
   spinYield: false,
+  spinLateYield: false,
 } satisfies CommTuning);
 
 /** With more ranks than cores, collectives up to this size poll (and yield). */
 export const SHARED_SPIN_MAX_BYTES = 16 * 1024;
+
+/**
+ * With a core for each rank and yields for the long polls (spinLateYield), collectives up to
+ * this size poll: the 1 MiB allreduce of 2 ranks then mostly no longer sleeps in epoll, which
+ * on this VM costs a wake-up per call. Not 16 MiB, where polling was measured no better
+ * (docs/benchmarks.md, "Allreduce against Open MPI, interleaved (2026-12-07)").
+ */
+export const DEDICATED_SPIN_MAX_BYTES = 1024 * 1024;
 
 /**
  * Long enough for most 4 KiB replies, with room for a late peer; shorter than an idle core takes
@@ -248,7 +265,9 @@ export class Communicator extends EventEmitter<CommEvents> implements Collective
       lost: (peer, err) => this.onPeerLost(peer, err),
     };
     peers.attach(handler);
-    this.spinner = new Spinner(tuning.spinUs, tuning.spinYield ? cpuYield() : undefined);
+    // Sharing cores: yield from the first poll. A core each: only polls that outlast spinUs.
+    const yieldCpu = tuning.spinYield || tuning.spinLateYield ? cpuYield() : undefined;
+    this.spinner = new Spinner(tuning.spinUs, yieldCpu, tuning.spinYield ? 0 : tuning.spinUs);
     const chunkElems = (d: DType): number => Math.max(1, Math.floor(tuning.chunkBytes / bytesPer(d)));
     this.ctx = {
       rank,

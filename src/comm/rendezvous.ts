@@ -4,7 +4,7 @@ import { waitForPrefix, type Store } from '../store/store.js';
 import { realClock, type Clock } from '../util/clock.js';
 import { backoffMs, deadlineIn, remaining, sleep, type Deadline } from '../util/deadline.js';
 import { availableParallelism } from 'node:os';
-import { AUTO_SPIN_US, Communicator, DEFAULT_TUNING, SHARED_SPIN_MAX_BYTES, type CommTuning } from './communicator.js';
+import { AUTO_SPIN_US, Communicator, DEDICATED_SPIN_MAX_BYTES, DEFAULT_TUNING, SHARED_SPIN_MAX_BYTES, type CommTuning } from './communicator.js';
 import { loadCpuYield } from './cpu-yield.js';
 import { Endpoint } from './endpoint.js';
 import { Link, type GroupIdentity } from './link.js';
@@ -138,7 +138,7 @@ export async function openCommunicator(config: OpenCommunicatorConfig): Promise<
   });
   try {
     if (config.tuning?.spinUs === undefined) Object.assign(tuning, await autoSpin(roster, c.rank, availableParallelism(), config.tuning ?? {}));
-    else if (tuning.spinYield) await loadCpuYield();
+    else if (tuning.spinYield || tuning.spinLateYield) await loadCpuYield();
   } catch (e) {
     port?.leave();
     throw e;
@@ -173,7 +173,11 @@ export async function autoSpin(addrs: readonly string[], rank: number, cores: nu
     return { spinUs: 0 };
   }
   const local = hosts.filter((h) => h === hosts[rank]).length;
-  if (local <= cores) return { spinUs: AUTO_SPIN_US };
+  if (local <= cores) {
+    // Large collectives poll only if their long polls can yield (spinner.ts).
+    if (chosen.spinLateYield === false || !(await loadCpuYield())) return { spinUs: AUTO_SPIN_US };
+    return { spinUs: AUTO_SPIN_US, spinLateYield: true, spinMaxBytes: chosen.spinMaxBytes ?? DEDICATED_SPIN_MAX_BYTES };
+  }
   if (chosen.spinYield === false || !(await loadCpuYield())) return { spinUs: 0 };
   return { spinUs: AUTO_SPIN_US, spinYield: true, spinMaxBytes: chosen.spinMaxBytes ?? SHARED_SPIN_MAX_BYTES };
 }

@@ -5,6 +5,13 @@
  * "Choices and their reasons"). setImmediate makes each loop turn poll with a zero timeout, so
  * the data is seen as soon as it lands.
  *
+ * A long poll (a large collective's window grows with its size) yields the core between polls
+ * once it has run `yieldAfterUs`: a process that polls for a millisecond without yielding keeps
+ * off its core whoever else is runnable there, kernel threads included, and the waits of a
+ * 1 MiB allreduce grew (docs/benchmarks.md, "Allreduce against Open MPI, interleaved
+ * (2026-12-07)"). With no other task runnable, sched_yield returns at once and the poll is as
+ * tight as before.
+ *
  * Spinning only pays if the peer runs meanwhile. When it keeps not paying (the ranks share a
  * core, or the peer is computing), stop for a while: a spin that never hits only takes CPU
  * from whoever we are waiting for.
@@ -13,10 +20,15 @@ export class Spinner {
   private misses = 0;
   private resting = 0;
 
-  /** `yieldCpu`, when ranks share cores: called between polls, so a polling rank gives its core to the one it waits for. */
+  /**
+   * `yieldCpu` is called between polls once a poll has lasted `yieldAfterUs`: from the first
+   * poll when ranks share cores (a polling rank gives its core to the one it waits for), after
+   * the first `us` when each rank has a core (only the long polls of large collectives yield).
+   */
   constructor(
     private readonly us: number,
     private readonly yieldCpu?: () => void,
+    private readonly yieldAfterUs = 0,
     private readonly missesBeforeRest = 8,
     private readonly restCalls = 64,
   ) {}
@@ -28,12 +40,17 @@ export class Spinner {
       this.resting--;
       return;
     }
-    const until = performance.now() + (this.us + extraUs) / 1000;
+    const start = performance.now();
+    const until = start + (this.us + extraUs) / 1000;
+    const yieldFrom = start + this.yieldAfterUs / 1000;
     const spin = (): void => {
       if (run.settled) {
         this.misses = 0;
-      } else if (performance.now() < until) {
-        this.yieldCpu?.();
+        return;
+      }
+      const now = performance.now();
+      if (now < until) {
+        if (now >= yieldFrom) this.yieldCpu?.();
         setImmediate(spin);
       } else if (++this.misses >= this.missesBeforeRest) {
         this.misses = 0;

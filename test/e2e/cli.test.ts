@@ -61,6 +61,29 @@ for (const b of a.slice(a.indexOf('${join(dir, 'script.py')}') + 1)) console.log
     rmSync(dir, { recursive: true, force: true });
   });
 
+  it('bench allreduce --per-call prints rank 0\'s per-call figures, and --tuning takes known fields only', () => {
+    const r = rollcall(['bench', 'allreduce', '--sizes', '4096', '--repeats', '1', '--warmup-ms', '0', '--per-call', '50', '--json']);
+    assert.equal(r.code, 0, r.err);
+    const lines = r.out.trim().split('\n').map((l) => JSON.parse(l) as { bytes: number; per_call?: Record<string, number> });
+    assert.equal(lines.length, 2);
+    const p = lines[1]!.per_call!;
+    assert.equal(lines[1]!.bytes, 4096);
+    assert.equal(p.calls, 50);
+    assert.ok(p.p10! <= p.p50! && p.p50! <= p.p90!, JSON.stringify(p));
+    assert.ok(p.userUs! + p.sysUs! > 0);
+    assert.ok(p.sleeps! >= 0 && p.preemptions! >= 0);
+    // The tuning reaches the ranks: a frame limit below the message size fails the run.
+    const tuned = rollcall(['bench', 'allreduce', '--sizes', '4096', '--repeats', '1', '--warmup-ms', '0', '--tuning', '{"maxFrameBytes":1024}']);
+    assert.notEqual(tuned.code, 0);
+    assert.match(tuned.err, /frame of 4096 bytes exceeds the limit of 1024 bytes/);
+    const bad = rollcall(['bench', 'allreduce', '--tuning', '{"spinMaxByte":1}']);
+    assert.equal(bad.code, 2);
+    assert.match(bad.err, /unknown field "spinMaxByte"/);
+    const wrongType = rollcall(['bench', 'allreduce', '--tuning', '{"spinLateYield":1}']);
+    assert.equal(wrongType.code, 2);
+    assert.match(wrongType.err, /spinLateYield must be a boolean/);
+  });
+
   it('bench allreduce --json prints one well-formed line per size, with 4 rank processes', () => {
     // Four processes that close one after another also exercise the clean-close path: a rank
     // that finishes first must not fail the others' last collective.

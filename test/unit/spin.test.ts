@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { SHARED_SPIN_MAX_BYTES } from '../../src/comm/communicator.js';
+import { DEDICATED_SPIN_MAX_BYTES, SHARED_SPIN_MAX_BYTES } from '../../src/comm/communicator.js';
 import { cpuYield, loadCpuYield } from '../../src/comm/cpu-yield.js';
 import { autoSpin } from '../../src/comm/rendezvous.js';
 import { Spinner } from '../../src/comm/spinner.js';
@@ -54,14 +54,37 @@ describe('polling and yielding', () => {
     assert.ok(polls > 1, `${polls} polls`);
   });
 
+  it('a spinner with a late yield polls tight for its first window, then yields between polls', async () => {
+    const yields: number[] = [];
+    let polls = 0;
+    // 20 ms without yields, then yields until 60 ms.
+    const s = new Spinner(20_000, () => void yields.push(performance.now() - t0), 20_000);
+    const t0 = performance.now();
+    const run = { get settled(): boolean {
+      polls++;
+      return false;
+    } };
+    s.watch(run, 40_000);
+    await new Promise((r) => setTimeout(r, 120));
+    assert.ok(polls > 2, `${polls} polls`);
+    assert.ok(yields.length > 0, 'yielded in the late part of the window');
+    assert.ok(yields.every((at) => at >= 20), `no yield in the first 20 ms (first at ${yields[0]?.toFixed(1)} ms)`);
+    const after = polls;
+    await new Promise((r) => setTimeout(r, 30));
+    assert.equal(polls, after, 'no polling after the window');
+  });
+
   it('chooses polling from the ranks on this host and its cores', async () => {
     const four = ['10.0.0.1:1', '10.0.0.1:2', '10.0.0.1:3', '10.0.0.1:4'];
-    assert.deepEqual(await autoSpin(four, 0, 4, {}), { spinUs: 50 });
+    // A core each: polls up to 1 MiB, the long ones yielding (the yield loads here).
+    assert.deepEqual(await autoSpin(four, 0, 4, {}), { spinUs: 50, spinLateYield: true, spinMaxBytes: DEDICATED_SPIN_MAX_BYTES });
+    assert.deepEqual(await autoSpin(four, 0, 4, { spinLateYield: false }), { spinUs: 50 });
+    assert.deepEqual(await autoSpin(four, 0, 4, { spinMaxBytes: 65536 }), { spinUs: 50, spinLateYield: true, spinMaxBytes: 65536 });
     assert.deepEqual(await autoSpin(four, 0, 2, {}), { spinUs: 50, spinYield: true, spinMaxBytes: SHARED_SPIN_MAX_BYTES });
     assert.deepEqual(await autoSpin(four, 0, 2, { spinMaxBytes: 4096 }), { spinUs: 50, spinYield: true, spinMaxBytes: 4096 });
     assert.deepEqual(await autoSpin(four, 0, 2, { spinYield: false }), { spinUs: 0 });
     // Two hosts of two ranks each: a core each on a 2-core host.
-    assert.deepEqual(await autoSpin(['10.0.0.1:1', '10.0.0.1:2', '10.0.0.2:1', '10.0.0.2:2'], 3, 2, {}), { spinUs: 50 });
+    assert.deepEqual(await autoSpin(['10.0.0.1:1', '10.0.0.1:2', '10.0.0.2:1', '10.0.0.2:2'], 3, 2, {}), { spinUs: 50, spinLateYield: true, spinMaxBytes: DEDICATED_SPIN_MAX_BYTES });
     assert.deepEqual(await autoSpin(['not an address'], 0, 2, {}), { spinUs: 0 });
   });
 });
