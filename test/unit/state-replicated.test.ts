@@ -205,6 +205,21 @@ async function syncAll(job: Job, ms: Member[]): Promise<void> {
   await Promise.all(ms.map((m) => m.s.sync()));
 }
 
+/** A job of `n` members (and `spares` in its record) past its first sync. */
+async function started(n: number, spares = 0): Promise<{ job: Job; ms: Member[] }> {
+  const job = new Job(n, spares);
+  const ms = Array.from({ length: n }, (_, r) => job.member(r));
+  await syncAll(job, ms);
+  return { job, ms };
+}
+
+/** The same job without faults, trained to `steps`: what a recovered one must end as. */
+async function faultFree(n: number, steps = 30): Promise<Member[]> {
+  const { job, ms } = await started(n);
+  await train(job, ms, steps);
+  return ms;
+}
+
 function weightsOf(m: Member): number[] {
   return [...m.s.values.weights];
 }
@@ -249,14 +264,9 @@ describe('the digest vote', () => {
 
 describe('corruption: the members compare digests and roll back to the version that last agreed', () => {
   it('three members, a bit flipped in one: it alone is failed, the others roll back, and with its replacement the job ends as without the fault', async () => {
-    const reference = new Job(3);
-    const rm = [0, 1, 2].map((r) => reference.member(r));
-    await syncAll(reference, rm);
-    await train(reference, rm, 30);
+    const rm = await faultFree(3);
 
-    const job = new Job(3);
-    const ms = [0, 1, 2].map((r) => job.member(r));
-    await syncAll(job, ms);
+    const { job, ms } = await started(3);
     // Verified at 5, 10, ...: the flip at step 7 is in version 10, whose disagreement the commit
     // of 15 acts on.
     const before = train(job, ms, 30, [{ at: 7, m: ms[2] as Member }]);
@@ -287,14 +297,9 @@ describe('corruption: the members compare digests and roll back to the version t
   });
 
   it('two members: no majority, so both roll back and recompute; a flip that does not come back ends as without it', async () => {
-    const reference = new Job(2);
-    const rm = [0, 1].map((r) => reference.member(r));
-    await syncAll(reference, rm);
-    await train(reference, rm, 30);
+    const rm = await faultFree(2);
 
-    const job = new Job(2);
-    const ms = [0, 1].map((r) => job.member(r));
-    await syncAll(job, ms);
+    const { job, ms } = await started(2);
     const detections = await train(job, ms, 30, [{ at: 7, m: ms[1] as Member }]);
     assert.equal(detections, 1);
     assert.deepEqual(
@@ -306,9 +311,7 @@ describe('corruption: the members compare digests and roll back to the version t
   });
 
   it('two members and no spare, the same corruption again after the retry: the job ends, saying nothing tells which member is wrong', async () => {
-    const job = new Job(2);
-    const ms = [0, 1].map((r) => job.member(r));
-    await syncAll(job, ms);
+    const { job, ms } = await started(2);
     const run = train(job, ms, 30, [
       { at: 7, m: ms[1] as Member },
       // Step 7 again, after the rollback to 5.
@@ -342,14 +345,9 @@ describe('corruption: the members compare digests and roll back to the version t
   const actions = (job: Job): unknown[] => job.events.filter((e) => e.event === 'corruption_detected').map((e) => e.fields.action);
 
   it('two members and a spare, the corruption back on rank 1 after the retry: rank 1 steps out, rank 0 and the spare agree, and the job ends as without the fault', async () => {
-    const reference = new Job(2);
-    const rm = [0, 1].map((r) => reference.member(r));
-    await syncAll(reference, rm);
-    await train(reference, rm, 30);
+    const rm = await faultFree(2);
 
-    const job = new Job(2, 1);
-    const ms = [0, 1].map((r) => job.member(r));
-    await syncAll(job, ms);
+    const { job, ms } = await started(2, 1);
     const running = train(job, ms, 30, [
       { at: 7, m: ms[1] as Member },
       { at: 7, m: ms[1] as Member },
@@ -368,14 +366,9 @@ describe('corruption: the members compare digests and roll back to the version t
   });
 
   it('two members and two spares, the corruption back on rank 0: rank 1 steps out (a guess), rank 0 disagrees with the spare too and is failed, and the job ends as without the fault', async () => {
-    const reference = new Job(2);
-    const rm = [0, 1].map((r) => reference.member(r));
-    await syncAll(reference, rm);
-    await train(reference, rm, 30);
+    const rm = await faultFree(2);
 
-    const job = new Job(2, 2);
-    const ms = [0, 1].map((r) => job.member(r));
-    await syncAll(job, ms);
+    const { job, ms } = await started(2, 2);
     let running = train(job, ms, 30, [
       { at: 7, m: ms[0] as Member },
       { at: 7, m: ms[0] as Member },
@@ -397,7 +390,7 @@ describe('corruption: the members compare digests and roll back to the version t
     for (const [i, m] of next.entries()) assert.deepEqual(weightsOf(m), weightsOf(rm[i] as Member), `member ${i} ends as without the fault`);
   });
 
-  it('members that start from different values of state declared replicated: the first sync says so, and nothing is blamed later', async () => {
+  it('members that start from different values of state declared replicated: the first sync ends the job saying so, on every member', async () => {
     const job = new Job(3);
     const ms = [0, 1, 2].map((r) => job.member(r));
     ms[2]!.s.values.weights[3] = 0.25;
@@ -409,10 +402,7 @@ describe('corruption: the members compare digests and roll back to the version t
   });
 
   it('a flip due at the initial commit goes into the state after version 0, never into it: the rollback to 0 undoes it', async () => {
-    const reference = new Job(2);
-    const rm = [0, 1].map((r) => reference.member(r));
-    await syncAll(reference, rm);
-    await train(reference, rm, 30);
+    const rm = await faultFree(2);
     const job = new Job(2);
     const ms = [0, 1].map((r) => job.member(r));
     ms[1]!.s.corruptNextCommit();
@@ -423,9 +413,7 @@ describe('corruption: the members compare digests and roll back to the version t
   });
 
   it('the versions being compared and the agreed one are pinned: the keepers keep them whatever their age', async () => {
-    const job = new Job(2);
-    const ms = [0, 1].map((r) => job.member(r));
-    await syncAll(job, ms);
+    const { job, ms } = await started(2);
     await train(job, ms, 12);
     // Verified at 5 and 10; 10 answered by now (a step's collective went by since).
     assert.deepEqual(ms[0]?.keeper.pinned, [10]);
