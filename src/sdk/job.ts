@@ -190,6 +190,8 @@ export class Job implements Collectives {
   private listener: Promise<NodeListener> | undefined;
   /** Spares in the newest generation's record. */
   private spares = 0;
+  /** Aborted by close(): a listener still being retried gives up, so closing does not wait out the start deadline. */
+  private readonly closing = new AbortController();
 
   constructor(private readonly config: Config) {
     this.job = config.job;
@@ -421,6 +423,7 @@ export class Job implements Collectives {
   /** Ends the program's part in the job; the process can then exit. */
   async close(): Promise<void> {
     if (this.jobState === JobState.Closed || !this.moveTo(JobState.Closed)) return;
+    this.closing.abort();
     send({ type: 'closing' });
     this.wake();
     const activating = this.activating;
@@ -597,7 +600,7 @@ export class Job implements Collectives {
         await store.close();
         throw e;
       });
-    }, deadlineIn(c.startTimeoutMs)).then((l) => {
+    }, deadlineIn(c.startTimeoutMs), { signal: this.closing.signal }).then((l) => {
       const skipped = l.socketSkipped;
       send(programEventMessage('comm_listening', { address: l.address, socket: l.socketPath ?? null, ...(skipped === undefined ? {} : { no_socket: skipped }) }));
       return l;

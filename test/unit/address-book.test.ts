@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { AddressBook, nodeAddressKey } from '../../src/comm/roster.js';
-import { RendezvousTimeoutError, StoreUnavailableError, AuthError } from '../../src/errors.js';
+import { AbortedError, RendezvousTimeoutError, StoreUnavailableError, AuthError } from '../../src/errors.js';
 import { MemoryStore } from '../../src/store/memory-store.js';
 import { deadlineIn, retryUntil } from '../../src/util/deadline.js';
 
@@ -54,5 +54,13 @@ describe('retryUntil', () => {
       StoreUnavailableError,
     );
     assert.ok(Date.now() - t0 < 400, `gave up after ${Date.now() - t0} ms`);
+
+    // Closing the job aborts the retries: no waiting out the deadline.
+    const ac = new AbortController();
+    const t1 = Date.now();
+    const aborted = retryUntil(() => Promise.reject(new StoreUnavailableError('down')), deadlineIn(60_000), { baseMs: 500, capMs: 500, signal: ac.signal });
+    setTimeout(() => ac.abort(), 20);
+    await assert.rejects(aborted, AbortedError);
+    assert.ok(Date.now() - t1 < 400, `aborted after ${Date.now() - t1} ms`);
   });
 });
