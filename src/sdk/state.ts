@@ -514,21 +514,13 @@ export class State<T extends Record<string, StateEntry>> {
     const vmax = agg[0] as number;
     const furthest = agg[1] as number;
     if ((agg[2] as number) >= 0) this.msPerStep = agg[2] as number;
-    if (vmax < 0) {
-      // Nobody has committed anything: this is the start. The initial state is version 0, on
-      // disk before the first step: a node lost before its first replica arrives still has it.
-      this.pacer.restart(0);
-      this.host.synced?.(0);
-      this.verifier.restart();
-      this.commit();
-      if (this.verifier.enabled) await this.compareInitial();
-      await this.keeper.request({ type: 'durable', slot: host.slot });
-      this.finish(0, furthest);
-      return;
-    }
+    // Nobody has committed anything: this is the start.
+    if (vmax < 0) return this.start(furthest, false);
     const anyMember = this.replicated.length === this.names.length;
-    const version = await this.common(vmax, new Set(avail.map((a) => a.version)), anyMember, ceiling);
+    const held = new Set(avail.map((a) => a.version));
+    const version = await this.common(vmax, held, anyMember, ceiling);
     if (version < 0) {
+      if (vmax === 0 && (await this.startsAgain(held))) return this.start(furthest, true);
       throw new NoCommonStateError(
         `generation ${host.generation}: no version of the state is held intact by every member (newest anywhere: ${vmax}; this node's slot ${host.slot} has ${avail.map((a) => a.version).join(',') || 'none'})`,
         { node: host.node, rank: host.rank },
@@ -554,6 +546,42 @@ export class State<T extends Record<string, StateEntry>> {
     if (host.rank === 0) host.report('common_state_selected', { generation: host.generation, version, step: this.step });
     // After a resume nothing was reached beyond the restored step: nothing is redone.
     this.finish(Math.max(0, furthest - this.step), Math.max(furthest, this.step));
+  }
+
+  /**
+   * The start: every member's initial values are version 0 of its slot, on disk before the first
+   * step, so that a node lost before its first replica arrives still has it. `again`: the start
+   * of a generation in which some slot's version 0 was lost with the node that made it, before
+   * it reached a disk or a peer, and nobody committed a newer one (startsAgain): the members that
+   * hold theirs restore it, and a member new to the job makes its slot's from its own initial
+   * values, as at the first start.
+   */
+  private async start(furthest: number, again: boolean): Promise<void> {
+    const host = this.host;
+    this.pacer.restart(0);
+    host.synced?.(0);
+    this.verifier.agreed = 0;
+    this.verifier.restart();
+    this.ceiling = undefined;
+    if (this.commits < 0) this.commit();
+    else this.restore((await this.keeper.request({ type: 'fetch', slot: host.slot, version: 0 })).version as StateVersion);
+    if (this.verifier.enabled) await this.compareInitial();
+    await this.keeper.request({ type: 'durable', slot: host.slot });
+    if (again) {
+      this.keeper.request({ type: 'truncate', slot: host.slot, after: 0 }).catch((e: unknown) => host.report('state_error', { message: (e as Error).message }));
+      if (host.rank === 0) host.report('common_state_selected', { generation: host.generation, version: 0, step: this.step });
+    }
+    this.finish(Math.max(0, furthest - this.step), Math.max(furthest, this.step));
+  }
+
+  /**
+   * No version is common and none newer than version 0 exists: the job can start again only if
+   * every member either holds its slot's version 0 or is new to the job (has never committed
+   * or restored anything, so its values are its initial ones). One allreduce, on every member.
+   */
+  private async startsAgain(held: Set<number>): Promise<boolean> {
+    const r = await this.host.allreduce(new Float64Array([held.has(0) || this.commits < 0 ? 0 : 1]), 'max');
+    return r[0] === 0;
   }
 
   /**

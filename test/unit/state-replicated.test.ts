@@ -464,6 +464,39 @@ describe('double faults: replicated state from any member, the rest at K peers',
     for (const x of r) assert.ok(x.status === 'rejected' && x.reason instanceof NoCommonStateError, String(x.status === 'rejected' ? x.reason : 'resolved'));
   });
 
+  it('a node lost with its version 0 before it left the node, nothing newer committed: the others restore theirs, its replacement makes its own, and the job ends as without the fault', async () => {
+    const job = new Job(3);
+    const ms = [0, 1, 2].map((r) => job.member(r, { replicated: ['weights'] }, 0));
+    await syncAll(job, ms);
+    // The first step is under way on the survivors (their values changed, nothing committed) when
+    // node 2 is lost with every copy of its version 0: its spare, new to the job, holds nothing.
+    for (const m of ms.slice(0, 2)) m.s.values.weights.fill(9);
+    job.gen = new Generation(3, 1);
+    const spare = job.member(2, { replicated: ['weights'] }, 0);
+    const next = [ms[0] as Member, ms[1] as Member, spare];
+    await syncAll(job, next);
+    assert.deepEqual(next.map((m) => m.s.version), [0, 0, 0]);
+    assert.ok(job.events.some((e) => e.event === 'common_state_selected' && e.fields.version === 0 && e.fields.generation === 1));
+    await train(job, next, 30);
+    const reference = await faultFree(3);
+    for (const [i, m] of next.entries()) assert.deepEqual(weightsOf(m), weightsOf(reference[i] as Member), `rank ${i}`);
+  });
+
+  it('the same loss once a member has gone past version 0: no start again, a NoCommonStateError on every member', async () => {
+    const job = new Job(3);
+    const ms = [0, 1, 2].map((r) => job.member(r, { replicated: ['weights'] }, 0));
+    await syncAll(job, ms);
+    await train(job, ms, 3);
+    job.gen = new Generation(3, 1);
+    // Node 2's versions are all lost, and its replacement is not new to the job: a member that
+    // restored or committed before (here one that lost its own slot's files) must not restart.
+    const spare = job.member(2, { replicated: ['weights'] }, 0);
+    spare.s.commits = 5;
+    for (const m of ms.slice(0, 2)) for (const v of [...m.keeper.held.keys()]) if (v > 0) m.keeper.held.delete(v);
+    const r = await Promise.allSettled([ms[0] as Member, ms[1] as Member, spare].map((m) => m.s.sync()));
+    for (const x of r) assert.ok(x.status === 'rejected' && x.reason instanceof NoCommonStateError, String(x.status === 'rejected' ? x.reason : 'resolved'));
+  });
+
   it('replicas at the next K members: with K = 2 any two nodes lost at once leave every lost slot a replica', () => {
     assert.deepEqual(replicaPeers([10, 11, 12, 13, 14], 4, 2), [10, 11]);
     assert.deepEqual(replicaPeers([10, 11], 0, 2), [11], 'fewer peers than K: every other member');
