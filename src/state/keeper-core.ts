@@ -149,19 +149,34 @@ export function createKeeperCore(post: (m: FromKeeper) => void, deps: KeeperCore
     return m;
   }
 
+  /** Every other keeper of the job: one listing of the store, O(N). Only where no partner can answer. */
   async function peers(): Promise<Map<number, KeeperClient>> {
     const { kvs } = await store.list(`rollcall/${cfg.job}/keeper/`);
-    for (const kv of kvs) {
-      const node = Number(kv.key.slice(kv.key.lastIndexOf('/') + 1));
-      if (node === cfg.node) continue;
-      const c = clients.get(node);
-      if (!c || c.address !== kv.value) {
-        c?.close();
-        clients.set(node, new KeeperClient(kv.value, cfg.job, cfg.secret));
-      }
-    }
+    for (const kv of kvs) clientFor(Number(kv.key.slice(kv.key.lastIndexOf('/') + 1)), kv.value);
     return clients;
   }
+
+  /** One keeper, by one store read the first time (a client connects on its first request). */
+  async function clientOf(node: number): Promise<KeeperClient | undefined> {
+    const known = clients.get(node);
+    if (known) return known;
+    const kv = await store.get(keeperKey(node));
+    return kv ? clientFor(node, kv.value) : undefined;
+  }
+
+  function clientFor(node: number, address: string): KeeperClient | undefined {
+    if (node === cfg.node) return undefined;
+    let c = clients.get(node);
+    if (!c || c.address !== address) {
+      c?.close();
+      c = new KeeperClient(address, cfg.job, cfg.secret);
+      clients.set(node, c);
+    }
+    return c;
+  }
+
+  /** This node's replica peers: on its ring position they held the replicas of its slot too. */
+  const partners = (): number[] => buddies.filter((b) => b !== cfg.node);
 
   // ---- commits: checksum, keep, persist, replicate ----
 
@@ -294,7 +309,7 @@ export function createKeeperCore(post: (m: FromKeeper) => void, deps: KeeperCore
   async function replicateTo(buddy: number, v: StateVersion): Promise<boolean> {
     try {
       let c = clients.get(buddy);
-      if (!c) c = (await peers()).get(buddy);
+      if (!c) c = await clientOf(buddy);
       if (!c) return false;
       const need = await c.request({ op: 'push', meta: v.meta }, undefined, REMOTE_TIMEOUT_MS);
       const idx = (need.head.need as number[] | undefined) ?? [];
@@ -323,24 +338,35 @@ export function createKeeperCore(post: (m: FromKeeper) => void, deps: KeeperCore
         found.set(version, f);
       }
     } else {
-      const remote = [...(await peers()).entries()].map(async ([node, c]) => {
-        try {
-          const r = await c.request({ op: 'list', slot: s }, undefined, REMOTE_TIMEOUT_MS);
-          for (const e of (r.head.versions as { version: number; step: number }[] | undefined) ?? []) {
-            const f = found.get(e.version) ?? { step: e.step, from: [] };
-            f.from.push(`node:${node}`);
-            found.set(e.version, f);
-          }
-        } catch {
-          // an unreachable keeper holds nothing we can use
-        }
-      });
-      const [, disk] = await Promise.all([Promise.all(remote), listDisk(s)]);
+      // A node new to the slot (a spare brought in, or every node at the start) asks the K
+      // partners that held the slot's replicas, not every keeper: O(K) connections per node on
+      // the recovery path and at the start, not O(N). Only if none of them nor the disk has a
+      // version (the slot's holders moved by several changes in a row) are all keepers asked.
+      const ask = (nodes: Iterable<[number, KeeperClient | undefined]>): Promise<unknown> =>
+        Promise.all(
+          [...nodes].map(async ([node, c]) => {
+            try {
+              if (!c) return;
+              const r = await c.request({ op: 'list', slot: s }, undefined, REMOTE_TIMEOUT_MS);
+              for (const e of (r.head.versions as { version: number; step: number }[] | undefined) ?? []) {
+                const f = found.get(e.version) ?? { step: e.step, from: [] };
+                f.from.push(`node:${node}`);
+                found.set(e.version, f);
+              }
+            } catch {
+              // an unreachable keeper holds nothing we can use
+            }
+          }),
+        );
+      const near = partners();
+      const clientsNear = await Promise.all(near.map(async (n): Promise<[number, KeeperClient | undefined]> => [n, await clientOf(n).catch(() => undefined)]));
+      const [, disk] = await Promise.all([ask(clientsNear), listDisk(s)]);
       for (const { version, step } of disk) {
         const f = found.get(version) ?? { step, from: [] };
         f.from.push('disk');
         found.set(version, f);
       }
+      if (found.size === 0) await ask([...(await peers())].filter(([n]) => !near.includes(n)));
     }
     sources.set(s, new Map([...found].map(([v, f]) => [v, f.from])));
     return [...found].map(([version, f]) => ({ version, step: f.step })).sort((a, b) => a.version - b.version);
@@ -398,7 +424,7 @@ export function createKeeperCore(post: (m: FromKeeper) => void, deps: KeeperCore
         if (from === 'disk') {
           v = decodeVersion(await readFile(fileOf(s, version)), fileOf(s, version));
         } else {
-          const c = (await peers()).get(Number(from.slice(5)));
+          const c = await clientOf(Number(from.slice(5)));
           if (!c) continue;
           const r = await c.request({ op: 'get', slot: s, version }, undefined, REMOTE_TIMEOUT_MS);
           if (r.head.ok !== true) continue;
@@ -411,8 +437,9 @@ export function createKeeperCore(post: (m: FromKeeper) => void, deps: KeeperCore
         corrupt(s, version, from, (e as Error).message);
       }
     }
-    // Replicated state: every member's own copy of the version is as good as the slot's.
-    for (const [node, c] of any ? await peers() : []) {
+    // Replicated state: every member's own copy of the version is as good as the slot's. The
+    // partners first; all keepers (one store listing) only if none of them answers.
+    for await (const [node, c] of any ? anyHolders(partners()) : []) {
       try {
         const r = await c.request({ op: 'get_any', version }, undefined, REMOTE_TIMEOUT_MS);
         if (r.head.ok === true) return adopt(s, decodeVersion(r.body, `version ${version} from node ${node}`));
@@ -421,6 +448,15 @@ export function createKeeperCore(post: (m: FromKeeper) => void, deps: KeeperCore
       }
     }
     throw new Error(`version ${version} of slot ${s} is not held intact anywhere`);
+  }
+
+  /** The partners, then (only if reached) every other keeper. */
+  async function* anyHolders(near: number[]): AsyncGenerator<[number, KeeperClient]> {
+    for (const n of near) {
+      const c = await clientOf(n).catch(() => undefined);
+      if (c) yield [n, c];
+    }
+    for (const [n, c] of await peers()) if (!near.includes(n)) yield [n, c];
   }
 
   async function truncate(s: number, after: number): Promise<void> {

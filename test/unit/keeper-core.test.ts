@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, truncateSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, it } from 'node:test';
@@ -127,6 +128,38 @@ describe('keeper core (no thread)', () => {
     assert.ok((await spare.request({ type: 'list', slot: 0 })).versions?.some((x) => x.version === 4));
     const got = await spare.request({ type: 'fetch', slot: 0, version: 4 });
     assert.equal(got.error, undefined);
+    await store.close();
+  });
+
+  it('a node new to its slot asks its K partners only, not every keeper; all of them only when no partner nor the disk has a version', async () => {
+    const store = new MemoryStore();
+    // A keeper of the job that counts the connections made to it and closes them.
+    const dialled: string[] = [];
+    const silent = createServer((sock) => {
+      dialled.push('silent');
+      sock.destroy();
+    });
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    const port = (silent.address() as AddressInfo).port;
+    await store.put(`rollcall/${JOB}/keeper/9`, `127.0.0.1:${port}`);
+    const [k0, k1] = [await keeper(store, 0), await keeper(store, 1)];
+    k0.core.handle({ type: 'topology', slot: 0, buddies: [1] });
+    k1.core.handle({ type: 'topology', slot: 1, buddies: [0] });
+    k0.core.handle({ type: 'commit', ...version(0, 5), replicate: true, persist: false });
+    await k0.request({ type: 'durable', slot: 0 });
+    await k0.core.close();
+    // The spare in node 0's place: its partner (node 1) held node 0's replicas.
+    const spare = await keeper(store, 2);
+    spare.core.handle({ type: 'topology', slot: 0, buddies: [1] });
+    assert.ok((await spare.request({ type: 'list', slot: 0 })).versions?.some((x) => x.version === 5));
+    assert.equal((await spare.request({ type: 'fetch', slot: 0, version: 5 })).error, undefined);
+    assert.deepEqual(dialled, [], 'no keeper but the partner was dialled');
+    // A slot whose partner holds nothing (node 1 has no copy of slot 3): every keeper is asked.
+    const other = await keeper(store, 3);
+    other.core.handle({ type: 'topology', slot: 3, buddies: [2] });
+    assert.deepEqual((await other.request({ type: 'list', slot: 3 })).versions, []);
+    assert.deepEqual(dialled, ['silent'], 'the fallback asks every keeper');
+    silent.close();
     await store.close();
   });
 
