@@ -1,5 +1,5 @@
 import { RendezvousTimeoutError, type CorruptRecordError } from '../errors.js';
-import { waitForPrefix, type KeyValue, type Store } from '../store/store.js';
+import { listAndWatch, waitForPrefix, type KeyValue, type Store, type Watcher } from '../store/store.js';
 import type { Deadline } from '../util/deadline.js';
 import { addressesOf, dialAddress, parseNodeAddress, type NodeAddress } from './node-address.js';
 import { UNIX_PREFIX } from './tcp-transport.js';
@@ -70,6 +70,39 @@ export class AddressBook {
     this.known.delete(node);
     await this.await([node], () => rank, deadline, signal, stale);
     return this.dialable(node);
+  }
+
+  /**
+   * Keeps the book filled from the store until the watcher is closed: one list and one watch.
+   * For a spare, which is brought in only after a fault and would otherwise read every member's
+   * address then (a list and a watch of the whole prefix, on a store busy with the recovery).
+   * Spares only: every node following every other would be O(N^2) deliveries at a job's start.
+   * A record that does not parse is skipped here; roster() reads it again and reports it.
+   */
+  follow(onError: (e: Error) => void): Promise<Watcher> {
+    const learn = (kv: KeyValue): void => {
+      const m = /\/(\d+)\/addr$/.exec(kv.key);
+      if (!m) return;
+      try {
+        this.known.set(Number(m[1]), this.parse(kv, Number(m[1])));
+      } catch {
+        // left unknown: roster() reads and reports it
+      }
+    };
+    this.reads++;
+    return listAndWatch(
+      this.store,
+      nodeAddressKey(this.job),
+      (kvs) => kvs.forEach(learn),
+      (ev) => {
+        if (ev.type === 'put') learn(ev.kv);
+        else {
+          const m = /\/(\d+)\/addr$/.exec(ev.key);
+          if (m) this.known.delete(Number(m[1]));
+        }
+      },
+      onError,
+    );
   }
 
   private dialable(node: number): string {

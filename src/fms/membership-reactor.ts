@@ -39,6 +39,8 @@ export class MembershipReactor {
   private idledFor = -1;
   /** Generation the program was last told to join. */
   private sentGeneration = -1;
+  /** Whether the program was told it waits as a spare (once: what it does then lasts). */
+  private toldSpare = false;
   private readonly inflight = new Set<Promise<void>>();
 
   constructor(
@@ -140,6 +142,7 @@ export class MembershipReactor {
     }
     if (!record.members.includes(me)) {
       this.links.moveTo(FmsState.Spare);
+      this.sendGeneration();
       return;
     }
     if (prev && record.generation > prev.generation) {
@@ -151,12 +154,21 @@ export class MembershipReactor {
     this.sendGeneration();
   }
 
-  /** Tells the program the newest running generation it has not been told, with its rank and slot. */
+  /**
+   * Tells the program the newest running generation it has not been told, with its rank and
+   * slot; a spare's program, once, that it is one.
+   */
   sendGeneration(): void {
     const record = this.current;
     if (!record || !this.links.program.connected || record.state !== 'running' || record.generation <= this.sentGeneration) return;
     const rank = record.members.indexOf(this.cfg.node);
-    if (rank < 0) return;
+    if (rank < 0) {
+      if (!this.toldSpare && record.spares.includes(this.cfg.node)) {
+        this.toldSpare = true;
+        this.links.program.send({ type: 'spare', generation: record.generation });
+      }
+      return;
+    }
     this.sentGeneration = record.generation;
     this.links.program.send({ type: 'generation', generation: record.generation, rank, world: record.members.length, members: record.members, slot: slotOf(record, this.cfg.node), spares: record.spares.length });
   }

@@ -94,6 +94,11 @@ export const ToProgramSchema = z.discriminatedUnion('type', [
     /** Spares waiting in the record: whether a two-member corruption dispute can call on one (sdk/state.ts). */
     spares: Int.nonnegative().optional(),
   }),
+  /**
+   * This node waits as a spare: get ready to be brought in (the address book followed, so that
+   * joining reads nothing from the store on the recovery path).
+   */
+  z.object({ type: z.literal('spare'), generation: Int.nonnegative() }),
   /** A fault is being recovered: hold operations until the next generation. */
   z.object({ type: z.literal('idle'), generation: Int.nonnegative() }),
   /** `--chaos slow`: compute `factor` times slower from now on, a straggler made on purpose (sdk/compute-meter.ts). */

@@ -6,7 +6,7 @@ import { MAX_SOCKET_PATH_BYTES, formatNodeAddress, type NodeAddress } from '../c
 import { AddressBook, nodeAddressKey } from '../comm/roster.js';
 import { TcpTransport, UNIX_PREFIX } from '../comm/tcp-transport.js';
 import type { Transport } from '../comm/transport.js';
-import type { Store } from '../store/store.js';
+import type { Store, Watcher } from '../store/store.js';
 import { hostIdentity } from '../util/host-identity.js';
 
 export interface NodeListenerOptions {
@@ -95,9 +95,21 @@ export class NodeListener {
     return this.socket.skipped;
   }
 
+  private following: Promise<Watcher | undefined> | undefined;
+
+  /**
+   * A spare's listener keeps its book filled (AddressBook.follow) until closed, so that being
+   * brought in reads nothing from the store. Once; a watch that cannot start or breaks leaves the
+   * book to read what it lacks when the roster is built, as a member's does.
+   */
+  followAddresses(): void {
+    this.following ??= this.book.follow(() => undefined).catch(() => undefined);
+  }
+
   close(): void {
     this.endpoint.close();
     removeSocketDir(this.socket);
+    void this.following?.then((w) => w?.close());
   }
 }
 

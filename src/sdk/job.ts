@@ -2,6 +2,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { Collectives } from '../comm/communicator.js';
 import { dtypeOf, type NumericArray, type ReduceOp } from '../comm/dtype.js';
+import { loadCpuYield } from '../comm/cpu-yield.js';
 import {
   AbortedError,
   ClosedError,
@@ -507,11 +508,23 @@ export class Job implements Collectives {
     if (!parsed.success) return;
     const m = parsed.data;
     if (m.type === 'idle') this.enterIdle();
+    else if (m.type === 'spare') this.readySpare();
     else if (m.type === 'generation') {
       this.spares = m.spares ?? 0;
       void this.switchTo(m.generation, m.rank, m.world, m.members, m.slot);
     }
     else if (m.type === 'slow') this.meter.slowBy(m.factor);
+  }
+
+  /**
+   * Waiting as a spare: what joining would otherwise do on the recovery path is done now, on
+   * an idle program (docs/benchmarks.md, "A spare's relaunch"): the other nodes' addresses
+   * followed, and the CPU yield a polling rank may use loaded.
+   */
+  private readySpare(): void {
+    if (this.config.proxy !== 'inline') return;
+    void this.listener?.then((l) => l.followAddresses(), () => undefined);
+    void loadCpuYield();
   }
 
   private enterIdle(): void {

@@ -55,6 +55,7 @@ export class SimProgram extends EventEmitter<{ message: [FromProgram]; bad: [str
         }, this.timing.proxyMs);
         return;
       case 'idle':
+      case 'spare':
         return;
     }
   }

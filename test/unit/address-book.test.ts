@@ -26,6 +26,22 @@ describe('address book', () => {
     await store.put(nodeAddressKey('j', 7), '10.0.0.7:1');
     assert.deepEqual(await book.roster([0, 7, 2, 3], deadlineIn(50)), ['10.0.0.0:1', '10.0.0.7:1', '10.0.0.2:1', '10.0.0.3:1']);
   });
+
+  it('a spare follows the book: nodes published before and after are known, one moved is re-read, and being brought in reads nothing more', async () => {
+    const store = new MemoryStore();
+    const book = new AddressBook(store, 'j');
+    await store.put(nodeAddressKey('j', 0), '10.0.0.0:1');
+    const w = await book.follow(() => undefined);
+    for (const n of [1, 2, 3]) await store.put(nodeAddressKey('j', n), `10.0.0.${n}:1`);
+    await store.put(nodeAddressKey('j', 2), '10.0.0.2:2');
+    // A record that does not parse is left for the roster to read and report.
+    await store.put(nodeAddressKey('j', 9), 'not an address');
+    assert.equal(book.reads, 1, 'the follow: one list and one watch');
+    assert.deepEqual(await book.roster([0, 1, 2, 3], deadlineIn(50)), ['10.0.0.0:1', '10.0.0.1:1', '10.0.0.2:2', '10.0.0.3:1']);
+    assert.equal(book.reads, 1, 'brought in: no store read');
+    await assert.rejects(book.roster([0, 9], deadlineIn(50)), /not an address|node 9/);
+    w.close();
+  });
 });
 
 describe('retryUntil', () => {

@@ -89,10 +89,12 @@ describe('membership reactor (memory store, fake program)', () => {
   it('a new generation: the spare brought in is told it with the failed rank and its slot', async () => {
     const b = await bench(3);
     assert.equal(b.state.state(), FmsState.Spare);
-    assert.deepEqual(b.program.got, [], 'a spare joins no generation');
+    // Told once that it waits as a spare (it follows the addresses then), and joins no generation.
+    assert.deepEqual(b.program.got, [{ type: 'spare', generation: 0 }]);
     await otherProposes(b, [1]);
     await until('told of generation 1', () => b.program.generations().includes(1));
     assert.deepEqual(b.program.got, [
+      { type: 'spare', generation: 0 },
       { type: 'idle', generation: 0 },
       { type: 'generation', generation: 1, rank: 1, world: 3, members: [0, 3, 2], slot: 1, spares: 0 },
     ]);
