@@ -29,7 +29,12 @@ export type ToKeeper =
   | { type: 'commit'; meta: VersionMeta; data: Uint8Array[]; replicate: boolean; persist: boolean }
   /** Which versions are replicated, written and kept from now on (the program decides, in step with the other members). */
   | { type: 'cadence'; cadence: Cadence; disk: Cadence }
-  | { type: 'list'; id: number; slot: number }
+  /**
+   * `wide`: if neither the replica partners nor the disk hold a version of the slot, ask every
+   * keeper of the job. Not at a job's start, when nothing is held anywhere yet and every node
+   * asking every other would be O(N^2) requests.
+   */
+  | { type: 'list'; id: number; slot: number; wide?: boolean }
   /**
    * `any`: the state is all declared replicated, so the same version of any slot will do, from
    * this keeper's memory or any other's: the slot's own copies may all be lost.

@@ -233,7 +233,7 @@ export class Keeper {
     this.held = [];
   }
 
-  request(m: { type: 'list' | 'fetch' | 'truncate' | 'durable'; slot: number; version?: number; after?: number; any?: boolean }): Promise<Extract<FromKeeper, { type: 'reply' }>> {
+  request(m: { type: 'list' | 'fetch' | 'truncate' | 'durable'; slot: number; version?: number; after?: number; any?: boolean; wide?: boolean }): Promise<Extract<FromKeeper, { type: 'reply' }>> {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -506,7 +506,7 @@ export class State<T extends Record<string, StateEntry>> {
     if (this.dispute) await this.settle(this.dispute);
     this.furthest = Math.max(this.furthest, this.step);
     const ceiling = this.ceiling ?? Infinity;
-    const avail = ((await this.keeper.request({ type: 'list', slot: host.slot })).versions ?? []).filter((a) => a.version <= ceiling);
+    const avail = ((await this.keeper.request({ type: 'list', slot: host.slot, wide: host.generation > 0 })).versions ?? []).filter((a) => a.version <= ceiling);
     const top = avail.reduce((m, a) => Math.max(m, a.version), -1);
     // The slowest member's step time too: a spare brought in has none of its own.
     // The newest agreed version too: a member brought in has none of its own.

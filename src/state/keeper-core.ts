@@ -324,7 +324,7 @@ export function createKeeperCore(post: (m: FromKeeper) => void, deps: KeeperCore
 
   // ---- finding and fetching versions ----
 
-  async function list(s: number): Promise<{ version: number; step: number }[]> {
+  async function list(s: number, wide = false): Promise<{ version: number; step: number }[]> {
     const found = new Map<number, { step: number; from: string[] }>();
     for (const [v, sv] of intactInMemory(s)) found.set(v, { step: sv.meta.step, from: ['memory'] });
     // Our own newest versions are in memory, and replicas are never newer; but when a slot must
@@ -341,7 +341,8 @@ export function createKeeperCore(post: (m: FromKeeper) => void, deps: KeeperCore
       // A node new to the slot (a spare brought in, or every node at the start) asks the K
       // partners that held the slot's replicas, not every keeper: O(K) connections per node on
       // the recovery path and at the start, not O(N). Only if none of them nor the disk has a
-      // version (the slot's holders moved by several changes in a row) are all keepers asked.
+      // version (the slot's holders moved by several changes in a row), and not at the job's
+      // start (`wide`), are all keepers asked.
       const ask = (nodes: Iterable<[number, KeeperClient | undefined]>): Promise<unknown> =>
         Promise.all(
           [...nodes].map(async ([node, c]) => {
@@ -366,7 +367,7 @@ export function createKeeperCore(post: (m: FromKeeper) => void, deps: KeeperCore
         f.from.push('disk');
         found.set(version, f);
       }
-      if (found.size === 0) await ask([...(await peers())].filter(([n]) => !near.includes(n)));
+      if (found.size === 0 && wide) await ask([...(await peers())].filter(([n]) => !near.includes(n)));
     }
     sources.set(s, new Map([...found].map(([v, f]) => [v, f.from])));
     return [...found].map(([version, f]) => ({ version, step: f.step })).sort((a, b) => a.version - b.version);
@@ -683,7 +684,7 @@ export function createKeeperCore(post: (m: FromKeeper) => void, deps: KeeperCore
         disk = m.disk;
         return;
       case 'list':
-        list(m.slot).then(
+        list(m.slot, m.wide === true).then(
           (versions) => post({ type: 'reply', id: m.id, versions }),
           (e: unknown) => post({ type: 'reply', id: m.id, error: (e as Error).message }),
         );

@@ -131,7 +131,7 @@ describe('keeper core (no thread)', () => {
     await store.close();
   });
 
-  it('a node new to its slot asks its K partners only, not every keeper; all of them only when no partner nor the disk has a version', async () => {
+  it('a node new to its slot asks its K partners only, not every keeper; all of them only when no partner nor the disk has a version, and not at the start', async () => {
     const store = new MemoryStore();
     // A keeper of the job that counts the connections made to it and closes them.
     const dialled: string[] = [];
@@ -154,10 +154,13 @@ describe('keeper core (no thread)', () => {
     assert.ok((await spare.request({ type: 'list', slot: 0 })).versions?.some((x) => x.version === 5));
     assert.equal((await spare.request({ type: 'fetch', slot: 0, version: 5 })).error, undefined);
     assert.deepEqual(dialled, [], 'no keeper but the partner was dialled');
-    // A slot whose partner holds nothing (node 1 has no copy of slot 3): every keeper is asked.
+    // A slot whose partner holds nothing (node 2 has no copy of slot 3): at a job's start, that
+    // is all; later (`wide`), every keeper is asked.
     const other = await keeper(store, 3);
     other.core.handle({ type: 'topology', slot: 3, buddies: [2] });
     assert.deepEqual((await other.request({ type: 'list', slot: 3 })).versions, []);
+    assert.deepEqual(dialled, [], 'at the start: nobody else asked');
+    assert.deepEqual((await other.request({ type: 'list', slot: 3, wide: true })).versions, []);
     assert.deepEqual(dialled, ['silent'], 'the fallback asks every keeper');
     silent.close();
     await store.close();
