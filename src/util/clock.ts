@@ -38,7 +38,8 @@ export const realClock: Clock = {
 interface FakeTimer {
   due: number;
   seq: number;
-  fn: () => void;
+  /** Undefined once it has fired or been cleared. */
+  fn: (() => void) | undefined;
 }
 
 /** (due, seq) order: what fires first, ties in the order they were set. */
@@ -50,13 +51,16 @@ const before = (a: FakeTimer, b: FakeTimer): boolean => a.due < b.due || (a.due 
  * the test's own calls between two advance()s stand for the I/O read before it.
  *
  * The timers sit in a binary heap, so a fire costs O(log T): the cluster simulator (src/sim/)
- * runs tens of thousands of them at once. A cleared timer leaves the map at once and the heap
- * lazily (skipped when it surfaces; the heap is rebuilt when most of it is dead).
+ * runs tens of thousands of them at once, and sets and clears hundreds of thousands a simulated
+ * second (every heartbeat moves a monitor's timer). The handle is the timer itself: clearing
+ * marks it dead (no map of live timers to update), and the heap drops it lazily (skipped when it
+ * surfaces; the heap is rebuilt when most of it is dead).
  */
 export class FakeClock implements Clock {
   private t: number;
   private seq = 0;
-  private readonly timers = new Map<number, FakeTimer>();
+  /** Timers set and neither fired nor cleared. */
+  private live = 0;
   private heap: FakeTimer[] = [];
   private readonly deferred: (() => void)[] = [];
 
@@ -69,17 +73,19 @@ export class FakeClock implements Clock {
   }
 
   setTimeout(fn: () => void, ms: number): TimerHandle {
-    const id = ++this.seq;
-    const tm = { due: this.t + Math.max(0, Number.isFinite(ms) ? ms : 0), seq: id, fn };
-    this.timers.set(id, tm);
+    const tm: FakeTimer = { due: this.t + Math.max(0, Number.isFinite(ms) ? ms : 0), seq: ++this.seq, fn };
+    this.live++;
     this.push(tm);
-    return id;
+    return tm;
   }
 
   clearTimeout(handle: TimerHandle): void {
-    if (!this.timers.delete(handle as number)) return;
+    const tm = handle as FakeTimer | undefined;
+    if (typeof tm !== 'object' || tm === null || tm.fn === undefined) return;
+    tm.fn = undefined;
+    this.live--;
     // Cancelled entries are dropped as they surface; rebuilt once they outnumber the live ones.
-    if (this.heap.length > 1024 && this.heap.length > 2 * this.timers.size) this.rebuild();
+    if (this.heap.length > 1024 && this.heap.length > 2 * this.live) this.rebuild();
   }
 
   defer(fn: () => void): void {
@@ -88,7 +94,7 @@ export class FakeClock implements Clock {
 
   /** Timers still waiting to fire. */
   get pending(): number {
-    return this.timers.size;
+    return this.live;
   }
 
   /** When the next timer falls due (undefined: none is set): lets a driver jump straight to it. */
@@ -116,9 +122,11 @@ export class FakeClock implements Clock {
       }
       if (!next) break;
       this.pop();
-      this.timers.delete(next.seq);
+      const fn = next.fn as () => void;
+      next.fn = undefined;
+      this.live--;
       this.t = Math.max(this.t, next.due);
-      next.fn();
+      fn();
     }
     this.t = target;
   }
@@ -135,7 +143,7 @@ export class FakeClock implements Clock {
   private top(): FakeTimer | undefined {
     while (this.heap.length > 0) {
       const h = this.heap[0] as FakeTimer;
-      if (this.timers.get(h.seq) === h) return h;
+      if (h.fn !== undefined) return h;
       this.pop();
     }
     return undefined;
@@ -158,7 +166,14 @@ export class FakeClock implements Clock {
     const h = this.heap;
     const last = h.pop();
     if (last === undefined || h.length === 0) return;
-    let i = 0;
+    this.siftDown(0, last);
+  }
+
+  /** Places `tm` at `i` or below, moving the earlier of the children up. */
+  private siftDown(start: number, tm: FakeTimer): void {
+    const h = this.heap;
+    const last = tm;
+    let i = start;
     for (;;) {
       const l = 2 * i + 1;
       if (l >= h.length) break;
@@ -171,8 +186,10 @@ export class FakeClock implements Clock {
     h[i] = last;
   }
 
+  /** The live timers only, heap order restored bottom-up (O(T)). */
   private rebuild(): void {
-    this.heap = [];
-    for (const tm of this.timers.values()) this.push(tm);
+    const h = this.heap.filter((tm) => tm.fn !== undefined);
+    this.heap = h;
+    for (let i = (h.length >> 1) - 1; i >= 0; i--) this.siftDown(i, h[i] as FakeTimer);
   }
 }
