@@ -1,11 +1,13 @@
 import type { MembershipRecord } from './membership-record.js';
 
 /**
- * The ring of each record object, derived once: a record is frozen once parsed (membership-record.ts)
- * and the FMSes of one process reading the same value share it, so the O(N log N) sort is done
- * once per record, not once per reader (the cluster simulator runs N FMSes in one process).
+ * The ring of each record object (or, before the first record, of the configuration's node
+ * list), derived once: a record is frozen once parsed (membership-record.ts) and the FMSes of one
+ * process reading the same value share it, so the O(N log N) sort is done once per record, not
+ * once per reader (the cluster simulator runs N FMSes in one process). Neither is changed once
+ * made, so a ring derived from one is never stale.
  */
-const rings = new WeakMap<MembershipRecord, readonly number[]>();
+const rings = new WeakMap<object, readonly number[]>();
 
 /**
  * Who watches whom. The live nodes of the job (members and spares, not failed) sorted by id form
@@ -16,11 +18,11 @@ const rings = new WeakMap<MembershipRecord, readonly number[]>();
  * brought in). Every FMS derives the same ring from the same record, so no one announces it.
  */
 export function ringOf(record: MembershipRecord | undefined, nodes: readonly number[]): readonly number[] {
-  if (!record) return Object.freeze([...nodes].sort((a, b) => a - b));
-  let ring = rings.get(record);
+  const key: object = record ?? nodes;
+  let ring = rings.get(key);
   if (!ring) {
-    ring = Object.freeze([...record.members, ...record.spares].sort((a, b) => a - b));
-    rings.set(record, ring);
+    ring = Object.freeze((record ? [...record.members, ...record.spares] : [...nodes]).sort((a, b) => a - b));
+    rings.set(key, ring);
   }
   return ring;
 }
