@@ -168,10 +168,21 @@ export class SimCluster {
     this.measuredFrom = this.clock.now();
   }
 
-  /** Moves simulated time on by `ms`. */
-  async run(ms: number): Promise<void> {
+  /**
+   * Moves simulated time on by `ms`. `progress.report` is called after the step that passes each
+   * `everyMs` of simulated time: looked at between steps, not a timer, so that asking for
+   * progress changes no step of the simulation (the results stay those of the seed).
+   */
+  async run(ms: number, progress?: { everyMs: number; report(): void }): Promise<void> {
     const until = this.clock.now() + ms;
-    while (this.clock.now() < until) await this.step(until);
+    let mark = progress ? this.clock.now() + progress.everyMs : Infinity;
+    while (this.clock.now() < until) {
+      await this.step(until);
+      if (progress && this.clock.now() >= mark && this.clock.now() < until) {
+        progress.report();
+        while (mark <= this.clock.now()) mark += progress.everyMs;
+      }
+    }
   }
 
   private async step(until: number): Promise<void> {
