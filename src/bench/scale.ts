@@ -18,6 +18,11 @@ export interface ScaleBenchOptions extends Omit<ClusterOptions, 'seed'> {
   partitionMs: number;
   partitionSize: number;
   json: boolean;
+  /**
+   * Called after each simulated minute with the figures so far (`sim_minutes` the minutes run,
+   * per-fault figures over the faults injected so far): a long run cut short still says what it saw.
+   */
+  progress?: ((partial: ScaleResult) => void) | undefined;
 }
 
 export interface ScaleResult {
@@ -60,6 +65,8 @@ export interface ScaleResult {
   sim_minutes: number;
   startup_real_s: number;
   real_s: number;
+  /** Figures so far, printed by --progress before the run's end. */
+  partial?: true;
 }
 
 /** "crash:K,partition:K" (either may be left out) -> counts. */
@@ -79,13 +86,11 @@ const ms = (x: number): number | null => (Number.isFinite(x) ? Math.round(x * 10
 export async function runScale(o: Omit<ScaleBenchOptions, 'runs' | 'json'>): Promise<ScaleResult> {
   const t0 = performance.now();
   const c = new SimCluster(o);
-  const faults = o.crashes + o.partitions;
   if (o.crashes + o.partitions * o.partitionSize > o.nodes + o.spares - 1) {
     throw new InvalidArgumentError(`--faults: ${o.crashes} crash(es) and ${o.partitions} partition(s) of ${o.partitionSize} need more than the ${o.nodes + o.spares} nodes`);
   }
   try {
     await c.start();
-    const t1 = performance.now();
     const windowMs = o.minutes * 60_000;
     // Evenly spread, crashes and partitions alternating, victims drawn when each fires.
     const kinds: ('crash' | 'partition')[] = [];
@@ -99,50 +104,59 @@ export async function runScale(o: Omit<ScaleBenchOptions, 'runs' | 'json'>): Pro
         else c.partitionAt(c.pickVictims(o.partitionSize), o.partitionMs);
       }, ((i + 0.5) * windowMs) / kinds.length);
     });
-    await c.run(windowMs);
-    const crashes = c.faults.filter((f) => f.kind === 'crash');
-    const detect = crashes.flatMap((f) => (f.detectedAt === undefined ? [] : [f.detectedAt - f.at]));
-    const agreed = crashes.flatMap((f) => (f.agreedAt === undefined ? [] : [f.agreedAt - f.at]));
-    const nodeS = c.nodeMs / 1000;
-    const { falseEvictions, partitionedEvictions } = c.evictions();
-    const s = c.storeCounts;
-    return {
-      nodes: o.nodes,
-      spares: o.spares,
-      watchers: (c.cfg0 as { watchers?: number }).watchers ?? null,
-      heartbeat_ms: c.cfg0.heartbeatMs,
-      fault_timeout_ms: c.cfg0.faultTimeoutMs,
-      loss: o.loss,
-      latency_ms: o.latencyMs,
-      jitter_ms: o.jitterMs,
-      seed: o.seed,
-      faults: { crash: crashes.length, partition: c.faults.length - crashes.length },
-      faults_asked: { crash: o.crashes, partition: o.partitions },
-      detect_ms: ms(median(detect)),
-      detect_p99_ms: ms(quantile(detect, 0.99)),
-      agreed_ms: ms(median(agreed)),
-      agreed_p99_ms: ms(quantile(agreed, 0.99)),
-      unagreed: crashes.length - agreed.length,
-      datagrams_per_node_s: Math.round((c.network.counts.sent / nodeS) * 100) / 100,
-      datagram_bytes_per_node_s: o.wire ? Math.round(c.network.counts.bytes / nodeS) : null,
-      store_writes: s.writes,
-      store_writes_per_fault: faults > 0 ? Math.round((s.writes / faults) * 100) / 100 : null,
-      cas_lost: s.casLost,
-      watch_events: s.watchEvents,
-      watch_events_per_fault: faults > 0 ? Math.round((s.watchEvents / faults) * 100) / 100 : null,
-      false_evictions: falseEvictions.length,
-      partitioned_evictions: partitionedEvictions.length,
-      fault_detected: c.eventCounts.get('fault_detected') ?? 0,
-      fms_errors: c.eventCounts.get('fms_error') ?? 0,
-      fms_error_sample: c.errors.slice(0, 3),
-      generation: c.view.generation,
-      sim_minutes: o.minutes,
-      startup_real_s: Math.round((t1 - t0) / 100) / 10,
-      real_s: Math.round((performance.now() - t0) / 100) / 10,
-    };
+    const t1 = performance.now();
+    const progress = o.progress;
+    await c.run(windowMs, progress && { everyMs: 60_000, report: () => progress(summary(c, o, t0, t1, true)) });
+    return summary(c, o, t0, t1, false);
   } finally {
     await c.stop();
   }
+}
+
+/** The figures of a run, at its end or (`partial`) so far. */
+function summary(c: SimCluster, o: Omit<ScaleBenchOptions, 'runs' | 'json'>, t0: number, t1: number, partial: boolean): ScaleResult {
+  const faults = partial ? c.faults.length : o.crashes + o.partitions;
+  const crashes = c.faults.filter((f) => f.kind === 'crash');
+  const detect = crashes.flatMap((f) => (f.detectedAt === undefined ? [] : [f.detectedAt - f.at]));
+  const agreed = crashes.flatMap((f) => (f.agreedAt === undefined ? [] : [f.agreedAt - f.at]));
+  const nodeS = c.nodeMs / 1000;
+  const { falseEvictions, partitionedEvictions } = c.evictions();
+  const s = c.storeCounts;
+  return {
+    nodes: o.nodes,
+    spares: o.spares,
+    watchers: (c.cfg0 as { watchers?: number }).watchers ?? null,
+    heartbeat_ms: c.cfg0.heartbeatMs,
+    fault_timeout_ms: c.cfg0.faultTimeoutMs,
+    loss: o.loss,
+    latency_ms: o.latencyMs,
+    jitter_ms: o.jitterMs,
+    seed: o.seed,
+    faults: { crash: crashes.length, partition: c.faults.length - crashes.length },
+    faults_asked: { crash: o.crashes, partition: o.partitions },
+    detect_ms: ms(median(detect)),
+    detect_p99_ms: ms(quantile(detect, 0.99)),
+    agreed_ms: ms(median(agreed)),
+    agreed_p99_ms: ms(quantile(agreed, 0.99)),
+    unagreed: crashes.length - agreed.length,
+    datagrams_per_node_s: Math.round((c.network.counts.sent / nodeS) * 100) / 100,
+    datagram_bytes_per_node_s: o.wire ? Math.round(c.network.counts.bytes / nodeS) : null,
+    store_writes: s.writes,
+    store_writes_per_fault: faults > 0 ? Math.round((s.writes / faults) * 100) / 100 : null,
+    cas_lost: s.casLost,
+    watch_events: s.watchEvents,
+    watch_events_per_fault: faults > 0 ? Math.round((s.watchEvents / faults) * 100) / 100 : null,
+    false_evictions: falseEvictions.length,
+    partitioned_evictions: partitionedEvictions.length,
+    fault_detected: c.eventCounts.get('fault_detected') ?? 0,
+    fms_errors: c.eventCounts.get('fms_error') ?? 0,
+    fms_error_sample: c.errors.slice(0, 3),
+    generation: c.view.generation,
+    sim_minutes: partial ? Math.round((c.clock.now() - c.measuredFrom) / 600) / 100 : o.minutes,
+    startup_real_s: Math.round((t1 - t0) / 100) / 10,
+    real_s: Math.round((performance.now() - t0) / 100) / 10,
+    ...(partial ? { partial: true as const } : {}),
+  };
 }
 
 export async function benchScale(o: ScaleBenchOptions, out: (line: string) => void): Promise<void> {

@@ -216,6 +216,7 @@ bench
   .option('--budget-s <s>', 'give up (an error) if a run takes longer than this in real seconds', intIn(1, 1_000_000))
   .option('--wire', 'round-trip every datagram through the HMAC/JSON/zod codec, as the UDP endpoint does (slower; adds bytes per node)', false)
   .option('--json', 'one JSON object per run', false)
+  .option('--progress', 'also the figures so far after each simulated minute, one JSON object a line on stderr ("partial": true)', false)
   .action(
     async (o: {
       nodes: number;
@@ -235,9 +236,20 @@ bench
       wire: boolean;
       json: boolean;
       budgetS?: number;
+      progress: boolean;
     }) => {
       const { crashes, partitions } = parseFaults(o.faults);
-      await benchScale({ ...o, crashes, partitions, realBudgetMs: o.budgetS === undefined ? undefined : o.budgetS * 1000 }, (l) => console.log(l));
+      const { progress, ...rest } = o;
+      await benchScale(
+        {
+          ...rest,
+          crashes,
+          partitions,
+          realBudgetMs: o.budgetS === undefined ? undefined : o.budgetS * 1000,
+          progress: progress ? (r) => console.error(JSON.stringify(r)) : undefined,
+        },
+        (l) => console.log(l),
+      );
     },
   );
 

@@ -66,8 +66,38 @@ export interface MembershipTransition {
   bumped: boolean;
 }
 
-/** Parses a stored value; anything unexpected becomes a CorruptRecordError naming the key. */
+/**
+ * The last few values parsed and their records, deep-frozen so no holder can change what another
+ * holds. The record is read again and again unchanged (a watch delivery, then a get of the same
+ * revision; in the cluster simulator, src/sim/, every one of N FMSes in one process reads the same
+ * value): validating it is O(N) each time (a set over every node), so N readers cost O(N^2) per
+ * generation. Equal text is an equal record, so a hit returns what the schema accepted before.
+ */
+const PARSED_KEPT = 4;
+const parsedRecords = new Map<string, MembershipRecord>();
+
+function deepFreeze<T>(v: T): T {
+  if (typeof v === 'object' && v !== null && !Object.isFrozen(v)) {
+    for (const x of Object.values(v)) deepFreeze(x);
+    Object.freeze(v);
+  }
+  return v;
+}
+
+/**
+ * Parses a stored value; anything unexpected becomes a CorruptRecordError naming the key. The
+ * record returned is frozen (it may be shared with other readers of the same value).
+ */
 export function parseMembership(key: string, value: string): MembershipRecord {
+  const seen = parsedRecords.get(value);
+  if (seen) return seen;
+  const record = deepFreeze(validateMembership(key, value));
+  if (parsedRecords.size >= PARSED_KEPT) parsedRecords.delete(parsedRecords.keys().next().value as string);
+  parsedRecords.set(value, record);
+  return record;
+}
+
+function validateMembership(key: string, value: string): MembershipRecord {
   let raw: unknown;
   try {
     raw = JSON.parse(value);

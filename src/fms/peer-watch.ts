@@ -11,7 +11,7 @@ import { IndirectProbe, PROBE_HELPERS } from './indirect-probe.js';
 import { LocalHealth } from './local-health.js';
 import { quantizeStall } from './stall-meter.js';
 import type { MembershipRecord } from './membership.js';
-import { coordinatorOf, ringOf, watchedBy, watchersOf } from './ring.js';
+import { coordinatorOf, onRing, ringOf, watchedBy, watchersOf } from './ring.js';
 
 /** How often the FMS reports its suspicion of the others (shown by the dashboard). */
 const HEALTH_EVERY_MS = 1000;
@@ -97,7 +97,7 @@ export class PeerWatch {
   private readonly brokenIn = new Map<number, { generation: number; message: string }>();
   /** Nodes for which the generation was renewed (they answered), the last generation renewed and how many running. */
   private readonly rejoinedFor = new Map<number, { generation: number; times: number }>();
-  private ring: number[] = [];
+  private ring: readonly number[] = [];
   private ringFor: MembershipRecord | undefined | null = null;
   /** The nodes we beat to, and those we judge. */
   private watchers: number[] = [];
@@ -324,8 +324,8 @@ export class PeerWatch {
       else this.awaitingFirstBeat.add(n);
     }
     // Addresses of nodes that left the ring are dropped, so the book stays the size of what we need.
-    const live = new Set(this.ring);
-    for (const n of this.addresses.keys()) if (!live.has(n)) this.addresses.delete(n);
+    // A search of the sorted ring per address kept (a few), not a set of the ring: O(log N), not O(N).
+    for (const n of this.addresses.keys()) if (!onRing(this.ring, n)) this.addresses.delete(n);
     if (this.beating) for (const n of this.wanted()) void this.resolve(n);
   }
 
@@ -393,9 +393,8 @@ export class PeerWatch {
   /** Up to `count` live nodes with known addresses to ask about `target`, in random order. */
   private helpers(target: number, count: number): number[] {
     const out: number[] = [];
-    const live = new Set(this.ring);
     for (const n of this.addresses.keys()) {
-      if (n === target || n === this.cfg.node || !live.has(n) || this.suspects.has(n) || this.monitor.isSuspected(n)) continue;
+      if (n === target || n === this.cfg.node || !onRing(this.ring, n) || this.suspects.has(n) || this.monitor.isSuspected(n)) continue;
       out.push(n);
     }
     for (let i = out.length - 1; i > 0; i--) {

@@ -1,6 +1,15 @@
 import type { MembershipRecord } from './membership-record.js';
 
 /**
+ * The ring of each record object (or, before the first record, of the configuration's node
+ * list), derived once: a record is frozen once parsed (membership-record.ts) and the FMSes of one
+ * process reading the same value share it, so the O(N log N) sort is done once per record, not
+ * once per reader (the cluster simulator runs N FMSes in one process). Neither is changed once
+ * made, so a ring derived from one is never stale.
+ */
+const rings = new WeakMap<object, readonly number[]>();
+
+/**
  * Who watches whom. The live nodes of the job (members and spares, not failed) sorted by id form
  * a ring; each FMS watches its K successors and beats to its K predecessors, so every live node
  * is watched by K others and each FMS's load is K in, K out, whatever N is. Sorting by id, not
@@ -8,10 +17,18 @@ import type { MembershipRecord } from './membership-record.js';
  * node left, and spares are on it like anyone else (a dead spare must be found before it is
  * brought in). Every FMS derives the same ring from the same record, so no one announces it.
  */
-export function ringOf(record: MembershipRecord | undefined, nodes: readonly number[]): number[] {
-  const live = record ? [...record.members, ...record.spares] : [...nodes];
-  return live.sort((a, b) => a - b);
+export function ringOf(record: MembershipRecord | undefined, nodes: readonly number[]): readonly number[] {
+  const key: object = record ?? nodes;
+  let ring = rings.get(key);
+  if (!ring) {
+    ring = Object.freeze((record ? [...record.members, ...record.spares] : [...nodes]).sort((a, b) => a - b));
+    rings.set(key, ring);
+  }
+  return ring;
 }
+
+/** Whether `node` is on the ring: a binary search, not a set of the whole ring per question. */
+export const onRing = (ring: readonly number[], node: number): boolean => indexIn(ring, node) >= 0;
 
 /** Index of `node` in the sorted ring, or -1. */
 function indexIn(ring: readonly number[], node: number): number {

@@ -121,9 +121,10 @@ export class SimNetwork {
     for (const [n, s] of this.side) if (s === id) this.side.delete(n);
   }
 
-  private cutOff(from: number, to: string): boolean {
-    const port = this.ports.get(to);
-    return port !== undefined && (this.side.get(from) ?? 0) !== (this.side.get(port.node) ?? 0);
+  /** Whether `from` and `to` are on different sides of a partition (none: nobody is cut off). */
+  private cutOff(from: number, to: Port | undefined): boolean {
+    if (this.side.size === 0 || to === undefined) return false;
+    return (this.side.get(from) ?? 0) !== (this.side.get(to.node) ?? 0);
   }
 
   private send(from: Port, to: string, d: Datagram): void {
@@ -135,7 +136,7 @@ export class SimNetwork {
       this.counts.bytes += packet.length;
     }
     const { loss, latencyMs, jitterMs, rng } = this.opts;
-    if (this.cutOff(from.node, to)) {
+    if (this.cutOff(from.node, this.ports.get(to))) {
       this.counts.cut++;
       return;
     }
@@ -152,7 +153,7 @@ export class SimNetwork {
         return;
       }
       // Judged again on arrival: a datagram in flight when the link is cut is lost.
-      if (this.cutOff(from.node, to)) {
+      if (this.cutOff(from.node, port)) {
         this.counts.cut++;
         return;
       }

@@ -1,4 +1,5 @@
 import { Fms, type FmsConfig, type FmsDeps, type FmsEvent } from '../fms/fms.js';
+import type { Datagram } from '../protocol/datagram.js';
 import type { MemoryStore } from '../store/memory-store.js';
 import type { WatchEvent } from '../store/store.js';
 import type { Clock, TimerHandle } from '../util/clock.js';
@@ -67,7 +68,18 @@ export class SimNode {
       openStore: () => Promise.resolve(this.store),
       openEndpoint: (o) => Promise.resolve(world.network.endpoint(node, o.onDatagram)),
       startProgram: () => {
-        this.program = new SimProgram(this.clock, world.timing, (to, pid) => world.network.local(node, to, { type: 'program_heartbeat', node, pid }), world.rng);
+        // One frozen datagram per program, sent at every beat: what the UDP endpoint's decoder
+        // hands the FMS too (protocol/datagram.ts caches a heartbeat's packet and its datagram).
+        let beat: Datagram | undefined;
+        this.program = new SimProgram(
+          this.clock,
+          world.timing,
+          (to, pid) => {
+            if (beat?.type !== 'program_heartbeat' || beat.pid !== pid) beat = Object.freeze({ type: 'program_heartbeat', node, pid });
+            world.network.local(node, to, beat);
+          },
+          world.rng,
+        );
         return this.program;
       },
     };

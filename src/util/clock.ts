@@ -38,26 +38,46 @@ export const realClock: Clock = {
 interface FakeTimer {
   due: number;
   seq: number;
-  fn: () => void;
+  /** Undefined once it has fired or been cleared. */
+  fn: (() => void) | undefined;
 }
 
 /** (due, seq) order: what fires first, ties in the order they were set. */
 const before = (a: FakeTimer, b: FakeTimer): boolean => a.due < b.due || (a.due === b.due && a.seq < b.seq);
+const order = (a: FakeTimer, b: FakeTimer): number => a.due - b.due || a.seq - b.seq;
+
+/** The timers due within one millisecond [key, key + 1): unsorted until it is the earliest. */
+interface Bucket {
+  readonly key: number;
+  items: FakeTimer[];
+  /** items[0..head) have fired. */
+  head: number;
+  sorted: boolean;
+}
 
 /**
  * A clock tests move by hand. Timers fire in due order, ties in the order they were set. What
  * is deferred runs once nothing more is due at the current instant and time is about to move on:
  * the test's own calls between two advance()s stand for the I/O read before it.
  *
- * The timers sit in a binary heap, so a fire costs O(log T): the cluster simulator (src/sim/)
- * runs tens of thousands of them at once. A cleared timer leaves the map at once and the heap
- * lazily (skipped when it surfaces; the heap is rebuilt when most of it is dead).
+ * The cluster simulator (src/sim/) keeps some 50,000 timers pending at 10,000 nodes and sets and
+ * clears hundreds of thousands a simulated second (every heartbeat moves a monitor's timer), so
+ * the queue is a calendar of one-millisecond buckets: setting a timer appends it to its bucket,
+ * a bucket is sorted once when it becomes the earliest, and only the bucket keys (a few
+ * thousand) sit in a binary heap. A binary heap of the timers themselves cost O(log T) cache
+ * misses per timer. The handle is the timer itself: clearing marks it dead, and dead timers are
+ * dropped when their bucket is sorted or reached, or all at once when most timers are dead.
  */
 export class FakeClock implements Clock {
   private t: number;
   private seq = 0;
-  private readonly timers = new Map<number, FakeTimer>();
-  private heap: FakeTimer[] = [];
+  /** Timers set and neither fired nor cleared. */
+  private live = 0;
+  /** Cleared timers still sitting in a bucket. */
+  private dead = 0;
+  private readonly buckets = new Map<number, Bucket>();
+  /** The keys of `buckets`, a min-heap. */
+  private readonly keys: number[] = [];
   private readonly deferred: (() => void)[] = [];
 
   constructor(start = 0) {
@@ -69,17 +89,19 @@ export class FakeClock implements Clock {
   }
 
   setTimeout(fn: () => void, ms: number): TimerHandle {
-    const id = ++this.seq;
-    const tm = { due: this.t + Math.max(0, Number.isFinite(ms) ? ms : 0), seq: id, fn };
-    this.timers.set(id, tm);
-    this.push(tm);
-    return id;
+    const tm: FakeTimer = { due: this.t + Math.max(0, Number.isFinite(ms) ? ms : 0), seq: ++this.seq, fn };
+    this.live++;
+    this.add(tm);
+    return tm;
   }
 
   clearTimeout(handle: TimerHandle): void {
-    if (!this.timers.delete(handle as number)) return;
-    // Cancelled entries are dropped as they surface; rebuilt once they outnumber the live ones.
-    if (this.heap.length > 1024 && this.heap.length > 2 * this.timers.size) this.rebuild();
+    const tm = handle as FakeTimer | undefined;
+    if (typeof tm !== 'object' || tm === null || tm.fn === undefined) return;
+    tm.fn = undefined;
+    this.live--;
+    this.dead++;
+    if (this.dead > 1024 && this.dead > 2 * this.live) this.compact();
   }
 
   defer(fn: () => void): void {
@@ -88,7 +110,7 @@ export class FakeClock implements Clock {
 
   /** Timers still waiting to fire. */
   get pending(): number {
-    return this.timers.size;
+    return this.live;
   }
 
   /** When the next timer falls due (undefined: none is set): lets a driver jump straight to it. */
@@ -115,10 +137,12 @@ export class FakeClock implements Clock {
         continue;
       }
       if (!next) break;
-      this.pop();
-      this.timers.delete(next.seq);
+      (this.buckets.get(this.keys[0] as number) as Bucket).head++;
+      const fn = next.fn as () => void;
+      next.fn = undefined;
+      this.live--;
       this.t = Math.max(this.t, next.due);
-      next.fn();
+      fn();
     }
     this.t = target;
   }
@@ -131,31 +155,85 @@ export class FakeClock implements Clock {
     this.t += Math.max(0, ms);
   }
 
-  /** The earliest live timer, dropping cancelled ones off the top. */
+  private add(tm: FakeTimer): void {
+    const key = Math.floor(tm.due);
+    const b = this.buckets.get(key);
+    if (!b) {
+      this.buckets.set(key, { key, items: [tm], head: 0, sorted: false });
+      this.pushKey(key);
+      return;
+    }
+    const items = b.items;
+    if (!b.sorted || items.length === b.head || !before(tm, items[items.length - 1] as FakeTimer)) {
+      items.push(tm);
+      return;
+    }
+    // The earliest bucket, being drained: in order among the timers not fired yet.
+    let lo = b.head;
+    let hi = items.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (before(tm, items[mid] as FakeTimer)) hi = mid;
+      else lo = mid + 1;
+    }
+    items.splice(lo, 0, tm);
+  }
+
+  /** The earliest live timer (not taken off: advance() moves its bucket's head past it). */
   private top(): FakeTimer | undefined {
-    while (this.heap.length > 0) {
-      const h = this.heap[0] as FakeTimer;
-      if (this.timers.get(h.seq) === h) return h;
-      this.pop();
+    while (this.keys.length > 0) {
+      const b = this.buckets.get(this.keys[0] as number) as Bucket;
+      if (!b.sorted) {
+        b.items = this.alive(b.items, b.head).sort(order);
+        b.head = 0;
+        b.sorted = true;
+      }
+      const items = b.items;
+      while (b.head < items.length && (items[b.head] as FakeTimer).fn === undefined) {
+        b.head++;
+        this.dead--;
+      }
+      if (b.head < items.length) return items[b.head];
+      this.buckets.delete(b.key);
+      this.popKey();
     }
     return undefined;
   }
 
-  private push(tm: FakeTimer): void {
-    const h = this.heap;
-    h.push(tm);
+  /** items[from..] without the cleared ones, which stop counting as dead. */
+  private alive(items: FakeTimer[], from: number): FakeTimer[] {
+    const out: FakeTimer[] = [];
+    for (let i = from; i < items.length; i++) {
+      const tm = items[i] as FakeTimer;
+      if (tm.fn !== undefined) out.push(tm);
+      else this.dead--;
+    }
+    return out;
+  }
+
+  /** Every cleared timer dropped at once (O(T)); emptied buckets go when they surface. */
+  private compact(): void {
+    for (const b of this.buckets.values()) {
+      b.items = this.alive(b.items, b.head);
+      b.head = 0;
+    }
+  }
+
+  private pushKey(key: number): void {
+    const h = this.keys;
+    h.push(key);
     let i = h.length - 1;
     while (i > 0) {
       const parent = (i - 1) >> 1;
-      if (!before(tm, h[parent] as FakeTimer)) break;
-      h[i] = h[parent] as FakeTimer;
+      if ((h[parent] as number) <= key) break;
+      h[i] = h[parent] as number;
       i = parent;
     }
-    h[i] = tm;
+    h[i] = key;
   }
 
-  private pop(): void {
-    const h = this.heap;
+  private popKey(): void {
+    const h = this.keys;
     const last = h.pop();
     if (last === undefined || h.length === 0) return;
     let i = 0;
@@ -163,16 +241,11 @@ export class FakeClock implements Clock {
       const l = 2 * i + 1;
       if (l >= h.length) break;
       const r = l + 1;
-      const c = r < h.length && before(h[r] as FakeTimer, h[l] as FakeTimer) ? r : l;
-      if (!before(h[c] as FakeTimer, last)) break;
-      h[i] = h[c] as FakeTimer;
+      const c = r < h.length && (h[r] as number) < (h[l] as number) ? r : l;
+      if ((h[c] as number) >= last) break;
+      h[i] = h[c] as number;
       i = c;
     }
     h[i] = last;
-  }
-
-  private rebuild(): void {
-    this.heap = [];
-    for (const tm of this.timers.values()) this.push(tm);
   }
 }
