@@ -4,7 +4,7 @@ import { CorruptionDetectedError, CorruptionUnresolvedError, InvalidArgumentErro
 import type { NodeEventFields, ProgramEventMessage, ProgramEventName } from '../protocol/events.js';
 import type { FromKeeper, KeeperInit, ToKeeper } from '../protocol/keeper-messages.js';
 import { newProgramStats, type ProgramStats } from '../protocol/program-ipc.js';
-import { diskCadence, finest, isReplicated, makesVersion, retained, type Cadence } from '../state/replica-cadence.js';
+import { diskCadence, finest, isReplicated, makesVersion, retained, SPREAD_FACTOR, toFurtherPeers, type Cadence } from '../state/replica-cadence.js';
 import type { EntryKind, EntryMeta, StateVersion } from '../state/version-format.js';
 import { stateDigest, digestHex } from '../state/state-digest.js';
 import { voteOnDigests } from './digest-vote.js';
@@ -148,13 +148,14 @@ export class Keeper {
    * "Fifth session: replicas and files spaced in time"), and on the next turn the program is
    * usually waiting for the network.
    */
-  commit(m: Omit<CommitMessage, 'replicate' | 'persist'>, verified = false): void {
+  commit(m: Omit<CommitMessage, 'replicate' | 'further' | 'persist'>, verified = false): void {
     const v = m.meta.version;
     // A verified version is replicated too: a corruption rolls back to it, and the node replaced
-    // for it needs its own part from a replica.
+    // for it needs its own part from a replica (the first peer's: a corruption is one fault).
     const replicate = verified || isReplicated(v, this.cadence);
+    const further = toFurtherPeers(v, this.cadence);
     const persist = isReplicated(v, this.disk);
-    const c: CommitMessage = Object.assign(m, { replicate, persist });
+    const c: CommitMessage = Object.assign(m, { replicate, further, persist });
     if (replicate || persist) {
       let bytes = 0;
       for (const d of m.data) bytes += d.byteLength;
@@ -176,12 +177,26 @@ export class Keeper {
   private disk: Cadence;
 
   setCadence(c: Cadence): void {
-    this.cadence = { ...c, pinned: this.pinned };
+    this.cadence = { ...c, pinned: this.pinned, spread: this.spread };
     this.disk = diskCadence(this.cadence, this.opts.persistEvery);
     this.postSoon({ type: 'cadence', cadence: this.cadence, disk: this.disk });
   }
 
   private pinned: number[] = [];
+
+  /** The second peers' lattice factor while this node has two peers or more (replica-cadence.ts, `spread`). */
+  private spread: number | undefined;
+
+  /**
+   * How many peers receive this node's replicas now: with two or more, the second and further
+   * get the sparser lattice, and every member keeps its newest versions for them (`retained`).
+   */
+  peers(n: number): void {
+    const spread = n > 1 ? SPREAD_FACTOR : undefined;
+    if (spread === this.spread) return;
+    this.spread = spread;
+    this.setCadence(this.cadence);
+  }
 
   /** Versions kept whatever their age (the verifier's: replica-cadence.ts, `pinned`). */
   pin(versions: number[]): void {
@@ -502,6 +517,7 @@ export class State<T extends Record<string, StateEntry>> {
   async sync(): Promise<void> {
     const host = this.host;
     await this.keeper.ready;
+    this.keeper.peers(host.buddies.length);
     this.keeper.post({ type: 'topology', slot: host.slot, buddies: host.buddies });
     if (this.dispute) await this.settle(this.dispute);
     this.furthest = Math.max(this.furthest, this.step);

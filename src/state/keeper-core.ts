@@ -165,7 +165,7 @@ export function createKeeperCore(post: (m: FromKeeper) => void, deps: KeeperCore
 
   // ---- commits: checksum, keep, persist, replicate ----
 
-  function commit(v: StateVersion, replicate: boolean, persist: boolean): void {
+  function commit(v: StateVersion, replicate: boolean, further: boolean, persist: boolean): void {
     for (const d of v.data) owner.set(d, v.meta.version);
     remember(v.meta.slot, v);
     for (let i = commitWaiters.length - 1; i >= 0; i--) {
@@ -177,6 +177,7 @@ export function createKeeperCore(post: (m: FromKeeper) => void, deps: KeeperCore
     }
     if (persist) toDisk.offer(v);
     if (replicate) toBuddy.offer(v);
+    if (further) toFurther.offer(v);
   }
 
   /**
@@ -256,7 +257,9 @@ export function createKeeperCore(post: (m: FromKeeper) => void, deps: KeeperCore
   }
 
   const toDisk = new Aligned();
-  const toBuddy = new Newest((v) => replicate(seal(v)));
+  // Two streams: the second peers' sparse versions neither wait for nor displace the first's.
+  const toBuddy = new Newest((v) => replicate(seal(v), buddies.slice(0, 1)));
+  const toFurther = new Newest((v) => replicate(seal(v), buddies.slice(1)));
 
   async function persist(v: StateVersion): Promise<boolean> {
     const { slot: s, version } = v.meta;
@@ -285,9 +288,9 @@ export function createKeeperCore(post: (m: FromKeeper) => void, deps: KeeperCore
     }
   }
 
-  /** To every replica peer in turn: true if at least one has it. */
-  async function replicate(v: StateVersion): Promise<boolean> {
-    const done = await Promise.all(buddies.filter((b) => b !== cfg.node).map((b) => replicateTo(b, v)));
+  /** To these replica peers at once: true if at least one has it. */
+  async function replicate(v: StateVersion, to: number[]): Promise<boolean> {
+    const done = await Promise.all(to.filter((b) => b !== cfg.node).map((b) => replicateTo(b, v)));
     return done.includes(true);
   }
 
@@ -640,7 +643,7 @@ export function createKeeperCore(post: (m: FromKeeper) => void, deps: KeeperCore
         buddies = m.buddies;
         return;
       case 'commit':
-        commit({ meta: m.meta, data: m.data }, m.replicate, m.persist);
+        commit({ meta: m.meta, data: m.data }, m.replicate, m.further, m.persist);
         return;
       case 'cadence':
         cadence = m.cadence;
@@ -659,7 +662,7 @@ export function createKeeperCore(post: (m: FromKeeper) => void, deps: KeeperCore
         );
         return;
       case 'durable':
-        Promise.all([toDisk.idle(DURABLE_WAIT_MS), toBuddy.idle(DURABLE_WAIT_MS)]).then(() => post({ type: 'reply', id: m.id }));
+        Promise.all([toDisk.idle(DURABLE_WAIT_MS), toBuddy.idle(DURABLE_WAIT_MS), toFurther.idle(DURABLE_WAIT_MS)]).then(() => post({ type: 'reply', id: m.id }));
         return;
       case 'truncate':
         truncate(m.slot, m.after).then(
