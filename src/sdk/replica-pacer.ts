@@ -1,6 +1,6 @@
 import type { NodeEventFields, ProgramEventName } from '../protocol/events.js';
 import { chooseVerifyPlan, DEFAULT_VERIFY_MS, type VerifyPlan } from './state-verifier.js';
-import { chooseEvery, chooseVersionEvery, finest, switchPoint, versionTargetMs, type Cadence } from '../state/replica-cadence.js';
+import { chooseEvery, chooseFarEvery, chooseVersionEvery, finest, switchPoint, versionTargetMs, type Cadence } from '../state/replica-cadence.js';
 
 /** Commits after a sync before the step is measured (each is a version until then): the first steps warm up. */
 const WARM_VERSIONS = 10;
@@ -71,8 +71,10 @@ export class ReplicaPacer {
   /** After a sync that restored (or made) `version`: back to the finest intervals, measured again. */
   restart(version: number): void {
     this.epoch++;
-    this.apply(finest(this.opts.keep, this.opts.base, this.opts.versionEvery));
-    if (this.fixed) return;
+    const c = finest(this.opts.keep, this.opts.base, this.opts.versionEvery);
+    // Fixed intervals are chosen from the start: the second peers' too (replica-cadence.ts, `farEvery`).
+    if (this.fixed) return this.apply({ ...c, switchAt: 0, farEvery: chooseFarEvery(c.every, 0, undefined) });
+    this.apply(c);
     this.measureFrom = version + WARM_VERSIONS;
     this.exchangeAt = this.measureFrom + MEASURED_VERSIONS;
   }
@@ -113,7 +115,8 @@ export class ReplicaPacer {
         const switchAt = switchPoint(version + 1, every);
         // Versions thin out at once: every commit until then was one (replica-cadence.ts).
         const versionsFrom = switchPoint(version + 1, versionEvery);
-        this.apply({ keep, base, every, switchAt, versionEvery, versionsFrom });
+        const farEvery = chooseFarEvery(every, slowest, targetMs);
+        this.apply({ keep, base, every, switchAt, versionEvery, versionsFrom, farEvery });
         if (this.host.rank === 0) {
           const g = this.host.generation;
           const step_ms = +slowest.toFixed(3);

@@ -26,13 +26,15 @@
  *   which the exchange started: a member that already switched may be the one lost, and its
  *   replicas are multiples of an interval this node does not know yet.
  *
- * With `--replicas K` of 2 or more, the first peer gets every replica and the others only those
- * on a sparser lattice (`toFurtherPeers`, every SPREAD_FACTORth): a second full stream cost as
- * much as the first. When a node and its first peer are lost together, the lost node's slot comes
- * from its second peer, so every member also keeps the two newest multiples of that lattice's
- * two intervals (`spread`), as it keeps those of the first: the same rules, on the lattice scaled
- * (as the files' are, `scaled`). The price is the rollback: after a double fault it goes back as
- * far as a version on the sparse lattice (up to two of its intervals), not one on the first's.
+ * With `--replicas K` of 2 or more, the first peer gets every replica and the others, once the
+ * members have chosen their intervals, only the multiples of `farEvery`, SPREAD_FACTOR times
+ * further apart in time (`toFurtherPeers`): a second full stream cost as much as the first. They
+ * switch as the first peer's lattice does, at the first multiple of `farEvery` from `switchAt`,
+ * and until then (and while no interval is chosen: after each sync, a few dozen commits) get
+ * every replica, a superset again. When a node and its first peer are lost together, the lost
+ * node's slot comes from its second peer, so every member also keeps the two newest multiples of
+ * `farEvery`. The price is the rollback: after a double fault it goes back as far as a multiple
+ * of `farEvery` (up to two of its intervals), not of `every`.
  * test/unit/replica-cadence.test.ts checks this against random schedules, and that a simpler
  * rule fails them, for one fault and for two.
  */
@@ -56,11 +58,12 @@ export interface Cadence {
    */
   pinned?: readonly number[] | undefined;
   /**
-   * With 2 peers or more: the second and further peers receive only the replicas also on the
-   * lattice scaled by this factor (`toFurtherPeers`), and `retained` keeps that lattice's newest
-   * too. Absent: one peer (or none), nothing to keep for a second.
+   * Once chosen (with `switchAt`), and with 2 peers or more: the second and further peers receive
+   * only the multiples of this from the first multiple of it at or after `switchAt`
+   * (`toFurtherPeers`), and `retained` keeps its two newest. Absent: every replica goes to every
+   * peer (one peer, or no interval chosen yet).
    */
-  spread?: number | undefined;
+  farEvery?: number | undefined;
 }
 
 /** Replicas of every 10th version until the members have measured their step. */
@@ -117,29 +120,41 @@ export const isReplicated = (version: number, c: Pick<Cadence, 'base' | 'every' 
   version % c.base === 0 && (version % c.every === 0 || version < (c.switchAt ?? 0));
 
 /**
- * How much sparser the second and further peers' replicas are than the first's: every 64th.
- * Measured (docs/benchmarks.md, "Corruption and double faults"), a second peer receiving every
- * replica cost +6.45 % of the job's CPU per step against one peer (rounds +4.2 to +14.4 %): the
- * stream costs per version sent (a 4 MiB message, and the receiver's checks), so a stream of
- * every Mth costs about 1/M of it. The target is 0.25 %; M = 32 would be 0.20 % at the median
- * and 0.45 % at the worst round, M = 64 is 0.10 % and 0.23 %: under the target even in the worst
- * round measured, with room for the noise. A power of two, so that the lattice nests with the
- * replicas' (`base * 2^k`). What it costs instead: at replicas about 250 ms apart, the second
- * peer's are about 16 s apart, and a node lost together with its first peer rolls the job back
- * up to about two of those (the first peer alone: two of 250 ms).
+ * How much further apart in time the second and further peers' replicas are than the first's:
+ * 64 times (`farEvery`). Measured (docs/benchmarks.md, "Corruption and double faults"), a second
+ * peer receiving every replica cost +6.45 % of the job's CPU per step against one peer (rounds
+ * +4.2 to +14.4 %). The stream costs per version sent (a 4 MiB message, and the receiver's
+ * checks), so one of every Mth costs about 1/M of that. The target is 0.25 %: M = 32 would be
+ * 0.20 % at the median and 0.45 % at the worst round measured; M = 64 is 0.10 % and 0.23 %, under
+ * the target even at the worst round, with room for the noise. A power of two, so that the
+ * lattices nest (`base * 2^k`). What it costs instead: with replicas about 250 ms apart (the
+ * default), the second peer's are about 16 s apart, and a node lost together with its first peer
+ * rolls the job back up to about two of those (the first peer alone: two of 250 ms).
  */
 export const SPREAD_FACTOR = 64;
 
 /**
- * Whether version `version` also goes to the second and further peers: replicated (to the first)
- * and on the replica lattice scaled by `spread`, switching as the first's does (`scaled`). A
- * subset of the first peer's: the second peer never holds a version the first was not sent, so
- * when the lost node's first peer survives, nothing changes.
+ * The second peers' interval: the smallest `every * 2^k` at least SPREAD_FACTOR times the
+ * replicas' target time apart at `stepMs` (a fixed interval, no target: SPREAD_FACTOR times it).
+ * In time, not a fixed multiple: with slow steps the replicas are already far apart, and cheap.
  */
-export function toFurtherPeers(version: number, c: Pick<Cadence, 'base' | 'every' | 'switchAt' | 'spread'>): boolean {
-  if (c.spread === undefined || !isReplicated(version, c)) return false;
-  const every = c.every * c.spread;
-  return isReplicated(version, { base: c.base * c.spread, every, switchAt: c.switchAt === undefined ? undefined : switchPoint(c.switchAt, every) });
+export function chooseFarEvery(every: number, stepMs: number, targetMs: number | undefined): number {
+  if (targetMs === undefined) return every * SPREAD_FACTOR;
+  let far = every;
+  while (far * stepMs < SPREAD_FACTOR * targetMs && far * 2 <= MAX_EVERY * SPREAD_FACTOR) far *= 2;
+  return far;
+}
+
+/**
+ * Whether version `version` also goes to the second and further peers: every replica until the
+ * members have chosen `farEvery`; after it, the replicas below the first multiple of `farEvery`
+ * at or after `switchAt`, and the multiples of `farEvery` from there. Always a subset of the
+ * first peer's: the second never holds a version the first was not sent.
+ */
+export function toFurtherPeers(version: number, c: Pick<Cadence, 'base' | 'every' | 'switchAt' | 'farEvery'>): boolean {
+  if (!isReplicated(version, c)) return false;
+  if (c.farEvery === undefined || c.switchAt === undefined) return true;
+  return version % c.farEvery === 0 || version < switchPoint(c.switchAt, c.farEvery);
 }
 
 /** The first version from which a member that learns `every` at `version` replicates only those. */
@@ -158,9 +173,9 @@ export function scaled(c: Cadence, factor: number): Cadence {
 /** Files of every 10th replicated version, unless `--persist-every` fixes their interval. */
 export const PERSIST_FACTOR = 10;
 
-/** Files are written alike on every member and need no second peer's lattice (`spread` is for memory). */
+/** Files are written alike on every member and need no second peer's lattice (`farEvery` is for memory). */
 export function diskCadence(replicas: Cadence, persistEvery: number | null): Cadence {
-  return persistEvery === null ? { ...scaled(replicas, PERSIST_FACTOR), spread: undefined } : { keep: replicas.keep, base: persistEvery, every: persistEvery };
+  return persistEvery === null ? { ...scaled(replicas, PERSIST_FACTOR), farEvery: undefined } : { keep: replicas.keep, base: persistEvery, every: persistEvery };
 }
 
 /** The versions (of one slot) a node keeps, out of those it holds. */
@@ -170,11 +185,9 @@ export function retained(versions: Iterable<number>, c: Cadence): Set<number> {
   const keep = new Set<number>();
   let everyKept = 0;
   let baseKept = 0;
-  // The second peer's lattice (`spread`): its two intervals, as for the first's.
-  const farEvery = c.spread === undefined ? 0 : c.every * c.spread;
-  const farBase = c.spread === undefined ? 0 : c.base * c.spread;
-  let farEveryKept = 0;
-  let farBaseKept = 0;
+  // The second peers' lattice: its two newest, as for the first's (`farEvery`).
+  const farEvery = c.farEvery ?? 0;
+  let farKept = 0;
   for (let i = 0; i < sorted.length; i++) {
     const v = sorted[i] as number;
     const onBase = v % c.base === 0;
@@ -187,13 +200,9 @@ export function retained(versions: Iterable<number>, c: Cadence): Set<number> {
       keep.add(v);
       baseKept++;
     }
-    if (farEvery > 0 && farEveryKept < 2 && v % farEvery === 0) {
+    if (farEvery > 0 && farKept < 2 && v % farEvery === 0) {
       keep.add(v);
-      farEveryKept++;
-    }
-    if (farBase > 0 && farBaseKept < 2 && v % farBase === 0) {
-      keep.add(v);
-      farBaseKept++;
+      farKept++;
     }
     if (onBase && c.holdFrom !== undefined && v >= c.holdFrom) keep.add(v);
   }

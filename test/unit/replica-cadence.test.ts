@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { chooseEvery, chooseVersionEvery, diskCadence, isReplicated, makesVersion, MAX_EVERY, retained, scaled, SPREAD_FACTOR, switchPoint, toFurtherPeers, VERSION_COST_SHARE, versionTargetMs, type Cadence } from '../../src/state/replica-cadence.js';
+import { chooseEvery, chooseFarEvery, chooseVersionEvery, diskCadence, isReplicated, makesVersion, MAX_EVERY, retained, scaled, SPREAD_FACTOR, switchPoint, toFurtherPeers, VERSION_COST_SHARE, versionTargetMs, type Cadence } from '../../src/state/replica-cadence.js';
 
 /**
  * A model of R members committing in step (none more than one version ahead of another, as
@@ -102,8 +102,9 @@ function simulatePeers(s: TwoFaults, prune: Rule = retained): { common: number[]
   const last = s.ahead.map((a) => fault + (a ? 1 : 0));
   const cadence = (r: number, v: number): Cadence => {
     const learnedAt = start + (delays[r] as number);
-    if (v >= learnedAt) return { keep: s.keep, base: BASE, every, switchAt: switchPoint(start + 1, every), versionEvery: versionEveryOf(s, every), versionsFrom: switchPoint(start + 1, versionEveryOf(s, every)), spread: s.spread };
-    return { keep: s.keep, base: BASE, every: BASE, holdFrom: v >= start ? start : undefined, spread: s.spread };
+    if (v >= learnedAt) return { keep: s.keep, base: BASE, every, switchAt: switchPoint(start + 1, every), versionEvery: versionEveryOf(s, every), versionsFrom: switchPoint(start + 1, versionEveryOf(s, every)), farEvery: every * s.spread };
+    // Not learned yet: no second peers' interval either, so every replica goes to every peer.
+    return { keep: s.keep, base: BASE, every: BASE, holdFrom: v >= start ? start : undefined };
   };
   const own = Array.from({ length: s.ranks }, () => new Set<number>());
   /** held[h][r]: the replicas of member r's slot that member h holds. */
@@ -261,7 +262,7 @@ describe('replica cadence', () => {
   });
 
   it('without keeping the second peer’s lattice, two adjacent members lost at once can leave no common version (the model can fail)', () => {
-    const firstOnly: Rule = (versions, c) => retained(versions, { ...c, spread: undefined });
+    const firstOnly: Rule = (versions, c) => retained(versions, { ...c, farEvery: undefined });
     let failures = 0;
     fc.assert(
       fc.property(twoFaultSchedules, (s) => {
@@ -275,20 +276,32 @@ describe('replica cadence', () => {
   it('the real factor: a node and its first peer lost long after the interval was chosen, 3 members', () => {
     for (const fault of [0.1, 0.37, 0.5, 0.93, 1].map((f) => Math.floor(f * 1000))) {
       const s: TwoFaults = { ranks: 3, keep: 2, k: 1, j: 0, e: 2, fault, lost: 1, inFlight: true, delays: [3, 500, 1100], ahead: [false, true, false], spread: SPREAD_FACTOR, gap: 0, single: false };
-      const { common, every } = simulatePeers(s);
-      assert.ok(common.length > 0 && Math.max(...common) % every === 0, `fault at ${fault}: common ${common.join(',')}`);
+      const { common, every, fault: at } = simulatePeers(s);
+      const newest = Math.max(...common);
+      assert.ok(common.length > 0 && newest >= at - 2 * every - 1, `fault at ${at}: common ${common.join(',')}`);
+      // Once the second peers' lattice has switched, the version found is one of its multiples.
+      if (at >= 2 * every) assert.equal(newest % every, 0, `fault at ${at}: common ${common.join(',')}`);
     }
   });
 
-  it('only the second peer’s lattice goes further, a subset of the first’s, and files do not keep it', () => {
-    const learned: Cadence = { keep: 2, base: 10, every: 40, switchAt: 80, spread: 4 };
+  it('the second peers get every replica until the interval is chosen, then only the multiples of farEvery, a subset of the first’s; files do not keep it', () => {
+    const learned: Cadence = { keep: 2, base: 10, every: 40, switchAt: 80, farEvery: 160 };
     const further = [...Array(2000).keys()].filter((v) => toFurtherPeers(v, learned));
     assert.ok(further.every((v) => isReplicated(v, learned)));
-    // Every 4th of base (40) until the scaled switch point (160), every 4th of every (160) from there.
-    assert.deepEqual(further.slice(0, 6), [0, 40, 80, 120, 160, 320]);
-    assert.ok(further.slice(4).every((v) => v % 160 === 0));
-    assert.equal([...Array(2000).keys()].filter((v) => toFurtherPeers(v, { ...learned, spread: undefined })).length, 0, 'one peer: nothing further');
-    assert.equal(diskCadence(learned, null).spread, undefined);
+    // Every 10th below the switch (80), every 40th until the first multiple of 160 from there, then every 160th.
+    assert.deepEqual(further.slice(0, 13), [0, 10, 20, 30, 40, 50, 60, 70, 80, 120, 160, 320, 480]);
+    const unchosen: Cadence = { keep: 2, base: 10, every: 10 };
+    assert.deepEqual([...Array(100).keys()].filter((v) => toFurtherPeers(v, unchosen)), [0, 10, 20, 30, 40, 50, 60, 70, 80, 90], 'not chosen yet: every replica');
+    assert.equal(diskCadence(learned, null).farEvery, undefined);
+    // Held for the second peers: the two newest multiples of farEvery, beside the first's rules.
+    assert.deepEqual([...retained([160, 320, 360, 400, 440, 480, 520], learned)].sort((a, b) => a - b), [320, 480, 520]);
+    assert.deepEqual([...retained([160, 320, 360, 400, 440, 480, 520], { ...learned, farEvery: undefined })].sort((a, b) => a - b), [480, 520]);
+  });
+
+  it('chooses the second peers’ interval SPREAD_FACTOR times the replicas’ target time apart, or the replicas’ when those are as far', () => {
+    assert.equal(chooseFarEvery(40, 6.5, 250), 2560, '6.5 ms steps: 16.6 s');
+    assert.equal(chooseFarEvery(10, 2000, 250), 10, 'slow steps: replicas 20 s apart already');
+    assert.equal(chooseFarEvery(10, 6.5, undefined), 10 * SPREAD_FACTOR, 'fixed intervals: a fixed multiple');
   });
 
   it('chooses the smallest base * 2^k that spaces replicas by the target time, within bounds', () => {
