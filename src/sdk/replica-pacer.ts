@@ -120,7 +120,7 @@ export class ReplicaPacer {
         if (this.host.rank === 0) {
           const g = this.host.generation;
           const step_ms = +slowest.toFixed(3);
-          this.host.report('replica_interval_chosen', { generation: g, every, from_version: switchAt, step_ms, target_ms: targetMs ?? null });
+          this.host.report('replica_interval_chosen', { generation: g, every, from_version: switchAt, step_ms, target_ms: targetMs ?? null, far_every: farEvery, far_from: switchPoint(switchAt, farEvery) });
           this.host.report('version_interval_chosen', { generation: g, every: versionEvery, from_commit: versionsFrom, step_ms, target_ms: versionMs ?? null, cost_ms: +costliest.toFixed(3) });
         }
       },

@@ -51,7 +51,7 @@ describe('replica pacer: the members choose the replica interval together', () =
     await settle();
     assert.deepEqual(h.last(), { keep: 3, base: 10, every: 40, switchAt: 160, versionEvery: 1, versionsFrom: 131, farEvery: 2560 }, 'the second peers: every 2560th, 19.2 s at 7.5 ms, 64 times 250 ms or more');
     const e = h.events.find((x) => x.event === 'replica_interval_chosen');
-    assert.deepEqual(e?.fields, { generation: 3, every: 40, from_version: 160, step_ms: 7.5, target_ms: 250 });
+    assert.deepEqual(e?.fields, { generation: 3, every: 40, from_version: 160, step_ms: 7.5, target_ms: 250, far_every: 2560, far_from: 2560 });
     h.commit(131, 400, 6);
     assert.equal(h.exchanges.length, 1, 'no second exchange in the same generation');
   });
