@@ -72,8 +72,11 @@ export class ReplicaPacer {
   restart(version: number): void {
     this.epoch++;
     const c = finest(this.opts.keep, this.opts.base, this.opts.versionEvery);
-    // Fixed intervals are chosen from the start: the second peers' too (replica-cadence.ts, `farEvery`).
-    if (this.fixed) return this.apply({ ...c, switchAt: 0, farEvery: chooseFarEvery(c.every, 0, undefined) });
+    // Fixed intervals are chosen at once, the second peers' too (replica-cadence.ts, `farEvery`),
+    // switching as after an exchange: every replica goes to them until the first multiple of
+    // `farEvery` after the restored version, so that a member new to the job soon holds a recent
+    // replica of the slots it is now a second peer of.
+    if (this.fixed) return this.apply({ ...c, switchAt: switchPoint(version + 1, c.every), farEvery: chooseFarEvery(c.every, 0, undefined) });
     this.apply(c);
     this.measureFrom = version + WARM_VERSIONS;
     this.exchangeAt = this.measureFrom + MEASURED_VERSIONS;

@@ -17,7 +17,8 @@ import { checksum, corruptEntries, decodeVersion, encodeVersion, encodeVersionPa
  * The state keeper: a thread in the program's process that owns the committed versions it is
  * handed (those replicated or persisted at commit, the rest when a recovery asks: see Keeper in
  * sdk/state.ts). It keeps in memory what the cadence says (replica-cadence.ts), checksums the
- * versions that leave the node, pushes the replicated ones to the next node's keeper, writes the
+ * versions that leave the node, pushes the replicated ones to the next node's keeper (and those
+ * marked `further` to the further peers' keepers: replica-cadence.ts), writes the
  * persisted ones to the state directory (atomic rename), and answers other keepers' requests
  * for the versions it holds. It dies with the program, as the node's memory would.
  *

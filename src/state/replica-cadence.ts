@@ -120,16 +120,17 @@ export const isReplicated = (version: number, c: Pick<Cadence, 'base' | 'every' 
   version % c.base === 0 && (version % c.every === 0 || version < (c.switchAt ?? 0));
 
 /**
- * How much further apart in time the second and further peers' replicas are than the first's:
- * 64 times (`farEvery`). Measured (docs/benchmarks.md, "Corruption and double faults"), a second
- * peer receiving every replica cost +6.45 % of the job's CPU per step against one peer (rounds
- * +4.2 to +14.4 %). The stream costs per version sent (a 4 MiB message, and the receiver's
- * checks), so one of every Mth costs about 1/M of that. The target is 0.25 %: M = 32 would be
- * 0.20 % at the median and 0.45 % at the worst round measured; M = 64 is 0.10 % and 0.23 %, under
- * the target even at the worst round, with room for the noise. A power of two, so that the
- * lattices nest (`base * 2^k`). What it costs instead: with replicas about 250 ms apart (the
- * default), the second peer's are about 16 s apart, and a node lost together with its first peer
- * rolls the job back up to about two of those (the first peer alone: two of 250 ms).
+ * How much further apart in time the second and further peers' replicas are than the first's
+ * target (`--replicate-ms`): 64 times (`chooseFarEvery`). Measured (docs/benchmarks.md,
+ * "Corruption and double faults"), a second peer receiving every replica, a 4 MiB version about
+ * every 250 ms, cost +6.45 % of the job's CPU per step against one peer (rounds +4.2 to
+ * +14.4 %). That stream costs per version sent (the message, and the receiver's checks), so one
+ * version every 64 * 250 ms = 16 s or more costs at most a 64th of it: 0.10 % at the median,
+ * 0.23 % at the worst round, under the 0.25 % target even there. M = 32 would be 0.20 % and
+ * 0.45 %. A power of two times the replicas' interval, so that the lattices nest. What it costs
+ * instead: the second peer's replicas are 16 to 32 s apart at the default, and a node lost
+ * together with its first peer rolls the job back up to two of those (the first peer alone: two
+ * replica intervals, under a second).
  */
 export const SPREAD_FACTOR = 64;
 

@@ -94,7 +94,7 @@ describe('replica pacer: the members choose the replica interval together', () =
     h.pacer.restart(0);
     h.commit(1, 500, 1);
     assert.equal(h.exchanges.length, 0);
-    assert.deepEqual(h.applied, [{ keep: 3, base: 10, every: 10, versionEvery: 1, switchAt: 0, farEvery: 640 }], 'fixed from the start, the second peers’ interval too');
+    assert.deepEqual(h.applied, [{ keep: 3, base: 10, every: 10, versionEvery: 1, switchAt: 10, farEvery: 640 }], 'fixed from the start, the second peers’ interval too');
   });
 
   it('chooses the version interval in the same exchange: a divisor of the replica interval, from the next multiple of it', async () => {
@@ -141,6 +141,6 @@ describe('replica pacer: the members choose the replica interval together', () =
     h.pacer.restart(0);
     h.commit(1, 500, 1);
     assert.equal(h.exchanges.length, 0);
-    assert.deepEqual(h.applied, [{ keep: 3, base: 10, every: 10, versionEvery: 5, switchAt: 0, farEvery: 640 }]);
+    assert.deepEqual(h.applied, [{ keep: 3, base: 10, every: 10, versionEvery: 5, switchAt: 10, farEvery: 640 }]);
   });
 });
