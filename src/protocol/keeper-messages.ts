@@ -25,8 +25,11 @@ export type ToKeeper =
   | KeeperInit
   /** Which slot this node holds now, and whose keepers receive its replicas (`--replicas K` of them). */
   | { type: 'topology'; slot: number; buddies: number[] }
-  /** A new version; the keeper fills in the checksums. `replicate`: push it to the buddy. */
-  | { type: 'commit'; meta: VersionMeta; data: Uint8Array[]; replicate: boolean; persist: boolean }
+  /**
+   * A new version; the keeper fills in the checksums. `replicate`: push it to the first buddy;
+   * `further`: to the second and further ones too (their sparser lattice: replica-cadence.ts).
+   */
+  | { type: 'commit'; meta: VersionMeta; data: Uint8Array[]; replicate: boolean; further: boolean; persist: boolean }
   /** Which versions are replicated, written and kept from now on (the program decides, in step with the other members). */
   | { type: 'cadence'; cadence: Cadence; disk: Cadence }
   /**

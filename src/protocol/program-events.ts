@@ -16,7 +16,16 @@ const Generation = Int.nonnegative();
 export const programEventShapes = {
   /** Rank 0, after a rollback: the version every member restored. */
   common_state_selected: { generation: Generation, version: Int.nonnegative(), step: Int.nonnegative() },
-  replica_interval_chosen: { generation: Generation, every: Int.positive(), from_version: Int.nonnegative(), step_ms: z.number().nonnegative(), target_ms: z.number().positive().nullable() },
+  /** `far_every`, `far_from`: the second and further peers' interval and where it starts (replica-cadence.ts, farEvery), when the node has them. */
+  replica_interval_chosen: {
+    generation: Generation,
+    every: Int.positive(),
+    from_version: Int.nonnegative(),
+    step_ms: z.number().nonnegative(),
+    target_ms: z.number().positive().nullable(),
+    far_every: Int.positive().optional(),
+    far_from: Int.nonnegative().optional(),
+  },
   /** `cost_ms`: a version's commit, measured (the slowest member's); versions are spaced by it too. */
   version_interval_chosen: { generation: Generation, every: Int.positive(), from_commit: Int.nonnegative(), step_ms: z.number().nonnegative(), target_ms: z.number().positive().nullable(), cost_ms: z.number().nonnegative() },
   /** Rank 0: the commit at which, and how often, the members compare their replicated state's digests (sdk/state-verifier.ts). */

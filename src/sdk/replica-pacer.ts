@@ -1,6 +1,6 @@
 import type { NodeEventFields, ProgramEventName } from '../protocol/events.js';
 import { chooseVerifyPlan, DEFAULT_VERIFY_MS, type VerifyPlan } from './state-verifier.js';
-import { chooseEvery, chooseVersionEvery, finest, switchPoint, versionTargetMs, type Cadence } from '../state/replica-cadence.js';
+import { chooseEvery, chooseFarEvery, chooseVersionEvery, finest, switchPoint, versionTargetMs, type Cadence } from '../state/replica-cadence.js';
 
 /** Commits after a sync before the step is measured (each is a version until then): the first steps warm up. */
 const WARM_VERSIONS = 10;
@@ -71,8 +71,13 @@ export class ReplicaPacer {
   /** After a sync that restored (or made) `version`: back to the finest intervals, measured again. */
   restart(version: number): void {
     this.epoch++;
-    this.apply(finest(this.opts.keep, this.opts.base, this.opts.versionEvery));
-    if (this.fixed) return;
+    const c = finest(this.opts.keep, this.opts.base, this.opts.versionEvery);
+    // Fixed intervals are chosen at once, the second peers' too (replica-cadence.ts, `farEvery`),
+    // switching as after an exchange: every replica goes to them until the first multiple of
+    // `farEvery` after the restored version, so that a member new to the job soon holds a recent
+    // replica of the slots it is now a second peer of.
+    if (this.fixed) return this.apply({ ...c, switchAt: switchPoint(version + 1, c.every), farEvery: chooseFarEvery(c.every, 0, undefined) });
+    this.apply(c);
     this.measureFrom = version + WARM_VERSIONS;
     this.exchangeAt = this.measureFrom + MEASURED_VERSIONS;
   }
@@ -113,11 +118,12 @@ export class ReplicaPacer {
         const switchAt = switchPoint(version + 1, every);
         // Versions thin out at once: every commit until then was one (replica-cadence.ts).
         const versionsFrom = switchPoint(version + 1, versionEvery);
-        this.apply({ keep, base, every, switchAt, versionEvery, versionsFrom });
+        const farEvery = chooseFarEvery(every, slowest, targetMs);
+        this.apply({ keep, base, every, switchAt, versionEvery, versionsFrom, farEvery });
         if (this.host.rank === 0) {
           const g = this.host.generation;
           const step_ms = +slowest.toFixed(3);
-          this.host.report('replica_interval_chosen', { generation: g, every, from_version: switchAt, step_ms, target_ms: targetMs ?? null });
+          this.host.report('replica_interval_chosen', { generation: g, every, from_version: switchAt, step_ms, target_ms: targetMs ?? null, far_every: farEvery, far_from: switchPoint(switchAt, farEvery) });
           this.host.report('version_interval_chosen', { generation: g, every: versionEvery, from_commit: versionsFrom, step_ms, target_ms: versionMs ?? null, cost_ms: +costliest.toFixed(3) });
         }
       },

@@ -4,7 +4,7 @@ import { CorruptionDetectedError, CorruptionUnresolvedError, InvalidArgumentErro
 import type { NodeEventFields, ProgramEventMessage, ProgramEventName } from '../protocol/events.js';
 import type { FromKeeper, KeeperInit, ToKeeper } from '../protocol/keeper-messages.js';
 import { newProgramStats, type ProgramStats } from '../protocol/program-ipc.js';
-import { diskCadence, finest, isReplicated, makesVersion, retained, type Cadence } from '../state/replica-cadence.js';
+import { diskCadence, finest, isReplicated, makesVersion, retained, toFurtherPeers, type Cadence } from '../state/replica-cadence.js';
 import type { EntryKind, EntryMeta, StateVersion } from '../state/version-format.js';
 import { stateDigest, digestHex } from '../state/state-digest.js';
 import { voteOnDigests } from './digest-vote.js';
@@ -104,6 +104,7 @@ export class Keeper {
   ) {
     this.pacing = { keep: opts.keep, base: opts.base, ...pacing };
     this.cadence = finest(opts.keep, opts.base, pacing.versionEvery);
+    this.chosen = this.cadence;
     this.disk = diskCadence(this.cadence, opts.persistEvery);
     this.worker = new Worker(KEEPER);
     this.worker.unref();
@@ -148,13 +149,14 @@ export class Keeper {
    * "Fifth session: replicas and files spaced in time"), and on the next turn the program is
    * usually waiting for the network.
    */
-  commit(m: Omit<CommitMessage, 'replicate' | 'persist'>, verified = false): void {
+  commit(m: Omit<CommitMessage, 'replicate' | 'further' | 'persist'>, verified = false): void {
     const v = m.meta.version;
     // A verified version is replicated too: a corruption rolls back to it, and the node replaced
-    // for it needs its own part from a replica.
+    // for it needs its own part from a replica (the first peer's: a corruption is one fault).
     const replicate = verified || isReplicated(v, this.cadence);
+    const further = this.twoPeers && toFurtherPeers(v, this.cadence);
     const persist = isReplicated(v, this.disk);
-    const c: CommitMessage = Object.assign(m, { replicate, persist });
+    const c: CommitMessage = Object.assign(m, { replicate, further, persist });
     if (replicate || persist) {
       let bytes = 0;
       for (const d of m.data) bytes += d.byteLength;
@@ -176,18 +178,35 @@ export class Keeper {
   private disk: Cadence;
 
   setCadence(c: Cadence): void {
-    this.cadence = { ...c, pinned: this.pinned };
+    this.chosen = c;
+    // One peer: no second peers' lattice to keep versions for.
+    this.cadence = { ...c, pinned: this.pinned, farEvery: this.twoPeers ? c.farEvery : undefined };
     this.disk = diskCadence(this.cadence, this.opts.persistEvery);
     this.postSoon({ type: 'cadence', cadence: this.cadence, disk: this.disk });
   }
 
   private pinned: number[] = [];
 
+  /** The cadence as the pacer chose it, before the pins and this node's peers are applied. */
+  private chosen: Cadence;
+  /** Whether this node's replicas go to a second peer (or more) now: `peers`. */
+  private twoPeers = false;
+
+  /**
+   * How many peers receive this node's replicas now: with two or more, the second and further
+   * get their sparser lattice, and this node keeps its newest versions for them (`retained`).
+   */
+  peers(n: number): void {
+    if (n > 1 === this.twoPeers) return;
+    this.twoPeers = n > 1;
+    this.setCadence(this.chosen);
+  }
+
   /** Versions kept whatever their age (the verifier's: replica-cadence.ts, `pinned`). */
   pin(versions: number[]): void {
     if (versions.length === this.pinned.length && versions.every((v, i) => v === this.pinned[i])) return;
     this.pinned = versions;
-    this.setCadence(this.cadence);
+    this.setCadence(this.chosen);
   }
 
   /** Keeps what `retained` says; a version not handed to the keeper gives its buffers back. */
@@ -502,6 +521,7 @@ export class State<T extends Record<string, StateEntry>> {
   async sync(): Promise<void> {
     const host = this.host;
     await this.keeper.ready;
+    this.keeper.peers(host.buddies.length);
     this.keeper.post({ type: 'topology', slot: host.slot, buddies: host.buddies });
     if (this.dispute) await this.settle(this.dispute);
     this.furthest = Math.max(this.furthest, this.step);

@@ -17,7 +17,8 @@ import { checksum, corruptEntries, decodeVersion, encodeVersion, encodeVersionPa
  * The state keeper: a thread in the program's process that owns the committed versions it is
  * handed (those replicated or persisted at commit, the rest when a recovery asks: see Keeper in
  * sdk/state.ts). It keeps in memory what the cadence says (replica-cadence.ts), checksums the
- * versions that leave the node, pushes the replicated ones to the next node's keeper, writes the
+ * versions that leave the node, pushes the replicated ones to the next node's keeper (and those
+ * marked `further` to the further peers' keepers: replica-cadence.ts), writes the
  * persisted ones to the state directory (atomic rename), and answers other keepers' requests
  * for the versions it holds. It dies with the program, as the node's memory would.
  *
@@ -180,7 +181,7 @@ export function createKeeperCore(post: (m: FromKeeper) => void, deps: KeeperCore
 
   // ---- commits: checksum, keep, persist, replicate ----
 
-  function commit(v: StateVersion, replicate: boolean, persist: boolean): void {
+  function commit(v: StateVersion, replicate: boolean, further: boolean, persist: boolean): void {
     for (const d of v.data) owner.set(d, v.meta.version);
     remember(v.meta.slot, v);
     for (let i = commitWaiters.length - 1; i >= 0; i--) {
@@ -192,6 +193,7 @@ export function createKeeperCore(post: (m: FromKeeper) => void, deps: KeeperCore
     }
     if (persist) toDisk.offer(v);
     if (replicate) toBuddy.offer(v);
+    if (further) toFurther.offer(v);
   }
 
   /**
@@ -271,7 +273,9 @@ export function createKeeperCore(post: (m: FromKeeper) => void, deps: KeeperCore
   }
 
   const toDisk = new Aligned();
-  const toBuddy = new Newest((v) => replicate(seal(v)));
+  // Two streams: the second peers' sparse versions neither wait for nor displace the first's.
+  const toBuddy = new Newest((v) => replicate(seal(v), buddies.slice(0, 1)));
+  const toFurther = new Newest((v) => replicate(seal(v), buddies.slice(1)));
 
   async function persist(v: StateVersion): Promise<boolean> {
     const { slot: s, version } = v.meta;
@@ -300,9 +304,9 @@ export function createKeeperCore(post: (m: FromKeeper) => void, deps: KeeperCore
     }
   }
 
-  /** To every replica peer in turn: true if at least one has it. */
-  async function replicate(v: StateVersion): Promise<boolean> {
-    const done = await Promise.all(buddies.filter((b) => b !== cfg.node).map((b) => replicateTo(b, v)));
+  /** To these replica peers at once: true if at least one has it. */
+  async function replicate(v: StateVersion, to: number[]): Promise<boolean> {
+    const done = await Promise.all(to.filter((b) => b !== cfg.node).map((b) => replicateTo(b, v)));
     return done.includes(true);
   }
 
@@ -677,7 +681,7 @@ export function createKeeperCore(post: (m: FromKeeper) => void, deps: KeeperCore
         buddies = m.buddies;
         return;
       case 'commit':
-        commit({ meta: m.meta, data: m.data }, m.replicate, m.persist);
+        commit({ meta: m.meta, data: m.data }, m.replicate, m.further, m.persist);
         return;
       case 'cadence':
         cadence = m.cadence;
@@ -696,7 +700,7 @@ export function createKeeperCore(post: (m: FromKeeper) => void, deps: KeeperCore
         );
         return;
       case 'durable':
-        Promise.all([toDisk.idle(DURABLE_WAIT_MS), toBuddy.idle(DURABLE_WAIT_MS)]).then(() => post({ type: 'reply', id: m.id }));
+        Promise.all([toDisk.idle(DURABLE_WAIT_MS), toBuddy.idle(DURABLE_WAIT_MS), toFurther.idle(DURABLE_WAIT_MS)]).then(() => post({ type: 'reply', id: m.id }));
         return;
       case 'truncate':
         truncate(m.slot, m.after).then(

@@ -25,8 +25,18 @@
  * - while the choice is pending here (`holdFrom`), every multiple of `base` from the version at
  *   which the exchange started: a member that already switched may be the one lost, and its
  *   replicas are multiples of an interval this node does not know yet.
+ *
+ * With `--replicas K` of 2 or more, the first peer gets every replica and the others, once the
+ * members have chosen their intervals, only the multiples of `farEvery`, SPREAD_FACTOR times
+ * further apart in time (`toFurtherPeers`): a second full stream cost as much as the first. They
+ * switch as the first peer's lattice does, at the first multiple of `farEvery` from `switchAt`,
+ * and until then (and while no interval is chosen: after each sync, a few dozen commits) get
+ * every replica, a superset again. When a node and its first peer are lost together, the lost
+ * node's slot comes from its second peer, so every member also keeps the two newest multiples of
+ * `farEvery`. The price is the rollback: after a double fault it goes back as far as a multiple
+ * of `farEvery` (up to two of its intervals), not of `every`.
  * test/unit/replica-cadence.test.ts checks this against random schedules, and that a simpler
- * rule fails them.
+ * rule fails them, for one fault and for two.
  */
 export interface Cadence {
   keep: number;
@@ -47,6 +57,13 @@ export interface Cadence {
    * the one being compared (sdk/state-verifier.ts), which a corruption rolls back to.
    */
   pinned?: readonly number[] | undefined;
+  /**
+   * Once chosen (with `switchAt`), and with 2 peers or more: the second and further peers receive
+   * only the multiples of this from the first multiple of it at or after `switchAt`
+   * (`toFurtherPeers`), and `retained` keeps its two newest. Absent: every replica goes to every
+   * peer (one peer, or no interval chosen yet).
+   */
+  farEvery?: number | undefined;
 }
 
 /** Replicas of every 10th version until the members have measured their step. */
@@ -102,6 +119,45 @@ export function chooseEvery(base: number, stepMs: number, targetMs: number): num
 export const isReplicated = (version: number, c: Pick<Cadence, 'base' | 'every' | 'switchAt'>): boolean =>
   version % c.base === 0 && (version % c.every === 0 || version < (c.switchAt ?? 0));
 
+/**
+ * How much further apart in time the second and further peers' replicas are than the first's
+ * target (`--replicate-ms`): 64 times (`chooseFarEvery`). Measured (docs/benchmarks.md,
+ * "Corruption and double faults"), a second peer receiving every replica, a 4 MiB version about
+ * every 250 ms, cost +6.45 % of the job's CPU per step against one peer (rounds +4.2 to
+ * +14.4 %). That stream costs per version sent (the message, and the receiver's checks), so one
+ * version every 64 * 250 ms = 16 s or more costs at most a 64th of it: 0.10 % at the median,
+ * 0.23 % at the worst round, under the 0.25 % target even there. M = 32 would be 0.20 % and
+ * 0.45 %. A power of two times the replicas' interval, so that the lattices nest. What it costs
+ * instead: the second peer's replicas are 16 to 32 s apart at the default, and a node lost
+ * together with its first peer rolls the job back up to two of those (the first peer alone: two
+ * replica intervals, under a second).
+ */
+export const SPREAD_FACTOR = 64;
+
+/**
+ * The second peers' interval: the smallest `every * 2^k` at least SPREAD_FACTOR times the
+ * replicas' target time apart at `stepMs` (a fixed interval, no target: SPREAD_FACTOR times it).
+ * In time, not a fixed multiple: with slow steps the replicas are already far apart, and cheap.
+ */
+export function chooseFarEvery(every: number, stepMs: number, targetMs: number | undefined): number {
+  if (targetMs === undefined) return every * SPREAD_FACTOR;
+  let far = every;
+  while (far * stepMs < SPREAD_FACTOR * targetMs && far * 2 <= MAX_EVERY * SPREAD_FACTOR) far *= 2;
+  return far;
+}
+
+/**
+ * Whether version `version` also goes to the second and further peers: every replica until the
+ * members have chosen `farEvery`; after it, the replicas below the first multiple of `farEvery`
+ * at or after `switchAt`, and the multiples of `farEvery` from there. Always a subset of the
+ * first peer's: the second never holds a version the first was not sent.
+ */
+export function toFurtherPeers(version: number, c: Pick<Cadence, 'base' | 'every' | 'switchAt' | 'farEvery'>): boolean {
+  if (!isReplicated(version, c)) return false;
+  if (c.farEvery === undefined || c.switchAt === undefined) return true;
+  return version % c.farEvery === 0 || version < switchPoint(c.switchAt, c.farEvery);
+}
+
 /** The first version from which a member that learns `every` at `version` replicates only those. */
 export const switchPoint = (version: number, every: number): number => Math.ceil(version / every) * every;
 
@@ -118,8 +174,9 @@ export function scaled(c: Cadence, factor: number): Cadence {
 /** Files of every 10th replicated version, unless `--persist-every` fixes their interval. */
 export const PERSIST_FACTOR = 10;
 
+/** Files are written alike on every member and need no second peer's lattice (`farEvery` is for memory). */
 export function diskCadence(replicas: Cadence, persistEvery: number | null): Cadence {
-  return persistEvery === null ? scaled(replicas, PERSIST_FACTOR) : { keep: replicas.keep, base: persistEvery, every: persistEvery };
+  return persistEvery === null ? { ...scaled(replicas, PERSIST_FACTOR), farEvery: undefined } : { keep: replicas.keep, base: persistEvery, every: persistEvery };
 }
 
 /** The versions (of one slot) a node keeps, out of those it holds. */
@@ -129,6 +186,9 @@ export function retained(versions: Iterable<number>, c: Cadence): Set<number> {
   const keep = new Set<number>();
   let everyKept = 0;
   let baseKept = 0;
+  // The second peers' lattice: its two newest, as for the first's (`farEvery`).
+  const farEvery = c.farEvery ?? 0;
+  let farKept = 0;
   for (let i = 0; i < sorted.length; i++) {
     const v = sorted[i] as number;
     const onBase = v % c.base === 0;
@@ -140,6 +200,10 @@ export function retained(versions: Iterable<number>, c: Cadence): Set<number> {
     if (baseKept < 2 && onBase) {
       keep.add(v);
       baseKept++;
+    }
+    if (farEvery > 0 && farKept < 2 && v % farEvery === 0) {
+      keep.add(v);
+      farKept++;
     }
     if (onBase && c.holdFrom !== undefined && v >= c.holdFrom) keep.add(v);
   }

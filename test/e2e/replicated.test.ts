@@ -54,6 +54,19 @@ describe('replicated state: silent data corruption and double faults', { timeout
     });
   }
 
+  it('two adjacent members killed together once the second peers get only every 64th replica: rolled back to the newest of those, bit-identical', async () => {
+    // Replicas of every commit to the first peer; to the second, every commit until the members
+    // have chosen their intervals, then every 64th from version 64 (replica-cadence.ts,
+    // farEvery). Only the initial state is on disk: version 64 can come only from node 0's
+    // memory, its own and the replicas it holds for nodes 1 (second peer) and 2 (first peer).
+    const args = ['--persist-every', '1000000', '--replicate-every', '1', ...train('--steps', '100')];
+    const reference = await runJob(['--nodes', '3', '--spares', '2', ...args]);
+    const run = await runJob(['--nodes', '3', '--spares', '2', '--chaos', 'kill:node=1@step=80,kill:node=2@step=80', ...args]);
+    assert.deepEqual(completedTraining(run), completedTraining(reference));
+    const selected = first(run.events, 'common_state_selected', (e) => (e.generation as number) >= 1);
+    assert.equal(selected?.version, 64, `rolled back to version ${String(selected?.version)}`);
+  });
+
   it('two members and a spare, a corruption that keeps coming back on one: retried once, then it steps out for the spare, and the job ends bit-identical', async () => {
     const args = (...chaos: string[]): string[] => ['--nodes', '2', '--spares', '1', '--verify-every', '10', ...chaos, ...train('--replicated', '--step-ms', '20', '--steps', '300')];
     const reference = await runJob(args());

@@ -91,7 +91,7 @@ describe('keeper core (no thread)', () => {
     const k1 = await keeper(store, 1);
     k0.core.handle({ type: 'topology', slot: 0, buddies: [1] });
     k1.core.handle({ type: 'topology', slot: 1, buddies: [0] });
-    for (let v = 1; v <= 3; v++) k0.core.handle({ type: 'commit', ...version(0, v), replicate: true, persist: v === 1 });
+    for (let v = 1; v <= 3; v++) k0.core.handle({ type: 'commit', ...version(0, v), replicate: true, further: false, persist: v === 1 });
     await k0.request({ type: 'durable', slot: 0 });
     const atBuddy = await k1.request({ type: 'list', slot: 0 });
     assert.ok(atBuddy.versions?.some((x) => x.version === 3), `buddy holds ${JSON.stringify(atBuddy.versions)}`);
@@ -112,20 +112,25 @@ describe('keeper core (no thread)', () => {
     await store.close();
   });
 
-  it('replicas to K = 2 peers: node 0 lost with its first peer, the second still serves its versions', async () => {
+  it('replicas to K = 2 peers: the second gets only the versions marked further; node 0 lost with its first peer, the second still serves those', async () => {
     const store = new MemoryStore();
     const [k0, k1, k2] = [await keeper(store, 0), await keeper(store, 1), await keeper(store, 2)];
     k0.core.handle({ type: 'topology', slot: 0, buddies: [1, 2] });
     k1.core.handle({ type: 'topology', slot: 1, buddies: [2, 0] });
     k2.core.handle({ type: 'topology', slot: 2, buddies: [0, 1] });
-    k0.core.handle({ type: 'commit', ...version(0, 4), replicate: true, persist: false });
+    k0.core.handle({ type: 'commit', ...version(0, 4), replicate: true, further: true, persist: false });
     await k0.request({ type: 'durable', slot: 0 });
-    for (const k of [k1, k2]) assert.ok((await k.request({ type: 'list', slot: 0 })).versions?.some((x) => x.version === 4), 'both peers hold it');
+    // On the first peer's lattice only (replica-cadence.ts, toFurtherPeers).
+    k0.core.handle({ type: 'commit', ...version(0, 5), replicate: true, further: false, persist: false });
+    await k0.request({ type: 'durable', slot: 0 });
+    const listed = async (k: K): Promise<number[]> => ((await k.request({ type: 'list', slot: 0 })).versions ?? []).map((x) => x.version);
+    assert.deepEqual(await listed(k1), [4, 5], 'the first peer holds both');
+    assert.deepEqual(await listed(k2), [4], 'the second peer only the one marked further');
     await k0.core.close();
     await k1.core.close();
     const spare = await keeper(store, 3);
     spare.core.handle({ type: 'topology', slot: 0, buddies: [2] });
-    assert.ok((await spare.request({ type: 'list', slot: 0 })).versions?.some((x) => x.version === 4));
+    assert.deepEqual(await listed(spare), [4]);
     const got = await spare.request({ type: 'fetch', slot: 0, version: 4 });
     assert.equal(got.error, undefined);
     await store.close();
@@ -170,7 +175,7 @@ describe('keeper core (no thread)', () => {
     const store = new MemoryStore();
     const k1 = await keeper(store, 1);
     k1.core.handle({ type: 'topology', slot: 1, buddies: [] });
-    k1.core.handle({ type: 'commit', ...version(1, 6), replicate: false, persist: false });
+    k1.core.handle({ type: 'commit', ...version(1, 6), replicate: false, further: false, persist: false });
     await k1.request({ type: 'list', slot: 1 });
     // Slot 0's every copy is gone: a spare takes slot 0 and finds nothing of its own.
     const spare = await keeper(store, 3);
@@ -192,7 +197,7 @@ describe('keeper core (no thread)', () => {
     const store = new MemoryStore();
     const k = await keeper(store, 0);
     k.core.handle({ type: 'topology', slot: 0, buddies: [] });
-    for (let v = 1; v <= 2; v++) k.core.handle({ type: 'commit', ...version(0, v), replicate: false, persist: true });
+    for (let v = 1; v <= 2; v++) k.core.handle({ type: 'commit', ...version(0, v), replicate: false, further: false, persist: true });
     await k.request({ type: 'durable', slot: 0 });
     const files = readdirSync(join(k.dir, 'slot-0')).filter((f) => f.endsWith('.rcs'));
     assert.deepEqual(files, ['v000000000001.rcs', 'v000000000002.rcs']);
@@ -206,7 +211,7 @@ describe('keeper core (no thread)', () => {
     assert.deepEqual(listed.versions?.map((x) => x.version), [1]);
     assert.ok(again.out.some((m) => m.type === 'event' && m.event === 'state_corrupt' && m.fields.version === 2), 'the damaged file is reported');
 
-    again.core.handle({ type: 'commit', ...version(0, 5), replicate: false, persist: false });
+    again.core.handle({ type: 'commit', ...version(0, 5), replicate: false, further: false, persist: false });
     await again.request({ type: 'truncate', slot: 0, after: 1 });
     const after = await again.request({ type: 'list', slot: 0 });
     assert.ok(!after.versions?.some((x) => x.version === 5), 'the rolled-back version is gone');

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { chooseEvery, chooseVersionEvery, isReplicated, makesVersion, MAX_EVERY, retained, scaled, switchPoint, VERSION_COST_SHARE, versionTargetMs, type Cadence } from '../../src/state/replica-cadence.js';
+import { chooseEvery, chooseFarEvery, chooseVersionEvery, diskCadence, isReplicated, makesVersion, MAX_EVERY, retained, scaled, SPREAD_FACTOR, switchPoint, toFurtherPeers, VERSION_COST_SHARE, versionTargetMs, type Cadence } from '../../src/state/replica-cadence.js';
 
 /**
  * A model of R members committing in step (none more than one version ahead of another, as
@@ -75,6 +75,71 @@ function simulate(s: Schedule, prune: Rule = retained): { common: number[]; ever
 }
 
 /**
+ * The same model with `--replicas 2` and the second peer's sparser lattice (`spread`): every
+ * member sends each replica to the next member and those on the lattice scaled by `spread` to
+ * the one after (toFurtherPeers), and each holder keeps what `retained` says of what it received,
+ * with its own cadence. Then one member or two are lost at once with their memory (the second
+ * often the first's first peer: the case the second peer is for), each perhaps with its newest
+ * replica to either peer still on its way. Memory and peers only, no disk: in the e2e tests the
+ * jobs share a state directory, and its files could rescue what memory lost. The claim: every
+ * survivor holds, and for each lost slot some surviving peer holds, a version in common.
+ */
+interface TwoFaults extends Schedule {
+  spread: number;
+  /** The second member lost, as an offset from the first (0: the first's first peer); none when `single`. */
+  gap: number;
+  single: boolean;
+}
+
+function simulatePeers(s: TwoFaults, prune: Rule = retained): { common: number[]; every: number; fault: number; lost: number[] } {
+  const every = BASE * 2 ** s.k;
+  const far = every * s.spread;
+  const start = BASE * s.e;
+  // Faults from just before the exchange to four of the second peer's intervals after it.
+  const fault = Math.max(0, start - 2 * BASE + Math.floor((s.fault / 1000) * (2 * BASE + 4 * far)));
+  const delays = s.delays.map((d) => (d > 1000 ? Infinity : 1 + Math.floor((d / 1000) * 2 * every)));
+  const lost = s.single ? [s.lost] : [s.lost, (s.lost + 1 + (s.gap % (s.ranks - 1))) % s.ranks];
+  const last = s.ahead.map((a) => fault + (a ? 1 : 0));
+  const cadence = (r: number, v: number): Cadence => {
+    const learnedAt = start + (delays[r] as number);
+    if (v >= learnedAt) return { keep: s.keep, base: BASE, every, switchAt: switchPoint(start + 1, every), versionEvery: versionEveryOf(s, every), versionsFrom: switchPoint(start + 1, versionEveryOf(s, every)), farEvery: every * s.spread };
+    // Not learned yet: no second peers' interval either, so every replica goes to every peer.
+    return { keep: s.keep, base: BASE, every: BASE, holdFrom: v >= start ? start : undefined };
+  };
+  const own = Array.from({ length: s.ranks }, () => new Set<number>());
+  /** held[h][r]: the replicas of member r's slot that member h holds. */
+  const held = Array.from({ length: s.ranks }, () => Array.from({ length: s.ranks }, () => new Set<number>()));
+  const lastOf = (r: number, sent: (v: number, c: Cadence) => boolean): number =>
+    Math.max(-1, ...[...Array((last[r] as number) + 1).keys()].filter((v) => sent(v, cadence(r, v)) && makesVersion(v, cadence(r, v), scaled(cadence(r, v), 10))));
+  // Each lost member's newest replica to each peer may still be on its way (made a version or two before).
+  const inFlight = new Map(lost.map((r) => [r, [lastOf(r, isReplicated), lastOf(r, toFurtherPeers)]]));
+  for (let v = 0; v <= fault + 1; v++) {
+    for (let r = 0; r < s.ranks; r++) {
+      if (v > (last[r] as number)) continue;
+      const c = cadence(r, v);
+      if (!makesVersion(v, c, scaled(c, 10))) continue;
+      own[r]?.add(v);
+      own[r] = prune(own[r] as Set<number>, c);
+      for (const [i, sent] of [isReplicated, toFurtherPeers].entries()) {
+        if (!sent(v, c)) continue;
+        const pending = inFlight.get(r)?.[i];
+        if (s.inFlight && v === pending && v > 0 && v >= (last[r] as number) - 1) continue;
+        const to = (r + 1 + i) % s.ranks;
+        if (to === r) continue;
+        const h = held[to] as Set<number>[];
+        h[r]?.add(v);
+        h[r] = prune(h[r] as Set<number>, cadence(to, Math.min(v, last[to] as number)));
+      }
+    }
+  }
+  const survivors = [...Array(s.ranks).keys()].filter((r) => !lost.includes(r));
+  let common = [...new Set(survivors.flatMap((h) => lost.flatMap((r) => [...((held[h] as Set<number>[])[r] as Set<number>)])))];
+  for (const r of lost) common = common.filter((v) => survivors.some((h) => (held[h] as Set<number>[])[r]?.has(v)));
+  for (const r of survivors) common = common.filter((v) => own[r]?.has(v));
+  return { common, every: lost.length === 1 ? every : far, fault, lost };
+}
+
+/**
  * The same schedule for files: every member writes the versions of its disk cadence (the
  * replica cadence scaled by `factor`) and keeps what `retained` says of them; after a full stop,
  * perhaps with one member's newest file unfinished, all members' files must have a version in
@@ -126,6 +191,25 @@ const schedules = fc
   })
   .map((s) => ({ ...s, lost: s.lost % s.ranks, delays: s.delays.slice(0, s.ranks), ahead: s.ahead.slice(0, s.ranks) }));
 
+/** Small spreads keep the model fast; the rules do not depend on the factor, and one case below uses the real one. */
+const twoFaultSchedules = fc
+  .record({
+    ranks: fc.integer({ min: 3, max: 6 }),
+    keep: fc.integer({ min: 1, max: 4 }),
+    k: fc.integer({ min: 0, max: 3 }),
+    j: fc.integer({ min: 0, max: 63 }),
+    e: fc.integer({ min: 1, max: 8 }),
+    fault: fc.integer({ min: 0, max: 1000 }),
+    lost: fc.nat(),
+    inFlight: fc.boolean(),
+    delays: fc.array(fc.integer({ min: 0, max: 1200 }), { minLength: 6, maxLength: 6 }),
+    ahead: fc.array(fc.boolean(), { minLength: 6, maxLength: 6 }),
+    spread: fc.constantFrom(2, 4, 8),
+    gap: fc.oneof(fc.constant(0), fc.nat()),
+    single: fc.boolean(),
+  })
+  .map((s) => ({ ...s, lost: s.lost % s.ranks, delays: s.delays.slice(0, s.ranks), ahead: s.ahead.slice(0, s.ranks) }));
+
 describe('replica cadence', () => {
   it('a common version survives the loss of any member, whenever each learns the new interval', () => {
     fc.assert(
@@ -163,6 +247,61 @@ describe('replica cadence', () => {
       { numRuns: 3000 },
     );
     assert.ok(failures > 0, 'the naive rule never failed: the schedules do not exercise the transition');
+  });
+
+  it('with 2 peers, the second on a sparser lattice: a common version survives any two members lost at once, in memory alone', () => {
+    fc.assert(
+      fc.property(twoFaultSchedules, (s) => {
+        const { common, every, fault, lost } = simulatePeers(s);
+        assert.ok(common.length > 0, `no version held by every survivor and, for each of ${lost.join(' and ')}, by a surviving peer`);
+        // Lost work stays within two of the second peer's intervals (the first's, for one fault).
+        assert.ok(Math.max(...common) >= fault - 2 * every - 1, `newest common ${Math.max(...common)} at fault ${fault}, every ${every}`);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('without keeping the second peer’s lattice, two adjacent members lost at once can leave no common version (the model can fail)', () => {
+    const firstOnly: Rule = (versions, c) => retained(versions, { ...c, farEvery: undefined });
+    let failures = 0;
+    fc.assert(
+      fc.property(twoFaultSchedules, (s) => {
+        if (simulatePeers({ ...s, single: false, gap: 0 }, firstOnly).common.length === 0) failures++;
+      }),
+      { numRuns: 1000 },
+    );
+    assert.ok(failures > 0, 'the first peer’s rules alone never failed: the schedules do not exercise the second peer');
+  });
+
+  it('the real factor: a node and its first peer lost long after the interval was chosen, 3 members', () => {
+    for (const fault of [0.1, 0.37, 0.5, 0.93, 1].map((f) => Math.floor(f * 1000))) {
+      const s: TwoFaults = { ranks: 3, keep: 2, k: 1, j: 0, e: 2, fault, lost: 1, inFlight: true, delays: [3, 500, 1100], ahead: [false, true, false], spread: SPREAD_FACTOR, gap: 0, single: false };
+      const { common, every, fault: at } = simulatePeers(s);
+      const newest = Math.max(...common);
+      assert.ok(common.length > 0 && newest >= at - 2 * every - 1, `fault at ${at}: common ${common.join(',')}`);
+      // Once the second peers' lattice has switched, the version found is one of its multiples.
+      if (at >= 2 * every) assert.equal(newest % every, 0, `fault at ${at}: common ${common.join(',')}`);
+    }
+  });
+
+  it('the second peers get every replica until the interval is chosen, then only the multiples of farEvery, a subset of the first’s; files do not keep it', () => {
+    const learned: Cadence = { keep: 2, base: 10, every: 40, switchAt: 80, farEvery: 160 };
+    const further = [...Array(2000).keys()].filter((v) => toFurtherPeers(v, learned));
+    assert.ok(further.every((v) => isReplicated(v, learned)));
+    // Every 10th below the switch (80), every 40th until the first multiple of 160 from there, then every 160th.
+    assert.deepEqual(further.slice(0, 13), [0, 10, 20, 30, 40, 50, 60, 70, 80, 120, 160, 320, 480]);
+    const unchosen: Cadence = { keep: 2, base: 10, every: 10 };
+    assert.deepEqual([...Array(100).keys()].filter((v) => toFurtherPeers(v, unchosen)), [0, 10, 20, 30, 40, 50, 60, 70, 80, 90], 'not chosen yet: every replica');
+    assert.equal(diskCadence(learned, null).farEvery, undefined);
+    // Held for the second peers: the two newest multiples of farEvery, beside the first's rules.
+    assert.deepEqual([...retained([160, 320, 360, 400, 440, 480, 520], learned)].sort((a, b) => a - b), [320, 480, 520]);
+    assert.deepEqual([...retained([160, 320, 360, 400, 440, 480, 520], { ...learned, farEvery: undefined })].sort((a, b) => a - b), [480, 520]);
+  });
+
+  it('chooses the second peers’ interval SPREAD_FACTOR times the replicas’ target time apart, or the replicas’ when those are as far', () => {
+    assert.equal(chooseFarEvery(40, 6.5, 250), 2560, '6.5 ms steps: 16.6 s');
+    assert.equal(chooseFarEvery(10, 2000, 250), 10, 'slow steps: replicas 20 s apart already');
+    assert.equal(chooseFarEvery(10, 6.5, undefined), 10 * SPREAD_FACTOR, 'fixed intervals: a fixed multiple');
   });
 
   it('chooses the smallest base * 2^k that spaces replicas by the target time, within bounds', () => {

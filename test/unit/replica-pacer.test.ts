@@ -49,9 +49,9 @@ describe('replica pacer: the members choose the replica interval together', () =
     // Another member was slower: its step decides (250 ms / 7.5 ms -> 40 versions).
     h.exchanges[0]?.resolve(7.5);
     await settle();
-    assert.deepEqual(h.last(), { keep: 3, base: 10, every: 40, switchAt: 160, versionEvery: 1, versionsFrom: 131 });
+    assert.deepEqual(h.last(), { keep: 3, base: 10, every: 40, switchAt: 160, versionEvery: 1, versionsFrom: 131, farEvery: 2560 }, 'the second peers: every 2560th, 19.2 s at 7.5 ms, 64 times 250 ms or more');
     const e = h.events.find((x) => x.event === 'replica_interval_chosen');
-    assert.deepEqual(e?.fields, { generation: 3, every: 40, from_version: 160, step_ms: 7.5, target_ms: 250 });
+    assert.deepEqual(e?.fields, { generation: 3, every: 40, from_version: 160, step_ms: 7.5, target_ms: 250, far_every: 2560, far_from: 2560 });
     h.commit(131, 400, 6);
     assert.equal(h.exchanges.length, 1, 'no second exchange in the same generation');
   });
@@ -94,7 +94,7 @@ describe('replica pacer: the members choose the replica interval together', () =
     h.pacer.restart(0);
     h.commit(1, 500, 1);
     assert.equal(h.exchanges.length, 0);
-    assert.deepEqual(h.applied, [{ keep: 3, base: 10, every: 10, versionEvery: 1 }]);
+    assert.deepEqual(h.applied, [{ keep: 3, base: 10, every: 10, versionEvery: 1, switchAt: 10, farEvery: 640 }], 'fixed from the start, the second peers’ interval too');
   });
 
   it('chooses the version interval in the same exchange: a divisor of the replica interval, from the next multiple of it', async () => {
@@ -104,7 +104,7 @@ describe('replica pacer: the members choose the replica interval together', () =
     h.exchanges[0]?.resolve(7.5);
     await settle();
     // 40 ms at 7.5 ms per commit: 8 commits (5 would be 37.5 ms).
-    assert.deepEqual(h.last(), { keep: 3, base: 10, every: 40, switchAt: 160, versionEvery: 8, versionsFrom: 136 });
+    assert.deepEqual(h.last(), { keep: 3, base: 10, every: 40, switchAt: 160, versionEvery: 8, versionsFrom: 136, farEvery: 2560 });
     const e = h.events.find((x) => x.event === 'version_interval_chosen');
     assert.deepEqual(e?.fields, { generation: 3, every: 8, from_commit: 136, step_ms: 7.5, target_ms: 40, cost_ms: 0 });
   });
@@ -120,7 +120,7 @@ describe('replica pacer: the members choose the replica interval together', () =
     h.exchanges[0]?.resolve(7.5, 0.3);
     await settle();
     // Divisors of 40 at 7.5 ms: 10 is 75 ms, 20 is 150 ms.
-    assert.deepEqual(h.last(), { keep: 3, base: 10, every: 40, switchAt: 160, versionEvery: 20, versionsFrom: 140 });
+    assert.deepEqual(h.last(), { keep: 3, base: 10, every: 40, switchAt: 160, versionEvery: 20, versionsFrom: 140, farEvery: 2560 });
     const e = h.events.find((x) => x.event === 'version_interval_chosen');
     assert.deepEqual(e?.fields, { generation: 3, every: 20, from_commit: 140, step_ms: 7.5, target_ms: 40, cost_ms: 0.3 });
   });
@@ -133,7 +133,7 @@ describe('replica pacer: the members choose the replica interval together', () =
     h.exchanges[0]?.resolve(7.5);
     await settle();
     // 40 ms at 7.5 ms per commit among the divisors of 10: 5 is 37.5 ms, so 10.
-    assert.deepEqual(h.last(), { keep: 3, base: 10, every: 10, switchAt: 40, versionEvery: 10, versionsFrom: 40 });
+    assert.deepEqual(h.last(), { keep: 3, base: 10, every: 10, switchAt: 40, versionEvery: 10, versionsFrom: 40, farEvery: 640 });
   });
 
   it('with a fixed --version-every and --replicate-every nothing is measured, and the versions are fixed from the start', () => {
@@ -141,6 +141,6 @@ describe('replica pacer: the members choose the replica interval together', () =
     h.pacer.restart(0);
     h.commit(1, 500, 1);
     assert.equal(h.exchanges.length, 0);
-    assert.deepEqual(h.applied, [{ keep: 3, base: 10, every: 10, versionEvery: 5 }]);
+    assert.deepEqual(h.applied, [{ keep: 3, base: 10, every: 10, versionEvery: 5, switchAt: 10, farEvery: 640 }]);
   });
 });

@@ -38,6 +38,7 @@ class FakeKeeper {
   }
 
   setCadence(): void {}
+  peers(): void {}
 
   pin(): void {}
 

@@ -65,6 +65,7 @@ class FakeKeeper {
     all.push(this);
   }
   setCadence(): void {}
+  peers(): void {}
   pin(v: number[]): void {
     this.pinned = v;
   }
