@@ -150,7 +150,7 @@ describe('keeper core (no thread)', () => {
     const [k0, k1] = [await keeper(store, 0), await keeper(store, 1)];
     k0.core.handle({ type: 'topology', slot: 0, buddies: [1] });
     k1.core.handle({ type: 'topology', slot: 1, buddies: [0] });
-    k0.core.handle({ type: 'commit', ...version(0, 5), replicate: true, persist: false });
+    k0.core.handle({ type: 'commit', ...version(0, 5), replicate: true, further: false, persist: false });
     await k0.request({ type: 'durable', slot: 0 });
     await k0.core.close();
     // The spare in node 0's place: its partner (node 1) held node 0's replicas.
