@@ -279,7 +279,7 @@ export function createKeeperCore(post: (m: FromKeeper) => void, deps: KeeperCore
   // already costs a handshake). When two neighbours are lost at once, the common version is on
   // the far lattice (the first of them has only its second peer's copies left), so the second of
   // them must have that version at its own first peer; the first peer's stream skips a version
-  // that a newer one overtakes while the peer is busy, and did (docs/benchmarks.md).
+  // that a newer one overtakes while the peer is busy (seen: a loaded run rolled back to 0, not 64).
   const onFarLattice = (v: StateVersion): boolean => cadence.farEvery !== undefined && v.meta.version % cadence.farEvery === 0;
   const toFurther = new Newest((v) => replicate(seal(v), onFarLattice(v) ? buddies : buddies.slice(1)));
 
