@@ -336,48 +336,40 @@ export function createKeeperCore(post: (m: FromKeeper) => void, deps: KeeperCore
 
   async function list(s: number, wide = false): Promise<{ version: number; step: number }[]> {
     const found = new Map<number, { step: number; from: string[] }>();
-    for (const [v, sv] of intactInMemory(s)) found.set(v, { step: sv.meta.step, from: ['memory'] });
+    const note = (version: number, step: number, from: string): void => {
+      const f = found.get(version) ?? { step, from: [] };
+      f.from.push(from);
+      found.set(version, f);
+    };
+    for (const [v, sv] of intactInMemory(s)) note(v, sv.meta.step, 'memory');
     // Our own newest versions are in memory, and replicas are never newer; but when a slot must
     // come from disk elsewhere (a node lost with its buddy), the common version may be older
     // than what memory keeps, so the disk copies are listed too.
-    const inMemory = found.size > 0;
-    if (inMemory) {
-      for (const { version, step } of await listDisk(s)) {
-        const f = found.get(version) ?? { step, from: [] };
-        f.from.push('disk');
-        found.set(version, f);
-      }
+    if (found.size > 0) {
+      for (const { version, step } of await listDisk(s)) note(version, step, 'disk');
     } else {
       // A node new to the slot (a spare brought in, or every node at the start) asks the K
       // partners that held the slot's replicas, not every keeper: O(K) connections per node on
       // the recovery path and at the start, not O(N). Only if none of them nor the disk has a
       // version (the slot's holders moved by several changes in a row), and not at the job's
       // start (`wide`), are all keepers asked.
-      const ask = (nodes: Iterable<[number, KeeperClient | undefined]>): Promise<unknown> =>
+      const ask = (nodes: number[]): Promise<unknown> =>
         Promise.all(
-          [...nodes].map(async ([node, c]) => {
+          nodes.map(async (node) => {
             try {
+              const c = await clientOf(node);
               if (!c) return;
               const r = await c.request({ op: 'list', slot: s }, undefined, REMOTE_TIMEOUT_MS);
-              for (const e of (r.head.versions as { version: number; step: number }[] | undefined) ?? []) {
-                const f = found.get(e.version) ?? { step: e.step, from: [] };
-                f.from.push(`node:${node}`);
-                found.set(e.version, f);
-              }
+              for (const e of (r.head.versions as { version: number; step: number }[] | undefined) ?? []) note(e.version, e.step, `node:${node}`);
             } catch {
               // an unreachable keeper holds nothing we can use
             }
           }),
         );
       const near = partners();
-      const clientsNear = await Promise.all(near.map(async (n): Promise<[number, KeeperClient | undefined]> => [n, await clientOf(n).catch(() => undefined)]));
-      const [, disk] = await Promise.all([ask(clientsNear), listDisk(s)]);
-      for (const { version, step } of disk) {
-        const f = found.get(version) ?? { step, from: [] };
-        f.from.push('disk');
-        found.set(version, f);
-      }
-      if (found.size === 0 && wide) await ask([...(await peers())].filter(([n]) => !near.includes(n)));
+      const [, disk] = await Promise.all([ask(near), listDisk(s)]);
+      for (const { version, step } of disk) note(version, step, 'disk');
+      if (found.size === 0 && wide) await ask([...(await peers()).keys()].filter((n) => !near.includes(n)));
     }
     sources.set(s, new Map([...found].map(([v, f]) => [v, f.from])));
     return [...found].map(([version, f]) => ({ version, step: f.step })).sort((a, b) => a.version - b.version);
