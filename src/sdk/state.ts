@@ -546,15 +546,7 @@ export class State<T extends Record<string, StateEntry>> {
         { node: host.node, rank: host.rank },
       );
     }
-    let r: Extract<FromKeeper, { type: 'reply' }>;
-    try {
-      r = await this.keeper.request({ type: 'fetch', slot: host.slot, version, any: anyMember });
-    } catch (e) {
-      // Listed, then gone: its only holder failed meanwhile (a second fault, on the buddy of
-      // the node being replaced, with no shared disk). Nothing is left to roll this slot back to.
-      throw new NoCommonStateError(`generation ${host.generation}: version ${version} of slot ${host.slot} could not be fetched: ${(e as Error).message}`, { node: host.node, rank: host.rank, cause: e });
-    }
-    this.restore(r.version as StateVersion);
+    this.restore(await this.fetchOrFail(version, anyMember));
     // Not awaited: the keeper handles messages in order, so later commits land after it, and
     // the program resumes without waiting for the disk.
     this.keeper.request({ type: 'truncate', slot: host.slot, after: version }).catch((e: unknown) => host.report('state_error', { message: (e as Error).message }));
@@ -566,6 +558,20 @@ export class State<T extends Record<string, StateEntry>> {
     if (host.rank === 0) host.report('common_state_selected', { generation: host.generation, version, step: this.step });
     // After a resume nothing was reached beyond the restored step: nothing is redone.
     this.finish(Math.max(0, furthest - this.step), Math.max(furthest, this.step));
+  }
+
+  /**
+   * A version this member listed. Listed, then gone: its only holder failed meanwhile (a second
+   * fault, on the buddy of the node being replaced, with no shared disk), and nothing is left to
+   * roll this slot back to.
+   */
+  private async fetchOrFail(version: number, any: boolean): Promise<StateVersion> {
+    const host = this.host;
+    try {
+      return (await this.keeper.request({ type: 'fetch', slot: host.slot, version, any })).version as StateVersion;
+    } catch (e) {
+      throw new NoCommonStateError(`generation ${host.generation}: version ${version} of slot ${host.slot} could not be fetched: ${(e as Error).message}`, { node: host.node, rank: host.rank, cause: e });
+    }
   }
 
   /**
@@ -584,7 +590,7 @@ export class State<T extends Record<string, StateEntry>> {
     this.verifier.restart();
     this.ceiling = undefined;
     if (this.commits < 0) this.commit();
-    else this.restore((await this.keeper.request({ type: 'fetch', slot: host.slot, version: 0 })).version as StateVersion);
+    else this.restore(await this.fetchOrFail(0, false));
     if (this.verifier.enabled) await this.compareInitial();
     await this.keeper.request({ type: 'durable', slot: host.slot });
     if (again) {
