@@ -23,6 +23,7 @@ import { encodeJson } from './handshake.js';
 import { realClock, type Clock, type TimerHandle } from '../util/clock.js';
 import { isLegalMove, warnRefusedMove, type Moves } from '../util/state-moves.js';
 import { z } from 'zod';
+import { NO_JIT } from '../protocol/no-jit.js';
 
 export enum CommState {
   Ready = 'ready',
@@ -600,7 +601,7 @@ export class Communicator extends EventEmitter<CommEvents> implements Collective
   private onRemoteAbort(peer: Peer, payload: Uint8Array): void {
     let a: z.infer<typeof AbortPayload>;
     try {
-      a = AbortPayload.parse(JSON.parse(Buffer.from(payload).toString('utf8')));
+      a = AbortPayload.parse(JSON.parse(Buffer.from(payload).toString('utf8')), NO_JIT);
     } catch {
       throw new ProtocolError(`rank ${peer.rank} sent a malformed ABORT frame`, { rank: peer.rank });
     }

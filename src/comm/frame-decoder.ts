@@ -5,6 +5,9 @@ export type FrameSink = (header: FrameHeader, payload: Uint8Array) => void;
 /** Frames from this size on are read up to their end and no further; shorter reads before a header. */
 const LARGE_FRAME = 64 * 1024;
 
+/** Where reads after dispose() go, and are dropped. */
+const DISCARD = new Uint8Array(4096);
+
 /**
  * Turns a byte stream into frames, reading into memory it owns.
  *
@@ -37,8 +40,25 @@ export class FrameDecoder {
     this.buf = allocate(capacity);
   }
 
+  /**
+   * Gives up the linear buffer, to be reused by another decoder: only once the stream has ended
+   * (no read can land in it any more). Later reads, which should not come, go to scratch.
+   */
+  dispose(): Uint8Array | undefined {
+    if (this.disposed) return undefined;
+    this.disposed = true;
+    const buf = this.buf;
+    this.buf = DISCARD;
+    this.big = undefined;
+    this.start = this.end = this.frameEnd = 0;
+    return buf;
+  }
+
+  private disposed = false;
+
   /** Where the next bytes should land. Never empty. */
   readBuffer(): Uint8Array {
+    if (this.disposed) return DISCARD;
     if (this.big) return this.big.payload.subarray(this.big.fill);
     // After a frame read outside the buffer, its padding comes first: place it so that it ends
     // at an 8-aligned offset and the next payload can be viewed as a Float64Array.
@@ -57,6 +77,7 @@ export class FrameDecoder {
 
   /** `n` bytes were written at the start of the last readBuffer(). Throws ProtocolError. */
   filled(n: number): void {
+    if (this.disposed) return;
     const big = this.big;
     if (big) {
       big.fill += n;
@@ -73,6 +94,7 @@ export class FrameDecoder {
 
   /** Chunk-mode input: copies into the linear buffer, then parses. */
   data(chunk: Uint8Array): void {
+    if (this.disposed) return;
     let pos = 0;
     while (pos < chunk.byteLength) {
       const target = this.readBuffer();

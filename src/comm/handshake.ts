@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { AuthError, ProtocolError } from '../errors.js';
 import { challengeMac, MacSchema, NonceSchema } from '../protocol/challenge.js';
+import { NO_JIT } from '../protocol/no-jit.js';
 
 export { macMatches, newNonce } from '../protocol/challenge.js';
 
@@ -40,7 +41,7 @@ export function decodeJson<T>(schema: z.ZodType<T>, payload: Uint8Array, what: s
   } catch {
     throw new ProtocolError(`${from}: ${what} is not valid JSON`);
   }
-  const r = schema.safeParse(raw);
+  const r = schema.safeParse(raw, NO_JIT);
   if (!r.success) throw new ProtocolError(`${from}: malformed ${what}: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
   return r.data;
 }

@@ -1,7 +1,7 @@
-import { AuthError, PeerFailedError, ProtocolError, RollcallError, TimeoutError } from '../errors.js';
+import { AuthError, ClosedError, PeerFailedError, ProtocolError, RollcallError, TimeoutError } from '../errors.js';
 import type { Clock } from '../util/clock.js';
 import { remaining, type Deadline } from '../util/deadline.js';
-import { receiveBuffer } from './simd.js';
+import { receiveBuffer, releaseReceiveBuffer } from './simd.js';
 import { FrameDecoder } from './frame-decoder.js';
 import { BufferPool } from './buffer-pool.js';
 import { EMPTY_HEADER, FrameType, HEADER_BYTES, PADDING, encodeHeaderInto, padOf, type FrameFields, type FrameHeader } from './frame.js';
@@ -100,6 +100,10 @@ export class Link {
       closed: (err) => {
         this.endedCleanly = err === undefined;
         this.fail(err ?? new Error('connection closed by peer'));
+        // The connection is gone: nothing reads into the buffer any more, and a payload is
+        // only valid during its sink call, so the next link can have it.
+        const buf = decoder.dispose();
+        if (buf) releaseReceiveBuffer(buf);
       },
     });
   }
@@ -143,6 +147,12 @@ export class Link {
    * the link, and through it the peer.
    */
   sendFrame(type: FrameType, f: FrameFields, step: number, offset: number, payload: Uint8Array | undefined, onFlushed?: (err?: Error) => void): void {
+    // Not written into a destroyed connection: Node would make an error with a stack trace for
+    // each such write, and a recovery's aborts and goodbyes made many (seen in profiles).
+    if (this.failure) {
+      onFlushed?.(this.failure);
+      return;
+    }
     const len = payload?.byteLength ?? 0;
     const pad = padOf(len);
     this.lastSent = this.clock.now();
@@ -165,6 +175,8 @@ export class Link {
   }
 
   private readonly txPool = new BufferPool(8);
+  /** Why the link failed; set once, when it did. */
+  private failure: Error | undefined;
 
   /** Graceful goodbye: tells the peer this is a deliberate close, not a crash. */
   bye(): void {
@@ -177,6 +189,7 @@ export class Link {
   destroy(err?: Error): void {
     if (this.state === LinkState.Failed) return;
     this.state = LinkState.Failed;
+    this.failure = err ?? new ClosedError(`${this.label}: link closed`);
     this.conn.destroy(err);
   }
 
@@ -203,6 +216,7 @@ export class Link {
     const departed = this.state === LinkState.Departed;
     if (this.state === LinkState.Failed) return;
     this.state = LinkState.Failed;
+    this.failure = err;
     if (this.rejecting) this.conn.end();
     else this.conn.destroy(err);
     if (this.handshakeFail) this.handshakeFail(err);

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { CorruptRecordError } from '../errors.js';
 import { UNIX_PREFIX } from './tcp-transport.js';
 import { splitHostPort } from '../util/host.js';
+import { NO_JIT } from '../protocol/no-jit.js';
 
 /**
  * What a node publishes once, when it starts (roster.ts, nodeAddressKey): its TCP address, and,
@@ -56,11 +57,11 @@ export function parseNodeAddress(value: string, key: string, node: number): Node
     } catch (e) {
       throw bad((e as Error).message);
     }
-    const r = RecordSchema.safeParse(json);
+    const r = RecordSchema.safeParse(json, NO_JIT);
     if (!r.success) throw bad(r.error.issues.map((i) => `${i.path.join('.') || 'record'}: ${i.message}`).join('; '));
     return { tcp: r.data.tcp, unix: { path: r.data.unix, host: r.data.host } };
   }
-  const p = Plain.safeParse(value);
+  const p = Plain.safeParse(value, NO_JIT);
   if (!p.success) throw bad(p.error.issues.map((i) => i.message).join('; '));
   return { tcp: p.data };
 }

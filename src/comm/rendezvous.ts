@@ -12,6 +12,7 @@ import { PeerSet, type DialFn } from './peer-set.js';
 import { TcpTransport, UNIX_PREFIX, parseHostPort } from './tcp-transport.js';
 import { LOOPBACK } from '../util/host.js';
 import type { Transport } from './transport.js';
+import { NO_JIT } from '../protocol/no-jit.js';
 
 const ConfigSchema = z
   .object({
@@ -152,7 +153,7 @@ export async function openCommunicator(config: OpenCommunicatorConfig): Promise<
 }
 
 function parseConfig(config: z.input<typeof ConfigSchema>): z.output<typeof ConfigSchema> {
-  const parsed = ConfigSchema.safeParse(config);
+  const parsed = ConfigSchema.safeParse(config, NO_JIT);
   if (!parsed.success) {
     throw new InvalidArgumentError(`bad communicator config: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
   }

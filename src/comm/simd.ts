@@ -77,9 +77,11 @@ interface Kernels {
 /** Compiled modules by memory size: every link's receive buffer instantiates one (below). */
 let compiled: { pages: number; module: object }[] = [];
 
-function build(pages = Math.ceil((2 * BLOCK) / 65536)): Kernels | undefined {
-  const names = Object.keys(OPCODES).filter((k) => OPCODES[k as keyof typeof OPCODES]) as (keyof typeof OPCODES)[];
-  const bytes = new Uint8Array([
+const NAMES = Object.keys(OPCODES).filter((k) => OPCODES[k as keyof typeof OPCODES]) as (keyof typeof OPCODES)[];
+
+function moduleBytes(pages: number): Uint8Array {
+  const names = NAMES;
+  return new Uint8Array([
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
     ...section(1, [1, 0x60, 3, 0x7f, 0x7f, 0x7f, 0]),
     ...section(3, [names.length, ...names.map(() => 0)]),
@@ -87,11 +89,15 @@ function build(pages = Math.ceil((2 * BLOCK) / 65536)): Kernels | undefined {
     ...section(7, [names.length + 1, ...names.flatMap((n, i) => [...name(n), 0, i]), ...name('memory'), 2, 0]),
     ...section(10, [names.length, ...names.flatMap((n) => loopBody(OPCODES[n] as number[]))]),
   ]);
+}
+
+function build(pages = Math.ceil((2 * BLOCK) / 65536)): Kernels | undefined {
+  const names = NAMES;
   if (!WASM) return undefined;
   try {
     let module = compiled.find((c) => c.pages === pages)?.module;
     if (!module) {
-      module = new WASM.Module(bytes);
+      module = new WASM.Module(moduleBytes(pages));
       compiled = [...compiled.slice(-3), { pages, module }];
     }
     const exports = new WASM.Instance(module).exports;
@@ -167,10 +173,33 @@ const arenas = new WeakMap<ArrayBufferLike, Arena>();
  * is not available or the engine refuses another wasm memory (each reserves address space).
  */
 export function receiveBuffer(bytes: number): Uint8Array {
+  const reused = released.get(bytes)?.pop();
+  if (reused) return reused;
   const size = Math.ceil(bytes / 16) * 16;
   const own = kernels ? build(Math.ceil((size + BLOCK) / 65536)) : undefined;
   if (!own) return new Uint8Array(bytes);
   const mem = new Uint8Array(own.memory.buffer);
   arenas.set(own.memory.buffer, { kernels: own, mem, scratch: size });
   return mem.subarray(0, bytes);
+}
+
+/**
+ * Receive buffers of closed links, by size, for the next links. Every recovery closes each
+ * link and opens new ones; instantiating a module and a memory for each took a tenth of the
+ * programs' CPU in a profile of a 32-node recovery (docs/benchmarks.md, "Where a 32-node
+ * recovery's CPU goes"). The cap bounds what an idle process keeps; a process has a link per
+ * partner, O(log N).
+ */
+const released = new Map<number, Uint8Array[]>();
+const RELEASED_PER_SIZE = 32;
+
+/**
+ * Gives back a buffer from receiveBuffer(): only once nothing can write into it or read from
+ * it any more (its connection closed: no read can land in it after that).
+ */
+export function releaseReceiveBuffer(buf: Uint8Array): void {
+  if (!arenas.has(buf.buffer)) return; // plain memory: the collector takes it
+  const list = released.get(buf.byteLength) ?? [];
+  released.set(buf.byteLength, list);
+  if (list.length < RELEASED_PER_SIZE && !list.includes(buf)) list.push(buf);
 }

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { CorruptRecordError, InvalidArgumentError } from '../errors.js';
 import { MembershipPolicySchema } from '../protocol/fms-messages.js';
+import { NO_JIT } from '../protocol/no-jit.js';
 
 /**
  * The membership record and the pure rule that turns a record plus a fault into the next one.
@@ -104,7 +105,7 @@ function validateMembership(key: string, value: string): MembershipRecord {
   } catch (e) {
     throw new CorruptRecordError(key, `membership record at ${key} is not JSON: ${(e as Error).message}`, { cause: e });
   }
-  const parsed = MembershipRecordSchema.safeParse(raw);
+  const parsed = MembershipRecordSchema.safeParse(raw, NO_JIT);
   if (!parsed.success) {
     const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(record)'}: ${i.message}`).join('; ');
     throw new CorruptRecordError(key, `membership record at ${key} is invalid: ${issues}`, { cause: parsed.error });

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { FromProgramSchema, type FromProgram, type ToProgram } from '../protocol/program-ipc.js';
+import { NO_JIT } from '../protocol/no-jit.js';
 
 export interface ProgramExit {
   code: number | null;
@@ -44,7 +45,7 @@ export class ProgramProcess extends EventEmitter<{ message: [FromProgram]; bad: 
     });
     this.pid = this.child.pid ?? -1;
     this.child.on('message', (raw: unknown) => {
-      const m = FromProgramSchema.safeParse(raw);
+      const m = FromProgramSchema.safeParse(raw, NO_JIT);
       if (m.success) this.emit('message', m.data);
       else this.emit('bad', `program sent an invalid message: ${m.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
     });

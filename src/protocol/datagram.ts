@@ -1,6 +1,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 import { AuthError, ProtocolError } from '../errors.js';
+import { NO_JIT } from './no-jit.js';
 
 /**
  * Liveness traffic between FMSes, and from a program to its own FMS, travels as UDP datagrams:
@@ -79,7 +80,7 @@ export function decodeDatagram(job: string, secret: string, buf: Buffer): Datagr
   } catch {
     throw new ProtocolError('datagram body is not JSON');
   }
-  const parsed = DatagramSchema.safeParse(raw);
+  const parsed = DatagramSchema.safeParse(raw, NO_JIT);
   if (!parsed.success) throw new ProtocolError(`bad datagram: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
   return parsed.data;
 }

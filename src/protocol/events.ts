@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { FaultCauseSchema } from './datagram.js';
 import { MembershipPolicySchema } from './fms-messages.js';
 import { programEventShapes, type ProgramEventName } from './program-events.js';
+import { NO_JIT } from './no-jit.js';
 
 export { ProgramEventMessageSchema, programEventMessage, type ProgramEventMessage, type ProgramEventName } from './program-events.js';
 
@@ -181,6 +182,6 @@ const NAMES = new Set<string>(EVENT_NAMES);
 /** The typed event, or undefined if `e` is not an event of the log or its fields are wrong. */
 export function parseEvent(e: unknown): LogEvent | undefined {
   if (typeof e !== 'object' || e === null || !NAMES.has((e as { event?: unknown }).event as string)) return undefined;
-  const r = EventSchema.safeParse(e);
+  const r = EventSchema.safeParse(e, NO_JIT);
   return r.success ? r.data : undefined;
 }

@@ -18,7 +18,7 @@ import {
 import { encodeDatagram, type HeartbeatThreadConfig } from '../protocol/datagram.js';
 import { serializeError } from '../protocol/error-wire.js';
 import { programEventMessage } from '../protocol/program-events.js';
-import { FromProgramSchema, IPC_VERSION, ToProgramSchema, newProgramStats, type FromProgram, type ProgramStats, type ToProgram } from '../protocol/program-ipc.js';
+import { IPC_VERSION, ToProgramSchema, newProgramStats, type FromProgram, type ProgramStats, type ToProgram } from '../protocol/program-ipc.js';
 import { InlineProxy } from '../proxy/inline-proxy.js';
 import { NodeListener } from '../proxy/node-listener.js';
 import { openStore } from '../store/open-store.js';
@@ -34,6 +34,7 @@ import { replicaPeers } from '../state/replica-peers.js';
 import { Keeper, State, type StateEntry, type StateHost, type StateOptions } from './state.js';
 import { ComputeMeter } from './compute-meter.js';
 import { StragglerExchange } from './straggler-exchange.js';
+import { NO_JIT } from '../protocol/no-jit.js';
 
 const HEARTBEAT_THREAD = fileURLToPath(new URL('./heartbeat-thread.js', import.meta.url));
 
@@ -114,7 +115,7 @@ export async function connect(opts: ConnectOptions = {}): Promise<Job> {
       reject(new TimeoutError(`no configuration from the FMS within ${opts.timeoutMs ?? 30_000} ms`));
     }, opts.timeoutMs ?? 30_000);
     const onMessage = (raw: unknown): void => {
-      const m = ToProgramSchema.safeParse(raw);
+      const m = ToProgramSchema.safeParse(raw, NO_JIT);
       if (m.success && m.data.type === 'config') {
         clearTimeout(timer);
         process.off('message', onMessage);
@@ -131,8 +132,10 @@ export async function connect(opts: ConnectOptions = {}): Promise<Job> {
 
 function send(m: FromProgram): void {
   // A closed channel means the FMS is gone; the 'disconnect' handler ends the process. The
-  // callback keeps a channel closing under the write from being an uncaught EPIPE.
-  if (process.connected) process.send?.(FromProgramSchema.parse(m), undefined, {}, () => undefined);
+  // callback keeps a channel closing under the write from being an uncaught EPIPE. Not parsed
+  // here: the type says what goes out, and the FMS parses what comes in (fms/program-process.ts);
+  // parsing it twice cost every program a tenth of its CPU in a recovery (util/no-jit.ts).
+  if (process.connected) process.send?.(m, undefined, {}, () => undefined);
 }
 
 /**
@@ -504,7 +507,7 @@ export class Job implements Collectives {
   }
 
   private onMessage(raw: unknown): void {
-    const parsed = ToProgramSchema.safeParse(raw);
+    const parsed = ToProgramSchema.safeParse(raw, NO_JIT);
     if (!parsed.success) return;
     const m = parsed.data;
     if (m.type === 'idle') this.enterIdle();

@@ -3,6 +3,7 @@ import { macMatches, newNonce } from '../protocol/challenge.js';
 import { AuthError, InvalidArgumentError, ProtocolError, TimeoutError } from '../errors.js';
 import { frame, KeeperChallengeSchema, keeperMac, MessageReader, type WireMessage } from '../protocol/keeper-wire.js';
 import { splitHostPort } from '../util/host.js';
+import { NO_JIT } from '../protocol/no-jit.js';
 
 /**
  * A connection to another node's keeper, one request at a time, each with a deadline. Any error
@@ -77,7 +78,7 @@ export class KeeperClient {
         reject(e);
       };
       const onChallenge = (head: Record<string, unknown>): void => {
-        const c = KeeperChallengeSchema.safeParse(head);
+        const c = KeeperChallengeSchema.safeParse(head, NO_JIT);
         if (!c.success) return fail(new ProtocolError(`keeper ${this.address} answered our hello with ${JSON.stringify(head).slice(0, 120)}`));
         // The keeper proves it holds the secret before we send it anything of the job's state.
         if (!macMatches(keeperMac(this.secret, 'acceptor', this.job, nonce, c.data.nonce), c.data.mac)) {

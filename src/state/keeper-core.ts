@@ -12,6 +12,7 @@ import { frame, KeeperAuthSchema, KeeperHelloSchema, keeperMac, MessageReader, t
 import { KeeperClient } from './keeper-client.js';
 import { diskCadence, finest, retained, type Cadence } from './replica-cadence.js';
 import { checksum, corruptEntries, decodeVersion, encodeVersion, encodeVersionParts, VersionMetaSchema, type StateVersion } from './version-format.js';
+import { NO_JIT } from '../protocol/no-jit.js';
 
 /**
  * The state keeper: a thread in the program's process that owns the committed versions it is
@@ -513,7 +514,7 @@ export function createKeeperCore(post: (m: FromKeeper) => void, deps: KeeperCore
     sock.once('close', () => clearTimeout(authTimer));
     const authenticate = (h: Record<string, unknown>): void => {
       if (!challenge) {
-        const hello = KeeperHelloSchema.safeParse(h);
+        const hello = KeeperHelloSchema.safeParse(h, NO_JIT);
         if (!hello.success) return refuse(h.op === 'hello' ? 'malformed hello' : `expected hello, got ${describeOp(h.op)}`);
         if (hello.data.job !== cfg.job) return refuse(`hello is for job ${JSON.stringify(hello.data.job)}, this keeper serves job ${JSON.stringify(cfg.job)}`);
         const nonce = newNonce();
@@ -521,7 +522,7 @@ export function createKeeperCore(post: (m: FromKeeper) => void, deps: KeeperCore
         reply({ op: 'challenge', nonce, mac: keeperMac(cfg.secret, 'acceptor', cfg.job, hello.data.nonce, nonce) });
         return;
       }
-      const auth = KeeperAuthSchema.safeParse(h);
+      const auth = KeeperAuthSchema.safeParse(h, NO_JIT);
       if (!auth.success) return refuse(h.op === 'auth' ? 'malformed auth' : `expected auth, got ${describeOp(h.op)}`);
       if (!macMatches(keeperMac(cfg.secret, 'dialer', cfg.job, challenge.hello.nonce, challenge.nonce), auth.data.mac)) {
         return refuse("auth MAC does not match this connection's challenge: a replayed exchange, or a peer without the job's secret");
@@ -545,7 +546,7 @@ export function createKeeperCore(post: (m: FromKeeper) => void, deps: KeeperCore
         const found = local ? Promise.resolve(local) : slot >= 0 ? fetch(slot, version).catch(() => undefined) : Promise.resolve(undefined);
         void found.then((v) => reply({ ok: v !== undefined }, v ? encodeVersion(v) : undefined));
       } else if (h.op === 'push') {
-        const parsed = VersionMetaSchema.safeParse(h.meta);
+        const parsed = VersionMetaSchema.safeParse(h.meta, NO_JIT);
         if (!parsed.success) return void sock.destroy();
         const meta = parsed.data;
         // Entries we already hold byte for byte (same size and CRC) are not sent again: in a

@@ -2,6 +2,7 @@ import { createRequire } from 'node:module';
 import { crc32 as zlibCrc32 } from 'node:zlib';
 import { z } from 'zod';
 import { CorruptStateError } from '../errors.js';
+import { NO_JIT } from '../protocol/no-jit.js';
 
 /**
  * One committed version of a program's state, as it lives in memory (entries are views over
@@ -121,7 +122,7 @@ export function decodeVersion(buf: Uint8Array, where: string): StateVersion {
   } catch {
     fail('header is not JSON');
   }
-  const parsed = VersionMetaSchema.safeParse(raw);
+  const parsed = VersionMetaSchema.safeParse(raw, NO_JIT);
   if (!parsed.success) fail(`bad header: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
   const meta = (parsed as { data: VersionMeta }).data;
   let at = pad8(12 + hlen + 4);

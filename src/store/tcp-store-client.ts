@@ -29,6 +29,7 @@ import {
   type ServerMessage,
   type WireError,
 } from './wire.js';
+import { NO_JIT } from '../protocol/no-jit.js';
 
 export interface ConnectStoreOptions {
   secret?: string;
@@ -191,7 +192,7 @@ class TcpStoreClient implements Store {
 
   private async call<S extends z.ZodType>(req: { op: string } & Record<string, unknown>, schema: S): Promise<z.infer<S>> {
     const reply = await this.request(req);
-    const parsed = schema.safeParse(reply);
+    const parsed = schema.safeParse(reply, NO_JIT);
     if (!parsed.success) throw new ProtocolError(`store at ${this.address} sent a bad ${req.op} reply: ${describeIssues(parsed.error)}`);
     return parsed.data;
   }

@@ -16,6 +16,7 @@ import {
   tokenMatches,
   type Request,
 } from './wire.js';
+import { NO_JIT } from '../protocol/no-jit.js';
 
 const OptionsSchema = z.object({
   host: z.string().min(1).optional(),
@@ -127,7 +128,7 @@ class Connection {
       this.reject(null, new ProtocolError(`request is not valid JSON: ${JSON.stringify(line.slice(0, 80))}`));
       return;
     }
-    const parsed = RequestSchema.safeParse(raw);
+    const parsed = RequestSchema.safeParse(raw, NO_JIT);
     if (!parsed.success) {
       const maybeId = (raw as { id?: unknown } | null)?.id;
       const id = Number.isSafeInteger(maybeId) && (maybeId as number) >= 0 ? (maybeId as number) : null;

@@ -1,6 +1,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 import { InvalidArgumentError, ProtocolError, RollcallError } from '../errors.js';
+import { NO_JIT } from '../protocol/no-jit.js';
 
 /**
  * What the TCP store server and client share: the newline-delimited JSON messages, the line
@@ -58,7 +59,7 @@ export type ServerMessage =
 /** Sorts a parsed line by its distinguishing field, then checks it against that kind's schema. */
 export function parseServerMessage(raw: unknown): ServerMessage {
   const check = <S extends z.ZodType>(schema: S, value: unknown): z.infer<S> => {
-    const r = schema.safeParse(value);
+    const r = schema.safeParse(value, NO_JIT);
     if (!r.success) throw new ProtocolError(describeIssues(r.error));
     return r.data;
   };

@@ -83,4 +83,23 @@ describe('FrameDecoder', () => {
       { numRuns: 100 },
     );
   });
+
+  it('gives up its buffer once: reads after dispose() land elsewhere and deliver nothing', () => {
+    const got: number[] = [];
+    const d = new FrameDecoder(1 << 20, 'test', (h) => got.push(h.seq), 64 * 1024);
+    const one = frame(100, 1);
+    d.data(one.subarray(0, 40)); // half a frame in, as a connection closes mid-frame
+    const buf = d.dispose();
+    assert.ok(buf && buf.byteLength === 64 * 1024);
+    assert.equal(d.dispose(), undefined, 'given up once only');
+    const before = Buffer.from(buf);
+    // A read that should not come, both ways a transport reads.
+    const into = d.readBuffer();
+    assert.ok(into.byteLength > 0 && into.buffer !== buf.buffer, 'never empty, never the buffer given up');
+    into.set(one.subarray(40, 40 + Math.min(into.byteLength, one.byteLength - 40)));
+    d.filled(one.byteLength - 40);
+    d.data(frame(8, 2));
+    assert.deepEqual(got, [], 'nothing delivered after dispose');
+    assert.ok(Buffer.from(buf).equals(before), 'the buffer given up is not written');
+  });
 });

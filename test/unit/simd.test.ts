@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { finishAvg, reduceInto, type NumericArray, type ReduceOp } from '../../src/comm/dtype.js';
-import { receiveBuffer, simdAvailable } from '../../src/comm/simd.js';
+import { receiveBuffer, releaseReceiveBuffer, simdAvailable } from '../../src/comm/simd.js';
 
 /** The plain definition, element by element, that the SIMD kernels must match bit for bit. */
 function reference(dst: NumericArray, src: NumericArray, op: ReduceOp): void {
@@ -95,6 +95,22 @@ describe('SIMD reduction kernels', () => {
       );
     });
   }
+
+  it('a receive buffer given back goes to the next receiveBuffer() of its size, and to no other', { skip: !simdAvailable }, () => {
+    const bytes = 3 * 65536 + 40; // a size no other test asks for
+    const a = receiveBuffer(bytes);
+    const b = receiveBuffer(bytes);
+    assert.notEqual(a.buffer, b.buffer, 'two live links never share memory');
+    releaseReceiveBuffer(a);
+    releaseReceiveBuffer(a); // twice by mistake: still handed out once
+    assert.notEqual(receiveBuffer(bytes + 8).buffer, a.buffer, 'another size gets memory of its own');
+    assert.equal(receiveBuffer(bytes), a, 'the next link of that size gets it back');
+    assert.notEqual(receiveBuffer(bytes).buffer, a.buffer, 'and only one link does');
+    // Memory that was not made by receiveBuffer() is never handed out.
+    const plain = new Uint8Array(bytes);
+    releaseReceiveBuffer(plain);
+    assert.notEqual(receiveBuffer(bytes), plain);
+  });
 
   it('avg divides like the element loop, in a sub-range only', () => {
     for (const ctor of [Float32Array, Float64Array] as Ctor[]) {
