@@ -78,8 +78,10 @@ export class StretchMeter {
   }
 }
 
-const sideLess = (a: StreamSide, b: StreamSide): StreamSide => ({ versions: a.versions - b.versions, bytes: a.bytes - b.bytes, cpuUs: a.cpuUs - b.cpuUs, wallUs: a.wallUs - b.wallUs });
-const sidePlus = (a: StreamSide, b: StreamSide): StreamSide => ({ versions: a.versions + b.versions, bytes: a.bytes + b.bytes, cpuUs: a.cpuUs + b.cpuUs, wallUs: a.wallUs + b.wallUs });
+// A count that crossed JSON (a job's result) has its NaN as null, which arithmetic would take for 0.
+const n = (x: unknown): number => (typeof x === 'number' ? x : NaN);
+const sideLess = (a: StreamSide, b: StreamSide): StreamSide => ({ versions: n(a.versions) - n(b.versions), bytes: n(a.bytes) - n(b.bytes), cpuUs: n(a.cpuUs) - n(b.cpuUs), wallUs: n(a.wallUs) - n(b.wallUs) });
+const sidePlus = (a: StreamSide, b: StreamSide): StreamSide => ({ versions: n(a.versions) + n(b.versions), bytes: n(a.bytes) + n(b.bytes), cpuUs: n(a.cpuUs) + n(b.cpuUs), wallUs: n(a.wallUs) + n(b.wallUs) });
 
 /** What was counted between two readings of the same keeper (the later one's lattice). */
 export function costSince(now: FurtherStreamCost, then: FurtherStreamCost): FurtherStreamCost {
