@@ -1,0 +1,130 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { costSince, costSum, noCost, noSide, StretchMeter, thisThreadCpuUs, type FurtherStreamCost } from '../../src/state/stream-cost.js';
+import { armsOf, furtherShares } from '../../src/bench/state-arms.js';
+import type { StateBenchOptions } from '../../src/bench/state-overhead.js';
+
+/** A clock that moves only when told: each reading returns the current value. */
+function fakeClock(start = 0): { now: () => number; add: (d: number) => void } {
+  let t = start;
+  return { now: () => t, add: (d) => (t += d) };
+}
+
+const cost = (sent: [number, number, number], stored: [number, number, number], farEvery?: number): FurtherStreamCost => ({
+  sent: { versions: sent[0], bytes: 0, cpuUs: sent[1], wallUs: sent[2] },
+  stored: { versions: stored[0], bytes: 0, cpuUs: stored[1], wallUs: stored[2] },
+  farEvery,
+});
+
+describe('the further peers stream: counting its cost (state/stream-cost.ts)', () => {
+  it('a stretch adds its CPU and wall time to the side it is timed into; a nested one counts once', () => {
+    const cpu = fakeClock(1000);
+    const wall = fakeClock(50);
+    const m = new StretchMeter(cpu.now, wall.now);
+    const side = noSide();
+    const r = m.time(side, () => {
+      cpu.add(300);
+      wall.add(0.5); // ms
+      // Nested: already inside a timed stretch (a push answered from within the data callback).
+      m.time(side, () => {
+        cpu.add(100);
+        wall.add(0.1);
+      });
+      return 7;
+    });
+    assert.equal(r, 7);
+    assert.equal(side.cpuUs, 400);
+    assert.ok(Math.abs(side.wallUs - 600) < 1e-6, `wall ${side.wallUs}`);
+    // Nothing timed between stretches is counted.
+    cpu.add(5000);
+    wall.add(5);
+    m.time(side, () => cpu.add(20));
+    assert.equal(side.cpuUs, 420);
+  });
+
+  it('a stretch that throws is counted too, and the meter is not left nested', () => {
+    const cpu = fakeClock();
+    const m = new StretchMeter(cpu.now, () => 0);
+    const side = noSide();
+    assert.throws(() => m.time(side, () => (cpu.add(10), assert.fail('boom'))));
+    m.time(side, () => cpu.add(5));
+    assert.equal(side.cpuUs, 15);
+  });
+
+  it('CPU that cannot be read is NaN, not 0 (the output then says n/a)', () => {
+    const m = new StretchMeter(() => undefined, () => 0);
+    const side = noSide();
+    m.time(side, () => undefined);
+    assert.ok(Number.isNaN(side.cpuUs));
+  });
+
+  it('this thread’s CPU from /proc/thread-self/schedstat grows with work done (Linux)', { skip: process.platform !== 'linux' }, () => {
+    const a = thisThreadCpuUs() as number;
+    let x = 0;
+    for (let i = 0; i < 3e6; i++) x += Math.sqrt(i);
+    assert.ok(x > 0);
+    const b = thisThreadCpuUs() as number;
+    assert.ok(b >= a, `${a} then ${b}`);
+  });
+
+  it('a window is the later reading less the earlier; nodes sum; a NaN sent through JSON (null) stays NaN', () => {
+    const w = costSince(cost([5, 700, 900], [4, 300, 400], 640), cost([2, 100, 150], [1, 50, 60]));
+    assert.deepEqual(w, cost([3, 600, 750], [3, 250, 340], 640));
+    const viaJson = JSON.parse(JSON.stringify(cost([1, NaN, 10], [0, 0, 0], 640))) as FurtherStreamCost;
+    const s = costSum([cost([2, 20, 30], [1, 5, 6]), viaJson, cost([0, 0, 0], [2, 7, 8])]);
+    assert.equal(s.sent.versions, 3);
+    assert.ok(Number.isNaN(s.sent.cpuUs), 'one node unreadable: the sum is unknown');
+    assert.equal(s.sent.wallUs, 40);
+    assert.equal(s.stored.cpuUs, 12);
+    assert.equal(s.farEvery, 640);
+    assert.deepEqual(costSum([]), noCost());
+  });
+});
+
+describe('bench state --compare: the arms and the B arm’s own accounting (bench/state-arms.ts)', () => {
+  const o: StateBenchOptions = { ranks: 3, bytes: 4 << 20, steps: 600, warmup: 300, warmupMs: 20_000, rounds: 4, json: false, proxy: 'inline', verifyEvery: 40 };
+
+  it('same: both arms identical, one peer, everything else as given', () => {
+    const { a, b } = armsOf(o, 'same');
+    assert.deepEqual(a, b);
+    assert.equal(a.replicas, 1);
+    assert.deepEqual({ ...a, replicas: undefined }, { ...o, replicas: undefined });
+  });
+
+  it('replicas: 1 peer against 2; verify: replicated, never against the given cadence', () => {
+    const r = armsOf(o, 'replicas');
+    assert.deepEqual([r.a.replicas, r.b.replicas], [1, 2]);
+    assert.deepEqual({ ...r.a, replicas: 0 }, { ...r.b, replicas: 0 });
+    const v = armsOf(o, 'verify');
+    assert.deepEqual([v.a.verifyEvery, v.b.verifyEvery, v.a.replicated, v.b.replicated], [0, 40, true, true]);
+  });
+
+  it('the stream’s shares: the window per step, and the steady state from the cost per version at one per node every farEvery commits', () => {
+    // 3 ranks, their main threads 30,000 µs of CPU per step in all; 600 steps.
+    const f = {
+      window: cost([2, 1200, 3000], [2, 600, 1000], 2560),
+      run: cost([100, 40_000, 90_000], [110, 20_000, 30_000], 2560),
+    };
+    const s = furtherShares(f, 30_000, 600, 3);
+    assert.equal(s.windowSent, 2);
+    assert.equal(s.windowStored, 2);
+    // (1200 + 600) µs over 600 steps = 3 µs per step, of 30,000: 0.01 %.
+    assert.ok(Math.abs(s.windowCpuPct - 0.01) < 1e-12, String(s.windowCpuPct));
+    assert.ok(Math.abs(s.windowWallPct - (4000 / 600 / 30_000) * 100) < 1e-12);
+    // 60,000 µs for 100 versions sent: 600 µs each, sender and receivers.
+    assert.equal(s.perVersionCpuUs, 600);
+    assert.equal(s.perVersionWallUs, 1200);
+    // Each of 3 nodes sends one every 2560 commits: 600 * 3 / 2560 µs per step, of 30,000.
+    assert.ok(Math.abs(s.steadyCpuPct - ((600 * 3) / 2560 / 30_000) * 100) < 1e-12, String(s.steadyCpuPct));
+    assert.ok(Math.abs(s.steadyWallPct - ((1200 * 3) / 2560 / 30_000) * 100) < 1e-12);
+  });
+
+  it('no far lattice chosen, or nothing sent: the steady state is unknown (NaN), not 0', () => {
+    const none = furtherShares({ window: cost([0, 0, 0], [0, 0, 0]), run: cost([5, 500, 600], [5, 100, 100]) }, 30_000, 600, 3);
+    assert.ok(Number.isNaN(none.steadyCpuPct));
+    const nothing = furtherShares({ window: cost([0, 0, 0], [0, 0, 0]), run: cost([0, 0, 0], [0, 0, 0], 640) }, 30_000, 600, 3);
+    assert.ok(Number.isNaN(nothing.perVersionCpuUs));
+    assert.ok(Number.isNaN(nothing.steadyCpuPct));
+    assert.equal(nothing.windowCpuPct, 0);
+  });
+});
