@@ -38,12 +38,12 @@ export interface FurtherShares {
   /** The stream's work in the timed window, per step: this thread's CPU (schedstat), and wall time (an upper bound). */
   windowCpuPct: number;
   windowWallPct: number;
-  /** Its work per version sent (sender and receivers), over the whole run, in µs. */
-  perVersionCpuUs: number;
-  perVersionWallUs: number;
+  /** Its work per push to a peer (the sender's and the receiver's), over the whole run, in µs. */
+  perPushCpuUs: number;
+  perPushWallUs: number;
   /** The far lattice at the end of the run; undefined if none was chosen. */
   farEvery: number | undefined;
-  /** Per version as above, at one version per node every `farEvery` commits: the steady state's cost, which a 600-step window may hold no version of. */
+  /** Per push as above, a push to each of `peers` per version, one version per node every `farEvery` commits: the steady state's cost, which a 600-step window may hold no version of. */
   steadyCpuPct: number;
   steadyWallPct: number;
 }
@@ -53,26 +53,28 @@ export interface FurtherShares {
  * per timed step, summed over the ranks (JobCpu.main); the counts are summed over the nodes. The
  * window's share is what those steps carried; but at the far lattice a node sends a version every
  * `farEvery` commits (64 replica intervals, 16-32 s at the defaults), so a window of a few
- * thousand steps holds none or one, and the steady state's share is taken from the cost per
- * version over the whole run (the stream sends every replica until the lattice is chosen: more
- * versions to average over, each the same work) at one version per node every `farEvery` steps.
+ * thousand steps holds none or one. So the steady state's share is also given, from the cost per
+ * push over the whole run (until the lattice is chosen the stream sends every replica, to the
+ * second peer only: more pushes to average over, each the same work), at one version per node
+ * every `farEvery` commits, each pushed to all `peers` (the first peer's push is of a version it
+ * holds already, so its bytes are not sent again: a per-push mean is, if anything, above it).
  */
-export function furtherShares(f: FurtherCost, main: number, steps: number, ranks: number): FurtherShares {
+export function furtherShares(f: FurtherCost, main: number, steps: number, ranks: number, peers: number): FurtherShares {
   const work = (c: FurtherStreamCost, k: 'cpuUs' | 'wallUs'): number => c.sent[k] + c.stored[k];
   const perStep = (us: number): number => (us / steps / main) * 100;
-  const sent = f.run.sent.versions;
-  const perVersion = (k: 'cpuUs' | 'wallUs'): number => (sent > 0 ? work(f.run, k) / sent : NaN);
-  const steady = (us: number): number => (f.run.farEvery ? (((us * ranks) / f.run.farEvery) / main) * 100 : NaN);
+  const pushes = f.run.sent.pushes;
+  const perPush = (k: 'cpuUs' | 'wallUs'): number => (pushes > 0 ? work(f.run, k) / pushes : NaN);
+  const steady = (us: number): number => (f.run.farEvery ? ((us * peers * ranks) / f.run.farEvery / main) * 100 : NaN);
   return {
     windowSent: f.window.sent.versions,
     windowStored: f.window.stored.versions,
     windowCpuPct: perStep(work(f.window, 'cpuUs')),
     windowWallPct: perStep(work(f.window, 'wallUs')),
-    perVersionCpuUs: perVersion('cpuUs'),
-    perVersionWallUs: perVersion('wallUs'),
+    perPushCpuUs: perPush('cpuUs'),
+    perPushWallUs: perPush('wallUs'),
     farEvery: f.run.farEvery,
-    steadyCpuPct: steady(perVersion('cpuUs')),
-    steadyWallPct: steady(perVersion('wallUs')),
+    steadyCpuPct: steady(perPush('cpuUs')),
+    steadyWallPct: steady(perPush('wallUs')),
   };
 }
 
@@ -103,7 +105,7 @@ export async function benchStateArms(o: StateBenchOptions, compare: Compare, out
     const perStepMs = (v.digestMs / v.digests + EXCHANGE_ALLOWANCE_MS) / v.every;
     return (perStepMs * 1000 * o.ranks * 100) / (cpu.b[i] as JobCpu).main;
   });
-  const shares = further.map((f, i) => furtherShares(f, (cpu.b[i] as JobCpu).main, o.steps, o.ranks));
+  const shares = further.map((f, i) => furtherShares(f, (cpu.b[i] as JobCpu).main, o.steps, o.ranks, arms.b.replicas ?? 2));
   const med = (f: (s: FurtherShares) => number, digits: number): number => +median(shares.map(f).filter((x) => !Number.isNaN(x))).toFixed(digits);
   const each = (f: (s: FurtherShares) => number, digits: number): (number | null)[] => shares.map((s) => (Number.isNaN(f(s)) ? null : +f(s).toFixed(digits)));
   const row = {
@@ -135,9 +137,9 @@ export async function benchStateArms(o: StateBenchOptions, compare: Compare, out
           further_window_cpu_samples_pct: each((s) => s.windowCpuPct, 4),
           further_window_wall_pct: med((s) => s.windowWallPct, 4),
           further_window_wall_samples_pct: each((s) => s.windowWallPct, 4),
-          further_per_version_cpu_us: each((s) => s.perVersionCpuUs, 1),
-          further_per_version_wall_us: each((s) => s.perVersionWallUs, 1),
-          further_versions_run: further.map((f) => f.run.sent.versions),
+          further_per_push_cpu_us: each((s) => s.perPushCpuUs, 1),
+          further_per_push_wall_us: each((s) => s.perPushWallUs, 1),
+          further_pushes_run: further.map((f) => f.run.sent.pushes),
           far_every: shares.map((s) => s.farEvery ?? null),
           further_steady_cpu_pct: med((s) => s.steadyCpuPct, 4),
           further_steady_cpu_samples_pct: each((s) => s.steadyCpuPct, 4),
@@ -158,7 +160,7 @@ export async function benchStateArms(o: StateBenchOptions, compare: Compare, out
       const list = (xs: readonly (number | null)[]): string => xs.map((x) => x ?? 'n/a').join(', ');
       out(`  B's further-peers stream, its own accounting on the keeper threads (sealing and sending, storing on the peers; per-thread CPU from /proc/thread-self/schedstat, and wall time of the same code, an upper bound):`);
       out(`    timed window: ${row.further_window_sent?.join(', ')} versions sent to further peers, ${row.further_window_stored?.join(', ')} replicas stored from them; CPU ${row.further_window_cpu_pct}% (rounds ${list(row.further_window_cpu_samples_pct ?? [])}), wall ${row.further_window_wall_pct}% (rounds ${list(row.further_window_wall_samples_pct ?? [])}) of the ranks' main-thread CPU per step`);
-      out(`    steady state: per version sent, ${list(row.further_per_version_cpu_us ?? [])} us CPU, ${list(row.further_per_version_wall_us ?? [])} us wall (whole runs, ${row.further_versions_run?.join(', ')} versions); one per node every ${list(row.far_every ?? [])} commits is CPU ${row.further_steady_cpu_pct}% (rounds ${list(row.further_steady_cpu_samples_pct ?? [])}), wall ${row.further_steady_wall_pct}% (rounds ${list(row.further_steady_wall_samples_pct ?? [])}) of the ranks' main-thread CPU per step`);
+      out(`    steady state: per push to a peer, ${list(row.further_per_push_cpu_us ?? [])} us CPU, ${list(row.further_per_push_wall_us ?? [])} us wall, sender and receiver (whole runs, ${row.further_pushes_run?.join(', ')} pushes); to ${arms.b.replicas ?? 2} peers, one version per node every ${list(row.far_every ?? [])} commits, that is CPU ${row.further_steady_cpu_pct}% (rounds ${list(row.further_steady_cpu_samples_pct ?? [])}), wall ${row.further_steady_wall_pct}% (rounds ${list(row.further_steady_wall_samples_pct ?? [])}) of the ranks' main-thread CPU per step`);
     }
     if (compare === 'verify') out(`  B's verifications on the ranks' threads (digests + ${EXCHANGE_ALLOWANCE_MS} ms per exchange): ${row.verify_share_pct}% of their CPU per step (every ${row.verify_every?.join(', ')} commits; a digest ${row.digest_ms?.join(', ')} ms)`);
   }

@@ -334,6 +334,7 @@ export function createKeeperCore(post: (m: FromKeeper) => void, deps: KeeperCore
       let c = clients.get(buddy);
       if (!c) c = await clientOf(buddy);
       if (!c) return false;
+      if (further) further.side.pushes += 1;
       const need = await c.request({ op: 'push', meta: v.meta, ...(further ? { further: true } : {}) }, undefined, REMOTE_TIMEOUT_MS, further?.timed);
       const idx = (need.head.need as number[] | undefined) ?? [];
       if (idx.length === 0) return true;
@@ -567,6 +568,7 @@ export function createKeeperCore(post: (m: FromKeeper) => void, deps: KeeperCore
         const meta = parsed.data;
         const onStream = h.further === true;
         further = onStream;
+        if (onStream) furtherCost.stored.pushes += 1;
         // Entries we already hold byte for byte (same size and CRC) are not sent again: in a
         // data-parallel job our own commit of the same version has the same weights. Ranks move
         // in step, so if ours has not arrived yet it is usually a moment away: wait briefly.

@@ -24,6 +24,8 @@ import { readFileSync } from 'node:fs';
 export interface StreamSide {
   /** Versions sent on the stream, or replicas from it kept. */
   versions: number;
+  /** Pushes made to peers (a version on the far lattice goes to every peer, the others to the further ones only), or received. */
+  pushes: number;
   /** Body bytes sent, or received. */
   bytes: number;
   /** This thread's CPU in the timed stretches, from schedstat; NaN where it could not be read. */
@@ -39,7 +41,7 @@ export interface FurtherStreamCost {
   farEvery: number | undefined;
 }
 
-export const noSide = (): StreamSide => ({ versions: 0, bytes: 0, cpuUs: 0, wallUs: 0 });
+export const noSide = (): StreamSide => ({ versions: 0, pushes: 0, bytes: 0, cpuUs: 0, wallUs: 0 });
 export const noCost = (): FurtherStreamCost => ({ sent: noSide(), stored: noSide(), farEvery: undefined });
 
 /** CPU µs this thread has run so far, or undefined where /proc cannot tell (not Linux). Read synchronously: on the calling thread. */
@@ -80,8 +82,14 @@ export class StretchMeter {
 
 // A count that crossed JSON (a job's result) has its NaN as null, which arithmetic would take for 0.
 const n = (x: unknown): number => (typeof x === 'number' ? x : NaN);
-const sideLess = (a: StreamSide, b: StreamSide): StreamSide => ({ versions: n(a.versions) - n(b.versions), bytes: n(a.bytes) - n(b.bytes), cpuUs: n(a.cpuUs) - n(b.cpuUs), wallUs: n(a.wallUs) - n(b.wallUs) });
-const sidePlus = (a: StreamSide, b: StreamSide): StreamSide => ({ versions: n(a.versions) + n(b.versions), bytes: n(a.bytes) + n(b.bytes), cpuUs: n(a.cpuUs) + n(b.cpuUs), wallUs: n(a.wallUs) + n(b.wallUs) });
+const KEYS = ['versions', 'pushes', 'bytes', 'cpuUs', 'wallUs'] as const;
+const combine = (a: StreamSide, b: StreamSide, sign: 1 | -1): StreamSide => {
+  const out = noSide();
+  for (const k of KEYS) out[k] = n(a[k]) + sign * n(b[k]);
+  return out;
+};
+const sideLess = (a: StreamSide, b: StreamSide): StreamSide => combine(a, b, -1);
+const sidePlus = (a: StreamSide, b: StreamSide): StreamSide => combine(a, b, 1);
 
 /** What was counted between two readings of the same keeper (the later one's lattice). */
 export function costSince(now: FurtherStreamCost, then: FurtherStreamCost): FurtherStreamCost {

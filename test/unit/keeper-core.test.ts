@@ -152,9 +152,11 @@ describe('keeper core (no thread)', () => {
     await k0.request({ type: 'durable', slot: 0 });
     const [c0, c1, c2] = [await costOf(k0), await costOf(k1), await costOf(k2)];
     assert.equal(c0.sent.versions, 1);
+    assert.equal(c0.sent.pushes, 1, 'not on the far lattice: to the second peer only');
     assert.equal(c0.sent.bytes, 16, "the second peer did not hold the version's bytes: they were sent");
     assert.ok(c0.sent.wallUs > 0);
     assert.equal(c2.stored.versions, 1, 'the second peer stored it from the further stream');
+    assert.equal(c2.stored.pushes, 1);
     assert.equal(c2.stored.bytes, 16);
     assert.ok(c2.stored.wallUs > 0);
     if (process.platform === 'linux') assert.ok(Number.isFinite(c0.sent.cpuUs) && Number.isFinite(c2.stored.cpuUs), 'per-thread CPU read on Linux');

@@ -10,9 +10,11 @@ function fakeClock(start = 0): { now: () => number; add: (d: number) => void } {
   return { now: () => t, add: (d) => (t += d) };
 }
 
-const cost = (sent: [number, number, number], stored: [number, number, number], farEvery?: number): FurtherStreamCost => ({
-  sent: { versions: sent[0], bytes: 0, cpuUs: sent[1], wallUs: sent[2] },
-  stored: { versions: stored[0], bytes: 0, cpuUs: stored[1], wallUs: stored[2] },
+/** [versions, CPU µs, wall µs, pushes (as many as versions if not given)] per side. */
+type Side = [number, number, number, number?];
+const cost = (sent: Side, stored: Side, farEvery?: number): FurtherStreamCost => ({
+  sent: { versions: sent[0], pushes: sent[3] ?? sent[0], bytes: 0, cpuUs: sent[1], wallUs: sent[2] },
+  stored: { versions: stored[0], pushes: stored[3] ?? stored[0], bytes: 0, cpuUs: stored[1], wallUs: stored[2] },
   farEvery,
 });
 
@@ -99,31 +101,31 @@ describe('bench state --compare: the arms and the B arm’s own accounting (benc
     assert.deepEqual([v.a.verifyEvery, v.b.verifyEvery, v.a.replicated, v.b.replicated], [0, 40, true, true]);
   });
 
-  it('the stream’s shares: the window per step, and the steady state from the cost per version at one per node every farEvery commits', () => {
+  it('the stream’s shares: the window per step, and the steady state from the cost per push, to 2 peers, one version per node every farEvery commits', () => {
     // 3 ranks, their main threads 30,000 µs of CPU per step in all; 600 steps.
     const f = {
       window: cost([2, 1200, 3000], [2, 600, 1000], 2560),
-      run: cost([100, 40_000, 90_000], [110, 20_000, 30_000], 2560),
+      run: cost([90, 40_000, 90_000, 100], [110, 20_000, 30_000], 2560),
     };
-    const s = furtherShares(f, 30_000, 600, 3);
+    const s = furtherShares(f, 30_000, 600, 3, 2);
     assert.equal(s.windowSent, 2);
     assert.equal(s.windowStored, 2);
     // (1200 + 600) µs over 600 steps = 3 µs per step, of 30,000: 0.01 %.
     assert.ok(Math.abs(s.windowCpuPct - 0.01) < 1e-12, String(s.windowCpuPct));
     assert.ok(Math.abs(s.windowWallPct - (4000 / 600 / 30_000) * 100) < 1e-12);
-    // 60,000 µs for 100 versions sent: 600 µs each, sender and receivers.
-    assert.equal(s.perVersionCpuUs, 600);
-    assert.equal(s.perVersionWallUs, 1200);
-    // Each of 3 nodes sends one every 2560 commits: 600 * 3 / 2560 µs per step, of 30,000.
-    assert.ok(Math.abs(s.steadyCpuPct - ((600 * 3) / 2560 / 30_000) * 100) < 1e-12, String(s.steadyCpuPct));
-    assert.ok(Math.abs(s.steadyWallPct - ((1200 * 3) / 2560 / 30_000) * 100) < 1e-12);
+    // 60,000 µs for 100 pushes (of 90 versions): 600 µs each, sender and receiver.
+    assert.equal(s.perPushCpuUs, 600);
+    assert.equal(s.perPushWallUs, 1200);
+    // Each of 3 nodes pushes one version to 2 peers every 2560 commits: 600 * 2 * 3 / 2560 µs per step, of 30,000.
+    assert.ok(Math.abs(s.steadyCpuPct - ((600 * 2 * 3) / 2560 / 30_000) * 100) < 1e-12, String(s.steadyCpuPct));
+    assert.ok(Math.abs(s.steadyWallPct - ((1200 * 2 * 3) / 2560 / 30_000) * 100) < 1e-12);
   });
 
   it('no far lattice chosen, or nothing sent: the steady state is unknown (NaN), not 0', () => {
-    const none = furtherShares({ window: cost([0, 0, 0], [0, 0, 0]), run: cost([5, 500, 600], [5, 100, 100]) }, 30_000, 600, 3);
+    const none = furtherShares({ window: cost([0, 0, 0], [0, 0, 0]), run: cost([5, 500, 600], [5, 100, 100]) }, 30_000, 600, 3, 2);
     assert.ok(Number.isNaN(none.steadyCpuPct));
-    const nothing = furtherShares({ window: cost([0, 0, 0], [0, 0, 0]), run: cost([0, 0, 0], [0, 0, 0], 640) }, 30_000, 600, 3);
-    assert.ok(Number.isNaN(nothing.perVersionCpuUs));
+    const nothing = furtherShares({ window: cost([0, 0, 0], [0, 0, 0]), run: cost([0, 0, 0], [0, 0, 0], 640) }, 30_000, 600, 3, 2);
+    assert.ok(Number.isNaN(nothing.perPushCpuUs));
     assert.ok(Number.isNaN(nothing.steadyCpuPct));
     assert.equal(nothing.windowCpuPct, 0);
   });
