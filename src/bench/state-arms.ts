@@ -78,7 +78,10 @@ export function furtherShares(f: FurtherCost, main: number, steps: number, ranks
   };
 }
 
-export async function benchStateArms(o: StateBenchOptions, compare: Compare, out: (line: string) => void): Promise<void> {
+/** One arm's run: a Rollcall job of the bench's loop (tests pass a fake). */
+export type ArmRunner = (o: StateBenchOptions, mode: 'rollcall', args: string[]) => Promise<Pick<Awaited<ReturnType<typeof runRollcall>>, 'stepUs' | 'cpu' | 'verification' | 'further'>>;
+
+export async function benchStateArms(o: StateBenchOptions, compare: Compare, out: (line: string) => void, run: ArmRunner = runRollcall): Promise<void> {
   if (compare === 'replicas' && o.ranks < 3) throw new Error('bench state --compare replicas needs --ranks 3 or more: with 2, the other rank is every peer');
   const arms = armsOf(o, compare);
   const args = ['--bytes', String(o.bytes), '--steps', String(o.steps), '--warmup', String(o.warmup), '--warmup-ms', String(o.warmupMs)];
@@ -88,7 +91,7 @@ export async function benchStateArms(o: StateBenchOptions, compare: Compare, out
   const further: FurtherCost[] = [];
   for (let i = 0; i < o.rounds; i++) {
     for (const arm of i % 2 === 0 ? (['a', 'b'] as const) : (['b', 'a'] as const)) {
-      const r = await runRollcall(arms[arm], 'rollcall', args);
+      const r = await run(arms[arm], 'rollcall', args);
       cpu[arm].push(r.cpu);
       step[arm].push(r.stepUs);
       if (arm === 'b') {
@@ -159,8 +162,8 @@ export async function benchStateArms(o: StateBenchOptions, compare: Compare, out
     if (compare === 'replicas') {
       const list = (xs: readonly (number | null)[]): string => xs.map((x) => x ?? 'n/a').join(', ');
       out(`  B's further-peers stream, its own accounting on the keeper threads (sealing and sending, storing on the peers; per-thread CPU from /proc/thread-self/schedstat, and wall time of the same code, an upper bound):`);
-      out(`    timed window: ${row.further_window_sent?.join(', ')} versions sent to further peers, ${row.further_window_stored?.join(', ')} replicas stored from them; CPU ${row.further_window_cpu_pct}% (rounds ${list(row.further_window_cpu_samples_pct ?? [])}), wall ${row.further_window_wall_pct}% (rounds ${list(row.further_window_wall_samples_pct ?? [])}) of the ranks' main-thread CPU per step`);
-      out(`    steady state: per push to a peer, ${list(row.further_per_push_cpu_us ?? [])} us CPU, ${list(row.further_per_push_wall_us ?? [])} us wall, sender and receiver (whole runs, ${row.further_pushes_run?.join(', ')} pushes); to ${arms.b.replicas ?? 2} peers, one version per node every ${list(row.far_every ?? [])} commits, that is CPU ${row.further_steady_cpu_pct}% (rounds ${list(row.further_steady_cpu_samples_pct ?? [])}), wall ${row.further_steady_wall_pct}% (rounds ${list(row.further_steady_wall_samples_pct ?? [])}) of the ranks' main-thread CPU per step`);
+      out(`    timed window, per round: versions sent to further peers ${row.further_window_sent?.join(', ')}; replicas stored from them ${row.further_window_stored?.join(', ')}; their work CPU ${row.further_window_cpu_pct}% (rounds ${list(row.further_window_cpu_samples_pct ?? [])}), wall ${row.further_window_wall_pct}% (rounds ${list(row.further_window_wall_samples_pct ?? [])}) of the ranks' main-thread CPU per step`);
+      out(`    steady state: per push to a peer, sender and receiver (whole runs, per round: pushes ${row.further_pushes_run?.join(', ')}), CPU ${list(row.further_per_push_cpu_us ?? [])} us, wall ${list(row.further_per_push_wall_us ?? [])} us; to ${arms.b.replicas ?? 2} peers, one version per node every ${list(row.far_every ?? [])} commits: CPU ${row.further_steady_cpu_pct}% (rounds ${list(row.further_steady_cpu_samples_pct ?? [])}), wall ${row.further_steady_wall_pct}% (rounds ${list(row.further_steady_wall_samples_pct ?? [])}) of the ranks' main-thread CPU per step`);
     }
     if (compare === 'verify') out(`  B's verifications on the ranks' threads (digests + ${EXCHANGE_ALLOWANCE_MS} ms per exchange): ${row.verify_share_pct}% of their CPU per step (every ${row.verify_every?.join(', ')} commits; a digest ${row.digest_ms?.join(', ')} ms)`);
   }

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { costSince, costSum, noCost, noSide, StretchMeter, thisThreadCpuUs, type FurtherStreamCost } from '../../src/state/stream-cost.js';
-import { armsOf, furtherShares } from '../../src/bench/state-arms.js';
-import type { StateBenchOptions } from '../../src/bench/state-overhead.js';
+import { armsOf, benchStateArms, furtherShares, type ArmRunner } from '../../src/bench/state-arms.js';
+import type { JobCpu, StateBenchOptions } from '../../src/bench/state-overhead.js';
 
 /** A clock that moves only when told: each reading returns the current value. */
 function fakeClock(start = 0): { now: () => number; add: (d: number) => void } {
@@ -128,5 +128,49 @@ describe('bench state --compare: the arms and the B arm’s own accounting (benc
     assert.ok(Number.isNaN(nothing.perPushCpuUs));
     assert.ok(Number.isNaN(nothing.steadyCpuPct));
     assert.equal(nothing.windowCpuPct, 0);
+  });
+
+  /** A fake job per arm: CPU per step `total` (main threads 30,000 µs), and the B arm's stream counted as given. */
+  function fakeRunner(totals: number[]): { run: ArmRunner; seen: StateBenchOptions[] } {
+    const seen: StateBenchOptions[] = [];
+    const run: ArmRunner = (arm) => {
+      seen.push(arm);
+      const total = totals[seen.length - 1] as number;
+      const cpu: JobCpu = { total, main: 30_000, threads: total - 30_000, fms: 0, launcher: 0 };
+      const further = { window: cost([3, 900, 1800, 6], [6, 300, 600]), run: cost([40, 20_000, 40_000, 50], [50, 10_000, 20_000], 2560) };
+      return Promise.resolve({ stepUs: 7000, cpu, verification: undefined, further });
+    };
+    return { run, seen };
+  }
+
+  it('same: the arms interleaved A B, then B A, as the others; B less A printed as for them, with the A/A note', async () => {
+    const { run, seen } = fakeRunner([33_000, 33_300, 33_000, 33_000, 33_000, 32_700]);
+    const lines: string[] = [];
+    await benchStateArms({ ...o, rounds: 3 }, 'same', (l) => lines.push(l), run);
+    const [a, b] = [seen[0], seen[1]];
+    assert.notEqual(a, b);
+    assert.deepEqual(seen, [a, b, b, a, a, b]);
+    assert.ok(seen.every((x) => x.replicas === 1));
+    // Round 1: B 33,300 less A 33,000 of 30,000: +1 %; round 2: B first (33,000), A second (33,000): 0; round 3: -1 %.
+    assert.match(lines.join('\n'), /B less A, as a share of A's ranks' main threads: 0% \(median; rounds 1, 0, -1\)/);
+    assert.match(lines.join('\n'), /A\/A: both arms the same/);
+    assert.doesNotMatch(lines.join('\n'), /further-peers stream/);
+  });
+
+  it('replicas: B’s further stream in the window and at the steady state, in the text and the JSON', async () => {
+    const lines: string[] = [];
+    await benchStateArms({ ...o, rounds: 2 }, 'replicas', (l) => lines.push(l), fakeRunner([33_000, 33_300, 33_300, 33_000]).run);
+    const text = lines.join('\n');
+    // Window: 1200 µs CPU, 2400 wall, over 600 steps, of 30,000: 0.0067 %, 0.0133 %.
+    assert.match(text, /timed window, per round: versions sent to further peers 3, 3; replicas stored from them 6, 6; their work CPU 0.0067% .* wall 0.0133%/);
+    // Per push: 30,000 µs CPU / 50 = 600; 60,000 wall / 50 = 1200; steady: 600 * 2 * 3 / 2560 / 30,000.
+    assert.match(text, /per push to a peer, sender and receiver \(whole runs, per round: pushes 50, 50\), CPU 600, 600 us, wall 1200, 1200 us; to 2 peers, one version per node every 2560, 2560 commits/);
+    assert.match(text, new RegExp(`CPU ${+(((600 * 2 * 3) / 2560 / 30_000) * 100).toFixed(4)}% `));
+    const json: string[] = [];
+    await benchStateArms({ ...o, rounds: 2, json: true }, 'replicas', (l) => json.push(l), fakeRunner([33_000, 33_300, 33_300, 33_000]).run);
+    const row = JSON.parse(json[0] as string) as Record<string, unknown>;
+    assert.deepEqual(row.further_window_sent, [3, 3]);
+    assert.equal(row.further_steady_wall_pct, +(((1200 * 2 * 3) / 2560 / 30_000) * 100).toFixed(4));
+    assert.deepEqual(row.far_every, [2560, 2560]);
   });
 });
