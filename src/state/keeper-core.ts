@@ -276,6 +276,9 @@ export function createKeeperCore(post: (m: FromKeeper) => void, deps: KeeperCore
   const toDisk = new Aligned();
   // Two streams: the second peers' sparse versions neither wait for nor displace the first's.
   const toBuddy = new Newest((v) => replicate(seal(v), buddies.slice(0, 1)));
+  /** What the further peers' stream costs this thread, both ways (stream-cost.ts); read by the state bench. */
+  const furtherCost = noCost();
+  const meter = new StretchMeter();
   // A multiple of `farEvery` goes to the first peer on this stream too (a push of what it holds
   // already costs a handshake). When two neighbours are lost at once, the common version is on
   // the far lattice (the first of them has only its second peer's copies left), so the second of
@@ -287,10 +290,6 @@ export function createKeeperCore(post: (m: FromKeeper) => void, deps: KeeperCore
     sent.versions += 1;
     return replicate(meter.time(sent, () => seal(v)), onFarLattice(v) ? buddies : buddies.slice(1), { side: sent, timed: (f) => meter.time(sent, f) });
   });
-
-  /** What the further peers' stream costs this thread, both ways (stream-cost.ts); read by the state bench. */
-  const furtherCost = noCost();
-  const meter = new StretchMeter();
 
   async function persist(v: StateVersion): Promise<boolean> {
     const { slot: s, version } = v.meta;
