@@ -3,7 +3,9 @@ import { createCommunicator } from '../comm/rendezvous.js';
 import { connect } from '../sdk/job.js';
 import { openStore } from '../store/open-store.js';
 import { median } from '../util/stats.js';
+import { costSince, noCost } from '../state/stream-cost.js';
 import { cpuMeter, parentOf } from './cpu-time.js';
+import type { FurtherCost } from './state-overhead.js';
 
 /**
  * The loop of `rollcall bench state`: each step computes a gradient from the weights,
@@ -44,6 +46,8 @@ interface Loop {
   /** Where the update goes: the same array, or a draft. */
   next(): Float32Array;
   commit(): void;
+  /** Called as the timed window opens and once it has closed, outside it (the Rollcall arms read their keeper's counters). */
+  edge?(at: 'start' | 'end'): Promise<void>;
 }
 
 // The arithmetic in functions of their own, as a program's would be: inlined into the loop
@@ -91,7 +95,10 @@ async function loop(l: Loop, fms: number | undefined, launcher: number | undefin
     if (from === Infinity && s >= warmup && (s - warmup) % AGREE_EVERY === 0) {
       if ((await l.max(performance.now() - begun)) >= warmupMs) from = s;
     }
-    if (s === from) meter = cpuMeter(others);
+    if (s === from) {
+      await l.edge?.('start');
+      meter = cpuMeter(others);
+    }
     const t0 = process.hrtime.bigint();
     const w = l.current();
     gradient(w, grad);
@@ -107,6 +114,7 @@ async function loop(l: Loop, fms: number | undefined, launcher: number | undefin
   }
   // The mean, not the median: work done every Nth step (a replica, a file) must count.
   const split = meter?.read();
+  await l.edge?.('end');
   let cpu: RankCpu | null = null;
   if (split) {
     const [a = 0, b = 0] = split.others;
@@ -151,6 +159,9 @@ if (values.mode === 'bare' || values.mode === 'bare-copy') {
   const job = await connect();
   const state = job.registerState({ weights: initial }, { replicated: values.replicated });
   let r: LoopResult = { stepUs: 0, commitUs: 0, commitMeanUs: 0, cpu: null };
+  // What the further peers' stream cost this node's keeper: in the timed window, and over the whole run.
+  let opened = noCost();
+  let window = noCost();
   // Our FMS is our parent; the launcher (the bench process, which also serves the store) its parent.
   const launcher = job.rank === 0 ? parentOf(process.ppid) : undefined;
   const commits = values.mode !== 'rollcall-no-commit';
@@ -165,8 +176,13 @@ if (values.mode === 'bare' || values.mode === 'bare-copy') {
         s.step += 1;
         if (commits) s.commit();
       },
+      edge: async (at) => {
+        if (at === 'start') opened = await state.furtherStreamCost();
+        else window = costSince(await state.furtherStreamCost(), opened);
+      },
     }, process.ppid, launcher);
   });
-  job.result({ ...r, memcpyUs: memcpyUs(), verification: state.verification });
+  const further: FurtherCost = { window, run: await state.furtherStreamCost() };
+  job.result({ ...r, memcpyUs: memcpyUs(), verification: state.verification, further });
   await job.close();
 }

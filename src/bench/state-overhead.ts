@@ -6,6 +6,7 @@ import { DEFAULT_REPLICATE_MS, DEFAULT_VERSION_MS, resolveLaunchOptions } from '
 import { launch } from '../launch/launcher.js';
 import type { ProxyKind } from '../protocol/program-ipc.js';
 import { startStoreServer } from '../store/tcp-store-server.js';
+import { costSum, type FurtherStreamCost } from '../state/stream-cost.js';
 import { median } from '../util/stats.js';
 
 const PROGRAM = fileURLToPath(new URL('./state-overhead-program.js', import.meta.url));
@@ -173,6 +174,12 @@ interface RankResult {
   cpu: RankCpu | null;
 }
 
+/** What the further peers' stream cost one node's keeper (state/stream-cost.ts): in the timed window, and over the whole run. */
+export interface FurtherCost {
+  window: FurtherStreamCost;
+  run: FurtherStreamCost;
+}
+
 /** Rank 0's verification of its replicated state over the whole run (State.verification). */
 export interface Verification {
   every: number | undefined;
@@ -245,7 +252,7 @@ export async function runRollcall(
   mode: 'rollcall' | 'rollcall-draft',
   args: string[],
   dashboard = false,
-): Promise<{ stepUs: number; commitUs: number; commitMeanUs: number; memcpyUs: number; cpu: JobCpu; verification?: Verification }> {
+): Promise<{ stepUs: number; commitUs: number; commitMeanUs: number; memcpyUs: number; cpu: JobCpu; verification?: Verification; further: FurtherCost }> {
   const opts = resolveLaunchOptions({
     dashboard: dashboard ? '127.0.0.1:0' : undefined,
     nodes: o.ranks,
@@ -277,5 +284,8 @@ export async function runRollcall(
   for (const w of watchers) w.abort();
   if (r.outcome !== 'completed') throw new Error(`state bench job ${r.outcome}: ${r.reason}`);
   const first = r.result as RankResult & { commitMeanUs: number; memcpyUs: number; verification?: Verification };
-  return { ...first, cpu: jobCpu(Object.values(r.results) as RankResult[]) };
+  const all = Object.values(r.results) as (RankResult & { further: FurtherCost })[];
+  // Every node's stream, summed: each sends to its further peers and stores what its predecessors send.
+  const further = { window: costSum(all.map((x) => x.further.window)), run: costSum(all.map((x) => x.further.run)) };
+  return { ...first, cpu: jobCpu(all), further };
 }

@@ -175,7 +175,7 @@ bench
   .option('--verify-every <N>', 'as for launch (default: chosen from the step time)', intIn(0, 1_000_000))
   .option('--replicas <K>', 'as for launch', intIn(1, 8))
   .option('--replicated', 'the program declares its weights replicated (the members compare digests)', false)
-  .option('--compare <what>', 'instead: two Rollcall arms interleaved, and the CPU one costs beyond the other: verify (digests compared at the default cadence, or never) | replicas (to 2 peers, or 1; 3 ranks or more)', oneOf(['verify', 'replicas'] as const))
+  .option('--compare <what>', 'instead: two Rollcall arms interleaved, and the CPU one costs beyond the other: verify (digests compared at the default cadence, or never) | replicas (to 2 peers, or 1; 3 ranks or more; with the second peer\'s stream counted in B\'s keepers) | same (A/A, both --replicas 1: the noise floor of the difference)', oneOf(['verify', 'replicas', 'same'] as const))
   .option('--json', 'one JSON object', false)
   .action(async (o: StateBenchOptions & { compare?: Compare }) => {
     if (o.compare) await benchStateArms(o, o.compare, (l) => console.log(l));

@@ -1,4 +1,5 @@
 import type { Cadence } from '../state/replica-cadence.js';
+import type { FurtherStreamCost } from '../state/stream-cost.js';
 import type { StateVersion, VersionMeta } from '../state/version-format.js';
 import type { ProgramEventMessage } from './program-events.js';
 import type { StoreAccess } from './store-access.js';
@@ -46,7 +47,9 @@ export type ToKeeper =
   /** Answers once what was committed so far is written and at the buddy (or a deadline passed). */
   | { type: 'durable'; id: number; slot: number }
   /** Forget versions newer than `after` (they belong to a future that was rolled back). */
-  | { type: 'truncate'; id: number; slot: number; after: number };
+  | { type: 'truncate'; id: number; slot: number; after: number }
+  /** What the further peers' stream has cost this keeper so far (state/stream-cost.ts): for the state bench. */
+  | { type: 'stream_cost'; id: number };
 
 export type FromKeeper =
   | { type: 'ready'; address: string }
@@ -55,7 +58,7 @@ export type FromKeeper =
    * nothing else of it (a failed fetch becomes a NoCommonStateError with it, a failed truncate a
    * state_error event) and rejects the request with a plain Error.
    */
-  | { type: 'reply'; id: number; versions?: { version: number; step: number }[]; version?: StateVersion; error?: string }
+  | { type: 'reply'; id: number; versions?: { version: number; step: number }[]; version?: StateVersion; cost?: FurtherStreamCost; error?: string }
   /** For the event log, through the program and its FMS (protocol/events.ts). */
   | ProgramEventMessage
   /**

@@ -1,11 +1,12 @@
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { CorruptionDetectedError, CorruptionUnresolvedError, InvalidArgumentError, NoCommonStateError, TimeoutError } from '../errors.js';
+import { CorruptionDetectedError, CorruptionUnresolvedError, InvalidArgumentError, NoCommonStateError, ProtocolError, TimeoutError } from '../errors.js';
 import type { NodeEventFields, ProgramEventMessage, ProgramEventName } from '../protocol/events.js';
 import type { FromKeeper, KeeperInit, ToKeeper } from '../protocol/keeper-messages.js';
 import { newProgramStats, type ProgramStats } from '../protocol/program-ipc.js';
 import { diskCadence, finest, isReplicated, makesVersion, retained, toFurtherPeers, type Cadence } from '../state/replica-cadence.js';
 import type { EntryKind, EntryMeta, StateVersion } from '../state/version-format.js';
+import type { FurtherStreamCost } from '../state/stream-cost.js';
 import { stateDigest, digestHex } from '../state/state-digest.js';
 import { voteOnDigests } from './digest-vote.js';
 import { ReplicaPacer, type PacerOptions } from './replica-pacer.js';
@@ -253,6 +254,21 @@ export class Keeper {
   }
 
   request(m: { type: 'list' | 'fetch' | 'truncate' | 'durable'; slot: number; version?: number; after?: number; any?: boolean; wide?: boolean }): Promise<Extract<FromKeeper, { type: 'reply' }>> {
+    return this.ask(m, (r) => this.post(r));
+  }
+
+  /**
+   * What the further peers' stream has cost the keeper so far (state/stream-cost.ts). Not through
+   * `post`: the versions held on this side need not go to the keeper for it, and handing them
+   * over would be work the bench that asks would then measure.
+   */
+  async streamCost(): Promise<FurtherStreamCost> {
+    const r = await this.ask({ type: 'stream_cost' }, (m) => this.worker.postMessage(m));
+    if (!r.cost) throw new ProtocolError('state keeper answered stream_cost without its counts');
+    return r.cost;
+  }
+
+  private ask(m: { type: string }, send: (m: ToKeeper) => void): Promise<Extract<FromKeeper, { type: 'reply' }>> {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -264,7 +280,7 @@ export class Keeper {
         if (r.error) reject(new Error(r.error));
         else resolve(r);
       });
-      this.post({ ...m, id } as ToKeeper);
+      send({ ...m, id } as ToKeeper);
     });
   }
 
@@ -337,6 +353,11 @@ export class State<T extends Record<string, StateEntry>> {
   /** The versions being compared between members, and what their digests cost: for tests and the bench. */
   get verification(): { agreed: number; every: number | undefined; digests: number; digestMs: number } {
     return { agreed: this.verifier.agreed, every: this.verifier.chosen?.every, ...this.digestCost };
+  }
+
+  /** What replicas to the second and further peers have cost this node's keeper thread so far (state/stream-cost.ts): for the state bench. */
+  furtherStreamCost(): Promise<FurtherStreamCost> {
+    return this.keeper.streamCost();
   }
 
   /** Digests computed at verify points, and their total time on this thread. */

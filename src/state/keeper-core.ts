@@ -9,7 +9,8 @@ import type { StoreAccess } from '../protocol/store-access.js';
 import { macMatches, newNonce } from '../protocol/challenge.js';
 import { programEventMessage } from '../protocol/program-events.js';
 import { frame, KeeperAuthSchema, KeeperHelloSchema, keeperMac, MessageReader, type KeeperHello, type WireMessage } from '../protocol/keeper-wire.js';
-import { KeeperClient } from './keeper-client.js';
+import { KeeperClient, type Timed } from './keeper-client.js';
+import { noCost, StretchMeter, type FurtherStreamCost, type StreamSide } from './stream-cost.js';
 import { diskCadence, finest, retained, type Cadence } from './replica-cadence.js';
 import { checksum, corruptEntries, decodeVersion, encodeVersion, encodeVersionParts, VersionMetaSchema, type StateVersion } from './version-format.js';
 import { NO_JIT } from '../protocol/no-jit.js';
@@ -276,13 +277,20 @@ export function createKeeperCore(post: (m: FromKeeper) => void, deps: KeeperCore
   const toDisk = new Aligned();
   // Two streams: the second peers' sparse versions neither wait for nor displace the first's.
   const toBuddy = new Newest((v) => replicate(seal(v), buddies.slice(0, 1)));
+  /** What the further peers' stream costs this thread, both ways (stream-cost.ts); read by the state bench. */
+  const furtherCost = noCost();
+  const meter = new StretchMeter();
   // A multiple of `farEvery` goes to the first peer on this stream too (a push of what it holds
   // already costs a handshake). When two neighbours are lost at once, the common version is on
   // the far lattice (the first of them has only its second peer's copies left), so the second of
   // them must have that version at its own first peer; the first peer's stream skips a version
   // that a newer one overtakes while the peer is busy (seen: a loaded run rolled back to 0, not 64).
   const onFarLattice = (v: StateVersion): boolean => cadence.farEvery !== undefined && v.meta.version % cadence.farEvery === 0;
-  const toFurther = new Newest((v) => replicate(seal(v), onFarLattice(v) ? buddies : buddies.slice(1)));
+  const toFurther = new Newest((v) => {
+    const sent = furtherCost.sent;
+    sent.versions += 1;
+    return replicate(meter.time(sent, () => seal(v)), onFarLattice(v) ? buddies : buddies.slice(1), { side: sent, timed: (f) => meter.time(sent, f) });
+  });
 
   async function persist(v: StateVersion): Promise<boolean> {
     const { slot: s, version } = v.meta;
@@ -311,22 +319,29 @@ export function createKeeperCore(post: (m: FromKeeper) => void, deps: KeeperCore
     }
   }
 
-  /** To these replica peers at once: true if at least one has it. */
-  async function replicate(v: StateVersion, to: number[]): Promise<boolean> {
-    const done = await Promise.all(to.filter((b) => b !== cfg.node).map((b) => replicateTo(b, v)));
+  /**
+   * To these replica peers at once: true if at least one has it. `further`: sent on the further
+   * peers' stream, whose pushes say so (the receiver counts what keeping them costs) and whose
+   * work here is timed into its counters.
+   */
+  async function replicate(v: StateVersion, to: number[], further?: { side: StreamSide; timed: Timed }): Promise<boolean> {
+    const done = await Promise.all(to.filter((b) => b !== cfg.node).map((b) => replicateTo(b, v, further)));
     return done.includes(true);
   }
 
-  async function replicateTo(buddy: number, v: StateVersion): Promise<boolean> {
+  async function replicateTo(buddy: number, v: StateVersion, further?: { side: StreamSide; timed: Timed }): Promise<boolean> {
     try {
       let c = clients.get(buddy);
       if (!c) c = await clientOf(buddy);
       if (!c) return false;
-      const need = await c.request({ op: 'push', meta: v.meta }, undefined, REMOTE_TIMEOUT_MS);
+      if (further) further.side.pushes += 1;
+      const need = await c.request({ op: 'push', meta: v.meta, ...(further ? { further: true } : {}) }, undefined, REMOTE_TIMEOUT_MS, further?.timed);
       const idx = (need.head.need as number[] | undefined) ?? [];
       if (idx.length === 0) return true;
-      const body = Buffer.concat(idx.map((i) => v.data[i] as Uint8Array));
-      await c.request({ op: 'push_data', slot: v.meta.slot, version: v.meta.version }, body, REMOTE_TIMEOUT_MS);
+      const concat = (): Buffer => Buffer.concat(idx.map((i) => v.data[i] as Uint8Array));
+      const body = further ? further.timed(concat) : concat();
+      if (further) further.side.bytes += body.byteLength;
+      await c.request({ op: 'push_data', slot: v.meta.slot, version: v.meta.version }, body, REMOTE_TIMEOUT_MS, further?.timed);
       return true;
     } catch {
       return false; // the buddy is gone or busy; the version still has its disk copy
@@ -487,7 +502,9 @@ export function createKeeperCore(post: (m: FromKeeper) => void, deps: KeeperCore
     sock.once('close', () => served.delete(sock));
     const reader = new MessageReader();
     let authed = false;
-    let pending: { meta: StateVersion['meta']; have: (Uint8Array | undefined)[] } | undefined;
+    let pending: { meta: StateVersion['meta']; have: (Uint8Array | undefined)[]; further: boolean } | undefined;
+    /** A push from the further peers' stream is being received: its bytes' handling is timed (stream-cost.ts). */
+    let further = false;
     // Small request/reply exchanges: Nagle plus delayed ACKs would add ~40 ms to each.
     sock.setNoDelay(true);
     const reply = (head: Record<string, unknown>, body?: Uint8Array): void => {
@@ -549,10 +566,13 @@ export function createKeeperCore(post: (m: FromKeeper) => void, deps: KeeperCore
         const parsed = VersionMetaSchema.safeParse(h.meta, NO_JIT);
         if (!parsed.success) return void sock.destroy();
         const meta = parsed.data;
+        const onStream = h.further === true;
+        further = onStream;
+        if (onStream) furtherCost.stored.pushes += 1;
         // Entries we already hold byte for byte (same size and CRC) are not sent again: in a
         // data-parallel job our own commit of the same version has the same weights. Ranks move
         // in step, so if ours has not arrived yet it is usually a moment away: wait briefly.
-        const answer = (): void => {
+        const answerNow = (): void => {
           const have = meta.entries.map((e) => findEntry(meta.version, e.bytes, e.crc));
           const need = have.flatMap((d, i) => (d ? [] : [i]));
           if (need.length === 0) {
@@ -560,13 +580,17 @@ export function createKeeperCore(post: (m: FromKeeper) => void, deps: KeeperCore
             const v = { meta, data: have as Uint8Array[] };
             sealed.add(v);
             remember(meta.slot, v);
-          } else pending = { meta, have };
+            if (onStream) furtherCost.stored.versions += 1;
+            further = false;
+          } else pending = { meta, have, further: onStream };
           reply({ need });
         };
+        const answer = (): void => (onStream ? meter.time(furtherCost.stored, answerNow) : answerNow());
         if (slot >= 0 && ownNewest() < meta.version) afterOwnCommit(meta.version, DEDUP_WAIT_MS, answer);
         else answer();
       } else if (h.op === 'push_data' && pending) {
-        const { meta, have } = pending;
+        const was = pending;
+        const { meta, have } = was;
         pending = undefined;
         let at = 0;
         const data = have.map((d, i) => {
@@ -578,10 +602,16 @@ export function createKeeperCore(post: (m: FromKeeper) => void, deps: KeeperCore
           return copy;
         });
         const v = { meta, data };
-        if (corruptEntries(v).length === 0) {
+        const intact = corruptEntries(v).length === 0;
+        if (intact) {
           sealed.add(v);
           remember(meta.slot, v);
         }
+        if (was.further) {
+          furtherCost.stored.bytes += at;
+          if (intact) furtherCost.stored.versions += 1;
+        }
+        further = false;
         reply({ ok: true });
       } else {
         sock.destroy();
@@ -589,7 +619,8 @@ export function createKeeperCore(post: (m: FromKeeper) => void, deps: KeeperCore
     };
     sock.on('data', (d: Buffer) => {
       try {
-        reader.push(d, handle);
+        if (further) meter.time(furtherCost.stored, () => reader.push(d, handle));
+        else reader.push(d, handle);
       } catch (e) {
         // Nonsense from a peer that has not authenticated is a refusal like any other; from one that has, a broken peer.
         if (!authed) refuse(`malformed message before authentication: ${(e as Error).message}`);
@@ -701,6 +732,9 @@ export function createKeeperCore(post: (m: FromKeeper) => void, deps: KeeperCore
       case 'durable':
         Promise.all([toDisk.idle(DURABLE_WAIT_MS), toBuddy.idle(DURABLE_WAIT_MS), toFurther.idle(DURABLE_WAIT_MS)]).then(() => post({ type: 'reply', id: m.id }));
         return;
+      case 'stream_cost':
+        post({ type: 'reply', id: m.id, cost: streamCost() });
+        return;
       case 'truncate':
         truncate(m.slot, m.after).then(
           () => post({ type: 'reply', id: m.id }),
@@ -709,6 +743,10 @@ export function createKeeperCore(post: (m: FromKeeper) => void, deps: KeeperCore
         return;
     }
   };
+
+  function streamCost(): FurtherStreamCost {
+    return { sent: { ...furtherCost.sent }, stored: { ...furtherCost.stored }, farEvery: cadence.farEvery };
+  }
 
   async function init(m: KeeperInit): Promise<void> {
     cfg = m;

@@ -7,6 +7,7 @@ import { afterEach, describe, it } from 'node:test';
 import { createKeeperCore, type KeeperCore } from '../../src/state/keeper-core.js';
 import type { FromKeeper, ToKeeper } from '../../src/protocol/keeper-messages.js';
 import type { StateVersion } from '../../src/state/version-format.js';
+import { noCost, type FurtherStreamCost } from '../../src/state/stream-cost.js';
 import { MemoryStore } from '../../src/store/memory-store.js';
 
 /**
@@ -133,6 +134,35 @@ describe('keeper core (no thread)', () => {
     assert.deepEqual(await listed(spare), [4]);
     const got = await spare.request({ type: 'fetch', slot: 0, version: 4 });
     assert.equal(got.error, undefined);
+    await store.close();
+  });
+
+  it('the further peers stream counts its own cost, on the sender and on the receiver, and nothing when no version goes on it', async () => {
+    const store = new MemoryStore();
+    const [k0, k1, k2] = [await keeper(store, 0), await keeper(store, 1), await keeper(store, 2)];
+    k0.core.handle({ type: 'topology', slot: 0, buddies: [1, 2] });
+    k1.core.handle({ type: 'topology', slot: 1, buddies: [2, 0] });
+    k2.core.handle({ type: 'topology', slot: 2, buddies: [0, 1] });
+    const costOf = async (k: K): Promise<FurtherStreamCost> => (await k.request({ type: 'stream_cost' })).cost as FurtherStreamCost;
+    // To the first peer only: not the further stream's work.
+    k0.core.handle({ type: 'commit', ...version(0, 4), replicate: true, further: false, persist: false });
+    await k0.request({ type: 'durable', slot: 0 });
+    for (const k of [k0, k1, k2]) assert.deepEqual(await costOf(k), noCost(), 'nothing counted, nothing timed');
+    k0.core.handle({ type: 'commit', ...version(0, 5), replicate: true, further: true, persist: false });
+    await k0.request({ type: 'durable', slot: 0 });
+    const [c0, c1, c2] = [await costOf(k0), await costOf(k1), await costOf(k2)];
+    assert.equal(c0.sent.versions, 1);
+    assert.equal(c0.sent.pushes, 1, 'not on the far lattice: to the second peer only');
+    assert.equal(c0.sent.bytes, 16, "the second peer did not hold the version's bytes: they were sent");
+    assert.ok(c0.sent.wallUs > 0);
+    assert.equal(c2.stored.versions, 1, 'the second peer stored it from the further stream');
+    assert.equal(c2.stored.pushes, 1);
+    assert.equal(c2.stored.bytes, 16);
+    assert.ok(c2.stored.wallUs > 0);
+    if (process.platform === 'linux') assert.ok(Number.isFinite(c0.sent.cpuUs) && Number.isFinite(c2.stored.cpuUs), 'per-thread CPU read on Linux');
+    assert.equal(c1.stored.versions, 0, "the first peer got it on the first peer's stream: not counted");
+    assert.equal(c1.stored.wallUs, 0);
+    assert.equal(c0.stored.versions + c2.sent.versions, 0);
     await store.close();
   });
 
