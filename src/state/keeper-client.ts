@@ -26,7 +26,17 @@ export class KeeperClient {
 
   /** `timed` wraps the synchronous write of the request (stream-cost.ts: the further peers' stream counts its own). */
   request(head: Record<string, unknown>, body: Uint8Array | undefined, timeoutMs: number, timed: Timed = untimed): Promise<WireMessage> {
-    const run = (): Promise<WireMessage> => this.exchange(head, body, timeoutMs, timed);
+    return this.session((exchange) => exchange(head, body, timeoutMs, timed));
+  }
+
+  /**
+   * Several exchanges back to back, none of another caller's in between: a push and its data
+   * are one (the keeper holds one pending push per connection). Two streams push to the same
+   * peer (a version on the far lattice goes to the first peer on both), and queued request by
+   * request, a second push landed between the first one and its data.
+   */
+  session<T>(fn: (exchange: (head: Record<string, unknown>, body: Uint8Array | undefined, timeoutMs: number, timed?: Timed) => Promise<WireMessage>) => Promise<T>): Promise<T> {
+    const run = (): Promise<T> => fn((head, body, timeoutMs, timed = untimed) => this.exchange(head, body, timeoutMs, timed));
     const p = this.queue.then(run, run);
     this.queue = p.catch(() => undefined);
     return p;

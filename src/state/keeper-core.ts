@@ -335,14 +335,16 @@ export function createKeeperCore(post: (m: FromKeeper) => void, deps: KeeperCore
       if (!c) c = await clientOf(buddy);
       if (!c) return false;
       if (further) further.side.pushes += 1;
-      const need = await c.request({ op: 'push', meta: v.meta, ...(further ? { further: true } : {}) }, undefined, REMOTE_TIMEOUT_MS, further?.timed);
-      const idx = (need.head.need as number[] | undefined) ?? [];
-      if (idx.length === 0) return true;
-      const concat = (): Buffer => Buffer.concat(idx.map((i) => v.data[i] as Uint8Array));
-      const body = further ? further.timed(concat) : concat();
-      if (further) further.side.bytes += body.byteLength;
-      await c.request({ op: 'push_data', slot: v.meta.slot, version: v.meta.version }, body, REMOTE_TIMEOUT_MS, further?.timed);
-      return true;
+      return await c.session(async (exchange) => {
+        const need = await exchange({ op: 'push', meta: v.meta, ...(further ? { further: true } : {}) }, undefined, REMOTE_TIMEOUT_MS, further?.timed);
+        const idx = (need.head.need as number[] | undefined) ?? [];
+        if (idx.length === 0) return true;
+        const concat = (): Buffer => Buffer.concat(idx.map((i) => v.data[i] as Uint8Array));
+        const body = further ? further.timed(concat) : concat();
+        if (further) further.side.bytes += body.byteLength;
+        const stored = await exchange({ op: 'push_data', slot: v.meta.slot, version: v.meta.version }, body, REMOTE_TIMEOUT_MS, further?.timed);
+        return stored.head.ok === true;
+      });
     } catch {
       return false; // the buddy is gone or busy; the version still has its disk copy
     }
@@ -588,6 +590,12 @@ export function createKeeperCore(post: (m: FromKeeper) => void, deps: KeeperCore
         const answer = (): void => (onStream ? meter.time(furtherCost.stored, answerNow) : answerNow());
         if (slot >= 0 && ownNewest() < meta.version) afterOwnCommit(meta.version, DEDUP_WAIT_MS, answer);
         else answer();
+      } else if (h.op === 'push_data' && pending && (pending.meta.slot !== Number(h.slot) || pending.meta.version !== Number(h.version))) {
+        // Data for another push than the one pending: never checked against the wrong version's
+        // checksums (it would fail them and be dropped, yet answered as stored).
+        pending = undefined;
+        further = false;
+        reply({ ok: false });
       } else if (h.op === 'push_data' && pending) {
         const was = pending;
         const { meta, have } = was;
@@ -612,7 +620,7 @@ export function createKeeperCore(post: (m: FromKeeper) => void, deps: KeeperCore
           if (intact) furtherCost.stored.versions += 1;
         }
         further = false;
-        reply({ ok: true });
+        reply({ ok: intact });
       } else {
         sock.destroy();
       }

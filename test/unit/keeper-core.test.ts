@@ -5,8 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, it } from 'node:test';
 import { createKeeperCore, type KeeperCore } from '../../src/state/keeper-core.js';
+import { KeeperClient } from '../../src/state/keeper-client.js';
 import type { FromKeeper, ToKeeper } from '../../src/protocol/keeper-messages.js';
-import type { StateVersion } from '../../src/state/version-format.js';
+import { checksum, type StateVersion } from '../../src/state/version-format.js';
 import { noCost, type FurtherStreamCost } from '../../src/state/stream-cost.js';
 import { MemoryStore } from '../../src/store/memory-store.js';
 
@@ -135,6 +136,37 @@ describe('keeper core (no thread)', () => {
     const got = await spare.request({ type: 'fetch', slot: 0, version: 4 });
     assert.equal(got.error, undefined);
     await store.close();
+  });
+
+  it('a push is stored only with its own data: data for another pending push is refused, not checked against it and dropped as stored', async () => {
+    const store = new MemoryStore();
+    const k1 = await keeper(store, 1);
+    k1.core.handle({ type: 'topology', slot: 1, buddies: [0] });
+    const address = (k1.out.find((m) => m.type === 'ready') as { address: string }).address;
+    const c = new KeeperClient(address, JOB, 'keeper-secret');
+    try {
+      const sealed = (v: number): StateVersion => {
+        const x = version(0, v);
+        return { meta: { ...x.meta, entries: [{ ...x.meta.entries[0]!, crc: checksum(x.data[0]!) }] }, data: x.data };
+      };
+      const [v4, v5] = [sealed(4), sealed(5)];
+      // Two pushes before the first one's data: what two streams queued request by request sent.
+      assert.deepEqual((await c.request({ op: 'push', meta: v4.meta }, undefined, 5000)).head.need, [0]);
+      assert.deepEqual((await c.request({ op: 'push', meta: v5.meta }, undefined, 5000)).head.need, [0]);
+      const stale = await c.request({ op: 'push_data', slot: 0, version: 4 }, Buffer.from(v4.data[0]!), 5000);
+      assert.equal(stale.head.ok, false, 'the sender learns its version was not stored');
+      // One push and its data, back to back, as a session sends them.
+      const stored = await c.session(async (exchange) => {
+        await exchange({ op: 'push', meta: v5.meta }, undefined, 5000);
+        return exchange({ op: 'push_data', slot: 0, version: 5 }, Buffer.from(v5.data[0]!), 5000);
+      });
+      assert.equal(stored.head.ok, true);
+      const held = ((await k1.request({ type: 'list', slot: 0 })).versions ?? []).map((x) => x.version);
+      assert.deepEqual(held, [5]);
+    } finally {
+      c.close();
+      await store.close();
+    }
   });
 
   it('the further peers stream counts its own cost, on the sender and on the receiver, and nothing when no version goes on it', async () => {
