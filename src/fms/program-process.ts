@@ -3,6 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { FromProgramSchema, type FromProgram, type ToProgram } from '../protocol/program-ipc.js';
 import { NO_JIT } from '../protocol/no-jit.js';
+import { atProgramPriority } from '../util/priority.js';
 
 export interface ProgramExit {
   code: number | null;
@@ -27,7 +28,8 @@ export class ProgramProcess extends EventEmitter<{ message: [FromProgram]; bad: 
     super();
     const [file, ...args] = command;
     if (file === undefined) throw new Error('empty program command');
-    this.child = spawn(file, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env });
+    // At the priority the FMS had before it raised its own (util/priority.ts): the program is not the control plane.
+    this.child = atProgramPriority(() => spawn(file, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env }));
     this.exited = new Promise((resolve) => {
       const finish = (code: number | null, signal: NodeJS.Signals | null): void => {
         if (this.done) return;
