@@ -17,7 +17,6 @@ import { InvalidArgumentError, JobStoppedError, RollcallError } from '../errors.
 import { readJobEvents, withRecoveries } from '../launch/job-events.js';
 import { launch, stoppedExitCode } from '../launch/launcher.js';
 import { runNode } from '../launch/node-runner.js';
-import { raiseControlPriority } from '../util/priority.js';
 import { openStore } from '../store/open-store.js';
 import { readStoreAccess, storeFlags } from './store-flags.js';
 import { DEFAULT_REPLICATE_MS, DEFAULT_VERSION_MS, MAX_NODES, MIN_HEARTBEAT_MS, SAFE_HEARTBEAT_MS, resolveLaunchOptions, timingWarnings } from '../launch/launch-options.js';
@@ -137,7 +136,6 @@ bench
   .action(async (o: { samples: number; modes: string[]; faults: string[]; nodes: number; spares: number; heartbeatMs: number; loadMs: number; state: boolean; store?: string; json: boolean }) => {
     for (const m of o.modes) if (!['replace', 'shrink', 'restart'].includes(m)) throw new CliArgError(`--modes: unknown mode "${m}" (replace, shrink, restart)`);
     for (const f of o.faults) if (!['kill', 'stop'].includes(f)) throw new CliArgError(`--faults: unknown fault "${f}" (kill, stop)`);
-    raiseControlPriority(); // as `rollcall launch` does
     await benchRecovery(
       { ...o, modes: o.modes as ('replace' | 'shrink' | 'restart')[], faults: o.faults as ('kill' | 'stop')[] },
       (l) => console.log(l),
@@ -286,7 +284,6 @@ program
   .option('--json', 'print the summary as one JSON object', false)
   .action(async (o: { nodes: number; spares: number; steps?: number; crashAt?: number; synthetic: boolean; verify: boolean; events?: string; dashboard?: string; dashboardLingerMs: number; report?: string; json: boolean }) => {
     const stop = stopOnSignals();
-    raiseControlPriority();
     const s = await runDemo({ ...o, steps: o.steps, crashAt: o.crashAt, events: o.events, dashboard: o.dashboard, report: o.report, stopSignal: stop.signal }, (l) => console.log(l), process.stderr);
     if (s.match === false) process.exitCode = 1;
   });
@@ -356,7 +353,6 @@ storeFlags(jobFlags(
     // Shown with --quiet too: it is about whether the job's faults will be real.
     for (const w of timingWarnings(opts)) console.error(`rollcall: warning: ${w}`);
     const stop = stopOnSignals();
-    raiseControlPriority(); // the embedded store is on every recovery's path (util/priority.ts)
     const r = await launch(opts, { log: (l) => console.error(`[rollcall] ${l}`), stopSignal: stop.signal });
     if (r.outcome === 'completed') console.log(JSON.stringify({ result: r.result ?? null }));
     process.exitCode = r.exitCode;

@@ -1,4 +1,3 @@
-import { raiseControlPriority } from '../util/priority.js';
 import { Fms, FmsState, type FmsConfig } from './fms.js';
 import type { FromFms, ToFms } from '../protocol/fms-messages.js';
 
@@ -13,8 +12,6 @@ const send = (m: FromFms): void => {
 };
 
 let fms: Fms | undefined;
-// The control plane runs ahead of the programs where the user may allow it (util/priority.ts).
-raiseControlPriority();
 
 /** Resolves once every message sent so far has been handed to the launcher (they go in order). */
 function flush(): Promise<void> {

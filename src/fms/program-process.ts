@@ -3,7 +3,6 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { FromProgramSchema, type FromProgram, type ToProgram } from '../protocol/program-ipc.js';
 import { NO_JIT } from '../protocol/no-jit.js';
-import { atProgramPriority } from '../util/priority.js';
 
 export interface ProgramExit {
   code: number | null;
@@ -28,8 +27,7 @@ export class ProgramProcess extends EventEmitter<{ message: [FromProgram]; bad: 
     super();
     const [file, ...args] = command;
     if (file === undefined) throw new Error('empty program command');
-    // At the priority the FMS had before it raised its own (util/priority.ts): the program is not the control plane.
-    this.child = atProgramPriority(() => spawn(file, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env }));
+    this.child = spawn(file, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env });
     this.exited = new Promise((resolve) => {
       const finish = (code: number | null, signal: NodeJS.Signals | null): void => {
         if (this.done) return;
