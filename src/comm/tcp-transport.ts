@@ -6,6 +6,14 @@ import type { Conn, ConnReader, Listener, Transport } from './transport.js';
 import { LOOPBACK, advertisedHost, joinHostPort } from '../util/host.js';
 
 /**
+ * Where a dialed socket reads before its reader is attached: one for the process, not two
+ * 64 KiB buffers per connection (every generation opens new ones: seen in a recovery's profile).
+ * Shared safely because what lands in it is copied (or parsed into the reader's memory) within
+ * the read callback, before the event loop reads any other socket.
+ */
+const SCRATCH = new Uint8Array(64 * 1024);
+
+/**
  * A TCP connection. Sockets we dial read with `onread` straight into the reader's memory:
  * large reads, no per-read allocation. Node offers `onread` only for sockets it creates on
  * connect, so the communicator receives on connections it dialed and sends on accepted ones.
@@ -30,7 +38,7 @@ class TcpConn implements Conn {
     // Collectives are latency-bound at small sizes; Nagle would add up to 40 ms per message.
     // (A Unix socket has no Nagle; setNoDelay is then a no-op.)
     socket.setNoDelay(true);
-    if (byob) this.scratch = new Uint8Array(64 * 1024);
+    if (byob) this.scratch = SCRATCH;
   }
 
   private handed: Uint8Array | undefined;
@@ -132,7 +140,7 @@ export class TcpTransport implements Transport {
     return new Promise((resolve, reject) => {
       let conn: TcpConn | undefined = undefined;
       // Node asks for the first buffer inside connect(), before `conn` exists.
-      const first = new Uint8Array(64 * 1024);
+      const first = SCRATCH;
       const socket = net.connect({
         ...where,
         onread: {
