@@ -151,6 +151,10 @@ export async function benchStateArms(o: StateBenchOptions, compare: Compare, out
         }
       : {}),
     cpu_us_per_step: { a: cpu.a.map((c) => Math.round(c.total)), b: cpu.b.map((c) => Math.round(c.total)) },
+    // Where B's difference lies: per part of the job, B less A as a share of A's ranks' main threads (median of the rounds).
+    cost_by_part_pct: Object.fromEntries(
+      (['main', 'threads', 'fms', 'launcher'] as const).map((k) => [k, +median(cpu.b.map((bc, i) => ((bc[k] - (cpu.a[i] as JobCpu)[k]) / (cpu.a[i] as JobCpu).main) * 100)).toFixed(3)]),
+    ),
     step_us: { a: step.a.map(Math.round), b: step.b.map(Math.round) },
   };
   if (o.json) out(JSON.stringify(row));
@@ -158,6 +162,8 @@ export async function benchStateArms(o: StateBenchOptions, compare: Compare, out
     out(`${o.ranks} ranks, ${o.bytes} bytes, ${o.steps} steps, ${o.rounds} rounds: ${row.arm_b} against ${row.arm_a}`);
     out(`  job CPU per step, B less A, as a share of A's ranks' main threads: ${row.cost_pct}% (median; rounds ${row.cost_samples_pct.join(', ')})`);
     out(`  step time B against A: ${row.step_pct >= 0 ? '+' : ''}${row.step_pct}% (median of per-round ratios; noisy on a shared machine)`);
+    const part = row.cost_by_part_pct;
+    out(`  B less A by part (medians): ranks' main threads ${part.main}%, their other threads (keeper, heartbeat) ${part.threads}%, FMSes ${part.fms}%, launcher ${part.launcher}%`);
     if (compare === 'same') out(`  (A/A: both arms the same; the spread of these rounds, and their median's distance from 0, is what an A/B difference must exceed here)`);
     if (compare === 'replicas') {
       const list = (xs: readonly (number | null)[]): string => xs.map((x) => x ?? 'n/a').join(', ');

@@ -173,5 +173,8 @@ describe('bench state --compare: the arms and the B arm’s own accounting (benc
     assert.deepEqual(row.further_window_sent, [3, 3]);
     assert.equal(row.further_steady_wall_pct, +(((1200 * 2 * 3) / 2560 / 30_000) * 100).toFixed(4));
     assert.deepEqual(row.far_every, [2560, 2560]);
+    // B's 300 µs more per step are all in the ranks' other threads (the fake's keeper), 1 % of A's main threads.
+    assert.deepEqual(row.cost_by_part_pct, { main: 0, threads: 1, fms: 0, launcher: 0 });
+    assert.match(text, /B less A by part \(medians\): ranks' main threads 0%, their other threads \(keeper, heartbeat\) 1%, FMSes 0%, launcher 0%/);
   });
 });
