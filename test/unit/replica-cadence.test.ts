@@ -174,41 +174,41 @@ function simulateDisk(s: Schedule, factor: number): { common: number[]; every: n
   return { common, every: every * factor, fault };
 }
 
-const schedules = fc
-  .record({
-    ranks: fc.integer({ min: 2, max: 5 }),
-    keep: fc.integer({ min: 1, max: 4 }),
-    k: fc.integer({ min: 0, max: 4 }),
-    j: fc.integer({ min: 0, max: 63 }),
-    e: fc.integer({ min: 1, max: 8 }),
-    /** Where in the range of interest the fault comes, in thousandths. */
-    fault: fc.integer({ min: 0, max: 1000 }),
-    lost: fc.nat(),
-    inFlight: fc.boolean(),
-    /** How late each member learns the new interval, in thousandths of two intervals; or never (above 1000). */
-    delays: fc.array(fc.integer({ min: 0, max: 1200 }), { minLength: 5, maxLength: 5 }),
-    ahead: fc.array(fc.boolean(), { minLength: 5, maxLength: 5 }),
-  })
-  .map((s) => ({ ...s, lost: s.lost % s.ranks, delays: s.delays.slice(0, s.ranks), ahead: s.ahead.slice(0, s.ranks) }));
+/** A schedule's fields: `ranks` members, and per member (up to `maxRanks`) when it learns the new interval. */
+const scheduleFields = (minRanks: number, maxRanks: number, maxK: number) => ({
+  ranks: fc.integer({ min: minRanks, max: maxRanks }),
+  keep: fc.integer({ min: 1, max: 4 }),
+  k: fc.integer({ min: 0, max: maxK }),
+  j: fc.integer({ min: 0, max: 63 }),
+  e: fc.integer({ min: 1, max: 8 }),
+  /** Where in the range of interest the fault comes, in thousandths. */
+  fault: fc.integer({ min: 0, max: 1000 }),
+  lost: fc.nat(),
+  inFlight: fc.boolean(),
+  /** How late each member learns the new interval, in thousandths of two intervals; or never (above 1000). */
+  delays: fc.array(fc.integer({ min: 0, max: 1200 }), { minLength: maxRanks, maxLength: maxRanks }),
+  ahead: fc.array(fc.boolean(), { minLength: maxRanks, maxLength: maxRanks }),
+});
+
+/** The member lost is one of the job's, and each member's draws are its own. */
+const fitted = <S extends { ranks: number; lost: number; delays: number[]; ahead: boolean[] }>(s: S): S => ({
+  ...s,
+  lost: s.lost % s.ranks,
+  delays: s.delays.slice(0, s.ranks),
+  ahead: s.ahead.slice(0, s.ranks),
+});
+
+const schedules = fc.record(scheduleFields(2, 5, 4)).map(fitted);
 
 /** Small spreads keep the model fast; the rules do not depend on the factor, and one case below uses the real one. */
 const twoFaultSchedules = fc
   .record({
-    ranks: fc.integer({ min: 3, max: 6 }),
-    keep: fc.integer({ min: 1, max: 4 }),
-    k: fc.integer({ min: 0, max: 3 }),
-    j: fc.integer({ min: 0, max: 63 }),
-    e: fc.integer({ min: 1, max: 8 }),
-    fault: fc.integer({ min: 0, max: 1000 }),
-    lost: fc.nat(),
-    inFlight: fc.boolean(),
-    delays: fc.array(fc.integer({ min: 0, max: 1200 }), { minLength: 6, maxLength: 6 }),
-    ahead: fc.array(fc.boolean(), { minLength: 6, maxLength: 6 }),
+    ...scheduleFields(3, 6, 3),
     spread: fc.constantFrom(2, 4, 8),
     gap: fc.oneof(fc.constant(0), fc.nat()),
     single: fc.boolean(),
   })
-  .map((s) => ({ ...s, lost: s.lost % s.ranks, delays: s.delays.slice(0, s.ranks), ahead: s.ahead.slice(0, s.ranks) }));
+  .map(fitted);
 
 describe('replica cadence', () => {
   it('a common version survives the loss of any member, whenever each learns the new interval', () => {
