@@ -9,6 +9,8 @@ export interface EndpointOptions {
   transport: Transport;
   /** Address to listen on (the transport's default if unset). */
   host?: string;
+  /** Listen at exactly this address (a port this node had before), not a new one: Transport.listen's `again`. */
+  again?: string;
   clock?: Clock;
   /** Largest handshake frame a dialer not yet known may send. */
   maxFrameBytes?: number;
@@ -70,7 +72,7 @@ export class Endpoint {
     const admitWaitMs = opts.admitWaitMs ?? 30_000;
     // The listener exists before the endpoint does; connections only reach it once it is set.
     const made: { ep?: Endpoint } = {};
-    const listener = await opts.transport.listen((conn) => (made.ep ? made.ep.accept(conn) : conn.destroy(new ClosedError('endpoint closed'))), opts.host);
+    const listener = await opts.transport.listen((conn) => (made.ep ? made.ep.accept(conn) : conn.destroy(new ClosedError('endpoint closed'))), opts.host, opts.again);
     made.ep = new Endpoint(listener, opts.transport, admitWaitMs, opts.job, clock, maxFrameBytes);
     return made.ep;
   }

@@ -47,8 +47,11 @@ export class MemoryTransport implements Transport {
     readonly network = new MemoryNetwork(),
   ) {}
 
-  listen(onConn: (conn: Conn) => void): Promise<Listener> {
-    const address = this.network.newAddress();
+  listen(onConn: (conn: Conn) => void, _host?: string, again?: string): Promise<Listener> {
+    if (again !== undefined && this.network.listeners.has(again)) {
+      return Promise.reject(Object.assign(new Error(`listen EADDRINUSE ${again}`), { code: 'EADDRINUSE' }));
+    }
+    const address = again ?? this.network.newAddress();
     this.addresses.push(address);
     if (!this.dead) this.network.listeners.set(address, { owner: this, onConn });
     return Promise.resolve({ address, close: () => this.network.listeners.delete(address) });

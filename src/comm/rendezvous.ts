@@ -114,7 +114,17 @@ export interface OpenCommunicatorConfig extends z.input<typeof ConfigSchema> {
    * restarted process listens elsewhere). Without it, a refused address fails the rank.
    */
   readdress?: (rank: number, stale: string, deadline: Deadline) => Promise<string>;
+  /**
+   * The ranks' listeners are bound again for every generation, at the same address (thread
+   * proxies: proxy/thread-port.ts). A refused connection then most likely means a rank's new
+   * listener is not up yet: it is retried, with backoff, for up to `REBIND_GRACE_MS` before it
+   * counts as a refusal (readdress, or the rank failed).
+   */
+  peersRebind?: boolean;
 }
+
+/** How long a refusal from a rank whose listener is being bound again is taken for "not yet". */
+export const REBIND_GRACE_MS = 2000;
 
 /**
  * Builds the communicator of one generation on an endpoint and a roster, without the store:
@@ -132,7 +142,7 @@ export async function openCommunicator(config: OpenCommunicatorConfig): Promise<
   const port = c.world > 1 ? endpoint.join(me) : undefined;
   const connectMs = config.connectTimeoutMs ?? c.rendezvousTimeoutMs ?? 30_000;
   const roster = [...config.roster];
-  const dial: DialFn = (to) => dialWithRetry(endpoint.transport, roster[to]!, me, to, deadlineIn(connectMs), clock, config.signal, config.readdress);
+  const dial: DialFn = (to) => dialWithRetry(endpoint.transport, roster[to]!, me, to, deadlineIn(connectMs), clock, config.signal, config.readdress, config.peersRebind === true);
   const peers = new PeerSet(c.rank, dial, clock, () => {
     port?.leave();
     if (config.ownsEndpoint) endpoint.close();
@@ -209,7 +219,9 @@ async function dialWithRetry(
   clock: Clock,
   signal?: AbortSignal,
   readdress?: OpenCommunicatorConfig['readdress'],
+  rebinds = false,
 ): Promise<Link> {
+  const refusalsUntil = clock.now() + (rebinds ? REBIND_GRACE_MS : 0);
   for (let attempt = 0; ; attempt++) {
     try {
       const conn = await transport.dial(address, deadline);
@@ -218,7 +230,7 @@ async function dialWithRetry(
       if (e instanceof AuthError || e instanceof PeerFailedError || (e instanceof RollcallError && e.code === 'ERR_PROTOCOL')) throw e;
       // Addresses are published only once listening, and a node's stays for its life: nothing
       // listening there means the rank's process (or its communicator) is gone.
-      if (isRefusal(address, e)) {
+      if (isRefusal(address, e) && clock.now() >= refusalsUntil) {
         if (readdress) {
           const stale = address;
           address = await readdress(to, stale, deadline).catch((why: Error) => {

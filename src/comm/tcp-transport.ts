@@ -113,7 +113,7 @@ export const UNIX_PREFIX = 'unix:';
  * for how they compare with loopback TCP).
  */
 export class TcpTransport implements Transport {
-  listen(onConn: (conn: Conn) => void, host = LOOPBACK): Promise<Listener> {
+  listen(onConn: (conn: Conn) => void, host = LOOPBACK, again?: string): Promise<Listener> {
     return new Promise((resolve, reject) => {
       const unix = host.startsWith(UNIX_PREFIX);
       const server = net.createServer((socket) => onConn(new TcpConn(socket, `${socket.remoteAddress ?? 'unix'}:${socket.remotePort ?? '?'}`, false, unix)));
@@ -129,7 +129,10 @@ export class TcpTransport implements Transport {
         rmSync(path, { force: true });
         server.listen(path, () => ready(host));
       } else {
-        server.listen(0, host, () => ready(joinHostPort(advertisedHost(host), (server.address() as net.AddressInfo).port)));
+        // libuv sets SO_REUSEADDR: a port whose last listener closed binds again at once, its old
+        // connections in TIME_WAIT or not.
+        const port = again === undefined ? 0 : parseHostPort(again).port;
+        server.listen(port, host, () => ready(joinHostPort(advertisedHost(host), (server.address() as net.AddressInfo).port)));
       }
     });
   }

@@ -39,6 +39,11 @@ export interface Listener {
 }
 
 export interface Transport {
-  listen(onConn: (conn: Conn) => void, host?: string): Promise<Listener>;
+  /**
+   * Listens on `host` at a port of the transport's choosing, or, given `again`, at that address
+   * exactly (the one a listener of this node had before: a thread proxy's node keeps its address
+   * across generations, proxy/thread-port.ts). Taken by someone else: an error with code EADDRINUSE.
+   */
+  listen(onConn: (conn: Conn) => void, host?: string, again?: string): Promise<Listener>;
   dial(address: string, deadline: Deadline): Promise<Conn>;
 }

@@ -26,6 +26,14 @@ export interface ProxyConnect {
    * proxy on its node's listener builds the roster from addresses published once (no store write).
    */
   members?: number[];
+  /**
+   * A thread proxy on its node's address (proxy/thread-port.ts): the address to listen at again
+   * (its port; the host to bind is `host`), and the generation's roster (every rank's address,
+   * in rank order, from the addresses published once). Without them the proxy goes the library's
+   * way, through the store.
+   */
+  listen?: string;
+  roster?: string[];
 }
 
 export type ProxyOp =
@@ -55,7 +63,8 @@ export type ToProxy = ProxyPrepare | ProxyConnect | ProxyOp | { type: 'close' };
 
 export type FromProxy =
   | { type: 'prepared' }
-  | { type: 'ready'; generation: number; rank: number; world: number; ms: number }
+  /** `address`: where a proxy on its node's address listens (another port if its own was taken). */
+  | { type: 'ready'; generation: number; rank: number; world: number; ms: number; address?: string }
   | { type: 'done'; id: number }
   | { type: 'failed'; id: number; error: SerializedError }
   /** The communicator broke: the proxy is finished; the FMS relaunches it. */

@@ -8,6 +8,8 @@ import { isLegalMove, warnRefusedMove } from '../util/state-moves.js';
 import type { FromProxy, ProxyConnect, ProxyOp, SharedView, ToProxy } from '../protocol/proxy-messages.js';
 import type { StoreAccess } from '../protocol/store-access.js';
 import { PROXY_MOVES, ProxyState, type CommProxy } from './proxy.js';
+import type { ThreadPort } from './thread-port.js';
+import { deadlineIn } from '../util/deadline.js';
 
 const WORKER = fileURLToPath(new URL('./proxy-worker.js', import.meta.url));
 
@@ -27,7 +29,10 @@ export class ProxyHandle extends EventEmitter<{ broken: [RollcallError] }> imple
   private nextId = 1;
   private readonly pending = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
 
-  private constructor(private readonly worker: Worker) {
+  private constructor(
+    private readonly worker: Worker,
+    private readonly port: ThreadPort | undefined,
+  ) {
     super();
     worker.on('message', (m: FromProxy) => this.onMessage(m));
     worker.on('error', (e) => this.breakWith(new ClosedError(`proxy thread crashed: ${e.message}`)));
@@ -37,10 +42,12 @@ export class ProxyHandle extends EventEmitter<{ broken: [RollcallError] }> imple
   /**
    * Starts a proxy thread ahead of need: modules loaded, store connected. Starting a thread
    * and loading the library took most of a relaunch (see docs/architecture.md), so the SDK keeps
-   * one standby proxy and activates it when the membership changes.
+   * one standby proxy and activates it when the membership changes. With the node's `port`, it
+   * listens there and builds the roster from the generation's members (thread-port.ts), writing
+   * nothing to the store; without it, it goes the library's way through the store.
    */
-  static standby(store: string, secret: string, timeoutMs: number, storeAccess?: StoreAccess): Promise<ProxyHandle> {
-    const proxy = new ProxyHandle(new Worker(WORKER));
+  static standby(store: string, secret: string, timeoutMs: number, storeAccess?: StoreAccess, port?: ThreadPort): Promise<ProxyHandle> {
+    const proxy = new ProxyHandle(new Worker(WORKER), port);
     return proxy.request({ type: 'prepare', store, storeAccess, secret }, 'prepared', timeoutMs, 'proxy did not start').then(() => {
       proxy.moveTo(ProxyState.Standby);
       return proxy;
@@ -63,15 +70,27 @@ export class ProxyHandle extends EventEmitter<{ broken: [RollcallError] }> imple
   }
 
   /** Joins a generation; resolves with the rendezvous time in ms. */
-  activate(connect: Omit<ProxyConnect, 'type'>, timeoutMs: number): Promise<number> {
-    if (this.proxyState !== ProxyState.Standby) return Promise.reject(new ClosedError(`proxy is ${this.proxyState}, not standby`));
+  async activate(connect: Omit<ProxyConnect, 'type'>, timeoutMs: number): Promise<number> {
+    if (this.proxyState !== ProxyState.Standby) throw new ClosedError(`proxy is ${this.proxyState}, not standby`);
     this.moveTo(ProxyState.Starting);
-    return this.request({ type: 'connect', ...connect }, 'ready', timeoutMs, `proxy for generation ${connect.generation} was not ready`, connect.rank).then((m) => {
-      // Ended (terminated, its thread lost) while joining: as for the inline proxy, it stays ended.
-      if (this.proxyState !== ProxyState.Starting) throw new ClosedError(`proxy for generation ${connect.generation} ended while joining`, { rank: connect.rank });
-      this.moveTo(ProxyState.Ready);
-      return m.type === 'ready' ? m.ms : 0;
-    });
+    const t0 = Date.now();
+    const port = this.port;
+    const members = connect.members;
+    let onNode: Pick<ProxyConnect, 'listen' | 'roster'> = {};
+    if (port && members) {
+      if (members.length !== connect.world) throw new ClosedError(`generation ${connect.generation} has ${members.length} members for a world of ${connect.world}`);
+      const roster = await port.book.roster(members, deadlineIn(Math.min(timeoutMs, connect.rendezvousTimeoutMs ?? timeoutMs)));
+      onNode = { listen: port.address, roster };
+      // Terminated while the roster was read: its thread is gone, and would never answer.
+      if ((this.proxyState as ProxyState) !== ProxyState.Starting) throw new ClosedError(`proxy for generation ${connect.generation} ended while joining`, { rank: connect.rank });
+    }
+    const m = await this.request({ type: 'connect', ...connect, ...onNode }, 'ready', Math.max(1, timeoutMs - (Date.now() - t0)), `proxy for generation ${connect.generation} was not ready`, connect.rank);
+    // Ended (terminated, its thread lost) while joining: as for the inline proxy, it stays ended.
+    // (A cast: the compiler narrowed the state before the awaits, and moveTo() does not widen it.)
+    if ((this.proxyState as ProxyState) !== ProxyState.Starting) throw new ClosedError(`proxy for generation ${connect.generation} ended while joining`, { rank: connect.rank });
+    if (port && m.type === 'ready' && m.address !== undefined) await port.moved(m.address);
+    this.moveTo(ProxyState.Ready);
+    return m.type === 'ready' ? m.ms : 0;
   }
 
   private request(msg: ToProxy, want: 'prepared' | 'ready', timeoutMs: number, what: string, rank?: number): Promise<FromProxy> {

@@ -21,6 +21,7 @@ import { programEventMessage } from '../protocol/program-events.js';
 import { IPC_VERSION, ToProgramSchema, newProgramStats, type FromProgram, type ProgramStats, type ToProgram } from '../protocol/program-ipc.js';
 import { InlineProxy } from '../proxy/inline-proxy.js';
 import { NodeListener } from '../proxy/node-listener.js';
+import { ThreadPort } from '../proxy/thread-port.js';
 import { openStore } from '../store/open-store.js';
 import { ProxyHandle } from '../proxy/proxy-handle.js';
 import { ProxyState, type CommProxy } from '../proxy/proxy.js';
@@ -187,11 +188,12 @@ export class Job implements Collectives {
   private waiters: (() => void)[] = [];
   private readonly heartbeat: Worker;
   /**
-   * This node's one listening address for the program's life (inline proxies), published once at
-   * its start, a spare's too: every generation's communicator is built on it, so a recovery
-   * writes nothing to the store. Thread proxies listen in their own thread, per generation.
+   * This node's one listening address for the program's life, published once at its start, a
+   * spare's too: every generation's communicator is built on it, so a recovery writes nothing to
+   * the store. Inline proxies share one listener; thread proxies bind the node's port again, each
+   * in its own thread (ThreadPort).
    */
-  private listener: Promise<NodeListener> | undefined;
+  private listener: Promise<NodeListener | ThreadPort> | undefined;
   /** Spares in the newest generation's record. */
   private spares = 0;
   /** Aborted by close(): a listener still being retried gives up, so closing does not wait out the start deadline. */
@@ -222,7 +224,7 @@ export class Job implements Collectives {
     // The channel must not keep a finished program alive.
     (process.channel as { unref?: () => void } | undefined)?.unref?.();
     this.startKeeper();
-    // An inline proxy's standby opens the node's listener (published at once, a spare's too).
+    // The standby opens the node's listener (published at once, a spare's too).
     this.refillStandby(() => send({ type: 'warm' }));
   }
 
@@ -525,9 +527,9 @@ export class Job implements Collectives {
    * followed, and the CPU yield a polling rank may use loaded.
    */
   private readySpare(): void {
-    if (this.config.proxy !== 'inline') return;
     void this.listener?.then((l) => l.followAddresses(), () => undefined);
-    void loadCpuYield();
+    // A thread proxy loads its own, in its thread.
+    if (this.config.proxy === 'inline') void loadCpuYield();
   }
 
   private enterIdle(): void {
@@ -607,12 +609,16 @@ export class Job implements Collectives {
    * busy to answer one request in time (sixteen hosts starting on two cores: seen), and a node
    * that gave up then could never join any generation.
    */
-  private openListener(): Promise<NodeListener> {
+  private openListener(): Promise<NodeListener | ThreadPort> {
     const c = this.config;
     return retryUntil(async () => {
       const store = await openStore(c.store, { secret: c.secret, access: c.storeAccess, requestTimeoutMs: c.rendezvousTimeoutMs });
-      // Its Unix domain socket goes under the state directory, which a launcher removes at the end.
-      return NodeListener.open({ store, job: c.job, node: c.node, host: c.host, admitWaitMs: Math.max(c.rendezvousTimeoutMs, c.startTimeoutMs), socketParent: c.stateDir }).catch(async (e: unknown) => {
+      const opened =
+        c.proxy === 'inline'
+          ? // Its Unix domain socket goes under the state directory, which a launcher removes at the end.
+            NodeListener.open({ store, job: c.job, node: c.node, host: c.host, admitWaitMs: Math.max(c.rendezvousTimeoutMs, c.startTimeoutMs), socketParent: c.stateDir })
+          : ThreadPort.open({ store, job: c.job, node: c.node, host: c.host });
+      return opened.catch(async (e: unknown) => {
         await store.close();
         throw e;
       });
@@ -625,15 +631,12 @@ export class Job implements Collectives {
 
   private startStandby(): Promise<CommProxy> {
     const c = this.config;
-    if (c.proxy === 'inline') {
-      // A listener that could not be opened is tried again for the next generation, not given up for good.
-      const l = (this.listener ??= this.openListener());
-      l.catch(() => {
-        if (this.listener === l) this.listener = undefined;
-      });
-      return l.then((n) => InlineProxy.onNode(n));
-    }
-    return ProxyHandle.standby(c.store, c.secret, c.rendezvousTimeoutMs, c.storeAccess);
+    // A listener that could not be opened is tried again for the next generation, not given up for good.
+    const l = (this.listener ??= this.openListener());
+    l.catch(() => {
+      if (this.listener === l) this.listener = undefined;
+    });
+    return l.then((n): CommProxy | Promise<CommProxy> => (n instanceof NodeListener ? InlineProxy.onNode(n) : ProxyHandle.standby(c.store, c.secret, c.rendezvousTimeoutMs, c.storeAccess, n)));
   }
 
   private onResumed(generation: number, stepsRedone?: number, msRedone?: number): void {
