@@ -636,7 +636,12 @@ export class Job implements Collectives {
     l.catch(() => {
       if (this.listener === l) this.listener = undefined;
     });
-    return l.then((n): CommProxy | Promise<CommProxy> => (n instanceof NodeListener ? InlineProxy.onNode(n) : ProxyHandle.standby(c.store, c.secret, c.rendezvousTimeoutMs, c.storeAccess, n)));
+    // A thread is started ahead of need, so starting slowly is no fault: sixteen programs on two
+    // cores, each starting a thread and loading the library, took more than the rendezvous
+    // timeout, and every node was then failed for a proxy that "did not start". It gets the
+    // start deadline, as the listener does.
+    const startMs = Math.max(c.rendezvousTimeoutMs, c.startTimeoutMs);
+    return l.then((n): CommProxy | Promise<CommProxy> => (n instanceof NodeListener ? InlineProxy.onNode(n) : ProxyHandle.standby(c.store, c.secret, startMs, c.storeAccess, n)));
   }
 
   private onResumed(generation: number, stepsRedone?: number, msRedone?: number): void {
