@@ -40,16 +40,20 @@ export class ThreadPort {
     readonly store: Store,
     readonly node: number,
     private readonly job: string,
-    /** Store writes made: what a test of the recovery path counts. */
-    public writes: number,
   ) {}
+
+  /** Store writes made (the first publication, then each move): what a test of the recovery path counts. */
+  private written = 1;
+  get writes(): number {
+    return this.written;
+  }
 
   static async open(opts: ThreadPortOptions): Promise<ThreadPort> {
     const host = opts.host ?? LOOPBACK;
     const port = await freePort(host);
     const address = joinHostPort(advertisedHost(host), port);
     await opts.store.put(nodeAddressKey(opts.job, opts.node), formatNodeAddress({ tcp: address }));
-    return new ThreadPort(address, new AddressBook(opts.store, opts.job), opts.store, opts.node, opts.job, 1);
+    return new ThreadPort(address, new AddressBook(opts.store, opts.job), opts.store, opts.node, opts.job);
   }
 
   /** No Unix domain socket (see above); as NodeListener's, for the comm_listening event. */
@@ -65,7 +69,7 @@ export class ThreadPort {
   async moved(address: string): Promise<void> {
     if (address === this.addr) return;
     this.addr = address;
-    this.writes++;
+    this.written++;
     await this.store.put(nodeAddressKey(this.job, this.node), formatNodeAddress({ tcp: address }));
   }
 

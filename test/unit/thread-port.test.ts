@@ -5,6 +5,7 @@ import { ProxyHandle } from '../../src/proxy/proxy-handle.js';
 import type { CommProxy } from '../../src/proxy/proxy.js';
 import { ThreadPort } from '../../src/proxy/thread-port.js';
 import { openStore } from '../../src/store/open-store.js';
+import { revisionOf } from '../../src/store/store.js';
 import { deadlineIn } from '../../src/util/deadline.js';
 import { proxyStore } from '../helpers/proxy-store.js';
 
@@ -18,7 +19,21 @@ describe('thread proxies on their node\'s address (ThreadPort)', { timeout: 60_0
     const store = await open();
     // Every write under the job, as the store's watchers see it.
     const writes: string[] = [];
-    const watcher = await store.watch(`rollcall/${job}/`, (ev) => writes.push(ev.type === 'put' ? ev.kv.key : ev.key));
+    let seen = 0;
+    const watcher = await store.watch(`rollcall/${job}/`, (ev) => {
+      writes.push(ev.type === 'put' ? ev.kv.key : ev.key);
+      seen = revisionOf(ev);
+    });
+    // Every write under the job made so far has reached the watcher (events come in revision order).
+    const caughtUp = async (): Promise<void> => {
+      const { kvs } = await store.list(`rollcall/${job}/`);
+      const last = Math.max(...kvs.map((kv) => kv.modRevision));
+      const deadline = Date.now() + 5000;
+      while (seen < last) {
+        assert.ok(Date.now() < deadline, `the watcher saw revision ${seen}, the store is at ${last}`);
+        await new Promise((r) => setImmediate(r));
+      }
+    };
     const nodes = [0, 1, 2, 3, 4];
     const stores = await Promise.all(nodes.map(open));
     const ports = await Promise.all(nodes.map((node) => ThreadPort.open({ store: stores[node]!, job, node })));
@@ -47,12 +62,12 @@ describe('thread proxies on their node\'s address (ThreadPort)', { timeout: 60_0
       const gen0 = await generation([0, 1, 2, 3], 0);
       // Node 2 is lost; the others' proxies are ended, as their SDK does when idled.
       await Promise.all(gen0.map((p) => p.terminate()));
-      await new Promise((r) => setTimeout(r, 100));
+      await caughtUp();
       const before = writes.length;
       const { record } = await applyFault(store, job, [2], { deadline: deadlineIn(2000), proposer: 0 });
       assert.deepEqual(record.members, [0, 1, 4, 3]);
       await generation(record.members, record.generation);
-      await new Promise((r) => setTimeout(r, 100));
+      await caughtUp();
       assert.deepEqual(writes.slice(before), [`rollcall/${job}/membership`], 'the membership, and nothing else');
       // Each node still at the address it published once: its ports were bound again, not moved.
       for (const p of ports) assert.equal(p.writes, 1, `node ${p.node} published ${p.writes} times`);
