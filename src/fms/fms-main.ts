@@ -41,6 +41,7 @@ process.on('message', (m: ToFms) => {
       event: (e) => send({ type: 'event', event: e }),
       progress: (node, step, stats) => send({ type: 'progress', node, step, stats }),
       health: (node, phi) => send({ type: 'health', node, phi }),
+      spawned: (pid) => send({ type: 'program', node: cfg.node, pid }),
       finished: (o) => {
         send({ type: 'finished', ...o });
         // A fenced node has left the job; its FMS has nothing left to do.

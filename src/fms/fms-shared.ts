@@ -19,6 +19,11 @@ export interface FmsHooks {
   finished(outcome: { node: number; state: FmsState; result?: unknown }): void;
   /** About once a second: how much this FMS suspects each other node (phi accrual). */
   health?(node: number, phi: Record<string, number>): void;
+  /**
+   * A program process was started (before it connects): whoever may kill the node kills the
+   * program's process group too, which is not the FMS's (program-process.ts).
+   */
+  spawned?(pid: number): void;
 }
 
 /** What an FMS's program is to it: a child process in production, a fake in unit tests. */

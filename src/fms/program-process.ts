@@ -12,9 +12,17 @@ export interface ProgramExit {
 }
 
 /**
- * The node's program as the FMS sees it: a child process with an IPC channel. The child stays in
- * the FMS's process group, so killing the node's group (or the FMS dying, see the SDK's
- * 'disconnect' handler) never leaves the program behind.
+ * The node's program as the FMS sees it: a child process with an IPC channel.
+ *
+ * The program runs in a session (and so a process group) of its own. With Linux's autogroups
+ * each session is one scheduling group, and the kernel shares the CPU between groups before
+ * it shares it between the tasks inside one: in the FMS's session, a program that keeps every
+ * core busy would delay each of its FMS's wake-ups on the recovery path. In a session apart,
+ * the FMS, which sleeps most of the time, runs soon after it wakes, and the program still has
+ * the rest (docs/benchmarks.md, "Where a 32-node recovery waits"). Signals from the FMS go to
+ * the program's whole group, so a program's own children go with it; whoever kills a node
+ * kills the program's group beside the FMS's (launch/launcher.ts), and a program whose FMS died
+ * exits on its own (the SDK's 'disconnect' handler).
  */
 export class ProgramProcess extends EventEmitter<{ message: [FromProgram]; bad: [string]; exit: [ProgramExit] }> {
   readonly pid: number;
@@ -27,7 +35,7 @@ export class ProgramProcess extends EventEmitter<{ message: [FromProgram]; bad: 
     super();
     const [file, ...args] = command;
     if (file === undefined) throw new Error('empty program command');
-    this.child = spawn(file, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env });
+    this.child = spawn(file, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env, detached: true });
     this.exited = new Promise((resolve) => {
       const finish = (code: number | null, signal: NodeJS.Signals | null): void => {
         if (this.done) return;
@@ -93,7 +101,16 @@ export class ProgramProcess extends EventEmitter<{ message: [FromProgram]; bad: 
   /** Signals the program; anything but SIGSTOP/SIGCONT marks its exit as expected. */
   kill(signal: NodeJS.Signals = 'SIGKILL'): void {
     if (signal !== 'SIGSTOP' && signal !== 'SIGCONT') this.expected = true;
-    if (!this.done) this.child.kill(signal);
+    if (!this.done) this.signal(signal);
+  }
+
+  /** To the program's process group (it leads one: see above), else to the program alone. */
+  private signal(signal: NodeJS.Signals): void {
+    try {
+      process.kill(-this.pid, signal);
+    } catch {
+      this.child.kill(signal);
+    }
   }
 
   /** SIGTERM, then SIGKILL if it has not gone within graceMs. */
@@ -101,7 +118,7 @@ export class ProgramProcess extends EventEmitter<{ message: [FromProgram]; bad: 
     if (this.done) return this.exited;
     this.kill('SIGTERM');
     // A stopped process only acts on SIGTERM once continued.
-    this.child.kill('SIGCONT');
+    this.signal('SIGCONT');
     const t = setTimeout(() => this.kill('SIGKILL'), graceMs);
     const exit = await this.exited;
     clearTimeout(t);

@@ -71,7 +71,7 @@ export class ProgramSupervisor {
     /** This FMS's datagram address: the program's heartbeat thread sends to it. */
     private readonly fmsAddress: string,
     private readonly startProgram: StartProgram,
-    private readonly hooks: Pick<FmsHooks, 'progress' | 'finished'>,
+    private readonly hooks: Pick<FmsHooks, 'progress' | 'finished' | 'spawned'>,
     private readonly links: SupervisorLinks,
   ) {}
 
@@ -84,6 +84,7 @@ export class ProgramSupervisor {
     const env = { ...process.env, ROLLCALL_JOB: this.cfg.job, ROLLCALL_NODE: String(this.cfg.node) };
     const p = this.startProgram(this.cfg.command, env);
     this.program = p;
+    this.hooks.spawned?.(p.pid);
     this.programConnected = false;
     this.programBeating = false;
     this.programClosing = false;

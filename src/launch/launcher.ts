@@ -59,7 +59,10 @@ const PROGRESS_LOG_MS = 1000;
 
 interface NodeProc {
   fms: ChildProcess;
+  /** The program, once it has connected: what chaos aims at. */
   programPid?: number;
+  /** The program's process group (its pid), from its start: what killNode kills. */
+  programGroup?: number;
   exited: boolean;
 }
 
@@ -67,7 +70,7 @@ const STOP_GRACE_MS = 2000;
 
 /**
  * Runs one job on this machine: the embedded store (the job's runtime environment), one FMS
- * process per node (each in its own process group, with its program inside), the chaos
+ * process per node (each in its own process group, its program in another), the chaos
  * schedule, and the event log. Resolves when the job completes, fails or is stopped, after every
  * process of the job has exited.
  */
@@ -139,6 +142,7 @@ export async function launch(opts: LaunchOptions, hooks: LaunchHooks = {}): Prom
       say(describeRecovery(rec));
     }
     describe(e, say);
+    // Chaos aims at a program once it has connected, as before.
     if (e.event === 'program_started') {
       const p = procs.get(e.node);
       if (p) p.programPid = e.pid;
@@ -163,7 +167,7 @@ export async function launch(opts: LaunchOptions, hooks: LaunchHooks = {}): Prom
     if (!p || p.exited) return;
     const ts = Date.now();
     if (f.action.kind === 'kill-node') {
-      killGroup(p.fms, 'SIGKILL');
+      killNode(p, 'SIGKILL');
     } else if (f.action.kind === 'slow') {
       // Through the FMS to the program's SDK, which stalls its main thread after each stretch
       // of computing (sdk/compute-meter.ts): see there why not SIGSTOP from here.
@@ -185,8 +189,8 @@ export async function launch(opts: LaunchOptions, hooks: LaunchHooks = {}): Prom
 
   for (const node of [...nodes, ...spares]) {
     const config = fmsConfig(opts, { job, node, secret, store: storeAddress, storeAccess: opts.storeAccess, host: LOOPBACK, stateDir });
-    // Its own process group: `kill-node` and the final clean-up kill the FMS and its program
-    // together with one signal.
+    // Its own process group (and its program another): `kill-node` and the final clean-up
+    // kill the two groups (killNode).
     const fms = fork(FMS_MAIN, [], { detached: true, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     const proc: NodeProc = { fms, exited: false };
     procs.set(node, proc);
@@ -205,6 +209,8 @@ export async function launch(opts: LaunchOptions, hooks: LaunchHooks = {}): Prom
           progressLogged.set(m.node, now);
           emit('node_progress', { node: m.node, step: m.step }, now);
         }
+      } else if (m.type === 'program') {
+        proc.programGroup = m.pid;
       } else if (m.type === 'health') {
         if (dashboard) view.health(m.node, m.phi);
       }
@@ -306,12 +312,18 @@ export function stoppedExitCode(reason: unknown): number {
   return typeof n === 'number' ? 128 + n : 130;
 }
 
-function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
-  if (child.pid === undefined) return;
-  try {
-    process.kill(-child.pid, signal);
-  } catch {
-    // The group is already gone.
+/**
+ * A node's processes: its FMS's group and its program's, which leads a group of its own
+ * (fms/program-process.ts says why). Both at once, as a node that dies takes both.
+ */
+function killNode(p: NodeProc, signal: NodeJS.Signals): void {
+  for (const pid of [p.fms.pid, p.programGroup]) {
+    if (pid === undefined) continue;
+    try {
+      process.kill(-pid, signal);
+    } catch {
+      // The group is already gone.
+    }
   }
 }
 
@@ -326,7 +338,7 @@ async function shutdown(procs: Map<number, NodeProc>): Promise<void> {
       (p) =>
         new Promise<void>((resolve) => {
           if (p.exited) return resolve();
-          const t = setTimeout(() => killGroup(p.fms, 'SIGKILL'), STOP_GRACE_MS + 1000);
+          const t = setTimeout(() => killNode(p, 'SIGKILL'), STOP_GRACE_MS + 1000);
           p.fms.once('exit', () => {
             clearTimeout(t);
             resolve();
@@ -334,8 +346,8 @@ async function shutdown(procs: Map<number, NodeProc>): Promise<void> {
         }),
     ),
   );
-  // The FMS is gone; its group may still hold a program that ignored SIGTERM.
-  for (const p of procs.values()) killGroup(p.fms, 'SIGKILL');
+  // The FMS is gone; a program that ignored SIGTERM (or a child of it) may still be there.
+  for (const p of procs.values()) killNode(p, 'SIGKILL');
 }
 
 function describe(e: LogEvent, say: (l: string) => void): void {

@@ -114,6 +114,7 @@ export async function runNode(o: NodeRunOptions, hooks: NodeHooks = {}): Promise
   let feed: Watcher | undefined;
   let lease: Lease | undefined;
   let fms: ChildProcess | undefined;
+  let programPid: number | undefined;
   const log = new EventLog(opts.events, hooks.onEvent);
   const publisher = new EventPublisher(store, job, node, (e) => say(`events: ${e.message}`));
   try {
@@ -141,6 +142,7 @@ export async function runNode(o: NodeRunOptions, hooks: NodeHooks = {}): Promise
     const config = fmsConfig(opts, { job, node, secret: o.secret, store: o.store, storeAccess: o.storeAccess, host: o.host, stateDir: o.stateDir });
     const child = fork(FMS_MAIN, [], { detached: true, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     fms = child;
+    // The program leads a process group of its own (fms/program-process.ts), killed with the FMS's.
     let resolveEnd!: (r: NodeResult) => void;
     const ended = new Promise<NodeResult>((r) => (resolveEnd = r));
     let finished = false;
@@ -152,6 +154,7 @@ export async function runNode(o: NodeRunOptions, hooks: NodeHooks = {}): Promise
 
     child.on('message', (m: FromFms) => {
       if (m.type === 'event') emit(m.event);
+      else if (m.type === 'program') programPid = m.pid;
       else if (m.type === 'progress') {
         const now = Date.now();
         metrics.progress(m.node, m.step, now, m.stats);
@@ -187,7 +190,7 @@ export async function runNode(o: NodeRunOptions, hooks: NodeHooks = {}): Promise
   } finally {
     feed?.close();
     await dashboard?.close();
-    if (fms) await stopFms(fms);
+    if (fms) await stopFms(fms, () => programPid);
     await publisher.flush(2000);
     // Released at once on the way out, so a replacement host can claim the id without waiting for the TTL.
     await lease?.revoke().catch(() => undefined);
@@ -343,23 +346,23 @@ function waitForKey(store: Store, key: string, deadline: number): Promise<string
   return waitForPrefix(store, key, (kvs) => kvs.get(key)?.value, deadline, () => new TimeoutError(`${key} did not appear by the deadline`));
 }
 
-async function stopFms(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  sendToFms(child, { type: 'stop' });
-  const t = setTimeout(() => {
-    try {
-      if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
-    } catch {
-      // Already gone.
+async function stopFms(child: ChildProcess, programPid: () => number | undefined): Promise<void> {
+  const killAll = (): void => {
+    for (const pid of [child.pid, programPid()]) {
+      try {
+        if (pid !== undefined) process.kill(-pid, 'SIGKILL');
+      } catch {
+        // Already gone.
+      }
     }
-  }, 3000);
-  await exited;
-  clearTimeout(t);
-  // The FMS is gone; its group may still hold a program that ignored SIGTERM.
-  try {
-    if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
-  } catch {
-    // Already gone.
+  };
+  if (child.exitCode === null && child.signalCode === null) {
+    const exited = new Promise<void>((r) => child.once('exit', () => r()));
+    sendToFms(child, { type: 'stop' });
+    const t = setTimeout(killAll, 3000);
+    await exited;
+    clearTimeout(t);
   }
+  // The FMS is gone; a program that ignored SIGTERM (or a child of it) may still be there.
+  killAll();
 }

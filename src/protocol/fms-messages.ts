@@ -81,6 +81,8 @@ export type FromFms =
   | { type: 'event'; event: LogEvent }
   | { type: 'progress'; node: number; step: number; stats?: ProgramStats | undefined }
   | { type: 'health'; node: number; phi: Record<string, number> }
+  /** The node's program was started as `pid`, the leader of its own process group. */
+  | { type: 'program'; node: number; pid: number }
   | { type: 'finished'; node: number; state: FmsState; result?: unknown };
 
 /**

@@ -102,12 +102,20 @@ describe('installed from a packed tarball', { timeout: 300_000 }, () => {
     npx.stderr.on('data', (d: Buffer) => (err += d.toString()));
     const group = npx.pid as number;
     const inGroupOrChildren = (): string[] => {
-      // The launcher is in npx's process group; each node's FMS heads a group of its own, whose
-      // pids the launcher's children list gives.
+      // The launcher is in npx's process group; each node's FMS heads a group of its own, and
+      // so does its program (fms/program-process.ts): the groups of every descendant of npx's.
       const ps = spawnSync('ps', ['-eo', 'pid=,ppid=,pgid=,stat=,args='], { encoding: 'utf8' }).stdout.split('\n').map((l) => l.trim().split(/\s+/));
       const groups = new Set([group]);
-      const launcher = ps.filter((f) => Number(f[2]) === group).map((f) => Number(f[0]));
-      for (const f of ps) if (launcher.includes(Number(f[1]))) groups.add(Number(f[2]));
+      const tree = new Set(ps.filter((f) => Number(f[2]) === group).map((f) => Number(f[0])));
+      for (let grew = true; grew; ) {
+        grew = false;
+        for (const f of ps) {
+          if (!tree.has(Number(f[1])) || tree.has(Number(f[0]))) continue;
+          tree.add(Number(f[0]));
+          groups.add(Number(f[2]));
+          grew = true;
+        }
+      }
       return ps.filter((f) => groups.has(Number(f[2])) && !f[3]?.startsWith('Z')).map((f) => f.join(' '));
     };
     try {

@@ -11,7 +11,7 @@ import { ROLLCALL, STEPS_PROGRAM, first, of, readEvents, type Ev } from '../help
  * (how the README starts a job) dies of a SIGTERM without passing it on, and so does a Node
  * parent with the default handlers: the parent here is such a one, so the launcher itself gets no
  * signal at all, only loses its parent. Nothing may be left running: every process group of the
- * job (the parent's, which the launcher is in, and each node's: an FMS and its program) is
+ * job (the parent's, which the launcher is in, and each node's two: its FMS's and its program's) is
  * checked with `ps`.
  */
 
@@ -54,9 +54,12 @@ describe('signals to the parent of rollcall launch', { timeout: 180_000 }, () =>
           const e = readEvents(events);
           return of(e, 'program_started').length >= 3 && of(e, 'proxy_started').length >= 2 ? e : undefined;
         });
-        // Each node is a process group of its own: its FMS and, inside, its program.
-        for (const e of of(evs, 'program_started')) groups.add(e.fmsPid as number);
-        assert.equal(groups.size, 4, 'the parent\'s group and three nodes\' groups');
+        // Each node is two process groups: its FMS's, and its program's (fms/program-process.ts).
+        for (const e of of(evs, 'program_started')) {
+          groups.add(e.fmsPid as number);
+          groups.add(e.pid as number);
+        }
+        assert.equal(groups.size, 7, 'the parent\'s group and three nodes\' two groups');
         assert.ok(inGroups(groups).length >= 1 + 1 + 3 * 2, `parent, launcher and 3 x (FMS, program) running:\n${inGroups(groups).join('\n')}`);
 
         process.kill(parent.pid as number, sig);
