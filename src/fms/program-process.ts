@@ -106,11 +106,17 @@ export class ProgramProcess extends EventEmitter<{ message: [FromProgram]; bad: 
 
   /** To the program's process group (it leads one: see above), else to the program alone. */
   private signal(signal: NodeJS.Signals): void {
-    try {
-      process.kill(-this.pid, signal);
-    } catch {
-      this.child.kill(signal);
+    // A program that never started has no pid (-1 here): -(-1) would be every process we may
+    // signal, and -0 our own group.
+    if (this.pid > 0) {
+      try {
+        process.kill(-this.pid, signal);
+        return;
+      } catch {
+        // Not a group (any more): the program alone, below.
+      }
     }
+    this.child.kill(signal);
   }
 
   /** SIGTERM, then SIGKILL if it has not gone within graceMs. */

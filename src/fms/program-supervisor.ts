@@ -84,7 +84,7 @@ export class ProgramSupervisor {
     const env = { ...process.env, ROLLCALL_JOB: this.cfg.job, ROLLCALL_NODE: String(this.cfg.node) };
     const p = this.startProgram(this.cfg.command, env);
     this.program = p;
-    this.hooks.spawned?.(p.pid);
+    if (p.pid > 0) this.hooks.spawned?.(p.pid);
     this.programConnected = false;
     this.programBeating = false;
     this.programClosing = false;

@@ -318,7 +318,8 @@ export function stoppedExitCode(reason: unknown): number {
  */
 function killNode(p: NodeProc, signal: NodeJS.Signals): void {
   for (const pid of [p.fms.pid, p.programGroup]) {
-    if (pid === undefined) continue;
+    // Only a real group: -0 would be the launcher's own, -(-1) every process we may signal.
+    if (pid === undefined || pid <= 0) continue;
     try {
       process.kill(-pid, signal);
     } catch {

@@ -350,7 +350,7 @@ async function stopFms(child: ChildProcess, programPid: () => number | undefined
   const killAll = (): void => {
     for (const pid of [child.pid, programPid()]) {
       try {
-        if (pid !== undefined) process.kill(-pid, 'SIGKILL');
+        if (pid !== undefined && pid > 0) process.kill(-pid, 'SIGKILL');
       } catch {
         // Already gone.
       }
