@@ -314,11 +314,12 @@ export function stoppedExitCode(reason: unknown): number {
 
 /**
  * A node's processes: its FMS's group and its program's, which leads a group of its own
- * (fms/program-process.ts says why). Both at once, as a node that dies takes both.
+ * (fms/program-process.ts says why). Both at once, as a node that dies takes both. Used by
+ * `rollcall node` too.
  */
-function killNode(p: NodeProc, signal: NodeJS.Signals): void {
-  for (const pid of [p.fms.pid, p.programGroup]) {
-    // Only a real group: -0 would be the launcher's own, -(-1) every process we may signal.
+export function killNodeGroups(fmsPid: number | undefined, programPid: number | undefined, signal: NodeJS.Signals): void {
+  for (const pid of [fmsPid, programPid]) {
+    // Only a real group: -0 would be our own, -(-1) every process we may signal.
     if (pid === undefined || pid <= 0) continue;
     try {
       process.kill(-pid, signal);
@@ -326,6 +327,10 @@ function killNode(p: NodeProc, signal: NodeJS.Signals): void {
       // The group is already gone.
     }
   }
+}
+
+function killNode(p: NodeProc, signal: NodeJS.Signals): void {
+  killNodeGroups(p.fms.pid, p.programGroup, signal);
 }
 
 /** Asks every FMS to stop its program and exit, then kills whatever is left, group by group. */

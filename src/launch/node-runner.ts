@@ -13,7 +13,7 @@ import { JobMetrics } from '../dashboard/metrics.js';
 import { startDashboard } from '../dashboard/server.js';
 import { JobView } from '../dashboard/job-view.js';
 import { EventLog } from './event-log.js';
-import { stoppedExitCode } from './launcher.js';
+import { killNodeGroups, stoppedExitCode } from './launcher.js';
 import { fmsConfig } from './fms-config.js';
 import { FmsState, sendToFms, type FromFms } from '../protocol/fms-messages.js';
 import { EventPublisher, RecoveryFromEvents } from './job-events.js';
@@ -347,15 +347,7 @@ function waitForKey(store: Store, key: string, deadline: number): Promise<string
 }
 
 async function stopFms(child: ChildProcess, programPid: () => number | undefined): Promise<void> {
-  const killAll = (): void => {
-    for (const pid of [child.pid, programPid()]) {
-      try {
-        if (pid !== undefined && pid > 0) process.kill(-pid, 'SIGKILL');
-      } catch {
-        // Already gone.
-      }
-    }
-  };
+  const killAll = (): void => killNodeGroups(child.pid, programPid(), 'SIGKILL');
   if (child.exitCode === null && child.signalCode === null) {
     const exited = new Promise<void>((r) => child.once('exit', () => r()));
     sendToFms(child, { type: 'stop' });
