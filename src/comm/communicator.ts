@@ -371,12 +371,17 @@ export class Communicator extends EventEmitter<CommEvents> implements Collective
   }
 
   /**
-   * Drops every link at once with no final word, as a crash would. For a proxy being replaced:
-   * a goodbye or ABORT queued behind a stopped peer's full socket would hold the process open.
+   * Ends at once, waiting for nothing: for a proxy being replaced (a goodbye queued behind a
+   * stopped peer's full socket would hold the process open). A library communicator drops its
+   * links with no final word, as a crash would. The runtime's, whose links are kept for the next
+   * generation (link-park.ts), says on each that this rank left the generation (an ABORT naming
+   * no failed rank, so nobody is blamed) and parks it.
    */
   destroy(reason = 'destroyed'): void {
-    if (this.commState === CommState.Ready) this.end(CommState.Closed, new ClosedError(`communicator of rank ${this.rank} ${reason}`, { rank: this.rank }));
-    this.peers.destroy();
+    const wasReady = this.commState === CommState.Ready;
+    const err = new ClosedError(`communicator of rank ${this.rank} ${reason}`, { rank: this.rank });
+    if (wasReady) this.end(CommState.Closed, err);
+    this.peers.destroy(wasReady ? abortPayload(err, []) : undefined);
   }
 
   /** Closes the links gracefully. Pending operations reject with ClosedError. */
@@ -606,10 +611,14 @@ export class Communicator extends EventEmitter<CommEvents> implements Collective
       throw new ProtocolError(`rank ${peer.rank} sent a malformed ABORT frame`, { rank: peer.rank });
     }
     const reason = (['reset', 'closed', 'timeout'] as const).find((r) => r === a.reason) ?? 'reported';
+    // A rank that left the generation on its runtime's word (destroy(): its proxy ended for a
+    // relaunch) names nobody failed: the generation is over, and no rank is to blame.
     const err =
       a.code === 'ERR_COLLECTIVE_MISMATCH'
         ? new CollectiveMismatchError(`reported by rank ${peer.rank}: ${a.message}`, { rank: peer.rank })
-        : new PeerFailedError(a.failed, reason, a.detectedBy ?? peer.rank, `${a.detail ?? a.message} (relayed by rank ${peer.rank})`);
+        : a.code === 'ERR_CLOSED' && a.failed.length === 0
+          ? new ClosedError(`${a.message} (relayed by rank ${peer.rank})`, { rank: a.detectedBy ?? peer.rank })
+          : new PeerFailedError(a.failed, reason, a.detectedBy ?? peer.rank, `${a.detail ?? a.message} (relayed by rank ${peer.rank})`);
     // Passing the report on is harmless (duplicates are ignored) and beats a race: without
     // it, a rank could see our links drop before the reporter's ABORT and blame us.
     this.fail(err, a.failed);
@@ -700,11 +709,15 @@ export class Communicator extends EventEmitter<CommEvents> implements Collective
   private fail(err: RollcallError, failed: number[]): void {
     if (this.commState !== CommState.Ready || !this.end(CommState.Broken, err)) return;
     const dead = err instanceof PeerFailedError || err instanceof ProtocolError ? failed : [];
-    const pf = err instanceof PeerFailedError ? err : undefined;
-    const payload = encodeJson({ code: err.code, message: err.message, detail: pf?.detail, failed, reason: pf?.reason ?? 'error', detectedBy: pf?.detectedBy ?? this.rank });
-    this.peers.fail(payload, dead);
+    this.peers.fail(abortPayload(err, failed, this.rank), dead);
     this.emit('broken', err);
   }
+}
+
+/** An ABORT frame's payload (AbortPayload): why the communicator ended, and who failed, if anyone. */
+function abortPayload(err: RollcallError, failed: readonly number[], rank = err.rank ?? -1): Uint8Array {
+  const pf = err instanceof PeerFailedError ? err : undefined;
+  return encodeJson({ code: err.code, message: err.message, detail: pf?.detail, failed, reason: pf?.reason ?? 'error', detectedBy: pf?.detectedBy ?? rank });
 }
 
 function checkOp(op: ReduceOp): void {

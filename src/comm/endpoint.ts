@@ -1,8 +1,10 @@
 import { AuthError, ClosedError, TimeoutError } from '../errors.js';
 import { realClock, type Clock } from '../util/clock.js';
-import { deadlineIn } from '../util/deadline.js';
+import { deadlineIn, type Deadline } from '../util/deadline.js';
 import type { Hello } from './handshake.js';
 import { Link, type Admission, type GroupIdentity } from './link.js';
+import { LinkPark } from './link-park.js';
+import type { FrameHeader } from './frame.js';
 import type { Conn, Listener, Transport } from './transport.js';
 
 export interface EndpointOptions {
@@ -53,6 +55,12 @@ export class Endpoint {
   /** Further listeners of this endpoint (listenAlso()): a node's Unix domain socket beside its TCP port. */
   private readonly extra: Listener[] = [];
 
+  /**
+   * Links kept between generations (link-park.ts): a communicator opened with `reuseLinks` parks
+   * its live links here when it ends, and the next generation's takes them back.
+   */
+  readonly park = new LinkPark((link, h, p) => this.reaccept(link, h, p));
+
   private constructor(
     private readonly listener: Listener,
     readonly transport: Transport,
@@ -95,12 +103,23 @@ export class Endpoint {
   private accept(conn: Conn): void {
     if (this.closed) return conn.destroy(new ClosedError('endpoint closed'));
     this.accepted++;
+    this.admitted((admit, deadline) => Link.accept(conn, admit, deadline, this.clock, this.maxFrameBytes));
+  }
+
+  /** A parked link's dialer opened a new generation on it: admitted as a new connection would be. */
+  private reaccept(link: Link, hello: FrameHeader, payload: Uint8Array): void {
+    if (this.closed) return link.destroy(new ClosedError('endpoint closed'));
+    this.admitted((admit, deadline) => link.acceptAgain(admit, deadline, hello, payload));
+  }
+
+  /** Runs an acceptor's handshake with this endpoint's admission, and hands the link to the generation its dialer named. */
+  private admitted(handshake: (admit: (hello: Hello) => Promise<Admission>, deadline: Deadline) => Promise<Link>): void {
     let port: Port | undefined;
     const admit = async (hello: Hello): Promise<Admission> => {
       port = await this.admit(hello);
       return port.admission;
     };
-    Link.accept(conn, admit, deadlineIn(this.admitWaitMs), this.clock, this.maxFrameBytes).then(
+    handshake(admit, deadlineIn(this.admitWaitMs)).then(
       (link) => (port ? port.deliver(link) : link.destroy(new ClosedError('no generation'))),
       // A stray, late or unauthenticated dialer must not bring anything down; kept for reports.
       (e: Error) => (this.lastRefusal = e),
@@ -155,6 +174,7 @@ export class Endpoint {
     for (const l of this.extra.splice(0)) l.close();
     for (const w of this.waiters) w.reject(new TimeoutError('endpoint closed while the dialer waited'));
     this.waiters.clear();
+    this.park.close();
     for (const p of [...this.ports.values()]) p.leave();
   }
 

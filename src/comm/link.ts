@@ -50,6 +50,14 @@ export interface Admission {
   isWanted: (rank: number) => boolean;
 }
 
+/** What a link parked between generations reports to its park (link-park.ts). */
+export interface ParkedHandler {
+  /** The connection is gone while parked. */
+  lost(): void;
+  /** An accepted link's dialer opened a new generation on it: its HELLO, to run the acceptor's handshake on. */
+  hello(h: FrameHeader, payload: Uint8Array): void;
+}
+
 /** Read buffer of a link we receive on; links we only send on need just the handshake. */
 const RX_BUFFER = 2 * 1024 * 1024;
 const TX_BUFFER = 16 * 1024;
@@ -62,12 +70,29 @@ export const PACK_LIMIT = 16 * 1024;
 /**
  * One authenticated connection to one rank: framing, the handshake and liveness bookkeeping.
  * The dialer proves itself first; both sides prove they hold the job secret.
+ *
+ * A link can outlive its generation (docs/architecture.md, "Connections kept across
+ * generations"): when a communicator ends with the link alive, each side says a final word
+ * (ABORT) on it instead of closing it, and everything after a side's final word is for a later
+ * generation. Frames of the old generation still in flight are dropped; the dialer may then open
+ * the next generation on the same connection with a new HELLO and the full handshake, bound to
+ * that generation, as on a fresh connection (redial(), acceptAgain()).
  */
 export class Link {
   state = LinkState.Handshaking;
   /** The remote closed with a FIN rather than a reset or an error. */
   endedCleanly = false;
   rank = -1;
+  /** The address we dialed to make this link (set by the dialer's rendezvous): where a parked link is found again. */
+  dialedAddress: string | undefined;
+  /** We said our final word of this generation on it: nothing more of the generation goes out. */
+  finalSent = false;
+  /** The remote said its final word of this generation: only a new generation's handshake may follow. */
+  finalHeard = false;
+  /** Set while parked between generations. */
+  private parked: ParkedHandler | undefined;
+  /** A new generation's HELLO that came before our own final word was said, kept for then. */
+  private pendingHello: { h: FrameHeader; payload: Uint8Array } | undefined;
   /** When a byte last arrived and a frame was last sent, on the communicator's clock. */
   lastHeard: number;
   lastSent: number;
@@ -79,9 +104,12 @@ export class Link {
 
   private constructor(
     readonly conn: Conn,
-    private readonly me: GroupIdentity,
+    /** The communicator this link serves now; a new one for each generation it is reused in. */
+    private me: GroupIdentity,
     bufferBytes: number,
     private readonly clock: Clock,
+    /** Which side dialed: only the dialer opens a new generation on a kept link. */
+    readonly role: 'dialer' | 'acceptor',
   ) {
     this.lastHeard = this.lastSent = clock.now();
     const decoder = new FrameDecoder(me.maxFrameBytes, `peer ${conn.remote}`, (h, p) => this.onFrame(h, p), bufferBytes, receiveBuffer);
@@ -153,6 +181,10 @@ export class Link {
       onFlushed?.(this.failure);
       return;
     }
+    if (this.finalSent) {
+      onFlushed?.(new ClosedError(`${this.label}: this generation is over on the link`));
+      return;
+    }
     const len = payload?.byteLength ?? 0;
     const pad = padOf(len);
     this.lastSent = this.clock.now();
@@ -199,16 +231,69 @@ export class Link {
       return;
     }
     if (h.type === FrameType.Ping) return;
+    if (this.finalHeard) {
+      // After the remote's final word only a new generation's HELLO may come, from the dialer.
+      if (h.type === FrameType.Hello && this.role === 'acceptor') return this.nextHello(h, p);
+      throw new ProtocolError(`${this.label}: ${FrameType[h.type]} frame after its final word`, { rank: this.rank });
+    }
+    if (h.type === FrameType.Abort) {
+      this.finalHeard = true;
+      this.deliver(h, p);
+      return;
+    }
     if (h.type === FrameType.Bye) {
       this.state = LinkState.Departed;
       this.reportLoss(undefined);
       return;
     }
-    if (h.type === FrameType.Data || h.type === FrameType.P2P || h.type === FrameType.Abort) {
-      this.deliver(h, p);
+    if (h.type === FrameType.Data || h.type === FrameType.P2P) {
+      // Our generation is over here: what the remote sent before hearing so is dropped.
+      if (!this.finalSent) this.deliver(h, p);
       return;
     }
     throw new ProtocolError(`${this.label}: unexpected ${FrameType[h.type]} frame after the handshake`, { rank: this.rank });
+  }
+
+  /**
+   * Our final word of this generation (ABORT, with why): said once, after which this link
+   * carries nothing more of it. The link stays open for a later generation (park()).
+   */
+  sayFinal(payload: Uint8Array): void {
+    if (this.state !== LinkState.Ready || this.finalSent) return;
+    this.send(FrameType.Abort, {}, payload);
+    this.finalSent = true;
+  }
+
+  /**
+   * Between generations: the link belongs to its park, which hears of its loss and, for an
+   * accepted link, of its dialer's next HELLO. Only after our final word.
+   */
+  park(handler: ParkedHandler): void {
+    if (!this.finalSent) throw new ProtocolError(`${this.label}: parked before its final word`);
+    this.parked = handler;
+    this.handler = { frame: () => undefined, lost: () => handler.lost() };
+    this.held.length = 0;
+    if (this.heldLoss) handler.lost();
+    const early = this.pendingHello;
+    this.pendingHello = undefined;
+    if (early) handler.hello(early.h, early.payload);
+  }
+
+  /** An accepted link's dialer opened a new generation: the park takes it from here, once we have said our final word too. */
+  private nextHello(h: FrameHeader, p: Uint8Array): void {
+    if (this.pendingHello) throw new ProtocolError(`${this.label}: a second HELLO before the first was answered`, { rank: this.rank });
+    if (this.parked) this.parked.hello(h, p);
+    else this.pendingHello = { h, payload: p.slice() };
+  }
+
+  /** A new use of the link for a new generation: what belonged to the old one is forgotten. */
+  private reopen(me: GroupIdentity): void {
+    this.me = me;
+    this.parked = undefined;
+    this.handler = undefined;
+    this.held.length = 0;
+    this.heldLoss = undefined;
+    this.state = LinkState.Handshaking;
   }
 
   private fail(err: Error): void {
@@ -271,25 +356,52 @@ export class Link {
 
   /** Dial side: we are `me.rank`, they must be `to`. */
   static dial(conn: Conn, me: GroupIdentity, to: number, deadline: Deadline, clock: Clock): Promise<Link> {
-    const peer = new Link(conn, me, RX_BUFFER, clock);
-    peer.rank = to;
+    return new Link(conn, me, RX_BUFFER, clock, 'dialer').dialHandshake(me, to, deadline);
+  }
+
+  /**
+   * Opens a new generation on a link we dialed and parked: the full handshake for `me`, on the
+   * same connection. Our final word went before the HELLO; the remote's may still be on its way,
+   * behind the last frames of the old generation, which are dropped until it comes.
+   */
+  redial(me: GroupIdentity, to: number, deadline: Deadline): Promise<Link> {
+    if (this.role !== 'dialer' || !this.parked || this.state !== LinkState.Ready) return Promise.reject(new ClosedError(`${this.label}: not a parked link we dialed`));
+    const awaitingFinal = !this.finalHeard;
+    this.reopen(me);
+    this.finalSent = false;
+    this.finalHeard = false;
+    const done = this.dialHandshake(me, to, deadline);
+    if (awaitingFinal) {
+      const step = this.handshakeStep!;
+      let heard = false;
+      this.handshakeStep = (h, p) => {
+        if (heard) return step(h, p);
+        if (h.type === FrameType.Abort) heard = true;
+        else if (h.type !== FrameType.Data && h.type !== FrameType.P2P && h.type !== FrameType.Ping) step(h, p);
+      };
+    }
+    return done;
+  }
+
+  private dialHandshake(me: GroupIdentity, to: number, deadline: Deadline): Promise<Link> {
+    this.rank = to;
     const hello: Hello = { job: me.job, generation: me.generation, from: me.rank, to, world: me.world, nonce: newNonce() };
-    const p = peer.handshake<Link>(deadline, (resolve) => {
+    const p = this.handshake<Link>(deadline, (resolve) => {
       let sentAuth = false;
       return (h, payload) => {
         if (!sentAuth && h.type === FrameType.HelloAck) {
-          const ack = decodeJson(HelloAckSchema, payload, 'HELLO_ACK', peer.label);
-          if (!macMatches(handshakeMac(me.secret, 'acceptor', hello, ack.nonce), ack.mac)) throw authFailure(peer.label, to);
-          peer.send(FrameType.Auth, {}, encodeJson({ mac: handshakeMac(me.secret, 'dialer', hello, ack.nonce) }));
+          const ack = decodeJson(HelloAckSchema, payload, 'HELLO_ACK', this.label);
+          if (!macMatches(handshakeMac(me.secret, 'acceptor', hello, ack.nonce), ack.mac)) throw authFailure(this.label, to);
+          this.send(FrameType.Auth, {}, encodeJson({ mac: handshakeMac(me.secret, 'dialer', hello, ack.nonce) }));
           sentAuth = true;
         } else if (sentAuth && h.type === FrameType.Ready) {
-          resolve(peer);
+          resolve(this);
         } else {
-          throw new ProtocolError(`${peer.label}: unexpected ${FrameType[h.type] ?? h.type} frame during the handshake`);
+          throw new ProtocolError(`${this.label}: unexpected ${FrameType[h.type] ?? h.type} frame during the handshake`);
         }
       };
     });
-    peer.send(FrameType.Hello, {}, encodeJson(hello));
+    this.send(FrameType.Hello, {}, encodeJson(hello));
     return p;
   }
 
@@ -301,52 +413,71 @@ export class Link {
    */
   static accept(conn: Conn, admit: (hello: Hello) => Promise<Admission>, deadline: Deadline, clock: Clock, maxFrameBytes: number): Promise<Link> {
     const stranger: GroupIdentity = { job: '', generation: -1, rank: -1, world: 0, secret: '', maxFrameBytes };
-    const peer = new Link(conn, stranger, TX_BUFFER, clock);
-    return peer.handshake<Link>(deadline, (resolve) => {
+    return new Link(conn, stranger, TX_BUFFER, clock, 'acceptor').acceptHandshake(admit, deadline);
+  }
+
+  /**
+   * A parked link we accepted, whose dialer opened a new generation on it with `hello`: the
+   * acceptor's handshake again, as for a new connection (Link.accept()).
+   */
+  acceptAgain(admit: (hello: Hello) => Promise<Admission>, deadline: Deadline, hello: FrameHeader, payload: Uint8Array): Promise<Link> {
+    if (this.role !== 'acceptor' || !this.parked || this.state !== LinkState.Ready) return Promise.reject(new ClosedError(`${this.label}: not a parked link we accepted`));
+    this.reopen({ ...this.me, rank: -1, generation: -1 });
+    this.rank = -1;
+    this.finalSent = false;
+    this.finalHeard = false;
+    const done = this.acceptHandshake(admit, deadline);
+    this.handshakeStep!(hello, payload);
+    return done;
+  }
+
+  private acceptHandshake(admit: (hello: Hello) => Promise<Admission>, deadline: Deadline): Promise<Link> {
+    return this.handshake<Link>(deadline, (resolve) => {
       let hello: Hello | undefined;
       let me: GroupIdentity | undefined;
       let nonce = '';
       let admitting = false;
       const refuse = (e: unknown): void => {
         try {
-          if (e instanceof RollcallError) peer.reject(e);
+          if (e instanceof RollcallError) this.reject(e);
           throw e;
         } catch (err) {
-          peer.fail(err as Error);
+          this.fail(err as Error);
         }
       };
       return (h, payload) => {
         if (!hello && !admitting && h.type === FrameType.Hello) {
-          const got = decodeJson(HelloSchema, payload, 'HELLO', peer.label);
+          const got = decodeJson(HelloSchema, payload, 'HELLO', this.label);
           admitting = true;
           admit(got).then((a) => {
-            if (peer.state !== LinkState.Handshaking) return;
+            if (this.state !== LinkState.Handshaking) return;
             try {
               me = a.me;
-              if (got.job !== me.job) peer.reject(new AuthError(`dialer is for job "${got.job}", this is job "${me.job}"`));
+              this.me = me;
+              if (got.job !== me.job) this.reject(new AuthError(`dialer is for job "${got.job}", this is job "${me.job}"`));
               if (got.generation !== me.generation) {
-                peer.reject(new AuthError(`dialer is in generation ${got.generation}, this communicator is generation ${me.generation}`));
+                this.reject(new AuthError(`dialer is in generation ${got.generation}, this communicator is generation ${me.generation}`));
               }
               if (got.to !== me.rank || got.world !== me.world || got.from >= me.world || !a.isWanted(got.from)) {
-                peer.reject(new ProtocolError(`unexpected dialer: rank ${got.from} of ${got.world} asking for rank ${got.to}; this is rank ${me.rank} of ${me.world}`));
+                this.reject(new ProtocolError(`unexpected dialer: rank ${got.from} of ${got.world} asking for rank ${got.to}; this is rank ${me.rank} of ${me.world}`));
               }
               hello = got;
-              peer.rank = got.from;
+              this.rank = got.from;
               nonce = newNonce();
-              peer.send(FrameType.HelloAck, {}, encodeJson({ nonce, mac: handshakeMac(me.secret, 'acceptor', got, nonce) }));
+              this.send(FrameType.HelloAck, {}, encodeJson({ nonce, mac: handshakeMac(me.secret, 'acceptor', got, nonce) }));
             } catch (e) {
-              peer.fail(e as Error);
+              this.fail(e as Error);
             }
           }, refuse);
         } else if (hello && me && h.type === FrameType.Auth) {
-          const auth = decodeJson(AuthSchema, payload, 'AUTH', peer.label);
+          const auth = decodeJson(AuthSchema, payload, 'AUTH', this.label);
           if (!macMatches(handshakeMac(me.secret, 'dialer', hello, nonce), auth.mac)) {
-            peer.reject(new AuthError(`rank ${hello.from}: handshake MAC does not match; the dialer does not hold this job's secret`, { rank: hello.from }));
+            this.reject(new AuthError(`rank ${hello.from}: handshake MAC does not match; the dialer does not hold this job's secret`, { rank: hello.from }));
           }
-          peer.send(FrameType.Ready, {});
-          resolve(peer);
+          this.send(FrameType.Ready, {});
+          resolve(this);
         } else {
-          throw new ProtocolError(`${peer.label}: unexpected ${FrameType[h.type] ?? h.type} frame during the handshake`);
+          throw new ProtocolError(`${this.label}: unexpected ${FrameType[h.type] ?? h.type} frame during the handshake`);
         }
       };
     });

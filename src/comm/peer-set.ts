@@ -27,6 +27,11 @@ export class PeerSet {
     private readonly dial: DialFn,
     private readonly clock: Clock,
     private readonly onRelease: () => void = () => undefined,
+    /**
+     * Where live links go when the communicator ends, for the next generation to reuse
+     * (link-park.ts); without it they are closed, as a library communicator's are.
+     */
+    private readonly park?: (link: Link) => void,
   ) {}
 
   attach(handler: PeerHandler): void {
@@ -96,6 +101,7 @@ export class PeerSet {
     this.finalWord = payload;
     for (const p of this.peers.values()) {
       if (dead.includes(p.rank)) p.destroy();
+      else if (this.park) p.release(payload, this.park);
       else p.sendFinal(FrameType.Abort, payload);
     }
   }
@@ -107,11 +113,19 @@ export class PeerSet {
     this.release();
   }
 
-  /** Drops every link at once (destroy(), or close() of a broken communicator). */
-  destroy(): void {
+  /**
+   * Drops every link at once (destroy(), or close() of a broken communicator). Given a final
+   * word and a park, a communicator that had not ended yet says it on every live link and parks
+   * them instead (a proxy ended for a relaunch); links already parked by fail() stay parked.
+   */
+  destroy(finalWord?: Uint8Array): void {
+    const park = finalWord !== undefined && !this.over ? this.park : undefined;
     this.over = true;
-    this.finalWord = undefined;
-    for (const p of this.peers.values()) p.destroy();
+    this.finalWord = park ? finalWord : undefined;
+    for (const p of this.peers.values()) {
+      if (park) p.release(finalWord!, park);
+      else p.destroy();
+    }
     this.release();
   }
 

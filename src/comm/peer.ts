@@ -176,6 +176,30 @@ export class Peer {
     this.rx?.conn.end();
   }
 
+  /**
+   * The communicator ended with this peer alive, and links are kept across generations: our
+   * final word (ABORT, `payload`) on each live link, which then goes to `park` instead of
+   * closing (link-park.ts). The peer holds no link afterwards.
+   */
+  release(payload: Uint8Array, park: (link: Link) => void): void {
+    if (this.state === PeerState.Ready) {
+      this.state = PeerState.Failed;
+      this.dropQueued(new ClosedError(`communicator ended before rank ${this.rank} was reached`));
+    }
+    this.finalWord = payload;
+    for (const l of [this.tx, this.rx]) {
+      if (!l) continue;
+      if (l.state === LinkState.Ready) {
+        l.sayFinal(payload);
+        park(l);
+      } else {
+        l.destroy(new ClosedError(`rank ${this.rank}: communicator ended`));
+      }
+    }
+    this.tx = undefined;
+    this.rx = undefined;
+  }
+
   destroy(): void {
     this.state = PeerState.Failed;
     this.finalWord = undefined;

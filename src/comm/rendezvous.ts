@@ -8,6 +8,7 @@ import { AUTO_SPIN_US, Communicator, DEDICATED_SPIN_MAX_BYTES, DEFAULT_TUNING, S
 import { loadCpuYield } from './cpu-yield.js';
 import { Endpoint } from './endpoint.js';
 import { Link, type GroupIdentity } from './link.js';
+import type { LinkPark } from './link-park.js';
 import { PeerSet, type DialFn } from './peer-set.js';
 import { TcpTransport, UNIX_PREFIX, parseHostPort } from './tcp-transport.js';
 import { LOOPBACK } from '../util/host.js';
@@ -121,6 +122,13 @@ export interface OpenCommunicatorConfig extends z.input<typeof ConfigSchema> {
    * counts as a refusal (readdress, or the rank failed).
    */
   peersRebind?: boolean;
+  /**
+   * Keep links across generations (link-park.ts): when this communicator ends, its live links
+   * are parked at the endpoint rather than closed, and its dials first take a link parked by the
+   * generation before. For an endpoint that serves the generations one after another, as a
+   * node's listener does.
+   */
+  reuseLinks?: boolean;
 }
 
 /** How long a refusal from a rank whose listener is being bound again is taken for "not yet". */
@@ -142,11 +150,19 @@ export async function openCommunicator(config: OpenCommunicatorConfig): Promise<
   const port = c.world > 1 ? endpoint.join(me) : undefined;
   const connectMs = config.connectTimeoutMs ?? c.rendezvousTimeoutMs ?? 30_000;
   const roster = [...config.roster];
-  const dial: DialFn = (to) => dialWithRetry(endpoint.transport, roster[to]!, me, to, deadlineIn(connectMs), clock, config.signal, config.readdress, config.peersRebind === true);
-  const peers = new PeerSet(c.rank, dial, clock, () => {
-    port?.leave();
-    if (config.ownsEndpoint) endpoint.close();
-  });
+  const reuse = config.reuseLinks === true;
+  const dial: DialFn = (to) =>
+    dialWithRetry(endpoint.transport, roster[to]!, me, to, deadlineIn(connectMs), clock, config.signal, config.readdress, config.peersRebind === true, reuse ? endpoint.park : undefined);
+  const peers = new PeerSet(
+    c.rank,
+    dial,
+    clock,
+    () => {
+      port?.leave();
+      if (config.ownsEndpoint) endpoint.close();
+    },
+    reuse ? (link) => endpoint.park.put(link) : undefined,
+  );
   try {
     if (config.tuning?.spinUs === undefined) Object.assign(tuning, await autoSpin(roster, c.rank, availableParallelism(), config.tuning ?? {}));
     else if (tuning.spinYield || tuning.spinLateYield) await loadCpuYield();
@@ -220,12 +236,25 @@ async function dialWithRetry(
   signal?: AbortSignal,
   readdress?: OpenCommunicatorConfig['readdress'],
   rebinds = false,
+  park?: LinkPark,
 ): Promise<Link> {
+  const kept = park?.take(address);
+  if (kept) {
+    try {
+      return await kept.redial(me, to, deadline);
+    } catch (e) {
+      // The rank refused us (a wrong secret, or it left this generation): so it would on a new
+      // connection. Anything else (the link closed while parked, say) is worth a fresh dial.
+      if (e instanceof AuthError || e instanceof PeerFailedError) throw e;
+    }
+  }
   const refusalsUntil = clock.now() + (rebinds ? REBIND_GRACE_MS : 0);
   for (let attempt = 0; ; attempt++) {
     try {
       const conn = await transport.dial(address, deadline);
-      return await Link.dial(conn, me, to, deadline, clock);
+      const link = await Link.dial(conn, me, to, deadline, clock);
+      link.dialedAddress = address;
+      return link;
     } catch (e) {
       if (e instanceof AuthError || e instanceof PeerFailedError || (e instanceof RollcallError && e.code === 'ERR_PROTOCOL')) throw e;
       // Addresses are published only once listening, and a node's stays for its life: nothing

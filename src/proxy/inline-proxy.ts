@@ -120,6 +120,8 @@ export class InlineProxy extends EventEmitter<{ broken: [RollcallError] }> imple
         ...common,
         endpoint: node.endpoint,
         roster,
+        // One generation after another on the node's endpoint: a recovery keeps the links to the partners it had.
+        reuseLinks: true,
         readdress: (rank, stale, deadline) => node.book.moved(members[rank]!, rank, stale, deadline, this.abort.signal),
       });
     }

@@ -207,6 +207,56 @@ describe('recovery on stable listeners', () => {
   });
 });
 
+describe('links kept across generations', () => {
+  it('a recovery at 8 nodes connects only to and from the spare: every other link is kept from the generation before', async () => {
+    const store = new MemoryStore();
+    const job = `kept-${process.pid}`;
+    const network = new MemoryNetwork();
+    const nodes = Array.from({ length: 9 }, (_, n) => n);
+    const transports = nodes.map(() => new MemoryTransport({}, network));
+    const listeners = await Promise.all(nodes.map((node) => NodeListener.open({ store, job, node, transport: transports[node]! })));
+    await initMembership(store, job, { nodes: nodes.slice(0, 8), spares: [8], policy: 'replace', minNodes: 4 });
+    const activateAll = async (members: number[], generation: number): Promise<CommProxy[]> =>
+      Promise.all(
+        members.map(async (node, rank) => {
+          const p = InlineProxy.onNode(listeners[node]!);
+          await p.activate({ store: 'unused', secret: 's3cret', job, generation, rank, world: members.length, members, tuning: { ...SMALL_TUNING, timeoutMs: 20_000 } }, 20_000);
+          return p;
+        }),
+      );
+    // 300 float64 = 2,400 bytes, above SMALL_TUNING's halvingMaxBytes: the ring, whose partners are a rank's two neighbours.
+    const allreduce = async (proxies: CommProxy[], seed: number): Promise<void> => {
+      const bufs = proxies.map((_, r) => new Float64Array(300).fill(r + seed));
+      await Promise.all(proxies.map((p, r) => p.allreduce(bufs[r]!)));
+      const want = (8 * 7) / 2 + 8 * seed;
+      for (const b of bufs) assert.ok(b.every((v) => v === want), `got ${b[0]}, want ${want}`);
+    };
+    const gen0 = await activateAll(nodes.slice(0, 8), 0);
+    let gen1: CommProxy[] = [];
+    try {
+      await allreduce(gen0, 1);
+      transports[5]!.kill();
+      // The survivors' proxies end as the SDK ends them when its FMS idles it.
+      await Promise.all(gen0.map((p) => p.terminate()));
+      const accepted = listeners.map((l) => l.endpoint.accepted);
+      const dialed = transports.map((t) => t.dialed.length);
+      const { record } = await applyFault(store, job, [5], { deadline: deadlineIn(2000), proposer: 0 });
+      assert.deepEqual(record.members, [0, 1, 2, 3, 4, 8, 6, 7]);
+      gen1 = await activateAll(record.members, record.generation);
+      await allreduce(gen1, 2);
+      // Rank 5 is now node 8: its ring neighbours (nodes 4 and 6) each dial it and accept its dial; nobody else connects anew.
+      const newAccepts = listeners.map((l, n) => l.endpoint.accepted - accepted[n]!);
+      const newDials = transports.map((t, n) => t.dialed.length - dialed[n]!);
+      assert.deepEqual(newAccepts, [0, 0, 0, 0, 1, 0, 1, 0, 2], 'connections accepted in generation 1, by node');
+      assert.deepEqual(newDials, [0, 0, 0, 0, 1, 0, 1, 0, 2], 'connections dialed in generation 1, by node');
+      for (const n of [0, 1, 2, 3, 7]) assert.equal(listeners[n]!.endpoint.park.reused, 4, `node ${n} took back both links to each of its two neighbours`);
+    } finally {
+      await Promise.all([...gen0, ...gen1].map((p) => p.terminate()));
+      for (const l of listeners) l.close();
+    }
+  });
+});
+
 describe('Unix domain sockets', () => {
   it('ranks on one host can listen on unix:<path> and run collectives over it', async () => {
     const { TcpTransport } = await import('../../src/comm/tcp-transport.js');
