@@ -34,6 +34,11 @@ export class AddressBook {
     private readonly local?: string,
   ) {}
 
+  /** Whether `node`'s address is in the book (read, or followed). */
+  has(node: number): boolean {
+    return this.known.has(node);
+  }
+
   /** The addresses to dial `nodes` at, in that order, waiting (until `deadline`) for any not published yet. */
   async roster(nodes: readonly number[], deadline: Deadline, signal?: AbortSignal): Promise<string[]> {
     let missing = nodes.filter((n) => !this.known.has(n));

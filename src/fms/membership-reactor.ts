@@ -170,6 +170,6 @@ export class MembershipReactor {
       return;
     }
     this.sentGeneration = record.generation;
-    this.links.program.send({ type: 'generation', generation: record.generation, rank, world: record.members.length, members: record.members, slot: slotOf(record, this.cfg.node), spares: record.spares.length });
+    this.links.program.send({ type: 'generation', generation: record.generation, rank, world: record.members.length, members: record.members, slot: slotOf(record, this.cfg.node), spares: record.spares.length, spareNodes: record.spares });
   }
 }

@@ -93,6 +93,8 @@ export const ToProgramSchema = z.discriminatedUnion('type', [
     slot: NodeId,
     /** Spares waiting in the record: whether a two-member corruption dispute can call on one (sdk/state.ts). */
     spares: Int.nonnegative().optional(),
+    /** The spares, by node id: their addresses are read while this generation runs, so that bringing one in reads nothing on the recovery path. */
+    spareNodes: z.array(NodeId).optional(),
   }),
   /**
    * This node waits as a spare: get ready to be brought in (the address book followed, so that

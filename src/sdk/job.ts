@@ -516,7 +516,7 @@ export class Job implements Collectives {
     else if (m.type === 'spare') this.readySpare();
     else if (m.type === 'generation') {
       this.spares = m.spares ?? 0;
-      void this.switchTo(m.generation, m.rank, m.world, m.members, m.slot);
+      void this.switchTo(m.generation, m.rank, m.world, m.members, m.slot).then(() => this.readAhead(m.generation, m.spareNodes ?? []));
     }
     else if (m.type === 'slow') this.meter.slowBy(m.factor);
   }
@@ -530,6 +530,18 @@ export class Job implements Collectives {
     void this.listener?.then((l) => l.followAddresses(), () => undefined);
     // A thread proxy loads its own, in its thread.
     if (this.config.proxy === 'inline') void loadCpuYield();
+  }
+
+  /**
+   * The spares' addresses read while the generation runs (once each: the book keeps them), so
+   * that when one is brought in, this member's new roster is at hand. Measured: at 32 nodes every
+   * member reading the spare's address at the recovery took 100-180 ms of it (docs/benchmarks.md,
+   * "Links kept across generations, spares' addresses read ahead").
+   */
+  private readAhead(generation: number, spares: readonly number[]): void {
+    if (spares.length === 0 || this.generation !== generation || this.jobState !== JobState.Running) return;
+    const deadline = deadlineIn(this.config.startTimeoutMs);
+    void this.listener?.then((l) => l.book.roster(spares, deadline, this.closing.signal)).catch(() => undefined);
   }
 
   private enterIdle(): void {

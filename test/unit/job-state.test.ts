@@ -8,6 +8,8 @@ import { MembershipChangedError } from '../../src/errors.js';
 import { JOB_MOVES, Job, JobState } from '../../src/sdk/job.js';
 import type { FromProgram, ProgramConfig } from '../../src/protocol/program-ipc.js';
 import { startStoreServer } from '../../src/store/tcp-store-server.js';
+import { openStore } from '../../src/store/open-store.js';
+import { nodeAddressKey, type AddressBook } from '../../src/comm/roster.js';
 import { forceMove, turn } from '../helpers/moves.js';
 
 /**
@@ -113,6 +115,34 @@ describe('job state machine', () => {
       sent.filter((m) => m.type === 'proxy_ready' || m.type === 'closing').map((m) => m.type),
       ['proxy_ready', 'proxy_ready', 'closing'],
     );
+  });
+
+  it('reads the spares\' addresses while a generation runs: bringing one in then reads nothing from the store', async () => {
+    sent.length = 0;
+    const job = newJob();
+    const name = `job-state-${process.pid}-${jobNo - 1}`;
+    const store = await openStore(server.address, { secret });
+    try {
+      fms({ ...generation(0), spares: 1, spareNodes: [7] });
+      await job.started;
+      // Published after the generation began (a spare still starting): the read ahead waits for it.
+      const key = nodeAddressKey(name, 7);
+      await store.put(key, '127.0.0.1:9');
+      // (White box: the book is the Job's own; nothing else says when it has read.)
+      const book = ((await (job as unknown as { listener: Promise<{ book: AddressBook }> }).listener).book);
+      await until('the spare\'s address read ahead', () => book.has(7));
+      // Gone from the store now: only a member that read it ahead can still bring the spare in.
+      await store.delete(key);
+      const reads = book.reads;
+      fms({ type: 'idle', generation: 0 });
+      fms({ type: 'generation', generation: 1, rank: 0, world: 2, members: [0, 7], slot: 0, spares: 0, spareNodes: [] });
+      await until('generation 1\'s proxy', () => sent.some((m) => m.type === 'proxy_ready' && m.generation === 1) || sent.some((m) => m.type === 'proxy_broken'));
+      assert.deepEqual(sent.filter((m) => m.type === 'proxy_broken'), []);
+      assert.equal(book.reads, reads, 'no store read on the recovery path');
+    } finally {
+      await job.close();
+      await store.close();
+    }
   });
 
   it('an illegal move is refused, reported in the event log (program_error), and not made', async () => {

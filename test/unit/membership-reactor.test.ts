@@ -83,7 +83,7 @@ describe('membership reactor (memory store, fake program)', () => {
     b.connected = true;
     b.reactor.sendGeneration();
     b.reactor.sendGeneration();
-    assert.deepEqual(b.program.got, [{ type: 'generation', generation: 0, rank: 2, world: 3, members: [0, 1, 2], slot: 2, spares: 1 }]);
+    assert.deepEqual(b.program.got, [{ type: 'generation', generation: 0, rank: 2, world: 3, members: [0, 1, 2], slot: 2, spares: 1, spareNodes: [3] }]);
   });
 
   it('a new generation: the spare brought in is told it with the failed rank and its slot', async () => {
@@ -96,7 +96,7 @@ describe('membership reactor (memory store, fake program)', () => {
     assert.deepEqual(b.program.got, [
       { type: 'spare', generation: 0 },
       { type: 'idle', generation: 0 },
-      { type: 'generation', generation: 1, rank: 1, world: 3, members: [0, 3, 2], slot: 1, spares: 0 },
+      { type: 'generation', generation: 1, rank: 1, world: 3, members: [0, 3, 2], slot: 1, spares: 0, spareNodes: [] },
     ]);
     assert.deepEqual(b.forgotten.at(-1), [1], 'the failed node is no longer judged');
   });
@@ -107,7 +107,7 @@ describe('membership reactor (memory store, fake program)', () => {
     await until('told of generation 1', () => b.program.generations().includes(1));
     assert.deepEqual(b.program.got.slice(1), [
       { type: 'idle', generation: 0 },
-      { type: 'generation', generation: 1, rank: 2, world: 3, members: [3, 1, 2], slot: 2, spares: 0 },
+      { type: 'generation', generation: 1, rank: 2, world: 3, members: [3, 1, 2], slot: 2, spares: 0, spareNodes: [] },
     ]);
     assert.deepEqual(b.ev.of('program_idle').map((e) => e.generation), [0]);
     assert.deepEqual(b.state.moves, [FmsState.Running, FmsState.Recovering]);
@@ -149,7 +149,7 @@ describe('membership reactor (memory store, fake program)', () => {
     await until('told of generation 2', () => b.program.generations().includes(2));
     const r = await stored(b);
     assert.deepEqual([r.generation, r.members, r.spares, r.failed], [2, [0, 2], [], [1, 3]]);
-    assert.deepEqual(sent(b, 'generation').at(-1), { type: 'generation', generation: 2, rank: 0, world: 2, members: [0, 2], slot: 0, spares: 0 });
+    assert.deepEqual(sent(b, 'generation').at(-1), { type: 'generation', generation: 2, rank: 0, world: 2, members: [0, 2], slot: 0, spares: 0, spareNodes: [] });
     assert.deepEqual(sent(b, 'idle'), [
       { type: 'idle', generation: 0 },
       { type: 'idle', generation: 1 },
