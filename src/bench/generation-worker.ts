@@ -56,7 +56,8 @@ async function start(m: Init): Promise<(generation: number) => Promise<void>> {
     const { NodeListener } = await import('../proxy/node-listener.js');
     const { openCommunicator } = await import('../comm/rendezvous.js');
     const node = await NodeListener.open({ store, job: m.job, node: m.rank, admitWaitMs: 120_000, localSocket: m.transport !== 'tcp' });
-    build = async (generation) => openCommunicator({ ...common, generation, endpoint: node.endpoint, roster: await node.book.roster(members, Date.now() + 120_000) });
+    // As the runtime's proxies do: the links of the generation before are taken back (link-park.ts).
+    build = async (generation) => openCommunicator({ ...common, generation, endpoint: node.endpoint, roster: await node.book.roster(members, Date.now() + 120_000), reuseLinks: true });
   } else {
     build = (generation) => createCommunicator({ ...common, generation, store });
   }
