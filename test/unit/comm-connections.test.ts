@@ -158,24 +158,33 @@ class CountingStore extends MemoryStore {
   }
 }
 
+/**
+ * `members` nodes and one spare (the last), each listening once for its life on the memory network
+ * and publishing that address once, the spare too; `activateAll` brings up a generation's inline
+ * proxies on those listeners, as the SDK does.
+ */
+async function onListeners(store: Store, job: string, members: number) {
+  const network = new MemoryNetwork();
+  const nodes = Array.from({ length: members + 1 }, (_, n) => n);
+  const transports = nodes.map(() => new MemoryTransport({}, network));
+  const listeners = await Promise.all(nodes.map((node) => NodeListener.open({ store, job, node, transport: transports[node]! })));
+  await initMembership(store, job, { nodes: nodes.slice(0, members), spares: [members], policy: 'replace', minNodes: members / 2 });
+  const activateAll = async (generationMembers: number[], generation: number): Promise<CommProxy[]> =>
+    Promise.all(
+      generationMembers.map(async (node, rank) => {
+        const p = InlineProxy.onNode(listeners[node]!);
+        await p.activate({ store: 'unused', secret: 's3cret', job, generation, rank, world: generationMembers.length, members: generationMembers, tuning: { ...SMALL_TUNING, timeoutMs: 20_000 } }, 20_000);
+        return p;
+      }),
+    );
+  return { nodes, transports, listeners, activateAll };
+}
+
 describe('recovery on stable listeners', () => {
   it('at 16 ranks, the new generation is built and runs with no store write besides the membership', async () => {
     const store = new CountingStore();
     const job = `recovery-${process.pid}`;
-    const network = new MemoryNetwork();
-    const nodes = Array.from({ length: 17 }, (_, n) => n);
-    const transports = nodes.map(() => new MemoryTransport({}, network));
-    // Every node listens once for its life and publishes that address once, the spare (16) too.
-    const listeners = await Promise.all(nodes.map((node) => NodeListener.open({ store, job, node, transport: transports[node]! })));
-    await initMembership(store, job, { nodes: nodes.slice(0, 16), spares: [16], policy: 'replace', minNodes: 8 });
-    const activateAll = async (members: number[], generation: number): Promise<CommProxy[]> =>
-      Promise.all(
-        members.map(async (node, rank) => {
-          const p = InlineProxy.onNode(listeners[node]!);
-          await p.activate({ store: 'unused', secret: 's3cret', job, generation, rank, world: members.length, members, tuning: { ...SMALL_TUNING, timeoutMs: 20_000 } }, 20_000);
-          return p;
-        }),
-      );
+    const { nodes, transports, listeners, activateAll } = await onListeners(store, job, 16);
     const allreduce = async (proxies: CommProxy[]): Promise<void> => {
       const bufs = proxies.map((_, r) => new Float64Array(300).fill(r + 1));
       await Promise.all(proxies.map((p, r) => p.allreduce(bufs[r]!)));
@@ -211,19 +220,7 @@ describe('links kept across generations', () => {
   it('a recovery at 8 nodes connects only to and from the spare: every other link is kept from the generation before', async () => {
     const store = new MemoryStore();
     const job = `kept-${process.pid}`;
-    const network = new MemoryNetwork();
-    const nodes = Array.from({ length: 9 }, (_, n) => n);
-    const transports = nodes.map(() => new MemoryTransport({}, network));
-    const listeners = await Promise.all(nodes.map((node) => NodeListener.open({ store, job, node, transport: transports[node]! })));
-    await initMembership(store, job, { nodes: nodes.slice(0, 8), spares: [8], policy: 'replace', minNodes: 4 });
-    const activateAll = async (members: number[], generation: number): Promise<CommProxy[]> =>
-      Promise.all(
-        members.map(async (node, rank) => {
-          const p = InlineProxy.onNode(listeners[node]!);
-          await p.activate({ store: 'unused', secret: 's3cret', job, generation, rank, world: members.length, members, tuning: { ...SMALL_TUNING, timeoutMs: 20_000 } }, 20_000);
-          return p;
-        }),
-      );
+    const { nodes, transports, listeners, activateAll } = await onListeners(store, job, 8);
     // 300 float64 = 2,400 bytes, above SMALL_TUNING's halvingMaxBytes: the ring, whose partners are a rank's two neighbours.
     const allreduce = async (proxies: CommProxy[], seed: number): Promise<void> => {
       const bufs = proxies.map((_, r) => new Float64Array(300).fill(r + seed));
