@@ -26,8 +26,7 @@ export class LinkPark {
   private readonly dialed = new Map<string, Link>();
   private readonly timers = new Map<Link, NodeJS.Timeout>();
   private closed = false;
-  /** Links parked, and taken back for a new generation (either side): what tests and reports count. */
-  parked = 0;
+  /** Links taken back for a new generation (either side): what tests count. */
   reused = 0;
 
   constructor(
@@ -44,7 +43,6 @@ export class LinkPark {
   /** A live link whose communicator ended, with our final word said on it. */
   put(link: Link): void {
     if (this.closed || link.state !== LinkState.Ready) return link.destroy(new ClosedError('no generation to keep the link for'));
-    this.parked++;
     const timer = setTimeout(() => this.drop(link, new ClosedError('parked link unused')), this.keepMs);
     timer.unref();
     this.timers.set(link, timer);

@@ -272,8 +272,6 @@ export class Link {
     if (!this.finalSent) throw new ProtocolError(`${this.label}: parked before its final word`);
     this.parked = handler;
     this.handler = { frame: () => undefined, lost: () => handler.lost() };
-    this.held.length = 0;
-    if (this.heldLoss) handler.lost();
     const early = this.pendingHello;
     this.pendingHello = undefined;
     if (early) handler.hello(early.h, early.payload);

@@ -534,9 +534,9 @@ export class Job implements Collectives {
 
   /**
    * The spares' addresses read while the generation runs (once each: the book keeps them), so
-   * that when one is brought in, this member's new roster is at hand. Measured: at 32 nodes every
-   * member reading the spare's address at the recovery took 100-180 ms of it (docs/benchmarks.md,
-   * "Links kept across generations, spares' addresses read ahead").
+   * that when one is brought in, this member's new roster is at hand: read at the recovery, it
+   * was the largest part of a 32-node recovery's wait (docs/benchmarks.md, "Links kept across
+   * generations, spares' addresses read ahead").
    */
   private readAhead(generation: number, spares: readonly number[]): void {
     if (spares.length === 0 || this.generation !== generation || this.jobState !== JobState.Running) return;
